@@ -1,0 +1,212 @@
+/*
+ * idmap.c -- string interning with an open-addressing table of indices.
+ *
+ * The table stores only int32 indices; the 32-bit hash of each id is kept in
+ * a parallel array so probes compare hashes before bytes and a resize never
+ * rehashes strings.  Load factor stays at or below 1/2.
+ */
+#include "idmap.h"
+
+#include <string.h>
+
+uint32_t rp_idmap_hash(const char *s, size_t len) {
+  /* 64-bit multiply-xorshift over 8-byte words; short ids dominate, so the
+   * tail is read with memcpy, no over-read. */
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL);
+  while (len >= 8) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+    s += 8;
+    len -= 8;
+  }
+  if (len) {
+    uint64_t w = 0;
+    memcpy(&w, s, len);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+  }
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 32;
+  return (uint32_t)h;
+}
+
+static int grow_slots(rp_idmap *m, uint64_t want, rp_err *err) {
+  uint64_t ns = m->nslots ? m->nslots : 64;
+  while (ns < want * 2) ns *= 2;
+  if (ns == m->nslots) return RP_OK;
+  int32_t *s = rp_malloc(ns * sizeof *s);
+  if (!s) return rp_enomem(err, "id map table");
+  memset(s, 0xff, ns * sizeof *s);
+  uint64_t mask = ns - 1;
+  for (int32_t i = 0; i < m->n; i++) {
+    uint64_t p = m->hash[i] & mask;
+    while (s[p] >= 0) p = (p + 1) & mask;
+    s[p] = i;
+  }
+  rp_free(m->slots);
+  m->slots = s;
+  m->nslots = ns;
+  return RP_OK;
+}
+
+rp_idmap *rp_idmap_new(rp_err *err) {
+  rp_idmap *m = rp_calloc(1, sizeof *m);
+  if (!m) return rp_enomem(err, "id map"), NULL;
+  m->refs = 1;
+  m->off = rp_malloc(sizeof *m->off);
+  if (!m->off || grow_slots(m, 16, err)) {
+    rp_idmap_release(m);
+    rp_enomem(err, "id map");
+    return NULL;
+  }
+  m->off[0] = 0;
+  return m;
+}
+
+rp_idmap *rp_idmap_retain(rp_idmap *m) {
+  if (m) m->refs++;
+  return m;
+}
+
+void rp_idmap_release(rp_idmap *m) {
+  if (!m || --m->refs > 0) return;
+  rp_free(m->off);
+  rp_free(m->hash);
+  rp_free(m->arena);
+  rp_free(m->slots);
+  rp_free(m);
+}
+
+int32_t rp_idmap_find_h(const rp_idmap *m, const char *s, size_t len, uint32_t h) {
+  uint64_t mask = m->nslots - 1, p = h & mask;
+  for (;;) {
+    int32_t i = m->slots[p];
+    if (i < 0) return -1;
+    if (m->hash[i] == h && (size_t)(m->off[i + 1] - m->off[i] - 1) == len &&
+        memcmp(m->arena + m->off[i], s, len) == 0)
+      return i;
+    p = (p + 1) & mask;
+  }
+}
+
+int32_t rp_idmap_find(const rp_idmap *m, const char *s, size_t len) {
+  return rp_idmap_find_h(m, s, len, rp_idmap_hash(s, len));
+}
+
+int rp_idmap_reserve(rp_idmap *m, int32_t n, int64_t bytes, rp_err *err) {
+  if (n > 0 && (int64_t)m->n + n > m->cap) {
+    int64_t nc = m->cap ? m->cap : 64;
+    while (nc < (int64_t)m->n + n) nc *= 2;
+    if (nc > INT32_MAX) nc = INT32_MAX;
+    int64_t *o = rp_realloc(m->off, (size_t)(nc + 1) * sizeof *o);
+    if (!o) return rp_enomem(err, "id map");
+    m->off = o;
+    uint32_t *h = rp_realloc(m->hash, (size_t)nc * sizeof *h);
+    if (!h) return rp_enomem(err, "id map");
+    m->hash = h;
+    m->cap = (int32_t)nc;
+    if (grow_slots(m, (uint64_t)nc, err)) return RP_ENOMEM;
+  }
+  if (bytes > 0 && m->arena_len + bytes > m->arena_cap) {
+    int64_t nc = m->arena_cap ? m->arena_cap : 1024;
+    while (nc < m->arena_len + bytes) nc *= 2;
+    char *a = rp_realloc(m->arena, (size_t)nc);
+    if (!a) return rp_enomem(err, "id map text");
+    m->arena = a;
+    m->arena_cap = nc;
+  }
+  return RP_OK;
+}
+
+int rp_idmap_intern_h(rp_idmap *m, const char *s, size_t len, uint32_t h, int32_t *idx,
+                      rp_err *err) {
+  int32_t i = rp_idmap_find_h(m, s, len, h);
+  if (i >= 0) {
+    *idx = i;
+    return RP_OK;
+  }
+  if (m->n == INT32_MAX) return rp_errf(err, RP_EINVAL, "more than 2^31-1 distinct ids");
+  if (m->n == m->cap || m->arena_len + (int64_t)len + 1 > m->arena_cap) {
+    int rc = rp_idmap_reserve(m, m->n == m->cap ? 1 : 0, (int64_t)len + 1, err);
+    if (rc) return rc;
+  }
+  i = m->n;
+  memcpy(m->arena + m->arena_len, s, len);
+  m->arena[m->arena_len + (int64_t)len] = 0;
+  m->arena_len += (int64_t)len + 1;
+  m->hash[i] = h;
+  m->off[i + 1] = m->arena_len;
+  m->n++;
+  if ((uint64_t)m->n * 2 > m->nslots) {
+    if (grow_slots(m, (uint64_t)m->n, err)) {
+      m->n--; /* keep the map consistent: the id is not added */
+      m->arena_len = m->off[i];
+      return RP_ENOMEM;
+    }
+  } else {
+    uint64_t mask = m->nslots - 1, p = h & mask;
+    while (m->slots[p] >= 0) p = (p + 1) & mask;
+    m->slots[p] = i;
+  }
+  *idx = i;
+  return RP_OK;
+}
+
+int rp_idmap_intern(rp_idmap *m, const char *s, size_t len, int32_t *idx, rp_err *err) {
+  return rp_idmap_intern_h(m, s, len, rp_idmap_hash(s, len), idx, err);
+}
+
+rp_idmap *rp_idmap_subset(const rp_idmap *m, const int32_t *keep, int32_t n, rp_err *err) {
+  rp_idmap *r = rp_idmap_new(err);
+  if (!r) return NULL;
+  int64_t bytes = 0;
+  for (int32_t k = 0; k < n; k++) bytes += m->off[keep[k] + 1] - m->off[keep[k]];
+  if (rp_idmap_reserve(r, n, bytes, err)) {
+    rp_idmap_release(r);
+    return NULL;
+  }
+  for (int32_t k = 0; k < n; k++) {
+    int32_t j = keep[k], idx;
+    size_t len;
+    const char *s = rp_idmap_id(m, j, &len);
+    if (rp_idmap_intern_h(r, s, len, m->hash[j], &idx, err)) {
+      rp_idmap_release(r);
+      return NULL;
+    }
+  }
+  return r;
+}
+
+rp_idmap *rp_idmap_copy(const rp_idmap *m, rp_err *err) {
+  rp_idmap *r = rp_idmap_new(err);
+  if (!r) return NULL;
+  if (rp_idmap_reserve(r, m->n, m->arena_len, err)) {
+    rp_idmap_release(r);
+    return NULL;
+  }
+  memcpy(r->arena, m->arena, (size_t)m->arena_len);
+  memcpy(r->off, m->off, (size_t)(m->n + 1) * sizeof *r->off);
+  if (m->n) memcpy(r->hash, m->hash, (size_t)m->n * sizeof *r->hash);
+  r->arena_len = m->arena_len;
+  r->n = m->n;
+  if (grow_slots(r, (uint64_t)r->n + 1, err)) {
+    rp_idmap_release(r);
+    return NULL;
+  }
+  /* grow_slots may keep the old size: rebuild the table in every case */
+  memset(r->slots, 0xff, r->nslots * sizeof *r->slots);
+  uint64_t mask = r->nslots - 1;
+  for (int32_t i = 0; i < r->n; i++) {
+    uint64_t p = r->hash[i] & mask;
+    while (r->slots[p] >= 0) p = (p + 1) & mask;
+    r->slots[p] = i;
+  }
+  return r;
+}
+
+size_t rp_idmap_bytes(const rp_idmap *m) {
+  return (size_t)m->cap * (sizeof *m->off + sizeof *m->hash) + (size_t)m->arena_cap +
+         m->nslots * sizeof *m->slots;
+}

@@ -1,0 +1,156 @@
+/*
+ * misc.c -- error formatting, the logging and progress callbacks, the
+ * seeded generator, CRC32 and clocks: small things every core uses.
+ */
+#include "rp.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+int rp_errf(rp_err *err, int status, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->status = status;
+  }
+  return status;
+}
+
+int rp_enomem(rp_err *err, const char *what) {
+  return rp_errf(err, RP_ENOMEM, "not enough memory (%s)", what);
+}
+
+/* ---- logging ------------------------------------------------------------ */
+static rp_log_fn log_fn;
+static void *log_ud;
+static int log_level = RP_LOG_INFO;
+static rp_progress_fn prog_fn;
+static void *prog_ud;
+
+void rp_log_set(rp_log_fn fn, void *ud, int level) {
+  log_fn = fn;
+  log_ud = ud;
+  log_level = level;
+}
+int rp_log_level(void) { return log_level; }
+void rp_log_set_level(int level) { log_level = level; }
+
+void rp_log(int level, const char *fmt, ...) {
+  if (!log_fn || level > log_level) return;
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  log_fn(level, buf, log_ud);
+}
+
+void rp_progress_set(rp_progress_fn fn, void *ud) {
+  prog_fn = fn;
+  prog_ud = ud;
+}
+void rp_progress(const char *what, double done, double total, int finish) {
+  if (prog_fn) prog_fn(what, done, total, finish, prog_ud);
+}
+
+/* ---- generator -------------------------------------------------------------
+ * xoshiro256** (Blackman & Vigna), state filled by SplitMix64 from
+ * (seed, stream) so independent rows get independent, reproducible streams. */
+uint64_t rp_hash64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+void rp_rng_seed(rp_rng *r, uint64_t seed, uint64_t stream) {
+  uint64_t x = rp_hash64(seed ^ rp_hash64(stream + 0x632be59bd9b4e019ULL));
+  for (int i = 0; i < 4; i++) {
+    x += 0x9e3779b97f4a7c15ULL;
+    r->s[i] = rp_hash64(x);
+  }
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rp_rng_next(rp_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return res;
+}
+
+double rp_rng_uniform(rp_rng *r) { return (double)(rp_rng_next(r) >> 11) * 0x1.0p-53; }
+
+uint64_t rp_rng_below(rp_rng *r, uint64_t n) {
+  if (n <= 1) return 0;
+  uint64_t lim = -n % n; /* 2^64 mod n */
+  for (;;) {
+    uint64_t x = rp_rng_next(r);
+    __uint128_t m = (__uint128_t)x * n;
+    if ((uint64_t)m >= lim) return (uint64_t)(m >> 64);
+  }
+}
+
+double rp_rng_normal(rp_rng *r) {
+  /* Box-Muller; one value per call keeps the stream position simple. */
+  double u1 = rp_rng_uniform(r), u2 = rp_rng_uniform(r);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* ---- CRC32 (IEEE, reflected, slicing by 8) ---------------------------------- */
+static uint32_t crc_tab[8][256];
+static int crc_ready;
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    crc_tab[0][i] = c;
+  }
+  for (int t = 1; t < 8; t++)
+    for (int i = 0; i < 256; i++)
+      crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
+  crc_ready = 1;
+}
+
+uint32_t rp_crc32(uint32_t crc, const void *buf, size_t len) {
+  if (!crc_ready) crc_init(); /* idempotent: a race only recomputes the table */
+  const unsigned char *p = buf;
+  crc = ~crc;
+  while (len >= 8) {
+    uint32_t a =
+        crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    crc = crc_tab[7][a & 0xff] ^ crc_tab[6][(a >> 8) & 0xff] ^ crc_tab[5][(a >> 16) & 0xff] ^
+          crc_tab[4][a >> 24] ^ crc_tab[3][p[4]] ^ crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^
+          crc_tab[0][p[7]];
+    p += 8;
+    len -= 8;
+  }
+  while (len--) crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+/* ---- clocks and cores --------------------------------------------------------- */
+double rp_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int rp_num_cores(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+int rp_threads(int req) { return req > 0 ? req : rp_num_cores(); }

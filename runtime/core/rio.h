@@ -1,0 +1,49 @@
+/*
+ * rio.h -- compressed-aware file I/O for every core.
+ *
+ * Readers open a plain file, a gzip file (detected by its magic bytes, not
+ * its name) or standard input ("-"), and report a truncated or corrupt gzip
+ * stream as an error, never as a short read.  Writers write to a temporary
+ * name beside the target and rename it into place on commit, so a crash or
+ * an error never leaves a half-written file; a ".gz" name compresses.
+ */
+#ifndef RP_RIO_H
+#define RP_RIO_H
+
+#include "rp.h"
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct rp_reader rp_reader;
+
+/* Opens path ("-" = stdin).  Returns a new reader owned by the caller, or
+ * NULL with err set. */
+rp_reader *rp_reader_open(const char *path, rp_err *err);
+/* Reads up to n bytes; returns the count, 0 at end of input, -1 on error
+ * (err set, naming the file). */
+ssize_t rp_reader_read(rp_reader *r, void *buf, size_t n, rp_err *err);
+/* Reads exactly n bytes or fails: RP_EFORMAT "truncated" at end of input. */
+int rp_reader_readall(rp_reader *r, void *buf, size_t n, rp_err *err);
+/* Compressed bytes consumed so far and the file size (0 when unknown). */
+uint64_t rp_reader_pos(const rp_reader *r);
+uint64_t rp_reader_size(const rp_reader *r);
+int rp_reader_is_gzip(const rp_reader *r);
+const char *rp_reader_path(const rp_reader *r);
+void rp_reader_close(rp_reader *r); /* accepts NULL */
+
+typedef struct rp_writer rp_writer;
+/* Opens a writer for path ("-" = stdout, written directly).  Gzip when the
+ * name ends in ".gz".  Returns a new writer, or NULL with err set. */
+rp_writer *rp_writer_open(const char *path, rp_err *err);
+int rp_writer_write(rp_writer *w, const void *buf, size_t n, rp_err *err);
+int rp_writer_printf(rp_writer *w, rp_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Flushes, closes and renames into place; frees w whatever happens. */
+int rp_writer_commit(rp_writer *w, rp_err *err);
+/* Discards the temporary file and frees w (accepts NULL). */
+void rp_writer_abort(rp_writer *w);
+
+/* Does path end with suffix? */
+int rp_has_suffix(const char *path, const char *suffix);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * host.c -- the Lua state recpipe runs scripts in.
+ *
+ * Every C module is registered in package.preload (as linit.c does); a
+ * module whose binding is not linked in is simply absent (weak symbols), so
+ * adding a module means adding its folder and one line to MODULES below.
+ * Lua files of the package (`require "recpipe"`, `require "recpipe.tune"`)
+ * are found relative to the binary: <exe dir>/modules/lua in the build tree,
+ * <exe dir>/../share/recpipe/lua after `make install`, or $RECPIPE_HOME/lua.
+ */
+
+#include "host.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rio.h"
+#include "rp.h"
+
+#define MODULES(X) \
+  X(io) X(sparse) X(gen) X(als) X(split) X(metrics) X(baseline) X(hybrid) X(cache) X(serve)
+#define DECLARE(m) extern int luaopen_recpipe_##m(lua_State *L) __attribute__((weak));
+MODULES(DECLARE)
+
+static char luadir[4096], pipedir[4096], rootdir[4096];
+static double t0;
+static int quiet;
+
+const char *rp_host_luadir(void) { return luadir; }
+const char *rp_host_pipelinedir(void) { return pipedir; }
+
+/* ---- logging and progress to stderr ---------------------------------------- */
+static int progress_drawn;
+
+static void clear_progress(void) {
+  if (progress_drawn) {
+    fputs("\r\033[K", stderr);
+    progress_drawn = 0;
+  }
+}
+
+static void log_to_stderr(int level, const char *msg, void *ud) {
+  static const char *names[] = {"error", "warn", "info", "debug"};
+  (void)ud;
+  clear_progress();
+  fprintf(stderr, "[%7.2fs] %s: %s\n", rp_now() - t0, names[level], msg);
+}
+
+static void progress_to_stderr(const char *what, double done, double total, int finish, void *ud) {
+  static double last;
+  (void)ud;
+  if (quiet || !isatty(2)) return;
+  double now = rp_now();
+  if (!finish && now - last < 0.1) return;
+  last = now;
+  if (finish) {
+    clear_progress();
+    return;
+  }
+  char bar[41];
+  if (total > 0) {
+    double f = done / total;
+    if (f > 1) f = 1;
+    int k = (int)(f * 40);
+    memset(bar, '#', (size_t)k);
+    memset(bar + k, '.', (size_t)(40 - k));
+    bar[40] = 0;
+    fprintf(stderr, "\r\033[K%s [%s] %5.1f%%", what, bar, 100 * f);
+  } else {
+    fprintf(stderr, "\r\033[K%s %.0f", what, done);
+  }
+  progress_drawn = 1;
+}
+
+/* ---- finding the package's files ------------------------------------------------ */
+static int isdir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void resolve_dirs(const char *argv0) {
+  char exe[3800];
+  ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (k <= 0) {
+    snprintf(exe, sizeof exe, "%s", argv0);
+    k = (ssize_t)strlen(exe);
+  }
+  exe[k] = 0;
+  char *slash = strrchr(exe, '/');
+  if (slash)
+    *slash = 0;
+  else
+    snprintf(exe, sizeof exe, ".");
+  const char *home = getenv("RECPIPE_HOME");
+  char cand[4096];
+  if (home && *home) {
+    snprintf(rootdir, sizeof rootdir, "%s", home);
+    snprintf(luadir, sizeof luadir, "%s/lua", home);
+    if (!isdir(luadir)) snprintf(luadir, sizeof luadir, "%s/modules/lua", home);
+    snprintf(pipedir, sizeof pipedir, "%s/pipelines", home);
+    return;
+  }
+  /* build tree: the binary sits in the repository root or in build-san */
+  const char *ups[] = {"", "/..", NULL};
+  for (int i = 0; ups[i]; i++) {
+    snprintf(cand, sizeof cand, "%s%s/modules/lua", exe, ups[i]);
+    if (isdir(cand)) {
+      snprintf(rootdir, sizeof rootdir, "%s%s", exe, ups[i]);
+      snprintf(luadir, sizeof luadir, "%s", cand);
+      snprintf(pipedir, sizeof pipedir, "%s%s/pipelines", exe, ups[i]);
+      return;
+    }
+  }
+  snprintf(rootdir, sizeof rootdir, "%s/../share/recpipe", exe);
+  snprintf(luadir, sizeof luadir, "%s/../share/recpipe/lua", exe);
+  snprintf(pipedir, sizeof pipedir, "%s/../share/recpipe/pipelines", exe);
+}
+
+/* searcher: "recpipe" -> <luadir>/init.lua, "recpipe.x" -> <luadir>/x.lua */
+static int searcher(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  char path[4400];
+  if (strcmp(name, "recpipe") == 0)
+    snprintf(path, sizeof path, "%s/init.lua", luadir);
+  else if (strncmp(name, "recpipe.", 8) == 0)
+    snprintf(path, sizeof path, "%s/%s.lua", luadir, name + 8);
+  else
+    return 0;
+  for (char *p = path + strlen(luadir) + 1; *p; p++)
+    if (*p == '.' && strcmp(p, ".lua") != 0) *p = '/';
+  if (access(path, R_OK) != 0) {
+    lua_pushfstring(L, "\n\tno file '%s'", path);
+    return 1;
+  }
+  if (luaL_loadfile(L, path) != LUA_OK)
+    return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, path,
+                      lua_tostring(L, -1));
+  lua_pushstring(L, path);
+  return 2;
+}
+
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+static int setup(lua_State *L) {
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_recpipe_core);
+  lua_setfield(L, -2, "recpipe.core");
+  lua_pushcfunction(L, luaopen_recpipe_log);
+  lua_setfield(L, -2, "recpipe.log");
+  lua_pushcfunction(L, luaopen_recpipe_config);
+  lua_setfield(L, -2, "recpipe.config");
+#define PRELOAD(m)                             \
+  if (luaopen_recpipe_##m) {                   \
+    lua_pushcfunction(L, luaopen_recpipe_##m); \
+    lua_setfield(L, -2, "recpipe." #m);        \
+  }
+  MODULES(PRELOAD)
+  lua_pop(L, 1);
+  /* our searcher goes right after the preload searcher */
+  lua_getfield(L, -1, "searchers");
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = n; i >= 2; i--) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushcfunction(L, searcher);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+  return 0;
+}
+
+lua_State *rp_host_new(const rp_host_opts *o, const char *argv0) {
+  t0 = rp_now();
+  quiet = o->quiet;
+  rp_log_set(log_to_stderr, NULL, o->log_level);
+  rp_progress_set(progress_to_stderr, NULL);
+  resolve_dirs(argv0);
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    fprintf(stderr, "recpipe: cannot create Lua state: not enough memory\n");
+    return NULL;
+  }
+  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, setup);
+  if (lua_pcall(L, 0, 0, -2) != LUA_OK) {
+    fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+    lua_close(L);
+    return NULL;
+  }
+  lua_pop(L, 1);
+  return L;
+}
+
+/* Runs script with `arg` set as lua.c does; the chunk receives the
+ * arguments as varargs, or the config table at cfgidx when given. */
+static int run_script(lua_State *L, const char *script, int argc, char **argv, int cfgidx) {
+  int base = lua_gettop(L);
+  lua_pushcfunction(L, traceback);
+  /* arg table as lua.c builds it: arg[0] = script, arg[1..] = args */
+  lua_createtable(L, argc, 1);
+  lua_pushstring(L, script);
+  lua_rawseti(L, -2, 0);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setglobal(L, "arg");
+  if (luaL_loadfile(L, script) != LUA_OK) {
+    fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+    lua_settop(L, base);
+    return 1;
+  }
+  int nargs;
+  if (cfgidx) {
+    lua_pushvalue(L, cfgidx);
+    nargs = 1;
+  } else {
+    for (int i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
+    nargs = argc;
+  }
+  int rc = lua_pcall(L, nargs, 0, base + 1);
+  if (rc != LUA_OK) {
+    clear_progress();
+    fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+    lua_settop(L, base);
+    return 1;
+  }
+  clear_progress();
+  lua_settop(L, base);
+  return 0;
+}
+
+static int load_config(lua_State *L) {
+  const char *path = lua_tostring(L, 1);
+  int n = (int)lua_tointeger(L, 2);
+  char **kv = lua_touserdata(L, 3);
+  rp_config_pushfile(L, path);
+  for (int i = 0; i < n; i++) rp_config_override(L, lua_gettop(L), kv[i]);
+  return 1;
+}
+
+int rp_host_run(lua_State *L, const char *path, int argc, char **argv) {
+  if (rp_has_suffix(path, ".yaml") || rp_has_suffix(path, ".yml")) {
+    /* no traceback for config errors: the message names file:line:column */
+    lua_pushcfunction(L, load_config);
+    lua_pushstring(L, path);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+      fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+      return 1;
+    }
+    int cfg = lua_gettop(L);
+    lua_pushstring(L, path);
+    lua_setfield(L, cfg, "_config_file");
+    lua_getfield(L, cfg, "pipeline");
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      fprintf(stderr, "recpipe: %s: missing 'pipeline: NAME' (which pipelines/NAME.lua to run)\n",
+              path);
+      return 1;
+    }
+    const char *name = lua_tostring(L, -1);
+    char script[8600];
+    if (strchr(name, '/')) {
+      /* a path relative to the YAML file */
+      char dir[4096];
+      snprintf(dir, sizeof dir, "%s", path);
+      char *s = strrchr(dir, '/');
+      if (s)
+        *s = 0;
+      else
+        snprintf(dir, sizeof dir, ".");
+      snprintf(script, sizeof script, "%s/%s", dir, name);
+    } else {
+      snprintf(script, sizeof script, "%s/%s.lua", pipedir, name);
+    }
+    if (access(script, R_OK) != 0) {
+      fprintf(stderr, "recpipe: %s: pipeline '%s' not found (looked for %s)\n", path, name, script);
+      return 1;
+    }
+    lua_pop(L, 1);
+    return run_script(L, script, 0, NULL, cfg);
+  }
+  if (access(path, R_OK) != 0) {
+    fprintf(stderr, "recpipe: cannot open '%s'\n", path);
+    return 1;
+  }
+  return run_script(L, path, argc, argv, 0);
+}

@@ -1,0 +1,39 @@
+/*
+ * host.h -- the recpipe host: one Lua state with every module preloaded,
+ * the package's Lua files found relative to the binary, logging and
+ * progress wired to stderr.
+ */
+#ifndef RP_HOST_H
+#define RP_HOST_H
+
+#include <lua.h>
+
+typedef struct rp_host_opts {
+  int quiet;     /* no progress bars, log level warn */
+  int log_level; /* RP_LOG_* */
+} rp_host_opts;
+
+/* Creates the state: standard libraries, package.preload for every C
+ * module, a searcher for the package's Lua files.  NULL on failure (message
+ * printed). */
+lua_State *rp_host_new(const rp_host_opts *o, const char *argv0);
+/* Runs a script file (or a pipeline named by a YAML config) with args; prints
+ * message and traceback on error.  Returns the process exit status. */
+int rp_host_run(lua_State *L, const char *path, int argc, char **argv);
+/* The directories the host resolved (for help texts). */
+const char *rp_host_luadir(void);
+const char *rp_host_pipelinedir(void);
+
+/* luaopen functions of the runtime's own modules */
+int luaopen_recpipe_core(lua_State *L);
+int luaopen_recpipe_log(lua_State *L);
+int luaopen_recpipe_config(lua_State *L);
+
+/* Loads a YAML file into a Lua table pushed on the stack, or raises an
+ * error "file:line:column: problem". */
+int rp_config_pushfile(lua_State *L, const char *path);
+/* Applies "dotted.key=value" overrides to the table at idx (value typed as
+ * YAML would type it); raises an error naming the bad override. */
+void rp_config_override(lua_State *L, int idx, const char *kv);
+
+#endif

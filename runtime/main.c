@@ -1,0 +1,100 @@
+/*
+ * main.c -- the recpipe command line.
+ *
+ *   recpipe run [--quiet] [--log-level LEVEL] SCRIPT.lua [args...]
+ *   recpipe run [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]
+ *   recpipe version | help | run --help
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "host.h"
+#include "rp.h"
+
+static const char *usage =
+    "usage: recpipe <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run SCRIPT.lua [args...]        run a Lua pipeline script; `arg` as in lua\n"
+    "  run CONFIG.yaml [key=value...]  run the pipeline the YAML names (pipeline: NAME runs\n"
+    "                                  pipelines/NAME.lua) with the config table; key=value\n"
+    "                                  overrides (dotted keys nest, values typed as YAML)\n"
+    "  version                         print the version\n"
+    "  help                            this text\n"
+    "\n"
+    "options (before the script):\n"
+    "  -q, --quiet                     no progress bars; only warnings and errors\n"
+    "  --log-level LEVEL               error, warn, info (default) or debug\n"
+    "\n"
+    "exit status: 0 on success, 1 on any error (message and traceback on stderr)\n";
+
+static const char *run_usage =
+    "usage: recpipe run [--quiet] [--log-level LEVEL] SCRIPT.lua [args...]\n"
+    "       recpipe run [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]\n"
+    "\n"
+    "A script runs with `arg` set as the lua program sets it (arg[0] the script,\n"
+    "arg[1..] its arguments, also passed as `...`).  A YAML config names its\n"
+    "pipeline (`pipeline: explore`); the pipeline receives the config table as `...`.\n"
+    "Errors print the message and a traceback on stderr and exit with status 1.\n";
+
+static int parse_level(const char *s) {
+  const char *names[] = {"error", "warn", "info", "debug"};
+  for (int i = 0; i < 4; i++)
+    if (strcmp(s, names[i]) == 0) return i;
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  rp_host_opts o = {0, RP_LOG_INFO};
+  int i = 1, level_set = 0;
+  const char *cmd = NULL;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+      o.quiet = 1;
+    } else if (strcmp(a, "--log-level") == 0 || strncmp(a, "--log-level=", 12) == 0) {
+      const char *v = a[11] == '=' ? a + 12 : (i + 1 < argc ? argv[++i] : "");
+      o.log_level = parse_level(v);
+      level_set = 1;
+      if (o.log_level < 0) {
+        fprintf(stderr, "recpipe: bad --log-level '%s' (error, warn, info or debug)\n", v);
+        return 1;
+      }
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(cmd && strcmp(cmd, "run") == 0 ? run_usage : usage, stdout);
+      return 0;
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "recpipe: unknown option '%s'\n%s", a, usage);
+      return 1;
+    } else if (!cmd) {
+      cmd = a;
+    } else {
+      break; /* the script: everything after it belongs to the script */
+    }
+  }
+  if (o.quiet && !level_set) o.log_level = RP_LOG_WARN;
+  if (!cmd || strcmp(cmd, "help") == 0) {
+    fputs(usage, cmd ? stdout : stderr);
+    return cmd ? 0 : 1;
+  }
+  if (strcmp(cmd, "version") == 0) {
+    printf("recpipe %s (%s)\n", RP_VERSION, LUA_RELEASE);
+    return 0;
+  }
+  if (strcmp(cmd, "run") != 0) {
+    fprintf(stderr, "recpipe: unknown command '%s'\n%s", cmd, usage);
+    return 1;
+  }
+  if (i >= argc) {
+    fprintf(stderr, "recpipe: run needs a script or a YAML config\n%s", run_usage);
+    return 1;
+  }
+  lua_State *L = rp_host_new(&o, argv[0]);
+  if (!L) return 1;
+  int rc = rp_host_run(L, argv[i], argc - i - 1, argv + i + 1);
+  lua_close(L);
+  return rc;
+}

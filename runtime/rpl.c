@@ -1,0 +1,244 @@
+/*
+ * rpl.c -- binding helpers shared by every module; see rpl.h.
+ */
+#include "rpl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void rpL_newtype(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta) {
+  if (!luaL_newmetatable(L, tname)) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (meta) luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  if (methods) luaL_setfuncs(L, methods, 0);
+  /* keep a user __index metamethod if meta provided one */
+  lua_getfield(L, -2, "__index");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_setfield(L, -2, "__index");
+  } else {
+    lua_pop(L, 1);
+    lua_setfield(L, -2, "methods");
+  }
+  lua_pop(L, 1);
+}
+
+void **rpL_newbox(lua_State *L, const char *tname) {
+  void **slot = lua_newuserdatauv(L, sizeof(void *), 1);
+  *slot = NULL;
+  luaL_setmetatable(L, tname);
+  return slot;
+}
+
+void **rpL_slot(lua_State *L, int idx, const char *tname) { return luaL_checkudata(L, idx, tname); }
+
+void *rpL_checkobj(lua_State *L, int idx, const char *tname) {
+  void **slot = luaL_checkudata(L, idx, tname);
+  if (!*slot) luaL_argerror(L, idx, lua_pushfstring(L, "attempt to use a freed %s", tname));
+  return *slot;
+}
+
+void *rpL_testobj(lua_State *L, int idx, const char *tname) {
+  void **slot = luaL_testudata(L, idx, tname);
+  if (!slot) return NULL;
+  if (!*slot) luaL_argerror(L, idx, lua_pushfstring(L, "attempt to use a freed %s", tname));
+  return *slot;
+}
+
+int rpL_error(lua_State *L, const rp_err *err) {
+  lua_pushstring(L, err->msg);
+  return lua_error(L);
+}
+
+/* ---- options --------------------------------------------------------------- */
+static int hastable(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return 0;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  return 1;
+}
+
+int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return luaL_argerror(L, idx, lua_pushfstring(L, "field '%s' %s", field, buf));
+}
+
+static const char *shown(lua_State *L, int vidx) {
+  /* a short rendering of the bad value for the message */
+  if (lua_type(L, vidx) == LUA_TSTRING) return lua_pushfstring(L, "'%s'", lua_tostring(L, vidx));
+  return luaL_tolstring(L, vidx, NULL);
+}
+
+void rpL_checkopts(lua_State *L, int idx, const char *const allowed[]) {
+  if (!hastable(L, idx)) return;
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      luaL_argerror(
+          L, idx, lua_pushfstring(L, "option keys must be strings, got %s", luaL_typename(L, -1)));
+    }
+    const char *k = lua_tostring(L, -1);
+    int ok = 0;
+    for (int i = 0; allowed[i]; i++)
+      if (strcmp(allowed[i], k) == 0) ok = 1;
+    if (!ok) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (int i = 0; allowed[i]; i++) {
+        if (i) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, allowed[i]);
+      }
+      luaL_pushresult(&b);
+      luaL_argerror(L, idx,
+                    lua_pushfstring(L, "unknown option '%s' (known: %s)", k, lua_tostring(L, -1)));
+    }
+  }
+}
+
+int rpL_getopt(lua_State *L, int idx, const char *field) {
+  if (!hastable(L, idx)) {
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  return lua_getfield(L, idx, field);
+}
+
+int rpL_hasopt(lua_State *L, int idx, const char *field) {
+  int t = rpL_getopt(L, idx, field);
+  lua_pop(L, 1);
+  return t != LUA_TNIL;
+}
+
+lua_Integer rpL_optinteger(lua_State *L, int idx, const char *field, lua_Integer def,
+                           lua_Integer lo, lua_Integer hi) {
+  int t = rpL_getopt(L, idx, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  int isnum = 0;
+  lua_Integer v = lua_tointegerx(L, -1, &isnum);
+  if (!isnum || t != LUA_TNUMBER) {
+    const char *s = shown(L, -1);
+    return rpL_fielderror(L, idx, field, "must be an integer, got %s", s);
+  }
+  if (v < lo || v > hi) {
+    if (lo == 1 && hi == LUA_MAXINTEGER)
+      return rpL_fielderror(L, idx, field, "must be a positive integer, got %lld", (long long)v);
+    if (lo == 0 && hi == LUA_MAXINTEGER)
+      return rpL_fielderror(L, idx, field, "must be a non-negative integer, got %lld",
+                            (long long)v);
+    return rpL_fielderror(L, idx, field, "must be an integer in %lld..%lld, got %lld",
+                          (long long)lo, (long long)hi, (long long)v);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+double rpL_optnumber(lua_State *L, int idx, const char *field, double def, double lo, double hi) {
+  int t = rpL_getopt(L, idx, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TNUMBER) {
+    const char *s = shown(L, -1);
+    return rpL_fielderror(L, idx, field, "must be a number, got %s", s);
+  }
+  double v = (double)lua_tonumber(L, -1);
+  if (!isfinite(v) || v < lo || v > hi) {
+    if (hi == HUGE_VAL)
+      return rpL_fielderror(L, idx, field, "must be a finite number >= %g, got %g", lo, v);
+    return rpL_fielderror(L, idx, field, "must be a number in [%g, %g], got %g", lo, hi, v);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+const char *rpL_optstring(lua_State *L, int idx, const char *field, const char *def) {
+  int t = rpL_getopt(L, idx, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TSTRING) {
+    const char *s = shown(L, -1);
+    return rpL_fielderror(L, idx, field, "must be a string, got %s", s), NULL;
+  }
+  const char *v = lua_tostring(L, -1);
+  lua_pop(L, 1); /* the string stays referenced by the table */
+  return v;
+}
+
+int rpL_optboolean(lua_State *L, int idx, const char *field, int def) {
+  int t = rpL_getopt(L, idx, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TBOOLEAN) {
+    const char *s = shown(L, -1);
+    return rpL_fielderror(L, idx, field, "must be a boolean, got %s", s);
+  }
+  int v = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+int rpL_optenum(lua_State *L, int idx, const char *field, int def, const char *const names[]) {
+  const char *s = rpL_optstring(L, idx, field, NULL);
+  if (!s) return def;
+  for (int i = 0; names[i]; i++)
+    if (strcmp(names[i], s) == 0) return i;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 0; names[i]; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addchar(&b, '\'');
+    luaL_addstring(&b, names[i]);
+    luaL_addchar(&b, '\'');
+  }
+  luaL_pushresult(&b);
+  return rpL_fielderror(L, idx, field, "must be one of %s, got '%s'", lua_tostring(L, -1), s);
+}
+
+/* ---- memory ---------------------------------------------------------------- */
+static size_t after_last_gc;
+
+void rpL_gcpressure(lua_State *L) {
+  size_t now = rp_mem_current();
+  if (now > 2 * after_last_gc + ((size_t)64 << 20)) {
+    lua_gc(L, LUA_GCCOLLECT);
+    after_last_gc = rp_mem_current();
+  }
+}
+
+/* ---- ids --------------------------------------------------------------------- */
+int32_t rpL_lookup(lua_State *L, int idx, const rp_idmap *map) {
+  size_t len;
+  const char *s;
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    /* numbers are accepted as their text: 17 -> "17" */
+    s = luaL_tolstring(L, idx, &len);
+    int32_t r = rp_idmap_find(map, s, len);
+    lua_pop(L, 1);
+    return r;
+  }
+  s = luaL_checklstring(L, idx, &len);
+  return rp_idmap_find(map, s, len);
+}
+
+void rpL_pushid(lua_State *L, const rp_idmap *map, int32_t i) {
+  size_t len;
+  const char *s = rp_idmap_id(map, i, &len);
+  lua_pushlstring(L, s, len);
+}

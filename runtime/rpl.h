@@ -1,0 +1,89 @@
+/*
+ * rpl.h -- helpers every binding uses: boxes for C objects, option tables,
+ * raising core errors, telling the GC about C memory, and the push/check
+ * functions of the types modules share (IdMap, Events, Matrix, Dense).
+ *
+ * A box is a full userdata holding one pointer.  It is pushed empty (NULL)
+ * first and filled after the C object is built, as liolib does, so a memory
+ * error in between cannot leak.  A freed or empty box raises "attempt to use
+ * a freed recpipe.Matrix" rather than crashing.
+ */
+#ifndef RP_RPL_H
+#define RP_RPL_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "csr.h"
+#include "dense.h"
+#include "events.h"
+#include "idmap.h"
+#include "rp.h"
+
+#define RP_IDMAP_T "recpipe.IdMap"
+#define RP_EVENTS_T "recpipe.Events"
+#define RP_MATRIX_T "recpipe.Matrix"
+#define RP_DENSE_T "recpipe.Dense"
+
+/* ---- boxes -------------------------------------------------------------- */
+/* Creates (once) the metatable tname with __name, __index = a methods table
+ * filled from methods, and the metamethods in meta (NULL-terminated lists;
+ * either may be NULL).  Leaves nothing on the stack. */
+void rpL_newtype(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);
+/* Pushes a new box of type tname holding NULL; returns its slot. */
+void **rpL_newbox(lua_State *L, const char *tname);
+/* The object in the box at idx (errors when not a tname box or freed). */
+void *rpL_checkobj(lua_State *L, int idx, const char *tname);
+/* The object or NULL when idx is not a tname box (errors when freed). */
+void *rpL_testobj(lua_State *L, int idx, const char *tname);
+/* The slot of a box (for __gc/free: may hold NULL). */
+void **rpL_slot(lua_State *L, int idx, const char *tname);
+
+/* ---- errors --------------------------------------------------------------- */
+/* Raises err's message as a Lua error (never returns). */
+int rpL_error(lua_State *L, const rp_err *err);
+
+/* ---- options ----------------------------------------------------------------
+ * idx is the options table (absent or nil = all defaults).  Errors read
+ * "bad argument #idx to 'f' (field 'k' must be ..., got ...)". */
+void rpL_checkopts(lua_State *L, int idx, const char *const allowed[]);
+int rpL_hasopt(lua_State *L, int idx, const char *field);
+lua_Integer rpL_optinteger(lua_State *L, int idx, const char *field, lua_Integer def,
+                           lua_Integer lo, lua_Integer hi);
+double rpL_optnumber(lua_State *L, int idx, const char *field, double def, double lo, double hi);
+const char *rpL_optstring(lua_State *L, int idx, const char *field, const char *def);
+int rpL_optboolean(lua_State *L, int idx, const char *field, int def);
+/* Index into names (NULL-terminated) of the string in field, def if absent. */
+int rpL_optenum(lua_State *L, int idx, const char *field, int def, const char *const names[]);
+/* Pushes field's value (any type) and returns its type. */
+int rpL_getopt(lua_State *L, int idx, const char *field);
+/* Raises a bad-field error for idx/field with a formatted description. */
+int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...);
+
+/* ---- memory ---------------------------------------------------------------- */
+/* Call after building a large C object: runs a GC cycle when C memory has
+ * grown well past what it was after the last collection (Torch7's trick),
+ * so loops that build matrices do not balloon. */
+void rpL_gcpressure(lua_State *L);
+
+/* ---- shared types (defined in modules/io/lua_io.c, modules/sparse/lua_sparse.c)
+ * push functions take ownership of the object (or, for IdMap, a reference);
+ * on a Lua memory error the object is freed. */
+void rpL_pushidmap(lua_State *L, rp_idmap *m); /* retains m */
+rp_idmap *rpL_checkidmap(lua_State *L, int idx);
+void rpL_pushevents(lua_State *L, rp_events *ev);
+rp_events *rpL_checkevents(lua_State *L, int idx);
+void rpL_pushmatrix(lua_State *L, rp_csr *m);
+rp_csr *rpL_checkmatrix(lua_State *L, int idx);
+rp_csr *rpL_testmatrix(lua_State *L, int idx);
+/* Pushes a Dense; when owner_idx != 0 the value at that index is kept alive
+ * by the Dense (a view into its storage). */
+void rpL_pushdense(lua_State *L, rp_dense *d, int owner_idx);
+rp_dense *rpL_checkdense(lua_State *L, int idx);
+
+/* Index of external id at idx in map: a string id, or -1 when absent. */
+int32_t rpL_lookup(lua_State *L, int idx, const rp_idmap *map);
+/* Pushes external id i of map. */
+void rpL_pushid(lua_State *L, const rp_idmap *map, int32_t i);
+
+#endif

@@ -1,0 +1,177 @@
+/* Check tests for the runtime core: allocation accounting and fault
+ * injection, CRC32, the seeded generator, atomic writers and gzip readers. */
+#include <zlib.h>
+
+#include "rio.h"
+#include "rptest.h"
+
+START_TEST(alloc_accounting) {
+  size_t base = rp_mem_current();
+  char *p = rp_malloc(1000);
+  ck_assert_ptr_nonnull(p);
+  ck_assert_uint_eq((uintptr_t)p % 64, 0);
+  ck_assert_uint_eq(rp_mem_current(), base + 1000);
+  p = rp_realloc(p, 5000);
+  ck_assert_uint_eq((uintptr_t)p % 64, 0);
+  ck_assert_uint_eq(rp_mem_current(), base + 5000);
+  ck_assert_uint_ge(rp_mem_peak(), base + 5000);
+  rp_free(p);
+  ck_assert_uint_eq(rp_mem_current(), base);
+  rp_free(NULL);
+}
+END_TEST
+
+START_TEST(alloc_realloc_keeps_data) {
+  unsigned char *p = rp_malloc(100);
+  for (int i = 0; i < 100; i++) p[i] = (unsigned char)i;
+  for (size_t n = 200; n < (1u << 22); n *= 3) {
+    p = rp_realloc(p, n);
+    ck_assert_uint_eq((uintptr_t)p % 64, 0);
+    for (int i = 0; i < 100; i++) ck_assert_int_eq(p[i], i);
+  }
+  rp_free(p);
+}
+END_TEST
+
+START_TEST(alloc_fault_injection) {
+  rp_mem_fail_after(2);
+  void *a = rp_malloc(10), *b = rp_malloc(10), *c = rp_malloc(10);
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_null(b);
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(rp_mem_failed(), 1);
+  rp_mem_fail_after(0);
+  rp_free(a);
+  rp_free(c);
+  ck_assert_ptr_null(rp_calloc(SIZE_MAX / 2, 4)); /* overflow is a failure */
+}
+END_TEST
+
+START_TEST(crc32_known) {
+  /* the standard check value of CRC-32/ISO-HDLC */
+  ck_assert_uint_eq(rp_crc32(0, "123456789", 9), 0xcbf43926u);
+  /* incremental == one shot, and matches zlib */
+  const char *s = "the quick brown fox jumps over the lazy dog, twice over";
+  uint32_t c = rp_crc32(0, s, 10);
+  c = rp_crc32(c, s + 10, strlen(s) - 10);
+  ck_assert_uint_eq(c, rp_crc32(0, s, strlen(s)));
+  ck_assert_uint_eq(c, (uint32_t)crc32(0, (const Bytef *)s, (uInt)strlen(s)));
+}
+END_TEST
+
+START_TEST(rng_reproducible) {
+  rp_rng a, b;
+  rp_rng_seed(&a, 42, 7);
+  rp_rng_seed(&b, 42, 7);
+  for (int i = 0; i < 1000; i++) ck_assert_uint_eq(rp_rng_next(&a), rp_rng_next(&b));
+  rp_rng_seed(&b, 42, 8);
+  ck_assert_uint_ne(rp_rng_next(&a), rp_rng_next(&b));
+  /* uniform mean and below() range */
+  double s = 0;
+  for (int i = 0; i < 100000; i++) {
+    double u = rp_rng_uniform(&a);
+    ck_assert(u >= 0 && u < 1);
+    s += u;
+    ck_assert_uint_lt(rp_rng_below(&a, 7), 7);
+  }
+  ck_assert(s / 100000 > 0.49 && s / 100000 < 0.51);
+}
+END_TEST
+
+static int write_then_read(const char *path) {
+  rp_err err;
+  rp_writer *w = rp_writer_open(path, &err);
+  if (!w) return err.status;
+  for (int i = 0; i < 10000; i++)
+    if (rp_writer_printf(w, &err, "line %d\n", i)) {
+      rp_writer_abort(w);
+      return err.status;
+    }
+  if (rp_writer_commit(w, &err)) return err.status;
+  rp_reader *r = rp_reader_open(path, &err);
+  if (!r) return err.status;
+  char buf[4096];
+  size_t total = 0;
+  ssize_t k;
+  while ((k = rp_reader_read(r, buf, sizeof buf, &err)) > 0) total += (size_t)k;
+  rp_reader_close(r);
+  if (k < 0) return err.status;
+  /* "line " + digits + "\n": 10*7 + 90*8 + 900*9 + 9000*10 bytes */
+  return total == 98890 ? 0 : RP_EFORMAT;
+}
+
+START_TEST(writer_reader_roundtrip) {
+  ck_assert_int_eq(write_then_read(rp_test_tmp("plain.txt")), 0);
+  ck_assert_int_eq(write_then_read(rp_test_tmp("comp.txt.gz")), 0);
+  /* no temporary file is left behind */
+  ck_assert_int_ne(access(rp_test_tmp("plain.txt.tmp"), F_OK), 0);
+}
+END_TEST
+
+START_TEST(writer_abort_keeps_old_file) {
+  const char *p = rp_test_tmp("keep.txt");
+  rp_test_write(p, "old contents\n");
+  rp_err err;
+  rp_writer *w = rp_writer_open(p, &err);
+  ck_assert_ptr_nonnull(w);
+  rp_writer_printf(w, &err, "new half-written");
+  rp_writer_abort(w);
+  FILE *f = fopen(p, "r");
+  char buf[64] = {0};
+  ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+  fclose(f);
+  ck_assert_str_eq(buf, "old contents\n");
+}
+END_TEST
+
+START_TEST(gzip_truncated_is_error) {
+  const char *p = rp_test_tmp("t.gz");
+  ck_assert_int_eq(write_then_read(p), 0);
+  /* cut the file in half */
+  FILE *f = fopen(p, "rb");
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fclose(f);
+  ck_assert_int_eq(truncate(p, n / 2), 0);
+  rp_err err;
+  rp_reader *r = rp_reader_open(p, &err);
+  ck_assert_ptr_nonnull(r);
+  char buf[4096];
+  ssize_t k;
+  while ((k = rp_reader_read(r, buf, sizeof buf, &err)) > 0) {
+  }
+  rp_reader_close(r);
+  ck_assert_int_eq(k, -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "truncated"));
+  ck_assert_ptr_nonnull(strstr(err.msg, "t.gz"));
+}
+END_TEST
+
+START_TEST(reader_missing_file) {
+  rp_err err;
+  ck_assert_ptr_null(rp_reader_open("/nonexistent/x.csv", &err));
+  ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/x.csv"));
+}
+END_TEST
+
+START_TEST(writer_fault_loop) { RP_FAULT_LOOP(write_then_read(rp_test_tmp("fault.gz"))); }
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("runtime");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, alloc_accounting);
+  tcase_add_test(tc, alloc_realloc_keeps_data);
+  tcase_add_test(tc, alloc_fault_injection);
+  tcase_add_test(tc, crc32_known);
+  tcase_add_test(tc, rng_reproducible);
+  tcase_add_test(tc, writer_reader_roundtrip);
+  tcase_add_test(tc, writer_abort_keeps_old_file);
+  tcase_add_test(tc, gzip_truncated_is_error);
+  tcase_add_test(tc, reader_missing_file);
+  tcase_add_test(tc, writer_fault_loop);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+RP_TEST_MAIN(suite)
