@@ -1,0 +1,89 @@
+/*
+ * split.h -- train/test splits of an event log, all deterministic for a
+ * seed and all keeping the shared id maps (train and test are Events on the
+ * same maps as the input, so matrices built from them stay aligned).
+ *
+ * Every split labels each input event train, test or dropped, then copies
+ * the rows out in input order (rp_events_select), so the union of train,
+ * test and the dropped events is exactly the input.  Randomness never
+ * comes from a stream whose position depends on thread scheduling: a
+ * random split hashes (seed, user, item) or (seed, event index), so the
+ * result depends only on the data and the seed.
+ */
+#ifndef RP_SPLIT_H
+#define RP_SPLIT_H
+
+#include "events.h"
+
+/* What a split did: counts of events and of users/items it dropped. */
+typedef struct rp_split_report {
+  int64_t input;               /* events in */
+  int64_t train, test;         /* events out */
+  int64_t dropped;             /* test events dropped (unknown user or item) */
+  int64_t dropped_user_events; /* ... whose user has no train event */
+  int64_t dropped_item_events; /* ... whose item has no train event */
+  int64_t outside;             /* events outside the windows (window, time_range) */
+  int32_t unknown_users;       /* distinct test users with no train event */
+  int32_t unknown_items;       /* distinct test items with no train event */
+  int32_t test_users;          /* distinct users with >= 1 test event */
+  int32_t short_users;         /* users left wholly in train (history < min_history) */
+  int64_t cutoff;              /* by_time: test = time >= cutoff */
+  int has_cutoff;
+} rp_split_report;
+
+/* Unit a random split draws for: each distinct (user, item) pair (all its
+ * events go to the same side, as implicit's train_test_split draws matrix
+ * entries) or each event independently. */
+enum { RP_SPLIT_BY_PAIR = 0, RP_SPLIT_BY_EVENT };
+
+/* Random split: a unit goes to test when its uniform draw u(seed, unit) <
+ * test_fraction (0 < test_fraction < 1).  On success *train and *test are
+ * new Events owned by the caller; on failure both stay NULL. */
+int rp_split_random(const rp_events *ev, double test_fraction, uint64_t seed, int by,
+                    rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err);
+
+/* Fold `fold` (0-based, < k) of a k-fold split: the test part is the units
+ * whose draw u(seed, unit) falls in [fold/k, (fold+1)/k), the rest is
+ * train.  The k test parts partition the input; fold 0 of k equals
+ * rp_split_random with test_fraction 1/k and the same seed. */
+int rp_split_kfold(const rp_events *ev, int32_t k, int32_t fold, uint64_t seed, int by,
+                   rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err);
+
+/* One global time cutoff: train = time < cutoff, test = time >= cutoff.
+ * With use_cutoff = 0 the cutoff is chosen so that test holds about
+ * test_fraction of the events (the smallest event time t with at most
+ * (1 - test_fraction) * n events before it; ties at the cutoff all go to
+ * test).  Unless keep_unknown, test events whose user or item has no train
+ * event are dropped and counted.  Needs a time column. */
+int rp_split_by_time(const rp_events *ev, double test_fraction, int64_t cutoff, int use_cutoff,
+                     int keep_unknown, rp_events **train, rp_events **test, rp_split_report *rep,
+                     rp_err *err);
+
+/* A backtesting window: train = train_start <= time < train_end, test =
+ * train_end <= time < test_end; other events are outside (counted).
+ * Unknown users/items in test are dropped unless keep_unknown.  Needs a
+ * time column; train_start <= train_end <= test_end. */
+int rp_split_window(const rp_events *ev, int64_t train_start, int64_t train_end, int64_t test_end,
+                    int keep_unknown, rp_events **train, rp_events **test, rp_split_report *rep,
+                    rp_err *err);
+
+/* The events with from <= time < to, in input order (a new Events owned by
+ * the caller); rep->outside counts the others. */
+int rp_split_time_range(const rp_events *ev, int64_t from, int64_t to, rp_events **out,
+                        rp_split_report *rep, rp_err *err);
+
+/* Each user's k latest events go to test (chronological order: time, then
+ * input order; input order alone when there is no time column).  Users with
+ * fewer than min_history events stay wholly in train (counted in
+ * short_users); at least one event of every user stays in train. */
+int rp_split_leave_last(const rp_events *ev, int32_t k, int32_t min_history, rp_events **train,
+                        rp_events **test, rp_split_report *rep, rp_err *err);
+
+/* Each user's newest share: round(test_fraction * n_u) latest events (half
+ * rounds up) go to test, at least one event stays in train; users with
+ * fewer than min_history events stay in train. */
+int rp_split_per_user_time(const rp_events *ev, double test_fraction, int32_t min_history,
+                           rp_events **train, rp_events **test, rp_split_report *rep,
+                           rp_err *err);
+
+#endif

@@ -1,0 +1,158 @@
+-- rp.split from Lua: every split's parts, summaries, iterators, dates and
+-- bad arguments.
+local rp = require "recpipe"
+local T = require "recpipe.test"
+
+local dir = T.tmpdir()
+local DAY = 86400
+
+-- 40 users x up to 30 items over 60 days; value = row number (traceable)
+local function write_log(path, n, seed)
+  local lines = { "user,item,value,time" }
+  local r = seed
+  local function rnd(m)
+    r = (r * 1103515245 + 12345) % 2147483648
+    return r % m
+  end
+  for i = 1, n do
+    lines[#lines + 1] = ("u%d,i%d,%d,%d"):format(rnd(40), rnd(30), i, 1700000000 + rnd(60 * DAY))
+  end
+  T.write(path, table.concat(lines, "\n") .. "\n")
+  return rp.io.read_events(path, { value = "value", time = "time" })
+end
+
+local ev = write_log(dir .. "/log.csv", 3000, 7)
+
+-- value column of an Events as a set, through a matrix of counts per row
+local function rows(e)
+  local m = e:to_matrix { aggregate = "sum" }
+  local total = 0
+  for u = 1, #e.users do
+    local _, v = m:row(e.users:id(u))
+    for _, x in ipairs(v) do total = total + x end
+  end
+  return total, m
+end
+
+local all = rows(ev)
+
+T.case("random: union is the input, maps shared, deterministic", function()
+  local tr, te, s = rp.split.random(ev, { test_fraction = 0.25, seed = 3 })
+  T.eq(#tr + #te, #ev)
+  T.eq(s.train, #tr)
+  T.eq(s.test, #te)
+  T.eq(s.input, #ev)
+  T.eq(s.dropped, 0)
+  T.ok(tr.users == ev.users and te.items == ev.items, "maps shared")
+  local a = rows(tr)
+  local b = rows(te)
+  T.eq(a + b, all)
+  local _, te2 = rp.split.random(ev, { test_fraction = 0.25, seed = 3 })
+  T.eq(rows(te2), b)
+  local _, te3 = rp.split.random(ev, { test_fraction = 0.25, seed = 4 })
+  T.ok(rows(te3) ~= b, "another seed, another split")
+  local _, te4 = rp.split.random(ev, { test_fraction = 0.25, seed = 3, by = "event" })
+  T.ok(#te4 > 500 and #te4 < 1000)
+end)
+
+T.case("kfold: k folds whose tests partition the input", function()
+  local n, total, folds = 0, 0, 0
+  for tr, te, s in rp.split.kfold(ev, { k = 4, seed = 9 }) do
+    folds = folds + 1
+    T.eq(s.fold, folds)
+    T.eq(#tr + #te, #ev)
+    n = n + #te
+    total = total + rows(te)
+  end
+  T.eq(folds, 4)
+  T.eq(n, #ev)
+  T.eq(total, all)
+  T.errors(function() rp.split.kfold(ev, { k = 1 }) end, "field 'k' must be an integer >= 2")
+  T.errors(function() rp.split.kfold(ev, { folds = 3 }) end, "unknown option 'folds'")
+end)
+
+T.case("by_time: train strictly before the cutoff, test from it", function()
+  local tr, te, s = rp.split.by_time(ev, { test_fraction = 0.2, keep_unknown = true })
+  T.eq(#tr + #te, #ev)
+  local _, tmax = rp.split.span(tr)
+  local tmin = rp.split.span(te)
+  T.ok(tmax < s.cutoff and tmin == s.cutoff)
+  T.ok(#te >= 600 and #te < 620, "about a fifth in test: " .. #te)
+  -- a date cutoff, with unknown users/items dropped and counted
+  local t0 = rp.split.span(ev)
+  local tr2, te2, s2 = rp.split.by_time(ev, { cutoff = t0 + 2 * DAY })
+  T.eq(s2.cutoff, t0 + 2 * DAY)
+  T.eq(#tr2 + #te2 + s2.dropped, #ev)
+  T.ok(s2.dropped > 0 and s2.unknown_users > 0, "a short train period leaves unknown users")
+  T.eq(s2.dropped_user_events > 0, true)
+  T.eq(rp.split.time("2023-11-14 22:13:20"), 1700000000)
+  local _, _, s3 = rp.split.by_time(ev, { cutoff = "2023-11-20" })
+  T.eq(s3.cutoff, rp.split.time("2023-11-20"))
+  T.errors(function() rp.split.by_time(ev, { cutoff = "yesterday" }) end,
+    "bad argument #2 to 'by_time' (field 'cutoff' must be Unix seconds or a date")
+  T.errors(function() rp.split.by_time(ev, { cutoff = 5, test_fraction = 0.1 }) end, "exclusive")
+  T.errors(function() rp.split.by_time(ev, { test_fraction = 0 }) end,
+    "field 'test_fraction' must be in (0, 1), got 0")
+end)
+
+T.case("leave_last and per_user_time", function()
+  local tr, te, s = rp.split.leave_last(ev, { k = 2 })
+  T.eq(#tr + #te, #ev)
+  T.eq(#te, 2 * s.test_users)
+  -- each user's test events are the latest: none of its train events is later
+  local trm, tem = tr:to_matrix { aggregate = "max" }, te:to_matrix()
+  T.ok(trm and tem)
+  local tr2, te2 = rp.split.per_user_time(ev, { test_fraction = 0.1 })
+  T.eq(#tr2 + #te2, #ev)
+  T.ok(#te2 > 250 and #te2 < 350)
+  T.errors(function() rp.split.leave_last(ev, { k = 0 }) end, "field 'k' must be a positive")
+  T.errors(function() rp.split.leave_last(ev, { n = 1 }) end, "unknown option 'n'")
+end)
+
+T.case("rolling: windows step through time", function()
+  local t0, t1 = rp.split.span(ev)
+  local w, last_end = 0, nil
+  for tr, te, info in rp.split.rolling(ev, { train_days = 21, test_days = 7, step_days = 7 }) do
+    w = w + 1
+    T.eq(info.window, w)
+    T.eq(info.train_start, t0 + (w - 1) * 7 * DAY)
+    T.eq(info.train_end, info.train_start + 21 * DAY)
+    T.ok(info.test_end <= info.train_end + 7 * DAY)
+    local a, b = rp.split.span(tr)
+    T.ok(a >= info.train_start and b < info.train_end)
+    if #te > 0 then
+      local c, d = rp.split.span(te)
+      T.ok(c >= info.train_end and d < info.test_end)
+    end
+    last_end = info.train_end
+  end
+  T.ok(w >= 5, "several windows")
+  T.ok(last_end <= t1)
+  -- expanding windows always start at the beginning
+  for _, _, info in rp.split.rolling(ev, { train_days = 30, test_days = 14, expanding = true }) do
+    T.eq(info.train_start, t0)
+  end
+  T.errors(function() rp.split.rolling(ev, { train_days = 0, test_days = 1 }) end,
+    "field 'train_days' must be a positive number of days")
+end)
+
+T.case("time_range and window", function()
+  local t0 = rp.split.span(ev)
+  local r, s = rp.split.time_range(ev, { from = t0 + DAY, to = t0 + 3 * DAY })
+  T.eq(#r + s.outside, #ev)
+  local tr, te, s2 = rp.split.window(ev, { train_start = t0, train_end = t0 + 10 * DAY,
+    test_end = t0 + 12 * DAY, keep_unknown = true })
+  T.eq(#tr + #te + s2.outside, #ev)
+  T.errors(function() rp.split.window(ev, {}) end, "field 'train_end' is required")
+end)
+
+T.case("no time column", function()
+  T.write(dir .. "/nt.csv", "user,item\na,x\na,y\nb,x\n")
+  local nt = rp.io.read_events(dir .. "/nt.csv")
+  T.errors(function() rp.split.by_time(nt, { test_fraction = 0.5 }) end, "needs a time column")
+  local tr, te = rp.split.leave_last(nt, { k = 1 })
+  T.eq(#te, 1)
+  T.eq(#tr, 2)
+end)
+
+T.done()
