@@ -110,8 +110,7 @@ static int check_common(const rp_events *ev, rp_events **train, rp_events **test
 }
 
 static int check_fraction(double f, const char *what, rp_err *err) {
-  if (!(f > 0 && f < 1))
-    return rp_errf(err, RP_EINVAL, "%s must be in (0, 1), got %g", what, f);
+  if (!(f > 0 && f < 1)) return rp_errf(err, RP_EINVAL, "%s must be in (0, 1), got %g", what, f);
   return RP_OK;
 }
 
@@ -159,8 +158,7 @@ int rp_split_kfold(const rp_events *ev, int32_t k, int32_t fold, uint64_t seed, 
 /* ---- time-based ------------------------------------------------------------ */
 static int need_time(const rp_events *ev, const char *split, rp_err *err) {
   if (!ev->time)
-    return rp_errf(err, RP_EINVAL, "%s needs a time column (read the log with time = ...)",
-                   split);
+    return rp_errf(err, RP_EINVAL, "%s needs a time column (read the log with time = ...)", split);
   return RP_OK;
 }
 
@@ -352,8 +350,7 @@ int rp_split_leave_last(const rp_events *ev, int32_t k, int32_t min_history, rp_
 }
 
 int rp_split_per_user_time(const rp_events *ev, double test_fraction, int32_t min_history,
-                           rp_events **train, rp_events **test, rp_split_report *rep,
-                           rp_err *err) {
+                           rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err) {
   rp_err ebuf_;
   if (!err) err = &ebuf_;
   rp_split_report rbuf_;

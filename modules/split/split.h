@@ -83,7 +83,6 @@ int rp_split_leave_last(const rp_events *ev, int32_t k, int32_t min_history, rp_
  * rounds up) go to test, at least one event stays in train; users with
  * fewer than min_history events stay in train. */
 int rp_split_per_user_time(const rp_events *ev, double test_fraction, int32_t min_history,
-                           rp_events **train, rp_events **test, rp_split_report *rep,
-                           rp_err *err);
+                           rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err);
 
 #endif

@@ -371,12 +371,24 @@ static int run_split(int which) {
   rp_err err;
   int rc;
   switch (which) {
-    case 0: rc = rp_split_random(fev, 0.3, 1, 0, &tr, &te, &rep, &err); break;
-    case 1: rc = rp_split_by_time(fev, 0.3, 0, 0, 0, &tr, &te, &rep, &err); break;
-    case 2: rc = rp_split_leave_last(fev, 2, 2, &tr, &te, &rep, &err); break;
-    case 3: rc = rp_split_per_user_time(fev, 0.2, 2, &tr, &te, &rep, &err); break;
-    case 4: rc = rp_split_kfold(fev, 3, 1, 1, 1, &tr, &te, &rep, &err); break;
-    default: rc = rp_split_time_range(fev, 0, 500000, &tr, &rep, &err); break;
+    case 0:
+      rc = rp_split_random(fev, 0.3, 1, 0, &tr, &te, &rep, &err);
+      break;
+    case 1:
+      rc = rp_split_by_time(fev, 0.3, 0, 0, 0, &tr, &te, &rep, &err);
+      break;
+    case 2:
+      rc = rp_split_leave_last(fev, 2, 2, &tr, &te, &rep, &err);
+      break;
+    case 3:
+      rc = rp_split_per_user_time(fev, 0.2, 2, &tr, &te, &rep, &err);
+      break;
+    case 4:
+      rc = rp_split_kfold(fev, 3, 1, 1, 1, &tr, &te, &rep, &err);
+      break;
+    default:
+      rc = rp_split_time_range(fev, 0, 500000, &tr, &rep, &err);
+      break;
   }
   if (rc) {
     ck_assert_int_eq(rc, RP_ENOMEM);
