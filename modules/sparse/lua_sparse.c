@@ -1,6 +1,9 @@
 /*
- * lua_sparse.c -- `recpipe.sparse` binding: the Matrix (CSR) and Dense types.
+ * lua_sparse.c -- `recpipe.sparse` binding: the Matrix (CSR) and Dense
+ * types, rp.sparse.load and rp.sparse.from_triplets.  Arguments are checked
+ * here; the work is in csr.c, csr_ops.c and csr_io.c.
  */
+#include <math.h>
 #include <string.h>
 
 #include "rpl.h"
@@ -25,8 +28,14 @@ static int matrix_tostring(lua_State *L) {
 
 /* m.nrows, m.ncols, m.nnz, m.users, m.items; other keys are methods */
 static int matrix_index(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  rpL_slot(L, 1, RP_MATRIX_T);
   const char *k = luaL_checkstring(L, 2);
+  /* methods resolve on a freed matrix too (so m:free() twice is fine) */
+  luaL_getmetatable(L, RP_MATRIX_T);
+  lua_getfield(L, -1, "methods");
+  if (lua_getfield(L, -1, k) != LUA_TNIL) return 1;
+  lua_pop(L, 3);
+  rp_csr *m = rpL_checkmatrix(L, 1);
   if (strcmp(k, "nrows") == 0)
     lua_pushinteger(L, m->nrows);
   else if (strcmp(k, "ncols") == 0)
@@ -37,24 +46,40 @@ static int matrix_index(lua_State *L) {
     rpL_pushidmap(L, m->rowmap);
   else if (strcmp(k, "items") == 0 && m->colmap)
     rpL_pushidmap(L, m->colmap);
-  else {
-    luaL_getmetatable(L, RP_MATRIX_T);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, k);
-  }
+  else
+    lua_pushnil(L);
   return 1;
 }
 
-/* m:row(user_id) -> item ids, values (Lua arrays) */
+/* Pushes an empty Matrix box, runs nothing: the caller builds the matrix
+ * and stores it with store_matrix (so a Lua memory error cannot leak). */
+static void **new_matrix_box(lua_State *L) { return rpL_newbox(L, RP_MATRIX_T); }
+
+static int store_matrix(lua_State *L, void **slot, rp_csr *m, rp_err *err) {
+  if (!m) return rpL_error(L, err);
+  *slot = m;
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* The row index of the user id at idx, or -1 after pushing nil, message. */
+static int32_t row_of(lua_State *L, const rp_csr *m, int idx, const char *what) {
+  luaL_checkany(L, idx);
+  const rp_idmap *map = what[0] == 'u' ? m->rowmap : m->colmap;
+  int32_t r = map ? rpL_lookup(L, idx, map) : -1;
+  if (r < 0) {
+    const char *s = luaL_tolstring(L, idx, NULL);
+    lua_pushnil(L);
+    lua_pushfstring(L, "unknown %s id '%s'", what, s);
+  }
+  return r;
+}
+
+/* m:row(user_id) -> item ids, values (Lua arrays) | nil, message */
 static int matrix_row(lua_State *L) {
   rp_csr *m = rpL_checkmatrix(L, 1);
-  luaL_checkany(L, 2);
-  int32_t r = m->rowmap ? rpL_lookup(L, 2, m->rowmap) : -1;
-  if (r < 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "unknown row id '%s'", luaL_tolstring(L, 2, NULL));
-    return 2;
-  }
+  int32_t r = row_of(L, m, 2, "user");
+  if (r < 0) return 2;
   int64_t a = r < m->nrows ? m->indptr[r] : 0, b = r < m->nrows ? m->indptr[r + 1] : 0;
   lua_createtable(L, (int)(b - a), 0);
   lua_createtable(L, (int)(b - a), 0);
@@ -67,17 +92,230 @@ static int matrix_row(lua_State *L) {
   return 2;
 }
 
-static int matrix_transpose(lua_State *L) {
+/* m:value(user_id, item_id) -> number (0 when not stored) | nil, message */
+static int matrix_value(lua_State *L) {
   rp_csr *m = rpL_checkmatrix(L, 1);
-  rp_err err;
-  rp_csr *t = rp_csr_transpose(m, 0, &err);
-  if (!t) return rpL_error(L, &err);
-  rpL_pushmatrix(L, t);
+  int32_t r = row_of(L, m, 2, "user");
+  if (r < 0) return 2;
+  int32_t c = row_of(L, m, 3, "item");
+  if (c < 0) return 2;
+  lua_pushnumber(L, rp_csr_value(m, r, c, NULL));
   return 1;
 }
 
-static const luaL_Reg matrix_methods[] = {
-    {"row", matrix_row}, {"transpose", matrix_transpose}, {"free", matrix_free}, {NULL, NULL}};
+static int matrix_transpose(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  static const char *const known[] = {"threads", NULL};
+  rpL_checkopts(L, 2, known);
+  int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 1024);
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_transpose(m, threads, &err), &err);
+}
+
+static int matrix_copy(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_copy(m, &err), &err);
+}
+
+static void setint(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* m:kcore{min_user = 3, min_item = 5} -> matrix, report */
+static int matrix_kcore(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  static const char *const known[] = {"min_user", "min_item", NULL};
+  rpL_checkopts(L, 2, known);
+  lua_Integer mu = rpL_optinteger(L, 2, "min_user", 1, 0, LUA_MAXINTEGER);
+  lua_Integer mi = rpL_optinteger(L, 2, "min_item", 1, 0, LUA_MAXINTEGER);
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  rp_kcore_report rep;
+  store_matrix(L, slot, rp_csr_kcore(m, mu, mi, &rep, &err), &err);
+  lua_createtable(L, 0, 7);
+  setint(L, "users_removed", rep.rows_removed);
+  setint(L, "items_removed", rep.cols_removed);
+  setint(L, "interactions_removed", rep.nnz_removed);
+  setint(L, "users", rep.rows);
+  setint(L, "items", rep.cols);
+  setint(L, "nnz", rep.nnz);
+  setint(L, "rounds", rep.rounds);
+  return 2;
+}
+
+static int push_counts(lua_State *L, int axis) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  rp_err err;
+  rp_dense *d = rp_csr_counts_dense(m, axis, &err);
+  if (!d) return rpL_error(L, &err);
+  rpL_pushdense(L, d, 0);
+  return 1;
+}
+static int matrix_row_counts(lua_State *L) { return push_counts(L, 0); }
+static int matrix_col_counts(lua_State *L) { return push_counts(L, 1); }
+
+/* A number argument at idx: finite and > lo (or >= lo when closed). */
+static double checkparam(lua_State *L, int idx, const char *name, double def, double lo,
+                         int closed) {
+  if (lua_isnoneornil(L, idx)) return def;
+  if (lua_type(L, idx) != LUA_TNUMBER)
+    return luaL_argerror(
+        L, idx, lua_pushfstring(L, "%s must be a number, got %s", name, luaL_typename(L, idx)));
+  double x = (double)lua_tonumber(L, idx);
+  if (!isfinite(x) || (closed ? x < lo : x <= lo))
+    return luaL_argerror(L, idx,
+                         lua_pushfstring(L, "%s must be a %s number, got %f", name,
+                                         closed ? "non-negative" : "positive", (LUAI_UACNUMBER)x));
+  return x;
+}
+
+static int matrix_scale(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  luaL_checkany(L, 2);
+  double alpha = checkparam(L, 2, "alpha", 1.0, 0.0, 0);
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_scale(m, alpha, &err), &err);
+}
+
+static int matrix_log1p(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  double alpha = checkparam(L, 2, "alpha", 1.0, 0.0, 0);
+  double eps = checkparam(L, 3, "eps", 1.0, 0.0, 0);
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_log1p(m, alpha, eps, &err), &err);
+}
+
+static int matrix_bm25(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  static const char *const known[] = {"k1", "b", NULL};
+  rpL_checkopts(L, 2, known);
+  double k1 = rpL_optnumber(L, 2, "k1", 1.2, 0.0, HUGE_VAL);
+  double b = rpL_optnumber(L, 2, "b", 0.75, 0.0, 1.0);
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_bm25(m, k1, b, &err), &err);
+}
+
+static int matrix_binarize(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  static const char *const known[] = {"threshold", NULL};
+  rpL_checkopts(L, 2, known);
+  double th = rpL_optnumber(L, 2, "threshold", 0.0, -HUGE_VAL, HUGE_VAL);
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_binarize(m, th, &err), &err);
+}
+
+static int matrix_sum(lua_State *L) {
+  lua_pushnumber(L, rp_csr_sum(rpL_checkmatrix(L, 1)));
+  return 1;
+}
+
+static double density(const rp_csr *m) {
+  double cells = (double)m->nrows * (double)m->ncols;
+  return cells > 0 ? (double)m->nnz / cells : 0.0;
+}
+
+static int matrix_density(lua_State *L) {
+  lua_pushnumber(L, density(rpL_checkmatrix(L, 1)));
+  return 1;
+}
+
+/* m:nonempty() -> users with an entry, items with an entry */
+static int matrix_nonempty(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  int32_t r, c;
+  rp_err err;
+  if (rp_csr_nonempty(m, &r, &c, &err)) return rpL_error(L, &err);
+  lua_pushinteger(L, r);
+  lua_pushinteger(L, c);
+  return 2;
+}
+
+/* m:stats() -> {nrows, ncols, nnz, users, items, density, sum, min, max, mean} */
+static int matrix_stats(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  int32_t r, c;
+  rp_err err;
+  if (rp_csr_nonempty(m, &r, &c, &err)) return rpL_error(L, &err);
+  float lo, hi;
+  rp_csr_minmax(m, &lo, &hi);
+  double sum = rp_csr_sum(m);
+  lua_createtable(L, 0, 10);
+  setint(L, "nrows", m->nrows);
+  setint(L, "ncols", m->ncols);
+  setint(L, "nnz", (lua_Integer)m->nnz);
+  setint(L, "users", r);
+  setint(L, "items", c);
+  lua_pushnumber(L, density(m));
+  lua_setfield(L, -2, "density");
+  lua_pushnumber(L, sum);
+  lua_setfield(L, -2, "sum");
+  if (m->nnz > 0) {
+    lua_pushnumber(L, lo);
+    lua_setfield(L, -2, "min");
+    lua_pushnumber(L, hi);
+    lua_setfield(L, -2, "max");
+    lua_pushnumber(L, sum / (double)m->nnz);
+    lua_setfield(L, -2, "mean");
+  }
+  return 1;
+}
+
+/* m:totable() -> {[user_id] = {[item_id] = value}} (non-empty rows only) */
+static int matrix_totable(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  if (!m->rowmap || !m->colmap) return luaL_error(L, "totable: the matrix has no id maps");
+  lua_newtable(L);
+  for (int32_t i = 0; i < m->nrows; i++) {
+    int64_t a = m->indptr[i], b = m->indptr[i + 1];
+    if (a == b) continue;
+    rpL_pushid(L, m->rowmap, i);
+    lua_createtable(L, 0, (int)(b - a));
+    for (int64_t k = a; k < b; k++) {
+      rpL_pushid(L, m->colmap, m->indices[k]);
+      lua_pushnumber(L, m->data[k]);
+      lua_rawset(L, -3);
+    }
+    lua_rawset(L, -3);
+  }
+  return 1;
+}
+
+static int matrix_save(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  rp_err err;
+  if (rp_csr_save(m, path, &err)) return rpL_error(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static const luaL_Reg matrix_methods[] = {{"row", matrix_row},
+                                          {"value", matrix_value},
+                                          {"transpose", matrix_transpose},
+                                          {"copy", matrix_copy},
+                                          {"kcore", matrix_kcore},
+                                          {"row_counts", matrix_row_counts},
+                                          {"col_counts", matrix_col_counts},
+                                          {"scale", matrix_scale},
+                                          {"log1p", matrix_log1p},
+                                          {"bm25", matrix_bm25},
+                                          {"binarize", matrix_binarize},
+                                          {"sum", matrix_sum},
+                                          {"density", matrix_density},
+                                          {"nonempty", matrix_nonempty},
+                                          {"stats", matrix_stats},
+                                          {"totable", matrix_totable},
+                                          {"save", matrix_save},
+                                          {"free", matrix_free},
+                                          {NULL, NULL}};
 static const luaL_Reg matrix_meta[] = {{"__gc", matrix_free},
                                        {"__close", matrix_free},
                                        {"__tostring", matrix_tostring},
@@ -116,25 +354,32 @@ static int dense_tostring(lua_State *L) {
   return 1;
 }
 
+static int dense_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)rpL_checkdense(L, 1)->rows);
+  return 1;
+}
+
 /* d.rows, d.cols; d:get(r, c) 1-based; d:row(r) -> array; d:totable() */
 static int dense_index(lua_State *L) {
-  rp_dense *d = rpL_checkdense(L, 1);
+  rpL_slot(L, 1, RP_DENSE_T);
   const char *k = luaL_checkstring(L, 2);
+  luaL_getmetatable(L, RP_DENSE_T);
+  lua_getfield(L, -1, "methods");
+  if (lua_getfield(L, -1, k) != LUA_TNIL) return 1;
+  lua_pop(L, 3);
+  rp_dense *d = rpL_checkdense(L, 1);
   if (strcmp(k, "rows") == 0)
     lua_pushinteger(L, (lua_Integer)d->rows);
   else if (strcmp(k, "cols") == 0)
     lua_pushinteger(L, d->cols);
-  else {
-    luaL_getmetatable(L, RP_DENSE_T);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, k);
-  }
+  else
+    lua_pushnil(L);
   return 1;
 }
 
 static int dense_get(lua_State *L) {
   rp_dense *d = rpL_checkdense(L, 1);
-  lua_Integer r = luaL_checkinteger(L, 2), c = luaL_checkinteger(L, 3);
+  lua_Integer r = luaL_checkinteger(L, 2), c = luaL_optinteger(L, 3, 1);
   luaL_argcheck(L, r >= 1 && r <= d->rows, 2, "row out of range");
   luaL_argcheck(L, c >= 1 && c <= d->cols, 3, "column out of range");
   lua_pushnumber(L, d->data[(r - 1) * d->cols + (c - 1)]);
@@ -153,14 +398,19 @@ static int dense_row(lua_State *L) {
   return 1;
 }
 
+/* d:totable() -> array of row arrays; a one-column Dense gives a flat array */
 static int dense_totable(lua_State *L) {
   rp_dense *d = rpL_checkdense(L, 1);
   lua_createtable(L, (int)d->rows, 0);
   for (int64_t r = 0; r < d->rows; r++) {
-    lua_createtable(L, d->cols, 0);
-    for (int32_t c = 0; c < d->cols; c++) {
-      lua_pushnumber(L, d->data[r * d->cols + c]);
-      lua_rawseti(L, -2, c + 1);
+    if (d->cols == 1) {
+      lua_pushnumber(L, d->data[r]);
+    } else {
+      lua_createtable(L, d->cols, 0);
+      for (int32_t c = 0; c < d->cols; c++) {
+        lua_pushnumber(L, d->data[r * d->cols + c]);
+        lua_rawseti(L, -2, c + 1);
+      }
     }
     lua_rawseti(L, -2, r + 1);
   }
@@ -172,11 +422,9 @@ static const luaL_Reg dense_methods[] = {{"get", dense_get},
                                          {"totable", dense_totable},
                                          {"free", dense_free},
                                          {NULL, NULL}};
-static const luaL_Reg dense_meta[] = {{"__gc", dense_free},
-                                      {"__close", dense_free},
-                                      {"__tostring", dense_tostring},
-                                      {"__index", dense_index},
-                                      {NULL, NULL}};
+static const luaL_Reg dense_meta[] = {{"__gc", dense_free},           {"__close", dense_free},
+                                      {"__tostring", dense_tostring}, {"__index", dense_index},
+                                      {"__len", dense_len},           {NULL, NULL}};
 
 void rpL_pushdense(lua_State *L, rp_dense *d, int owner_idx) {
   if (owner_idx) owner_idx = lua_absindex(L, owner_idx);
@@ -192,7 +440,88 @@ void rpL_pushdense(lua_State *L, rp_dense *d, int owner_idx) {
 
 rp_dense *rpL_checkdense(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_DENSE_T); }
 
-static const luaL_Reg sparse_funcs[] = {{NULL, NULL}};
+/* ---- module functions --------------------------------------------------------------- */
+
+/* rp.sparse.load(path) -> Matrix (with its own id maps) */
+static int sparse_load(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_load(path, &err), &err);
+}
+
+/* A map for from_triplets: opts[field] when given, else a new one (pushed
+ * in an IdMap box first so a Lua error cannot leak it). */
+static rp_idmap *triplet_map(lua_State *L, int opts, const char *field) {
+  if (rpL_getopt(L, opts, field) != LUA_TNIL) {
+    if (!luaL_testudata(L, -1, RP_IDMAP_T))
+      rpL_fielderror(L, opts, field, "must be a recpipe.IdMap, got %s", luaL_typename(L, -1));
+    return rpL_checkidmap(L, -1);
+  }
+  lua_pop(L, 1);
+  rpL_pushidmap(L, NULL);
+  rp_err err;
+  rp_idmap *m = rp_idmap_new(&err);
+  if (!m) return rpL_error(L, &err), NULL;
+  *(void **)lua_touserdata(L, -1) = m;
+  return m;
+}
+
+/* Interns the id at stack index idx (string or number). */
+static int32_t triplet_id(lua_State *L, int idx, rp_idmap *map, lua_Integer row, int col) {
+  int t = lua_type(L, idx);
+  if (t != LUA_TSTRING && t != LUA_TNUMBER)
+    luaL_error(L,
+               "bad argument #1 to 'from_triplets' (entry %I: %s id must be a string or a "
+               "number, got %s)",
+               row, col == 1 ? "user" : "item", lua_typename(L, t));
+  size_t len;
+  const char *s = luaL_tolstring(L, idx, &len);
+  int32_t k;
+  rp_err err;
+  if (rp_idmap_intern(map, s, len, &k, &err)) rpL_error(L, &err);
+  lua_pop(L, 1);
+  return k;
+}
+
+/* rp.sparse.from_triplets({{user, item[, value]}, ...}, {users =, items =,
+ * aggregate = "sum"}) -> Matrix */
+static int sparse_from_triplets(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2);
+  static const char *const known[] = {"users", "items", "aggregate", NULL};
+  static const char *const aggs[] = {"sum", "max", "count", "last", NULL};
+  rpL_checkopts(L, 2, known);
+  int agg = rpL_optenum(L, 2, "aggregate", RP_AGG_SUM, aggs);
+  rp_idmap *um = triplet_map(L, 2, "users"), *im = triplet_map(L, 2, "items");
+  lua_Integer n = (lua_Integer)luaL_len(L, 1);
+  int32_t *r = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *r, 0);
+  int32_t *c = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *c, 0);
+  float *v = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *v, 0);
+  for (lua_Integer k = 1; k <= n; k++) {
+    if (lua_rawgeti(L, 1, k) != LUA_TTABLE)
+      luaL_error(L,
+                 "bad argument #1 to 'from_triplets' (entry %I must be a table {user, item[, "
+                 "value]})",
+                 k);
+    lua_rawgeti(L, -1, 1);
+    r[k - 1] = triplet_id(L, -1, um, k, 1);
+    lua_rawgeti(L, -2, 2);
+    c[k - 1] = triplet_id(L, -1, im, k, 2);
+    int isnum = 1;
+    v[k - 1] = lua_rawgeti(L, -3, 3) == LUA_TNIL ? 1.0f : (float)lua_tonumberx(L, -1, &isnum);
+    if (!isnum)
+      luaL_error(L, "bad argument #1 to 'from_triplets' (entry %I: value must be a number)", k);
+    lua_pop(L, 4);
+  }
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_build(um->n, im->n, r, c, v, NULL, n, agg, um, im, &err),
+                      &err);
+}
+
+static const luaL_Reg sparse_funcs[] = {
+    {"load", sparse_load}, {"from_triplets", sparse_from_triplets}, {NULL, NULL}};
 
 int luaopen_recpipe_sparse(lua_State *L);
 int luaopen_recpipe_sparse(lua_State *L) {

@@ -1,0 +1,328 @@
+/* Check tests for the matrix file: round trips (plain, gzip, empty, odd
+ * ids), every kind of damage (each byte flipped, truncation at every
+ * offset, foreign files, future versions, trailing data), atomic writes,
+ * and allocation-failure loops over save and load. */
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "rio.h"
+#include "test_sparse_util.h"
+
+static unsigned char *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *b = malloc((size_t)len + 1);
+  ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  *n = (size_t)len;
+  return b;
+}
+
+static void spit(const char *path, const void *b, size_t n) {
+  FILE *f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+  fclose(f);
+}
+
+static void check_maps_eq(const rp_idmap *a, const rp_idmap *b) {
+  if (!a || !b) {
+    ck_assert_ptr_eq(a, b);
+    return;
+  }
+  ck_assert_int_eq(a->n, b->n);
+  for (int32_t i = 0; i < a->n; i++) {
+    size_t la, lb;
+    const char *sa = rp_idmap_id(a, i, &la), *sb = rp_idmap_id(b, i, &lb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert(memcmp(sa, sb, la) == 0);
+    ck_assert_int_eq(rp_idmap_find(b, sa, la), i); /* the loaded map's table works */
+  }
+}
+
+static void roundtrip(const rp_csr *m, const char *name) {
+  const char *path = rp_test_tmp(name);
+  rp_err err;
+  ck_assert_msg(rp_csr_save(m, path, &err) == RP_OK, "%s", err.msg);
+  rp_csr *l = rp_csr_load(path, &err);
+  ck_assert_msg(l != NULL, "%s", err.msg);
+  check_same(l, m);
+  check_maps_eq(m->rowmap, l->rowmap);
+  check_maps_eq(m->colmap, l->colmap);
+  rp_csr_free(l);
+}
+
+START_TEST(roundtrip_plain_and_gz) {
+  rp_idmap *um = tmap("user-", 120), *im = tmap("item:", 90);
+  rp_csr *m = random_matrix(11, 100, 80, 0.1, um, im); /* maps longer than the shape */
+  roundtrip(m, "m.rpm");
+  roundtrip(m, "m.rpm.gz");
+  /* gzip is detected by content: a .gz file renamed still loads */
+  rp_err err;
+  char from[600];
+  snprintf(from, sizeof from, "%s", rp_test_tmp("m.rpm.gz"));
+  ck_assert_int_eq(rename(from, rp_test_tmp("renamed.rpm")), 0);
+  rp_csr *l = rp_csr_load(rp_test_tmp("renamed.rpm"), &err);
+  ck_assert_msg(l != NULL, "%s", err.msg);
+  check_same(l, m);
+  rp_csr_free(l);
+  /* a larger matrix, so arrays pass the staging buffer */
+  rp_csr *big = random_matrix(12, 3000, 2000, 0.02, NULL, NULL);
+  roundtrip(big, "big.rpm");
+  roundtrip(big, "big.rpm.gz");
+  rp_csr_free(big);
+  rp_csr_free(m);
+  rp_idmap_release(um);
+  rp_idmap_release(im);
+}
+END_TEST
+
+START_TEST(roundtrip_empty_and_odd_ids) {
+  rp_err err;
+  rp_csr *e = rp_csr_new(0, 0, 0, NULL, NULL, &err);
+  roundtrip(e, "empty0.rpm");
+  rp_csr_free(e);
+  rp_idmap *um = tmap("u", 5), *im = tmap("i", 3);
+  e = rp_csr_new(5, 3, 0, um, im, &err);
+  roundtrip(e, "empty.rpm");
+  roundtrip(e, "empty.rpm.gz");
+  rp_csr_free(e);
+  rp_idmap_release(um);
+  rp_idmap_release(im);
+  /* ids: empty, NUL inside, UTF-8, separators, quotes, very long */
+  rp_idmap *odd = rp_idmap_new(&err);
+  char longid[5000];
+  memset(longid, 'x', sizeof longid);
+  struct {
+    const char *s;
+    size_t n;
+  } ids[] = {
+      {"", 0},        {"a\0b", 3},  {"\xc3\xa9t\xc3\xa9", 5}, {"1,2;3\t4", 7}, {"\"q\"", 3},
+      {"17850.0", 7}, {"17850", 5}, {longid, sizeof longid},  {"\n\r", 2},     {"\xff\xfe", 2}};
+  int32_t n = (int32_t)(sizeof ids / sizeof *ids), k;
+  for (int32_t i = 0; i < n; i++) {
+    ck_assert_int_eq(rp_idmap_intern(odd, ids[i].s, ids[i].n, &k, &err), RP_OK);
+    ck_assert_int_eq(k, i);
+  }
+  int32_t r[] = {0, 1, 7, 9}, c[] = {9, 1, 0, 7};
+  float v[] = {1.5f, -2, 1e-30f, 3e30f};
+  rp_csr *m = rp_csr_build(n, n, r, c, v, NULL, 4, RP_AGG_SUM, odd, odd, &err);
+  roundtrip(m, "odd.rpm");
+  roundtrip(m, "odd.rpm.gz");
+  /* only one map */
+  rp_csr *half = rp_csr_build(n, n, r, c, v, NULL, 4, RP_AGG_SUM, NULL, odd, &err);
+  roundtrip(half, "half.rpm");
+  rp_csr_free(half);
+  rp_csr_free(m);
+  rp_idmap_release(odd);
+}
+END_TEST
+
+/* A small saved matrix's bytes (ids in both maps). */
+static unsigned char *small_file(const char *name, size_t *n) {
+  rp_idmap *um = tmap("u", 4), *im = tmap("i", 3);
+  int32_t r[] = {0, 1, 3, 3}, c[] = {2, 0, 0, 1};
+  float v[] = {1, 2, 3, 4};
+  rp_err err;
+  rp_csr *m = rp_csr_build(4, 3, r, c, v, NULL, 4, RP_AGG_SUM, um, im, &err);
+  ck_assert_int_eq(rp_csr_save(m, rp_test_tmp(name), &err), RP_OK);
+  rp_csr_free(m);
+  rp_idmap_release(um);
+  rp_idmap_release(im);
+  return slurp(rp_test_tmp(name), n);
+}
+
+static char *load_error(const char *path) {
+  static rp_err err;
+  rp_csr *m = rp_csr_load(path, &err);
+  ck_assert_msg(m == NULL, "loaded a damaged file");
+  ck_assert_int_eq(err.status, RP_EFORMAT);
+  return err.msg;
+}
+
+START_TEST(flip_every_byte) {
+  size_t n;
+  unsigned char *b = small_file("flip.rpm", &n);
+  const char *bad = rp_test_tmp("flipped.rpm");
+  for (size_t at = 0; at < n; at++) {
+    for (int pattern = 0; pattern < 2; pattern++) {
+      unsigned char x = pattern ? 0x01 : 0xff;
+      b[at] ^= x;
+      spit(bad, b, n);
+      b[at] ^= x;
+      const char *msg = load_error(bad);
+      if (at < 8)
+        ck_assert_msg(strstr(msg, "not a recpipe matrix file") != NULL, "@%zu: %s", at, msg);
+      else if (at < 12)
+        ck_assert_msg(strstr(msg, "written by a newer recpipe") != NULL ||
+                          strstr(msg, "format version 0") != NULL,
+                      "@%zu: %s", at, msg);
+      else if (at < 64)
+        ck_assert_msg(strstr(msg, "header CRC mismatch") != NULL, "@%zu: %s", at, msg);
+      else
+        ck_assert_msg(strstr(msg, "corrupted matrix file (CRC mismatch") != NULL, "@%zu: %s", at,
+                      msg);
+    }
+  }
+  free(b);
+}
+END_TEST
+
+START_TEST(truncate_everywhere) {
+  size_t n;
+  unsigned char *b = small_file("trunc.rpm", &n);
+  const char *bad = rp_test_tmp("truncated.rpm");
+  for (size_t len = 1; len < n; len++) {
+    spit(bad, b, len);
+    const char *msg = load_error(bad);
+    ck_assert_msg(strstr(msg, "truncated") != NULL, "at %zu: %s", len, msg);
+  }
+  /* the same through gzip: cut the compressed stream */
+  rp_err err;
+  rp_csr *m = rp_csr_load(rp_test_tmp("trunc.rpm"), &err);
+  ck_assert_int_eq(rp_csr_save(m, rp_test_tmp("trunc.rpm.gz"), &err), RP_OK);
+  rp_csr_free(m);
+  size_t gn;
+  unsigned char *g = slurp(rp_test_tmp("trunc.rpm.gz"), &gn);
+  for (size_t len = 2; len < gn; len++) { /* one byte is not yet gzip */
+    spit(bad, g, len);
+    const char *msg = load_error(bad);
+    ck_assert_msg(strstr(msg, "truncated") != NULL, "gz at %zu: %s", len, msg);
+  }
+  free(g);
+  free(b);
+}
+END_TEST
+
+START_TEST(foreign_and_future) {
+  const char *p = rp_test_tmp("foreign.csv");
+  rp_test_write(p, "user,item,value\nu1,i1,1\n");
+  ck_assert_ptr_nonnull(strstr(load_error(p), "not a recpipe matrix file"));
+  rp_test_write(p, "");
+  ck_assert_ptr_nonnull(strstr(load_error(p), "empty file"));
+  rp_test_write(p, "RP");
+  ck_assert_ptr_nonnull(strstr(load_error(p), "not a recpipe matrix file"));
+  /* a future version with a valid header CRC */
+  size_t n;
+  unsigned char *b = small_file("future.rpm", &n);
+  b[8] = 7;
+  uint32_t crc = rp_crc32(0, b, 60);
+  for (int k = 0; k < 4; k++) b[60 + k] = (unsigned char)(crc >> (8 * k));
+  spit(p, b, n);
+  char want[700];
+  snprintf(want, sizeof want,
+           "%s: written by a newer recpipe: format version 7, this build reads up to 1", p);
+  ck_assert_str_eq(load_error(p), want);
+  free(b);
+}
+END_TEST
+
+START_TEST(trailing_and_flags) {
+  size_t n;
+  unsigned char *b = small_file("trail.rpm", &n);
+  const char *p = rp_test_tmp("trail2.rpm");
+  unsigned char *b2 = malloc(n + 3);
+  memcpy(b2, b, n);
+  memcpy(b2 + n, "xyz", 3);
+  spit(p, b2, n + 3);
+  ck_assert_ptr_nonnull(strstr(load_error(p), "unexpected data after the end"));
+  /* unknown flags with a valid header CRC */
+  b[12] |= 0x80;
+  uint32_t crc = rp_crc32(0, b, 60);
+  for (int k = 0; k < 4; k++) b[60 + k] = (unsigned char)(crc >> (8 * k));
+  spit(p, b, n);
+  ck_assert_ptr_nonnull(strstr(load_error(p), "unsupported flags"));
+  free(b);
+  free(b2);
+}
+END_TEST
+
+static int count_tmp_files(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strstr(e->d_name, ".tmp.")) n++;
+  closedir(d);
+  return n;
+}
+
+START_TEST(save_is_atomic) {
+  rp_err err;
+  rp_csr *m = random_matrix(2, 20, 20, 0.2, NULL, NULL);
+  /* unwritable place: an error naming the path, nothing left */
+  ck_assert_int_ne(rp_csr_save(m, "/nonexistent-dir/m.rpm", &err), RP_OK);
+  ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent-dir/m.rpm"));
+  /* a failing rename (target is a directory): no temporary file stays */
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s", rp_test_tmp("adir"));
+  ck_assert_int_eq(mkdir(dir, 0755), 0);
+  char parent[600];
+  snprintf(parent, sizeof parent, "%s", dir);
+  *strrchr(parent, '/') = 0;
+  ck_assert_int_ne(rp_csr_save(m, dir, &err), RP_OK);
+  ck_assert_int_eq(count_tmp_files(parent), 0);
+  /* an invalid matrix is refused and the existing file is untouched */
+  const char *p = rp_test_tmp("keep.rpm");
+  ck_assert_int_eq(rp_csr_save(m, p, &err), RP_OK);
+  size_t n0, n1;
+  unsigned char *before = slurp(p, &n0);
+  m->data[0] = NAN;
+  ck_assert_int_ne(rp_csr_save(m, p, &err), RP_OK);
+  ck_assert_ptr_nonnull(strstr(err.msg, "invalid matrix"));
+  unsigned char *after = slurp(p, &n1);
+  ck_assert_uint_eq(n0, n1);
+  ck_assert(memcmp(before, after, n0) == 0);
+  ck_assert_int_eq(count_tmp_files(parent), 0);
+  m->data[0] = 1;
+  free(before);
+  free(after);
+  rp_csr_free(m);
+  ck_assert_ptr_null(rp_csr_load("/nonexistent-dir/m.rpm", &err));
+  ck_assert_int_eq(err.status, RP_EIO);
+}
+END_TEST
+
+static rp_csr *fm;
+static int f_save_load(const char *name) {
+  rp_err err;
+  if (rp_csr_save(fm, rp_test_tmp(name), &err)) return err.status;
+  rp_csr *l = rp_csr_load(rp_test_tmp(name), &err);
+  if (!l) return err.status;
+  rp_csr_free(l);
+  return 0;
+}
+
+START_TEST(fault_loops) {
+  rp_idmap *um = tmap("u", 40), *im = tmap("i", 30);
+  fm = random_matrix(6, 40, 30, 0.2, um, im);
+  RP_FAULT_LOOP(f_save_load("fault.rpm"));
+  RP_FAULT_LOOP(f_save_load("fault.rpm.gz"));
+  rp_csr_free(fm);
+  rp_idmap_release(um);
+  rp_idmap_release(im);
+  ck_assert_int_eq(count_tmp_files(rp_test_tmp("")), 0);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("sparse_io");
+  TCase *tc = tcase_create("files");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, roundtrip_plain_and_gz);
+  tcase_add_test(tc, roundtrip_empty_and_odd_ids);
+  tcase_add_test(tc, flip_every_byte);
+  tcase_add_test(tc, truncate_everywhere);
+  tcase_add_test(tc, foreign_and_future);
+  tcase_add_test(tc, trailing_and_flags);
+  tcase_add_test(tc, save_is_atomic);
+  tcase_add_test(tc, fault_loops);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+RP_TEST_MAIN(suite)
