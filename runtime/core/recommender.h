@@ -30,6 +30,12 @@ typedef struct rp_recommender {
    * status with err set. */
   int (*recommend)(void *self, const int32_t *users, int32_t n, int32_t k, const rp_csr *exclude,
                    int threads, int32_t *out_items, float *out_scores, int32_t *out_n, rp_err *err);
+  /* Optional (NULL when the recommender cannot score arbitrary pairs; the
+   * rating metrics rmse/mae need it): the predicted value of each pair
+   * (users[i], items[i]), i < n, into out[i]; pairs outside nusers/nitems
+   * get 0.  Same threading rules as recommend. */
+  int (*predict)(void *self, const int32_t *users, const int32_t *items, int64_t n, int threads,
+                 float *out, rp_err *err);
 } rp_recommender;
 
 #endif
