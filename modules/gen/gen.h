@@ -1,0 +1,92 @@
+/*
+ * gen.h -- synthetic e-commerce interaction logs with a planted structure.
+ *
+ * The generator builds a small hidden world and writes what a shop would log
+ * about it:
+ *   - K taste clusters of uneven size; every item and every user belongs to
+ *     one (users also lean towards a second one);
+ *   - item popularity is Zipf-like (rank^-popularity over a random ranking),
+ *     user activity log-normal (sigma = activity);
+ *   - users browse in sessions: views drawn from their own cluster (share
+ *     `affinity`), their second cluster (`secondary`) or the whole catalogue
+ *     (the rest), re-views within a session, add-to-cart more likely for
+ *     items of their own cluster, purchases of carted items at checkout;
+ *   - timestamps over `days` days with a daily and weekly rhythm, and a slow
+ *     drift: each cluster's popularity follows its own slow wave, so the
+ *     share of a cluster rises and falls over months;
+ *   - some users join and some items are released during the period (never an
+ *     event before that);
+ *   - item attributes (category, brand, price band, title words) and user
+ *     attributes (age, gender, country, occupation) correlated with the
+ *     clusters, and a ground-truth file naming each user's and item's cluster.
+ *
+ * Everything is drawn from rp_rng streams keyed by (seed, purpose, index), so
+ * the same options give the same bytes on every run.  The events file is in
+ * time order; it holds exactly `events` rows.
+ */
+#ifndef RP_GEN_H
+#define RP_GEN_H
+
+#include "rp.h"
+
+enum { RP_GEN_TIME_UNIX = 0, RP_GEN_TIME_ISO };
+
+typedef struct rp_gen_opts {
+  const char *path;       /* events CSV, gzip when it ends in .gz (required) */
+  const char *items_path; /* item attributes CSV (NULL: not written) */
+  const char *users_path; /* user attributes CSV (NULL: not written) */
+  const char *truth_path; /* hidden clusters CSV (NULL: not written) */
+  int32_t users, items;   /* >= 1; items >= clusters */
+  int32_t clusters;       /* 0 = min(16, items) */
+  int64_t events;         /* exact number of rows, >= 0 */
+  uint64_t seed;
+  int32_t days;         /* length of the period, >= 1 */
+  int64_t start;        /* Unix seconds of the first day, >= 0 */
+  double popularity;    /* Zipf exponent of item popularity, >= 0 */
+  double activity;      /* sigma of the log-normal user activity, >= 0 */
+  double affinity;      /* share of views from the user's own cluster */
+  double secondary;     /* share of views from the user's second cluster */
+  double session;       /* mean views per session, >= 1 */
+  double cart_rate;     /* base probability a view leads to add-to-cart */
+  double purchase_rate; /* base probability a carted item is bought */
+  double drift;         /* amplitude of the cluster popularity waves, >= 0 */
+  double new_users;     /* share of users joining during the period */
+  double new_items;     /* share of items released during the period */
+  int time_format;      /* RP_GEN_TIME_UNIX (seconds) or _ISO (YYYY-MM-DD HH:MM:SS) */
+} rp_gen_opts;
+
+typedef struct rp_gen_report {
+  int64_t events, views, carts, purchases, sessions;
+  int32_t users, items; /* distinct users / items that occur in the log */
+  int64_t tmin, tmax;   /* first and last timestamp written (0 when empty) */
+  uint64_t bytes;       /* uncompressed size of the events file */
+  int32_t clusters;     /* the number of clusters used */
+} rp_gen_report;
+
+/* Fills o with the defaults (1000 users, 500 items, 20000 events, seed 42,
+ * 180 days from 2024-01-01, popularity 1, activity 1, affinity 0.7,
+ * secondary 0.15, session 4, cart_rate 0.1, purchase_rate 0.5, drift 0.5,
+ * new_users 0.2, new_items 0.1); path and the attribute paths NULL. */
+void rp_gen_opts_init(rp_gen_opts *o);
+
+/* Checks o; returns RP_OK or RP_EINVAL naming the bad option and value. */
+int rp_gen_check(const rp_gen_opts *o, rp_err *err);
+
+/* Generates the world and writes the events file (and the attribute and
+ * truth files that have a path).  Every file goes to a temporary name and is
+ * renamed into place only after all of them were written, so on error no
+ * target is touched.  Fills rep (may be NULL).  Memory: about 40 bytes per
+ * session (a session has ~4.6 events by default) plus 60 bytes per user and
+ * item; time linear in events. */
+int rp_gen_events(const rp_gen_opts *o, rp_gen_report *rep, rp_err *err);
+
+/* Parses "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" (also with a 'T') as UTC into
+ * Unix seconds; returns RP_OK or RP_EINVAL. */
+int rp_gen_parse_date(const char *s, int64_t *out);
+
+/* Formats Unix seconds t as "YYYY-MM-DD HH:MM:SS" (UTC) into buf (>= 20
+ * bytes, NUL-terminated); returns the length (19).  With date_only, only
+ * "YYYY-MM-DD" (10). */
+int rp_gen_format_time(int64_t t, int date_only, char *buf);
+
+#endif

@@ -1,0 +1,547 @@
+/*
+ * gen_log.c -- rp_gen_events: sessions of a generated log, written in time
+ * order.
+ *
+ * Two passes keep the memory small and the row count exact.
+ *   1. For every user, sessions are planned (how many views, which of them
+ *      come from the user's clusters or the whole catalogue, re-views,
+ *      add-to-carts, purchases: enough to count the session's events) until
+ *      the user's budget of events is used; the last session is cut to fit.
+ *      Each session gets a start time drawn from the user's density (drift
+ *      of the user's cluster, hour of day, weekday, after the user joined).
+ *      Only (start, user, session number, length) is kept.
+ *   2. Sessions are sorted by start (stable radix sort, so ties keep user
+ *      order) and filled in: the plan is drawn again from the same stream,
+ *      items and gaps from a second one.  Events of overlapping sessions are
+ *      ordered through a small heap keyed by (time, sequence): everything
+ *      not later than the next session's start can be written.
+ * Every stream is keyed by (seed, purpose, user, session), so the output
+ * depends on the options only.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gen_world.h"
+
+/* ---- options ------------------------------------------------------------- */
+void rp_gen_opts_init(rp_gen_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->users = 1000;
+  o->items = 500;
+  o->events = 20000;
+  o->seed = 42;
+  o->days = 180;
+  o->start = 1704067200; /* 2024-01-01 00:00:00 UTC */
+  o->popularity = 1.0;
+  o->activity = 1.0;
+  o->affinity = 0.7;
+  o->secondary = 0.15;
+  o->session = 4.0;
+  o->cart_rate = 0.1;
+  o->purchase_rate = 0.5;
+  o->drift = 0.5;
+  o->new_users = 0.2;
+  o->new_items = 0.1;
+  o->time_format = RP_GEN_TIME_UNIX;
+}
+
+static int range(rp_err *err, const char *name, double v, double lo, double hi) {
+  if (!(v >= lo && v <= hi))
+    return rp_errf(err, RP_EINVAL, "gen: '%s' must be in [%g, %g], got %g", name, lo, hi, v);
+  return RP_OK;
+}
+
+int rp_gen_check(const rp_gen_opts *o, rp_err *err) {
+  if (!o->path || !*o->path) return rp_errf(err, RP_EINVAL, "gen: 'path' is required");
+  if (o->users < 1 || o->users > 1000000000)
+    return rp_errf(err, RP_EINVAL, "gen: 'users' must be in 1..1000000000, got %d", o->users);
+  if (o->items < 1 || o->items > 1000000000)
+    return rp_errf(err, RP_EINVAL, "gen: 'items' must be in 1..1000000000, got %d", o->items);
+  if (o->clusters < 0 || o->clusters > 2000)
+    return rp_errf(err, RP_EINVAL, "gen: 'clusters' must be in 1..2000, got %d", o->clusters);
+  if (o->clusters > o->items)
+    return rp_errf(err, RP_EINVAL, "gen: 'clusters' (%d) must not exceed 'items' (%d)", o->clusters,
+                   o->items);
+  if (o->events < 0)
+    return rp_errf(err, RP_EINVAL, "gen: 'events' must be >= 0, got %lld", (long long)o->events);
+  if (o->days < 1 || o->days > 36500)
+    return rp_errf(err, RP_EINVAL, "gen: 'days' must be in 1..36500, got %d", o->days);
+  if (o->start < 0 || o->start > 253402300799LL - (int64_t)o->days * 86400)
+    return rp_errf(err, RP_EINVAL, "gen: 'start' must be between 1970 and 9999, got %lld",
+                   (long long)o->start);
+  if (range(err, "popularity", o->popularity, 0, 10) || range(err, "activity", o->activity, 0, 5) ||
+      range(err, "affinity", o->affinity, 0, 1) || range(err, "secondary", o->secondary, 0, 1) ||
+      range(err, "session", o->session, 1, 50) || range(err, "cart_rate", o->cart_rate, 0, 1) ||
+      range(err, "purchase_rate", o->purchase_rate, 0, 1) || range(err, "drift", o->drift, 0, 5) ||
+      range(err, "new_users", o->new_users, 0, 1) || range(err, "new_items", o->new_items, 0, 1))
+    return RP_EINVAL;
+  if (o->affinity + o->secondary > 1 + 1e-12)
+    return rp_errf(err, RP_EINVAL, "gen: 'affinity' + 'secondary' must be <= 1, got %g + %g",
+                   o->affinity, o->secondary);
+  if (o->time_format != RP_GEN_TIME_UNIX && o->time_format != RP_GEN_TIME_ISO)
+    return rp_errf(err, RP_EINVAL, "gen: bad time format %d", o->time_format);
+  return RP_OK;
+}
+
+/* ---- dates (proleptic Gregorian, UTC; after H. Hinnant's algorithms) ------ */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+  *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int digits(const char *s, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return 0;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return 1;
+}
+
+int rp_gen_parse_date(const char *s, int64_t *out) {
+  int y, mo, d, h = 0, mi = 0, se = 0;
+  size_t n = strlen(s);
+  if (n < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+      !digits(s + 8, 2, &d))
+    return RP_EINVAL;
+  if (n > 10) {
+    if ((s[10] != ' ' && s[10] != 'T') || n < 16 || !digits(s + 11, 2, &h) || s[13] != ':' ||
+        !digits(s + 14, 2, &mi))
+      return RP_EINVAL;
+    if (n > 16 && (n != 19 || s[16] != ':' || !digits(s + 17, 2, &se))) return RP_EINVAL;
+  }
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+      mi > 59 || se > 59)
+    return RP_EINVAL;
+  *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+  return RP_OK;
+}
+
+static char *put2(char *p, int v) {
+  *p++ = (char)('0' + v / 10);
+  *p++ = (char)('0' + v % 10);
+  return p;
+}
+
+int rp_gen_format_time(int64_t t, int date_only, char *buf) {
+  int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), y;
+  int64_t sec = t - days * 86400;
+  int m, d;
+  civil_from_days(days, &y, &m, &d);
+  char *p = buf;
+  if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
+  p = put2(p, (int)(y / 100));
+  p = put2(p, (int)(y % 100));
+  *p++ = '-';
+  p = put2(p, m);
+  *p++ = '-';
+  p = put2(p, d);
+  if (!date_only) {
+    *p++ = ' ';
+    p = put2(p, (int)(sec / 3600));
+    *p++ = ':';
+    p = put2(p, (int)(sec / 60 % 60));
+    *p++ = ':';
+    p = put2(p, (int)(sec % 60));
+  }
+  *p = 0;
+  return (int)(p - buf);
+}
+
+/* ---- session plans -------------------------------------------------------- */
+#define MAXV 64     /* views per session at most */
+#define REVIEW 0.12 /* chance a view (after the first) returns to an earlier item */
+#define SAME_DEVICE 0.8
+#define HOME_COUNTRY 0.97
+enum { SRC_PRIMARY, SRC_SECONDARY, SRC_GLOBAL, SRC_REPEAT };
+enum { EV_VIEW, EV_CART, EV_PURCHASE };
+static const char *const ev_names[] = {"view", "addtocart", "purchase"};
+
+typedef struct plan {
+  int nv, nevents;
+  uint8_t src[MAXV], rep[MAXV], cart[MAXV], buy[MAXV];
+} plan;
+
+/* Draws a session's shape from r: views (1 + geometric, mean o->session),
+ * where each comes from, which are carted (own-cluster items and re-viewed
+ * ones likelier, each item at most once) and which carts are bought. */
+static void plan_session(const rp_gen_opts *o, rp_rng *r, plan *p) {
+  static const double cart_f[4] = {1.5, 1.0, 0.5, 2.0};
+  static const double buy_f[3] = {1.2, 1.0, 0.7};
+  double more = 1.0 - 1.0 / o->session;
+  int nv = 1;
+  while (nv < MAXV && rp_rng_uniform(r) < more) nv++;
+  uint8_t carted[MAXV];
+  int ncart = 0, nbuy = 0;
+  for (int k = 0; k < nv; k++) {
+    int orig = k;
+    carted[k] = 0;
+    if (k > 0 && rp_rng_uniform(r) < REVIEW) {
+      int j = (int)rp_rng_below(r, (uint64_t)k);
+      orig = p->src[j] == SRC_REPEAT ? p->rep[j] : j;
+      p->src[k] = SRC_REPEAT;
+      p->rep[k] = (uint8_t)orig;
+    } else {
+      double x = rp_rng_uniform(r);
+      p->src[k] = x < o->affinity                  ? SRC_PRIMARY
+                  : x < o->affinity + o->secondary ? SRC_SECONDARY
+                                                   : SRC_GLOBAL;
+    }
+    double y = rp_rng_uniform(r);
+    p->cart[k] = !carted[orig] && y < o->cart_rate * cart_f[p->src[k]];
+    if (p->cart[k]) carted[orig] = 1, ncart++;
+  }
+  for (int k = 0; k < nv; k++) {
+    p->buy[k] = 0;
+    if (!p->cart[k]) continue;
+    int osrc = p->src[k] == SRC_REPEAT ? p->src[p->rep[k]] : p->src[k];
+    p->buy[k] = rp_rng_uniform(r) < o->purchase_rate * buy_f[osrc];
+    nbuy += p->buy[k];
+  }
+  p->nv = nv;
+  p->nevents = nv + ncart + nbuy;
+}
+
+/* ---- pass 1: sessions ------------------------------------------------------ */
+typedef struct session {
+  uint32_t t; /* start, seconds from the period's start */
+  int32_t user;
+  uint32_t j;   /* the user's session number (keys its streams) */
+  uint32_t len; /* events to write (the plan's count, or less for the last) */
+} session;
+
+static uint32_t draw_start(const gen_world *w, rp_rng *r, int32_t u) {
+  double span = (double)(w->T - w->ujoin[u]);
+  uint32_t t = w->ujoin[u];
+  for (int tries = 0; tries < 1000; tries++) {
+    t = w->ujoin[u] + (uint32_t)(rp_rng_uniform(r) * span);
+    if (rp_rng_uniform(r) * w->wmax < gen_time_weight(w, w->uc1[u], t)) break;
+  }
+  return t;
+}
+
+static int plan_all(const gen_world *w, session **out, size_t *nout, rp_err *err) {
+  const rp_gen_opts *o = w->o;
+  size_t n = 0, cap = (size_t)(o->events / 4 + 16);
+  session *s = rp_malloc(cap * sizeof *s);
+  if (!s) return rp_enomem(err, "generator sessions");
+  for (int32_t u = 0; u < w->nu; u++) {
+    rp_rng tr, pr;
+    gen_rng(&tr, o->seed, GEN_S_TIMES, (uint64_t)u, 0);
+    int64_t budget = w->ubudget[u];
+    for (uint32_t j = 0; budget > 0; j++) {
+      plan p;
+      gen_rng(&pr, o->seed, GEN_S_PLAN, (uint64_t)u, j);
+      plan_session(o, &pr, &p);
+      if (n == cap) {
+        session *g = rp_realloc(s, (cap + cap / 2) * sizeof *s);
+        if (!g) {
+          rp_free(s);
+          return rp_enomem(err, "generator sessions");
+        }
+        s = g;
+        cap += cap / 2;
+      }
+      uint32_t len = p.nevents < budget ? (uint32_t)p.nevents : (uint32_t)budget;
+      s[n++] = (session){draw_start(w, &tr, u), u, j, len};
+      budget -= len;
+    }
+  }
+  *out = s;
+  *nout = n;
+  return RP_OK;
+}
+
+/* Stable LSD radix sort of sessions by start (two 16-bit digits). */
+static int sort_sessions(session *s, size_t n, rp_err *err) {
+  session *tmp = rp_malloc(n * sizeof *tmp + 1);
+  size_t *cnt = rp_malloc(65536 * sizeof *cnt);
+  if (!tmp || !cnt) {
+    rp_free(tmp);
+    rp_free(cnt);
+    return rp_enomem(err, "generator sort");
+  }
+  session *src = s, *dst = tmp;
+  for (int shift = 0; shift < 32; shift += 16) {
+    memset(cnt, 0, 65536 * sizeof *cnt);
+    for (size_t i = 0; i < n; i++) cnt[(src[i].t >> shift) & 0xffff]++;
+    size_t sum = 0;
+    for (size_t k = 0; k < 65536; k++) {
+      size_t c = cnt[k];
+      cnt[k] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++) dst[cnt[(src[i].t >> shift) & 0xffff]++] = src[i];
+    session *t = src;
+    src = dst;
+    dst = t;
+  }
+  /* two passes: the result is back in s */
+  rp_free(tmp);
+  rp_free(cnt);
+  return RP_OK;
+}
+
+/* ---- pass 2: events ---------------------------------------------------------- */
+typedef struct pending {
+  uint32_t t;
+  uint8_t type, device, country;
+  uint64_t seq;
+  int32_t user, item;
+} pending;
+
+typedef struct emitter {
+  const gen_world *w;
+  rp_writer *out;
+  rp_gen_report *rep;
+  pending *heap;
+  size_t nheap, cap;
+  uint64_t seq;
+  uint8_t *useen, *iseen;
+  size_t len;
+  char buf[1 << 16];
+} emitter;
+
+static int before(const pending *a, const pending *b) {
+  return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+static int push(emitter *e, pending p, rp_err *err) {
+  if (e->nheap == e->cap) {
+    size_t cap = e->cap ? 2 * e->cap : 1024;
+    pending *h = rp_realloc(e->heap, cap * sizeof *h);
+    if (!h) return rp_enomem(err, "generator event queue");
+    e->heap = h;
+    e->cap = cap;
+  }
+  p.seq = e->seq++;
+  size_t i = e->nheap++;
+  while (i > 0 && before(&p, &e->heap[(i - 1) / 2])) {
+    e->heap[i] = e->heap[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  e->heap[i] = p;
+  return RP_OK;
+}
+
+static pending pop(emitter *e) {
+  pending top = e->heap[0], last = e->heap[--e->nheap];
+  size_t i = 0, n = e->nheap;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && before(&e->heap[c + 1], &e->heap[c])) c++;
+    if (!before(&e->heap[c], &last)) break;
+    e->heap[i] = e->heap[c];
+    i = c;
+  }
+  if (n) e->heap[i] = last;
+  return top;
+}
+
+static int write_event(emitter *e, const pending *p, rp_err *err) {
+  if (e->len > sizeof e->buf - 128) {
+    if (rp_writer_write(e->out, e->buf, e->len, err)) return err->status;
+    e->rep->bytes += e->len;
+    e->len = 0;
+  }
+  const rp_gen_opts *o = e->w->o;
+  int64_t t = o->start + (int64_t)p->t;
+  char *q = e->buf + e->len;
+  *q++ = 'u';
+  q = gen_put_uint(q, (uint64_t)p->user + 1);
+  *q++ = ',';
+  *q++ = 'i';
+  q = gen_put_uint(q, (uint64_t)p->item + 1);
+  *q++ = ',';
+  q = gen_put_str(q, ev_names[p->type]);
+  *q++ = ',';
+  if (o->time_format == RP_GEN_TIME_ISO)
+    q += rp_gen_format_time(t, 0, q);
+  else
+    q = gen_put_uint(q, (uint64_t)t);
+  *q++ = ',';
+  q = gen_put_str(q, gen_devices[p->device]);
+  *q++ = ',';
+  q = gen_put_str(q, gen_countries[p->country]);
+  *q++ = '\n';
+  e->len = (size_t)(q - e->buf);
+  rp_gen_report *r = e->rep;
+  if (r->events == 0) r->tmin = t;
+  r->tmax = t;
+  r->events++;
+  r->views += p->type == EV_VIEW;
+  r->carts += p->type == EV_CART;
+  r->purchases += p->type == EV_PURCHASE;
+  if (!e->useen[p->user]) e->useen[p->user] = 1, r->users++;
+  if (!e->iseen[p->item]) e->iseen[p->item] = 1, r->items++;
+  return RP_OK;
+}
+
+/* Writes every pending event at or before t (UINT32_MAX: all). */
+static int drain(emitter *e, uint32_t t, rp_err *err) {
+  while (e->nheap > 0 && e->heap[0].t <= t) {
+    pending p = pop(e);
+    if (write_event(e, &p, err)) return err->status;
+  }
+  return RP_OK;
+}
+
+static double gap(rp_rng *r, double fixed, double mean) {
+  return fixed - mean * log(1.0 - rp_rng_uniform(r));
+}
+
+/* Fills in session s and queues its events. */
+static int fill_session(emitter *e, const session *s, rp_err *err) {
+  const gen_world *w = e->w;
+  const rp_gen_opts *o = w->o;
+  int32_t u = s->user;
+  plan p;
+  rp_rng pr, r;
+  gen_rng(&pr, o->seed, GEN_S_PLAN, (uint64_t)u, s->j);
+  plan_session(o, &pr, &p);
+  gen_rng(&r, o->seed, GEN_S_FILL, (uint64_t)u, s->j);
+  pending ev = {0};
+  ev.user = u;
+  ev.device =
+      rp_rng_uniform(&r) < SAME_DEVICE ? w->udevice[u] : (uint8_t)rp_rng_below(&r, GEN_NDEVICES);
+  ev.country = rp_rng_uniform(&r) < HOME_COUNTRY ? w->ucountry[u]
+                                                 : (uint8_t)rp_rng_below(&r, GEN_NCOUNTRIES);
+  double t = s->t, last = (double)(w->T - 1);
+  uint32_t left = s->len;
+  int32_t item[MAXV];
+  for (int k = 0; k < p.nv && left > 0; k++) {
+    uint32_t now = (uint32_t)(t < last ? t : last);
+    if (p.src[k] == SRC_REPEAT) {
+      item[k] = item[p.rep[k]];
+    } else {
+      int32_t c = p.src[k] == SRC_PRIMARY     ? w->uc1[u]
+                  : p.src[k] == SRC_SECONDARY ? w->uc2[u]
+                                              : gen_draw_cluster(w, &r, now);
+      item[k] = gen_draw_item(w, &r, c, now);
+    }
+    ev.item = item[k];
+    ev.type = EV_VIEW;
+    ev.t = now;
+    if (push(e, ev, err)) return err->status;
+    left--;
+    if (p.cart[k] && left > 0) {
+      t += gap(&r, 2, 15);
+      ev.type = EV_CART;
+      ev.t = (uint32_t)(t < last ? t : last);
+      if (push(e, ev, err)) return err->status;
+      left--;
+    }
+    t += gap(&r, 5, 40);
+  }
+  t += gap(&r, 10, 30); /* checkout */
+  for (int k = 0; k < p.nv && left > 0; k++) {
+    if (!p.buy[k]) continue;
+    ev.item = item[k];
+    ev.type = EV_PURCHASE;
+    ev.t = (uint32_t)(t < last ? t : last);
+    if (push(e, ev, err)) return err->status;
+    left--;
+    t += 1 + (double)rp_rng_below(&r, 15);
+  }
+  return RP_OK;
+}
+
+static int write_log(const gen_world *w, const session *s, size_t n, rp_writer *out,
+                     rp_gen_report *rep, rp_err *err) {
+  emitter *e = rp_calloc(1, sizeof *e);
+  if (!e) return rp_enomem(err, "generator");
+  e->w = w;
+  e->out = out;
+  e->rep = rep;
+  e->useen = rp_calloc((size_t)w->nu, 1);
+  e->iseen = rp_calloc((size_t)w->ni, 1);
+  int rc = RP_OK;
+  if (!e->useen || !e->iseen) {
+    rc = rp_enomem(err, "generator");
+    goto done;
+  }
+  static const char header[] = "user_id,item_id,event,timestamp,device,country\n";
+  memcpy(e->buf, header, sizeof header - 1);
+  e->len = sizeof header - 1;
+  for (size_t i = 0; i < n && !rc; i++) {
+    rc = drain(e, s[i].t, err);
+    if (!rc) rc = fill_session(e, &s[i], err);
+    if ((i & 0xffff) == 0) rp_progress("generating", (double)i, (double)n, 0);
+  }
+  if (!rc) rc = drain(e, UINT32_MAX, err);
+  if (!rc && e->len) {
+    rc = rp_writer_write(out, e->buf, e->len, err);
+    rep->bytes += e->len;
+  }
+  rp_progress("generating", (double)n, (double)n, 1);
+done:
+  rp_free(e->heap);
+  rp_free(e->useen);
+  rp_free(e->iseen);
+  rp_free(e);
+  return rc;
+}
+
+/* ---- the whole run ---------------------------------------------------------------- */
+int rp_gen_events(const rp_gen_opts *o, rp_gen_report *rep, rp_err *err) {
+  rp_gen_report dummy;
+  if (!rep) rep = &dummy;
+  memset(rep, 0, sizeof *rep);
+  int rc = rp_gen_check(o, err);
+  if (rc) return rc;
+  gen_world w;
+  rc = gen_world_build(&w, o, err);
+  if (rc) return rc;
+  rep->clusters = w.K;
+  enum { NW = 4 };
+  const char *paths[NW] = {o->items_path, o->users_path, o->truth_path, o->path};
+  int (*writers[NW - 1])(const gen_world *, rp_writer *, rp_err *) = {
+      gen_write_items, gen_write_users, gen_write_truth};
+  rp_writer *out[NW] = {NULL, NULL, NULL, NULL};
+  session *s = NULL;
+  size_t ns = 0;
+  for (int k = 0; k < NW && !rc; k++) {
+    if (!paths[k]) continue;
+    out[k] = rp_writer_open(paths[k], err);
+    if (!out[k])
+      rc = err->status;
+    else if (k < NW - 1)
+      rc = writers[k](&w, out[k], err);
+  }
+  if (!rc) rc = plan_all(&w, &s, &ns, err);
+  if (!rc) rc = sort_sessions(s, ns, err);
+  if (!rc) rc = write_log(&w, s, ns, out[NW - 1], rep, err);
+  rep->sessions = (int64_t)ns;
+  /* commit only when everything was written: the events file last */
+  for (int k = 0; k < NW; k++) {
+    if (!out[k]) continue;
+    if (!rc)
+      rc = rp_writer_commit(out[k], err);
+    else
+      rp_writer_abort(out[k]);
+  }
+  rp_free(s);
+  gen_world_free(&w);
+  return rc;
+}

@@ -1,0 +1,334 @@
+/*
+ * gen_world.c -- building the hidden world of a generated log: cluster
+ * sizes, item popularity and releases, user activity and joins, the alias
+ * tables items are drawn from, and the per-day drift of every cluster.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "gen_world.h"
+
+const char *const gen_devices[GEN_NDEVICES] = {"mobile", "desktop", "tablet"};
+const char *const gen_countries[GEN_NCOUNTRIES] = {"US", "GB", "DE", "FR", "ES", "IT",
+                                                   "NL", "PL", "SE", "BR", "IN", "JP"};
+const double gen_country_weights[GEN_NCOUNTRIES] = {0.22, 0.12, 0.12, 0.10, 0.07, 0.07,
+                                                    0.05, 0.05, 0.04, 0.06, 0.06, 0.04};
+
+/* Traffic by hour of day (UTC) and by weekday (Monday first): a shop is
+ * quiet at night and busiest in the evening, a little busier on Sundays. */
+static const double hour_w[24] = {0.45, 0.30, 0.20, 0.15, 0.12, 0.15, 0.25, 0.45,
+                                  0.65, 0.80, 0.90, 0.95, 1.00, 0.95, 0.90, 0.90,
+                                  0.95, 1.00, 1.10, 1.25, 1.35, 1.30, 1.05, 0.70};
+static const double wday_w[7] = {1.00, 0.97, 0.97, 0.98, 0.95, 0.92, 1.08};
+#define HOUR_W_MAX 1.35
+#define WDAY_W_MAX 1.08
+
+void gen_rng(rp_rng *r, uint64_t seed, int tag, uint64_t index, uint64_t sub) {
+  uint64_t stream = rp_hash64(((uint64_t)tag << 56) ^ index) + sub;
+  rp_rng_seed(r, seed, stream);
+}
+
+/* Index drawn from weights w[0..n) (not normalised; total > 0). */
+static int32_t draw_weighted(rp_rng *r, const double *w, int32_t n) {
+  double total = 0;
+  for (int32_t i = 0; i < n; i++) total += w[i];
+  double x = rp_rng_uniform(r) * total;
+  for (int32_t i = 0; i < n - 1; i++) {
+    if (x < w[i]) return i;
+    x -= w[i];
+  }
+  return n - 1;
+}
+
+/* Vose's alias method over p[0..n) (not normalised): prob[k] is the chance
+ * of keeping slot k, alias[k] the slot taken otherwise.  prob may be p (the
+ * total is taken first).  work: 2n ints. */
+static void build_alias(const double *p, int32_t n, double *prob, int32_t *alias, int32_t *work) {
+  double total = 0;
+  for (int32_t i = 0; i < n; i++) total += p[i];
+  int32_t *small = work, *large = work + n;
+  int32_t ns = 0, nl = 0;
+  for (int32_t i = 0; i < n; i++) {
+    prob[i] = p[i] * n / total;
+    alias[i] = i;
+    if (prob[i] < 1.0)
+      small[ns++] = i;
+    else
+      large[nl++] = i;
+  }
+  while (ns > 0 && nl > 0) {
+    int32_t s = small[--ns], l = large[--nl];
+    alias[s] = l;
+    prob[l] = (prob[l] + prob[s]) - 1.0;
+    if (prob[l] < 1.0)
+      small[ns++] = l;
+    else
+      large[nl++] = l;
+  }
+  while (nl > 0) prob[large[--nl]] = 1.0;
+  while (ns > 0) prob[small[--ns]] = 1.0; /* rounding leftovers */
+}
+
+void gen_world_free(gen_world *w) {
+  if (!w) return;
+  void *ptrs[] = {w->csize,  w->cmass,   w->anchor, w->icluster, w->ipop,     w->irelease,
+                  w->cstart, w->members, w->aprob,  w->aalias,   w->uc1,      w->uc2,
+                  w->uact,   w->ujoin,   w->uage,   w->udevice,  w->ucountry, w->ubudget,
+                  w->drift,  w->gcdf,    w->traits};
+  for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) rp_free(ptrs[i]);
+  memset(w, 0, sizeof *w);
+}
+
+static int alloc_all(gen_world *w) {
+  size_t K = (size_t)w->K, ni = (size_t)w->ni, nu = (size_t)w->nu, nd = (size_t)w->ndays;
+  int ok = 1;
+  size_t dk = rp_mulsize(nd, K, &ok);
+  if (!ok) return 0;
+  w->csize = rp_malloc(K * sizeof(double));
+  w->cmass = rp_calloc(K, sizeof(double));
+  w->anchor = rp_malloc(K * sizeof(int32_t));
+  w->icluster = rp_malloc(ni * sizeof(int32_t));
+  w->ipop = rp_malloc(ni * sizeof(double));
+  w->irelease = rp_malloc(ni * sizeof(uint32_t));
+  w->cstart = rp_calloc(K + 1, sizeof(int32_t));
+  w->members = rp_malloc(ni * sizeof(int32_t));
+  w->aprob = rp_malloc(ni * sizeof(double));
+  w->aalias = rp_malloc(ni * sizeof(int32_t));
+  w->uc1 = rp_malloc(nu * sizeof(int32_t));
+  w->uc2 = rp_malloc(nu * sizeof(int32_t));
+  w->uact = rp_malloc(nu * sizeof(double));
+  w->ujoin = rp_malloc(nu * sizeof(uint32_t));
+  w->uage = rp_malloc(nu);
+  w->udevice = rp_malloc(nu);
+  w->ucountry = rp_malloc(nu);
+  w->ubudget = rp_malloc(nu * sizeof(int64_t));
+  w->drift = rp_malloc(rp_mulsize(dk, sizeof(double), &ok));
+  w->gcdf = rp_malloc(rp_mulsize(dk, sizeof(double), &ok));
+  w->traits = rp_malloc(K * sizeof(gen_traits));
+  return ok && w->csize && w->cmass && w->anchor && w->icluster && w->ipop && w->irelease &&
+         w->cstart && w->members && w->aprob && w->aalias && w->uc1 && w->uc2 && w->uact &&
+         w->ujoin && w->uage && w->udevice && w->ucountry && w->ubudget && w->drift && w->gcdf &&
+         w->traits;
+}
+
+/* Cluster sizes (log-normal, so some tastes are niche) and drift waves: the
+ * popularity of cluster c on day d is exp(drift * sin(2 pi d / P_c + phi_c))
+ * with a period P_c of 0.75 to 2.5 times the log's length (at least 30
+ * days), so shares rise and fall slowly over months. */
+static void build_clusters(gen_world *w) {
+  const rp_gen_opts *o = w->o;
+  rp_rng r;
+  gen_rng(&r, o->seed, GEN_S_WORLD, 0, 0);
+  for (int32_t c = 0; c < w->K; c++) w->csize[c] = exp(0.5 * rp_rng_normal(&r));
+  double span = w->ndays < 30 ? 30.0 : (double)w->ndays;
+  for (int32_t c = 0; c < w->K; c++) {
+    double period = span * (0.75 + 1.75 * rp_rng_uniform(&r));
+    double phase = 6.283185307179586 * rp_rng_uniform(&r);
+    for (int32_t d = 0; d < w->ndays; d++)
+      w->drift[(size_t)d * w->K + c] = exp(o->drift * sin(6.283185307179586 * d / period + phase));
+  }
+  w->wmax = exp(o->drift) * HOUR_W_MAX * WDAY_W_MAX;
+  for (int32_t c = 0; c < w->K; c++) gen_cluster_traits(o, c, &w->traits[c]);
+}
+
+/* Items: a random popularity ranking (rank^-popularity), a cluster drawn by
+ * cluster size (the first K items of a shuffled order seed every cluster, so
+ * none is empty), and a release time for a share new_items of them.  The
+ * most popular item of each cluster is its anchor, always released at 0, so
+ * a draw from any cluster at any time has an item to return. */
+static void build_items(gen_world *w, int32_t *work) {
+  const rp_gen_opts *o = w->o;
+  int32_t ni = w->ni, K = w->K;
+  rp_rng r;
+  gen_rng(&r, o->seed, GEN_S_WORLD, 1, 0);
+  int32_t *perm = work; /* ni */
+  for (int32_t i = 0; i < ni; i++) perm[i] = i;
+  for (int32_t i = ni - 1; i > 0; i--) {
+    int32_t j = (int32_t)rp_rng_below(&r, (uint64_t)i + 1), t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+  /* perm[k] is the item of popularity rank k + 1 */
+  for (int32_t k = 0; k < ni; k++) w->ipop[perm[k]] = pow((double)(k + 1), -o->popularity);
+  /* cluster seeds: a second shuffle, independent of the ranking */
+  for (int32_t i = 0; i < ni; i++) perm[i] = i;
+  for (int32_t i = ni - 1; i > 0; i--) {
+    int32_t j = (int32_t)rp_rng_below(&r, (uint64_t)i + 1), t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  }
+  for (int32_t i = 0; i < ni; i++) w->icluster[i] = -1;
+  for (int32_t c = 0; c < K; c++) w->icluster[perm[c]] = c;
+  for (int32_t i = 0; i < ni; i++) {
+    rp_rng ri;
+    gen_rng(&ri, o->seed, GEN_S_ITEM, (uint64_t)i, 0);
+    int32_t c = draw_weighted(&ri, w->csize, K);
+    if (w->icluster[i] < 0) w->icluster[i] = c;
+    double u = rp_rng_uniform(&ri), when = rp_rng_uniform(&ri);
+    w->irelease[i] = u < o->new_items ? (uint32_t)((0.05 + 0.85 * when) * (double)w->T) : 0;
+  }
+  /* group by cluster, find anchors, build the alias tables */
+  for (int32_t i = 0; i < ni; i++) w->cstart[w->icluster[i] + 1]++;
+  for (int32_t c = 0; c < K; c++) w->cstart[c + 1] += w->cstart[c];
+  int32_t *fill = work; /* K, reuses perm */
+  for (int32_t c = 0; c < K; c++) fill[c] = w->cstart[c];
+  for (int32_t i = 0; i < ni; i++) w->members[fill[w->icluster[i]]++] = i;
+  double *p = w->aprob; /* popularity of members, then overwritten by alias probs */
+  for (int32_t c = 0; c < K; c++) {
+    int32_t a = w->cstart[c], n = w->cstart[c + 1] - a, best = w->members[a];
+    for (int32_t k = 0; k < n; k++) {
+      int32_t it = w->members[a + k];
+      if (w->ipop[it] > w->ipop[best]) best = it;
+      w->cmass[c] += w->ipop[it];
+    }
+    w->anchor[c] = best;
+    w->irelease[best] = 0;
+    for (int32_t k = 0; k < n; k++) p[a + k] = w->ipop[w->members[a + k]];
+    build_alias(p + a, n, p + a, w->aalias + a, work);
+  }
+}
+
+/* Users: a main cluster drawn by cluster size, a different second one, an
+ * age (the cluster has a typical age), a preferred device (younger users
+ * lean to mobile), a country (each cluster has a home country that is three
+ * times likelier), a log-normal activity and a join time for a share
+ * new_users of them. */
+static void build_users(gen_world *w) {
+  const rp_gen_opts *o = w->o;
+  for (int32_t u = 0; u < w->nu; u++) {
+    rp_rng r;
+    gen_rng(&r, o->seed, GEN_S_USER, (uint64_t)u, 0);
+    int32_t c1 = draw_weighted(&r, w->csize, w->K);
+    int32_t c2 = c1;
+    if (w->K > 1) c2 = (c1 + 1 + (int32_t)rp_rng_below(&r, (uint64_t)w->K - 1)) % w->K;
+    w->uc1[u] = c1;
+    w->uc2[u] = c2;
+    w->uact[u] = exp(o->activity * rp_rng_normal(&r));
+    double jn = rp_rng_uniform(&r), when = rp_rng_uniform(&r);
+    w->ujoin[u] = jn < o->new_users ? (uint32_t)(0.9 * when * (double)w->T) : 0;
+    const gen_traits tr = w->traits[c1];
+    double age = tr.age_mean + 8 * rp_rng_normal(&r);
+    if (age < 16) age = 16;
+    if (age > 85) age = 85;
+    w->uage[u] = (uint8_t)lround(age);
+    double pm = 0.75 - 0.008 * (age - 16); /* mobile share falls with age */
+    double dw[GEN_NDEVICES] = {pm, (1 - pm) * 0.72, (1 - pm) * 0.28};
+    w->udevice[u] = (uint8_t)draw_weighted(&r, dw, GEN_NDEVICES);
+    double cw[GEN_NCOUNTRIES];
+    for (int32_t k = 0; k < GEN_NCOUNTRIES; k++)
+      cw[k] = gen_country_weights[k] * (k == tr.home ? 3.0 : 1.0);
+    w->ucountry[u] = (uint8_t)draw_weighted(&r, cw, GEN_NCOUNTRIES);
+  }
+}
+
+/* Splits o->events over users by activity times active share of the period,
+ * systematically (cumulative rounding), so the budgets add up exactly; when
+ * there are at least as many events as users, each user gets one first. */
+static void build_budgets(gen_world *w) {
+  int64_t E = w->o->events, nu = w->nu;
+  int64_t base = E >= nu ? 1 : 0, rest = E - base * nu;
+  double total = 0;
+  for (int32_t u = 0; u < w->nu; u++)
+    total += w->uact[u] * (double)(w->T - w->ujoin[u]) / (double)w->T;
+  double cum = 0;
+  int64_t prev = 0;
+  for (int32_t u = 0; u < w->nu; u++) {
+    cum += w->uact[u] * (double)(w->T - w->ujoin[u]) / (double)w->T;
+    int64_t upto = u == w->nu - 1 ? rest : (int64_t)floor((double)rest * (cum / total));
+    if (upto > rest) upto = rest;
+    if (upto < prev) upto = prev;
+    w->ubudget[u] = base + (upto - prev);
+    prev = upto;
+  }
+}
+
+/* Per-day cumulative mass over clusters for draws from the whole
+ * catalogue: cluster c weighs its popularity mass times its drift. */
+static void build_gcdf(gen_world *w) {
+  for (int32_t d = 0; d < w->ndays; d++) {
+    double acc = 0;
+    for (int32_t c = 0; c < w->K; c++) {
+      acc += w->cmass[c] * w->drift[(size_t)d * w->K + c];
+      w->gcdf[(size_t)d * w->K + c] = acc;
+    }
+  }
+}
+
+int gen_world_build(gen_world *w, const rp_gen_opts *o, rp_err *err) {
+  memset(w, 0, sizeof *w);
+  w->o = o;
+  w->nu = o->users;
+  w->ni = o->items;
+  w->K = o->clusters > 0 ? o->clusters : (o->items < 16 ? o->items : 16);
+  w->ndays = o->days;
+  w->T = (int64_t)o->days * 86400;
+  int32_t *work = NULL;
+  if (!alloc_all(w)) goto nomem;
+  work = rp_malloc(2 * (size_t)(w->ni > w->K ? w->ni : w->K) * sizeof(int32_t));
+  if (!work) goto nomem;
+  build_clusters(w);
+  build_items(w, work);
+  build_users(w);
+  build_budgets(w);
+  build_gcdf(w);
+  rp_free(work);
+  return RP_OK;
+nomem:
+  rp_free(work);
+  gen_world_free(w);
+  return rp_enomem(err, "generator world");
+}
+
+double gen_time_weight(const gen_world *w, int32_t c, uint32_t t) {
+  int64_t abs = w->o->start + (int64_t)t;
+  int32_t d = (int32_t)(t / 86400);
+  if (d >= w->ndays) d = w->ndays - 1;
+  int hour = (int)((abs % 86400) / 3600);
+  int wday = (int)((abs / 86400 + 3) % 7); /* 1970-01-01 was a Thursday */
+  return w->drift[(size_t)d * w->K + c] * hour_w[hour] * wday_w[wday];
+}
+
+int32_t gen_draw_item(const gen_world *w, rp_rng *r, int32_t c, uint32_t t) {
+  int32_t a = w->cstart[c], n = w->cstart[c + 1] - a;
+  for (int tries = 0; tries < 32; tries++) {
+    double x = rp_rng_uniform(r) * n;
+    int32_t k = (int32_t)x;
+    if (k >= n) k = n - 1;
+    if (x - k >= w->aprob[a + k]) k = w->aalias[a + k];
+    int32_t it = w->members[a + k];
+    if (w->irelease[it] <= t) return it;
+  }
+  return w->anchor[c];
+}
+
+int32_t gen_draw_cluster(const gen_world *w, rp_rng *r, uint32_t t) {
+  int32_t d = (int32_t)(t / 86400);
+  if (d >= w->ndays) d = w->ndays - 1;
+  const double *cdf = w->gcdf + (size_t)d * w->K;
+  double x = rp_rng_uniform(r) * cdf[w->K - 1];
+  int32_t lo = 0, hi = w->K - 1;
+  while (lo < hi) {
+    int32_t mid = (lo + hi) / 2;
+    if (cdf[mid] > x)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
+char *gen_put_uint(char *p, uint64_t v) {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+char *gen_put_str(char *p, const char *s) {
+  while (*s) *p++ = *s++;
+  return p;
+}

@@ -1,0 +1,94 @@
+/*
+ * lua_gen.c -- `recpipe.gen` binding: rp.gen.events{...} writes a synthetic
+ * e-commerce log (and its attribute and truth files) and returns a report.
+ */
+#include <string.h>
+
+#include "gen.h"
+#include "rpl.h"
+
+/* start: Unix seconds or "YYYY-MM-DD[ HH:MM[:SS]]" */
+static int64_t opt_start(lua_State *L, int idx, int64_t def) {
+  int t = rpL_getopt(L, idx, "start");
+  int64_t v = def;
+  if (t == LUA_TSTRING) {
+    if (rp_gen_parse_date(lua_tostring(L, -1), &v))
+      rpL_fielderror(L, idx, "start", "must be a date 'YYYY-MM-DD[ HH:MM:SS]', got '%s'",
+                     lua_tostring(L, -1));
+  } else if (t != LUA_TNIL) {
+    v = rpL_optinteger(L, idx, "start", def, 0, LUA_MAXINTEGER);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static void push_report(lua_State *L, const rp_gen_report *r) {
+  struct {
+    const char *k;
+    int64_t v;
+  } f[] = {{"events", r->events},        {"views", r->views},       {"addtocarts", r->carts},
+           {"purchases", r->purchases},  {"sessions", r->sessions}, {"users", r->users},
+           {"items", r->items},          {"time_min", r->tmin},     {"time_max", r->tmax},
+           {"bytes", (int64_t)r->bytes}, {"clusters", r->clusters}};
+  lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]));
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    lua_pushinteger(L, (lua_Integer)f[i].v);
+    lua_setfield(L, -2, f[i].k);
+  }
+}
+
+/* Reads the options table at 1 into o (defaults for absent fields). */
+static void read_opts(lua_State *L, rp_gen_opts *o) {
+  static const char *const known[] = {
+      "path",     "items_path", "users_path", "truth_path",  "users",     "items",
+      "clusters", "events",     "seed",       "days",        "start",     "popularity",
+      "activity", "affinity",   "secondary",  "session",     "cart_rate", "purchase_rate",
+      "drift",    "new_users",  "new_items",  "time_format", NULL};
+  static const char *const formats[] = {"unix", "iso", NULL};
+  luaL_checktype(L, 1, LUA_TTABLE);
+  rpL_checkopts(L, 1, known);
+  rp_gen_opts_init(o);
+  o->path = rpL_optstring(L, 1, "path", NULL);
+  if (!o->path) rpL_fielderror(L, 1, "path", "is required (the events file to write)");
+  o->items_path = rpL_optstring(L, 1, "items_path", NULL);
+  o->users_path = rpL_optstring(L, 1, "users_path", NULL);
+  o->truth_path = rpL_optstring(L, 1, "truth_path", NULL);
+  o->users = (int32_t)rpL_optinteger(L, 1, "users", o->users, 1, 1000000000);
+  o->items = (int32_t)rpL_optinteger(L, 1, "items", o->items, 1, 1000000000);
+  o->clusters = (int32_t)rpL_optinteger(L, 1, "clusters", o->clusters, 1, 2000);
+  o->events = rpL_optinteger(L, 1, "events", o->events, 0, LUA_MAXINTEGER);
+  o->seed =
+      (uint64_t)rpL_optinteger(L, 1, "seed", (lua_Integer)o->seed, LUA_MININTEGER, LUA_MAXINTEGER);
+  o->days = (int32_t)rpL_optinteger(L, 1, "days", o->days, 1, 36500);
+  o->start = opt_start(L, 1, o->start);
+  o->popularity = rpL_optnumber(L, 1, "popularity", o->popularity, 0, 10);
+  o->activity = rpL_optnumber(L, 1, "activity", o->activity, 0, 5);
+  o->affinity = rpL_optnumber(L, 1, "affinity", o->affinity, 0, 1);
+  o->secondary = rpL_optnumber(L, 1, "secondary", o->secondary, 0, 1);
+  o->session = rpL_optnumber(L, 1, "session", o->session, 1, 50);
+  o->cart_rate = rpL_optnumber(L, 1, "cart_rate", o->cart_rate, 0, 1);
+  o->purchase_rate = rpL_optnumber(L, 1, "purchase_rate", o->purchase_rate, 0, 1);
+  o->drift = rpL_optnumber(L, 1, "drift", o->drift, 0, 5);
+  o->new_users = rpL_optnumber(L, 1, "new_users", o->new_users, 0, 1);
+  o->new_items = rpL_optnumber(L, 1, "new_items", o->new_items, 0, 1);
+  o->time_format = rpL_optenum(L, 1, "time_format", RP_GEN_TIME_UNIX, formats);
+}
+
+/* rp.gen.events{path = ..., users = ..., ...} -> report */
+static int gen_events(lua_State *L) {
+  rp_gen_opts o;
+  read_opts(L, &o);
+  rp_err err;
+  rp_gen_report rep;
+  if (rp_gen_events(&o, &rep, &err)) return rpL_error(L, &err);
+  push_report(L, &rep);
+  return 1;
+}
+
+static const luaL_Reg gen_funcs[] = {{"events", gen_events}, {NULL, NULL}};
+
+int luaopen_recpipe_gen(lua_State *L);
+int luaopen_recpipe_gen(lua_State *L) {
+  luaL_newlib(L, gen_funcs);
+  return 1;
+}

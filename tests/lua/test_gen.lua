@@ -1,0 +1,124 @@
+-- rp.gen.events from Lua: options and their errors, the report against the
+-- files written, reading the log back, determinism.
+local rp = require "recpipe"
+local T = require "recpipe.test"
+
+local dir = T.tmpdir()
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function lines(path)
+  local n = 0
+  for _ in io.lines(path) do n = n + 1 end
+  return n
+end
+
+local READ = { user = "user_id", item = "item_id", time = "timestamp", event = "event" }
+
+T.case("report matches the files", function()
+  local r = rp.gen.events { path = dir .. "/a.csv", items_path = dir .. "/items.csv",
+    users_path = dir .. "/users.csv", truth_path = dir .. "/truth.csv",
+    users = 300, items = 120, events = 12000, clusters = 6, seed = 7 }
+  T.eq(r.events, 12000)
+  T.eq(r.views + r.addtocarts + r.purchases, r.events)
+  T.eq(r.clusters, 6)
+  T.eq(r.users, 300)
+  T.ok(r.items <= 120 and r.items > 100, "items in the log: " .. r.items)
+  T.ok(r.sessions > 0 and r.sessions < r.events)
+  T.eq(r.bytes, #slurp(dir .. "/a.csv"))
+  T.eq(lines(dir .. "/a.csv"), 12001)
+  T.eq(lines(dir .. "/items.csv"), 121)
+  T.eq(lines(dir .. "/users.csv"), 301)
+  T.eq(lines(dir .. "/truth.csv"), 421)
+  -- 2024-01-01 .. +180 days
+  T.ok(r.time_min >= 1704067200 and r.time_max < 1704067200 + 180 * 86400)
+  local ev = rp.io.read_events(dir .. "/a.csv", READ)
+  T.eq(#ev, r.events)
+  T.eq(#ev.users, r.users)
+  T.eq(#ev.items, r.items)
+end)
+
+T.case("truth file: every user and item with its cluster", function()
+  local users, items, clusters = 0, 0, {}
+  for line in io.lines(dir .. "/truth.csv") do
+    local kind, id, c = line:match("^(%a+),(%w+),(%d+),")
+    if kind == "user" then
+      users = users + 1
+      T.ok(id:match("^u%d+$"), id)
+    elseif kind == "item" then
+      items = items + 1
+      T.ok(id:match("^i%d+$"), id)
+    else
+      T.eq(line, "kind,id,cluster,secondary,weight,since")
+    end
+    if c then clusters[tonumber(c)] = true end
+  end
+  T.eq(users, 300)
+  T.eq(items, 120)
+  for c = 1, 6 do T.ok(clusters[c], "cluster " .. c .. " used") end
+end)
+
+T.case("same options, same bytes; start as a date or seconds", function()
+  local opts = { path = dir .. "/b.csv.gz", users = 100, items = 50, events = 3000, seed = 11,
+    start = "2023-06-01" }
+  rp.gen.events(opts)
+  local first = slurp(dir .. "/b.csv.gz")
+  opts.path = dir .. "/c.csv.gz"
+  opts.start = 1685577600 -- 2023-06-01 00:00:00 UTC
+  rp.gen.events(opts)
+  T.ok(first == slurp(dir .. "/c.csv.gz"), "same bytes")
+  opts.seed = 12
+  rp.gen.events(opts)
+  T.ok(first ~= slurp(dir .. "/c.csv.gz"), "another seed, other bytes")
+  local ev = rp.io.read_events(dir .. "/b.csv.gz", READ)
+  T.eq(#ev, 3000)
+end)
+
+T.case("iso timestamps", function()
+  local r = rp.gen.events { path = dir .. "/iso.csv", users = 20, items = 10, events = 200,
+    time_format = "iso", start = "2024-02-28" }
+  local f = io.open(dir .. "/iso.csv")
+  f:read("l")
+  local row = f:read("l")
+  f:close()
+  T.ok(row:match(",2024%-0[23]%-%d%d %d%d:%d%d:%d%d,"), row)
+  T.eq(r.events, 200)
+end)
+
+T.case("bad options are clear errors", function()
+  local p = dir .. "/bad.csv"
+  T.errors(function() rp.gen.events() end, "bad argument #1 to 'events' (table expected")
+  T.errors(function() rp.gen.events { users = 10 } end, "field 'path' is required")
+  T.errors(function() rp.gen.events { path = p, userz = 10 } end,
+    "unknown option 'userz' (known: path, items_path")
+  T.errors(function() rp.gen.events { path = p, users = 0 } end,
+    "field 'users' must be an integer in 1..1000000000, got 0")
+  T.errors(function() rp.gen.events { path = p, events = 1.5 } end,
+    "field 'events' must be an integer, got 1.5")
+  T.errors(function() rp.gen.events { path = p, affinity = 2 } end,
+    "field 'affinity' must be a number in [0, 1], got 2")
+  T.errors(function() rp.gen.events { path = p, affinity = 0.9, secondary = 0.5 } end,
+    "'affinity' + 'secondary' must be <= 1")
+  T.errors(function() rp.gen.events { path = p, items = 5, clusters = 8 } end,
+    "'clusters' (8) must not exceed 'items' (5)")
+  T.errors(function() rp.gen.events { path = p, start = "2024-02-30" } end,
+    "field 'start' must be a date 'YYYY-MM-DD[ HH:MM:SS]', got '2024-02-30'")
+  T.errors(function() rp.gen.events { path = p, start = -5 } end, "field 'start'")
+  T.errors(function() rp.gen.events { path = p, time_format = "ms" } end,
+    "field 'time_format' must be one of 'unix', 'iso', got 'ms'")
+  T.errors(function() rp.gen.events { path = dir .. "/no/such/dir/x.csv" } end,
+    "cannot write '" .. dir .. "/no/such/dir/x.csv'")
+  T.ok(not io.open(p), "nothing written by failed calls")
+end)
+
+T.case("events given as a float with an integer value", function()
+  local r = rp.gen.events { path = dir .. "/f.csv", users = 10, items = 5, events = 1e3 }
+  T.eq(r.events, 1000)
+end)
+
+T.done()
