@@ -155,7 +155,8 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/recpipe/pipelines
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/recpipe
 	install -m 644 modules/lua/*.lua $(DESTDIR)$(PREFIX)/share/recpipe/lua/
-	install -m 644 pipelines/*.lua $(DESTDIR)$(PREFIX)/share/recpipe/pipelines/
+	$(if $(wildcard pipelines/*.lua),install -m 644 $(wildcard pipelines/*.lua) \
+	  $(DESTDIR)$(PREFIX)/share/recpipe/pipelines/)
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/recpipe $(DESTDIR)$(PREFIX)/share/recpipe

@@ -24,6 +24,7 @@ typedef struct {
   yaml_parser_t parser;
   const char *name;
   int anchors; /* stack index of the anchor table */
+  int root;    /* event type of the document's root node */
 } yctx;
 
 static int ystrcmp_any(const char *s, const char *const *opts) {
@@ -95,12 +96,15 @@ static int push_plain(lua_State *L, const char *s, size_t len) {
   return 1;
 }
 
+/* "file:line:column: problem", and where the construct it broke began when
+ * libyaml knows ("... while parsing a flow sequence started at 1:4"). */
 static int yerror(lua_State *L, yctx *y) {
   yaml_parser_t *p = &y->parser;
   const char *what = p->problem ? p->problem : "malformed YAML";
   if (p->context)
-    return luaL_error(L, "%s:%d:%d: %s %s", y->name, (int)p->problem_mark.line + 1,
-                      (int)p->problem_mark.column + 1, what, p->context);
+    return luaL_error(L, "%s:%d:%d: %s %s started at %d:%d", y->name, (int)p->problem_mark.line + 1,
+                      (int)p->problem_mark.column + 1, what, p->context,
+                      (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
   return luaL_error(L, "%s:%d:%d: %s", y->name, (int)p->problem_mark.line + 1,
                     (int)p->problem_mark.column + 1, what);
 }
@@ -210,15 +214,13 @@ static int parse_document(lua_State *L) {
   next_event(L, y, &ev);
   if (ev.type == YAML_STREAM_END_EVENT) {
     yaml_event_delete(&ev);
-    lua_newtable(L); /* an empty file is an empty config */
+    lua_pushnil(L); /* an empty document is null */
     return 1;
   }
   yaml_event_delete(&ev); /* document start */
   next_event(L, y, &ev);
-  if (!parse_node(L, y, &ev)) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-  }
+  y->root = ev.type;
+  parse_node(L, y, &ev); /* pushes nil for null */
   yaml_event_t end;
   next_event(L, y, &end); /* document end */
   yaml_event_delete(&end);
@@ -232,9 +234,10 @@ static int parse_document(lua_State *L) {
   return 1;
 }
 
-/* Parses text (len bytes) named name; pushes the value.  Raises on error
- * after freeing the parser. */
-static void parse_text(lua_State *L, const char *text, size_t len, const char *name) {
+/* Parses text (len bytes) named name; pushes the value and returns the
+ * event type of its root node (YAML_MAPPING_START_EVENT for a mapping).
+ * Raises on error after freeing the parser. */
+static int parse_text(lua_State *L, const char *text, size_t len, const char *name) {
   yctx y;
   memset(&y, 0, sizeof y);
   if (!yaml_parser_initialize(&y.parser)) luaL_error(L, "%s: cannot create YAML parser", name);
@@ -245,6 +248,7 @@ static void parse_text(lua_State *L, const char *text, size_t len, const char *n
   int rc = lua_pcall(L, 1, 1, 0);
   yaml_parser_delete(&y.parser);
   if (rc != LUA_OK) lua_error(L);
+  return y.root;
 }
 
 int rp_config_pushfile(lua_State *L, const char *path) {
@@ -261,9 +265,13 @@ int rp_config_pushfile(lua_State *L, const char *path) {
   luaL_pushresult(&b);
   size_t len;
   const char *text = lua_tolstring(L, -1, &len);
-  parse_text(L, text, len, path);
-  if (lua_type(L, -1) != LUA_TTABLE)
+  int root = parse_text(L, text, len, path);
+  if (lua_isnil(L, -1)) { /* an empty file is an empty config */
+    lua_pop(L, 1);
+    lua_newtable(L);
+  } else if (root != YAML_MAPPING_START_EVENT) {
     return luaL_error(L, "%s: a config must be a YAML mapping (key: value lines)", path);
+  }
   lua_remove(L, -2);
   return 1;
 }
@@ -318,6 +326,7 @@ void rp_config_override(lua_State *L, int idx, const char *kv) {
 /* rp.config.load(path[, overrides]) -> table */
 static int cfg_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  lua_settop(L, 2); /* the loaded table goes to 3, never to an absent 2 */
   rp_config_pushfile(L, path);
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);

@@ -13,6 +13,7 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,13 @@
 #define DECLARE(m) extern int luaopen_recpipe_##m(lua_State *L) __attribute__((weak));
 MODULES(DECLARE)
 
-static char luadir[4096], pipedir[4096], rootdir[4096];
+static char luadir[4096], pipedir[4096], exepath[4096];
 static double t0;
-static int quiet;
+static int draw_progress;
 
 const char *rp_host_luadir(void) { return luadir; }
 const char *rp_host_pipelinedir(void) { return pipedir; }
+const char *rp_host_exe(void) { return exepath; }
 
 /* ---- logging and progress to stderr ---------------------------------------- */
 static int progress_drawn;
@@ -54,7 +56,7 @@ static void log_to_stderr(int level, const char *msg, void *ud) {
 static void progress_to_stderr(const char *what, double done, double total, int finish, void *ud) {
   static double last;
   (void)ud;
-  if (quiet || !isatty(2)) return;
+  if (!draw_progress) return;
   double now = rp_now();
   if (!finish && now - last < 0.1) return;
   last = now;
@@ -91,6 +93,7 @@ static void resolve_dirs(const char *argv0) {
     k = (ssize_t)strlen(exe);
   }
   exe[k] = 0;
+  snprintf(exepath, sizeof exepath, "%s", exe);
   char *slash = strrchr(exe, '/');
   if (slash)
     *slash = 0;
@@ -99,7 +102,6 @@ static void resolve_dirs(const char *argv0) {
   const char *home = getenv("RECPIPE_HOME");
   char cand[4096];
   if (home && *home) {
-    snprintf(rootdir, sizeof rootdir, "%s", home);
     snprintf(luadir, sizeof luadir, "%s/lua", home);
     if (!isdir(luadir)) snprintf(luadir, sizeof luadir, "%s/modules/lua", home);
     snprintf(pipedir, sizeof pipedir, "%s/pipelines", home);
@@ -110,13 +112,11 @@ static void resolve_dirs(const char *argv0) {
   for (int i = 0; ups[i]; i++) {
     snprintf(cand, sizeof cand, "%s%s/modules/lua", exe, ups[i]);
     if (isdir(cand)) {
-      snprintf(rootdir, sizeof rootdir, "%s%s", exe, ups[i]);
       snprintf(luadir, sizeof luadir, "%s", cand);
       snprintf(pipedir, sizeof pipedir, "%s%s/pipelines", exe, ups[i]);
       return;
     }
   }
-  snprintf(rootdir, sizeof rootdir, "%s/../share/recpipe", exe);
   snprintf(luadir, sizeof luadir, "%s/../share/recpipe/lua", exe);
   snprintf(pipedir, sizeof pipedir, "%s/../share/recpipe/pipelines", exe);
 }
@@ -184,9 +184,19 @@ static int setup(lua_State *L) {
   return 0;
 }
 
+/* A progress bar is drawn only where a person watches: stderr is a
+ * terminal that can move the cursor, not --quiet, not a CI job (whose log
+ * may be a pseudo-terminal that records every redraw). */
+static int want_progress(int q) {
+  const char *ci = getenv("CI"), *term = getenv("TERM");
+  if (q || !isatty(2)) return 0;
+  if (ci && *ci && strcmp(ci, "0") != 0 && strcmp(ci, "false") != 0) return 0;
+  return !(term && strcmp(term, "dumb") == 0);
+}
+
 lua_State *rp_host_new(const rp_host_opts *o, const char *argv0) {
   t0 = rp_now();
-  quiet = o->quiet;
+  draw_progress = want_progress(o->quiet);
   rp_log_set(log_to_stderr, NULL, o->log_level);
   rp_progress_set(progress_to_stderr, NULL);
   resolve_dirs(argv0);
@@ -206,18 +216,17 @@ lua_State *rp_host_new(const rp_host_opts *o, const char *argv0) {
   return L;
 }
 
-/* Runs script with `arg` set as lua.c does; the chunk receives the
- * arguments as varargs, or the config table at cfgidx when given. */
-static int run_script(lua_State *L, const char *script, int argc, char **argv, int cfgidx) {
+/* Runs script (NULL: standard input) with `arg` set as lua.c sets it:
+ * arg[0] the script, arg[1..] argv[script + 1..], negative indices the words
+ * before it.  The chunk receives arg[1..] as varargs, or the config table
+ * at cfgidx when given. */
+static int run_script(lua_State *L, const char *script, int argc, char **argv, int at, int cfgidx) {
   int base = lua_gettop(L);
   lua_pushcfunction(L, traceback);
-  /* arg table as lua.c builds it: arg[0] = script, arg[1..] = args */
-  lua_createtable(L, argc, 1);
-  lua_pushstring(L, script);
-  lua_rawseti(L, -2, 0);
+  lua_createtable(L, argc - at - 1 > 0 ? argc - at - 1 : 0, at + 1);
   for (int i = 0; i < argc; i++) {
-    lua_pushstring(L, argv[i]);
-    lua_rawseti(L, -2, i + 1);
+    lua_pushstring(L, i == at ? (script ? script : "-") : argv[i]);
+    lua_rawseti(L, -2, i - at);
   }
   lua_setglobal(L, "arg");
   if (luaL_loadfile(L, script) != LUA_OK) {
@@ -230,19 +239,15 @@ static int run_script(lua_State *L, const char *script, int argc, char **argv, i
     lua_pushvalue(L, cfgidx);
     nargs = 1;
   } else {
-    for (int i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
-    nargs = argc;
+    luaL_checkstack(L, argc, "too many arguments to script");
+    for (int i = at + 1; i < argc; i++) lua_pushstring(L, argv[i]);
+    nargs = argc - at - 1;
   }
   int rc = lua_pcall(L, nargs, 0, base + 1);
-  if (rc != LUA_OK) {
-    clear_progress();
-    fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
-    lua_settop(L, base);
-    return 1;
-  }
   clear_progress();
+  if (rc != LUA_OK) fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
   lua_settop(L, base);
-  return 0;
+  return rc != LUA_OK;
 }
 
 static int load_config(lua_State *L) {
@@ -254,13 +259,41 @@ static int load_config(lua_State *L) {
   return 1;
 }
 
-int rp_host_run(lua_State *L, const char *path, int argc, char **argv) {
+/* The script a YAML config names: `pipeline: NAME` is pipelines/NAME.lua;
+ * a name with a slash is a path relative to the YAML file.  Returns 0 and
+ * prints why when there is none. */
+static int pipeline_script(lua_State *L, int cfg, const char *path, char *script, size_t size) {
+  if (lua_getfield(L, cfg, "pipeline") != LUA_TSTRING) {
+    fprintf(stderr, "recpipe: %s: missing 'pipeline: NAME' (which pipelines/NAME.lua to run)\n",
+            path);
+    lua_pop(L, 1);
+    return 0;
+  }
+  const char *name = lua_tostring(L, -1);
+  if (strchr(name, '/')) {
+    const char *s = strrchr(path, '/');
+    if (name[0] == '/')
+      snprintf(script, size, "%s", name);
+    else
+      snprintf(script, size, "%.*s%s", s ? (int)(s - path + 1) : 0, path, name);
+  } else {
+    snprintf(script, size, "%s/%s.lua", pipedir, name);
+  }
+  int ok = access(script, R_OK) == 0;
+  if (!ok)
+    fprintf(stderr, "recpipe: %s: pipeline '%s' not found (looked for %s)\n", path, name, script);
+  lua_pop(L, 1);
+  return ok;
+}
+
+int rp_host_run(lua_State *L, int argc, char **argv, int at) {
+  const char *path = argv[at];
   if (rp_has_suffix(path, ".yaml") || rp_has_suffix(path, ".yml")) {
     /* no traceback for config errors: the message names file:line:column */
     lua_pushcfunction(L, load_config);
     lua_pushstring(L, path);
-    lua_pushinteger(L, argc);
-    lua_pushlightuserdata(L, argv);
+    lua_pushinteger(L, argc - at - 1);
+    lua_pushlightuserdata(L, argv + at + 1);
     if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
       fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
       return 1;
@@ -268,37 +301,14 @@ int rp_host_run(lua_State *L, const char *path, int argc, char **argv) {
     int cfg = lua_gettop(L);
     lua_pushstring(L, path);
     lua_setfield(L, cfg, "_config_file");
-    lua_getfield(L, cfg, "pipeline");
-    if (lua_type(L, -1) != LUA_TSTRING) {
-      fprintf(stderr, "recpipe: %s: missing 'pipeline: NAME' (which pipelines/NAME.lua to run)\n",
-              path);
-      return 1;
-    }
-    const char *name = lua_tostring(L, -1);
     char script[8600];
-    if (strchr(name, '/')) {
-      /* a path relative to the YAML file */
-      char dir[4096];
-      snprintf(dir, sizeof dir, "%s", path);
-      char *s = strrchr(dir, '/');
-      if (s)
-        *s = 0;
-      else
-        snprintf(dir, sizeof dir, ".");
-      snprintf(script, sizeof script, "%s/%s", dir, name);
-    } else {
-      snprintf(script, sizeof script, "%s/%s.lua", pipedir, name);
-    }
-    if (access(script, R_OK) != 0) {
-      fprintf(stderr, "recpipe: %s: pipeline '%s' not found (looked for %s)\n", path, name, script);
-      return 1;
-    }
-    lua_pop(L, 1);
-    return run_script(L, script, 0, NULL, cfg);
+    if (!pipeline_script(L, cfg, path, script, sizeof script)) return 1;
+    return run_script(L, script, argc, argv, at, cfg);
   }
+  if (strcmp(path, "-") == 0) return run_script(L, NULL, argc, argv, at, 0);
   if (access(path, R_OK) != 0) {
-    fprintf(stderr, "recpipe: cannot open '%s'\n", path);
+    fprintf(stderr, "recpipe: cannot open '%s': %s\n", path, strerror(errno));
     return 1;
   }
-  return run_script(L, path, argc, argv, 0);
+  return run_script(L, path, argc, argv, at, 0);
 }

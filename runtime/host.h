@@ -17,12 +17,16 @@ typedef struct rp_host_opts {
  * module, a searcher for the package's Lua files.  NULL on failure (message
  * printed). */
 lua_State *rp_host_new(const rp_host_opts *o, const char *argv0);
-/* Runs a script file (or a pipeline named by a YAML config) with args; prints
- * message and traceback on error.  Returns the process exit status. */
-int rp_host_run(lua_State *L, const char *path, int argc, char **argv);
-/* The directories the host resolved (for help texts). */
+/* Runs argv[at] -- a script file ("-" = standard input) or a YAML config
+ * naming a pipeline -- with argv[at + 1..] as its arguments (for a config:
+ * key=value overrides) and `arg` built from all of argv as lua.c builds it.
+ * Prints the message and a traceback on error.  Returns the process exit
+ * status. */
+int rp_host_run(lua_State *L, int argc, char **argv, int at);
+/* The directories the host resolved, and the binary's own path. */
 const char *rp_host_luadir(void);
 const char *rp_host_pipelinedir(void);
+const char *rp_host_exe(void);
 
 /* luaopen functions of the runtime's own modules */
 int luaopen_recpipe_core(lua_State *L);

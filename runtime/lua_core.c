@@ -56,7 +56,9 @@ int luaopen_recpipe_core(lua_State *L) {
   luaL_newlib(L, core_funcs);
   lua_pushstring(L, RP_VERSION);
   lua_setfield(L, -2, "version");
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, rp_host_exe());
+  lua_setfield(L, -2, "exe");
   lua_pushstring(L, rp_host_luadir());
   lua_setfield(L, -2, "lua");
   lua_pushstring(L, rp_host_pipelinedir());

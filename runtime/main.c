@@ -3,7 +3,7 @@
  *
  *   recpipe run [--quiet] [--log-level LEVEL] SCRIPT.lua [args...]
  *   recpipe run [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]
- *   recpipe version | help | run --help
+ *   recpipe version | help [run] | run --help
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +23,7 @@ static const char *usage =
     "                                  pipelines/NAME.lua) with the config table; key=value\n"
     "                                  overrides (dotted keys nest, values typed as YAML)\n"
     "  version                         print the version\n"
-    "  help                            this text\n"
+    "  help [run]                      this text, or the help of run\n"
     "\n"
     "options (before the script):\n"
     "  -q, --quiet                     no progress bars; only warnings and errors\n"
@@ -36,8 +36,12 @@ static const char *run_usage =
     "       recpipe run [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]\n"
     "\n"
     "A script runs with `arg` set as the lua program sets it (arg[0] the script,\n"
-    "arg[1..] its arguments, also passed as `...`).  A YAML config names its\n"
-    "pipeline (`pipeline: explore`); the pipeline receives the config table as `...`.\n"
+    "arg[1..] its arguments, also passed as `...`); `-` reads the script from\n"
+    "standard input.  A YAML config names its pipeline (`pipeline: explore` runs\n"
+    "pipelines/explore.lua; a name with a slash is a file relative to the YAML);\n"
+    "the pipeline receives the config table as `...`.  key=value arguments\n"
+    "override the config: dotted keys nest (als.factors=64), values are typed as\n"
+    "YAML types them (10 an integer, '10' a string, [1, 2] a list, empty = null).\n"
     "Errors print the message and a traceback on stderr and exit with status 1.\n";
 
 static int parse_level(const char *s) {
@@ -66,6 +70,9 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       fputs(cmd && strcmp(cmd, "run") == 0 ? run_usage : usage, stdout);
       return 0;
+    } else if (strcmp(a, "--version") == 0) {
+      cmd = "version";
+      break;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "recpipe: unknown option '%s'\n%s", a, usage);
       return 1;
@@ -77,7 +84,8 @@ int main(int argc, char **argv) {
   }
   if (o.quiet && !level_set) o.log_level = RP_LOG_WARN;
   if (!cmd || strcmp(cmd, "help") == 0) {
-    fputs(usage, cmd ? stdout : stderr);
+    int run = cmd && i < argc && strcmp(argv[i], "run") == 0;
+    fputs(run ? run_usage : usage, cmd ? stdout : stderr);
     return cmd ? 0 : 1;
   }
   if (strcmp(cmd, "version") == 0) {
@@ -94,7 +102,7 @@ int main(int argc, char **argv) {
   }
   lua_State *L = rp_host_new(&o, argv[0]);
   if (!L) return 1;
-  int rc = rp_host_run(L, argv[i], argc - i - 1, argv + i + 1);
+  int rc = rp_host_run(L, argc, argv, i);
   lua_close(L);
   return rc;
 }
