@@ -1,0 +1,159 @@
+/*
+ * als_impl.h -- what the files of the als module share and nobody else
+ * needs: the confidence transform, the vector kernels, the per-row solvers,
+ * the Gram matrix, the BLAS thread guard.  Unit tests include it to test
+ * the pieces against naive references.
+ */
+#ifndef RP_ALS_IMPL_H
+#define RP_ALS_IMPL_H
+
+#include <math.h>
+
+#include "als.h"
+
+/* Rows of a gather block per thread: rows longer than this are processed in
+ * chunks (Cholesky) or read in place (CG).  4 MiB of floats at most, and at
+ * least 1024 rows. */
+#define RP_ALS_BLOCK_BYTES ((size_t)4 << 20)
+static inline int64_t rp_als_block_rows(int32_t f) {
+  int64_t r = (int64_t)(RP_ALS_BLOCK_BYTES / (sizeof(float) * (size_t)f));
+  return r < 1024 ? 1024 : r;
+}
+
+/* ---- confidence ------------------------------------------------------------
+ * For a stored value r: the weight w = c - 1 of y y^T added to Y^T Y, and
+ * the coefficient bc = c p of y in the right-hand side (implicit); for
+ * explicit ratings w = 1 and bc = r.  c >= 0 always (|r| is used), so the
+ * normal matrix Y^T Y + sum w y y^T + lambda I = sum_i c_ui y_i y_i^T +
+ * lambda I stays positive definite for lambda > 0. */
+static inline float rp_als_conf(const rp_als_opts *o, float r) {
+  float a = fabsf(r);
+  switch (o->confidence) {
+    case RP_ALS_CONF_HU:
+      return (float)(1.0 + o->alpha * (double)a);
+    case RP_ALS_CONF_LOG:
+      return (float)(1.0 + o->alpha * log1p((double)a / o->eps));
+    default:
+      return (float)(o->alpha * (double)a);
+  }
+}
+/* the right-hand-side coefficient alone */
+static inline float rp_als_bc(const rp_als_opts *o, float r) {
+  if (!o->implicit) return r;
+  return r > 0 ? rp_als_conf(o, r) : 0.0f;
+}
+static inline void rp_als_weights(const rp_als_opts *o, const float *val, int64_t n, float *w,
+                                  float *bc) {
+  if (!o->implicit) {
+    for (int64_t j = 0; j < n; j++) w[j] = 1.0f, bc[j] = val[j];
+    return;
+  }
+  for (int64_t j = 0; j < n; j++) {
+    float c = rp_als_conf(o, val[j]);
+    w[j] = c - 1.0f;
+    bc[j] = val[j] > 0 ? c : 0.0f;
+  }
+}
+/* lambda for a row with n stored values */
+static inline float rp_als_lambda(const rp_als_opts *o, int64_t n) {
+  return (float)(o->reg_mode == RP_ALS_REG_FREQUENCY ? o->regularization * (double)n
+                                                     : o->regularization);
+}
+
+/* ---- kernels (kernels.c) ------------------------------------------------------
+ * Plain loops the compiler vectorises, with AVX-512 versions when built with
+ * -mavx512f and f is a multiple of 16.  Each has one fixed summation order,
+ * so every caller gets the same bits for the same inputs. */
+float rp_als_dot(const float *a, const float *b, int32_t f);
+void rp_als_axpy(float a, const float *x, float *y, int32_t f);
+/* y = G p for a full (both triangles stored) symmetric f x f G. */
+void rp_als_symv(const float *G, const float *p, float *y, int32_t f);
+/* One pass over rows j < n of Y[idx[j]]: copies each row to B + j f when B
+ * is not NULL, and r += sum_j (bc_j - w_j (y_j . x)) y_j. */
+void rp_als_gather_residual(const float *Y, const int32_t *idx, int64_t n, int32_t f,
+                            const float *w, const float *bc, const float *x, float *B, float *r);
+/* Ap += sum_j w_j (y_j . p) y_j over rows y_j = B + j f (B given) or
+ * Y[idx[j]] (B NULL). */
+void rp_als_block_apply(const float *B, const float *Y, const int32_t *idx, int64_t n, int32_t f,
+                        const float *w, const float *p, float *Ap);
+
+/* ---- per-row solvers (solve.c) ---------------------------------------------- */
+typedef struct rp_als_scratch {
+  int64_t cap; /* rows of B, w, bc */
+  float *B, *w, *bc;
+  float *A;                  /* f x f */
+  float *r, *p, *Ap, *b, *t; /* f each */
+} rp_als_scratch;
+
+/* Scratch for factors f and gather blocks of cap rows (one allocation). */
+int rp_als_scratch_init(rp_als_scratch *s, int32_t f, int64_t cap, rp_err *err);
+void rp_als_scratch_free(rp_als_scratch *s);
+
+/* One half-step's shared inputs: the other side's factors Y (ny x f) and
+ * G = Y^T Y (implicit) or NULL (explicit). */
+typedef struct rp_als_side {
+  const rp_als_opts *o;
+  int32_t f;
+  const float *Y;
+  int32_t ny;
+  const float *G;
+} rp_als_side;
+
+/* x <- cg_steps of conjugate gradient on (G + lambda I + Y^T (C-I) Y) x =
+ * Y^T C p, warm-started from x (implicit's least_squares_cg).  A row with
+ * no values gets x = 0.  Column indices must be < s->ny. */
+void rp_als_solve_cg(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                     float *x, rp_als_scratch *sc);
+/* x <- exact solution by Cholesky.  Returns 0, or the LAPACK info (> 0)
+ * when the normal matrix is not positive definite (x untouched). */
+int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                          float *x, rp_als_scratch *sc);
+/* The Cholesky factor of the row's normal matrix left in sc->A (column-major
+ * upper, A = U^T U) and the right-hand side in sc->b; returns LAPACK info. */
+int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                      rp_als_scratch *sc);
+/* Solves U^T U z = z in place with the factor in A. */
+void rp_als_chol_solve(const float *A, int32_t f, float *z);
+
+/* ---- Gram matrix (gram.c) -------------------------------------------------------
+ * G = Y^T Y (f x f, both triangles) for Y (n x f), with at most `threads`
+ * threads; the same bits whatever the thread count (fixed chunks, summed in
+ * a fixed order).  Returns RP_OK or RP_ENOMEM. */
+int rp_als_gram(const float *Y, int64_t n, int32_t f, int threads, float *G, rp_err *err);
+
+/* ---- BLAS threads ----------------------------------------------------------------
+ * rp_als_blas_begin sets OpenBLAS single-threaded and returns the previous
+ * count for rp_als_blas_end.  rp_als_blas_note records, from inside a
+ * parallel region, the thread count BLAS would use there (tests read the
+ * maximum with rp_als_blas_seen; reset with rp_als_blas_seen_reset). */
+int rp_als_blas_begin(void);
+void rp_als_blas_end(int saved);
+void rp_als_blas_note(void);
+int rp_als_blas_seen(void);
+void rp_als_blas_seen_reset(void);
+
+/* ---- training internals (train.c, loss.c) ------------------------------------ */
+/* Counts of stored values per column of m (ncols entries). */
+int rp_als_col_counts(const rp_csr *m, int32_t ncols, int64_t **out, rp_err *err);
+
+/* The early-stopping metric of rp_als_hooks on test, train's items
+ * excluded (validate.c). */
+int rp_als_validate_metric(const rp_als_model *m, const rp_csr *train, const rp_csr *test,
+                           int32_t k, int metric, int threads, double *out, rp_err *err);
+
+/* ---- selection (topk.c) -------------------------------------------------------- */
+/* A bounded min-heap of (score, index) keeping the k best: higher score
+ * wins, ties go to the lower index. */
+typedef struct rp_als_heap {
+  int32_t k, n;
+  float *s;
+  int32_t *i;
+} rp_als_heap;
+static inline int rp_als_better(float s1, int32_t i1, float s2, int32_t i2) {
+  return s1 > s2 || (s1 == s2 && i1 < i2);
+}
+void rp_als_heap_push(rp_als_heap *h, float s, int32_t i);
+/* Sorts the heap's content best first into items/scores; returns count. */
+int32_t rp_als_heap_sorted(rp_als_heap *h, int32_t *items, float *scores);
+
+#endif

@@ -1,0 +1,575 @@
+/*
+ * lua_als.c -- `recpipe.als` binding: rp.als.train, rp.als.load and the
+ * recpipe.ALSModel type.  Arguments are checked here; the work is in the
+ * als core (als.h).
+ *
+ * A model box has one user value: the training matrix when the model was
+ * trained in this session (used by filter_seen and explain), else nil.
+ * Scratch arrays for a call live in Lua userdata so a Lua error cannot
+ * leak them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "als.h"
+#include "rpl.h"
+
+#define RP_ALS_T "recpipe.ALSModel"
+
+/* The box holds two pointers: the model users reach (NULL after :free())
+ * and, once a factor view has been handed out, the same model kept for
+ * the views, freed only by __gc (which cannot run while a view, holding
+ * the box, lives). */
+typedef struct modelbox {
+  rp_als_model *m, *keep;
+} modelbox;
+
+static rp_als_model *checkmodel(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_ALS_T); }
+
+static modelbox *newmodelbox(lua_State *L) {
+  modelbox *b = lua_newuserdatauv(L, sizeof *b, 1);
+  b->m = b->keep = NULL;
+  luaL_setmetatable(L, RP_ALS_T);
+  return b;
+}
+
+static void *scratch(lua_State *L, size_t n) { return lua_newuserdatauv(L, n ? n : 1, 0); }
+
+/* Raises unless the matrix's maps are the model's (same objects, or one a
+ * prefix of the other). */
+static void check_maps(lua_State *L, int arg, const rp_als_model *m, const rp_csr *x) {
+  if (x && (!rp_als_maps_compatible(m->users, x->rowmap) ||
+            !rp_als_maps_compatible(m->items, x->colmap)))
+    luaL_argerror(L, arg,
+                  "matrix is not on the model's id maps (read it with users = model.users, "
+                  "items = model.items)");
+}
+
+/* ---- options ------------------------------------------------------------------ */
+static const char *const conf_names[] = {"linear", "hu", "log", NULL};
+static const char *const reg_names[] = {"fixed", "frequency", NULL};
+static const char *const solver_names[] = {"cg", "cholesky", NULL};
+static const char *const metric_names[] = {"ndcg", "map", "precision", "rmse", NULL};
+
+static void train_opts(lua_State *L, int idx, rp_als_opts *o) {
+  static const char *const known[] = {"factors",
+                                      "regularization",
+                                      "iterations",
+                                      "alpha",
+                                      "confidence",
+                                      "eps",
+                                      "regularization_mode",
+                                      "solver",
+                                      "cg_steps",
+                                      "implicit",
+                                      "threads",
+                                      "seed",
+                                      "init",
+                                      "init_scale",
+                                      "validation",
+                                      "on_iteration",
+                                      "calculate_loss",
+                                      NULL};
+  rpL_checkopts(L, idx, known);
+  rp_als_opts_default(o);
+  o->implicit = rpL_optboolean(L, idx, "implicit", 1);
+  o->factors = (int32_t)rpL_optinteger(L, idx, "factors", 100, 1, 4096);
+  o->regularization = rpL_optnumber(L, idx, "regularization", 0.01, 0, HUGE_VAL);
+  o->iterations = (int32_t)rpL_optinteger(L, idx, "iterations", 15, 0, 1000000);
+  o->alpha = rpL_optnumber(L, idx, "alpha", 1.0, 0, HUGE_VAL);
+  if (o->alpha <= 0) rpL_fielderror(L, idx, "alpha", "must be > 0, got %g", o->alpha);
+  o->confidence = rpL_optenum(L, idx, "confidence", RP_ALS_CONF_LINEAR, conf_names);
+  o->eps = rpL_optnumber(L, idx, "eps", 1.0, 0, HUGE_VAL);
+  if (o->eps <= 0) rpL_fielderror(L, idx, "eps", "must be > 0, got %g", o->eps);
+  o->reg_mode = rpL_optenum(L, idx, "regularization_mode",
+                            o->implicit ? RP_ALS_REG_FIXED : RP_ALS_REG_FREQUENCY, reg_names);
+  o->solver = rpL_optenum(L, idx, "solver", RP_ALS_CG, solver_names);
+  o->cg_steps = (int32_t)rpL_optinteger(L, idx, "cg_steps", 3, 1, 1000);
+  o->threads = (int)rpL_optinteger(L, idx, "threads", 0, 0, 4096);
+  o->seed = (uint64_t)rpL_optinteger(L, idx, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
+  o->init_scale = rpL_optnumber(L, idx, "init_scale", 0.01, 0, HUGE_VAL);
+}
+
+static void validation_opts(lua_State *L, int idx, rp_als_hooks *h, int implicit) {
+  if (rpL_getopt(L, idx, "validation") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lua_istable(L, -1)) rpL_fielderror(L, idx, "validation", "must be a table");
+  int v = lua_gettop(L);
+  static const char *const known[] = {"test", "k", "metric", "patience", NULL};
+  rpL_checkopts(L, v, known);
+  if (rpL_getopt(L, v, "test") == LUA_TNIL) rpL_fielderror(L, v, "test", "is required");
+  h->test = rpL_checkmatrix(L, -1);
+  lua_pop(L, 1);
+  h->k = (int32_t)rpL_optinteger(L, v, "k", 10, 1, 1 << 20);
+  h->metric =
+      rpL_optenum(L, v, "metric", implicit ? RP_ALS_METRIC_NDCG : RP_ALS_METRIC_RMSE, metric_names);
+  h->patience = (int32_t)rpL_optinteger(L, v, "patience", 3, 1, 1000000);
+  lua_pop(L, 1); /* the table stays referenced by the options */
+}
+
+/* ---- training ------------------------------------------------------------------- */
+typedef struct cbstate {
+  lua_State *L;
+  int fn;     /* stack index of on_iteration */
+  int errref; /* stack index of a slot for the error */
+  const rp_als_iter_info *info;
+  int stop;
+} cbstate;
+
+/* runs under lua_pcall with (state, on_iteration): on_iteration(it, info) */
+static int call_on_iteration(lua_State *L) {
+  cbstate *s = lua_touserdata(L, 1);
+  const rp_als_iter_info *in = s->info;
+  lua_pushvalue(L, 2);
+  lua_pushinteger(L, in->iteration);
+  lua_createtable(L, 0, 4);
+  lua_pushnumber(L, in->seconds);
+  lua_setfield(L, -2, "seconds");
+  if (!isnan(in->loss)) lua_pushnumber(L, in->loss), lua_setfield(L, -2, "loss");
+  if (!isnan(in->validation)) {
+    lua_pushnumber(L, in->validation);
+    lua_setfield(L, -2, "validation");
+    lua_pushinteger(L, in->best_iteration);
+    lua_setfield(L, -2, "best_iteration");
+  }
+  lua_call(L, 2, 1);
+  s->stop = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+  return 0;
+}
+
+static int on_iteration(const rp_als_iter_info *info, void *ud) {
+  cbstate *s = ud;
+  lua_State *L = s->L;
+  s->info = info;
+  lua_pushcfunction(L, call_on_iteration);
+  lua_pushlightuserdata(L, s);
+  lua_pushvalue(L, s->fn);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    lua_replace(L, s->errref); /* keep the error for after training */
+    return 1;
+  }
+  return s->stop;
+}
+
+static int als_train(lua_State *L) {
+  rp_csr *ui = rpL_checkmatrix(L, 1);
+  rp_als_opts o;
+  rp_als_hooks h;
+  memset(&h, 0, sizeof h);
+  train_opts(L, 2, &o);
+  validation_opts(L, 2, &h, o.implicit);
+  if (rpL_getopt(L, 2, "init") != LUA_TNIL) h.init = checkmodel(L, -1);
+  int fn = rpL_getopt(L, 2, "on_iteration") == LUA_TNIL ? 0 : lua_gettop(L);
+  if (fn && !lua_isfunction(L, fn)) rpL_fielderror(L, 2, "on_iteration", "must be a function");
+  h.want_loss = rpL_optboolean(L, 2, "calculate_loss", fn != 0);
+  lua_pushnil(L); /* error slot */
+  cbstate s = {L, fn, lua_gettop(L), NULL, 0};
+  if (fn) h.on_iteration = on_iteration, h.ud = &s;
+  modelbox *box = newmodelbox(L);
+  rp_err err;
+  rp_als_model *m;
+  int rc = rp_als_train(ui, &o, &h, &m, &err);
+  if (!lua_isnil(L, s.errref)) {
+    rp_als_model_free(m);
+    lua_pushvalue(L, s.errref);
+    return lua_error(L);
+  }
+  if (rc) return rpL_error(L, &err);
+  box->m = m;
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+static int als_load(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  modelbox *box = newmodelbox(L);
+  rp_err err;
+  rp_als_model *m;
+  if (rp_als_load(path, &m, &err)) return rpL_error(L, &err);
+  box->m = m;
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* ---- results ------------------------------------------------------------------------ */
+static void push_list(lua_State *L, const rp_idmap *map, const int32_t *idx, const float *scores,
+                      int32_t n) {
+  lua_createtable(L, n, 0);
+  lua_createtable(L, n, 0);
+  for (int32_t a = 0; a < n; a++) {
+    if (map)
+      rpL_pushid(L, map, idx[a]);
+    else
+      lua_pushinteger(L, (lua_Integer)idx[a] + 1);
+    lua_rawseti(L, -3, a + 1);
+    lua_pushnumber(L, scores[a]);
+    lua_rawseti(L, -2, a + 1);
+  }
+}
+
+static int nil_msg(lua_State *L, const char *fmt, int idx) {
+  lua_pushfstring(L, fmt, luaL_tolstring(L, idx, NULL));
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* Indices of the external ids in the array at arg (unknown ids dropped),
+ * sorted and unique, in a scratch userdata left on the stack. */
+static rp_als_list id_list(lua_State *L, int arg, const char *field, const rp_idmap *map) {
+  if (!lua_istable(L, -1)) rpL_fielderror(L, arg, field, "must be an array of ids");
+  int t = lua_gettop(L);
+  lua_Integer n = luaL_len(L, t);
+  int32_t *idx = scratch(L, sizeof(int32_t) * (size_t)n);
+  int64_t k = 0;
+  for (lua_Integer a = 1; a <= n; a++) {
+    lua_rawgeti(L, t, a);
+    int32_t i = map ? rpL_lookup(L, -1, map) : -1;
+    lua_pop(L, 1);
+    if (i >= 0) idx[k++] = i;
+  }
+  rp_als_list l = {idx, rp_als_sort_unique(idx, k)};
+  return l;
+}
+
+/* ---- recommend ---------------------------------------------------------------------- */
+/* The training matrix kept by the box at 1, or raises. */
+static rp_csr *seen_matrix(lua_State *L, const char *why) {
+  lua_getiuservalue(L, 1, 1);
+  rp_csr *x = rpL_testmatrix(L, -1);
+  if (!x) luaL_error(L, "%s needs the training matrix: pass it explicitly (model was loaded)", why);
+  return x;
+}
+
+/* Fills the exclusion lists and allow list from options at idx for user row
+ * u (-1 = none).  Leaves scratch values on the stack. */
+static int query_lists(lua_State *L, int idx, const rp_als_model *m, int32_t u, int seen_default,
+                       rp_als_list *ex, rp_als_list *allow, int *has_allow) {
+  int n = 0;
+  rp_csr *x = NULL;
+  if (rpL_getopt(L, idx, "exclude") != LUA_TNIL) x = rpL_checkmatrix(L, -1);
+  if (!x && rpL_optboolean(L, idx, "filter_seen", seen_default) && u >= 0)
+    x = seen_matrix(L, "filter_seen");
+  if (x) {
+    check_maps(L, idx, m, x);
+    if (u >= 0 && u < x->nrows) {
+      ex[n].idx = x->indices + x->indptr[u];
+      ex[n++].n = x->indptr[u + 1] - x->indptr[u];
+    }
+  }
+  if (rpL_getopt(L, idx, "deny") != LUA_TNIL) ex[n++] = id_list(L, idx, "deny", m->items);
+  *has_allow = rpL_getopt(L, idx, "items") != LUA_TNIL;
+  if (*has_allow) *allow = id_list(L, idx, "items", m->items);
+  return n;
+}
+
+static int topk_push(lua_State *L, const rp_als_model *m, const float *x, int32_t k,
+                     const rp_als_list *ex, int nex, const rp_als_list *allow) {
+  int32_t *items = scratch(L, sizeof(int32_t) * (size_t)k);
+  float *scores = scratch(L, sizeof(float) * (size_t)k);
+  int32_t n;
+  rp_err err;
+  if (rp_als_topk(m, x, k, ex, nex, allow, items, scores, &n, &err)) return rpL_error(L, &err);
+  push_list(L, m->items, items, scores, n);
+  return 2;
+}
+
+static const char *const rec_known[] = {"k", "exclude", "items", "deny", "filter_seen", NULL};
+
+/* model:recommend(user, {k, exclude, items, deny, filter_seen}) -> items, scores */
+static int model_recommend(lua_State *L) {
+  rp_als_model *m = checkmodel(L, 1);
+  luaL_checkany(L, 2);
+  rpL_checkopts(L, 3, rec_known);
+  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 0, 1 << 24);
+  int32_t u = m->users ? rpL_lookup(L, 2, m->users) : -1;
+  if (u < 0) return nil_msg(L, "unknown user '%s'", 2);
+  if (!rp_als_model_knows_user(m, u))
+    return nil_msg(L, "user '%s' has no interactions in the model's training data", 2);
+  rp_als_list ex[RP_ALS_MAX_EXCL], allow;
+  int has_allow, nex = query_lists(L, 3, m, u, 0, ex, &allow, &has_allow);
+  return topk_push(L, m, m->user_factors + (int64_t)u * m->factors, k, ex, nex,
+                   has_allow ? &allow : NULL);
+}
+
+/* model:recommend_new(items, {values, k, exclude?, items, deny, filter_seen = true}) */
+static int model_recommend_new(lua_State *L) {
+  rp_als_model *m = checkmodel(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const known[] = {"values", "k", "items", "deny", "filter_seen", NULL};
+  rpL_checkopts(L, 3, known);
+  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 0, 1 << 24);
+  lua_Integer n = luaL_len(L, 2);
+  int32_t *items = scratch(L, sizeof(int32_t) * (size_t)n);
+  float *vals = scratch(L, sizeof(float) * (size_t)n);
+  int has_values = rpL_getopt(L, 3, "values") != LUA_TNIL;
+  if (has_values && (!lua_istable(L, -1) || luaL_len(L, -1) != n))
+    rpL_fielderror(L, 3, "values", "must be an array as long as the items (%d)", (int)n);
+  for (lua_Integer a = 1; a <= n; a++) {
+    lua_rawgeti(L, 2, a);
+    items[a - 1] = m->items ? rpL_lookup(L, -1, m->items) : -1;
+    lua_pop(L, 1);
+    vals[a - 1] = 1.0f;
+    if (has_values) {
+      lua_rawgeti(L, -1, a);
+      if (!lua_isnumber(L, -1))
+        rpL_fielderror(L, 3, "values", "must hold numbers (entry %d)", (int)a);
+      vals[a - 1] = (float)lua_tonumber(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  float *x = scratch(L, sizeof(float) * (size_t)m->factors);
+  rp_err err;
+  if (rp_als_foldin(m, items, vals, n, x, &err)) return rpL_error(L, &err);
+  rp_als_list ex[RP_ALS_MAX_EXCL], allow;
+  int has_allow, nex = query_lists(L, 3, m, -1, 0, ex, &allow, &has_allow);
+  if (rpL_optboolean(L, 3, "filter_seen", 1)) {
+    int32_t *given = scratch(L, sizeof(int32_t) * (size_t)n);
+    memcpy(given, items, sizeof(int32_t) * (size_t)n);
+    ex[nex].idx = given;
+    ex[nex].n = rp_als_sort_unique(given, n);
+    nex++;
+  }
+  return topk_push(L, m, x, k, ex, nex, has_allow ? &allow : NULL);
+}
+
+/* model:recommend_all{users = list|nil, k, exclude} -> {user = items}, {user = scores} */
+static int model_recommend_all(lua_State *L) {
+  rp_als_model *m = checkmodel(L, 1);
+  static const char *const known[] = {"users", "k", "exclude", "threads", NULL};
+  rpL_checkopts(L, 2, known);
+  int32_t k = (int32_t)rpL_optinteger(L, 2, "k", 10, 0, 1 << 24);
+  int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
+  rp_csr *x = NULL;
+  if (rpL_getopt(L, 2, "exclude") != LUA_TNIL) check_maps(L, 2, m, x = rpL_checkmatrix(L, -1));
+  int32_t n = m->nusers, *users;
+  if (rpL_getopt(L, 2, "users") != LUA_TNIL) {
+    rp_als_list l = id_list(L, 2, "users", m->users);
+    users = (int32_t *)l.idx, n = (int32_t)l.n;
+  } else {
+    users = scratch(L, sizeof(int32_t) * (size_t)n);
+    for (int32_t u = 0; u < n; u++) users[u] = u;
+  }
+  int32_t *items = scratch(L, sizeof(int32_t) * (size_t)n * (size_t)k), *cnt;
+  float *scores = scratch(L, sizeof(float) * (size_t)n * (size_t)k);
+  cnt = scratch(L, sizeof(int32_t) * (size_t)n);
+  rp_err err;
+  if (rp_als_recommend_batch(m, users, n, k, x, threads, items, scores, cnt, &err))
+    return rpL_error(L, &err);
+  lua_createtable(L, 0, n);
+  lua_createtable(L, 0, n);
+  for (int32_t a = 0; a < n; a++) {
+    if (!rp_als_model_knows_user(m, users[a])) continue;
+    rpL_pushid(L, m->users, users[a]);
+    push_list(L, m->items, items + (int64_t)a * k, scores + (int64_t)a * k, cnt[a]);
+    lua_pushvalue(L, -3);
+    lua_insert(L, -2);
+    lua_settable(L, -5); /* scores */
+    lua_settable(L, -4); /* items */
+  }
+  return 2;
+}
+
+/* ---- similar, explain ------------------------------------------------------------------ */
+static int similar(lua_State *L, int which) {
+  rp_als_model *m = checkmodel(L, 1);
+  luaL_checkany(L, 2);
+  static const char *const known[] = {"k", "include_self", NULL};
+  rpL_checkopts(L, 3, known);
+  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 0, 1 << 24);
+  int self = rpL_optboolean(L, 3, "include_self", 1);
+  const rp_idmap *map = which ? m->users : m->items;
+  int32_t i = map ? rpL_lookup(L, 2, map) : -1;
+  if (i < 0 || i >= (which ? m->nusers : m->nitems))
+    return nil_msg(L, which ? "unknown user '%s'" : "unknown item '%s'", 2);
+  int32_t *idx = scratch(L, sizeof(int32_t) * (size_t)k), n;
+  float *scores = scratch(L, sizeof(float) * (size_t)k);
+  rp_err err;
+  if (rp_als_similar(m, which, i, k, self, idx, scores, &n, &err)) return rpL_error(L, &err);
+  if (n == 0 && k > 0)
+    return nil_msg(L,
+                   which ? "user '%s' has no interactions in training"
+                         : "item '%s' has no interactions in training",
+                   2);
+  push_list(L, map, idx, scores, n);
+  return 2;
+}
+static int model_similar_items(lua_State *L) { return similar(L, 0); }
+static int model_similar_users(lua_State *L) { return similar(L, 1); }
+
+/* model:explain(user, item, {k = 10, history = matrix}) -> items, contributions, total */
+static int model_explain(lua_State *L) {
+  rp_als_model *m = checkmodel(L, 1);
+  luaL_checkany(L, 2);
+  luaL_checkany(L, 3);
+  static const char *const known[] = {"k", "history", NULL};
+  rpL_checkopts(L, 4, known);
+  int32_t k = (int32_t)rpL_optinteger(L, 4, "k", 10, 0, 1 << 24);
+  rp_csr *hist = NULL;
+  if (rpL_getopt(L, 4, "history") != LUA_TNIL) hist = rpL_checkmatrix(L, -1);
+  if (!hist) hist = seen_matrix(L, "explain");
+  check_maps(L, 4, m, hist);
+  int32_t u = m->users ? rpL_lookup(L, 2, m->users) : -1;
+  int32_t i = m->items ? rpL_lookup(L, 3, m->items) : -1;
+  if (u < 0) return nil_msg(L, "unknown user '%s'", 2);
+  if (i < 0 || i >= m->nitems) return nil_msg(L, "unknown item '%s'", 3);
+  int64_t a = u < hist->nrows ? hist->indptr[u] : 0, n = rp_csr_rowlen(hist, u);
+  int32_t *items = scratch(L, sizeof(int32_t) * (size_t)k), cnt;
+  float *contrib = scratch(L, sizeof(float) * (size_t)k);
+  double total;
+  rp_err err;
+  if (rp_als_explain(m, hist->indices + a, hist->data + a, n, i, k, items, contrib, &cnt, &total,
+                     &err))
+    return rpL_error(L, &err);
+  push_list(L, m->items, items, contrib, cnt);
+  lua_pushnumber(L, total);
+  return 3;
+}
+
+/* ---- the rest ------------------------------------------------------------------------- */
+static int model_save(lua_State *L) {
+  rp_als_model *m = checkmodel(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  rp_err err;
+  if (rp_als_save(m, path, &err)) return rpL_error(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int model_loss(lua_State *L) {
+  rp_als_model *m = checkmodel(L, 1);
+  rp_csr *x = rpL_checkmatrix(L, 2);
+  check_maps(L, 2, m, x);
+  double loss;
+  rp_err err;
+  if (rp_als_loss(m, x, m->opts.threads, &loss, &err)) return rpL_error(L, &err);
+  lua_pushnumber(L, loss);
+  return 1;
+}
+
+static int model_recommender(lua_State *L) {
+  rp_als_model *m = checkmodel(L, 1);
+  lua_pushlightuserdata(L, &m->rec);
+  return 1;
+}
+
+/* :free() and __close: unusable from now on; the memory goes now unless
+ * factor views still need it */
+static int model_free(lua_State *L) {
+  modelbox *b = luaL_checkudata(L, 1, RP_ALS_T);
+  if (!b->keep) rp_als_model_free(b->m);
+  b->m = NULL;
+  return 0;
+}
+
+static int model_gc(lua_State *L) {
+  modelbox *b = luaL_checkudata(L, 1, RP_ALS_T);
+  rp_als_model_free(b->keep ? b->keep : b->m);
+  b->m = b->keep = NULL;
+  return 0;
+}
+
+static int model_tostring(lua_State *L) {
+  rp_als_model *m = ((modelbox *)luaL_checkudata(L, 1, RP_ALS_T))->m;
+  if (!m) {
+    lua_pushstring(L, "recpipe.ALSModel(freed)");
+    return 1;
+  }
+  lua_pushfstring(L, "recpipe.ALSModel(%d users x %d items, %d factors, %s %s, %d iterations)",
+                  (int)m->nusers, (int)m->nitems, (int)m->factors,
+                  m->opts.implicit ? "implicit" : "explicit", rp_als_solver_name(m->opts.solver),
+                  (int)m->iterations_done);
+  return 1;
+}
+
+static void push_options(lua_State *L, const rp_als_model *m) {
+  const rp_als_opts *o = &m->opts;
+  lua_createtable(L, 0, 14);
+  lua_pushinteger(L, o->factors), lua_setfield(L, -2, "factors");
+  lua_pushnumber(L, o->regularization), lua_setfield(L, -2, "regularization");
+  lua_pushinteger(L, o->iterations), lua_setfield(L, -2, "iterations");
+  lua_pushnumber(L, o->alpha), lua_setfield(L, -2, "alpha");
+  lua_pushstring(L, rp_als_confidence_name(o->confidence)), lua_setfield(L, -2, "confidence");
+  lua_pushnumber(L, o->eps), lua_setfield(L, -2, "eps");
+  lua_pushstring(L, rp_als_reg_mode_name(o->reg_mode));
+  lua_setfield(L, -2, "regularization_mode");
+  lua_pushstring(L, rp_als_solver_name(o->solver)), lua_setfield(L, -2, "solver");
+  lua_pushinteger(L, o->cg_steps), lua_setfield(L, -2, "cg_steps");
+  lua_pushboolean(L, o->implicit), lua_setfield(L, -2, "implicit");
+  lua_pushinteger(L, (lua_Integer)o->seed), lua_setfield(L, -2, "seed");
+  lua_pushnumber(L, o->init_scale), lua_setfield(L, -2, "init_scale");
+}
+
+/* fields: user_factors, item_factors (Dense views), users, items, factors,
+ * nusers, nitems, iterations, training_loss, fingerprint, created, options */
+static int model_index(lua_State *L) {
+  rp_als_model *m = checkmodel(L, 1);
+  const char *k = luaL_checkstring(L, 2);
+  rp_err err;
+  if (strcmp(k, "user_factors") == 0 || strcmp(k, "item_factors") == 0) {
+    int u = k[0] == 'u';
+    rp_dense *d = rp_dense_view(u ? m->user_factors : m->item_factors, u ? m->nusers : m->nitems,
+                                m->factors, &err);
+    if (!d) return rpL_error(L, &err);
+    ((modelbox *)lua_touserdata(L, 1))->keep = m;
+    rpL_pushdense(L, d, 1);
+  } else if (strcmp(k, "users") == 0 && m->users)
+    rpL_pushidmap(L, m->users);
+  else if (strcmp(k, "items") == 0 && m->items)
+    rpL_pushidmap(L, m->items);
+  else if (strcmp(k, "factors") == 0)
+    lua_pushinteger(L, m->factors);
+  else if (strcmp(k, "nusers") == 0)
+    lua_pushinteger(L, m->nusers);
+  else if (strcmp(k, "nitems") == 0)
+    lua_pushinteger(L, m->nitems);
+  else if (strcmp(k, "iterations") == 0)
+    lua_pushinteger(L, m->iterations_done);
+  else if (strcmp(k, "training_loss") == 0)
+    isnan(m->loss) ? lua_pushnil(L) : lua_pushnumber(L, m->loss);
+  else if (strcmp(k, "fingerprint") == 0) {
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)m->fingerprint);
+    lua_pushstring(L, hex);
+  } else if (strcmp(k, "created") == 0)
+    lua_pushinteger(L, m->created);
+  else if (strcmp(k, "options") == 0)
+    push_options(L, m);
+  else {
+    luaL_getmetatable(L, RP_ALS_T);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, k);
+  }
+  return 1;
+}
+
+static const luaL_Reg model_methods[] = {{"recommend", model_recommend},
+                                         {"recommend_all", model_recommend_all},
+                                         {"recommend_new", model_recommend_new},
+                                         {"similar_items", model_similar_items},
+                                         {"similar_users", model_similar_users},
+                                         {"explain", model_explain},
+                                         {"save", model_save},
+                                         {"loss", model_loss},
+                                         {"__recommender", model_recommender},
+                                         {"free", model_free},
+                                         {NULL, NULL}};
+static const luaL_Reg model_meta[] = {{"__gc", model_gc},
+                                      {"__close", model_free},
+                                      {"__tostring", model_tostring},
+                                      {"__index", model_index},
+                                      {NULL, NULL}};
+
+static const luaL_Reg als_funcs[] = {{"train", als_train}, {"load", als_load}, {NULL, NULL}};
+
+int luaopen_recpipe_als(lua_State *L);
+int luaopen_recpipe_als(lua_State *L) {
+  rpL_newtype(L, RP_ALS_T, model_methods, model_meta);
+  luaL_newlib(L, als_funcs);
+  return 1;
+}

@@ -1,0 +1,195 @@
+/*
+ * model.c -- the ALS model object: options, allocation, reference
+ * counting, the caches, the recommender interface, matrix fingerprints.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "als_impl.h"
+
+static const char *const conf_names[] = {"linear", "hu", "log"};
+static const char *const reg_names[] = {"fixed", "frequency"};
+static const char *const solver_names[] = {"cg", "cholesky"};
+
+const char *rp_als_confidence_name(int c) { return c >= 0 && c < 3 ? conf_names[c] : "?"; }
+const char *rp_als_reg_mode_name(int m) { return m >= 0 && m < 2 ? reg_names[m] : "?"; }
+const char *rp_als_solver_name(int s) { return s >= 0 && s < 2 ? solver_names[s] : "?"; }
+
+void rp_als_opts_default(rp_als_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->factors = 100;
+  o->regularization = 0.01;
+  o->iterations = 15;
+  o->alpha = 1.0;
+  o->eps = 1.0;
+  o->confidence = RP_ALS_CONF_LINEAR;
+  o->reg_mode = RP_ALS_REG_FIXED;
+  o->solver = RP_ALS_CG;
+  o->cg_steps = 3;
+  o->implicit = 1;
+  o->threads = 0;
+  o->seed = 42;
+  o->init_scale = 0.01;
+}
+
+int rp_als_opts_check(const rp_als_opts *o, rp_err *err) {
+  if (o->factors < 1 || o->factors > 4096)
+    return rp_errf(err, RP_EINVAL, "factors must be in 1..4096, got %d", (int)o->factors);
+  if (!isfinite(o->regularization) || o->regularization < 0)
+    return rp_errf(err, RP_EINVAL, "regularization must be a finite number >= 0, got %g",
+                   o->regularization);
+  if (o->iterations < 0)
+    return rp_errf(err, RP_EINVAL, "iterations must be >= 0, got %d", (int)o->iterations);
+  if (!isfinite(o->alpha) || o->alpha <= 0)
+    return rp_errf(err, RP_EINVAL, "alpha must be a finite number > 0, got %g", o->alpha);
+  if (!isfinite(o->eps) || o->eps <= 0)
+    return rp_errf(err, RP_EINVAL, "eps must be a finite number > 0, got %g", o->eps);
+  if (o->confidence < 0 || o->confidence > RP_ALS_CONF_LOG)
+    return rp_errf(err, RP_EINVAL, "unknown confidence %d", o->confidence);
+  if (o->reg_mode < 0 || o->reg_mode > RP_ALS_REG_FREQUENCY)
+    return rp_errf(err, RP_EINVAL, "unknown regularization mode %d", o->reg_mode);
+  if (o->solver < 0 || o->solver > RP_ALS_CHOLESKY)
+    return rp_errf(err, RP_EINVAL, "unknown solver %d", o->solver);
+  if (o->cg_steps < 1 || o->cg_steps > 1000)
+    return rp_errf(err, RP_EINVAL, "cg_steps must be in 1..1000, got %d", (int)o->cg_steps);
+  if (o->threads < 0) return rp_errf(err, RP_EINVAL, "threads must be >= 0, got %d", o->threads);
+  if (!isfinite(o->init_scale) || o->init_scale < 0)
+    return rp_errf(err, RP_EINVAL, "init_scale must be a finite number >= 0, got %g",
+                   o->init_scale);
+  return RP_OK;
+}
+
+static int model_recommend(void *self, const int32_t *users, int32_t n, int32_t k,
+                           const rp_csr *exclude, int threads, int32_t *out_items,
+                           float *out_scores, int32_t *out_n, rp_err *err) {
+  return rp_als_recommend_batch(self, users, n, k, exclude, threads, out_items, out_scores, out_n,
+                                err);
+}
+
+rp_als_model *rp_als_model_new(int32_t nusers, int32_t nitems, int32_t factors, rp_idmap *users,
+                               rp_idmap *items, rp_err *err) {
+  if (nusers < 0 || nitems < 0 || factors < 1) {
+    rp_errf(err, RP_EINVAL, "bad model shape %d x %d, %d factors", (int)nusers, (int)nitems,
+            (int)factors);
+    return NULL;
+  }
+  rp_als_model *m = rp_calloc(1, sizeof *m);
+  if (!m) return rp_enomem(err, "als model"), NULL;
+  int ok = 1;
+  size_t nu = rp_mulsize((size_t)nusers, (size_t)factors, &ok);
+  size_t ni = rp_mulsize((size_t)nitems, (size_t)factors, &ok);
+  m->user_factors = ok ? rp_calloc(nu ? nu : 1, sizeof(float)) : NULL;
+  m->item_factors = ok ? rp_calloc(ni ? ni : 1, sizeof(float)) : NULL;
+  m->yty = rp_calloc((size_t)factors * (size_t)factors, sizeof(float));
+  if (!m->user_factors || !m->item_factors || !m->yty) {
+    rp_free(m->user_factors);
+    rp_free(m->item_factors);
+    rp_free(m->yty);
+    rp_free(m);
+    rp_enomem(err, "als factors");
+    return NULL;
+  }
+  pthread_mutex_init(&m->lock, NULL);
+  m->factors = factors;
+  m->nusers = nusers;
+  m->nitems = nitems;
+  m->users = users ? rp_idmap_retain(users) : NULL;
+  m->items = items ? rp_idmap_retain(items) : NULL;
+  rp_als_opts_default(&m->opts);
+  m->opts.factors = factors;
+  m->loss = NAN;
+  m->refs = 1;
+  m->rec.name = "als";
+  m->rec.self = m;
+  m->rec.users = m->users;
+  m->rec.items = m->items;
+  m->rec.nusers = nusers;
+  m->rec.nitems = nitems;
+  m->rec.recommend = model_recommend;
+  return m;
+}
+
+rp_als_model *rp_als_model_retain(rp_als_model *m) {
+  __atomic_add_fetch(&m->refs, 1, __ATOMIC_ACQ_REL);
+  return m;
+}
+
+#include "screen.h"
+
+static void drop_caches(rp_als_model *m) {
+  rp_free(m->user_norms);
+  rp_free(m->item_norms);
+  rp_als_screen_free(m->screen);
+  m->user_norms = m->item_norms = NULL;
+  m->screen = NULL;
+}
+
+void rp_als_model_free(rp_als_model *m) {
+  if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+  drop_caches(m);
+  rp_free(m->user_factors);
+  rp_free(m->item_factors);
+  rp_free(m->yty);
+  rp_idmap_release(m->users);
+  rp_idmap_release(m->items);
+  pthread_mutex_destroy(&m->lock);
+  rp_free(m);
+}
+
+int rp_als_model_refresh(rp_als_model *m, rp_err *err) {
+  drop_caches(m);
+  int saved = rp_als_blas_begin();
+  int rc = rp_als_gram(m->item_factors, m->nitems, m->factors, m->opts.threads, m->yty, err);
+  rp_als_blas_end(saved);
+  return rc;
+}
+
+size_t rp_als_model_bytes(const rp_als_model *m) {
+  size_t f = (size_t)m->factors;
+  size_t b = sizeof *m + sizeof(float) * f * ((size_t)m->nusers + (size_t)m->nitems + f);
+  if (m->user_norms) b += sizeof(float) * (size_t)m->nusers;
+  if (m->item_norms) b += sizeof(float) * (size_t)m->nitems;
+  return b;
+}
+
+int rp_als_model_knows_user(const rp_als_model *m, int32_t u) {
+  if (u < 0 || u >= m->nusers) return 0;
+  const float *x = m->user_factors + (int64_t)u * m->factors;
+  for (int32_t d = 0; d < m->factors; d++)
+    if (x[d] != 0) return 1;
+  return 0;
+}
+
+/* FNV-1a over 8-byte words, finished with SplitMix64: fast, and any change
+ * of shape, structure or a value's bits changes it (with high probability). */
+static uint64_t mix(uint64_t h, const void *p, size_t n) {
+  const unsigned char *c = p;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, c + i, 8);
+    h = (h ^ w) * 0x100000001b3ULL;
+  }
+  for (; i < n; i++) h = (h ^ c[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+uint64_t rp_als_fingerprint(const rp_csr *m) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  int64_t shape[3] = {m->nrows, m->ncols, m->nnz};
+  h = mix(h, shape, sizeof shape);
+  h = mix(h, m->indptr, sizeof(int64_t) * ((size_t)m->nrows + 1));
+  h = mix(h, m->indices, sizeof(int32_t) * (size_t)m->nnz);
+  h = mix(h, m->data, sizeof(float) * (size_t)m->nnz);
+  return rp_hash64(h);
+}
+
+int rp_als_maps_compatible(const rp_idmap *a, const rp_idmap *b) {
+  if (a == b || !a || !b) return 1;
+  const rp_idmap *s = a->n <= b->n ? a : b, *l = s == a ? b : a;
+  if (s->n == 0) return 1;
+  int64_t bytes = s->off[s->n];
+  return memcmp(s->off, l->off, sizeof(int64_t) * ((size_t)s->n + 1)) == 0 &&
+         memcmp(s->arena, l->arena, (size_t)bytes) == 0;
+}

@@ -1,0 +1,174 @@
+/*
+ * solve.c -- the per-row least-squares solves of ALS.
+ *
+ * For one user u with stored items j (values r_j), with the other side's
+ * factors Y and G = Y^T Y, the half-step minimises over x
+ *
+ *   sum_i c_ui (p_ui - x.y_i)^2 + lambda |x|^2,
+ *
+ * whose normal equations are
+ *
+ *   A x = b,  A = G + lambda I + sum_j w_j y_j y_j^T,  b = sum_j bc_j y_j,
+ *
+ * with w_j = c_j - 1 and bc_j = c_j p_j (als_impl.h): the c = 1 of every
+ * absent pair is folded into G, so the per-row work is O(n_u f) for CG and
+ * O(n_u f^2 + f^3) for Cholesky instead of O(n_items f^2).  Explicit ALS is
+ * the same with G = 0, w_j = 1, bc_j = r_j.
+ *
+ * CG (Takacs, Pilaszy & Tikk 2011; implicit's least_squares_cg): a few
+ * steps of conjugate gradient on A x = b starting from the previous x,
+ * never forming A: A p = G p + lambda p + sum_j w_j (y_j.p) y_j.  The first
+ * pass gathers the rows y_j into a contiguous block so the cg_steps passes
+ * that follow read it sequentially from cache.
+ *
+ * Cholesky: A is built with two rank-k updates on the gathered block, the
+ * rows scaled by sqrt|w_j| (rows with w_j < 0 -- confidence below 1 --
+ * subtracted), then factorised (spotrf) and solved by two triangular
+ * solves.
+ */
+#include <cblas.h>
+#include <string.h>
+
+#include "als_impl.h"
+#include "lapack.h"
+
+int rp_als_scratch_init(rp_als_scratch *s, int32_t f, int64_t cap, rp_err *err) {
+  memset(s, 0, sizeof *s);
+  /* each piece starts on a 64-byte boundary */
+  size_t fa = ((size_t)f + 15) & ~(size_t)15, ca = ((size_t)cap + 15) & ~(size_t)15;
+  int ok = 1;
+  size_t total = rp_mulsize(ca, fa, &ok) + 2 * ca + fa * fa + 5 * fa;
+  float *mem = ok ? rp_malloc(rp_mulsize(total, sizeof(float), &ok)) : NULL;
+  if (!mem || !ok) {
+    rp_free(mem);
+    return rp_enomem(err, "als scratch");
+  }
+  s->cap = cap;
+  s->B = mem;
+  s->w = s->B + ca * fa;
+  s->bc = s->w + ca;
+  s->A = s->bc + ca;
+  s->r = s->A + fa * fa;
+  s->p = s->r + fa;
+  s->Ap = s->p + fa;
+  s->b = s->Ap + fa;
+  s->t = s->b + fa;
+  return RP_OK;
+}
+
+void rp_als_scratch_free(rp_als_scratch *s) {
+  rp_free(s->B);
+  memset(s, 0, sizeof *s);
+}
+
+/* Ap = G p + lambda p (G may be NULL) */
+static void base_apply(const rp_als_side *s, float lambda, const float *p, float *Ap) {
+  int32_t f = s->f;
+  if (s->G)
+    rp_als_symv(s->G, p, Ap, f);
+  else
+    for (int32_t d = 0; d < f; d++) Ap[d] = 0;
+  rp_als_axpy(lambda, p, Ap, f);
+}
+
+void rp_als_solve_cg(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                     float *x, rp_als_scratch *sc) {
+  int32_t f = s->f;
+  if (n == 0) {
+    memset(x, 0, sizeof(float) * (size_t)f);
+    return;
+  }
+  const rp_als_opts *o = s->o;
+  float lambda = rp_als_lambda(o, n);
+  int blocked = n <= sc->cap;
+  float *r = sc->r, *p = sc->p, *Ap = sc->Ap;
+
+  /* r = b - A x, gathering the rows on the way */
+  base_apply(s, lambda, x, Ap);
+  for (int32_t d = 0; d < f; d++) r[d] = -Ap[d];
+  for (int64_t a = 0; a < n; a += sc->cap) {
+    int64_t m = n - a < sc->cap ? n - a : sc->cap;
+    rp_als_weights(o, val + a, m, sc->w, sc->bc);
+    rp_als_gather_residual(s->Y, idx + a, m, f, sc->w, sc->bc, x, blocked ? sc->B : NULL, r);
+  }
+  memcpy(p, r, sizeof(float) * (size_t)f);
+  float rsold = rp_als_dot(r, r, f);
+  if (rsold < 1e-20f) return;
+
+  for (int32_t it = 0; it < o->cg_steps; it++) {
+    base_apply(s, lambda, p, Ap);
+    if (blocked)
+      rp_als_block_apply(sc->B, NULL, NULL, n, f, sc->w, p, Ap);
+    else
+      for (int64_t a = 0; a < n; a += sc->cap) {
+        int64_t m = n - a < sc->cap ? n - a : sc->cap;
+        rp_als_weights(o, val + a, m, sc->w, sc->bc);
+        rp_als_block_apply(NULL, s->Y, idx + a, m, f, sc->w, p, Ap);
+      }
+    float alpha = rsold / rp_als_dot(p, Ap, f);
+    rp_als_axpy(alpha, p, x, f);
+    rp_als_axpy(-alpha, Ap, r, f);
+    float rsnew = rp_als_dot(r, r, f);
+    if (rsnew < 1e-20f) break;
+    float beta = rsnew / rsold;
+    for (int32_t d = 0; d < f; d++) p[d] = r[d] + beta * p[d];
+    rsold = rsnew;
+  }
+}
+
+int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                      rp_als_scratch *sc) {
+  const rp_als_opts *o = s->o;
+  int32_t f = s->f;
+  float *A = sc->A, *b = sc->b;
+  if (s->G)
+    memcpy(A, s->G, sizeof(float) * (size_t)f * (size_t)f);
+  else
+    memset(A, 0, sizeof(float) * (size_t)f * (size_t)f);
+  float lambda = rp_als_lambda(o, n);
+  for (int32_t d = 0; d < f; d++) A[(int64_t)d * f + d] += lambda, b[d] = 0;
+  for (int64_t a = 0; a < n; a += sc->cap) {
+    int64_t m = n - a < sc->cap ? n - a : sc->cap;
+    rp_als_weights(o, val + a, m, sc->w, sc->bc);
+    /* rows with w >= 0 fill the block from the top, w < 0 from the bottom */
+    int64_t top = 0, bot = m;
+    for (int64_t j = 0; j < m; j++) {
+      const float *y = s->Y + (int64_t)idx[a + j] * f;
+      if (sc->bc[j] != 0) rp_als_axpy(sc->bc[j], y, b, f);
+      float wj = sc->w[j];
+      if (wj == 0) continue;
+      float *dst = wj > 0 ? sc->B + (top++) * f : sc->B + (--bot) * f;
+      float sw = sqrtf(fabsf(wj));
+      for (int32_t d = 0; d < f; d++) dst[d] = sw * y[d];
+    }
+    /* column-major f x k views of the row-major blocks: A += B B^T */
+    if (top > 0)
+      cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, f, (int)top, 1.0f, sc->B, f, 1.0f, A, f);
+    if (bot < m)
+      cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, f, (int)(m - bot), -1.0f,
+                  sc->B + bot * f, f, 1.0f, A, f);
+  }
+  int info = 0, nn = f;
+  spotrf_("U", &nn, A, &nn, &info);
+  return info;
+}
+
+void rp_als_chol_solve(const float *A, int32_t f, float *z) {
+  /* A = U^T U (column-major upper): solve U^T y = z, then U x = y */
+  cblas_strsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, f, A, f, z, 1);
+  cblas_strsv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, f, A, f, z, 1);
+}
+
+int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                          float *x, rp_als_scratch *sc) {
+  int32_t f = s->f;
+  if (n == 0) {
+    memset(x, 0, sizeof(float) * (size_t)f);
+    return 0;
+  }
+  int info = rp_als_factor_row(s, idx, val, n, sc);
+  if (info) return info;
+  rp_als_chol_solve(sc->A, f, sc->b);
+  memcpy(x, sc->b, sizeof(float) * (size_t)f);
+  return 0;
+}

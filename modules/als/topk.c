@@ -1,0 +1,262 @@
+/*
+ * topk.c -- top-k selection: recommend for one vector, for a batch of
+ * users (the rp_recommender interface), similar items and users.
+ *
+ * Selection keeps a bounded min-heap of the k best (score, index) pairs;
+ * higher scores win and equal scores go to the lower index, so the order
+ * is total and every path returns the same list.  Exclusions are sorted
+ * index lists walked in step with the scan (a CSR row is one).
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "als_impl.h"
+#include "screen.h"
+
+/* ---- heap ---------------------------------------------------------------- */
+static void sift_down(rp_als_heap *h, int32_t a) {
+  for (;;) {
+    int32_t l = 2 * a + 1, r = l + 1, w = a;
+    if (l < h->n && rp_als_better(h->s[w], h->i[w], h->s[l], h->i[l])) w = l;
+    if (r < h->n && rp_als_better(h->s[w], h->i[w], h->s[r], h->i[r])) w = r;
+    if (w == a) return;
+    float ts = h->s[a];
+    int32_t ti = h->i[a];
+    h->s[a] = h->s[w], h->i[a] = h->i[w];
+    h->s[w] = ts, h->i[w] = ti;
+    a = w;
+  }
+}
+
+void rp_als_heap_push(rp_als_heap *h, float s, int32_t i) {
+  if (h->n < h->k) {
+    int32_t a = h->n++;
+    h->s[a] = s, h->i[a] = i;
+    while (a > 0) {
+      int32_t p = (a - 1) / 2;
+      if (!rp_als_better(h->s[p], h->i[p], h->s[a], h->i[a])) break;
+      float ts = h->s[a];
+      int32_t ti = h->i[a];
+      h->s[a] = h->s[p], h->i[a] = h->i[p];
+      h->s[p] = ts, h->i[p] = ti;
+      a = p;
+    }
+    return;
+  }
+  if (h->k == 0 || !rp_als_better(s, i, h->s[0], h->i[0])) return;
+  h->s[0] = s, h->i[0] = i;
+  sift_down(h, 0);
+}
+
+int32_t rp_als_heap_sorted(rp_als_heap *h, int32_t *items, float *scores) {
+  int32_t n = h->n;
+  /* pop the worst to the back */
+  for (int32_t e = n - 1; e >= 0; e--) {
+    items[e] = h->i[0];
+    scores[e] = h->s[0];
+    h->n--;
+    h->s[0] = h->s[h->n], h->i[0] = h->i[h->n];
+    sift_down(h, 0);
+  }
+  h->n = 0;
+  return n;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+int64_t rp_als_sort_unique(int32_t *idx, int64_t n) {
+  if (n <= 0) return 0;
+  qsort(idx, (size_t)n, sizeof *idx, cmp_i32);
+  int64_t o = 0;
+  for (int64_t j = 0; j < n; j++)
+    if (idx[j] >= 0 && (o == 0 || idx[j] != idx[o - 1])) idx[o++] = idx[j];
+  return o;
+}
+
+/* ---- exclusion walker -------------------------------------------------------- */
+typedef struct walker {
+  int n;
+  const rp_als_list *l;
+  int64_t pos[RP_ALS_MAX_EXCL];
+} walker;
+
+static void walker_init(walker *w, const rp_als_list *l, int n) {
+  w->n = n;
+  w->l = l;
+  for (int a = 0; a < n; a++) w->pos[a] = 0;
+}
+
+/* Is item i excluded?  Items must be asked in increasing order. */
+static inline int walker_hit(walker *w, int32_t i) {
+  for (int a = 0; a < w->n; a++) {
+    const rp_als_list *l = &w->l[a];
+    int64_t p = w->pos[a];
+    while (p < l->n && l->idx[p] < i) p++;
+    w->pos[a] = p;
+    if (p < l->n && l->idx[p] == i) return 1;
+  }
+  return 0;
+}
+
+/* ---- one vector ------------------------------------------------------------------ */
+/* Scores every candidate with the exact dot product (the reference path and
+ * the path for allow lists). */
+static void topk_exact(const rp_als_model *m, const float *x, walker *w, const rp_als_list *allow,
+                       rp_als_heap *h) {
+  int32_t f = m->factors;
+  const float *Y = m->item_factors;
+  if (allow) {
+    for (int64_t a = 0; a < allow->n; a++) {
+      int32_t i = allow->idx[a];
+      if (i >= m->nitems) break;
+      if (walker_hit(w, i)) continue;
+      rp_als_heap_push(h, rp_als_dot(x, Y + (int64_t)i * f, f), i);
+    }
+    return;
+  }
+  for (int32_t i = 0; i < m->nitems; i++) {
+    if (walker_hit(w, i)) continue;
+    rp_als_heap_push(h, rp_als_dot(x, Y + (int64_t)i * f, f), i);
+  }
+}
+
+static int rp_als_topk_scratch(const rp_als_model *m, const float *x, int32_t k,
+                               const rp_als_list *excl, int nexcl, const rp_als_list *allow,
+                               rp_als_heap *h, int32_t *out_items, float *out_scores,
+                               int32_t *out_n) {
+  walker w;
+  walker_init(&w, excl, nexcl);
+  h->n = 0;
+  h->k = k;
+  if (!allow && rp_als_screen_ready(m))
+    rp_als_screen_topk(m, x, excl, nexcl, h);
+  else
+    topk_exact(m, x, &w, allow, h);
+  *out_n = rp_als_heap_sorted(h, out_items, out_scores);
+  return RP_OK;
+}
+
+static int check_excl(int nexcl, rp_err *err) {
+  if (nexcl < 0 || nexcl > RP_ALS_MAX_EXCL)
+    return rp_errf(err, RP_EINVAL, "at most %d exclusion lists, got %d", RP_ALS_MAX_EXCL, nexcl);
+  return RP_OK;
+}
+
+int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                int32_t *out_n, rp_err *err) {
+  *out_n = 0;
+  if (check_excl(nexcl, err)) return RP_EINVAL;
+  if (k > m->nitems) k = m->nitems;
+  if (k <= 0) return RP_OK;
+  rp_als_heap h = {k, 0, rp_malloc(sizeof(float) * (size_t)k),
+                   rp_malloc(sizeof(int32_t) * (size_t)k)};
+  int rc = RP_OK;
+  if (!h.s || !h.i)
+    rc = rp_enomem(err, "top-k heap");
+  else if (allow || (rc = rp_als_screen_prepare((rp_als_model *)m, err)) == RP_OK)
+    rc = rp_als_topk_scratch(m, x, k, excl, nexcl, allow, &h, out_items, out_scores, out_n);
+  rp_free(h.s);
+  rp_free(h.i);
+  return rc;
+}
+
+/* ---- batch ------------------------------------------------------------------------ */
+int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                           const rp_csr *exclude, int threads, int32_t *out_items,
+                           float *out_scores, int32_t *out_n, rp_err *err) {
+  if (n <= 0) return RP_OK;
+  int32_t kk = k < m->nitems ? k : m->nitems;
+  for (int32_t a = 0; a < n; a++) out_n[a] = 0;
+  if (kk <= 0) return RP_OK;
+  int rc = rp_als_screen_prepare((rp_als_model *)m, err);
+  if (rc) return rc;
+  int nt = rp_threads(threads);
+  if (nt > n) nt = n;
+  float *hs = rp_malloc(sizeof(float) * (size_t)kk * (size_t)nt);
+  int32_t *hi = rp_malloc(sizeof(int32_t) * (size_t)kk * (size_t)nt);
+  if (!hs || !hi) {
+    rp_free(hs);
+    rp_free(hi);
+    return rp_enomem(err, "top-k heaps");
+  }
+  int saved = rp_als_blas_begin();
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_get_thread_num();
+    rp_als_heap h = {kk, 0, hs + (size_t)t * kk, hi + (size_t)t * kk};
+#pragma omp for schedule(dynamic, 16)
+    for (int32_t a = 0; a < n; a++) {
+      int32_t u = users[a];
+      if (!rp_als_model_knows_user(m, u)) continue;
+      rp_als_list ex = {NULL, 0};
+      if (exclude && u < exclude->nrows) {
+        ex.idx = exclude->indices + exclude->indptr[u];
+        ex.n = exclude->indptr[u + 1] - exclude->indptr[u];
+      }
+      rp_als_topk_scratch(m, m->user_factors + (int64_t)u * m->factors, kk, &ex, 1, NULL, &h,
+                          out_items + (int64_t)a * k, out_scores + (int64_t)a * k, &out_n[a]);
+    }
+  }
+  rp_als_blas_end(saved);
+  rp_free(hs);
+  rp_free(hi);
+  return RP_OK;
+}
+
+/* ---- similar --------------------------------------------------------------------- */
+static const float *norms(rp_als_model *m, int which, rp_err *err) {
+  pthread_mutex_lock(&m->lock);
+  float **slot = which ? &m->user_norms : &m->item_norms;
+  if (!*slot) {
+    int32_t rows = which ? m->nusers : m->nitems, f = m->factors;
+    const float *F = which ? m->user_factors : m->item_factors;
+    float *nv = rp_malloc(sizeof(float) * (size_t)(rows ? rows : 1));
+    if (nv)
+      for (int32_t r = 0; r < rows; r++) {
+        const float *v = F + (int64_t)r * f;
+        nv[r] = sqrtf(rp_als_dot(v, v, f));
+      }
+    else
+      rp_enomem(err, "norms");
+    *slot = nv;
+  }
+  const float *res = *slot;
+  pthread_mutex_unlock(&m->lock);
+  return res;
+}
+
+int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
+  *out_n = 0;
+  int32_t rows = which ? m->nusers : m->nitems, f = m->factors;
+  if (idx < 0 || idx >= rows)
+    return rp_errf(err, RP_EINVAL, "%s index %d out of range", which ? "user" : "item", (int)idx);
+  const float *nv = norms((rp_als_model *)m, which, err);
+  if (!nv) return RP_ENOMEM;
+  if (k > rows) k = rows;
+  if (k <= 0 || nv[idx] == 0) return RP_OK;
+  rp_als_heap h = {k, 0, rp_malloc(sizeof(float) * (size_t)k),
+                   rp_malloc(sizeof(int32_t) * (size_t)k)};
+  if (!h.s || !h.i) {
+    rp_free(h.s);
+    rp_free(h.i);
+    return rp_enomem(err, "top-k heap");
+  }
+  const float *F = which ? m->user_factors : m->item_factors, *q = F + (int64_t)idx * f;
+  float qn = nv[idx];
+  for (int32_t r = 0; r < rows; r++) {
+    if (r == idx && !include_self) continue;
+    float s = nv[r] > 0 ? rp_als_dot(q, F + (int64_t)r * f, f) / (qn * nv[r]) : 0.0f;
+    rp_als_heap_push(&h, s, r);
+  }
+  *out_n = rp_als_heap_sorted(&h, out_idx, out_scores);
+  rp_free(h.s);
+  rp_free(h.i);
+  return RP_OK;
+}

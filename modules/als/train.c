@@ -1,0 +1,264 @@
+/*
+ * train.c -- the ALS training loop.
+ *
+ * Each iteration solves every user against the item factors, then every
+ * item against the new user factors (implicit's order).  A half-iteration:
+ * G = Y^T Y with all threads (gram.c), then the rows in parallel, dynamic
+ * schedule, each row solved independently into its own factor row with
+ * per-thread scratch, so a row's result never depends on which thread
+ * computed it or when: the factors are bit-identical for any thread count.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "als_impl.h"
+
+/* uniform [0, scale) from a per-row stream: the initial factors depend on
+ * (seed, side, row) only */
+static void init_rows(float *F, int32_t rows, int32_t f, uint64_t seed, uint64_t side,
+                      double scale) {
+  for (int32_t r = 0; r < rows; r++) {
+    rp_rng g;
+    rp_rng_seed(&g, seed, 2 * (uint64_t)r + side);
+    float *x = F + (int64_t)r * f;
+    for (int32_t d = 0; d < f; d++) x[d] = (float)(rp_rng_uniform(&g) * scale);
+  }
+}
+
+/* Copies rows of a previous model onto ours: by index when both sides use
+ * the same map object, by external id otherwise (rows without a match keep
+ * their random start). */
+static void warm_rows(float *F, int32_t rows, const rp_idmap *map, const float *P, int32_t prows,
+                      const rp_idmap *pmap, int32_t f) {
+  size_t bytes = sizeof(float) * (size_t)f;
+  if (map == pmap || !map || !pmap) {
+    int32_t n = rows < prows ? rows : prows;
+    memcpy(F, P, bytes * (size_t)n);
+    return;
+  }
+  for (int32_t r = 0; r < rows && r < map->n; r++) {
+    size_t len;
+    const char *id = rp_idmap_id(map, r, &len);
+    int32_t q = rp_idmap_find(pmap, id, len);
+    if (q >= 0 && q < prows) memcpy(F + (int64_t)r * f, P + (int64_t)q * f, bytes);
+  }
+}
+
+typedef struct trainer {
+  const rp_als_opts *o;
+  int nt;
+  rp_als_scratch *sc; /* nt */
+  float *G;
+  atomic_long bad_row; /* first row whose Cholesky failed + 1 (0 = none) */
+} trainer;
+
+/* X[rows of m] <- solve against Y (ny x f) */
+static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int32_t ny,
+                     rp_err *err) {
+  const rp_als_opts *o = t->o;
+  int32_t f = o->factors;
+  if (o->implicit) {
+    int rc = rp_als_gram(Y, ny, f, t->nt, t->G, err);
+    if (rc) return rc;
+  }
+  rp_als_side side = {o, f, Y, ny, o->implicit ? t->G : NULL};
+  atomic_store(&t->bad_row, 0);
+  int chol = o->solver == RP_ALS_CHOLESKY;
+#pragma omp parallel num_threads(t->nt)
+  {
+    rp_als_scratch *sc = &t->sc[omp_get_thread_num()];
+    if (omp_get_thread_num() == 0) rp_als_blas_note();
+#pragma omp for schedule(dynamic, 32)
+    for (int32_t u = 0; u < m->nrows; u++) {
+      int64_t a = m->indptr[u], n = m->indptr[u + 1] - a;
+      float *x = X + (int64_t)u * f;
+      if (chol) {
+        if (rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc)) {
+          long expect = 0;
+          atomic_compare_exchange_strong(&t->bad_row, &expect, (long)u + 1);
+        }
+      } else {
+        rp_als_solve_cg(&side, m->indices + a, m->data + a, n, x, sc);
+      }
+    }
+  }
+  long bad = atomic_load(&t->bad_row);
+  if (bad) {
+    size_t len = 0;
+    const char *id = m->rowmap && bad - 1 < m->rowmap->n
+                         ? rp_idmap_id(m->rowmap, (int32_t)(bad - 1), &len)
+                         : "?";
+    return rp_errf(err, RP_EINVAL,
+                   "cholesky failed on row %ld ('%s'): the normal matrix is not positive "
+                   "definite; increase regularization",
+                   bad, id);
+  }
+  return RP_OK;
+}
+
+int rp_als_col_counts(const rp_csr *m, int32_t ncols, int64_t **out, rp_err *err) {
+  int64_t *c = rp_calloc(ncols ? (size_t)ncols : 1, sizeof(int64_t));
+  if (!c) return rp_enomem(err, "column counts");
+  for (int64_t e = 0; e < m->nnz; e++)
+    if (m->indices[e] < ncols) c[m->indices[e]]++;
+  *out = c;
+  return RP_OK;
+}
+
+static int check_input(const rp_csr *ui, const rp_als_opts *o, const rp_als_hooks *h, rp_err *err) {
+  int rc = rp_als_opts_check(o, err);
+  if (rc) return rc;
+  if (ui->nrows < 1 || ui->ncols < 1)
+    return rp_errf(err, RP_EINVAL, "cannot train on an empty %d x %d matrix", (int)ui->nrows,
+                   (int)ui->ncols);
+  for (int64_t e = 0; e < ui->nnz; e++)
+    if (!isfinite(ui->data[e]))
+      return rp_errf(err, RP_EINVAL, "matrix value %lld is not finite", (long long)e);
+  if (o->solver == RP_ALS_CHOLESKY && o->regularization == 0 && !o->implicit)
+    rp_log(RP_LOG_WARN, "als: explicit Cholesky without regularization may fail on short rows");
+  if (!h) return RP_OK;
+  if (h->init && h->init->factors != o->factors)
+    return rp_errf(err, RP_EINVAL, "init model has %d factors, training asks for %d",
+                   (int)h->init->factors, (int)o->factors);
+  if (h->test) {
+    if (h->k < 1) return rp_errf(err, RP_EINVAL, "validation k must be >= 1, got %d", (int)h->k);
+    if (h->patience < 1)
+      return rp_errf(err, RP_EINVAL, "validation patience must be >= 1, got %d", (int)h->patience);
+    if ((h->metric == RP_ALS_METRIC_RMSE) == (o->implicit != 0))
+      return rp_errf(err, RP_EINVAL, "validation metric %s does not fit %s ALS",
+                     h->metric == RP_ALS_METRIC_RMSE ? "'rmse'" : "ndcg/map/precision",
+                     o->implicit ? "implicit" : "explicit");
+  }
+  return RP_OK;
+}
+
+int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *hooks,
+                 rp_als_model **out, rp_err *err) {
+  *out = NULL;
+  rp_als_opts o = *opts;
+  int rc = check_input(ui, &o, hooks, err);
+  if (rc) return rc;
+  rp_als_hooks none;
+  memset(&none, 0, sizeof none);
+  const rp_als_hooks *h = hooks ? hooks : &none;
+  int32_t f = o.factors;
+  trainer t;
+  memset(&t, 0, sizeof t);
+  t.o = &o;
+  t.nt = rp_threads(o.threads);
+  rp_csr *iu = NULL;
+  rp_als_model *m = NULL;
+  float *best = NULL;
+  int saved = rp_als_blas_begin();
+
+  iu = rp_csr_transpose(ui, o.threads, err);
+  if (!iu) {
+    rc = err ? err->status : RP_ENOMEM;
+    goto done;
+  }
+  m = rp_als_model_new(ui->nrows, ui->ncols, f, ui->rowmap, ui->colmap, err);
+  if (!m) {
+    rc = err ? err->status : RP_ENOMEM;
+    goto done;
+  }
+  m->opts = o;
+  t.G = rp_malloc(sizeof(float) * (size_t)f * (size_t)f);
+  t.sc = rp_calloc((size_t)t.nt, sizeof *t.sc);
+  if (!t.G || !t.sc) {
+    rc = rp_enomem(err, "als training state");
+    goto done;
+  }
+  /* gather blocks as long as the longest row, capped */
+  int64_t longest = 0;
+  for (int32_t r = 0; r < ui->nrows; r++)
+    if (rp_csr_rowlen(ui, r) > longest) longest = rp_csr_rowlen(ui, r);
+  for (int32_t r = 0; r < iu->nrows; r++)
+    if (rp_csr_rowlen(iu, r) > longest) longest = rp_csr_rowlen(iu, r);
+  int64_t cap = rp_als_block_rows(f);
+  if (longest < cap) cap = longest > 0 ? longest : 1;
+  for (int i = 0; i < t.nt; i++)
+    if ((rc = rp_als_scratch_init(&t.sc[i], f, cap, err))) goto done;
+
+  init_rows(m->user_factors, m->nusers, f, o.seed, 0, o.init_scale);
+  init_rows(m->item_factors, m->nitems, f, o.seed, 1, o.init_scale);
+  if (h->init) {
+    warm_rows(m->user_factors, m->nusers, m->users, h->init->user_factors, h->init->nusers,
+              h->init->users, f);
+    warm_rows(m->item_factors, m->nitems, m->items, h->init->item_factors, h->init->nitems,
+              h->init->items, f);
+  }
+  size_t xbytes = sizeof(float) * (size_t)f * (size_t)m->nusers;
+  size_t ybytes = sizeof(float) * (size_t)f * (size_t)m->nitems;
+  if (h->test && !(best = rp_malloc(xbytes + ybytes + 1))) {
+    rc = rp_enomem(err, "validation copy of the factors");
+    goto done;
+  }
+
+  int lower_better = h->metric == RP_ALS_METRIC_RMSE;
+  double best_score = NAN;
+  int32_t best_it = 0, it;
+  for (it = 1; it <= o.iterations; it++) {
+    double t0 = rp_now();
+    if ((rc = half_step(&t, ui, m->user_factors, m->item_factors, m->nitems, err))) goto done;
+    if ((rc = half_step(&t, iu, m->item_factors, m->user_factors, m->nusers, err))) goto done;
+    rp_als_iter_info info = {it, rp_now() - t0, NAN, NAN, 0};
+    m->iterations_done = it;
+    /* the loss needs Y^T Y, validation needs fresh caches */
+    if ((h->want_loss || h->test) && (rc = rp_als_model_refresh(m, err))) goto done;
+    if (h->want_loss && (rc = rp_als_loss(m, ui, o.threads, &info.loss, err))) goto done;
+    m->loss = info.loss;
+    int stop = 0;
+    if (h->test) {
+      rc =
+          rp_als_validate_metric(m, ui, h->test, h->k, h->metric, o.threads, &info.validation, err);
+      if (rc) goto done;
+      int better = isnan(best_score) ||
+                   (lower_better ? info.validation < best_score : info.validation > best_score);
+      if (better) {
+        best_score = info.validation;
+        best_it = it;
+        memcpy(best, m->user_factors, xbytes);
+        memcpy((char *)best + xbytes, m->item_factors, ybytes);
+      } else if (it - best_it >= h->patience) {
+        stop = 1;
+      }
+      info.best_iteration = best_it;
+    }
+    rp_progress("als", it, o.iterations, it == o.iterations);
+    if (h->on_iteration && h->on_iteration(&info, h->ud)) stop = 1;
+    if (stop) {
+      if (it < o.iterations) rp_progress("als", it, o.iterations, 1);
+      break;
+    }
+  }
+  if (best && best_it > 0 && best_it != m->iterations_done) {
+    memcpy(m->user_factors, best, xbytes);
+    memcpy(m->item_factors, (char *)best + xbytes, ybytes);
+    m->iterations_done = best_it;
+    m->loss = NAN;
+    if (h->want_loss && ((rc = rp_als_model_refresh(m, err)) ||
+                         (rc = rp_als_loss(m, ui, o.threads, &m->loss, err))))
+      goto done;
+  }
+  m->fingerprint = rp_als_fingerprint(ui);
+  m->created = (int64_t)time(NULL);
+  rc = rp_als_model_refresh(m, err);
+
+done:
+  rp_als_blas_end(saved);
+  if (t.sc)
+    for (int i = 0; i < t.nt; i++) rp_als_scratch_free(&t.sc[i]);
+  rp_free(t.sc);
+  rp_free(t.G);
+  rp_free(best);
+  rp_csr_free(iu);
+  if (rc) {
+    rp_als_model_free(m);
+    return rc;
+  }
+  *out = m;
+  return RP_OK;
+}

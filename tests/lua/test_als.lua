@@ -1,0 +1,275 @@
+-- rp.als from Lua: options and their errors, the recommender protocol,
+-- similar, fold-in, explain, model files, factor views, callbacks.
+local rp = require "recpipe"
+local T = require "recpipe.test"
+
+-- two taste groups: users 1..30 like items 1..20, users 31..60 like 21..40
+local dir = T.tmpdir()
+local function make_log()
+  local lines = { "user,item,value" }
+  math.randomseed(7)
+  local function rnd(n) return math.random(0, n - 1) end
+  for u = 1, 60 do
+    local base = u <= 30 and 0 or 20
+    for _ = 1, 8 do
+      lines[#lines + 1] = ("u%d,i%d,%d"):format(u, base + 1 + rnd(20), 1 + rnd(3))
+    end
+  end
+  lines[#lines + 1] = "u61,i1,-2" -- a dislike
+  lines[#lines + 1] = "lonely,i41,1"
+  return T.write(dir .. "/log.csv", table.concat(lines, "\n") .. "\n")
+end
+
+local ev = rp.io.read_events(make_log())
+local train = ev:to_matrix()
+
+local function contains(t, x)
+  for _, v in ipairs(t) do if v == x then return true end end
+  return false
+end
+
+T.case("train defaults and fields", function()
+  local m = rp.als.train(train, { factors = 8, iterations = 5, seed = 1 })
+  T.eq(m.factors, 8)
+  T.eq(m.nusers, train.nrows)
+  T.eq(m.nitems, train.ncols)
+  T.eq(m.iterations, 5)
+  T.ok(tostring(m):find("recpipe.ALSModel(62 users x 41 items, 8 factors, implicit cg, 5 iterations)", 1, true))
+  T.ok(m.users == train.users and m.items == train.items)
+  local o = m.options
+  T.eq(o.regularization, 0.01)
+  T.eq(o.alpha, 1.0)
+  T.eq(o.confidence, "linear")
+  T.eq(o.solver, "cg")
+  T.eq(o.cg_steps, 3)
+  T.eq(o.regularization_mode, "fixed")
+  T.eq(#m.fingerprint, 16)
+  T.eq(m.training_loss, nil) -- not asked for
+  local d = rp.als.train(train, { iterations = 1 })
+  T.eq(d.factors, 100) -- implicit 0.7's default
+  T.eq(rp.als.train(train, { implicit = false, iterations = 1 }).options.regularization_mode,
+    "frequency")
+end)
+
+T.case("option errors name the field", function()
+  T.errors(function() rp.als.train(train, { factors = -3 }) end,
+    "field 'factors' must be an integer in 1..4096, got -3")
+  T.errors(function() rp.als.train(train, { solver = "lu" }) end,
+    "field 'solver' must be one of 'cg', 'cholesky', got 'lu'")
+  T.errors(function() rp.als.train(train, { confidence = "exp" }) end, "field 'confidence'")
+  T.errors(function() rp.als.train(train, { alpha = 0 }) end, "field 'alpha' must be > 0")
+  T.errors(function() rp.als.train(train, { factor = 3 }) end, "unknown option 'factor'")
+  T.errors(function() rp.als.train(train, { on_iteration = 3 }) end,
+    "field 'on_iteration' must be a function")
+  T.errors(function() rp.als.train(train, { validation = { k = 3 } }) end,
+    "field 'test' is required")
+  T.errors(function() rp.als.train(train, { validation = { test = train, metric = "rmse" } }) end,
+    "does not fit implicit ALS")
+  T.errors(function() rp.als.train({}, {}) end, "recpipe.Matrix expected")
+  local m8 = rp.als.train(train, { factors = 8, iterations = 1 })
+  T.errors(function() rp.als.train(train, { factors = 9, init = m8 }) end,
+    "init model has 8 factors")
+end)
+
+local model = rp.als.train(train, { factors = 8, iterations = 10, regularization = 0.1, seed = 3 })
+
+T.case("recommend: protocol", function()
+  local items, scores = model:recommend("u1", { k = 5 })
+  T.eq(#items, 5)
+  T.eq(#scores, 5)
+  for a = 2, 5 do T.ok(scores[a] <= scores[a - 1]) end
+  -- group 1 users get group 1 items
+  for _, it in ipairs(items) do T.ok(tonumber(it:sub(2)) <= 20, it) end
+  -- unknown user: nil and a message, not an error
+  local none, msg = model:recommend("nobody")
+  T.eq(none, nil)
+  T.eq(msg, "unknown user 'nobody'")
+  T.errors(function() model:recommend("u1", { kk = 3 }) end, "unknown option 'kk'")
+  T.errors(function() model:recommend("u1", { k = -1 }) end, "field 'k'")
+end)
+
+T.case("recommend: exclusion, allow and deny lists", function()
+  local seen = train:row("u2")
+  local items = model:recommend("u2", { k = 41, exclude = train })
+  for _, it in ipairs(items) do T.ok(not contains(seen, it), "seen item returned: " .. it) end
+  T.eq(#items, 41 - #seen) -- k larger than the candidates: what there is
+  local same = model:recommend("u2", { k = 41, filter_seen = true })
+  T.same(same, items)
+  local all = model:recommend("u2", { k = 41 })
+  T.eq(#all, 41)
+  -- allow list (unknown ids ignored), deny list
+  local allow = { "i1", "i2", "i30", "i40", "zzz" }
+  local got = model:recommend("u2", { k = 10, items = allow })
+  T.eq(#got, 4)
+  for _, it in ipairs(got) do T.ok(contains(allow, it)) end
+  local denied = model:recommend("u2", { k = 10, items = allow, deny = { "i1", "i30" } })
+  T.eq(#denied, 2)
+  T.ok(not contains(denied, "i1") and not contains(denied, "i30"))
+  local top = model:recommend("u2", { k = 3 })
+  local d2 = model:recommend("u2", { k = 3, deny = { top[1] } })
+  T.eq(d2[1], top[2])
+end)
+
+T.case("recommend: exclusion matrix on grown maps", function()
+  -- a second file read onto the same maps adds users/items: fewer rows in train
+  local f = T.write(dir .. "/more.csv", "user,item,value\nu1,i3,1\nnewuser,i99,1\n")
+  local ev2 = rp.io.read_events(f, { users = train.users, items = train.items })
+  local m2 = ev2:to_matrix()
+  T.ok(m2.nrows > model.nusers)
+  local items = model:recommend("u1", { k = 41, exclude = m2 })
+  T.ok(not contains(items, "i3"))
+  T.eq(#items, 40)
+  -- a user added to the map after training is unknown to the model
+  T.eq(model:recommend("newuser"), nil)
+  -- a user with no interactions in training
+  local ev3 = rp.io.read_events(T.write(dir .. "/e.csv", "user,item,value\nu5,i1,1\n"))
+  T.errors(function() model:recommend("u1", { exclude = ev3:to_matrix() }) end,
+    "not on the model's id maps")
+end)
+
+T.case("recommend_all and __recommender", function()
+  local items, scores = model:recommend_all { k = 4, exclude = train }
+  local n = 0
+  for user, list in pairs(items) do
+    n = n + 1
+    T.eq(#list, 4)
+    local one, s1 = model:recommend(user, { k = 4, exclude = train })
+    T.same(list, one)
+    T.same(scores[user], s1)
+  end
+  T.eq(n, 62)
+  local some = model:recommend_all { users = { "u1", "u40", "ghost" }, k = 2 }
+  T.eq(#some.u1, 2)
+  T.eq(#some.u40, 2)
+  T.eq(some.ghost, nil)
+  T.eq(type(model:__recommender()), "userdata")
+end)
+
+T.case("negative values and unseen rows", function()
+  -- u61 only disliked i1: it has factors (confidence |c|, preference 0)
+  T.ok(model:recommend("u61", { k = 1 }) ~= nil)
+  -- rows without interactions have zero factors
+  local uf = model.user_factors
+  T.eq(uf.rows, model.nusers)
+  T.eq(uf.cols, 8)
+end)
+
+T.case("similar items and users", function()
+  local items, scores = model:similar_items("i1", { k = 5 })
+  T.eq(items[1], "i1")
+  T.near(scores[1], 1.0, 1e-5)
+  for _, it in ipairs(items) do T.ok(tonumber(it:sub(2)) <= 20 or it == "i41", it) end
+  local no_self = model:similar_items("i1", { k = 5, include_self = false })
+  T.ok(not contains(no_self, "i1"))
+  local users = model:similar_users("u40", { k = 3 })
+  T.eq(users[1], "u40")
+  T.eq(model:similar_items("nothing"), nil)
+  local _, msg = model:similar_users("nobody")
+  T.eq(msg, "unknown user 'nobody'")
+end)
+
+T.case("recommend_new: fold-in", function()
+  local items = model:recommend_new({ "i1", "i2", "i3" }, { k = 5 })
+  T.eq(#items, 5)
+  for _, it in ipairs(items) do
+    T.ok(it ~= "i1" and it ~= "i2" and it ~= "i3")
+    T.ok(tonumber(it:sub(2)) <= 20, it)
+  end
+  local with = model:recommend_new({ "i1", "i2" }, { k = 41, filter_seen = false })
+  T.eq(#with, 41)
+  local weighted = model:recommend_new({ "i21", "i2" }, { values = { 5, 1 }, k = 3 })
+  T.ok(tonumber(weighted[1]:sub(2)) > 20)
+  T.errors(function() model:recommend_new({ "i1" }, { values = { 1, 2 } }) end,
+    "field 'values' must be an array as long as the items (1)")
+  -- a trained user's history gives (nearly) the same list as their factors
+  local hist, vals = train:row("u3")
+  local a = model:recommend_new(hist, { values = vals, k = 5 })
+  local b = model:recommend("u3", { k = 5, exclude = train })
+  local common = 0
+  for _, x in ipairs(a) do if contains(b, x) then common = common + 1 end end
+  T.ok(common >= 3, "fold-in and trained lists share " .. common)
+end)
+
+T.case("explain", function()
+  local items, contrib, total = model:explain("u1", "i5", { k = 3 })
+  T.ok(#items >= 1 and #items <= 3)
+  for a = 2, #contrib do T.ok(contrib[a] <= contrib[a - 1]) end
+  T.eq(type(total), "number")
+  local hist = train:row("u1")
+  for _, it in ipairs(items) do T.ok(contains(hist, it)) end
+  T.eq(model:explain("nobody", "i1"), nil)
+  T.eq(model:explain("u1", "nothing"), nil)
+end)
+
+T.case("save and load", function()
+  local p = dir .. "/m.rpm"
+  T.eq(model:save(p), model)
+  local m2 = rp.als.load(p)
+  T.eq(tostring(m2), tostring(model))
+  T.eq(m2.fingerprint, model.fingerprint)
+  T.same(m2.item_factors:totable(), model.item_factors:totable())
+  T.same({ m2:recommend("u7", { k = 5 }) }, { model:recommend("u7", { k = 5 }) })
+  -- exclusion from a matrix read onto the loaded model's maps
+  local ev2 = rp.io.read_events(make_log(), { users = m2.users, items = m2.items })
+  local t2 = ev2:to_matrix()
+  T.same(m2:recommend("u7", { k = 5, exclude = t2 }), model:recommend("u7", { k = 5, exclude = train }))
+  T.errors(function() m2:recommend("u7", { filter_seen = true }) end, "needs the training matrix")
+  T.ok(m2:explain("u7", "i1", { history = t2 }) ~= nil)
+  model:save(dir .. "/m.rpm.gz")
+  T.eq(tostring(rp.als.load(dir .. "/m.rpm.gz")), tostring(model))
+  T.write(dir .. "/bad.rpm", "hello")
+  T.errors(function() rp.als.load(dir .. "/bad.rpm") end, "not a recpipe ALS model file")
+  T.errors(function() rp.als.load(dir .. "/missing.rpm") end, "missing.rpm")
+end)
+
+T.case("factor views stay valid", function()
+  local m = rp.als.train(train, { factors = 4, iterations = 2 })
+  local uf = m.user_factors
+  local row = uf:row(1)
+  m:free()
+  T.errors(function() m:recommend("u1") end, "attempt to use a freed recpipe.ALSModel")
+  T.eq(tostring(m), "recpipe.ALSModel(freed)")
+  collectgarbage()
+  T.same(uf:row(1), row) -- the view still reads the factors
+end)
+
+T.case("on_iteration, loss, early stop", function()
+  local seen = {}
+  local m = rp.als.train(train, {
+    factors = 6, iterations = 8, solver = "cholesky",
+    on_iteration = function(it, info)
+      seen[#seen + 1] = info.loss
+      T.ok(info.seconds >= 0)
+      if it == 5 then return false end
+    end })
+  T.eq(#seen, 5)
+  T.eq(m.iterations, 5)
+  for a = 2, 5 do T.ok(seen[a] <= seen[a - 1] * (1 + 1e-6)) end
+  T.near(m.training_loss, seen[5], 1e-12)
+  T.near(m:loss(train), seen[5], 1e-6)
+  -- an error in the callback stops training and propagates
+  T.errors(function()
+    rp.als.train(train, { factors = 4, on_iteration = function() error("boom") end })
+  end, "boom")
+  -- validation
+  local vals = {}
+  local v = rp.als.train(train, {
+    factors = 6, iterations = 6,
+    validation = { test = train, k = 5, metric = "map", patience = 2 },
+    on_iteration = function(_, info) vals[#vals + 1] = info.validation end })
+  T.ok(#vals >= 1)
+  T.ok(v.iterations >= 1 and v.iterations <= 6)
+end)
+
+T.case("warm start and explicit mode", function()
+  local a = rp.als.train(train, { factors = 5, iterations = 4, seed = 9 })
+  local b = rp.als.train(train, { factors = 5, iterations = 2, seed = 9 })
+  local c = rp.als.train(train, { factors = 5, iterations = 2, init = b })
+  T.same(c.user_factors:totable(), a.user_factors:totable())
+  local e = rp.als.train(train, { factors = 5, iterations = 10, implicit = false,
+    regularization = 0.05 })
+  T.ok(e:loss(train) < 1.0, "explicit RMSE " .. e:loss(train))
+  T.ok(tostring(e):find("explicit", 1, true))
+end)
+
+T.done()
