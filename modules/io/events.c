@@ -31,6 +31,22 @@ int rp_events_reserve(rp_events *ev, int64_t cap, rp_err *err) {
   return RP_OK;
 }
 
+int rp_events_shrink(rp_events *ev, rp_err *err) {
+  int64_t cap = ev->n > 16 ? ev->n : 16;
+  if (cap >= ev->cap) return RP_OK;
+  int ok = 1;
+  /* shrinking realloc may still fail (fault injection): keep the old block */
+  ev->user = grow(ev->user, cap, sizeof *ev->user, &ok);
+  ev->item = grow(ev->item, cap, sizeof *ev->item, &ok);
+  ev->value = grow(ev->value, cap, sizeof *ev->value, &ok);
+  if (ev->time) ev->time = grow(ev->time, cap, sizeof *ev->time, &ok);
+  if (ev->event) ev->event = grow(ev->event, cap, sizeof *ev->event, &ok);
+  for (int c = 0; c < ev->ncontext; c++)
+    ev->context[c] = grow(ev->context[c], cap, sizeof *ev->context[c], &ok);
+  ev->cap = cap; /* every column holds at least cap rows, shrunk or not */
+  return ok ? RP_OK : rp_enomem(err, "events");
+}
+
 rp_events *rp_events_new(rp_idmap *users, rp_idmap *items, int has_time, rp_idmap *event_names,
                          int ncontext, const char *const *ctx_names, rp_idmap *const *ctx_dicts,
                          rp_err *err) {

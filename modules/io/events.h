@@ -40,6 +40,8 @@ rp_events *rp_events_like(const rp_events *ev, rp_err *err);
 void rp_events_free(rp_events *ev); /* accepts NULL */
 /* Makes room for at least cap rows. */
 int rp_events_reserve(rp_events *ev, int64_t cap, rp_err *err);
+/* Trims the columns to the row count (cap = max(n, 16)). */
+int rp_events_shrink(rp_events *ev, rp_err *err);
 /* Appends row i of src (same column layout) to dst. */
 int rp_events_append_row(rp_events *dst, const rp_events *src, int64_t i, rp_err *err);
 /* A new log with the rows of ev where keep[i] != 0, in order. */
@@ -55,5 +57,59 @@ int rp_events_time_range(const rp_events *ev, int64_t *tmin, int64_t *tmax);
 
 /* Aggregation of repeated (user, item) pairs when building a matrix. */
 enum { RP_AGG_SUM = 0, RP_AGG_MAX, RP_AGG_COUNT, RP_AGG_LAST };
+
+/* ---- operations (evops.c) ------------------------------------------------- */
+
+/* Row filter for rp_events_where: a row is kept when every given condition
+ * holds.  Masks are indexed by code/index (length: the dictionary's or
+ * map's size), NULL = no condition. */
+typedef struct rp_events_filter {
+  int has_from, has_to;
+  int64_t from, to; /* from <= time < to */
+  const uint8_t *event_mask;
+  const uint8_t *ctx_mask[RP_MAX_CONTEXT];
+  const uint8_t *user_mask, *item_mask;
+} rp_events_filter;
+/* A new log (same maps and dictionaries) with the rows of ev that pass w,
+ * in order.  Errors when w filters on a column ev lacks. */
+rp_events *rp_events_where(const rp_events *ev, const rp_events_filter *w, rp_err *err);
+
+#define RP_NQUANT 7 /* min, p25, median, p75, p90, p99, max */
+typedef struct rp_events_summary {
+  int64_t events;
+  int64_t users, items; /* distinct users and items present in the rows */
+  int has_time;
+  int64_t tmin, tmax;
+  double value_sum;
+  /* interactions (rows) per present user / item: quantiles by linear
+   * interpolation between order statistics (numpy's default), and mean */
+  double per_user[RP_NQUANT], per_item[RP_NQUANT];
+  double per_user_mean, per_item_mean;
+  int32_t nevent; /* event_counts[code], owned; NULL without events */
+  int64_t *event_counts;
+  int32_t nctx[RP_MAX_CONTEXT];
+  int64_t *ctx_counts[RP_MAX_CONTEXT]; /* rows per context value, owned */
+} rp_events_summary;
+/* Fills st (free with rp_events_summary_free, also after an error). */
+int rp_events_stats(const rp_events *ev, rp_events_summary *st, rp_err *err);
+void rp_events_summary_free(rp_events_summary *st);
+
+/* out[i] = value[i] * 0.5^((now - time[i]) / (half_life_days * 86400)):
+ * exponential time decay (not clamped for events after now).  Errors when
+ * ev has no time column or half_life_days is not positive. */
+int rp_events_decay(const rp_events *ev, double half_life_days, int64_t now, float *out,
+                    rp_err *err);
+/* The users x items matrix of ev (shape: the maps' current sizes, maps
+ * shared), repeats combined by agg (RP_AGG_*; "last" = latest time, file
+ * order among ties).  With half_life_days > 0 each value is decayed first,
+ * relative to *now (NULL = the log's latest time).  Built by rp_csr_build;
+ * a new matrix owned by the caller. */
+struct rp_csr *rp_events_to_csr(const rp_events *ev, int agg, double half_life_days,
+                                const int64_t *now, rp_err *err);
+/* Writes ev as CSV (header user,item,value[,time][,event][,contexts...];
+ * ids quoted when they must be; values as the shortest decimal that reads
+ * back exactly; times as Unix seconds) to path (".gz" compresses, "-" is
+ * stdout), atomically: a temporary file renamed into place on success. */
+int rp_events_write(const rp_events *ev, const char *path, rp_err *err);
 
 #endif

@@ -1,9 +1,12 @@
 /*
- * idmap.c -- string interning with an open-addressing table of indices.
+ * idmap.c -- string interning with an open-addressing table.
  *
- * The table stores only int32 indices; the 32-bit hash of each id is kept in
- * a parallel array so probes compare hashes before bytes and a resize never
- * rehashes strings.  Load factor stays at or below 1/2.
+ * Ids live in one arena (each followed by a NUL), located by off[]; the
+ * table's slots hold a key (first 7 bytes + length tag), the 32-bit hash and
+ * the index, so a lookup of a short id touches one cache line and a longer
+ * one reads the arena only when key and hash both agree.  The hash of each
+ * id is also kept in hash[] so a resize never rehashes strings.  Load factor
+ * stays at or below 1/2, linear probing.
  */
 #include "idmap.h"
 
@@ -32,18 +35,25 @@ uint32_t rp_idmap_hash(const char *s, size_t len) {
   return (uint32_t)h;
 }
 
+static void place(rp_idslot *slots, uint64_t mask, uint64_t key, uint32_t h, int32_t i) {
+  uint64_t p = h & mask;
+  while (slots[p].idx >= 0) p = (p + 1) & mask;
+  slots[p].key = key;
+  slots[p].hash = h;
+  slots[p].idx = i;
+}
+
 static int grow_slots(rp_idmap *m, uint64_t want, rp_err *err) {
   uint64_t ns = m->nslots ? m->nslots : 64;
   while (ns < want * 2) ns *= 2;
   if (ns == m->nslots) return RP_OK;
-  int32_t *s = rp_malloc(ns * sizeof *s);
+  rp_idslot *s = rp_malloc(ns * sizeof *s);
   if (!s) return rp_enomem(err, "id map table");
-  memset(s, 0xff, ns * sizeof *s);
-  uint64_t mask = ns - 1;
+  memset(s, 0xff, ns * sizeof *s); /* idx = -1 */
   for (int32_t i = 0; i < m->n; i++) {
-    uint64_t p = m->hash[i] & mask;
-    while (s[p] >= 0) p = (p + 1) & mask;
-    s[p] = i;
+    size_t len;
+    const char *id = rp_idmap_id(m, i, &len);
+    place(s, ns - 1, rp_idmap_key(id, len), m->hash[i], i);
   }
   rp_free(m->slots);
   m->slots = s;
@@ -80,13 +90,17 @@ void rp_idmap_release(rp_idmap *m) {
 }
 
 int32_t rp_idmap_find_h(const rp_idmap *m, const char *s, size_t len, uint32_t h) {
-  uint64_t mask = m->nslots - 1, p = h & mask;
+  uint64_t mask = m->nslots - 1, p = h & mask, key = rp_idmap_key(s, len);
   for (;;) {
-    int32_t i = m->slots[p];
-    if (i < 0) return -1;
-    if (m->hash[i] == h && (size_t)(m->off[i + 1] - m->off[i] - 1) == len &&
-        memcmp(m->arena + m->off[i], s, len) == 0)
-      return i;
+    const rp_idslot *e = &m->slots[p];
+    if (e->idx < 0) return -1;
+    if (e->key == key && e->hash == h) {
+      if (len < 8) return e->idx; /* the key holds the whole id */
+      int32_t i = e->idx;
+      if ((size_t)(m->off[i + 1] - m->off[i] - 1) == len &&
+          memcmp(m->arena + m->off[i], s, len) == 0)
+        return i;
+    }
     p = (p + 1) & mask;
   }
 }
@@ -122,33 +136,50 @@ int rp_idmap_reserve(rp_idmap *m, int32_t n, int64_t bytes, rp_err *err) {
 
 int rp_idmap_intern_h(rp_idmap *m, const char *s, size_t len, uint32_t h, int32_t *idx,
                       rp_err *err) {
-  int32_t i = rp_idmap_find_h(m, s, len, h);
-  if (i >= 0) {
-    *idx = i;
-    return RP_OK;
+  /* one probe sequence: find the id or the empty slot it would take */
+  uint64_t mask = m->nslots - 1, p = h & mask, key = rp_idmap_key(s, len);
+  for (;;) {
+    const rp_idslot *e = &m->slots[p];
+    if (e->idx < 0) break;
+    if (e->key == key && e->hash == h) {
+      int32_t i = e->idx;
+      if (len < 8 || ((size_t)(m->off[i + 1] - m->off[i] - 1) == len &&
+                      memcmp(m->arena + m->off[i], s, len) == 0)) {
+        *idx = i;
+        return RP_OK;
+      }
+    }
+    p = (p + 1) & mask;
   }
   if (m->n == INT32_MAX) return rp_errf(err, RP_EINVAL, "more than 2^31-1 distinct ids");
+  int grew = 0;
   if (m->n == m->cap || m->arena_len + (int64_t)len + 1 > m->arena_cap) {
+    uint64_t ns = m->nslots;
     int rc = rp_idmap_reserve(m, m->n == m->cap ? 1 : 0, (int64_t)len + 1, err);
     if (rc) return rc;
+    grew = m->nslots != ns;
   }
-  i = m->n;
+  int32_t i = m->n;
   memcpy(m->arena + m->arena_len, s, len);
   m->arena[m->arena_len + (int64_t)len] = 0;
   m->arena_len += (int64_t)len + 1;
   m->hash[i] = h;
   m->off[i + 1] = m->arena_len;
   m->n++;
-  if ((uint64_t)m->n * 2 > m->nslots) {
-    if (grow_slots(m, (uint64_t)m->n, err)) {
-      m->n--; /* keep the map consistent: the id is not added */
-      m->arena_len = m->off[i];
+  if (grew) {
+    place(m->slots, m->nslots - 1, key, h, i);
+  } else if ((uint64_t)m->n * 2 > m->nslots) {
+    m->n--; /* grow_slots places ids 0..n-1; the new one is placed after */
+    if (grow_slots(m, (uint64_t)m->n + 1, err)) {
+      m->arena_len = m->off[i]; /* keep the map consistent: the id is not added */
       return RP_ENOMEM;
     }
+    m->n++;
+    place(m->slots, m->nslots - 1, key, h, i);
   } else {
-    uint64_t mask = m->nslots - 1, p = h & mask;
-    while (m->slots[p] >= 0) p = (p + 1) & mask;
-    m->slots[p] = i;
+    m->slots[p].key = key;
+    m->slots[p].hash = h;
+    m->slots[p].idx = i;
   }
   *idx = i;
   return RP_OK;
@@ -190,18 +221,13 @@ rp_idmap *rp_idmap_copy(const rp_idmap *m, rp_err *err) {
   memcpy(r->off, m->off, (size_t)(m->n + 1) * sizeof *r->off);
   if (m->n) memcpy(r->hash, m->hash, (size_t)m->n * sizeof *r->hash);
   r->arena_len = m->arena_len;
-  r->n = m->n;
-  if (grow_slots(r, (uint64_t)r->n + 1, err)) {
-    rp_idmap_release(r);
-    return NULL;
-  }
-  /* grow_slots may keep the old size: rebuild the table in every case */
+  /* rebuild the table for the copied ids */
   memset(r->slots, 0xff, r->nslots * sizeof *r->slots);
-  uint64_t mask = r->nslots - 1;
+  r->n = m->n;
   for (int32_t i = 0; i < r->n; i++) {
-    uint64_t p = r->hash[i] & mask;
-    while (r->slots[p] >= 0) p = (p + 1) & mask;
-    r->slots[p] = i;
+    size_t len;
+    const char *id = rp_idmap_id(r, i, &len);
+    place(r->slots, r->nslots - 1, rp_idmap_key(id, len), r->hash[i], i);
   }
   return r;
 }

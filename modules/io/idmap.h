@@ -18,19 +18,75 @@ typedef struct rp_idmap {
   uint32_t *hash; /* hash of id i */
   char *arena;    /* ids, each followed by a NUL */
   int64_t arena_len, arena_cap;
-  int32_t *slots;  /* open addressing, -1 = empty */
-  uint64_t nslots; /* power of two */
+  struct rp_idslot *slots; /* open addressing, linear probing */
+  uint64_t nslots;         /* power of two */
   int refs;
 } rp_idmap;
+
+/* Hash of a byte string as the map uses it. */
+uint32_t rp_idmap_hash(const char *s, size_t len);
+
+/* A slot holds the id's key (its first 7 bytes and its length, see
+ * rp_idmap_key), hash and index (-1 = empty): an id of up to 7 bytes is
+ * found with one cache line touched, a longer one compares the arena only
+ * when key and hash agree. */
+typedef struct rp_idslot {
+  uint64_t key;
+  uint32_t hash;
+  int32_t idx;
+} rp_idslot;
+
+/* The slot key of s[0..len): bytes 0..6 (zero padded) and a tag byte, the
+ * length when below 8, else 0x80 | (len & 0x7f). */
+static inline uint64_t rp_idmap_key(const char *s, size_t len) {
+  uint64_t w = 0;
+  __builtin_memcpy(&w, s, len < 8 ? len : 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w >>= 8;
+#else
+  w &= 0x00ffffffffffffffULL;
+#endif
+  return w | (uint64_t)(len < 8 ? len : 0x80 | (len & 0x7f)) << 56;
+}
+
+/* rp_idmap_hash for a string that may be read up to 8 bytes past its end
+ * (padded buffers): the same value, without a variable-length copy. */
+static inline uint32_t rp_idmap_hash_padded(const char *s, size_t len) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ (len * 0xff51afd7ed558ccdULL), w;
+  while (len >= 8) {
+    __builtin_memcpy(&w, s, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+    s += 8;
+    len -= 8;
+  }
+  if (len) {
+    __builtin_memcpy(&w, s, 8);
+    w &= ~0ULL >> (64 - 8 * len);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+  }
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 32;
+  return (uint32_t)h;
+#else
+  return rp_idmap_hash(s, len);
+#endif
+}
+
+/* Hints the cache to load the slot an id of hash h starts probing at. */
+static inline void rp_idmap_prefetch(const rp_idmap *m, uint32_t h) {
+  __builtin_prefetch(&m->slots[h & (m->nslots - 1)]);
+}
 
 /* Returns a new empty map (refs = 1) owned by the caller, or NULL (err). */
 rp_idmap *rp_idmap_new(rp_err *err);
 /* Adds one reference; returns m.  Release frees at zero (accepts NULL). */
 rp_idmap *rp_idmap_retain(rp_idmap *m);
 void rp_idmap_release(rp_idmap *m);
-/* Hash of a byte string as the map uses it. */
-uint32_t rp_idmap_hash(const char *s, size_t len);
-/* Index of id s[0..len), or -1. */
+/* Index of id s[0..len), or -1.  Maps may be read from several threads at
+ * once while no thread modifies them. */
 int32_t rp_idmap_find(const rp_idmap *m, const char *s, size_t len);
 int32_t rp_idmap_find_h(const rp_idmap *m, const char *s, size_t len, uint32_t h);
 /* Index of s, adding it when absent.  Returns RP_OK or RP_ENOMEM/RP_EINVAL

@@ -1,11 +1,15 @@
 /*
- * lua_io.c -- `recpipe.io` binding: read_events, and the IdMap and Events
- * types.  Arguments are checked here; the work is in the io core.
+ * lua_io.c -- `recpipe.io` binding: read_events, idmap, and the IdMap and
+ * Events types.  Arguments are checked here; the work is in the io core
+ * (reader.c, events.c, evops.c, idmap.c).
  */
+#include <math.h>
 #include <string.h>
 
 #include "reader.h"
 #include "rpl.h"
+
+#define RP_ROW_T "recpipe.EventsRow"
 
 /* ---- IdMap -------------------------------------------------------------- */
 static int idmap_gc(lua_State *L) {
@@ -21,11 +25,21 @@ static int idmap_len(lua_State *L) {
   return 1;
 }
 
+/* an id argument: a string, or an integer taken as its decimal text */
+static const char *checkid(lua_State *L, int idx, size_t *len) {
+  int t = lua_type(L, idx);
+  if (t == LUA_TNUMBER && lua_isinteger(L, idx)) return luaL_tolstring(L, idx, len);
+  if (t != LUA_TSTRING)
+    luaL_argerror(L, idx, lua_pushfstring(L, "id must be a string, got %s", luaL_typename(L, idx)));
+  return lua_tolstring(L, idx, len);
+}
+
 /* map:index(id) -> 1-based index or nil */
 static int idmap_index(lua_State *L) {
   rp_idmap *m = rpL_checkidmap(L, 1);
-  luaL_checkany(L, 2);
-  int32_t i = rpL_lookup(L, 2, m);
+  size_t len;
+  const char *s = checkid(L, 2, &len);
+  int32_t i = rp_idmap_find(m, s, len);
   if (i < 0)
     lua_pushnil(L);
   else
@@ -54,9 +68,24 @@ static int idmap_ids(lua_State *L) {
   return 1;
 }
 
-static int idmap_tostring(lua_State *L) {
+/* map:add(id) -> 1-based index (existing or new) */
+static int idmap_add(lua_State *L) {
   rp_idmap *m = rpL_checkidmap(L, 1);
-  lua_pushfstring(L, "recpipe.IdMap(%d ids)", m->n);
+  size_t len;
+  const char *s = checkid(L, 2, &len);
+  int32_t i;
+  rp_err err;
+  if (rp_idmap_intern(m, s, len, &i, &err)) return rpL_error(L, &err);
+  lua_pushinteger(L, (lua_Integer)i + 1);
+  return 1;
+}
+
+static int idmap_tostring(lua_State *L) {
+  void **slot = rpL_slot(L, 1, RP_IDMAP_T);
+  if (!*slot)
+    lua_pushstring(L, "recpipe.IdMap(freed)");
+  else
+    lua_pushfstring(L, "recpipe.IdMap(%d ids)", ((rp_idmap *)*slot)->n);
   return 1;
 }
 
@@ -66,13 +95,12 @@ static int idmap_eq(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg idmap_methods[] = {
-    {"index", idmap_index}, {"id", idmap_id}, {"ids", idmap_ids}, {NULL, NULL}};
-static const luaL_Reg idmap_meta[] = {{"__gc", idmap_gc},
-                                      {"__len", idmap_len},
-                                      {"__tostring", idmap_tostring},
-                                      {"__eq", idmap_eq},
-                                      {NULL, NULL}};
+static const luaL_Reg idmap_methods[] = {{"index", idmap_index}, {"id", idmap_id},
+                                         {"ids", idmap_ids},     {"add", idmap_add},
+                                         {"free", idmap_gc},     {NULL, NULL}};
+static const luaL_Reg idmap_meta[] = {{"__gc", idmap_gc},   {"__close", idmap_gc},
+                                      {"__len", idmap_len}, {"__tostring", idmap_tostring},
+                                      {"__eq", idmap_eq},   {NULL, NULL}};
 
 void rpL_pushidmap(lua_State *L, rp_idmap *m) {
   rpL_newtype(L, RP_IDMAP_T, idmap_methods, idmap_meta);
@@ -82,7 +110,30 @@ void rpL_pushidmap(lua_State *L, rp_idmap *m) {
 
 rp_idmap *rpL_checkidmap(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_IDMAP_T); }
 
-/* ---- Events ------------------------------------------------------------------ */
+/* rp.io.idmap([ids]) -> a new IdMap holding ids in order (repeats once) */
+static int io_idmap(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+  rpL_newtype(L, RP_IDMAP_T, idmap_methods, idmap_meta);
+  void **slot = rpL_newbox(L, RP_IDMAP_T);
+  rp_err err;
+  if (!(*slot = rp_idmap_new(&err))) return rpL_error(L, &err);
+  lua_Integer n = lua_isnoneornil(L, 1) ? 0 : (lua_Integer)lua_rawlen(L, 1);
+  for (lua_Integer k = 1; k <= n; k++) {
+    lua_rawgeti(L, 1, k);
+    size_t len;
+    int t = lua_type(L, -1);
+    if (t != LUA_TSTRING && !(t == LUA_TNUMBER && lua_isinteger(L, -1)))
+      return luaL_argerror(
+          L, 1, lua_pushfstring(L, "ids must be strings, got %s at [%I]", luaL_typename(L, -1), k));
+    const char *s = luaL_tolstring(L, -1, &len);
+    int32_t i;
+    if (rp_idmap_intern(*slot, s, len, &i, &err)) return rpL_error(L, &err);
+    lua_pop(L, 2);
+  }
+  return 1;
+}
+
+/* ---- Events: basics ------------------------------------------------------------- */
 static int events_free(lua_State *L) {
   void **slot = rpL_slot(L, 1, RP_EVENTS_T);
   rp_events_free(*slot);
@@ -103,8 +154,9 @@ static int events_tostring(lua_State *L) {
     lua_pushstring(L, "recpipe.Events(freed)");
     return 1;
   }
-  lua_pushfstring(L, "recpipe.Events(%I events, %d users, %d items)", (lua_Integer)ev->n,
-                  ev->users->n, ev->items->n);
+  lua_pushfstring(L, "recpipe.Events(%I events, %d users, %d items%s%s)", (lua_Integer)ev->n,
+                  ev->users->n, ev->items->n, ev->time ? ", time" : "",
+                  ev->event ? ", event types" : "");
   return 1;
 }
 
@@ -126,24 +178,359 @@ static int events_index(lua_State *L) {
   return 1;
 }
 
+static void pushnames(lua_State *L, const rp_idmap *m) {
+  lua_createtable(L, m ? m->n : 0, 0);
+  for (int32_t i = 0; m && i < m->n; i++) {
+    rpL_pushid(L, m, i);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+/* ev:event_types() -> names in code order ({} without an event column) */
+static int events_event_types(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  pushnames(L, ev->event_names);
+  return 1;
+}
+
+static int events_has_time(lua_State *L) {
+  lua_pushboolean(L, rpL_checkevents(L, 1)->time != NULL);
+  return 1;
+}
+
+static int events_context_names(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  lua_createtable(L, ev->ncontext, 0);
+  for (int c = 0; c < ev->ncontext; c++) {
+    lua_pushstring(L, ev->context_names[c]);
+    lua_rawseti(L, -2, c + 1);
+  }
+  return 1;
+}
+
+/* ev:time_range() -> tmin, tmax (nil, nil without a time column or rows) */
+static int events_time_range(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  int64_t lo, hi;
+  if (!rp_events_time_range(ev, &lo, &hi)) {
+    lua_pushnil(L);
+    lua_pushnil(L);
+  } else {
+    lua_pushinteger(L, lo);
+    lua_pushinteger(L, hi);
+  }
+  return 2;
+}
+
+/* pushes field `k` of row i; returns 0 when ev has no such field */
+static int pushfield(lua_State *L, const rp_events *ev, int64_t i, const char *k) {
+  if (strcmp(k, "user") == 0)
+    rpL_pushid(L, ev->users, ev->user[i]);
+  else if (strcmp(k, "item") == 0)
+    rpL_pushid(L, ev->items, ev->item[i]);
+  else if (strcmp(k, "value") == 0)
+    lua_pushnumber(L, (lua_Number)ev->value[i]);
+  else if (strcmp(k, "time") == 0 && ev->time)
+    lua_pushinteger(L, ev->time[i]);
+  else if (strcmp(k, "event") == 0 && ev->event)
+    rpL_pushid(L, ev->event_names, ev->event[i]);
+  else if (strcmp(k, "index") == 0)
+    lua_pushinteger(L, i + 1);
+  else {
+    int c = rp_events_context_index(ev, k);
+    if (c < 0) return 0;
+    rpL_pushid(L, ev->context_dicts[c], ev->context[c][i]);
+  }
+  return 1;
+}
+
+static void pushrow(lua_State *L, const rp_events *ev, int64_t i) {
+  lua_createtable(L, 0, 5 + ev->ncontext);
+  static const char *const base[] = {"user", "item", "value", "time", "event"};
+  for (int k = 0; k < 5; k++)
+    if (pushfield(L, ev, i, base[k])) lua_setfield(L, -2, base[k]);
+  for (int c = 0; c < ev->ncontext; c++) {
+    rpL_pushid(L, ev->context_dicts[c], ev->context[c][i]);
+    lua_setfield(L, -2, ev->context_names[c]);
+  }
+}
+
+/* ev:row(i) -> {user=, item=, value=, time=, event=, <context>=} */
+static int events_row(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  lua_Integer i = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, i >= 1 && i <= ev->n, 2,
+                lua_pushfstring(L, "row out of range 1..%I, got %I", (lua_Integer)ev->n, i));
+  pushrow(L, ev, i - 1);
+  return 1;
+}
+
+/* ---- Events: filter (Lua predicate over a reusable row view) -------------------- */
+typedef struct rowview {
+  void **slot; /* the Events box (NULL once the filter returned) */
+  int64_t i;
+} rowview;
+
+static rowview *checkrow(lua_State *L) {
+  rowview *v = luaL_checkudata(L, 1, RP_ROW_T);
+  if (!v->slot || !*v->slot)
+    luaL_error(L, "a row view is valid only inside the filter call that passed it");
+  return v;
+}
+
+static void fieldlist(lua_State *L, const rp_events *ev) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "user, item, value, index");
+  if (ev->time) luaL_addstring(&b, ", time");
+  if (ev->event) luaL_addstring(&b, ", event");
+  for (int c = 0; c < ev->ncontext; c++) {
+    luaL_addstring(&b, ", ");
+    luaL_addstring(&b, ev->context_names[c]);
+  }
+  luaL_pushresult(&b);
+}
+
+static int row_index(lua_State *L) {
+  rowview *v = checkrow(L);
+  const rp_events *ev = *v->slot;
+  const char *k = luaL_checkstring(L, 2);
+  if (pushfield(L, ev, v->i, k)) return 1;
+  fieldlist(L, ev);
+  return luaL_error(L, "row has no field '%s' (fields: %s)", k, lua_tostring(L, -1));
+}
+
+static int row_tostring(lua_State *L) {
+  rowview *v = luaL_checkudata(L, 1, RP_ROW_T);
+  if (!v->slot || !*v->slot)
+    lua_pushstring(L, "recpipe.EventsRow(expired)");
+  else
+    lua_pushfstring(L, "recpipe.EventsRow(%I)", (lua_Integer)v->i + 1);
+  return 1;
+}
+
+/* ev:filter(fn) -> a new Events (same maps) with the rows where fn(row) is
+ * true; row is one view object reused for every row */
+static int events_filter(lua_State *L) {
+  void **slot = rpL_slot(L, 1, RP_EVENTS_T);
+  rp_events *ev = rpL_checkevents(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  rpL_newtype(L, RP_EVENTS_T, NULL, NULL);
+  void **out = rpL_newbox(L, RP_EVENTS_T);                              /* 3 */
+  uint8_t *keep = lua_newuserdatauv(L, (size_t)(ev->n ? ev->n : 1), 0); /* 4 */
+  static const luaL_Reg meta[] = {
+      {"__index", row_index}, {"__tostring", row_tostring}, {NULL, NULL}};
+  if (luaL_newmetatable(L, RP_ROW_T)) luaL_setfuncs(L, meta, 0);
+  lua_pop(L, 1);
+  rowview *v = lua_newuserdatauv(L, sizeof *v, 0); /* 5 */
+  v->slot = slot;
+  luaL_setmetatable(L, RP_ROW_T);
+  for (int64_t i = 0; i < ev->n; i++) {
+    if (*slot != ev) return luaL_error(L, "the Events was freed during filter");
+    v->i = i;
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 5);
+    lua_call(L, 1, 1);
+    keep[i] = (uint8_t)lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  v->slot = NULL;
+  rp_err err;
+  if (!(*out = rp_events_select(ev, keep, &err))) return rpL_error(L, &err);
+  lua_settop(L, 3);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* ---- Events: where (fast C filters) ------------------------------------------------ */
+/* a time bound: integer seconds, a number (floored) or ISO 8601 text */
+static int64_t checktime(lua_State *L, int idx, int vidx, const char *field) {
+  if (lua_type(L, vidx) == LUA_TNUMBER) {
+    if (lua_isinteger(L, vidx)) return lua_tointeger(L, vidx);
+    double d = floor(lua_tonumber(L, vidx));
+    if (d >= -9.2e18 && d <= 9.2e18) return (int64_t)d;
+  } else if (lua_type(L, vidx) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, vidx, &n);
+    int64_t t;
+    if (rp_parse_time_slow(s, n, RP_TIME_SECONDS, &t) == RP_PARSE_OK) return t;
+  }
+  return rpL_fielderror(L, idx, field, "must be Unix seconds or ISO 8601 text, got %s",
+                        luaL_tolstring(L, vidx, NULL));
+}
+
+/* a mask over map m from field `field` (one value or a list); strict:
+ * values not in m are an error, else they are ignored */
+static uint8_t *checkmask(lua_State *L, int idx, const char *field, const rp_idmap *m, int strict) {
+  int vidx = lua_gettop(L);
+  uint8_t *mask = lua_newuserdatauv(L, (size_t)(m->n ? m->n : 1), 0);
+  memset(mask, 0, (size_t)(m->n ? m->n : 1));
+  lua_Integer n = lua_type(L, vidx) == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, vidx) : 1;
+  for (lua_Integer k = 1; k <= n; k++) {
+    if (lua_type(L, vidx) == LUA_TTABLE)
+      lua_rawgeti(L, vidx, k);
+    else
+      lua_pushvalue(L, vidx);
+    int t = lua_type(L, -1);
+    if (t != LUA_TSTRING && !(t == LUA_TNUMBER && lua_isinteger(L, -1)))
+      rpL_fielderror(L, idx, field, "must be a string or a list of strings, got %s",
+                     luaL_typename(L, -1));
+    size_t len;
+    const char *s = luaL_tolstring(L, -1, &len);
+    int32_t i = rp_idmap_find(m, s, len);
+    if (i >= 0) {
+      mask[i] = 1;
+    } else if (strict) {
+      pushnames(L, m);
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (int32_t j = 0; j < m->n && j < 20; j++) {
+        if (j) luaL_addstring(&b, ", ");
+        rpL_pushid(L, m, j);
+        luaL_addvalue(&b);
+      }
+      luaL_pushresult(&b);
+      rpL_fielderror(L, idx, field, "has unknown value '%s' (known: %s)", s, lua_tostring(L, -1));
+    }
+    lua_pop(L, 2);
+  }
+  return mask; /* left on the stack (kept alive) */
+}
+
+static int events_where(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checkstack(L, 3 * RP_MAX_CONTEXT + 20, NULL);
+  const char *known[5 + RP_MAX_CONTEXT + 1] = {"from", "to", "events", "users", "items"};
+  for (int c = 0; c < ev->ncontext; c++) known[5 + c] = ev->context_names[c];
+  known[5 + ev->ncontext] = NULL;
+  rpL_checkopts(L, 2, known);
+  rp_events_filter w;
+  memset(&w, 0, sizeof w);
+  if (rpL_getopt(L, 2, "from") != LUA_TNIL) w.has_from = 1, w.from = checktime(L, 2, -1, "from");
+  if (rpL_getopt(L, 2, "to") != LUA_TNIL) w.has_to = 1, w.to = checktime(L, 2, -1, "to");
+  if ((w.has_from || w.has_to) && !ev->time)
+    return luaL_error(L, "where: the log has no time column (read it with the 'time' option)");
+  if (rpL_getopt(L, 2, "events") != LUA_TNIL) {
+    if (!ev->event) return luaL_error(L, "where: the log has no event column");
+    w.event_mask = checkmask(L, 2, "events", ev->event_names, 1);
+  }
+  if (rpL_getopt(L, 2, "users") != LUA_TNIL) w.user_mask = checkmask(L, 2, "users", ev->users, 0);
+  if (rpL_getopt(L, 2, "items") != LUA_TNIL) w.item_mask = checkmask(L, 2, "items", ev->items, 0);
+  for (int c = 0; c < ev->ncontext; c++)
+    if (rpL_getopt(L, 2, ev->context_names[c]) != LUA_TNIL)
+      w.ctx_mask[c] = checkmask(L, 2, ev->context_names[c], ev->context_dicts[c], 1);
+  void **out = rpL_newbox(L, RP_EVENTS_T);
+  rp_err err;
+  if (!(*out = rp_events_where(ev, &w, &err))) return rpL_error(L, &err);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* ---- Events: stats, write, to_matrix ---------------------------------------------- */
+static void pushquant(lua_State *L, const double q[RP_NQUANT], double mean) {
+  static const char *const names[RP_NQUANT] = {"min", "p25", "median", "p75", "p90", "p99", "max"};
+  lua_createtable(L, 0, RP_NQUANT + 1);
+  for (int k = 0; k < RP_NQUANT; k++) {
+    lua_pushnumber(L, q[k]);
+    lua_setfield(L, -2, names[k]);
+  }
+  lua_pushnumber(L, mean);
+  lua_setfield(L, -2, "mean");
+}
+
+static void pushcounts(lua_State *L, const rp_idmap *m, const int64_t *cnt) {
+  lua_createtable(L, 0, m->n);
+  for (int32_t i = 0; i < m->n; i++) {
+    if (!cnt[i]) continue;
+    rpL_pushid(L, m, i);
+    lua_pushinteger(L, cnt[i]);
+    lua_rawset(L, -3);
+  }
+}
+
+/* ev:stats() -> summary table (see README api-io) */
+static int events_stats(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  rp_events_summary st;
+  rp_err err;
+  if (rp_events_stats(ev, &st, &err)) return rpL_error(L, &err);
+  lua_createtable(L, 0, 12);
+  lua_pushinteger(L, st.events), lua_setfield(L, -2, "events");
+  lua_pushinteger(L, st.users), lua_setfield(L, -2, "users");
+  lua_pushinteger(L, st.items), lua_setfield(L, -2, "items");
+  lua_pushnumber(L, st.value_sum), lua_setfield(L, -2, "value_sum");
+  if (st.has_time) {
+    lua_pushinteger(L, st.tmin), lua_setfield(L, -2, "tmin");
+    lua_pushinteger(L, st.tmax), lua_setfield(L, -2, "tmax");
+  }
+  pushquant(L, st.per_user, st.per_user_mean), lua_setfield(L, -2, "per_user");
+  pushquant(L, st.per_item, st.per_item_mean), lua_setfield(L, -2, "per_item");
+  if (ev->event)
+    pushcounts(L, ev->event_names, st.event_counts), lua_setfield(L, -2, "event_types");
+  lua_createtable(L, 0, ev->ncontext);
+  for (int c = 0; c < ev->ncontext; c++) {
+    pushcounts(L, ev->context_dicts[c], st.ctx_counts[c]);
+    lua_setfield(L, -2, ev->context_names[c]);
+  }
+  lua_setfield(L, -2, "contexts");
+  lua_pushnumber(L, ev->n && ev->users->n && ev->items->n
+                        ? (double)ev->n / ((double)st.users * (double)st.items)
+                        : 0);
+  lua_setfield(L, -2, "density");
+  rp_events_summary_free(&st);
+  return 1;
+}
+
+/* ev:write(path) */
+static int events_write(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  rp_err err;
+  if (rp_events_write(ev, path, &err)) return rpL_error(L, &err);
+  return 0;
+}
+
 static const char *const agg_names[] = {"sum", "max", "count", "last", NULL};
 
-/* ev:to_matrix{aggregate = "sum"} -> Matrix on the shared maps */
+/* ev:to_matrix{aggregate = "sum", half_life_days = D, now = T} -> Matrix */
 static int events_to_matrix(lua_State *L) {
   rp_events *ev = rpL_checkevents(L, 1);
-  static const char *const known[] = {"aggregate", NULL};
+  static const char *const known[] = {"aggregate", "half_life_days", "now", NULL};
   rpL_checkopts(L, 2, known);
   int agg = rpL_optenum(L, 2, "aggregate", RP_AGG_SUM, agg_names);
+  double hl = rpL_optnumber(L, 2, "half_life_days", 0, 0, HUGE_VAL);
+  if (rpL_hasopt(L, 2, "half_life_days") && !(hl > 0))
+    return rpL_fielderror(L, 2, "half_life_days", "must be a positive number, got %g", hl);
+  int64_t now = 0, *nowp = NULL;
+  if (rpL_getopt(L, 2, "now") != LUA_TNIL) {
+    if (!(hl > 0)) return rpL_fielderror(L, 2, "now", "needs half_life_days");
+    now = checktime(L, 2, -1, "now");
+    nowp = &now;
+  }
+  if (hl > 0 && !ev->time)
+    return luaL_error(L,
+                      "to_matrix: half_life_days needs a time column in the log "
+                      "(read it with the 'time' option)");
   rp_err err;
-  rp_csr *m = rp_csr_build(ev->users->n, ev->items->n, ev->user, ev->item, ev->value, ev->time,
-                           ev->n, agg, ev->users, ev->items, &err);
+  rp_csr *m = rp_events_to_csr(ev, agg, hl, nowp, &err);
   if (!m) return rpL_error(L, &err);
   rpL_pushmatrix(L, m);
   return 1;
 }
 
-static const luaL_Reg events_methods[] = {
-    {"to_matrix", events_to_matrix}, {"free", events_free}, {NULL, NULL}};
+static const luaL_Reg events_methods[] = {{"to_matrix", events_to_matrix},
+                                          {"filter", events_filter},
+                                          {"where", events_where},
+                                          {"stats", events_stats},
+                                          {"time_range", events_time_range},
+                                          {"write", events_write},
+                                          {"event_types", events_event_types},
+                                          {"context_names", events_context_names},
+                                          {"has_time", events_has_time},
+                                          {"row", events_row},
+                                          {"free", events_free},
+                                          {NULL, NULL}};
 static const luaL_Reg events_meta[] = {{"__gc", events_free},     {"__close", events_free},
                                        {"__len", events_len},     {"__tostring", events_tostring},
                                        {"__index", events_index}, {NULL, NULL}};
@@ -158,60 +545,134 @@ void rpL_pushevents(lua_State *L, rp_events *ev) {
 rp_events *rpL_checkevents(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_EVENTS_T); }
 
 /* ---- read_events ---------------------------------------------------------------- */
-static void colref(lua_State *L, int idx, const char *field, rp_colref *c) {
-  int t = rpL_getopt(L, idx, field);
+static int colref(lua_State *L, int idx, int vidx, const char *field, rp_colref *c) {
+  int t = lua_type(L, vidx);
   if (t == LUA_TSTRING) {
-    c->name = lua_tostring(L, -1);
+    c->name = lua_tostring(L, vidx);
     c->pos = 0;
-  } else if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
-    c->pos = (int)lua_tointeger(L, -1);
+  } else if (t == LUA_TNUMBER && lua_isinteger(L, vidx) && lua_tointeger(L, vidx) >= 1 &&
+             lua_tointeger(L, vidx) <= 100000) {
+    c->pos = (int)lua_tointeger(L, vidx);
     c->name = NULL;
   } else if (t != LUA_TNIL) {
-    rpL_fielderror(L, idx, field, "must be a column name or a 1-based position");
+    return rpL_fielderror(L, idx, field, "must be a column name or a 1-based position, got %s",
+                          luaL_tolstring(L, vidx, NULL));
   }
+  return t != LUA_TNIL;
+}
+
+static void optcol(lua_State *L, const char *field, rp_colref *c) {
+  rpL_getopt(L, 2, field);
+  colref(L, 2, -1, field, c);
   lua_pop(L, 1);
 }
 
+static void optcontext(lua_State *L, rp_read_opts *o) {
+  int t = rpL_getopt(L, 2, "context");
+  if (t == LUA_TNIL) return;
+  if (t != LUA_TTABLE || lua_rawlen(L, -1) > RP_MAX_CONTEXT)
+    rpL_fielderror(L, 2, "context", "must be a list of at most %d column names or positions",
+                   RP_MAX_CONTEXT);
+  o->ncontext = (int)lua_rawlen(L, -1);
+  for (int k = 0; k < o->ncontext; k++) {
+    lua_rawgeti(L, -1, k + 1);
+    colref(L, 2, -1, "context", &o->context[k]);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1); /* the strings stay referenced by the options table */
+}
+
+static void optweights(lua_State *L, rp_read_opts *o) {
+  int t = rpL_getopt(L, 2, "weights");
+  if (t == LUA_TNIL) return;
+  if (t != LUA_TTABLE) rpL_fielderror(L, 2, "weights", "must be a table {type = number, ...}");
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER ||
+        !isfinite(lua_tonumber(L, -1)))
+      rpL_fielderror(L, 2, "weights", "must map event type names to finite numbers");
+    if (o->nweights == RP_READ_MAX_WEIGHTS)
+      rpL_fielderror(L, 2, "weights", "has more than %d entries", RP_READ_MAX_WEIGHTS);
+    o->weight_names[o->nweights] = lua_tostring(L, -2);
+    o->weight_values[o->nweights++] = (float)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  if (!o->nweights) rpL_fielderror(L, 2, "weights", "is empty");
+  lua_pop(L, 1);
+}
+
+static rp_idmap *optmap(lua_State *L, const char *field) {
+  rp_idmap *m = NULL;
+  if (rpL_getopt(L, 2, field) != LUA_TNIL) {
+    m = rpL_testobj(L, -1, RP_IDMAP_T);
+    if (!m) rpL_fielderror(L, 2, field, "must be an IdMap, got %s", luaL_typename(L, -1));
+  }
+  lua_pop(L, 1); /* the box stays referenced by the options table */
+  return m;
+}
+
+static void checkreadopts(lua_State *L, rp_read_opts *o) {
+  static const char *const known[] = {
+      "sep",     "header",    "user",  "item",  "value",    "time",    "event",   "weights",
+      "context", "time_unit", "users", "items", "on_error", "unknown", "threads", NULL};
+  rpL_checkopts(L, 2, known);
+  rp_read_opts_init(o);
+  o->sep = rpL_optstring(L, 2, "sep", NULL);
+  o->header = rpL_optboolean(L, 2, "header", 1);
+  optcol(L, "user", &o->user);
+  optcol(L, "item", &o->item);
+  optcol(L, "value", &o->value);
+  optcol(L, "time", &o->time);
+  optcol(L, "event", &o->event);
+  optcontext(L, o);
+  optweights(L, o);
+  static const char *const units[] = {"s", "ms", NULL};
+  o->time_unit = rpL_optenum(L, 2, "time_unit", 0, units) == 1 ? RP_TIME_MS : RP_TIME_SECONDS;
+  static const char *const onerr[] = {"stop", "skip", NULL};
+  o->on_error = rpL_optenum(L, 2, "on_error", RP_ONERR_STOP, onerr);
+  static const char *const unk[] = {"add", "drop", NULL};
+  o->unknown = rpL_optenum(L, 2, "unknown", RP_UNKNOWN_ADD, unk);
+  o->users = optmap(L, "users");
+  o->items = optmap(L, "items");
+  o->threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 256);
+}
+
+static void pushreport(lua_State *L, const rp_read_report *r) {
+  lua_createtable(L, 0, 10);
+  lua_pushinteger(L, r->lines), lua_setfield(L, -2, "lines");
+  lua_pushinteger(L, r->rows), lua_setfield(L, -2, "rows");
+  lua_pushinteger(L, r->skipped), lua_setfield(L, -2, "skipped");
+  lua_pushinteger(L, r->dropped_unknown), lua_setfield(L, -2, "dropped_unknown");
+  lua_pushinteger(L, r->dropped_type), lua_setfield(L, -2, "dropped_type");
+  lua_createtable(L, r->nfirst, 0);
+  for (int k = 0; k < r->nfirst; k++) {
+    lua_pushstring(L, r->first[k]);
+    lua_rawseti(L, -2, k + 1);
+  }
+  lua_setfield(L, -2, "first_errors");
+  lua_pushinteger(L, (lua_Integer)r->bytes), lua_setfield(L, -2, "bytes");
+  lua_pushnumber(L, r->seconds), lua_setfield(L, -2, "seconds");
+  lua_pushstring(L, r->sep), lua_setfield(L, -2, "sep");
+  lua_pushinteger(L, r->fields), lua_setfield(L, -2, "fields");
+}
+
+/* rp.io.read_events(path, opts) -> Events, report */
 static int io_read_events(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  static const char *const known[] = {"sep",   "header", "user",      "item",     "value",
-                                      "time",  "event",  "time_unit", "on_error", "unknown",
-                                      "users", "items",  NULL};
-  rpL_checkopts(L, 2, known);
   rp_read_opts o;
-  rp_read_opts_init(&o);
-  o.sep = rpL_optstring(L, 2, "sep", NULL);
-  o.header = rpL_optboolean(L, 2, "header", 1);
-  if (!o.header) {
-    o.user.name = NULL, o.user.pos = 1;
-    o.item.name = NULL, o.item.pos = 2;
-  }
-  colref(L, 2, "user", &o.user);
-  colref(L, 2, "item", &o.item);
-  colref(L, 2, "value", &o.value);
-  colref(L, 2, "time", &o.time);
-  colref(L, 2, "event", &o.event);
-  static const char *const units[] = {"auto", "s", "ms", NULL};
-  o.time_unit = rpL_optenum(L, 2, "time_unit", RP_TIME_AUTO, units);
-  static const char *const onerr[] = {"stop", "skip", NULL};
-  o.on_error = rpL_optenum(L, 2, "on_error", RP_ONERR_STOP, onerr);
-  static const char *const unk[] = {"add", "drop", NULL};
-  o.unknown = rpL_optenum(L, 2, "unknown", RP_UNKNOWN_ADD, unk);
-  if (rpL_getopt(L, 2, "users") != LUA_TNIL) o.users = rpL_checkidmap(L, -1);
-  lua_pop(L, 1);
-  if (rpL_getopt(L, 2, "items") != LUA_TNIL) o.items = rpL_checkidmap(L, -1);
-  lua_pop(L, 1);
-  rp_events **slot;
+  checkreadopts(L, &o);
   rpL_newtype(L, RP_EVENTS_T, events_methods, events_meta);
-  slot = (rp_events **)rpL_newbox(L, RP_EVENTS_T);
+  rp_events **slot = (rp_events **)rpL_newbox(L, RP_EVENTS_T);
   rp_read_report rep;
   rp_err err;
   if (rp_read_events(path, &o, slot, &rep, &err)) return rpL_error(L, &err);
+  pushreport(L, &rep);
   rpL_gcpressure(L);
-  return 1;
+  return 2;
 }
 
-static const luaL_Reg io_funcs[] = {{"read_events", io_read_events}, {NULL, NULL}};
+static const luaL_Reg io_funcs[] = {
+    {"read_events", io_read_events}, {"idmap", io_idmap}, {NULL, NULL}};
 
 int luaopen_recpipe_io(lua_State *L);
 int luaopen_recpipe_io(lua_State *L) {

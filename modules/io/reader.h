@@ -1,38 +1,50 @@
 /*
  * reader.h -- reading delimited event logs into Events.
+ *
+ * Comma, tab, semicolon or "::" separated text (detected from the first line
+ * when not given), with or without a header line, RFC 4180 quoting, CRLF or
+ * LF line ends, an optional UTF-8 BOM; plain, gzip (detected by its magic
+ * bytes) or standard input ("-").  See README.md "api-io" for the options as
+ * Lua sees them.
  */
 #ifndef RP_READER_H
 #define RP_READER_H
 
 #include "events.h"
+#include "iotext.h"
 
-enum { RP_TIME_AUTO = 0, RP_TIME_SECONDS, RP_TIME_MS };
 enum { RP_ONERR_STOP = 0, RP_ONERR_SKIP };
 enum { RP_UNKNOWN_ADD = 0, RP_UNKNOWN_DROP };
 
 #define RP_READ_MAX_WEIGHTS 64
 
 /* A column: by header name (name != NULL) or 1-based position (pos > 0);
- * neither = absent. */
+ * neither = absent (for user and item: the default, see rp_read_opts). */
 typedef struct rp_colref {
   const char *name;
   int pos;
 } rp_colref;
 
 typedef struct rp_read_opts {
-  const char *sep; /* ",", "\t", ";", "::" or NULL = detect from line 1 */
+  const char *sep; /* ",", "\t", ";", "::" (or any 1-4 bytes) or NULL = detect from line 1 */
   int header;      /* 1 = first line names the columns, 0 = none */
+  /* user and item left absent mean: with a header, the first header column
+   * named user, user_id, userId, ... (item, item_id, itemId, movieId, ...;
+   * see rp_read_default_names); without one, columns 1 and 2. */
   rp_colref user, item, value, time, event;
   rp_colref context[RP_MAX_CONTEXT];
   int ncontext;
-  int time_unit; /* RP_TIME_* (text times are always parsed) */
-  /* event type -> value; types not listed are dropped and counted */
+  int time_unit; /* RP_TIME_* for numeric times (text times are ISO 8601) */
+  /* event type -> value; rows of types not listed are dropped and counted.
+   * With a value column too, the value read is multiplied by the weight. */
   int nweights;
   const char *weight_names[RP_READ_MAX_WEIGHTS];
   float weight_values[RP_READ_MAX_WEIGHTS];
   int on_error;            /* RP_ONERR_* */
   int unknown;             /* RP_UNKNOWN_*: ids absent from given maps */
   rp_idmap *users, *items; /* existing maps to read onto (NULL = new) */
+  int threads;             /* parser threads; 0 = one per core */
+  size_t block;            /* bytes per read block; 0 = 8 MiB (tests use tiny ones) */
 } rp_read_opts;
 
 #define RP_READ_FIRST_ERRORS 5
@@ -46,15 +58,25 @@ typedef struct rp_read_report {
   char first[RP_READ_FIRST_ERRORS][256]; /* first skip messages */
   uint64_t bytes;                        /* input bytes (uncompressed) */
   double seconds;
+  char sep[8];              /* the separator used (detected or given) */
+  int fields;               /* fields per line */
+  char dropped_example[64]; /* an event type that was dropped (first seen) */
 } rp_read_report;
 
-/* Sets defaults: detect sep, header = 1, user = "user", item = "item". */
+/* Sets defaults: detect sep, header = 1, user and item by their default
+ * names, on_error = stop, unknown = add, all cores, 8 MiB blocks. */
 void rp_read_opts_init(rp_read_opts *o);
 /* Reads path ("-" = stdin, gzip detected) into a new Events owned by the
  * caller.  On error returns a status, *out stays NULL and err reads
  * "path:line: expected 4 fields, found 3" (or names the bad value and its
- * column). */
+ * column).  Ids get indices in order of first appearance in the file,
+ * whatever the number of threads; maps given in o are borrowed (retained by
+ * the result) and may grow (unknown = add).  rep (may be NULL) is filled
+ * even on error, as far as the read got. */
 int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_read_report *rep,
                    rp_err *err);
+/* The header names tried, in order, for an absent user (role 0) or item
+ * (role 1) column; NULL-terminated. */
+const char *const *rp_read_default_names(int role);
 
 #endif
