@@ -132,33 +132,12 @@ int rp_parse_time_slow(const char *s, size_t n, int unit, int64_t *out) {
   if (*p == '-' || *p == '+') neg = *p++ == '-';
   const char *d0 = p;
   while (p < e && (unsigned)(*p - '0') < 10) p++;
-  if (p > d0 && (p == e || *p == '.')) {
-    /* integer seconds (or ms), optionally with a fraction: exact int64
-     * arithmetic, floored toward minus infinity */
-    uint64_t v = 0;
-    for (const char *q = d0; q < p; q++) {
-      if (v > (UINT64_MAX - 9) / 10) return RP_PARSE_RANGE;
-      v = v * 10 + (uint64_t)(*q - '0');
-    }
-    int fnz = 0; /* a non-zero fraction follows */
-    if (p < e) {
-      p++;
-      while (p < e && (unsigned)(*p - '0') < 10) fnz |= *p++ != '0';
-      if (p != e) return RP_PARSE_BAD;
-    }
-    if (v > (uint64_t)INT64_MAX) return RP_PARSE_RANGE;
-    /* x = ±(v + f), 0 <= f < 1; t = floor(x) or floor(x / 1000) */
-    int64_t t;
-    if (unit == RP_TIME_MS) {
-      int64_t q = (int64_t)(v / 1000), r = (int64_t)(v % 1000);
-      t = neg ? -(q + (r != 0 || fnz)) : q;
-    } else {
-      t = neg ? -(int64_t)v - fnz : (int64_t)v;
-    }
-    *out = t;
-    return RP_PARSE_OK;
+  const char *d1 = p; /* end of the integer digits */
+  if (p > d0 && p < e && *p == '.') {
+    p++;
+    while (p < e && (unsigned)(*p - '0') < 10) p++;
   }
-  if (p > d0 && (*p == 'e' || *p == 'E')) {
+  if (p > d0 && p < e && (*p == 'e' || *p == 'E')) {
     /* exponent form (1.7e9, as some tools write times): via double */
     char buf[64];
     if (n >= sizeof buf) return RP_PARSE_BAD;
@@ -171,6 +150,28 @@ int rp_parse_time_slow(const char *s, size_t n, int unit, int64_t *out) {
     v = floor(v);
     if (!(v >= -9.2e18 && v <= 9.2e18)) return RP_PARSE_RANGE;
     *out = (int64_t)v;
+    return RP_PARSE_OK;
+  }
+  if (p > d0 && p == e) {
+    /* integer seconds (or ms), optionally with a fraction: exact int64
+     * arithmetic, floored toward minus infinity */
+    uint64_t v = 0;
+    for (const char *q = d0; q < d1; q++) {
+      if (v > (UINT64_MAX - 9) / 10) return RP_PARSE_RANGE;
+      v = v * 10 + (uint64_t)(*q - '0');
+    }
+    int fnz = 0; /* a non-zero fraction follows */
+    for (const char *q = d1 + 1; q < e; q++) fnz |= *q != '0';
+    if (v > (uint64_t)INT64_MAX) return RP_PARSE_RANGE;
+    /* x = ±(v + f), 0 <= f < 1; t = floor(x) or floor(x / 1000) */
+    int64_t t;
+    if (unit == RP_TIME_MS) {
+      int64_t q = (int64_t)(v / 1000), r = (int64_t)(v % 1000);
+      t = neg ? -(q + (r != 0 || fnz)) : q;
+    } else {
+      t = neg ? -(int64_t)v - fnz : (int64_t)v;
+    }
+    *out = t;
     return RP_PARSE_OK;
   }
   return rp_parse_iso8601(s, n, out);

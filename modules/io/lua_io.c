@@ -113,6 +113,7 @@ rp_idmap *rpL_checkidmap(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP
 /* rp.io.idmap([ids]) -> a new IdMap holding ids in order (repeats once) */
 static int io_idmap(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
   rpL_newtype(L, RP_IDMAP_T, idmap_methods, idmap_meta);
   void **slot = rpL_newbox(L, RP_IDMAP_T);
   rp_err err;
@@ -160,16 +161,13 @@ static int events_tostring(lua_State *L) {
   return 1;
 }
 
-/* ev.users, ev.items; other keys are methods */
+/* ev.users, ev.items; other keys are methods (found on a freed log too,
+ * so ev:free() twice is harmless) */
 static int events_index(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
   const char *k = luaL_checkstring(L, 2);
-  if (strcmp(k, "users") == 0) {
-    rpL_pushidmap(L, ev->users);
-    return 1;
-  }
-  if (strcmp(k, "items") == 0) {
-    rpL_pushidmap(L, ev->items);
+  if (strcmp(k, "users") == 0 || strcmp(k, "items") == 0) {
+    rp_events *ev = rpL_checkevents(L, 1);
+    rpL_pushidmap(L, k[0] == 'u' ? ev->users : ev->items);
     return 1;
   }
   luaL_getmetatable(L, RP_EVENTS_T);

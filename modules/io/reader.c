@@ -1021,9 +1021,8 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
       pcs[0].start = b.buf;
       pcs[0].end = b.buf + b.len;
     }
-    for (int k = nslots; k < np; k++)
-      if ((rc = make_staging(&c, ev, &pcs[k], err))) goto done;
-    if (np > nslots) nslots = np;
+    for (; nslots < np; nslots++)
+      if ((rc = make_staging(&c, ev, &pcs[nslots], err))) goto done;
     for (int k = 0; k < np; k++) {
       piece *pc = &pcs[k];
       pc->final = b.eof && pc->end == b.buf + b.len;
@@ -1081,7 +1080,7 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   }
   if ((rc = rp_events_shrink(ev, err))) goto done;
 done:
-  if (rp_reader_size(b.rd) && b.rd)
+  if (b.rd && rp_reader_size(b.rd))
     rp_progress("reading", (double)rp_reader_size(b.rd), (double)rp_reader_size(b.rd), 1);
   rep->bytes = b.total;
   rep->rows = ev && !rc ? ev->n : 0;
