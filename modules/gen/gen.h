@@ -5,12 +5,14 @@
  * about it:
  *   - K taste clusters of uneven size; every item and every user belongs to
  *     one (users also lean towards a second one);
- *   - item popularity is Zipf-like (rank^-popularity over a random ranking),
- *     user activity log-normal (sigma = activity);
+ *   - item popularity is Zipf-like (rank^-popularity, ranked at random
+ *     within each cluster), user activity log-normal (sigma = activity);
  *   - users browse in sessions: views drawn from their own cluster (share
  *     `affinity`), their second cluster (`secondary`) or the whole catalogue
  *     (the rest), re-views within a session, add-to-cart more likely for
  *     items of their own cluster, purchases of carted items at checkout;
+ *     a view drawn on an item the user saw in an earlier session is kept
+ *     with probability `revisit`, else drawn again (users explore);
  *   - timestamps over `days` days with a daily and weekly rhythm, and a slow
  *     drift: each cluster's popularity follows its own slow wave, so the
  *     share of a cluster rises and falls over months;
@@ -52,11 +54,13 @@ typedef struct rp_gen_opts {
   double drift;         /* amplitude of the cluster popularity waves, >= 0 */
   double new_users;     /* share of users joining during the period */
   double new_items;     /* share of items released during the period */
+  double revisit;       /* chance a view drawn on an item seen before is kept */
   int time_format;      /* RP_GEN_TIME_UNIX (seconds) or _ISO (YYYY-MM-DD HH:MM:SS) */
 } rp_gen_opts;
 
 typedef struct rp_gen_report {
   int64_t events, views, carts, purchases, sessions;
+  int64_t pairs;        /* distinct (user, item) pairs in the log */
   int32_t users, items; /* distinct users / items that occur in the log */
   int64_t tmin, tmax;   /* first and last timestamp written (0 when empty) */
   uint64_t bytes;       /* uncompressed size of the events file */
@@ -64,9 +68,10 @@ typedef struct rp_gen_report {
 } rp_gen_report;
 
 /* Fills o with the defaults (1000 users, 500 items, 20000 events, seed 42,
- * 180 days from 2024-01-01, popularity 1, activity 1, affinity 0.7,
+ * 180 days from 2024-01-01, popularity 1.2, activity 1, affinity 0.7,
  * secondary 0.15, session 4, cart_rate 0.1, purchase_rate 0.5, drift 0.5,
- * new_users 0.2, new_items 0.1); path and the attribute paths NULL. */
+ * new_users 0.2, new_items 0.1, revisit 0.3); path and the attribute paths
+ * NULL. */
 void rp_gen_opts_init(rp_gen_opts *o);
 
 /* Checks o; returns RP_OK or RP_EINVAL naming the bad option and value. */
@@ -75,9 +80,10 @@ int rp_gen_check(const rp_gen_opts *o, rp_err *err);
 /* Generates the world and writes the events file (and the attribute and
  * truth files that have a path).  Every file goes to a temporary name and is
  * renamed into place only after all of them were written, so on error no
- * target is touched.  Fills rep (may be NULL).  Memory: about 40 bytes per
- * session (a session has ~4.6 events by default) plus 60 bytes per user and
- * item; time linear in events. */
+ * target is touched.  Fills rep (may be NULL).  Memory: 32 bytes per
+ * session (a session has ~4.5 events by default), 16 to 32 bytes per
+ * distinct (user, item) pair (about 0.6 pairs per event) and ~60 bytes per user and item; time
+ * linear in events. */
 int rp_gen_events(const rp_gen_opts *o, rp_gen_report *rep, rp_err *err);
 
 /* Parses "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" (also with a 'T') as UTC into

@@ -65,21 +65,13 @@ static const char *const syl3[20] = {"",   "ia", "on", "ex", "us", "ra", "el", "
 static const double band_lo[6] = {0, 2, 10, 30, 80, 250};
 static const double band_hi[6] = {0, 10, 30, 80, 250, 1000};
 
-static void shuffle(rp_rng *r, int32_t *a, int32_t n) {
-  for (int32_t i = n - 1; i > 0; i--) {
-    int32_t j = (int32_t)rp_rng_below(r, (uint64_t)i + 1), t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-}
-
 void gen_cluster_traits(const rp_gen_opts *o, int32_t c, gen_traits *t) {
   rp_rng r;
   int32_t perm[NADJ];
   /* main categories: a seed-wide shuffle, so clusters 0..11 get distinct ones */
   gen_rng(&r, o->seed, GEN_S_VOCAB, UINT64_MAX, 0);
   for (int32_t i = 0; i < GEN_NCATEGORIES; i++) perm[i] = i;
-  shuffle(&r, perm, GEN_NCATEGORIES);
+  gen_shuffle(&r, perm, GEN_NCATEGORIES);
   t->category = perm[c % GEN_NCATEGORIES];
   gen_rng(&r, o->seed, GEN_S_VOCAB, (uint64_t)c, 1);
   t->age_mean = 22 + 36 * rp_rng_uniform(&r);
@@ -90,7 +82,7 @@ void gen_cluster_traits(const rp_gen_opts *o, int32_t c, gen_traits *t) {
       (t->occupation[0] + 1 + (int32_t)rp_rng_below(&r, GEN_NOCCUPATIONS - 1)) % GEN_NOCCUPATIONS;
   t->price_level = 1 + 4 * rp_rng_uniform(&r);
   for (int32_t i = 0; i < NADJ; i++) perm[i] = i;
-  shuffle(&r, perm, NADJ);
+  gen_shuffle(&r, perm, NADJ);
   memcpy(t->words, perm, sizeof t->words);
 }
 
@@ -113,8 +105,8 @@ int gen_write_items(const gen_world *w, rp_writer *out, rp_err *err) {
   int32_t p1[20], p2[20];
   gen_rng(&r, o->seed, GEN_S_VOCAB, UINT64_MAX, 2);
   for (int32_t i = 0; i < 20; i++) p1[i] = p2[i] = i;
-  shuffle(&r, p1, 20);
-  shuffle(&r, p2, 20);
+  gen_shuffle(&r, p1, 20);
+  gen_shuffle(&r, p2, 20);
   for (int32_t i = 0; i < w->ni; i++) {
     int32_t c = w->icluster[i];
     const gen_traits tr = w->traits[c];

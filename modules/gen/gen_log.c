@@ -33,7 +33,7 @@ void rp_gen_opts_init(rp_gen_opts *o) {
   o->seed = 42;
   o->days = 180;
   o->start = 1704067200; /* 2024-01-01 00:00:00 UTC */
-  o->popularity = 1.0;
+  o->popularity = 1.2;
   o->activity = 1.0;
   o->affinity = 0.7;
   o->secondary = 0.15;
@@ -43,6 +43,7 @@ void rp_gen_opts_init(rp_gen_opts *o) {
   o->drift = 0.5;
   o->new_users = 0.2;
   o->new_items = 0.1;
+  o->revisit = 0.3;
   o->time_format = RP_GEN_TIME_UNIX;
 }
 
@@ -74,7 +75,8 @@ int rp_gen_check(const rp_gen_opts *o, rp_err *err) {
       range(err, "affinity", o->affinity, 0, 1) || range(err, "secondary", o->secondary, 0, 1) ||
       range(err, "session", o->session, 1, 50) || range(err, "cart_rate", o->cart_rate, 0, 1) ||
       range(err, "purchase_rate", o->purchase_rate, 0, 1) || range(err, "drift", o->drift, 0, 5) ||
-      range(err, "new_users", o->new_users, 0, 1) || range(err, "new_items", o->new_items, 0, 1))
+      range(err, "new_users", o->new_users, 0, 1) || range(err, "new_items", o->new_items, 0, 1) ||
+      range(err, "revisit", o->revisit, 0, 1))
     return RP_EINVAL;
   if (o->affinity + o->secondary > 1 + 1e-12)
     return rp_errf(err, RP_EINVAL, "gen: 'affinity' + 'secondary' must be <= 1, got %g + %g",
@@ -302,6 +304,53 @@ static int sort_sessions(session *s, size_t n, rp_err *err) {
   return RP_OK;
 }
 
+/* ---- pass 2: what each user has seen ------------------------------------------
+ * An open-addressing table counting the views of each (user, item) pair so
+ * far, so a view drawn on an item the user has seen c times is kept only
+ * with probability o->revisit / c (else drawn again, by popularity 8 times,
+ * then 8 times with equal chances): users explore the catalogue, and come
+ * back to an item less the more they have seen it, instead of viewing the
+ * head of their cluster hundreds of times. */
+typedef struct pairslot {
+  uint32_t user; /* user + 1; 0 = empty */
+  uint32_t item;
+  uint32_t count;
+} pairslot;
+
+typedef struct pairset {
+  pairslot *slot;
+  size_t cap, n; /* cap a power of two, n <= 3/4 cap */
+} pairset;
+
+static size_t pair_find(const pairset *s, int32_t u, int32_t i) {
+  uint32_t uk = (uint32_t)u + 1, ik = (uint32_t)i;
+  size_t m = s->cap - 1, h = (size_t)rp_hash64((uint64_t)uk << 32 | ik) & m;
+  while (s->slot[h].user && (s->slot[h].user != uk || s->slot[h].item != ik)) h = (h + 1) & m;
+  return h;
+}
+
+/* How many views of (u, i) the log has so far. */
+static uint32_t pair_count(const pairset *s, int32_t u, int32_t i) {
+  return s->cap ? s->slot[pair_find(s, u, i)].count : 0;
+}
+
+static int pair_add(pairset *s, int32_t u, int32_t i, rp_err *err) {
+  if (4 * (s->n + 1) > 3 * s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 1 << 16;
+    pairset g = {rp_calloc(cap, sizeof(pairslot)), cap, s->n};
+    if (!g.slot) return rp_enomem(err, "generator pair set");
+    for (size_t k = 0; k < s->cap; k++)
+      if (s->slot[k].user)
+        g.slot[pair_find(&g, (int32_t)s->slot[k].user - 1, (int32_t)s->slot[k].item)] = s->slot[k];
+    rp_free(s->slot);
+    *s = g;
+  }
+  pairslot *sl = &s->slot[pair_find(s, u, i)];
+  if (!sl->user) sl->user = (uint32_t)u + 1, sl->item = (uint32_t)i, s->n++;
+  sl->count++;
+  return RP_OK;
+}
+
 /* ---- pass 2: events ---------------------------------------------------------- */
 typedef struct pending {
   uint32_t t;
@@ -318,6 +367,7 @@ typedef struct emitter {
   size_t nheap, cap;
   uint64_t seq;
   uint8_t *useen, *iseen;
+  pairset seen;
   size_t len;
   char buf[1 << 16];
 } emitter;
@@ -438,12 +488,18 @@ static int fill_session(emitter *e, const session *s, rp_err *err) {
       int32_t c = p.src[k] == SRC_PRIMARY     ? w->uc1[u]
                   : p.src[k] == SRC_SECONDARY ? w->uc2[u]
                                               : gen_draw_cluster(w, &r, now);
-      item[k] = gen_draw_item(w, &r, c, now);
+      /* by popularity first; a user who has seen the cluster's head looks
+       * further, with equal chances for every item */
+      for (int tries = 0; tries < 16; tries++) {
+        item[k] = gen_draw_item(w, &r, c, now, tries >= 8);
+        uint32_t seen = pair_count(&e->seen, u, item[k]);
+        if (!seen || rp_rng_uniform(&r) * seen < o->revisit) break;
+      }
     }
     ev.item = item[k];
     ev.type = EV_VIEW;
     ev.t = now;
-    if (push(e, ev, err)) return err->status;
+    if (push(e, ev, err) || pair_add(&e->seen, u, item[k], err)) return err->status;
     left--;
     if (p.cart[k] && left > 0) {
       t += gap(&r, 2, 15);
@@ -495,7 +551,9 @@ static int write_log(const gen_world *w, const session *s, size_t n, rp_writer *
     rep->bytes += e->len;
   }
   rp_progress("generating", (double)n, (double)n, 1);
+  rep->pairs = (int64_t)e->seen.n;
 done:
+  rp_free(e->seen.slot);
   rp_free(e->heap);
   rp_free(e->useen);
   rp_free(e->iseen);

@@ -40,6 +40,14 @@ static int32_t draw_weighted(rp_rng *r, const double *w, int32_t n) {
   return n - 1;
 }
 
+void gen_shuffle(rp_rng *r, int32_t *a, int32_t n) {
+  for (int32_t i = n - 1; i > 0; i--) {
+    int32_t j = (int32_t)rp_rng_below(r, (uint64_t)i + 1), t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}
+
 /* Vose's alias method over p[0..n) (not normalised): prob[k] is the chance
  * of keeping slot k, alias[k] the slot taken otherwise.  prob may be p (the
  * total is taken first).  work: 2n ints. */
@@ -131,11 +139,14 @@ static void build_clusters(gen_world *w) {
   for (int32_t c = 0; c < w->K; c++) gen_cluster_traits(o, c, &w->traits[c]);
 }
 
-/* Items: a random popularity ranking (rank^-popularity), a cluster drawn by
- * cluster size (the first K items of a shuffled order seed every cluster, so
- * none is empty), and a release time for a share new_items of them.  The
- * most popular item of each cluster is its anchor, always released at 0, so
- * a draw from any cluster at any time has an item to return. */
+/* Items: a cluster drawn by cluster size (the first K items of a shuffled
+ * order seed every cluster, so none is empty), a release time for a share
+ * new_items of them, and a popularity rank within the cluster (a random
+ * order): weight rank^-popularity.  Ranking within clusters keeps one
+ * global hit from taking most of its cluster's views; the catalogue as a
+ * whole is still Zipf-like (K items share each rank).  The rank-1 item of
+ * each cluster is its anchor, always released at 0, so a draw from any
+ * cluster at any time has an item to return. */
 static void build_items(gen_world *w, int32_t *work) {
   const rp_gen_opts *o = w->o;
   int32_t ni = w->ni, K = w->K;
@@ -143,20 +154,7 @@ static void build_items(gen_world *w, int32_t *work) {
   gen_rng(&r, o->seed, GEN_S_WORLD, 1, 0);
   int32_t *perm = work; /* ni */
   for (int32_t i = 0; i < ni; i++) perm[i] = i;
-  for (int32_t i = ni - 1; i > 0; i--) {
-    int32_t j = (int32_t)rp_rng_below(&r, (uint64_t)i + 1), t = perm[i];
-    perm[i] = perm[j];
-    perm[j] = t;
-  }
-  /* perm[k] is the item of popularity rank k + 1 */
-  for (int32_t k = 0; k < ni; k++) w->ipop[perm[k]] = pow((double)(k + 1), -o->popularity);
-  /* cluster seeds: a second shuffle, independent of the ranking */
-  for (int32_t i = 0; i < ni; i++) perm[i] = i;
-  for (int32_t i = ni - 1; i > 0; i--) {
-    int32_t j = (int32_t)rp_rng_below(&r, (uint64_t)i + 1), t = perm[i];
-    perm[i] = perm[j];
-    perm[j] = t;
-  }
+  gen_shuffle(&r, perm, ni);
   for (int32_t i = 0; i < ni; i++) w->icluster[i] = -1;
   for (int32_t c = 0; c < K; c++) w->icluster[perm[c]] = c;
   for (int32_t i = 0; i < ni; i++) {
@@ -167,7 +165,7 @@ static void build_items(gen_world *w, int32_t *work) {
     double u = rp_rng_uniform(&ri), when = rp_rng_uniform(&ri);
     w->irelease[i] = u < o->new_items ? (uint32_t)((0.05 + 0.85 * when) * (double)w->T) : 0;
   }
-  /* group by cluster, find anchors, build the alias tables */
+  /* group by cluster, rank within it, build the alias tables */
   for (int32_t i = 0; i < ni; i++) w->cstart[w->icluster[i] + 1]++;
   for (int32_t c = 0; c < K; c++) w->cstart[c + 1] += w->cstart[c];
   int32_t *fill = work; /* K, reuses perm */
@@ -175,15 +173,16 @@ static void build_items(gen_world *w, int32_t *work) {
   for (int32_t i = 0; i < ni; i++) w->members[fill[w->icluster[i]]++] = i;
   double *p = w->aprob; /* popularity of members, then overwritten by alias probs */
   for (int32_t c = 0; c < K; c++) {
-    int32_t a = w->cstart[c], n = w->cstart[c + 1] - a, best = w->members[a];
+    int32_t a = w->cstart[c], n = w->cstart[c + 1] - a;
+    gen_shuffle(&r, w->members + a, n); /* members[a + k] has rank k + 1 */
     for (int32_t k = 0; k < n; k++) {
       int32_t it = w->members[a + k];
-      if (w->ipop[it] > w->ipop[best]) best = it;
+      w->ipop[it] = pow((double)(k + 1), -o->popularity);
       w->cmass[c] += w->ipop[it];
+      p[a + k] = w->ipop[it];
     }
-    w->anchor[c] = best;
-    w->irelease[best] = 0;
-    for (int32_t k = 0; k < n; k++) p[a + k] = w->ipop[w->members[a + k]];
+    w->anchor[c] = w->members[a];
+    w->irelease[w->anchor[c]] = 0;
     build_alias(p + a, n, p + a, w->aalias + a, work);
   }
 }
@@ -288,13 +287,13 @@ double gen_time_weight(const gen_world *w, int32_t c, uint32_t t) {
   return w->drift[(size_t)d * w->K + c] * hour_w[hour] * wday_w[wday];
 }
 
-int32_t gen_draw_item(const gen_world *w, rp_rng *r, int32_t c, uint32_t t) {
+int32_t gen_draw_item(const gen_world *w, rp_rng *r, int32_t c, uint32_t t, int uniform) {
   int32_t a = w->cstart[c], n = w->cstart[c + 1] - a;
   for (int tries = 0; tries < 32; tries++) {
     double x = rp_rng_uniform(r) * n;
     int32_t k = (int32_t)x;
     if (k >= n) k = n - 1;
-    if (x - k >= w->aprob[a + k]) k = w->aalias[a + k];
+    if (!uniform && x - k >= w->aprob[a + k]) k = w->aalias[a + k];
     int32_t it = w->members[a + k];
     if (w->irelease[it] <= t) return it;
   }

@@ -84,8 +84,9 @@ void gen_world_free(gen_world *w);
  * user of cluster c: drift of c times the daily and weekly rhythm. */
 double gen_time_weight(const gen_world *w, int32_t c, uint32_t t);
 
-/* Draws an item of cluster c released by time t. */
-int32_t gen_draw_item(const gen_world *w, rp_rng *r, int32_t c, uint32_t t);
+/* Draws an item of cluster c released by time t, by popularity or (uniform)
+ * with equal chances. */
+int32_t gen_draw_item(const gen_world *w, rp_rng *r, int32_t c, uint32_t t, int uniform);
 /* Draws a cluster from the whole catalogue's (drifted) popularity at t. */
 int32_t gen_draw_cluster(const gen_world *w, rp_rng *r, uint32_t t);
 
@@ -94,6 +95,9 @@ int32_t gen_draw_cluster(const gen_world *w, rp_rng *r, uint32_t t);
 int gen_write_items(const gen_world *w, rp_writer *out, rp_err *err);
 int gen_write_users(const gen_world *w, rp_writer *out, rp_err *err);
 int gen_write_truth(const gen_world *w, rp_writer *out, rp_err *err);
+
+/* Shuffles a[0..n) (Fisher-Yates). */
+void gen_shuffle(rp_rng *r, int32_t *a, int32_t n);
 
 /* Small text helpers: append to a buffer, return the new end. */
 char *gen_put_uint(char *p, uint64_t v);

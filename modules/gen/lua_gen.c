@@ -26,10 +26,10 @@ static void push_report(lua_State *L, const rp_gen_report *r) {
   struct {
     const char *k;
     int64_t v;
-  } f[] = {{"events", r->events},        {"views", r->views},       {"addtocarts", r->carts},
-           {"purchases", r->purchases},  {"sessions", r->sessions}, {"users", r->users},
-           {"items", r->items},          {"time_min", r->tmin},     {"time_max", r->tmax},
-           {"bytes", (int64_t)r->bytes}, {"clusters", r->clusters}};
+  } f[] = {{"events", r->events},       {"views", r->views},          {"addtocarts", r->carts},
+           {"purchases", r->purchases}, {"sessions", r->sessions},    {"pairs", r->pairs},
+           {"users", r->users},         {"items", r->items},          {"time_min", r->tmin},
+           {"time_max", r->tmax},       {"bytes", (int64_t)r->bytes}, {"clusters", r->clusters}};
   lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]));
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
     lua_pushinteger(L, (lua_Integer)f[i].v);
@@ -40,10 +40,10 @@ static void push_report(lua_State *L, const rp_gen_report *r) {
 /* Reads the options table at 1 into o (defaults for absent fields). */
 static void read_opts(lua_State *L, rp_gen_opts *o) {
   static const char *const known[] = {
-      "path",     "items_path", "users_path", "truth_path",  "users",     "items",
-      "clusters", "events",     "seed",       "days",        "start",     "popularity",
-      "activity", "affinity",   "secondary",  "session",     "cart_rate", "purchase_rate",
-      "drift",    "new_users",  "new_items",  "time_format", NULL};
+      "path",     "items_path", "users_path", "truth_path", "users",       "items",
+      "clusters", "events",     "seed",       "days",       "start",       "popularity",
+      "activity", "affinity",   "secondary",  "session",    "cart_rate",   "purchase_rate",
+      "drift",    "new_users",  "new_items",  "revisit",    "time_format", NULL};
   static const char *const formats[] = {"unix", "iso", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   rpL_checkopts(L, 1, known);
@@ -71,6 +71,7 @@ static void read_opts(lua_State *L, rp_gen_opts *o) {
   o->drift = rpL_optnumber(L, 1, "drift", o->drift, 0, 5);
   o->new_users = rpL_optnumber(L, 1, "new_users", o->new_users, 0, 1);
   o->new_items = rpL_optnumber(L, 1, "new_items", o->new_items, 0, 1);
+  o->revisit = rpL_optnumber(L, 1, "revisit", o->revisit, 0, 1);
   o->time_format = rpL_optenum(L, 1, "time_format", RP_GEN_TIME_UNIX, formats);
 }
 

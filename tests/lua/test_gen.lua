@@ -41,6 +41,7 @@ T.case("report matches the files", function()
   T.eq(#ev, r.events)
   T.eq(#ev.users, r.users)
   T.eq(#ev.items, r.items)
+  T.eq(ev:to_matrix().nnz, r.pairs)
 end)
 
 T.case("truth file: every user and item with its cluster", function()

@@ -488,6 +488,7 @@ START_TEST(popularity_skew) {
   paths ps;
   small_opts(&o, &ps, "pop.csv");
   o.items_path = o.users_path = o.truth_path = NULL;
+  o.items = 2000; /* 250 an average cluster: users do not exhaust their cluster */
   logdata L;
   gen_ok(&o, NULL);
   load_log(o.path, &L);
@@ -498,9 +499,50 @@ START_TEST(popularity_skew) {
   load_log(o.path, &L);
   double flat = top_share(&o, &L);
   free_log(&L);
-  /* Zipf(1) over 200 items: the top 20 hold H(20)/H(200) = 0.61 of the mass */
+  /* Zipf(1.2) within clusters of ~250: the top 25 of a cluster hold 0.75 of
+   * its mass; users exploring beyond what they saw flatten that a little */
   ck_assert_msg(zipf > 0.45 && zipf < 0.8, "top-10%% share %g", zipf);
-  ck_assert_msg(flat < 0.25, "top-10%% share without popularity %g", flat);
+  ck_assert_msg(flat < 0.22, "top-10%% share without popularity %g", flat);
+  ck_assert_msg(zipf > 2.5 * flat, "top-10%% share %g vs %g without popularity", zipf, flat);
+}
+END_TEST
+
+/* distinct (user, item) pairs */
+static int64_t pair_count(const rp_gen_opts *o, const logdata *L) {
+  uint8_t *c = calloc((size_t)o->users * (size_t)o->items, 1);
+  int64_t pairs = 0;
+  for (int64_t k = 0; k < L->n; k++) {
+    uint8_t *x = &c[(size_t)L->user[k] * (size_t)o->items + (size_t)L->item[k]];
+    pairs += !*x;
+    *x = 1;
+  }
+  free(c);
+  return pairs;
+}
+
+START_TEST(revisits) {
+  rp_gen_opts o;
+  paths ps;
+  rp_gen_report rep;
+  small_opts(&o, &ps, "revisit.csv");
+  o.items_path = o.users_path = o.truth_path = NULL;
+  o.events = 60000;
+  logdata L;
+  o.revisit = 0.05;
+  gen_ok(&o, &rep);
+  load_log(o.path, &L);
+  int64_t low = pair_count(&o, &L);
+  ck_assert_int_eq(low, rep.pairs);
+  free_log(&L);
+  o.revisit = 1;
+  gen_ok(&o, &rep);
+  load_log(o.path, &L);
+  int64_t high = pair_count(&o, &L);
+  ck_assert_int_eq(high, rep.pairs);
+  free_log(&L);
+  /* users who rarely come back to what they saw spread over more items */
+  ck_assert_msg(low > high * 1.2, "pairs %lld (revisit 0.05) vs %lld (1)", (long long)low,
+                (long long)high);
 }
 END_TEST
 
@@ -764,6 +806,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, iso_times_match_unix);
   tcase_add_test(tc, clusters_planted);
   tcase_add_test(tc, popularity_skew);
+  tcase_add_test(tc, revisits);
   tcase_add_test(tc, activity_lognormal);
   tcase_add_test(tc, drift_over_time);
   tcase_add_test(tc, joins_and_releases);
