@@ -6,7 +6,8 @@
 # tests (tests/unit/test_*.c) link librpcore.a only: they need no Lua.
 
 PREFIX ?= /usr/local
-BUILD ?= build
+BUILDDIR ?= build
+BUILD := $(BUILDDIR)
 SAN ?= 0
 MARCH ?= native
 CORE_PKGS := openblas zlib
@@ -22,7 +23,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 OPT := -O2 -march=$(MARCH) -fno-math-errno -g
 CSTD := -std=gnu11 -D_GNU_SOURCE
 ifeq ($(SAN),1)
-  BUILD := $(BUILD)-san
+  BUILD := $(BUILDDIR)-san
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -march=$(MARCH)
   SANLD := -fsanitize=address,undefined
 endif
@@ -162,4 +163,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/recpipe $(DESTDIR)$(PREFIX)/share/recpipe
 
 clean:
-	rm -rf build build-san recpipe
+	rm -rf $(BUILDDIR) $(BUILDDIR)-san recpipe
