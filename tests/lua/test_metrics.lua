@@ -59,81 +59,9 @@ function RandRec:recommend_all(o)
   return out, sc
 end
 
--- the reference: every metric straight from the definitions
+local naive_metrics = dofile("tests/lua/naive_metrics.lua")
 local function naive(lists, k, threshold)
-  threshold = threshold or 0
-  local pop, ntrain = {}, 0
-  for u = 1, #ev.users do
-    local items = train:row(ev.users:id(u))
-    if items and #items > 0 then ntrain = ntrain + 1 end
-    for _, it in ipairs(items or {}) do pop[it] = (pop[it] or 0) + 1 end
-  end
-  local sums, n, counts = {}, 0, {}
-  local hits_all, m_all, auc_n, nov_n = 0, 0, 0, 0
-  local function add(m, v) sums[m] = (sums[m] or 0) + v end
-  for u = 1, #ev.users do
-    local uid = ev.users:id(u)
-    local items, vals = test:row(uid)
-    local T_ = {}
-    local t = 0
-    for j, it in ipairs(items or {}) do
-      if vals[j] > threshold then T_[it] = true; t = t + 1 end
-    end
-    if t > 0 then
-      n = n + 1
-      local l = lists[uid] or {}
-      local h, ap, dcg, first, aucm, nov = 0, 0, 0, nil, 0, 0
-      for r = 1, k do
-        local it = l[r]
-        if it and T_[it] then
-          h = h + 1
-          ap = ap + h / r
-          dcg = dcg + 1 / (math.log(r + 1) / math.log(2))
-          first = first or r
-        else
-          aucm = aucm + h
-        end
-        if it then
-          counts[it] = (counts[it] or 0) + 1
-          nov = nov - math.log(math.max(pop[it] or 0, 1) / ntrain) / math.log(2)
-        end
-      end
-      local m = math.min(k, t)
-      local idcg = 0
-      for r = 1, m do idcg = idcg + 1 / (math.log(r + 1) / math.log(2)) end
-      add("precision", h / k)
-      add("recall", h / t)
-      add("map", ap / m)
-      add("ndcg", dcg / idcg)
-      add("hit_rate", h > 0 and 1 or 0)
-      add("mrr", first and 1 / first or 0)
-      local nneg = NI - t
-      add("auc", (aucm + (h + t) / 2 * (nneg - (k - h))) / (t * nneg))
-      auc_n = auc_n + 1
-      if #l > 0 then
-        add("novelty", nov / #l)
-        nov_n = nov_n + 1
-      end
-      hits_all, m_all = hits_all + h, m_all + m
-    end
-  end
-  local out = { users = n }
-  for m, v in pairs(sums) do out[m] = v / n end
-  out.auc = sums.auc / auc_n
-  out.novelty = sums.novelty / nov_n
-  out.precision_pooled = hits_all / m_all
-  local covered, c = 0, {}
-  for i = 1, NI do
-    local x = counts[ev.items:id(i)] or 0
-    if x > 0 then covered = covered + 1 end
-    c[#c + 1] = x
-  end
-  out.coverage = covered / NI
-  table.sort(c)
-  local num, tot = 0, 0
-  for i, x in ipairs(c) do num = num + (2 * i - NI - 1) * x; tot = tot + x end
-  out.gini = num / (NI * tot)
-  return out
+  return naive_metrics(lists, k, train, test, threshold)
 end
 
 local rec = setmetatable({ name = "rand" }, RandRec)

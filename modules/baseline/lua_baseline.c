@@ -1,0 +1,300 @@
+/*
+ * lua_baseline.c -- `recpipe.baseline` binding: popularity, random and
+ * item_knn constructors, and the `recpipe.Baseline` type with the
+ * recommender protocol (recommend, recommend_all, __recommender) and
+ * similar_items for item-kNN.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "baseline.h"
+#include "rpl.h"
+
+#define RP_BASELINE_T "recpipe.Baseline"
+
+static rp_baseline *checkbase(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_BASELINE_T); }
+
+static void **newbox(lua_State *L) { return rpL_newbox(L, RP_BASELINE_T); }
+
+static int done(lua_State *L, int rc, const rp_err *err) {
+  if (rc) return rpL_error(L, err);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* ---- constructors ------------------------------------------------------------ */
+static const char *const by_names[] = {"users", "events", "value", NULL};
+
+/* popularity(train_events_or_matrix, {half_life_days, now, by = "users"}) */
+static int base_popularity(lua_State *L) {
+  static const char *const known[] = {"half_life_days", "now", "by", NULL};
+  rpL_checkopts(L, 2, known);
+  rp_pop_opts o = {0};
+  o.by = rpL_optenum(L, 2, "by", RP_POP_USERS, by_names);
+  double hl = rpL_optnumber(L, 2, "half_life_days", 0, 0, HUGE_VAL);
+  if (rpL_hasopt(L, 2, "half_life_days") && !(hl > 0))
+    rpL_fielderror(L, 2, "half_life_days", "must be a positive number of days, got %g", hl);
+  o.half_life = hl * 86400.0;
+  o.has_now = rpL_hasopt(L, 2, "now");
+  o.now = rpL_optinteger(L, 2, "now", 0, LUA_MININTEGER, LUA_MAXINTEGER);
+  rp_events *ev = rpL_testobj(L, 1, RP_EVENTS_T);
+  rp_csr *m = ev ? NULL : rpL_testmatrix(L, 1);
+  if (!ev && !m) return luaL_typeerror(L, 1, "recpipe.Events or recpipe.Matrix");
+  void **slot = newbox(L);
+  rp_err err;
+  int rc = ev ? rp_popularity_fit_events(ev, &o, (rp_popularity **)slot, &err)
+              : rp_popularity_fit_matrix(m, &o, (rp_popularity **)slot, &err);
+  return done(L, rc, &err);
+}
+
+/* random(train_matrix, {seed = 42}) */
+static int base_random(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  static const char *const known[] = {"seed", NULL};
+  rpL_checkopts(L, 2, known);
+  uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
+  void **slot = newbox(L);
+  rp_err err;
+  return done(L, rp_randrec_fit(m, seed, (rp_randrec **)slot, &err), &err);
+}
+
+static const char *const sim_names[] = {"cosine", "jaccard", "bm25", "tfidf", "dot", NULL};
+
+/* item_knn(train_matrix, {k = 50, similarity = "cosine", shrink, k1, b, threads}) */
+static int base_item_knn(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  static const char *const known[] = {"k", "similarity", "shrink", "k1", "b", "threads", NULL};
+  rpL_checkopts(L, 2, known);
+  rp_knn_opts o;
+  rp_knn_opts_init(&o);
+  o.k = (int32_t)rpL_optinteger(L, 2, "k", o.k, 1, 1 << 20);
+  o.similarity = rpL_optenum(L, 2, "similarity", RP_SIM_COSINE, sim_names);
+  o.shrink = rpL_optnumber(L, 2, "shrink", 0, 0, HUGE_VAL);
+  o.k1 = rpL_optnumber(L, 2, "k1", o.k1, 1e-9, HUGE_VAL);
+  o.b = rpL_optnumber(L, 2, "b", o.b, 0, 1);
+  o.threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
+  void **slot = newbox(L);
+  rp_err err;
+  return done(L, rp_itemknn_fit(m, &o, (rp_itemknn **)slot, &err), &err);
+}
+
+/* ---- the recommender protocol --------------------------------------------------- */
+/* Reads an array of item ids into indices (unknown ids skipped) in a
+ * userdata buffer left on the stack. */
+static int32_t *readitems(lua_State *L, int idx, const char *field, const rp_idmap *items,
+                          int32_t *n) {
+  int t = rpL_getopt(L, idx, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    *n = 0;
+    return NULL;
+  }
+  if (t != LUA_TTABLE) rpL_fielderror(L, idx, field, "must be a list of item ids");
+  int tab = lua_gettop(L);
+  int32_t len = (int32_t)luaL_len(L, tab), c = 0;
+  int32_t *out = lua_newuserdatauv(L, (size_t)(len + 1) * sizeof *out, 0);
+  for (int32_t i = 1; i <= len; i++) {
+    lua_rawgeti(L, tab, i);
+    int32_t it = items ? rpL_lookup(L, -1, items) : -1;
+    lua_pop(L, 1);
+    if (it >= 0) out[c++] = it;
+  }
+  *n = c;
+  return out;
+}
+
+static void pushlist(lua_State *L, const rp_idmap *items, const int32_t *it, const float *sc,
+                     int32_t n) {
+  lua_createtable(L, n, 0);
+  for (int32_t j = 0; j < n; j++) {
+    rpL_pushid(L, items, it[j]);
+    lua_rawseti(L, -2, j + 1);
+  }
+  lua_createtable(L, n, 0);
+  for (int32_t j = 0; j < n; j++) {
+    lua_pushnumber(L, sc[j]);
+    lua_rawseti(L, -2, j + 1);
+  }
+}
+
+static rp_csr *optexclude(lua_State *L, int idx) {
+  rp_csr *ex = NULL;
+  if (rpL_getopt(L, idx, "exclude") != LUA_TNIL) {
+    ex = rpL_testmatrix(L, -1);
+    if (!ex) rpL_fielderror(L, idx, "exclude", "must be a recpipe.Matrix");
+  }
+  lua_pop(L, 1);
+  return ex;
+}
+
+/* b:recommend(user_id, {k = 10, exclude = matrix, items = allow, deny = list})
+ * -> items, scores  |  nil, message (item-kNN: a user it has no history for) */
+static int base_recommend(lua_State *L) {
+  rp_baseline *b = checkbase(L, 1);
+  luaL_checkany(L, 2);
+  static const char *const known[] = {"k", "exclude", "items", "deny", NULL};
+  rpL_checkopts(L, 3, known);
+  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 1, 1 << 24);
+  rp_csr *ex = optexclude(L, 3);
+  int32_t u = b->rec.users ? rpL_lookup(L, 2, b->rec.users) : -1;
+  if ((u < 0 || u >= b->rec.nusers) && b->kind == RP_BASE_ITEMKNN) {
+    const char *id = luaL_tolstring(L, 2, NULL);
+    lua_pushnil(L);
+    lua_pushfstring(L, "unknown user '%s'", id);
+    return 2;
+  }
+  int32_t nd, na;
+  int32_t *deny = readitems(L, 3, "deny", b->rec.items, &nd);
+  int has_allow = rpL_hasopt(L, 3, "items");
+  int32_t *allow = readitems(L, 3, "items", b->rec.items, &na);
+  int32_t *items = lua_newuserdatauv(L, (size_t)k * sizeof *items, 0), n;
+  float *scores = lua_newuserdatauv(L, (size_t)k * sizeof *scores, 0);
+  rp_err err;
+  if (rp_baseline_recommend_for(b, u, k, ex, deny, nd, has_allow ? (allow ? allow : items) : NULL,
+                                has_allow ? na : 0, items, scores, &n, &err))
+    return rpL_error(L, &err);
+  pushlist(L, b->rec.items, items, scores, n);
+  return 2;
+}
+
+/* b:recommend_all{users = ids or nil (all), k = 10, exclude = matrix, threads}
+ * -> {user_id = items}, {user_id = scores} */
+static int base_recommend_all(lua_State *L) {
+  rp_baseline *b = checkbase(L, 1);
+  static const char *const known[] = {"users", "k", "exclude", "threads", NULL};
+  rpL_checkopts(L, 2, known);
+  int32_t k = (int32_t)rpL_optinteger(L, 2, "k", 10, 1, 1 << 24);
+  int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
+  rp_csr *ex = optexclude(L, 2);
+  int has_users = rpL_getopt(L, 2, "users") != LUA_TNIL;
+  int ul = lua_gettop(L);
+  if (has_users) luaL_argcheck(L, lua_istable(L, ul), 2, "field 'users' must be a list of ids");
+  const rp_idmap *um = b->rec.users;
+  int32_t n = has_users ? (int32_t)luaL_len(L, ul) : (um ? um->n : 0);
+  int32_t *u = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *u, 0);
+  for (int32_t i = 0; i < n; i++) {
+    if (has_users) {
+      lua_rawgeti(L, ul, i + 1);
+      u[i] = um ? rpL_lookup(L, -1, um) : -1;
+      lua_pop(L, 1);
+    } else {
+      u[i] = i;
+    }
+  }
+  size_t nk = (size_t)n * (size_t)k + 1;
+  int32_t *items = lua_newuserdatauv(L, nk * sizeof *items, 0);
+  float *scores = lua_newuserdatauv(L, nk * sizeof *scores, 0);
+  int32_t *cnt = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *cnt, 0);
+  rp_err err;
+  if (b->rec.recommend(b, u, n, k, ex, threads, items, scores, cnt, &err))
+    return rpL_error(L, &err);
+  lua_createtable(L, 0, n);
+  lua_createtable(L, 0, n);
+  for (int32_t i = 0; i < n; i++) {
+    if (u[i] < 0 && cnt[i] == 0) continue; /* unknown and nothing to say */
+    if (has_users)
+      lua_rawgeti(L, ul, i + 1);
+    else
+      rpL_pushid(L, um, i);
+    pushlist(L, b->rec.items, items + (size_t)i * k, scores + (size_t)i * k, cnt[i]);
+    lua_pushvalue(L, -3); /* key, items, scores, key */
+    lua_insert(L, -2);
+    lua_settable(L, -5); /* scores table */
+    lua_settable(L, -4); /* items table */
+  }
+  return 2;
+}
+
+/* b:similar_items(item_id, {k = 10}) -> items, scores (item-kNN only) */
+static int base_similar_items(lua_State *L) {
+  rp_baseline *b = checkbase(L, 1);
+  luaL_checkany(L, 2);
+  static const char *const known[] = {"k", NULL};
+  rpL_checkopts(L, 3, known);
+  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 1, 1 << 24);
+  if (b->kind != RP_BASE_ITEMKNN)
+    return luaL_error(L, "similar_items needs an item-kNN model (this is '%s')", b->rec.name);
+  int32_t it = b->rec.items ? rpL_lookup(L, 2, b->rec.items) : -1;
+  if (it < 0 || it >= b->nitems) {
+    const char *id = luaL_tolstring(L, 2, NULL);
+    lua_pushnil(L);
+    lua_pushfstring(L, "unknown item '%s'", id);
+    return 2;
+  }
+  int32_t *items = lua_newuserdatauv(L, (size_t)k * sizeof *items, 0), n;
+  float *scores = lua_newuserdatauv(L, (size_t)k * sizeof *scores, 0);
+  rp_err err;
+  if (rp_itemknn_similar((rp_itemknn *)b, it, k, items, scores, &n, &err))
+    return rpL_error(L, &err);
+  pushlist(L, b->rec.items, items, scores, n);
+  return 2;
+}
+
+static int base_recommender(lua_State *L) {
+  rp_baseline *b = checkbase(L, 1);
+  lua_pushlightuserdata(L, &b->rec);
+  return 1;
+}
+
+static int base_free(lua_State *L) {
+  void **slot = rpL_slot(L, 1, RP_BASELINE_T);
+  rp_baseline_free(*slot);
+  *slot = NULL;
+  return 0;
+}
+
+static int base_tostring(lua_State *L) {
+  rp_baseline *b = *rpL_slot(L, 1, RP_BASELINE_T);
+  if (!b)
+    lua_pushstring(L, "recpipe.Baseline(freed)");
+  else if (b->kind == RP_BASE_ITEMKNN)
+    lua_pushfstring(L, "recpipe.Baseline(item_knn, %d items, %I neighbours)", b->nitems,
+                    (lua_Integer)((rp_itemknn *)b)->sim->nnz);
+  else
+    lua_pushfstring(L, "recpipe.Baseline(%s, %d items)", b->rec.name, b->nitems);
+  return 1;
+}
+
+/* b.name, b.items (catalogue size), b.neighbours (item-kNN); other keys are methods */
+static int base_index(lua_State *L) {
+  rp_baseline *b = checkbase(L, 1);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "name") == 0) {
+    lua_pushstring(L, b->rec.name);
+  } else if (strcmp(k, "nitems") == 0) {
+    lua_pushinteger(L, b->nitems);
+  } else if (strcmp(k, "neighbours") == 0 && b->kind == RP_BASE_ITEMKNN) {
+    lua_pushinteger(L, (lua_Integer)((rp_itemknn *)b)->sim->nnz);
+  } else if (strcmp(k, "fit_seconds") == 0 && b->kind == RP_BASE_ITEMKNN) {
+    lua_pushnumber(L, ((rp_itemknn *)b)->seconds);
+  } else {
+    luaL_getmetatable(L, RP_BASELINE_T);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, k);
+  }
+  return 1;
+}
+
+static const luaL_Reg base_methods[] = {{"recommend", base_recommend},
+                                        {"recommend_all", base_recommend_all},
+                                        {"similar_items", base_similar_items},
+                                        {"__recommender", base_recommender},
+                                        {"free", base_free},
+                                        {NULL, NULL}};
+static const luaL_Reg base_meta[] = {{"__gc", base_free},
+                                     {"__close", base_free},
+                                     {"__tostring", base_tostring},
+                                     {"__index", base_index},
+                                     {NULL, NULL}};
+
+static const luaL_Reg baseline_funcs[] = {{"popularity", base_popularity},
+                                          {"random", base_random},
+                                          {"item_knn", base_item_knn},
+                                          {NULL, NULL}};
+
+int luaopen_recpipe_baseline(lua_State *L);
+int luaopen_recpipe_baseline(lua_State *L) {
+  rpL_newtype(L, RP_BASELINE_T, base_methods, base_meta);
+  luaL_newlib(L, baseline_funcs);
+  return 1;
+}
