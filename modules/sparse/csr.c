@@ -217,6 +217,34 @@ static int pass_threads(int64_t n, int req) {
   return t < 1 ? 1 : t;
 }
 
+/* First bad entry of k in [lo, hi) (out of the shape or non-finite), or hi;
+ * counts the good ones per row into cnt until then. */
+static int64_t count_chunk(const int32_t *r, const int32_t *c, const float *v, int64_t lo,
+                           int64_t hi, int32_t nrows, int32_t ncols, int64_t *cnt) {
+  for (int64_t k = lo; k < hi; k++) {
+    if ((uint32_t)r[k] >= (uint32_t)nrows || (uint32_t)c[k] >= (uint32_t)ncols ||
+        (v && !isfinite(v[k])))
+      return k;
+    cnt[r[k]]++;
+  }
+  return hi;
+}
+
+/* Scatters entries [lo, hi) to their rows at the cursors cur (stable). */
+static void scatter_chunk(const int32_t *r, const int32_t *c, const float *v, const int64_t *t,
+                          int64_t lo, int64_t hi, int64_t *cur, uint64_t *e, int64_t *tt) {
+  if (!v)
+    for (int64_t k = lo; k < hi; k++) e[cur[r[k]]++] = pack(c[k], 1.0f);
+  else if (!t)
+    for (int64_t k = lo; k < hi; k++) e[cur[r[k]]++] = pack(c[k], v[k]);
+  else
+    for (int64_t k = lo; k < hi; k++) {
+      int64_t p = cur[r[k]]++;
+      e[p] = pack(c[k], v[k]);
+      tt[p] = t[k];
+    }
+}
+
 rp_csr *rp_csr_build(int32_t nrows, int32_t ncols, const int32_t *r, const int32_t *c,
                      const float *v, const int64_t *t, int64_t n, int agg, rp_idmap *rowmap,
                      rp_idmap *colmap, rp_err *err) {
@@ -225,32 +253,54 @@ rp_csr *rp_csr_build(int32_t nrows, int32_t ncols, const int32_t *r, const int32
   if (agg < RP_AGG_SUM || agg > RP_AGG_LAST)
     return rp_errf(err, RP_EINVAL, "unknown aggregation %d", agg), NULL;
   if (agg != RP_AGG_LAST) t = NULL;
-  int64_t *ptr = rp_calloc((size_t)nrows + 1, sizeof *ptr);
-  if (!ptr) return rp_enomem(err, "matrix build"), NULL;
-  /* pass 1: check and count per row */
-  for (int64_t k = 0; k < n; k++) {
-    if ((uint32_t)r[k] >= (uint32_t)nrows || (uint32_t)c[k] >= (uint32_t)ncols) {
+  /* passes 1-2 cut the input into S chunks, one per thread, each with its
+   * own row cursors; chunk order is kept within every row, so the scatter
+   * is as stable as a serial one.  The accumulator of pass 3 costs 8 bytes
+   * per column and thread: use no more threads than keep it within the
+   * scratch size. */
+  int S = pass_threads(n, 0), T = S;
+  if (S > 64) S = 64;
+  if ((int64_t)S * nrows > n) S = 1;
+  if (ncols > 0 && (int64_t)T * ncols > n) T = (int)(n / ncols > 1 ? n / ncols : 1);
+  size_t stride = (size_t)nrows + 1;
+  int64_t *cnt = rp_calloc((size_t)S * stride, sizeof *cnt);
+  int64_t *ptr = rp_malloc(stride * sizeof *ptr), bad[64];
+  if (!cnt || !ptr) {
+    rp_free(cnt);
+    rp_free(ptr);
+    return rp_enomem(err, "matrix build"), NULL;
+  }
+  /* pass 1: check and count per row and chunk */
+#pragma omp parallel num_threads(S)
+  {
+    int q = omp_get_thread_num();
+    bad[q] = count_chunk(r, c, v, n * q / S, n * (q + 1) / S, nrows, ncols, cnt + q * stride);
+  }
+  for (int q = 0; q < S; q++)
+    if (bad[q] < n * (q + 1) / S) {
+      int64_t k = bad[q];
+      rp_free(cnt);
       rp_free(ptr);
+      if (v && !isfinite(v[k]))
+        return rp_errf(err, RP_EINVAL, "entry %lld: non-finite value %g", (long long)k + 1,
+                       (double)v[k]),
+               NULL;
       return rp_errf(err, RP_EINVAL, "entry %lld: (%d, %d) outside a %d x %d matrix",
                      (long long)k + 1, r[k], c[k], nrows, ncols),
              NULL;
     }
-    ptr[r[k] + 1]++;
+  /* row starts, and each chunk's cursor inside each row */
+  int64_t run = 0;
+  for (int32_t i = 0; i < nrows; i++) {
+    ptr[i] = run;
+    for (int q = 0; q < S; q++) {
+      int64_t x = cnt[q * stride + (size_t)i];
+      cnt[q * stride + (size_t)i] = run;
+      run += x;
+    }
   }
-  if (v)
-    for (int64_t k = 0; k < n; k++)
-      if (!isfinite(v[k])) {
-        rp_free(ptr);
-        return rp_errf(err, RP_EINVAL, "entry %lld: non-finite value %g", (long long)k + 1,
-                       (double)v[k]),
-               NULL;
-      }
-  for (int32_t i = 0; i < nrows; i++) ptr[i + 1] += ptr[i];
+  ptr[nrows] = run;
 
-  /* the accumulator costs 8 bytes per column and thread: use no more
-   * threads than keep it within the scratch size */
-  int T = pass_threads(n, 0);
-  if (ncols > 0 && (int64_t)T * ncols > n) T = (int)(n / ncols > 1 ? n / ncols : 1);
   rp_csr *m = NULL;
   uint64_t *e = rp_malloc((size_t)(n ? n : 1) * sizeof *e);
   int64_t *tt = t ? rp_malloc((size_t)(n ? n : 1) * sizeof *tt) : NULL;
@@ -263,19 +313,12 @@ rp_csr *rp_csr_build(int32_t nrows, int32_t ncols, const int32_t *r, const int32
   }
   memset(stamp, 0xff, ((size_t)T * (size_t)ncols + 1) * sizeof *stamp);
 
-  /* pass 2: stable scatter by row; ptr[i] ends as the end of row i */
-  if (!v)
-    for (int64_t k = 0; k < n; k++) e[ptr[r[k]]++] = pack(c[k], 1.0f);
-  else if (!tt)
-    for (int64_t k = 0; k < n; k++) e[ptr[r[k]]++] = pack(c[k], v[k]);
-  else
-    for (int64_t k = 0; k < n; k++) {
-      int64_t p = ptr[r[k]]++;
-      e[p] = pack(c[k], v[k]);
-      tt[p] = t[k];
-    }
-  memmove(ptr + 1, ptr, (size_t)nrows * sizeof *ptr);
-  ptr[0] = 0;
+  /* pass 2: stable scatter by row */
+#pragma omp parallel num_threads(S)
+  {
+    int q = omp_get_thread_num();
+    scatter_chunk(r, c, v, t, n * q / S, n * (q + 1) / S, cnt + q * stride, e, tt);
+  }
 
   /* pass 3: combine and sort each row */
 #pragma omp parallel num_threads(T)
@@ -310,6 +353,7 @@ rp_csr *rp_csr_build(int32_t nrows, int32_t ncols, const int32_t *r, const int32
     }
   }
 done:
+  rp_free(cnt);
   rp_free(ptr);
   rp_free(e);
   rp_free(tt);

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* elementwise loops go parallel past this many entries (results are the
+ * same whatever the thread count: every value is computed alone) */
+#define PAR_MIN (1 << 16)
+
 /* "row 'u1', column 'i7'" (external ids when the maps are there) */
 static const char *where(const rp_csr *m, int32_t i, int32_t j, char *buf, size_t n) {
   char a[96], b[96];
@@ -195,6 +199,7 @@ rp_csr *rp_csr_scale(const rp_csr *m, double alpha, rp_err *err) {
   if (!isfinite(alpha)) return rp_errf(err, RP_EINVAL, "scale: alpha must be finite"), NULL;
   rp_csr *t = copy_for(m, err);
   if (!t) return NULL;
+#pragma omp parallel for if (m->nnz > PAR_MIN) schedule(static)
   for (int64_t q = 0; q < m->nnz; q++) t->data[q] = (float)(alpha * (double)m->data[q]);
   if (check_finite(t, m, "scale", err)) {
     rp_csr_free(t);
@@ -208,6 +213,7 @@ rp_csr *rp_csr_log1p(const rp_csr *m, double alpha, double eps, rp_err *err) {
     return rp_errf(err, RP_EINVAL, "log1p: alpha must be finite and eps positive"), NULL;
   rp_csr *t = copy_for(m, err);
   if (!t) return NULL;
+#pragma omp parallel for if (m->nnz > PAR_MIN) schedule(static)
   for (int64_t q = 0; q < m->nnz; q++)
     t->data[q] = (float)(1.0 + alpha * log1p((double)m->data[q] / eps));
   if (check_finite(t, m, "log1p", err)) {
@@ -236,6 +242,7 @@ rp_csr *rp_csr_bm25(const rp_csr *m, double k1, double b, rp_err *err) {
   double total = 0;
   for (int64_t q = 0; q < m->nnz; q++) total += (double)m->data[q];
   double mean = m->nrows ? total / m->nrows : 0;
+#pragma omp parallel for if (m->nnz > PAR_MIN) schedule(dynamic, 4096)
   for (int32_t i = 0; i < m->nrows; i++) {
     double s = 0;
     for (int64_t q = m->indptr[i]; q < m->indptr[i + 1]; q++) s += (double)m->data[q];
