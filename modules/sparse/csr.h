@@ -79,6 +79,16 @@ void rp_csr_minmax(const rp_csr *m, float *lo, float *hi);
  * may be NULL; counting columns needs ncols/8 bytes of scratch). */
 int rp_csr_nonempty(const rp_csr *m, int32_t *rows, int32_t *cols, rp_err *err);
 
+/* m re-expressed on the maps rows and cols (either NULL = keep m's): every
+ * id of m's map is interned into the given one (ids it lacks are appended,
+ * as reading a second log onto a map does) and rows/columns move to their
+ * index there.  When the given map holds m's ids at the same indices (maps
+ * that share a history: one is a prefix of the other) nothing moves and
+ * this is a copy.  Needs m to have the maps it replaces.  Returns a new
+ * matrix owned by the caller; on failure the given maps may have gained
+ * ids but nothing else changed. */
+rp_csr *rp_csr_align(const rp_csr *m, rp_idmap *rows, rp_idmap *cols, rp_err *err);
+
 /* ---- filters, transforms, counts (csr_ops.c) --------------------------------- */
 
 typedef struct rp_kcore_report {

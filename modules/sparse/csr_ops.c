@@ -1,9 +1,10 @@
 /*
- * csr_ops.c -- the k-core filter, confidence/weighting transforms and
- * per-row/per-column counts.  Every result is a new matrix on the input's
+ * csr_ops.c -- the k-core filter, re-alignment onto other id maps,
+ * confidence/weighting transforms and per-row/per-column counts.  Every result is a new matrix on the input's
  * maps and shape.
  */
 #include "csr.h"
+#include "events.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -174,6 +175,77 @@ done:
   rp_free(curc);
   rp_free(colptr);
   rp_free(rowidx);
+  return out;
+}
+
+/* ---- align ------------------------------------------------------------------------- */
+
+/* remap[i] = index in `to` of id i of `from` (interned); *ident says whether
+ * that is i for every i < n; *extent is 1 + the largest remap[i], i < n. */
+static int remap_ids(const rp_idmap *from, rp_idmap *to, int32_t n, int32_t *remap, int *ident,
+                     int32_t *extent, rp_err *err) {
+  *ident = 1;
+  *extent = 0;
+  for (int32_t i = 0; i < from->n; i++) {
+    size_t len;
+    const char *s = rp_idmap_id(from, i, &len);
+    if (rp_idmap_intern(to, s, len, &remap[i], err)) return err->status;
+    if (i < n) {
+      *ident &= remap[i] == i;
+      if (remap[i] + 1 > *extent) *extent = remap[i] + 1;
+    }
+  }
+  return RP_OK;
+}
+
+rp_csr *rp_csr_align(const rp_csr *m, rp_idmap *rows, rp_idmap *cols, rp_err *err) {
+  if (rows == m->rowmap) rows = NULL;
+  if (cols == m->colmap) cols = NULL;
+  if ((rows && !m->rowmap) || (cols && !m->colmap))
+    return rp_errf(err, RP_EINVAL, "align: the matrix has no %s ids to align",
+                   rows && !m->rowmap ? "row" : "column"),
+           NULL;
+  int32_t *rr = rows ? rp_malloc(((size_t)m->rowmap->n + 1) * sizeof *rr) : NULL;
+  int32_t *cr = cols ? rp_malloc(((size_t)m->colmap->n + 1) * sizeof *cr) : NULL;
+  int32_t *ti = NULL, *tc = NULL;
+  rp_csr *out = NULL;
+  int ri = 1, ci = 1;
+  int32_t nr = m->nrows, nc = m->ncols;
+  if ((rows && !rr) || (cols && !cr)) {
+    rp_enomem(err, "align");
+    goto done;
+  }
+  if ((rows && remap_ids(m->rowmap, rows, m->nrows, rr, &ri, &nr, err)) ||
+      (cols && remap_ids(m->colmap, cols, m->ncols, cr, &ci, &nc, err)))
+    goto done;
+  rp_idmap *rm = rows ? rows : m->rowmap, *cm = cols ? cols : m->colmap;
+  if (ri && ci) { /* nothing moves: a copy on the new maps */
+    out = rp_csr_new(m->nrows, m->ncols, m->nnz, rm, cm, err);
+    if (!out) goto done;
+    memcpy(out->indptr, m->indptr, ((size_t)m->nrows + 1) * sizeof *out->indptr);
+    memcpy(out->indices, m->indices, (size_t)m->nnz * sizeof *out->indices);
+    memcpy(out->data, m->data, (size_t)m->nnz * sizeof *out->data);
+    goto done;
+  }
+  /* rows and columns move: rebuild from triplets (the remaps are one to
+   * one, so no two entries meet) */
+  ti = rp_malloc((size_t)(m->nnz ? m->nnz : 1) * sizeof *ti);
+  tc = rp_malloc((size_t)(m->nnz ? m->nnz : 1) * sizeof *tc);
+  if (!ti || !tc) {
+    rp_enomem(err, "align");
+    goto done;
+  }
+  for (int32_t i = 0; i < m->nrows; i++)
+    for (int64_t q = m->indptr[i]; q < m->indptr[i + 1]; q++) {
+      ti[q] = rr ? rr[i] : i;
+      tc[q] = cr ? cr[m->indices[q]] : m->indices[q];
+    }
+  out = rp_csr_build(nr, nc, ti, tc, m->data, NULL, m->nnz, RP_AGG_SUM, rm, cm, err);
+done:
+  rp_free(rr);
+  rp_free(cr);
+  rp_free(ti);
+  rp_free(tc);
   return out;
 }
 

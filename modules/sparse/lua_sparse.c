@@ -297,10 +297,12 @@ static int matrix_save(lua_State *L) {
   return 1;
 }
 
+static int matrix_align(lua_State *L);
 static const luaL_Reg matrix_methods[] = {{"row", matrix_row},
                                           {"value", matrix_value},
                                           {"transpose", matrix_transpose},
                                           {"copy", matrix_copy},
+                                          {"align", matrix_align},
                                           {"kcore", matrix_kcore},
                                           {"row_counts", matrix_row_counts},
                                           {"col_counts", matrix_col_counts},
@@ -442,12 +444,56 @@ rp_dense *rpL_checkdense(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP
 
 /* ---- module functions --------------------------------------------------------------- */
 
-/* rp.sparse.load(path) -> Matrix (with its own id maps) */
+/* The IdMap in opts[field], or NULL when absent. */
+static rp_idmap *optmap(lua_State *L, int opts, const char *field) {
+  rp_idmap *m = NULL;
+  if (rpL_getopt(L, opts, field) != LUA_TNIL) {
+    if (!luaL_testudata(L, -1, RP_IDMAP_T))
+      rpL_fielderror(L, opts, field, "must be a recpipe.IdMap, got %s", luaL_typename(L, -1));
+    m = rpL_checkidmap(L, -1);
+  }
+  lua_pop(L, 1); /* the options table keeps the map alive */
+  return m;
+}
+
+/* Replaces the matrix in box `slot` by its re-alignment onto the maps in
+ * opts (no-op when neither is given). */
+static void align_in_place(lua_State *L, void **slot, int opts) {
+  rp_idmap *um = optmap(L, opts, "users"), *im = optmap(L, opts, "items");
+  if (!um && !im) return;
+  rp_err err;
+  rp_csr *a = rp_csr_align(*slot, um, im, &err);
+  if (!a) rpL_error(L, &err);
+  rp_csr_free(*slot);
+  *slot = a;
+}
+
+/* rp.sparse.load(path[, {users = map, items = map}]) -> Matrix; with its own
+ * id maps, or re-aligned onto the given ones */
 static int sparse_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  static const char *const known[] = {"users", "items", NULL};
+  lua_settop(L, 2);
+  rpL_checkopts(L, 2, known);
+  optmap(L, 2, "users"); /* check before the work */
+  optmap(L, 2, "items");
   void **slot = new_matrix_box(L);
   rp_err err;
-  return store_matrix(L, slot, rp_csr_load(path, &err), &err);
+  store_matrix(L, slot, rp_csr_load(path, &err), &err);
+  align_in_place(L, slot, 2);
+  return 1;
+}
+
+/* m:align{users = map, items = map} -> Matrix on those maps */
+static int matrix_align(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  static const char *const known[] = {"users", "items", NULL};
+  luaL_checktype(L, 2, LUA_TTABLE);
+  rpL_checkopts(L, 2, known);
+  rp_idmap *um = optmap(L, 2, "users"), *im = optmap(L, 2, "items");
+  void **slot = new_matrix_box(L);
+  rp_err err;
+  return store_matrix(L, slot, rp_csr_align(m, um, im, &err), &err);
 }
 
 /* A map for from_triplets: opts[field] when given, else a new one (pushed

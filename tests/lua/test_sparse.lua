@@ -303,4 +303,38 @@ T.case("to_matrix and kcore on a read log", function()
   T.eq(k.users, ev.users)
 end)
 
+T.case("load onto existing maps, align", function()
+  local dir = T.tmpdir()
+  local train = rp.sparse.from_triplets({ { "a", "x", 1 }, { "b", "y", 2 } })
+  local test = rp.sparse.from_triplets({ { "c", "x", 5 }, { "a", "z", 3 } },
+    { users = train.users, items = train.items })
+  test:save(dir .. "/test.rpm")
+  -- loaded alone it has its own maps (equal ids, a different object)
+  local alone = rp.sparse.load(dir .. "/test.rpm")
+  T.ok(alone.users ~= train.users, "own maps")
+  T.same(alone.users:ids(), { "a", "b", "c" })
+  -- loaded onto the live maps it is aligned with train again
+  local back = rp.sparse.load(dir .. "/test.rpm", { users = train.users, items = train.items })
+  T.ok(back.users == train.users and back.items == train.items, "shared maps")
+  T.eq(triplets_of(back), triplets_of(test))
+  -- onto maps in another order: entries follow their ids, new ids are appended
+  local other = rp.sparse.from_triplets({ { "c", "z" }, { "q", "x" } })
+  local moved = alone:align { users = other.users, items = other.items }
+  T.eq(triplets_of(moved), triplets_of(test))
+  T.same(other.users:ids(), { "c", "q", "a", "b" })
+  T.eq(moved:value("c", "x"), 5)
+  T.errors(function() rp.sparse.load(dir .. "/test.rpm", { users = "x" }) end,
+    "field 'users' must be a recpipe.IdMap")
+  T.errors(function() rp.sparse.load(dir .. "/test.rpm", { user = train.users }) end,
+    "unknown option 'user'")
+  T.errors(function() alone:align() end, "table expected")
+  T.errors(function() alone:align { items = 1 } end, "field 'items' must be a recpipe.IdMap")
+  -- a damaged file never touches the given maps
+  T.write(dir .. "/bad.rpm", "garbage")
+  local n = #train.users
+  T.errors(function() rp.sparse.load(dir .. "/bad.rpm", { users = train.users }) end,
+    "not a recpipe matrix file")
+  T.eq(#train.users, n)
+end)
+
 T.done()

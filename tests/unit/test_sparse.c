@@ -533,6 +533,70 @@ START_TEST(queries) {
 }
 END_TEST
 
+/* ---- align ------------------------------------------------------------------------ */
+static int32_t find(const rp_idmap *m, const char *s) { return rp_idmap_find(m, s, strlen(s)); }
+
+START_TEST(align_maps) {
+  rp_idmap *um = tmap("u", 12), *im = tmap("i", 9);
+  rp_csr *m = random_matrix(21, 10, 8, 0.3, um, im); /* maps longer than the shape */
+  rp_err err;
+  /* a map with the same history plus more ids: nothing moves */
+  rp_idmap *grown = tmap("u", 15);
+  rp_csr *a = rp_csr_align(m, grown, NULL, &err);
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_eq(a->rowmap, grown);
+  ck_assert_ptr_eq(a->colmap, im);
+  check_same(a, m);
+  rp_csr_free(a);
+  /* a prefix of m's map: m's extra ids are appended, nothing moves */
+  rp_idmap *prefix = tmap("u", 4);
+  a = rp_csr_align(m, prefix, NULL, &err);
+  check_same(a, m);
+  ck_assert_int_eq(prefix->n, 12);
+  rp_csr_free(a);
+  /* other maps in another order: entries follow their ids */
+  rp_idmap *ru = rp_idmap_new(&err), *ri = rp_idmap_new(&err);
+  int32_t k;
+  rp_idmap_intern(ru, "zz", 2, &k, &err);
+  for (int i = 11; i >= 0; i -= 2) {
+    char b[16];
+    int len = snprintf(b, sizeof b, "u%d", i);
+    rp_idmap_intern(ru, b, (size_t)len, &k, &err);
+  }
+  rp_idmap_intern(ri, "i5", 2, &k, &err);
+  a = rp_csr_align(m, ru, ri, &err);
+  ck_assert_msg(a != NULL, "%s", err.msg);
+  ck_assert_int_eq(rp_csr_validate(a, &err), RP_OK);
+  ck_assert_int_eq(a->nnz, m->nnz);
+  ck_assert_int_eq(ru->n, 13);
+  ck_assert_int_eq(ri->n, 9);
+  for (int32_t i = 0; i < m->nrows; i++)
+    for (int64_t q = m->indptr[i]; q < m->indptr[i + 1]; q++) {
+      int32_t i2 = find(ru, rp_idmap_id(um, i, NULL)),
+              j2 = find(ri, rp_idmap_id(im, m->indices[q], NULL));
+      int found;
+      ck_feq(rp_csr_value(a, i2, j2, &found), m->data[q]);
+      ck_assert(found);
+    }
+  rp_csr_free(a);
+  /* no maps to align */
+  rp_csr *bare = random_matrix(2, 5, 5, 0.3, NULL, NULL);
+  ck_assert_ptr_null(rp_csr_align(bare, ru, NULL, &err));
+  ck_assert_ptr_nonnull(strstr(err.msg, "no row ids"));
+  a = rp_csr_align(bare, NULL, NULL, &err);
+  check_same(a, bare);
+  rp_csr_free(a);
+  rp_csr_free(bare);
+  rp_csr_free(m);
+  rp_idmap_release(um);
+  rp_idmap_release(im);
+  rp_idmap_release(grown);
+  rp_idmap_release(prefix);
+  rp_idmap_release(ru);
+  rp_idmap_release(ri);
+}
+END_TEST
+
 /* ---- allocation failure --------------------------------------------------------------- */
 static trip fx;
 static rp_csr *fm;
@@ -559,6 +623,12 @@ static int f_ops(void) {
   if (c) d = rp_csr_log1p(fm, 1, 1, &err);
   if (d) e = rp_csr_binarize(fm, 1, &err);
   rp_dense *x = e ? rp_csr_counts_dense(fm, 1, &err) : NULL;
+  rp_csr *f = x ? rp_csr_align(fm, fum, NULL, &err) : NULL;
+  if (x && !f) {
+    rp_dense_free(x);
+    x = NULL;
+  }
+  rp_csr_free(f);
   int32_t nr, nc;
   int rc = x ? rp_csr_nonempty(fm, &nr, &nc, &err) : err.status;
   rp_dense_free(x);
@@ -575,9 +645,21 @@ START_TEST(fault_loops) {
   fum = tmap("u", 70);
   RP_FAULT_LOOP(f_build());
   rp_idmap_release(fum);
-  fm = random_matrix(4, 60, 40, 0.2, NULL, NULL);
+  rp_idmap *um = tmap("u", 60);
+  fm = random_matrix(4, 60, 40, 0.2, um, NULL);
+  /* align onto a map with the ids in another order, so rows move */
+  rp_err err;
+  fum = rp_idmap_new(&err);
+  for (int i = 59; i >= 0; i--) {
+    char b[16];
+    int32_t k;
+    int len = snprintf(b, sizeof b, "u%d", i);
+    rp_idmap_intern(fum, b, (size_t)len, &k, &err);
+  }
   RP_FAULT_LOOP(f_ops());
   rp_csr_free(fm);
+  rp_idmap_release(um);
+  rp_idmap_release(fum);
   trip_free(&fx);
 }
 END_TEST
@@ -600,6 +682,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, bm25_vs_naive);
   tcase_add_test(tc, validate_catches);
   tcase_add_test(tc, queries);
+  tcase_add_test(tc, align_maps);
   tcase_add_test(tc, fault_loops);
   suite_add_tcase(s, tc);
   return s;
