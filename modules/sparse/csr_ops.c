@@ -1,7 +1,7 @@
 /*
  * csr_ops.c -- the k-core filter, re-alignment onto other id maps,
- * confidence/weighting transforms and per-row/per-column counts.  Every result is a new matrix on the input's
- * maps and shape.
+ * confidence/weighting transforms and per-row/per-column counts.  Every result is a new matrix on
+ * the input's maps and shape.
  */
 #include "csr.h"
 #include "events.h"
