@@ -37,7 +37,7 @@ if [ -f pipelines/explore.lua ]; then
     fail "generate"
   printf 'pipeline: explore\ninput: %s/shop/events.csv.gz\n' "$prefix" >"$prefix/explore.yaml"
   out=$(cd / && "$rp" run --quiet "$prefix/explore.yaml" 2>&1) || fail "installed explore: $out"
-  echo "$out" | grep -q "5000" || fail "installed explore printed: $out"
+  echo "$out" | grep -q "^  events  *5,000$" || fail "installed explore printed: $out"
 fi
 
 make --no-print-directory uninstall PREFIX="$prefix" >/dev/null 2>&1 || fail "make uninstall"
