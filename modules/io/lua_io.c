@@ -206,6 +206,15 @@ static int events_context_names(lua_State *L) {
   return 1;
 }
 
+/* ev:bytes() -> bytes held by the columns, bytes of the id maps */
+static int events_bytes(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  size_t maps = rp_idmap_bytes(ev->users) + (ev->items != ev->users ? rp_idmap_bytes(ev->items) : 0);
+  lua_pushinteger(L, (lua_Integer)rp_events_bytes(ev));
+  lua_pushinteger(L, (lua_Integer)maps);
+  return 2;
+}
+
 /* ev:time_range() -> tmin, tmax (nil, nil without a time column or rows) */
 static int events_time_range(lua_State *L) {
   rp_events *ev = rpL_checkevents(L, 1);
@@ -527,6 +536,7 @@ static const luaL_Reg events_methods[] = {{"to_matrix", events_to_matrix},
                                           {"context_names", events_context_names},
                                           {"has_time", events_has_time},
                                           {"row", events_row},
+                                          {"bytes", events_bytes},
                                           {"free", events_free},
                                           {NULL, NULL}};
 static const luaL_Reg events_meta[] = {{"__gc", events_free},     {"__close", events_free},
