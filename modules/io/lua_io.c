@@ -209,7 +209,8 @@ static int events_context_names(lua_State *L) {
 /* ev:bytes() -> bytes held by the columns, bytes of the id maps */
 static int events_bytes(lua_State *L) {
   rp_events *ev = rpL_checkevents(L, 1);
-  size_t maps = rp_idmap_bytes(ev->users) + (ev->items != ev->users ? rp_idmap_bytes(ev->items) : 0);
+  size_t maps =
+      rp_idmap_bytes(ev->users) + (ev->items != ev->users ? rp_idmap_bytes(ev->items) : 0);
   lua_pushinteger(L, (lua_Integer)rp_events_bytes(ev));
   lua_pushinteger(L, (lua_Integer)maps);
   return 2;

@@ -32,6 +32,7 @@
  */
 #include "reader.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -672,14 +673,138 @@ static int resolve(rctx *c, int r, const rp_colref *ref, const hdr *h, int heade
                  role_label(r), list, role_label(r));
 }
 
-/* ---- buffer ------------------------------------------------------------------------ */
+/* ---- buffer and read-ahead ---------------------------------------------------------
+ * A regular file is read (and inflated, for gzip) by a feeder thread into a
+ * ring of chunks while the pieces of the previous block are parsed; the
+ * parser copies chunks into its block buffer behind the unparsed tail of the
+ * previous block.  Standard input and pipes are read synchronously (a
+ * blocked read could not be abandoned on a parse error). */
+#define NCHUNK 2
+#define MIN_CHUNK ((size_t)64 << 10)
+
+typedef struct chunk {
+  char *buf;
+  size_t len, off;
+  int eof, status;
+  uint64_t pos; /* compressed bytes consumed after this chunk */
+  rp_err err;
+} chunk;
+
 typedef struct rbuf {
   rp_reader *rd;
   char *buf;
   size_t cap, len;
   int eof;
-  uint64_t total;
+  uint64_t total, pos, size;
+  /* feeder */
+  chunk ch[NCHUNK];
+  size_t csize;
+  int head, count, stop, threaded;
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
 } rbuf;
+
+/* fills chunk c from the reader (feeder thread, or the parser when
+ * synchronous) */
+static void fill_chunk(rbuf *b, chunk *c) {
+  c->len = c->off = 0;
+  c->status = RP_OK;
+  while (c->len < b->csize) {
+    ssize_t k = rp_reader_read(b->rd, c->buf + c->len, b->csize - c->len, &c->err);
+    if (k < 0) {
+      c->status = c->err.status ? c->err.status : RP_EIO;
+      break;
+    }
+    if (k == 0) {
+      c->eof = 1;
+      break;
+    }
+    c->len += (size_t)k;
+  }
+  c->pos = rp_reader_pos(b->rd);
+}
+
+static void *feeder(void *arg) {
+  rbuf *b = arg;
+  for (;;) {
+    pthread_mutex_lock(&b->mu);
+    while (b->count == NCHUNK && !b->stop) pthread_cond_wait(&b->cv, &b->mu);
+    int stop = b->stop, slot = (b->head + b->count) % NCHUNK;
+    pthread_mutex_unlock(&b->mu);
+    if (stop) break;
+    chunk *c = &b->ch[slot];
+    fill_chunk(b, c);
+    pthread_mutex_lock(&b->mu);
+    b->count++;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (c->eof || c->status) break;
+  }
+  return NULL;
+}
+
+static int rbuf_open(rbuf *b, const char *path, size_t cap, rp_err *err) {
+  b->cap = cap;
+  b->csize = cap > MIN_CHUNK ? cap : MIN_CHUNK;
+  b->buf = rp_malloc(b->cap + PAD);
+  for (int k = 0; k < NCHUNK; k++)
+    if (!(b->ch[k].buf = rp_malloc(b->csize))) break;
+  if (!b->buf || !b->ch[NCHUNK - 1].buf) return rp_enomem(err, "read buffer");
+  if (!(b->rd = rp_reader_open(path, err))) return err->status ? err->status : RP_EIO;
+  b->size = rp_reader_size(b->rd);
+  if (b->size > 0 && pthread_mutex_init(&b->mu, NULL) == 0) {
+    if (pthread_cond_init(&b->cv, NULL) == 0) {
+      if (pthread_create(&b->th, NULL, feeder, b) == 0) {
+        b->threaded = 1;
+        return RP_OK;
+      }
+      pthread_cond_destroy(&b->cv);
+    }
+    pthread_mutex_destroy(&b->mu);
+  }
+  return RP_OK; /* synchronous */
+}
+
+static void rbuf_close(rbuf *b) {
+  if (b->threaded) {
+    pthread_mutex_lock(&b->mu);
+    b->stop = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->th, NULL);
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
+  }
+  for (int k = 0; k < NCHUNK; k++) rp_free(b->ch[k].buf);
+  rp_free(b->buf);
+  rp_reader_close(b->rd);
+}
+
+/* the next chunk with unread bytes (blocks for the feeder) */
+static chunk *next_chunk(rbuf *b) {
+  if (!b->threaded) {
+    if (!b->count) {
+      fill_chunk(b, &b->ch[b->head]);
+      b->count = 1;
+    }
+    return &b->ch[b->head];
+  }
+  pthread_mutex_lock(&b->mu);
+  while (!b->count) pthread_cond_wait(&b->cv, &b->mu);
+  pthread_mutex_unlock(&b->mu);
+  return &b->ch[b->head];
+}
+
+static void release_chunk(rbuf *b) {
+  if (b->threaded) pthread_mutex_lock(&b->mu);
+  b->head = (b->head + 1) % NCHUNK;
+  b->count--;
+  if (b->threaded) {
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+  }
+}
 
 /* drops the first `used` bytes, then reads until the buffer is full or the
  * input ends */
@@ -689,11 +814,22 @@ static int refill(rbuf *b, size_t used, rp_err *err) {
     b->len -= used;
   }
   while (b->len < b->cap && !b->eof) {
-    ssize_t k = rp_reader_read(b->rd, b->buf + b->len, b->cap - b->len, err);
-    if (k < 0) return err->status ? err->status : RP_EIO;
-    if (k == 0) b->eof = 1;
-    b->len += (size_t)k;
-    b->total += (uint64_t)k;
+    chunk *c = next_chunk(b);
+    size_t n = c->len - c->off;
+    if (n > b->cap - b->len) n = b->cap - b->len;
+    memcpy(b->buf + b->len, c->buf + c->off, n);
+    c->off += n;
+    b->len += n;
+    b->total += n;
+    if (c->off == c->len) {
+      if (c->status) {
+        *err = c->err;
+        return c->status;
+      }
+      b->pos = c->pos;
+      b->eof = c->eof;
+      release_chunk(b);
+    }
   }
   memset(b->buf + b->len, 0, PAD);
   return RP_OK;
@@ -942,18 +1078,9 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   memset(pcs, 0, sizeof pcs);
   int nslots = 1;
   rp_events *ev = NULL;
-  b.cap = o->block ? o->block : DEFAULT_BLOCK;
-  b.buf = rp_malloc(b.cap + PAD);
-  if (!b.buf) {
-    rc = rp_enomem(err, "read buffer");
+  if ((rc = rbuf_open(&b, path, o->block ? o->block : DEFAULT_BLOCK, err)) ||
+      (rc = refill(&b, 0, err)))
     goto done;
-  }
-  b.rd = rp_reader_open(path, err);
-  if (!b.rd) {
-    rc = err->status ? err->status : RP_EIO;
-    goto done;
-  }
-  if ((rc = refill(&b, 0, err))) goto done;
   /* a UTF-8 byte order mark may need more than a tiny first block */
   while (b.len < 3 && !b.eof) {
     if ((b.len == b.cap && (rc = grow(&b, err))) || (rc = refill(&b, 0, err))) goto done;
@@ -1067,29 +1194,26 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
       continue;
     }
     if (used == 0 && b.eof) break;
-    if (!estimated && !b.eof && rp_reader_size(b.rd) > 0 && rp_reader_pos(b.rd) > 0) {
+    if (!estimated && !b.eof && b.size > 0 && b.pos > 0) {
       /* reserve the whole result from the first block's density */
       estimated = 1;
-      double est = (double)ev->n * (double)rp_reader_size(b.rd) / (double)rp_reader_pos(b.rd);
+      double est = (double)ev->n * (double)b.size / (double)b.pos;
       int64_t want = (int64_t)(est * 1.03) + 1024;
       if (want > ev->cap && (rc = rp_events_reserve(ev, want, err))) goto done;
     }
-    if (rp_reader_size(b.rd))
-      rp_progress("reading", (double)rp_reader_pos(b.rd), (double)rp_reader_size(b.rd), 0);
+    if (b.size) rp_progress("reading", (double)b.pos, (double)b.size, 0);
     if (b.eof && used == b.len) break;
   }
   if ((rc = rp_events_shrink(ev, err))) goto done;
 done:
-  if (b.rd && rp_reader_size(b.rd))
-    rp_progress("reading", (double)rp_reader_size(b.rd), (double)rp_reader_size(b.rd), 1);
+  if (b.size) rp_progress("reading", (double)b.size, (double)b.size, 1);
   rep->bytes = b.total;
   rep->rows = ev && !rc ? ev->n : 0;
   rep->seconds = rp_now() - t0;
   for (int k = 0; k < nslots; k++) piece_free(&pcs[k], k > 0);
   rp_free(c.role);
   rp_idmap_release(c.wmap);
-  rp_free(b.buf);
-  rp_reader_close(b.rd);
+  rbuf_close(&b);
   if (rc) {
     rp_events_free(ev);
     return rc;
