@@ -260,6 +260,28 @@ T.case("free, close, tostring", function()
   ev:free() -- twice is harmless
 end)
 
+T.case("Events methods: bad arguments", function()
+  local ev = shop_events()
+  T.errors(function() ev:row(0) end, "row out of range 1..6, got 0")
+  T.errors(function() ev:row(7) end, "row out of range 1..6, got 7")
+  T.errors(function() ev:row("x") end, "number expected")
+  T.errors(function() ev:to_matrix("sum") end, "table expected")
+  T.errors(function() ev:to_matrix { aggregate = 1 } end, "field 'aggregate' must be a string")
+  T.errors(function() ev:to_matrix { half_life_days = "x" } end,
+    "field 'half_life_days' must be a number")
+  T.errors(function() ev:to_matrix { half_life_days = 1, now = {} } end,
+    "field 'now' must be Unix seconds or ISO 8601 text")
+  T.errors(function() ev:where { to = true } end, "field 'to' must be Unix seconds or ISO 8601 text")
+  T.errors(function() ev:where { users = { {} } } end, "field 'users' must be a string or a list")
+  T.errors(function() ev:write({}) end, "string expected, got table")
+  T.errors(function() ev.stats() end, "bad argument #1")
+  T.errors(function() rp.io.idmap("a") end, "table expected")
+  T.errors(function() ev.users:add() end, "id must be a string, got no value")
+  T.errors(function() ev.users:id("one") end, "number expected")
+  local cols, maps = ev:bytes()
+  T.ok(cols >= 6 * (4 + 4 + 4 + 8 + 2 + 8) and maps > 0)
+end)
+
 T.case("read_events: bad arguments", function()
   local E = function(opts, pat) T.errors(function() rp.io.read_events(shop, opts) end, pat) end
   T.errors(function() rp.io.read_events() end, "bad argument #1 to 'read_events'")

@@ -546,6 +546,16 @@ static void check_truth(const rp_events *ev, const truth *t) {
   ck_assert_int_eq(next_i, ev->items->n);
 }
 
+static void same_events_untimed(const rp_events *a, const rp_events *b) {
+  ck_assert_int_eq(a->n, b->n);
+  ck_assert_int_eq(a->users->n, b->users->n);
+  ck_assert_int_eq(a->items->n, b->items->n);
+  ck_assert_int_eq(memcmp(a->user, b->user, (size_t)a->n * 4), 0);
+  ck_assert_int_eq(memcmp(a->item, b->item, (size_t)a->n * 4), 0);
+  ck_assert_int_eq(memcmp(a->users->arena, b->users->arena, (size_t)a->users->arena_len), 0);
+  ck_assert_int_eq(memcmp(a->items->arena, b->items->arena, (size_t)a->items->arena_len), 0);
+}
+
 static void same_events(const rp_events *a, const rp_events *b) {
   ck_assert_int_eq(a->n, b->n);
   ck_assert_int_eq(a->users->n, b->users->n);
@@ -585,6 +595,57 @@ START_TEST(threads_and_blocks_agree_with_truth) {
     rp_events_free(ref);
     truth_free(&t);
   }
+}
+END_TEST
+
+/* event and context columns: codes and dictionaries are the same whatever
+ * the threads and blocks */
+START_TEST(threads_agree_on_codes) {
+  const char *path = rp_test_tmp("codes.csv");
+  FILE *f = fopen(path, "wb");
+  fputs("user,item,type,device,country\n", f);
+  rp_rng r;
+  rp_rng_seed(&r, 77, 0);
+  static const char *const types[] = {"view", "cart", "buy", "remove", "wish"};
+  for (int k = 0; k < 30000; k++)
+    fprintf(f, "u%d,i%d,%s,d%d,c%d\n", (int)rp_rng_below(&r, 3000), (int)rp_rng_below(&r, 700),
+            types[k < 20000 ? rp_rng_below(&r, 3) : rp_rng_below(&r, 5)],
+            (int)rp_rng_below(&r, 1 + (uint64_t)k / 100), (int)rp_rng_below(&r, 50));
+  fclose(f);
+  rp_read_opts o = opts();
+  o.event.name = "type";
+  o.context[0].name = "device";
+  o.context[1].name = "country";
+  o.ncontext = 2;
+  rp_events *ref = NULL, *ev;
+  rp_err err;
+  for (int th = 1; th <= 3; th++)
+    for (int b = 0; b < 2; b++) {
+      o.threads = th;
+      o.block = b ? 3001 : 0;
+      ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_OK);
+      if (!ref) {
+        ref = ev;
+        continue;
+      }
+      same_events_untimed(ref, ev);
+      ck_assert_int_eq(memcmp(ref->event, ev->event, (size_t)ev->n * 2), 0);
+      ck_assert_int_eq(ref->event_names->arena_len, ev->event_names->arena_len);
+      ck_assert_int_eq(memcmp(ref->event_names->arena, ev->event_names->arena,
+                              (size_t)ev->event_names->arena_len),
+                       0);
+      for (int c = 0; c < 2; c++) {
+        ck_assert_int_eq(memcmp(ref->context[c], ev->context[c], (size_t)ev->n * 4), 0);
+        ck_assert_int_eq(ref->context_dicts[c]->arena_len, ev->context_dicts[c]->arena_len);
+        ck_assert_int_eq(memcmp(ref->context_dicts[c]->arena, ev->context_dicts[c]->arena,
+                                (size_t)ev->context_dicts[c]->arena_len),
+                         0);
+      }
+      rp_events_free(ev);
+    }
+  ck_assert_int_eq(ref->event_names->n, 5);
+  ck_assert_int_ge(rp_idmap_find(ref->event_names, "remove", 6), 3);
+  rp_events_free(ref);
 }
 END_TEST
 
@@ -731,6 +792,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, long_lines);
   tcase_add_test(tc, threads_and_blocks_agree_with_truth);
   tcase_add_test(tc, threads_agree_on_errors);
+  tcase_add_test(tc, threads_agree_on_codes);
   tcase_add_test(tc, gzip_and_stdin);
   tcase_add_test(tc, fault_loops);
   suite_add_tcase(s, tc);
