@@ -107,7 +107,8 @@ typedef struct rp_kcore_report {
  * the same whatever the order.  Returns a new matrix on the same maps and
  * shape (removed rows/columns empty), owned by the caller; fills rep when
  * not NULL.  Time O(nnz + nrows + ncols) whatever the number of rounds;
- * scratch 4*nnz + 8*(nrows + ncols) bytes. */
+ * scratch 17*(nrows + ncols) bytes, plus 4*nnz + 16*ncols when more than
+ * 4 rounds remove columns (then a column -> rows index pays). */
 rp_csr *rp_csr_kcore(const rp_csr *m, int64_t min_row, int64_t min_col, rp_kcore_report *rep,
                      rp_err *err);
 

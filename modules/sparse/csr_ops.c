@@ -36,11 +36,14 @@ static const char *where(const rp_csr *m, int32_t i, int32_t j, char *buf, size_
  * column with 0 < cnt < min_col; then each removed row decrements the counts
  * of its alive columns and each removed column those of its alive rows.  A
  * count that crosses below its threshold puts the row or column on the next
- * round's list, so each entry is visited at most twice (once from its row,
- * once from its column) however many rounds there are: O(nnz + nrows +
- * ncols).  This is exactly the textbook loop "recount, drop everything below
- * the thresholds, repeat until nothing changes", rounds included; the core
- * itself is unique (the largest sub-matrix meeting both thresholds). */
+ * round's list.  Rows find their columns through the CSR arrays; columns
+ * find their rows by a sequential pass over the alive rows for the first
+ * SCAN_ROUNDS rounds that remove columns (usually all of them: real logs
+ * settle in a few rounds, and the pass is cheaper than building an index),
+ * then through a column -> rows index, so each entry is visited O(1) times
+ * however many rounds there are: O(nnz + nrows + ncols).  This is exactly the textbook loop
+ * "recount, drop everything below the thresholds, repeat until nothing changes", rounds included;
+ * the core itself is unique (the largest sub-matrix meeting both thresholds). */
 typedef struct kc_side {
   int64_t *cnt; /* alive entries */
   uint8_t *dead;
@@ -78,6 +81,44 @@ static void kc_drop(const int32_t *cur, int32_t n, const int64_t *ptr, const int
   }
 }
 
+/* The column -> rows adjacency of m (a transpose without values). */
+static int col_adjacency(const rp_csr *m, const int64_t *colcnt, int64_t **ptr_out,
+                         int32_t **idx_out, rp_err *err) {
+  int64_t *ptr = rp_malloc(((size_t)m->ncols + 2) * sizeof *ptr);
+  int32_t *idx = rp_malloc((size_t)(m->nnz ? m->nnz : 1) * sizeof *idx);
+  if (!ptr || !idx) {
+    rp_free(ptr);
+    rp_free(idx);
+    return rp_enomem(err, "k-core");
+  }
+  ptr[0] = 0;
+  for (int32_t j = 0; j < m->ncols; j++) ptr[j + 1] = ptr[j] + colcnt[j];
+  for (int32_t i = 0; i < m->nrows; i++)
+    for (int64_t q = m->indptr[i]; q < m->indptr[i + 1]; q++) idx[ptr[m->indices[q]]++] = i;
+  memmove(ptr + 1, ptr, (size_t)m->ncols * sizeof *ptr);
+  ptr[0] = 0;
+  *ptr_out = ptr;
+  *idx_out = idx;
+  return RP_OK;
+}
+
+/* Column removals without the adjacency: one sequential pass over the alive
+ * rows, decrementing each for its entries in columns that died this round
+ * (marked 2 in C->dead).  Cheaper than building the adjacency for the first
+ * few rounds; kcore switches to the adjacency past SCAN_ROUNDS, so the
+ * total stays O(nnz). */
+#define SCAN_ROUNDS 4
+static void kc_scan(const rp_csr *m, const kc_side *C, kc_side *R) {
+  for (int32_t i = 0; i < m->nrows; i++) {
+    if (R->dead[i] || R->cnt[i] == 0) continue;
+    int64_t drop = 0;
+    for (int64_t q = m->indptr[i]; q < m->indptr[i + 1]; q++) drop += C->dead[m->indices[q]] == 2;
+    if (drop && R->cnt[i] >= R->min && R->cnt[i] - drop < R->min && R->cnt[i] - drop > 0)
+      R->list[R->nlist++] = i;
+    R->cnt[i] -= drop;
+  }
+}
+
 rp_csr *rp_csr_kcore(const rp_csr *m, int64_t min_row, int64_t min_col, rp_kcore_report *rep,
                      rp_err *err) {
   if (min_row < 0 || min_col < 0)
@@ -97,40 +138,52 @@ rp_csr *rp_csr_kcore(const rp_csr *m, int64_t min_row, int64_t min_col, rp_kcore
   C.list = rp_malloc(((size_t)nc + 1) * sizeof *C.list);
   int32_t *curr = rp_malloc(((size_t)nr + 1) * sizeof *curr);
   int32_t *curc = rp_malloc(((size_t)nc + 1) * sizeof *curc);
-  int64_t *colptr = rp_calloc((size_t)nc + 2, sizeof *colptr);
-  int32_t *rowidx = rp_malloc((size_t)(m->nnz ? m->nnz : 1) * sizeof *rowidx);
-  if (!R.cnt || !C.cnt || !R.dead || !C.dead || !R.list || !C.list || !curr || !curc || !colptr ||
-      !rowidx) {
+  int64_t *colptr = NULL;
+  int32_t *rowidx = NULL;
+  if (!R.cnt || !C.cnt || !R.dead || !C.dead || !R.list || !C.list || !curr || !curc) {
     rp_enomem(err, "k-core");
     goto done;
   }
-  /* counts and the column -> rows adjacency */
   int32_t rows0 = 0, cols0 = 0;
   for (int32_t i = 0; i < nr; i++) {
     R.cnt[i] = m->indptr[i + 1] - m->indptr[i];
     rows0 += R.cnt[i] > 0;
   }
   for (int64_t q = 0; q < m->nnz; q++) C.cnt[m->indices[q]]++;
-  for (int32_t j = 0; j < nc; j++) {
-    cols0 += C.cnt[j] > 0;
-    colptr[j + 1] = colptr[j] + C.cnt[j];
-  }
-  for (int32_t i = 0; i < nr; i++)
-    for (int64_t q = m->indptr[i]; q < m->indptr[i + 1]; q++) rowidx[colptr[m->indices[q]]++] = i;
-  memmove(colptr + 1, colptr, (size_t)nc * sizeof *colptr);
-  colptr[0] = 0;
+  for (int32_t j = 0; j < nc; j++) cols0 += C.cnt[j] > 0;
 
   /* round 1's candidates: everything below its threshold */
   for (int32_t i = 0; i < nr; i++)
     if (R.cnt[i] > 0 && R.cnt[i] < min_row) R.list[R.nlist++] = i;
   for (int32_t j = 0; j < nc; j++)
     if (C.cnt[j] > 0 && C.cnt[j] < min_col) C.list[C.nlist++] = j;
-  int32_t rounds = 0;
+  int32_t rounds = 0, scans = 0;
   for (;;) {
     int32_t nrr = kc_take(&R, curr), ncc = kc_take(&C, curc);
     if (nrr == 0 && ncc == 0) break;
     rounds++;
     kc_drop(curr, nrr, m->indptr, m->indices, &C);
+    if (ncc == 0) continue;
+    if (!colptr && scans < SCAN_ROUNDS) {
+      for (int32_t k = 0; k < ncc; k++) C.dead[curc[k]] = 2;
+      kc_scan(m, &C, &R);
+      for (int32_t k = 0; k < ncc; k++) C.dead[curc[k]] = 1;
+      scans++;
+      continue;
+    }
+    /* the adjacency counts every original entry: kc_drop skips dead rows,
+     * and each column dies once, so earlier rounds are not counted twice */
+    if (!colptr) {
+      int64_t *cc = rp_calloc((size_t)nc + 1, sizeof *cc);
+      if (!cc) {
+        rp_enomem(err, "k-core");
+        goto done;
+      }
+      rp_csr_col_counts(m, cc);
+      int rc = col_adjacency(m, cc, &colptr, &rowidx, err);
+      rp_free(cc);
+      if (rc) goto done;
+    }
     kc_drop(curc, ncc, colptr, rowidx, &R);
   }
 

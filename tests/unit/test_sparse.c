@@ -599,7 +599,7 @@ END_TEST
 
 /* ---- allocation failure --------------------------------------------------------------- */
 static trip fx;
-static rp_csr *fm;
+static rp_csr *fm, *fchain;
 static rp_idmap *fum;
 
 static int f_build(void) {
@@ -619,6 +619,14 @@ static int f_ops(void) {
   rp_kcore_report rep;
   rp_csr *a = rp_csr_transpose(fm, 2, &err), *b = NULL, *c = NULL, *d = NULL, *e = NULL;
   if (a) b = rp_csr_kcore(fm, 3, 4, &rep, &err);
+  if (b) { /* many rounds: the column index path */
+    rp_csr *ch = rp_csr_kcore(fchain, 2, 2, &rep, &err);
+    if (!ch) {
+      rp_csr_free(b);
+      b = NULL;
+    }
+    rp_csr_free(ch);
+  }
   if (b) c = rp_csr_bm25(fm, 1.2, 0.75, &err);
   if (c) d = rp_csr_log1p(fm, 1, 1, &err);
   if (d) e = rp_csr_binarize(fm, 1, &err);
@@ -656,7 +664,11 @@ START_TEST(fault_loops) {
     int len = snprintf(b, sizeof b, "u%d", i);
     rp_idmap_intern(fum, b, (size_t)len, &k, &err);
   }
+  int32_t r[40], c[40];
+  for (int k = 0; k < 20; k++) r[2 * k] = r[2 * k + 1] = k, c[2 * k] = k, c[2 * k + 1] = k + 1;
+  fchain = rp_csr_build(20, 21, r, c, NULL, NULL, 40, RP_AGG_SUM, NULL, NULL, &err);
   RP_FAULT_LOOP(f_ops());
+  rp_csr_free(fchain);
   rp_csr_free(fm);
   rp_idmap_release(um);
   rp_idmap_release(fum);
