@@ -133,6 +133,12 @@ static int out_ids(out *o, const rp_idmap *m, rp_err *err) {
 }
 
 int rp_csr_save(const rp_csr *m, const char *path, rp_err *err) {
+  return rp_csr_save_level(m, path, 1, err);
+}
+
+int rp_csr_save_level(const rp_csr *m, const char *path, int gzip_level, rp_err *err) {
+  if (gzip_level < 1 || gzip_level > 9)
+    return rp_errf(err, RP_EINVAL, "%s: gzip level must be 1..9, got %d", path, gzip_level);
   rp_err verr;
   if (rp_csr_validate(m, &verr))
     return rp_errf(err, RP_EINVAL, "%s: refusing to save an invalid matrix: %s", path, verr.msg);
@@ -142,6 +148,11 @@ int rp_csr_save(const rp_csr *m, const char *path, rp_err *err) {
   o->len = 0;
   o->w = rp_writer_open(path, err);
   if (!o->w) {
+    rp_free(o);
+    return err->status;
+  }
+  if (rp_writer_gzip_level(o->w, gzip_level, err)) {
+    rp_writer_abort(o->w);
     rp_free(o);
     return err->status;
   }

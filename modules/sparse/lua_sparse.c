@@ -288,11 +288,15 @@ static int matrix_totable(lua_State *L) {
   return 1;
 }
 
+/* m:save(path[, {level = 1}]) -> true */
 static int matrix_save(lua_State *L) {
   rp_csr *m = rpL_checkmatrix(L, 1);
   const char *path = luaL_checkstring(L, 2);
+  static const char *const known[] = {"level", NULL};
+  rpL_checkopts(L, 3, known);
+  int level = (int)rpL_optinteger(L, 3, "level", 1, 1, 9);
   rp_err err;
-  if (rp_csr_save(m, path, &err)) return rpL_error(L, &err);
+  if (rp_csr_save_level(m, path, level, &err)) return rpL_error(L, &err);
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -279,6 +279,14 @@ static int gz_pump(rp_writer *w, int flush, rp_err *err) {
   return RP_OK;
 }
 
+int rp_writer_gzip_level(rp_writer *w, int level, rp_err *err) {
+  if (level < 1 || level > 9)
+    return rp_errf(err, RP_EINVAL, "%s: gzip level must be 1..9, got %d", w->path, level);
+  if (w->gz && deflateParams(&w->zs, level, Z_DEFAULT_STRATEGY) != Z_OK)
+    return rp_errf(err, RP_EINVAL, "%s: cannot set the gzip level", w->path);
+  return RP_OK;
+}
+
 int rp_writer_write(rp_writer *w, const void *p, size_t n, rp_err *err) {
   if (w->gz) {
     const unsigned char *c = p;

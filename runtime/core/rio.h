@@ -35,6 +35,9 @@ typedef struct rp_writer rp_writer;
 /* Opens a writer for path ("-" = stdout, written directly).  Gzip when the
  * name ends in ".gz".  Returns a new writer, or NULL with err set. */
 rp_writer *rp_writer_open(const char *path, rp_err *err);
+/* Sets the gzip compression level (1 fastest .. 9 smallest; the default is
+ * 6) of a ".gz" writer before anything is written; a no-op on plain files. */
+int rp_writer_gzip_level(rp_writer *w, int level, rp_err *err);
 int rp_writer_write(rp_writer *w, const void *buf, size_t n, rp_err *err);
 int rp_writer_printf(rp_writer *w, rp_err *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

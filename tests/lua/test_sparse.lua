@@ -260,6 +260,13 @@ T.case("save and load", function()
   T.errors(function() rp.sparse.load(dir .. "/missing.rpm") end, "cannot open")
   T.errors(function() rp.sparse.load() end, "bad argument #1 to 'load'")
   T.errors(function() m:save() end, "bad argument #1 to 'save'")
+  T.errors(function() m:save(dir .. "/l.rpm.gz", { level = 0 }) end,
+    "field 'level' must be an integer in 1..9, got 0")
+  T.errors(function() m:save(dir .. "/l.rpm.gz", { lvl = 1 }) end, "unknown option 'lvl'")
+  T.eq(m:save(dir .. "/l9.rpm.gz", { level = 9 }), true)
+  T.eq(triplets_of(rp.sparse.load(dir .. "/l9.rpm.gz")), triplets_of(m))
+  T.errors(function() m:value("u1") end, "bad argument #2 to 'value'")
+  T.errors(function() m:log1p(1, "e") end, "eps must be a number, got string")
   -- an unwritable place: an error, and no temporary file left behind
   T.errors(function() m:save("/nonexistent-dir/m.rpm") end, "/nonexistent-dir/m.rpm")
   os.execute("mkdir -p '" .. dir .. "/ro' && chmod 555 '" .. dir .. "/ro'")

@@ -73,6 +73,10 @@ START_TEST(roundtrip_plain_and_gz) {
   rp_csr *big = random_matrix(12, 3000, 2000, 0.02, NULL, NULL);
   roundtrip(big, "big.rpm");
   roundtrip(big, "big.rpm.gz");
+  ck_assert_int_eq(rp_csr_save_level(big, rp_test_tmp("big9.rpm.gz"), 9, &err), RP_OK);
+  l = rp_csr_load(rp_test_tmp("big9.rpm.gz"), &err);
+  check_same(l, big);
+  rp_csr_free(l);
   rp_csr_free(big);
   rp_csr_free(m);
   rp_idmap_release(um);
@@ -282,6 +286,8 @@ START_TEST(save_is_atomic) {
   free(before);
   free(after);
   rp_csr_free(m);
+  ck_assert_int_eq(rp_csr_save_level(m, rp_test_tmp("lv.rpm.gz"), 0, &err), RP_EINVAL);
+  ck_assert_int_eq(rp_csr_save_level(m, rp_test_tmp("lv.rpm.gz"), 10, &err), RP_EINVAL);
   ck_assert_ptr_null(rp_csr_load("/nonexistent-dir/m.rpm", &err));
   ck_assert_int_eq(err.status, RP_EIO);
 }
