@@ -81,9 +81,9 @@ int rp_gen_check(const rp_gen_opts *o, rp_err *err);
  * truth files that have a path).  Every file goes to a temporary name and is
  * renamed into place only after all of them were written, so on error no
  * target is touched.  Fills rep (may be NULL).  Memory: 32 bytes per
- * session (a session has ~4.5 events by default), 16 to 32 bytes per
- * distinct (user, item) pair (about 0.6 pairs per event) and ~60 bytes per user and item; time
- * linear in events. */
+ * session (a session has ~4.5 events by default), 8 to 16 bytes per
+ * distinct (user, item) pair (about 0.7 pairs per event) and ~200 bytes per
+ * user and 60 per item; time linear in events. */
 int rp_gen_events(const rp_gen_opts *o, rp_gen_report *rep, rp_err *err);
 
 /* Parses "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" (also with a 'T') as UTC into

@@ -305,49 +305,59 @@ static int sort_sessions(session *s, size_t n, rp_err *err) {
 }
 
 /* ---- pass 2: what each user has seen ------------------------------------------
- * An open-addressing table counting the views of each (user, item) pair so
- * far, so a view drawn on an item the user has seen c times is kept only
+ * For every user, the items seen so far with their view counts, sorted by
+ * item (one small array per user: a session's look-ups stay in a few cache
+ * lines), so a view drawn on an item the user has seen c times is kept only
  * with probability o->revisit / c (else drawn again, by popularity 8 times,
  * then 8 times with equal chances): users explore the catalogue, and come
  * back to an item less the more they have seen it, instead of viewing the
  * head of their cluster hundreds of times. */
-typedef struct pairslot {
-  uint32_t user; /* user + 1; 0 = empty */
-  uint32_t item;
+typedef struct seenitem {
+  int32_t item;
   uint32_t count;
-} pairslot;
+} seenitem;
 
-typedef struct pairset {
-  pairslot *slot;
-  size_t cap, n; /* cap a power of two, n <= 3/4 cap */
-} pairset;
+typedef struct seenlist {
+  seenitem *v;
+  uint32_t n, cap;
+} seenlist;
 
-static size_t pair_find(const pairset *s, int32_t u, int32_t i) {
-  uint32_t uk = (uint32_t)u + 1, ik = (uint32_t)i;
-  size_t m = s->cap - 1, h = (size_t)rp_hash64((uint64_t)uk << 32 | ik) & m;
-  while (s->slot[h].user && (s->slot[h].user != uk || s->slot[h].item != ik)) h = (h + 1) & m;
-  return h;
-}
-
-/* How many views of (u, i) the log has so far. */
-static uint32_t pair_count(const pairset *s, int32_t u, int32_t i) {
-  return s->cap ? s->slot[pair_find(s, u, i)].count : 0;
-}
-
-static int pair_add(pairset *s, int32_t u, int32_t i, rp_err *err) {
-  if (4 * (s->n + 1) > 3 * s->cap) {
-    size_t cap = s->cap ? 2 * s->cap : 1 << 16;
-    pairset g = {rp_calloc(cap, sizeof(pairslot)), cap, s->n};
-    if (!g.slot) return rp_enomem(err, "generator pair set");
-    for (size_t k = 0; k < s->cap; k++)
-      if (s->slot[k].user)
-        g.slot[pair_find(&g, (int32_t)s->slot[k].user - 1, (int32_t)s->slot[k].item)] = s->slot[k];
-    rp_free(s->slot);
-    *s = g;
+/* Position of item in l (or where it would go). */
+static uint32_t seen_find(const seenlist *l, int32_t item) {
+  uint32_t lo = 0, hi = l->n;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    if (l->v[mid].item < item)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
-  pairslot *sl = &s->slot[pair_find(s, u, i)];
-  if (!sl->user) sl->user = (uint32_t)u + 1, sl->item = (uint32_t)i, s->n++;
-  sl->count++;
+  return lo;
+}
+
+/* How many views of item the user has so far. */
+static uint32_t seen_count(const seenlist *l, int32_t item) {
+  uint32_t k = seen_find(l, item);
+  return k < l->n && l->v[k].item == item ? l->v[k].count : 0;
+}
+
+/* Counts a view of item; *added is set when it is the user's first. */
+static int seen_add(seenlist *l, int32_t item, int *added, rp_err *err) {
+  uint32_t k = seen_find(l, item);
+  *added = !(k < l->n && l->v[k].item == item);
+  if (*added) {
+    if (l->n == l->cap) {
+      uint32_t cap = l->cap ? 2 * l->cap : 4;
+      seenitem *v = rp_realloc(l->v, cap * sizeof *v);
+      if (!v) return rp_enomem(err, "generator seen items");
+      l->v = v;
+      l->cap = cap;
+    }
+    memmove(l->v + k + 1, l->v + k, (l->n - k) * sizeof *l->v);
+    l->v[k] = (seenitem){item, 0};
+    l->n++;
+  }
+  l->v[k].count++;
   return RP_OK;
 }
 
@@ -367,7 +377,8 @@ typedef struct emitter {
   size_t nheap, cap;
   uint64_t seq;
   uint8_t *useen, *iseen;
-  pairset seen;
+  seenlist *seen; /* per user */
+  int64_t pairs;
   size_t len;
   char buf[1 << 16];
 } emitter;
@@ -492,14 +503,16 @@ static int fill_session(emitter *e, const session *s, rp_err *err) {
        * further, with equal chances for every item */
       for (int tries = 0; tries < 16; tries++) {
         item[k] = gen_draw_item(w, &r, c, now, tries >= 8);
-        uint32_t seen = pair_count(&e->seen, u, item[k]);
+        uint32_t seen = seen_count(&e->seen[u], item[k]);
         if (!seen || rp_rng_uniform(&r) * seen < o->revisit) break;
       }
     }
     ev.item = item[k];
     ev.type = EV_VIEW;
     ev.t = now;
-    if (push(e, ev, err) || pair_add(&e->seen, u, item[k], err)) return err->status;
+    int added;
+    if (push(e, ev, err) || seen_add(&e->seen[u], item[k], &added, err)) return err->status;
+    e->pairs += added;
     left--;
     if (p.cart[k] && left > 0) {
       t += gap(&r, 2, 15);
@@ -532,8 +545,9 @@ static int write_log(const gen_world *w, const session *s, size_t n, rp_writer *
   e->rep = rep;
   e->useen = rp_calloc((size_t)w->nu, 1);
   e->iseen = rp_calloc((size_t)w->ni, 1);
+  e->seen = rp_calloc((size_t)w->nu, sizeof *e->seen);
   int rc = RP_OK;
-  if (!e->useen || !e->iseen) {
+  if (!e->useen || !e->iseen || !e->seen) {
     rc = rp_enomem(err, "generator");
     goto done;
   }
@@ -551,9 +565,10 @@ static int write_log(const gen_world *w, const session *s, size_t n, rp_writer *
     rep->bytes += e->len;
   }
   rp_progress("generating", (double)n, (double)n, 1);
-  rep->pairs = (int64_t)e->seen.n;
+  rep->pairs = e->pairs;
 done:
-  rp_free(e->seen.slot);
+  for (int32_t u = 0; e->seen && u < w->nu; u++) rp_free(e->seen[u].v);
+  rp_free(e->seen);
   rp_free(e->heap);
   rp_free(e->useen);
   rp_free(e->iseen);
