@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,23 @@ lua_State *rp_host_new(const rp_host_opts *o, const char *argv0) {
   return L;
 }
 
+/* Ctrl-C as lua.c handles it: the first SIGINT sets a hook that raises
+ * "interrupted!" at the next Lua instruction (so the script stops with a
+ * traceback and its to-be-closed variables and pending writers are cleaned
+ * up); a second SIGINT, e.g. while a long C call runs, kills the process. */
+static lua_State *running;
+
+static void interrupted(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+static void on_sigint(int sig) {
+  signal(sig, SIG_DFL);
+  lua_sethook(running, interrupted, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
 /* Runs script (NULL: standard input) with `arg` set as lua.c sets it:
  * arg[0] the script, arg[1..] argv[script + 1..], negative indices the words
  * before it.  The chunk receives arg[1..] as varargs, or the config table
@@ -243,7 +261,10 @@ static int run_script(lua_State *L, const char *script, int argc, char **argv, i
     for (int i = at + 1; i < argc; i++) lua_pushstring(L, argv[i]);
     nargs = argc - at - 1;
   }
+  running = L;
+  signal(SIGINT, on_sigint);
   int rc = lua_pcall(L, nargs, 0, base + 1);
+  signal(SIGINT, SIG_DFL);
   clear_progress();
   if (rc != LUA_OK) fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
   lua_settop(L, base);

@@ -5,6 +5,7 @@
  */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "host.h"
@@ -20,7 +21,14 @@ static int emit(lua_State *L, int level) {
     lua_getfield(L, -1, "format");
     lua_insert(L, 1);
     lua_pop(L, 1);
-    lua_call(L, n, 1);
+    if (lua_pcall(L, n, 1, 0) != LUA_OK) {
+      /* the arguments are ours: "bad argument #2 to 'info'", not 'format' */
+      const char *msg = luaL_tolstring(L, -1, NULL);
+      char name[16];
+      snprintf(name, sizeof name, "'%s'", levels[level]);
+      luaL_gsub(L, luaL_gsub(L, msg, "'string.format'", name), "'format'", name);
+      return lua_error(L);
+    }
   } else {
     luaL_tolstring(L, 1, NULL);
   }

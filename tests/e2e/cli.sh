@@ -85,6 +85,12 @@ expect 1 "$BIN" run "$tmp/ioerr.lua"
 has err "none.csv"
 has err "stack traceback:"
 
+# Ctrl-C: the script stops with "interrupted!" and a traceback, status 1
+printf 'local function spin() while true do end end\nspin()\n' >"$tmp/spin.lua"
+expect 1 timeout --preserve-status -s INT 1 "$BIN" run "$tmp/spin.lua"
+has err ": interrupted!"
+has err "in local 'spin'"
+
 # ---- require "recpipe" from another directory ---------------------------------------
 cat >"$tmp/pkg.lua" <<'EOF'
 local rp = require "recpipe"

@@ -73,7 +73,8 @@ T.case("log levels", function()
   T.errors(function() rp.log.level("loud") end, "invalid option 'loud'")
   -- below the level: nothing printed, arguments not even formatted
   rp.log.info("%d", "not a number")
-  T.errors(function() rp.log.warn("%d", "not a number") end, "number expected")
+  T.errors(function() rp.log.warn("%d", "not a number") end,
+    "bad argument #2 to 'warn' (number expected, got string)")
 end)
 
 T.case("_fail_alloc reports whether the armed failure fired", function()
