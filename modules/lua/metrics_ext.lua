@@ -90,7 +90,7 @@ return function(rp)
       self.k) }
     for _, m in ipairs(self.metrics) do
       local ci = self.ci and self.ci[m]
-      lines[#lines + 1] = ("  %-18s %s%s"):format(m .. "@" .. self.k, fmtnum(self[m]),
+      lines[#lines + 1] = ("  %-20s %s%s"):format(m .. "@" .. self.k, fmtnum(self[m]),
         ci and ("  [%s, %s]"):format(fmtnum(ci[1]), fmtnum(ci[2])) or "")
     end
     return table.concat(lines, "\n")
@@ -245,8 +245,10 @@ return function(rp)
         t[t._order[1]] and t[t._order[1]].users or 0) }
       for _, m in ipairs(t._order) do
         local d = t[m]
-        lines[#lines + 1] = ("  %-18s %s - %s = %+.4f  [%+.4f, %+.4f]  p=%.3f"):format(m,
-          fmtnum(d.a), fmtnum(d.b), d.diff or 0, d.lo or 0, d.hi or 0, d.p or 1)
+        local p = d.p or 1
+        lines[#lines + 1] = ("  %-18s %s - %s = %+.4f  [%+.4f, %+.4f]  p%s"):format(m,
+          fmtnum(d.a), fmtnum(d.b), d.diff or 0, d.lo or 0, d.hi or 0,
+          p < 0.001 and "<0.001" or ("=%.3f"):format(p))
       end
       return table.concat(lines, "\n")
     end })
