@@ -65,6 +65,11 @@ static inline float rp_als_lambda(const rp_als_opts *o, int64_t n) {
  * -mavx512f and f is a multiple of 16.  Each has one fixed summation order,
  * so every caller gets the same bits for the same inputs. */
 float rp_als_dot(const float *a, const float *b, int32_t f);
+/* Prefetches (to L2) the first RP_ALS_PREFETCH_ROWS rows Y[idx[j]]: called
+ * for the next row's items while the current row computes, so the gather
+ * that follows finds them in cache. */
+#define RP_ALS_PREFETCH_ROWS 96
+void rp_als_prefetch_rows(const float *Y, const int32_t *idx, int64_t n, int32_t f);
 void rp_als_axpy(float a, const float *x, float *y, int32_t f);
 /* y = G p for a full (both triangles stored) symmetric f x f G. */
 void rp_als_symv(const float *G, const float *p, float *y, int32_t f);
@@ -77,10 +82,27 @@ void rp_als_gather_residual(const float *Y, const int32_t *idx, int64_t n, int32
 void rp_als_block_apply(const float *B, const float *Y, const int32_t *idx, int64_t n, int32_t f,
                         const float *w, const float *p, float *Ap);
 
+/* Cholesky pieces.  The normal matrix is kept in the upper triangle of a
+ * row-major f x ld array, ld = rp_als_chol_ld(f), the right-hand side in
+ * column f.  gather_scale copies rows y_j = Y[idx[j]] to B + j f, w_j y_j
+ * to Bw + j f and adds bc_j y_j to b.  syrk_upper adds Bw^T B to the upper
+ * triangle (first f columns).  cholesky_upper factors A = U^T U in place,
+ * turning columns f..ncols-1 into U^-T times themselves (returns 0, or
+ * k + 1 when pivot k is not positive); chol_backward computes x = U^-1 y;
+ * chol_solve solves U^T U x = z in place. */
+static inline int64_t rp_als_chol_ld(int32_t f) { return (((int64_t)f + 15) & ~(int64_t)15) + 16; }
+void rp_als_gather_scale(const float *Y, const int32_t *idx, int64_t n, int32_t f, const float *w,
+                         const float *bc, float *B, float *Bw, float *b);
+void rp_als_syrk_upper(const float *Bw, const float *B, int64_t n, int32_t f, float *A,
+                       int64_t lda);
+int rp_als_cholesky_upper(float *A, int32_t f, int32_t ncols, int64_t lda);
+void rp_als_chol_backward(const float *U, int32_t f, int64_t lda, const float *y, float *x);
+void rp_als_chol_solve(const float *U, int32_t f, int64_t lda, float *z);
+
 /* ---- per-row solvers (solve.c) ---------------------------------------------- */
 typedef struct rp_als_scratch {
-  int64_t cap; /* rows of B, w, bc */
-  float *B, *w, *bc;
+  int64_t cap; /* rows of B, Bw, w, bc */
+  float *B, *Bw, *w, *bc;
   float *A;                  /* f x f */
   float *r, *p, *Ap, *b, *t; /* f each */
 } rp_als_scratch;
@@ -104,16 +126,16 @@ typedef struct rp_als_side {
  * no values gets x = 0.  Column indices must be < s->ny. */
 void rp_als_solve_cg(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
                      float *x, rp_als_scratch *sc);
-/* x <- exact solution by Cholesky.  Returns 0, or the LAPACK info (> 0)
+/* x <- exact solution by Cholesky.  Returns 0, or the failing pivot + 1
  * when the normal matrix is not positive definite (x untouched). */
 int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
                           float *x, rp_als_scratch *sc);
-/* The Cholesky factor of the row's normal matrix left in sc->A (column-major
- * upper, A = U^T U) and the right-hand side in sc->b; returns LAPACK info. */
+/* The Cholesky factor of the row's normal matrix left in sc->A (row-major
+ * upper U, A = U^T U, leading dimension rp_als_chol_ld(f)), with column f
+ * holding U^-T b (so x = rp_als_chol_backward of it); returns 0 or the
+ * failing pivot + 1. */
 int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
                       rp_als_scratch *sc);
-/* Solves U^T U z = z in place with the factor in A. */
-void rp_als_chol_solve(const float *A, int32_t f, float *z);
 
 /* ---- Gram matrix (gram.c) -------------------------------------------------------
  * G = Y^T Y (f x f, both triangles) for Y (n x f), with at most `threads`

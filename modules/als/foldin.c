@@ -78,9 +78,7 @@ static int factor(const rp_als_model *m, const int32_t *items, const float *valu
   if ((rc = rp_als_scratch_init(sc, m->factors, cap, err))) return rc;
   rp_als_side side = {&m->opts, m->factors, m->item_factors, m->nitems,
                       m->opts.implicit ? m->yty : NULL};
-  int saved = rp_als_blas_begin();
   int info = rp_als_factor_row(&side, *idx, *val, *nu, sc);
-  rp_als_blas_end(saved);
   if (info)
     return rp_errf(err, RP_EINVAL,
                    "fold-in: the normal matrix is not positive definite (regularization %g)",
@@ -99,10 +97,10 @@ int rp_als_foldin(const rp_als_model *m, const int32_t *items, const float *valu
     if (nu == 0) {
       memset(x, 0, sizeof(float) * (size_t)m->factors);
     } else {
-      int saved = rp_als_blas_begin();
-      rp_als_chol_solve(sc.A, m->factors, sc.b);
-      rp_als_blas_end(saved);
-      memcpy(x, sc.b, sizeof(float) * (size_t)m->factors);
+      int32_t f = m->factors;
+      int64_t ld = rp_als_chol_ld(f);
+      for (int32_t d = 0; d < f; d++) sc.t[d] = sc.A[d * ld + f];
+      rp_als_chol_backward(sc.A, f, ld, sc.t, x);
     }
   }
   rp_als_scratch_free(&sc);
@@ -135,9 +133,7 @@ int rp_als_explain(const rp_als_model *m, const int32_t *items, const float *val
   }
   float *z = sc.r; /* z = W y_item */
   memcpy(z, m->item_factors + (int64_t)item * f, sizeof(float) * (size_t)f);
-  int saved = rp_als_blas_begin();
-  rp_als_chol_solve(sc.A, f, z);
-  rp_als_blas_end(saved);
+  rp_als_chol_solve(sc.A, f, rp_als_chol_ld(f), z);
   double sum = 0;
   for (int64_t j = 0; j < nu; j++) {
     float bc = rp_als_bc(&m->opts, val[j]);

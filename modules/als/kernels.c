@@ -28,6 +28,14 @@ static inline void prefetch_row(const float *p, int32_t f) {
   for (int32_t d = 0; d < f; d += 16) __builtin_prefetch(p + d, 0, 3);
 }
 
+void rp_als_prefetch_rows(const float *Y, const int32_t *idx, int64_t n, int32_t f) {
+  if (n > RP_ALS_PREFETCH_ROWS) n = RP_ALS_PREFETCH_ROWS;
+  for (int64_t j = 0; j < n; j++) {
+    const float *p = Y + (int64_t)idx[j] * f;
+    for (int32_t d = 0; d < f; d += 16) __builtin_prefetch(p + d, 0, 2);
+  }
+}
+
 float rp_als_dot(const float *a, const float *b, int32_t f) {
 #if RP_AVX512
   if ((f & 15) == 0) {
@@ -49,67 +57,312 @@ void rp_als_axpy(float a, const float *x, float *y, int32_t f) {
 }
 
 /* y = G p: G is symmetric, so y = sum_j p_j G[j, :], a sequence of
- * contiguous axpys with no horizontal sums. */
+ * contiguous axpys with no horizontal sums; with AVX-512 a 64-wide slice
+ * of y stays in registers for the whole sum, so only G is loaded. */
 void rp_als_symv(const float *G, const float *p, float *y, int32_t f) {
+#if RP_AVX512
+  if ((f & 15) == 0) {
+    for (int32_t c = 0; c < f; c += 64) {
+      int32_t w = f - c < 64 ? (f - c) / 16 : 4;
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int32_t j = 0; j < f; j++) {
+        const float *g = G + (int64_t)j * f + c;
+        __m512 pj = _mm512_set1_ps(p[j]);
+        a0 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(g), a0);
+        if (w > 1) a1 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(g + 16), a1);
+        if (w > 2) a2 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(g + 32), a2);
+        if (w > 3) a3 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(g + 48), a3);
+      }
+      _mm512_storeu_ps(y + c, a0);
+      if (w > 1) _mm512_storeu_ps(y + c + 16, a1);
+      if (w > 2) _mm512_storeu_ps(y + c + 32, a2);
+      if (w > 3) _mm512_storeu_ps(y + c + 48, a3);
+    }
+    return;
+  }
+#endif
   for (int32_t d = 0; d < f; d++) y[d] = 0;
   for (int32_t j = 0; j < f; j++) rp_als_axpy(p[j], G + (int64_t)j * f, y, f);
 }
 
-#if RP_AVX512
-/* f = 16 m: the row lives in m registers between its dot and its axpy. */
-static void gather_residual_avx512(const float *Y, const int32_t *idx, int64_t n, int32_t f,
-                                   const float *w, const float *bc, const float *x, float *B,
-                                   float *r) {
+/* ---- Cholesky pieces ------------------------------------------------------
+ * The normal matrix lives in the upper triangle of a row-major f x ld
+ * array (ld = rp_als_chol_ld(f)); column f holds the right-hand side, so
+ * the factorisation also performs the forward substitution U^T y = b and
+ * leaves y in column f. */
+void rp_als_gather_scale(const float *Y, const int32_t *idx, int64_t n, int32_t f, const float *w,
+                         const float *bc, float *B, float *Bw, float *b) {
   for (int64_t j = 0; j < n; j++) {
     if (j + PF_ROWS < n) prefetch_row(Y + (int64_t)idx[j + PF_ROWS] * f, f);
     const float *y = Y + (int64_t)idx[j] * f;
-    float *dst = B ? B + j * f : NULL;
-    __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(y), _mm512_loadu_ps(x));
-    for (int32_t d = 16; d < f; d += 16)
-      acc = _mm512_fmadd_ps(_mm512_loadu_ps(y + d), _mm512_loadu_ps(x + d), acc);
-    float t = _mm512_reduce_add_ps(acc);
-    __m512 c = _mm512_set1_ps(bc[j] - w[j] * t);
-    for (int32_t d = 0; d < f; d += 16) {
-      __m512 v = _mm512_loadu_ps(y + d);
-      if (dst) _mm512_storeu_ps(dst + d, v);
-      _mm512_storeu_ps(r + d, _mm512_fmadd_ps(c, v, _mm512_loadu_ps(r + d)));
+    float *dst = B + j * f, *dw = Bw + j * f, wj = w[j], cj = bc[j];
+#pragma omp simd
+    for (int32_t d = 0; d < f; d++) {
+      float v = y[d];
+      dst[d] = v;
+      dw[d] = wj * v;
+      b[d] += cj * v;
     }
   }
 }
 
-static void block_apply_avx512(const float *B, const float *Y, const int32_t *idx, int64_t n,
-                               int32_t f, const float *w, const float *p, float *Ap) {
-  if (f == 64) { /* the common case: p and Ap stay in registers */
-    __m512 p0 = _mm512_loadu_ps(p), p1 = _mm512_loadu_ps(p + 16), p2 = _mm512_loadu_ps(p + 32),
-           p3 = _mm512_loadu_ps(p + 48);
-    __m512 a0 = _mm512_loadu_ps(Ap), a1 = _mm512_loadu_ps(Ap + 16), a2 = _mm512_loadu_ps(Ap + 32),
-           a3 = _mm512_loadu_ps(Ap + 48);
-    for (int64_t j = 0; j < n; j++) {
-      const float *y;
-      if (B)
-        y = B + j * 64;
-      else {
-        if (j + PF_ROWS < n) prefetch_row(Y + (int64_t)idx[j + PF_ROWS] * 64, 64);
-        y = Y + (int64_t)idx[j] * 64;
-      }
-      __m512 y0 = _mm512_loadu_ps(y), y1 = _mm512_loadu_ps(y + 16), y2 = _mm512_loadu_ps(y + 32),
-             y3 = _mm512_loadu_ps(y + 48);
-      __m512 acc = _mm512_mul_ps(y0, p0);
-      acc = _mm512_fmadd_ps(y1, p1, acc);
-      acc = _mm512_fmadd_ps(y2, p2, acc);
-      acc = _mm512_fmadd_ps(y3, p3, acc);
-      __m512 c = _mm512_set1_ps(w[j] * _mm512_reduce_add_ps(acc));
-      a0 = _mm512_fmadd_ps(c, y0, a0);
-      a1 = _mm512_fmadd_ps(c, y1, a1);
-      a2 = _mm512_fmadd_ps(c, y2, a2);
-      a3 = _mm512_fmadd_ps(c, y3, a3);
+#if RP_AVX512
+/* A[a + r][c + 16 q ..] (+/-)= sum_j Bw[j][a + r] B[j][c + 16 q ..] for
+ * r < 4, q < W: four rows of A by up to 64 columns held in 16 registers
+ * while the k-block streams past (16 FMAs per 4 loads and 4 broadcasts). */
+static inline __attribute__((always_inline)) void syrk_tile(const float *Bw, const float *B,
+                                                            int64_t ldb, int64_t n, float *A,
+                                                            int64_t lda, int32_t a, int32_t c,
+                                                            const int W, const int sub) {
+  __m512 acc[4][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+    for (int q = 0; q < W; q++) acc[r][q] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j++) {
+    const float *bj = B + j * ldb + c, *wj = Bw + j * ldb + a;
+    __m512 v[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < W; q++) v[q] = _mm512_loadu_ps(bj + 16 * q);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      __m512 sc = _mm512_set1_ps(wj[r]);
+#pragma GCC unroll 4
+      for (int q = 0; q < W; q++) acc[r][q] = _mm512_fmadd_ps(sc, v[q], acc[r][q]);
     }
-    _mm512_storeu_ps(Ap, a0);
-    _mm512_storeu_ps(Ap + 16, a1);
-    _mm512_storeu_ps(Ap + 32, a2);
-    _mm512_storeu_ps(Ap + 48, a3);
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+    for (int q = 0; q < W; q++) {
+      float *dst = A + (int64_t)(a + r) * lda + c + 16 * q;
+      __m512 o = _mm512_loadu_ps(dst);
+      _mm512_storeu_ps(dst, sub ? _mm512_sub_ps(o, acc[r][q]) : _mm512_add_ps(o, acc[r][q]));
+    }
+}
+
+/* rows a0..a1-1 (multiples of 4) of A, columns from the 16-chunk holding
+ * the diagonal to cend (a multiple of 16) */
+static void syrk_rows(const float *Bw, const float *B, int64_t ldb, int64_t n, float *A,
+                      int64_t lda, int32_t a0, int32_t a1, int32_t cend, int sub) {
+  for (int32_t a = a0; a < a1; a += 4)
+    for (int32_t c = a & ~15; c < cend; c += 64) {
+      int w = cend - c < 64 ? (cend - c) / 16 : 4;
+      if (sub) switch (w) {
+          case 1:
+            syrk_tile(Bw, B, ldb, n, A, lda, a, c, 1, 1);
+            break;
+          case 2:
+            syrk_tile(Bw, B, ldb, n, A, lda, a, c, 2, 1);
+            break;
+          case 3:
+            syrk_tile(Bw, B, ldb, n, A, lda, a, c, 3, 1);
+            break;
+          default:
+            syrk_tile(Bw, B, ldb, n, A, lda, a, c, 4, 1);
+            break;
+        }
+      else
+        switch (w) {
+          case 1:
+            syrk_tile(Bw, B, ldb, n, A, lda, a, c, 1, 0);
+            break;
+          case 2:
+            syrk_tile(Bw, B, ldb, n, A, lda, a, c, 2, 0);
+            break;
+          case 3:
+            syrk_tile(Bw, B, ldb, n, A, lda, a, c, 3, 0);
+            break;
+          default:
+            syrk_tile(Bw, B, ldb, n, A, lda, a, c, 4, 0);
+            break;
+        }
+    }
+}
+#endif
+
+/* A[a][c] += sum_j Bw[j][a] B[j][c] for c >= a, c < f (with AVX-512 whole
+ * 16-column chunks: a few entries left of the diagonal change too; they
+ * are never read). */
+void rp_als_syrk_upper(const float *Bw, const float *B, int64_t n, int32_t f, float *A,
+                       int64_t lda) {
+#if RP_AVX512
+  if ((f & 15) == 0) {
+    /* j in chunks whose rows of B and Bw stay in L1 (about 24 KiB) while
+     * every tile of A passes over them */
+    int64_t jb = 3072 / f;
+    if (jb < 4) jb = 4;
+    for (int64_t j = 0; j < n; j += jb)
+      syrk_rows(Bw + j * f, B + j * f, f, n - j < jb ? n - j : jb, A, lda, 0, f, f, 0);
     return;
   }
+#endif
+  for (int64_t j = 0; j < n; j++) {
+    const float *bj = B + j * f, *wj = Bw + j * f;
+    for (int32_t a = 0; a < f; a++) {
+      float sc = wj[a];
+      float *row = A + (int64_t)a * lda;
+#pragma omp simd
+      for (int32_t c = a; c < f; c++) row[c] += sc * bj[c];
+    }
+  }
+}
+
+/* Right-looking Cholesky of the upper triangle, columns up to ncols (the
+ * augmented right-hand side included).  Unblocked: row k is scaled by
+ * 1/sqrt(pivot), then every later row loses its multiple of row k. */
+static int chol_unblocked(float *A, int32_t k0, int32_t k1, int32_t ncols, int64_t lda) {
+  for (int32_t k = k0; k < k1; k++) {
+    float *uk = A + (int64_t)k * lda;
+    float d = uk[k];
+    if (!(d > 0)) return k + 1;
+    d = sqrtf(d);
+    float inv = 1.0f / d;
+    uk[k] = d;
+#pragma omp simd
+    for (int32_t j = k + 1; j < ncols; j++) uk[j] *= inv;
+    for (int32_t i = k + 1; i < k1; i++) {
+      float sc = uk[i];
+      float *ai = A + (int64_t)i * lda;
+#pragma omp simd
+      for (int32_t j = i; j < ncols; j++) ai[j] -= sc * uk[j];
+    }
+  }
+  return 0;
+}
+
+/* In place: the upper triangle of A (row-major, leading dimension lda,
+ * symmetric positive definite in its first f columns) becomes U with
+ * A = U^T U; columns f..ncols-1 (a right-hand side) become U^-T times
+ * themselves.  With AVX-512 blocked by 16: a panel of 16 rows is factored
+ * unblocked over 16-column chunks (entries left of the diagonal in a chunk
+ * change too and are never read), then the trailing rows lose the panel's
+ * rank-16 product, computed in registers as in syrk.  Returns 0, or k + 1
+ * when pivot k is not positive (A is not positive definite). */
+int rp_als_cholesky_upper(float *A, int32_t f, int32_t ncols, int64_t lda) {
+#if RP_AVX512
+  if ((f & 15) == 0 && lda >= ((ncols + 15) & ~15)) {
+    int32_t cend = (ncols + 15) & ~15;
+    for (int32_t kb = 0; kb < f; kb += 16) {
+      for (int32_t k = kb; k < kb + 16; k++) {
+        float *uk = A + (int64_t)k * lda;
+        float d = uk[k];
+        if (!(d > 0)) return k + 1;
+        d = sqrtf(d);
+        __m512 inv = _mm512_set1_ps(1.0f / d);
+        for (int32_t j = kb; j < cend; j += 16)
+          _mm512_storeu_ps(uk + j, _mm512_mul_ps(inv, _mm512_loadu_ps(uk + j)));
+        uk[k] = d;
+        for (int32_t i = k + 1; i < kb + 16; i++) {
+          __m512 sc = _mm512_set1_ps(uk[i]);
+          float *ai = A + (int64_t)i * lda;
+          for (int32_t j = kb; j < cend; j += 16)
+            _mm512_storeu_ps(
+                ai + j, _mm512_fnmadd_ps(sc, _mm512_loadu_ps(uk + j), _mm512_loadu_ps(ai + j)));
+        }
+      }
+      if (kb + 16 < f) {
+        const float *P = A + (int64_t)kb * lda;
+        syrk_rows(P, P, lda, 16, A, lda, kb + 16, f, cend, 1);
+      }
+    }
+    return 0;
+  }
+#endif
+  return chol_unblocked(A, 0, f, ncols, lda);
+}
+
+/* x = U^-1 y for the factor in A (upper, leading dimension lda); x and y
+ * may not overlap. */
+void rp_als_chol_backward(const float *U, int32_t f, int64_t lda, const float *y, float *x) {
+#if RP_AVX512
+  if ((f & 15) == 0) {
+    /* x is only ever read and written as whole aligned vectors, so each
+     * new component reaches the next dot product by store forwarding */
+    for (int32_t d = 0; d < f; d += 16) _mm512_storeu_ps(x + d, _mm512_setzero_ps());
+    for (int32_t k = f - 1; k >= 0; k--) {
+      const float *uk = U + (int64_t)k * lda;
+      int32_t c = k & ~15;
+      __m512 acc = _mm512_mul_ps(_mm512_maskz_loadu_ps((__mmask16)(0xFFFEu << (k & 15)), uk + c),
+                                 _mm512_loadu_ps(x + c));
+      for (int32_t j = c + 16; j < f; j += 16)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(uk + j), _mm512_loadu_ps(x + j), acc);
+      float xk = (y[k] - _mm512_reduce_add_ps(acc)) / uk[k];
+      _mm512_storeu_ps(x + c, _mm512_mask_mov_ps(_mm512_loadu_ps(x + c),
+                                                 (__mmask16)(1u << (k & 15)), _mm512_set1_ps(xk)));
+    }
+    return;
+  }
+#endif
+  for (int32_t k = f - 1; k >= 0; k--) {
+    const float *uk = U + (int64_t)k * lda;
+    float s = y[k];
+    for (int32_t j = k + 1; j < f; j++) s -= uk[j] * x[j];
+    x[k] = s / uk[k];
+  }
+}
+
+/* Solves U^T U x = z in place (any right-hand side: fold-in, explain). */
+void rp_als_chol_solve(const float *U, int32_t f, int64_t lda, float *z) {
+  for (int32_t k = 0; k < f; k++) {
+    const float *uk = U + (int64_t)k * lda;
+    float zk = z[k] / uk[k];
+    z[k] = zk;
+    for (int32_t j = k + 1; j < f; j++) z[j] -= zk * uk[j];
+  }
+  for (int32_t k = f - 1; k >= 0; k--) {
+    const float *uk = U + (int64_t)k * lda;
+    float s = z[k];
+    for (int32_t j = k + 1; j < f; j++) s -= uk[j] * z[j];
+    z[k] = s / uk[k];
+  }
+}
+
+/* ---- CG pieces -------------------------------------------------------------
+ * With AVX-512 and f = 16 W <= 128, x (or p) and the accumulated r (or Ap)
+ * live in registers for the whole pass and each row is loaded once: a dot
+ * product, a horizontal sum, W FMAs. */
+#if RP_AVX512
+static inline __attribute__((always_inline)) void gather_residual_w(const float *Y,
+                                                                    const int32_t *idx, int64_t n,
+                                                                    const float *w, const float *bc,
+                                                                    const float *x, float *B,
+                                                                    float *r, const int W) {
+  const int32_t f = 16 * W;
+  __m512 xv[8], rv[8];
+#pragma GCC unroll 8
+  for (int q = 0; q < W; q++)
+    xv[q] = _mm512_loadu_ps(x + 16 * q), rv[q] = _mm512_loadu_ps(r + 16 * q);
+  for (int64_t j = 0; j < n; j++) {
+    if (j + PF_ROWS < n) prefetch_row(Y + (int64_t)idx[j + PF_ROWS] * f, f);
+    const float *y = Y + (int64_t)idx[j] * f;
+    __m512 yv[8];
+#pragma GCC unroll 8
+    for (int q = 0; q < W; q++) yv[q] = _mm512_loadu_ps(y + 16 * q);
+    __m512 acc = _mm512_mul_ps(yv[0], xv[0]);
+#pragma GCC unroll 8
+    for (int q = 1; q < W; q++) acc = _mm512_fmadd_ps(yv[q], xv[q], acc);
+    __m512 c = _mm512_set1_ps(bc[j] - w[j] * _mm512_reduce_add_ps(acc));
+#pragma GCC unroll 8
+    for (int q = 0; q < W; q++) rv[q] = _mm512_fmadd_ps(c, yv[q], rv[q]);
+    if (B) {
+#pragma GCC unroll 8
+      for (int q = 0; q < W; q++) _mm512_storeu_ps(B + j * f + 16 * q, yv[q]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int q = 0; q < W; q++) _mm512_storeu_ps(r + 16 * q, rv[q]);
+}
+
+static inline __attribute__((always_inline)) void block_apply_w(const float *B, const float *Y,
+                                                                const int32_t *idx, int64_t n,
+                                                                const float *w, const float *p,
+                                                                float *Ap, const int W) {
+  const int32_t f = 16 * W;
+  __m512 pv[8], av[8];
+#pragma GCC unroll 8
+  for (int q = 0; q < W; q++)
+    pv[q] = _mm512_loadu_ps(p + 16 * q), av[q] = _mm512_loadu_ps(Ap + 16 * q);
   for (int64_t j = 0; j < n; j++) {
     const float *y;
     if (B)
@@ -118,22 +371,58 @@ static void block_apply_avx512(const float *B, const float *Y, const int32_t *id
       if (j + PF_ROWS < n) prefetch_row(Y + (int64_t)idx[j + PF_ROWS] * f, f);
       y = Y + (int64_t)idx[j] * f;
     }
-    __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(y), _mm512_loadu_ps(p));
-    for (int32_t d = 16; d < f; d += 16)
-      acc = _mm512_fmadd_ps(_mm512_loadu_ps(y + d), _mm512_loadu_ps(p + d), acc);
+    __m512 yv[8];
+#pragma GCC unroll 8
+    for (int q = 0; q < W; q++) yv[q] = _mm512_loadu_ps(y + 16 * q);
+    __m512 acc = _mm512_mul_ps(yv[0], pv[0]);
+#pragma GCC unroll 8
+    for (int q = 1; q < W; q++) acc = _mm512_fmadd_ps(yv[q], pv[q], acc);
     __m512 c = _mm512_set1_ps(w[j] * _mm512_reduce_add_ps(acc));
-    for (int32_t d = 0; d < f; d += 16)
-      _mm512_storeu_ps(Ap + d, _mm512_fmadd_ps(c, _mm512_loadu_ps(y + d), _mm512_loadu_ps(Ap + d)));
+#pragma GCC unroll 8
+    for (int q = 0; q < W; q++) av[q] = _mm512_fmadd_ps(c, yv[q], av[q]);
   }
+#pragma GCC unroll 8
+  for (int q = 0; q < W; q++) _mm512_storeu_ps(Ap + 16 * q, av[q]);
 }
+
+#define RP_DISPATCH_W(f, CALL) \
+  switch ((f) / 16) {          \
+    case 1:                    \
+      CALL(1);                 \
+      return;                  \
+    case 2:                    \
+      CALL(2);                 \
+      return;                  \
+    case 3:                    \
+      CALL(3);                 \
+      return;                  \
+    case 4:                    \
+      CALL(4);                 \
+      return;                  \
+    case 5:                    \
+      CALL(5);                 \
+      return;                  \
+    case 6:                    \
+      CALL(6);                 \
+      return;                  \
+    case 7:                    \
+      CALL(7);                 \
+      return;                  \
+    case 8:                    \
+      CALL(8);                 \
+      return;                  \
+    default:                   \
+      break;                   \
+  }
 #endif
 
 void rp_als_gather_residual(const float *Y, const int32_t *idx, int64_t n, int32_t f,
                             const float *w, const float *bc, const float *x, float *B, float *r) {
 #if RP_AVX512
-  if ((f & 15) == 0) {
-    gather_residual_avx512(Y, idx, n, f, w, bc, x, B, r);
-    return;
+  if ((f & 15) == 0 && f <= 128) {
+#define GR(W) gather_residual_w(Y, idx, n, w, bc, x, B, r, W)
+    RP_DISPATCH_W(f, GR)
+#undef GR
   }
 #endif
   for (int64_t j = 0; j < n; j++) {
@@ -150,9 +439,10 @@ void rp_als_gather_residual(const float *Y, const int32_t *idx, int64_t n, int32
 void rp_als_block_apply(const float *B, const float *Y, const int32_t *idx, int64_t n, int32_t f,
                         const float *w, const float *p, float *Ap) {
 #if RP_AVX512
-  if ((f & 15) == 0) {
-    block_apply_avx512(B, Y, idx, n, f, w, p, Ap);
-    return;
+  if ((f & 15) == 0 && f <= 128) {
+#define BA(W) block_apply_w(B, Y, idx, n, w, p, Ap, W)
+    RP_DISPATCH_W(f, BA)
+#undef BA
   }
 #endif
   for (int64_t j = 0; j < n; j++) {

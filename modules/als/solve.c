@@ -21,23 +21,23 @@
  * pass gathers the rows y_j into a contiguous block so the cg_steps passes
  * that follow read it sequentially from cache.
  *
- * Cholesky: A is built with two rank-k updates on the gathered block, the
- * rows scaled by sqrt|w_j| (rows with w_j < 0 -- confidence below 1 --
- * subtracted), then factorised (spotrf) and solved by two triangular
- * solves.
+ * Cholesky: the rows are gathered once into a block B and a weighted copy
+ * Bw = diag(w) B, A = G + lambda I + Bw^T B is one rank-k update computed
+ * in registers (kernels.c: compute-bound, no BLAS call overhead per row),
+ * then factorised A = U^T U and solved by two triangular solves.  The
+ * weights may be negative (confidence below 1); A stays positive definite
+ * because sum_i c_ui y_i y_i^T >= 0.
  */
-#include <cblas.h>
 #include <string.h>
 
 #include "als_impl.h"
-#include "lapack.h"
 
 int rp_als_scratch_init(rp_als_scratch *s, int32_t f, int64_t cap, rp_err *err) {
   memset(s, 0, sizeof *s);
   /* each piece starts on a 64-byte boundary */
   size_t fa = ((size_t)f + 15) & ~(size_t)15, ca = ((size_t)cap + 15) & ~(size_t)15;
   int ok = 1;
-  size_t total = rp_mulsize(ca, fa, &ok) + 2 * ca + fa * fa + 5 * fa;
+  size_t total = 2 * rp_mulsize(ca, fa, &ok) + 2 * ca + fa * (size_t)rp_als_chol_ld(f) + 5 * fa;
   float *mem = ok ? rp_malloc(rp_mulsize(total, sizeof(float), &ok)) : NULL;
   if (!mem || !ok) {
     rp_free(mem);
@@ -45,10 +45,11 @@ int rp_als_scratch_init(rp_als_scratch *s, int32_t f, int64_t cap, rp_err *err) 
   }
   s->cap = cap;
   s->B = mem;
-  s->w = s->B + ca * fa;
+  s->Bw = s->B + ca * fa;
+  s->w = s->Bw + ca * fa;
   s->bc = s->w + ca;
   s->A = s->bc + ca;
-  s->r = s->A + fa * fa;
+  s->r = s->A + fa * (size_t)rp_als_chol_ld(f);
   s->p = s->r + fa;
   s->Ap = s->p + fa;
   s->b = s->Ap + fa;
@@ -120,43 +121,26 @@ int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val
                       rp_als_scratch *sc) {
   const rp_als_opts *o = s->o;
   int32_t f = s->f;
+  int64_t ld = rp_als_chol_ld(f);
   float *A = sc->A, *b = sc->b;
-  if (s->G)
-    memcpy(A, s->G, sizeof(float) * (size_t)f * (size_t)f);
-  else
-    memset(A, 0, sizeof(float) * (size_t)f * (size_t)f);
+  for (int32_t i = 0; i < f; i++) {
+    float *ai = A + i * ld;
+    if (s->G)
+      memcpy(ai, s->G + (int64_t)i * f, sizeof(float) * (size_t)f);
+    else
+      memset(ai, 0, sizeof(float) * (size_t)f);
+    memset(ai + f, 0, sizeof(float) * (size_t)(ld - f));
+  }
   float lambda = rp_als_lambda(o, n);
-  for (int32_t d = 0; d < f; d++) A[(int64_t)d * f + d] += lambda, b[d] = 0;
+  for (int32_t d = 0; d < f; d++) A[d * ld + d] += lambda, b[d] = 0;
   for (int64_t a = 0; a < n; a += sc->cap) {
     int64_t m = n - a < sc->cap ? n - a : sc->cap;
     rp_als_weights(o, val + a, m, sc->w, sc->bc);
-    /* rows with w >= 0 fill the block from the top, w < 0 from the bottom */
-    int64_t top = 0, bot = m;
-    for (int64_t j = 0; j < m; j++) {
-      const float *y = s->Y + (int64_t)idx[a + j] * f;
-      if (sc->bc[j] != 0) rp_als_axpy(sc->bc[j], y, b, f);
-      float wj = sc->w[j];
-      if (wj == 0) continue;
-      float *dst = wj > 0 ? sc->B + (top++) * f : sc->B + (--bot) * f;
-      float sw = sqrtf(fabsf(wj));
-      for (int32_t d = 0; d < f; d++) dst[d] = sw * y[d];
-    }
-    /* column-major f x k views of the row-major blocks: A += B B^T */
-    if (top > 0)
-      cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, f, (int)top, 1.0f, sc->B, f, 1.0f, A, f);
-    if (bot < m)
-      cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, f, (int)(m - bot), -1.0f,
-                  sc->B + bot * f, f, 1.0f, A, f);
+    rp_als_gather_scale(s->Y, idx + a, m, f, sc->w, sc->bc, sc->B, sc->Bw, b);
+    rp_als_syrk_upper(sc->Bw, sc->B, m, f, A, ld);
   }
-  int info = 0, nn = f;
-  spotrf_("U", &nn, A, &nn, &info);
-  return info;
-}
-
-void rp_als_chol_solve(const float *A, int32_t f, float *z) {
-  /* A = U^T U (column-major upper): solve U^T y = z, then U x = y */
-  cblas_strsv(CblasColMajor, CblasUpper, CblasTrans, CblasNonUnit, f, A, f, z, 1);
-  cblas_strsv(CblasColMajor, CblasUpper, CblasNoTrans, CblasNonUnit, f, A, f, z, 1);
+  for (int32_t d = 0; d < f; d++) A[d * ld + f] = b[d];
+  return rp_als_cholesky_upper(A, f, f + 1, ld);
 }
 
 int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
@@ -168,7 +152,9 @@ int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float 
   }
   int info = rp_als_factor_row(s, idx, val, n, sc);
   if (info) return info;
-  rp_als_chol_solve(sc->A, f, sc->b);
-  memcpy(x, sc->b, sizeof(float) * (size_t)f);
+  int64_t ld = rp_als_chol_ld(f);
+  for (int32_t d = 0; d < f; d++) sc->t[d] = sc->A[d * ld + f];
+  rp_als_chol_backward(sc->A, f, ld, sc->t, sc->p);
+  memcpy(x, sc->p, sizeof(float) * (size_t)f);
   return 0;
 }

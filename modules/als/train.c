@@ -75,6 +75,9 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
     for (int32_t u = 0; u < m->nrows; u++) {
       int64_t a = m->indptr[u], n = m->indptr[u + 1] - a;
       float *x = X + (int64_t)u * f;
+      if (u + 1 < m->nrows)
+        rp_als_prefetch_rows(Y, m->indices + m->indptr[u + 1], m->indptr[u + 2] - m->indptr[u + 1],
+                             f);
       if (chol) {
         if (rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc)) {
           long expect = 0;
