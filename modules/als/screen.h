@@ -17,6 +17,11 @@ int rp_als_screen_ready(const rp_als_model *m);
  * rp_als_dot. */
 void rp_als_screen_topk(const rp_als_model *m, const float *x, const rp_als_list *excl, int nexcl,
                         rp_als_heap *h);
+/* The rp_recommender batch through the screen (the cache must be ready):
+ * top k (<= nitems) for each user, written with stride kout. */
+int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                        int32_t kout, const rp_csr *exclude, int threads, int32_t *out_items,
+                        float *out_scores, int32_t *out_n, rp_err *err);
 void rp_als_screen_free(void *screen); /* accepts NULL */
 
 #endif

@@ -176,6 +176,9 @@ int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
   if (kk <= 0) return RP_OK;
   int rc = rp_als_screen_prepare((rp_als_model *)m, err);
   if (rc) return rc;
+  if (rp_als_screen_ready(m))
+    return rp_als_screen_batch(m, users, n, kk, k, exclude, threads, out_items, out_scores, out_n,
+                               err);
   int nt = rp_threads(threads);
   if (nt > n) nt = n;
   float *hs = rp_malloc(sizeof(float) * (size_t)kk * (size_t)nt);

@@ -11,6 +11,7 @@
 
 #include "als_impl.h"
 #include "events.h"
+#include "screen.h"
 #include "rptest.h"
 
 /* the references compute in double from float inputs on purpose */
@@ -597,6 +598,79 @@ START_TEST(topk_matches_brute_force) {
 }
 END_TEST
 
+/* the int8 screen must give exactly the brute-force lists: many items,
+ * widths with and without padding, ties (duplicated rows), zero rows,
+ * exclusions, and a near-degenerate catalogue that overflows the candidate
+ * list (exact fallback) */
+static void screen_case(int32_t f, int32_t ni, int degenerate) {
+  rp_err err;
+  rp_als_model *m = rp_als_model_new(40, ni, f, NULL, NULL, &err);
+  rp_rng g;
+  rp_rng_seed(&g, (uint64_t)f, (uint64_t)ni);
+  for (int64_t e = 0; e < (int64_t)ni * f; e++)
+    m->item_factors[e] = degenerate ? 1.0f + 1e-6f * (float)rp_rng_normal(&g)
+                                    : (float)rp_rng_normal(&g) * (e % 7 == 0 ? 3.0f : 0.5f);
+  for (int32_t i = 0; i < ni; i += 97) /* duplicates: exact ties */
+    memcpy(m->item_factors + (int64_t)(i + 1) * f, m->item_factors + (int64_t)i * f,
+           sizeof(float) * (size_t)f);
+  memset(m->item_factors + 5 * (int64_t)f, 0, sizeof(float) * (size_t)f); /* a zero row */
+  for (int64_t e = 0; e < 40 * (int64_t)f; e++) m->user_factors[e] = (float)rp_rng_normal(&g);
+  memset(m->user_factors, 0, sizeof(float) * (size_t)f); /* user 0: zero vector */
+  ck_assert_int_eq(rp_als_screen_prepare(m, NULL), 0);
+  ck_assert(rp_als_screen_ready(m));
+  static int32_t items[3000], want[3000];
+  static float scores[3000], wscores[3000];
+  static uint8_t skip[3000];
+  int32_t ex1[50], ex2[7] = {1, 2, 96, 97, 98, 1000, 2999}, n;
+  for (int a = 0; a < 50; a++) ex1[a] = a * 31 % ni;
+  rp_als_sort_unique(ex1, 50);
+  int32_t ks[] = {1, 10, 100, 2500};
+  for (int32_t u = 0; u < 40; u++)
+    for (int kk = 0; kk < 4; kk++) {
+      int32_t k = ks[kk] < ni ? ks[kk] : ni;
+      rp_als_list ex[2] = {{ex1, rp_als_sort_unique(ex1, 50)}, {ex2, 7}};
+      int nex = u % 3;
+      const float *x = m->user_factors + (int64_t)u * f;
+      ck_assert_int_eq(rp_als_topk(m, x, k, ex, nex, NULL, items, scores, &n, NULL), 0);
+      memset(skip, 0, sizeof skip);
+      for (int a = 0; a < nex; a++)
+        for (int64_t e = 0; e < ex[a].n; e++)
+          if (ex[a].idx[e] < ni) skip[ex[a].idx[e]] = 1;
+      int32_t wn = brute_topk(m, x, k, skip, want, wscores);
+      ck_assert_int_eq(n, wn);
+      ck_assert_msg(memcmp(items, want, sizeof(int32_t) * (size_t)n) == 0,
+                    "f=%d n=%d user %d k=%d: lists differ", f, ni, u, k);
+      ck_assert(memcmp(scores, wscores, sizeof(float) * (size_t)n) == 0);
+    }
+  /* the batch through the screen gives the same lists */
+  int32_t users[40], cnt[40];
+  static int32_t bitems[40 * 10];
+  static float bscores[40 * 10];
+  for (int a = 0; a < 40; a++) users[a] = 39 - a;
+  ck_assert_int_eq(rp_als_recommend_batch(m, users, 40, 10, NULL, 3, bitems, bscores, cnt, NULL),
+                   0);
+  for (int a = 0; a < 40; a++) {
+    if (!rp_als_model_knows_user(m, users[a])) {
+      ck_assert_int_eq(cnt[a], 0);
+      continue;
+    }
+    const float *x = m->user_factors + (int64_t)users[a] * f;
+    ck_assert_int_eq(rp_als_topk(m, x, 10, NULL, 0, NULL, items, scores, &n, NULL), 0);
+    ck_assert_int_eq(cnt[a], n);
+    ck_assert(memcmp(bitems + a * 10, items, sizeof(int32_t) * (size_t)n) == 0);
+    ck_assert(memcmp(bscores + a * 10, scores, sizeof(float) * (size_t)n) == 0);
+  }
+  rp_als_model_free(m);
+}
+
+START_TEST(screen_is_exact) {
+  screen_case(64, 3000, 0);
+  screen_case(17, 2000, 0);
+  screen_case(4, 700, 0);
+  screen_case(32, 3000, 1);
+}
+END_TEST
+
 START_TEST(topk_allow_deny_ties) {
   rp_als_model *m = random_init(2, 10, 4, 1);
   /* items 0..9 with scores (against x = (1,0,0,0)) 0,1,1,2,2,2,3,...: ties */
@@ -901,6 +975,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, warm_start_continues);
   tcase_add_test(tc, bad_options);
   tcase_add_test(tc, topk_matches_brute_force);
+  tcase_add_test(tc, screen_is_exact);
   tcase_add_test(tc, topk_allow_deny_ties);
   tcase_add_test(tc, batch_matches_single);
   tcase_add_test(tc, similar_is_cosine);
