@@ -129,18 +129,17 @@ typedef struct rp_als_iter_info {
 /* Called after each iteration; return 0 to continue, nonzero to stop. */
 typedef int (*rp_als_iter_fn)(const rp_als_iter_info *info, void *ud);
 
-enum { RP_ALS_METRIC_NDCG = 0, RP_ALS_METRIC_MAP, RP_ALS_METRIC_PRECISION, RP_ALS_METRIC_RMSE };
-
 typedef struct rp_als_hooks {
   const rp_als_model *init; /* warm start (same f): rows matched by id (or index
                                when the maps are the same objects); others random */
   rp_als_iter_fn on_iteration;
   void *ud;
   int want_loss; /* compute the loss every iteration (otherwise only when asked) */
-  /* early stopping: after each iteration the metric (ndcg/map/precision @k,
-   * train items excluded; rmse for explicit models) on `test`; training
-   * stops after `patience` iterations without improvement and the model
-   * keeps the best iteration's factors. */
+  /* early stopping: after each iteration `metric` (an rp_metrics id,
+   * metrics.h: ndcg, map, ... at k with train items excluded, as
+   * rp.metrics.evaluate computes it; rmse/mae for explicit models, lower
+   * is better) on `test`; training stops after `patience` iterations
+   * without improvement and the model keeps the best iteration's factors. */
   const rp_csr *test;
   int32_t k;
   int metric;

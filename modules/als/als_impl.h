@@ -162,6 +162,10 @@ int rp_als_col_counts(const rp_csr *m, int32_t ncols, int64_t **out, rp_err *err
  * excluded (validate.c). */
 int rp_als_validate_metric(const rp_als_model *m, const rp_csr *train, const rp_csr *test,
                            int32_t k, int metric, int threads, double *out, rp_err *err);
+/* rmse and mae are minimised, the ranking metrics maximised */
+int rp_als_metric_lower_is_better(int metric);
+/* Can metric drive early stopping of an (implicit or explicit) model? */
+int rp_als_metric_check(int metric, int implicit, rp_err *err);
 
 /* ---- selection (topk.c) -------------------------------------------------------- */
 /* A bounded min-heap of (score, index) keeping the k best: higher score

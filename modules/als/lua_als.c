@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "als.h"
+#include "als_impl.h"
+#include "metrics.h"
 #include "rpl.h"
 
 #define RP_ALS_T "recpipe.ALSModel"
@@ -50,7 +52,6 @@ static void check_maps(lua_State *L, int arg, const rp_als_model *m, const rp_cs
 static const char *const conf_names[] = {"linear", "hu", "log", NULL};
 static const char *const reg_names[] = {"fixed", "frequency", NULL};
 static const char *const solver_names[] = {"cg", "cholesky", NULL};
-static const char *const metric_names[] = {"ndcg", "map", "precision", "rmse", NULL};
 
 static void train_opts(lua_State *L, int idx, rp_als_opts *o) {
   static const char *const known[] = {"factors",
@@ -104,8 +105,14 @@ static void validation_opts(lua_State *L, int idx, rp_als_hooks *h, int implicit
   h->test = rpL_checkmatrix(L, -1);
   lua_pop(L, 1);
   h->k = (int32_t)rpL_optinteger(L, v, "k", 10, 1, 1 << 20);
-  h->metric =
-      rpL_optenum(L, v, "metric", implicit ? RP_ALS_METRIC_NDCG : RP_ALS_METRIC_RMSE, metric_names);
+  const char *name = rpL_optstring(L, v, "metric", implicit ? "ndcg" : "rmse");
+  rp_err err;
+  h->metric = rp_metrics_id(name);
+  if (h->metric < 0 || rp_als_metric_check(h->metric, implicit, &err))
+    rpL_fielderror(L, v, "metric",
+                   "must be one of 'ndcg', 'map', 'precision', 'precision_pooled', 'recall', "
+                   "'hit_rate', 'mrr', 'auc' (implicit) or 'rmse', 'mae' (explicit), got '%s'",
+                   name);
   h->patience = (int32_t)rpL_optinteger(L, v, "patience", 3, 1, 1000000);
   lua_pop(L, 1); /* the table stays referenced by the options */
 }

@@ -78,6 +78,21 @@ static void want_hugepages(void *p, size_t n) {
   if (b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
 }
 
+static int model_predict(void *self, const int32_t *users, const int32_t *items, int64_t n,
+                         int threads, float *out, rp_err *err) {
+  const rp_als_model *m = self;
+  (void)err;
+  int32_t f = m->factors;
+#pragma omp parallel for schedule(static) num_threads(rp_threads(threads)) if (n > 4096)
+  for (int64_t a = 0; a < n; a++) {
+    int32_t u = users[a], i = items[a];
+    out[a] = u >= 0 && u < m->nusers && i >= 0 && i < m->nitems
+                 ? rp_als_dot(m->user_factors + (int64_t)u * f, m->item_factors + (int64_t)i * f, f)
+                 : 0.0f;
+  }
+  return RP_OK;
+}
+
 rp_als_model *rp_als_model_new(int32_t nusers, int32_t nitems, int32_t factors, rp_idmap *users,
                                rp_idmap *items, rp_err *err) {
   if (nusers < 0 || nitems < 0 || factors < 1) {
@@ -120,6 +135,7 @@ rp_als_model *rp_als_model_new(int32_t nusers, int32_t nitems, int32_t factors, 
   m->rec.nusers = nusers;
   m->rec.nitems = nitems;
   m->rec.recommend = model_recommend;
+  m->rec.predict = model_predict;
   return m;
 }
 

@@ -130,10 +130,7 @@ static int check_input(const rp_csr *ui, const rp_als_opts *o, const rp_als_hook
     if (h->k < 1) return rp_errf(err, RP_EINVAL, "validation k must be >= 1, got %d", (int)h->k);
     if (h->patience < 1)
       return rp_errf(err, RP_EINVAL, "validation patience must be >= 1, got %d", (int)h->patience);
-    if ((h->metric == RP_ALS_METRIC_RMSE) == (o->implicit != 0))
-      return rp_errf(err, RP_EINVAL, "validation metric %s does not fit %s ALS",
-                     h->metric == RP_ALS_METRIC_RMSE ? "'rmse'" : "ndcg/map/precision",
-                     o->implicit ? "implicit" : "explicit");
+    if ((rc = rp_als_metric_check(h->metric, o->implicit, err))) return rc;
   }
   return RP_OK;
 }
@@ -200,7 +197,7 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
     goto done;
   }
 
-  int lower_better = h->metric == RP_ALS_METRIC_RMSE;
+  int lower_better = rp_als_metric_lower_is_better(h->metric);
   double best_score = NAN;
   int32_t best_it = 0, it;
   for (it = 1; it <= o.iterations; it++) {

@@ -64,7 +64,7 @@ T.case("option errors name the field", function()
   T.errors(function() rp.als.train(train, { validation = { k = 3 } }) end,
     "field 'test' is required")
   T.errors(function() rp.als.train(train, { validation = { test = train, metric = "rmse" } }) end,
-    "does not fit implicit ALS")
+    "field 'metric' must be one of")
   T.errors(function() rp.als.train({}, {}) end, "recpipe.Matrix expected")
   local m8 = rp.als.train(train, { factors = 8, iterations = 1 })
   T.errors(function() rp.als.train(train, { factors = 9, init = m8 }) end,
@@ -269,6 +269,16 @@ T.case("warm start and explicit mode", function()
   local e = rp.als.train(train, { factors = 5, iterations = 10, implicit = false,
     regularization = 0.05 })
   T.ok(e:loss(train) < 1.0, "explicit RMSE " .. e:loss(train))
+  -- early stopping on the RMSE of held-out ratings (lower is better)
+  local seen = {}
+  local v = rp.als.train(train, { factors = 5, iterations = 8, implicit = false,
+    regularization = 0.05, validation = { test = train, patience = 2 },
+    on_iteration = function(_, info) seen[#seen + 1] = info.validation end })
+  T.ok(#seen >= 1)
+  local best = math.huge
+  for _, x in ipairs(seen) do best = math.min(best, x) end
+  T.near(rp.metrics.evaluate(v, train, train, { metrics = { "rmse" }, exclude = false }).rmse,
+    best, 1e-9)
   T.ok(tostring(e):find("explicit", 1, true))
 end)
 

@@ -11,6 +11,7 @@
 
 #include "als_impl.h"
 #include "events.h"
+#include "metrics.h"
 #include "screen.h"
 #include "rptest.h"
 
@@ -881,7 +882,7 @@ START_TEST(validation_early_stop) {
   o.iterations = 30, o.regularization = 0;
   vstate s = {0};
   rp_als_hooks h = {0};
-  h.test = test, h.k = 5, h.metric = RP_ALS_METRIC_NDCG, h.patience = 2;
+  h.test = test, h.k = 5, h.metric = RP_M_NDCG, h.patience = 2;
   h.on_iteration = collect_v, h.ud = &s;
   rp_als_model *model = train_ok(train, &o, &h);
   ck_assert_int_ge(s.n, 3);
@@ -891,13 +892,12 @@ START_TEST(validation_early_stop) {
   if (s.n < 30) ck_assert_int_eq(s.n - best, 2); /* stopped by patience */
   /* the kept factors give the best iteration's metric */
   double again;
-  ck_assert_int_eq(
-      rp_als_validate_metric(model, train, test, 5, RP_ALS_METRIC_NDCG, 1, &again, NULL), 0);
+  ck_assert_int_eq(rp_als_validate_metric(model, train, test, 5, RP_M_NDCG, 1, &again, NULL), 0);
   ck_assert_double_eq_tol(again, s.v[best - 1], 1e-12);
   rp_als_model_free(model);
   /* metric must suit the model */
   rp_err err;
-  h.metric = RP_ALS_METRIC_RMSE;
+  h.metric = RP_M_RMSE;
   ck_assert_int_eq(rp_als_train(train, &o, &h, &model, &err), RP_EINVAL);
   rp_csr_free(train);
   rp_csr_free(test);
@@ -930,7 +930,7 @@ static int train_scenario(void) {
   o.iterations = 2;
   rp_csr *test = fault_m;
   rp_als_hooks h = {0};
-  h.test = test, h.k = 3, h.metric = RP_ALS_METRIC_MAP, h.patience = 5, h.want_loss = 1;
+  h.test = test, h.k = 3, h.metric = RP_M_MAP, h.patience = 5, h.want_loss = 1;
   rp_err err;
   rp_als_model *m = NULL;
   int rc = rp_als_train(fault_m, &o, &h, &m, &err);
