@@ -251,6 +251,7 @@ static inline int group_alive(const query *q, const float *approx, const float *
 /* groups [g0, g1) for users q[0..nu) (nu <= 8) */
 static void screen_groups(const screen *s, query *const *q, int nu, int32_t g0, int32_t g1) {
   int32_t nq = s->fq / 4;
+  (void)nq; /* used by the VNNI kernels only */
   float approx[16], bound[16];
 #if RP_VNNI
   size_t gs = (size_t)16 * (size_t)s->fq;
