@@ -1,0 +1,341 @@
+/*
+ * hybrid.h -- attributes, content scoring, segment popularity, projection
+ * of attributes onto CF factors, score blending and cold-start splits.
+ *
+ * Every recommender here is an rp_hyb_rec: an rp_recommender (so
+ * rp.metrics.evaluate and blends call it from C) plus a per-request entry
+ * point used by the Lua binding.  The core owns copies of what it needs
+ * (feature rows, history weights, factors), so a recommender never dangles
+ * when the objects it was built from are freed; blends borrow their
+ * sources (the binding keeps them alive and refreshes the pointers).
+ *
+ * History.  A user's known interactions are its row of the recommender's
+ * own history matrix (built from the training data) when that row is not
+ * empty, else its row of the `exclude` matrix of the call: a user held out
+ * of training whose first interactions are known at request time (a cold
+ * user in rp.split.cold_users) is scored from them, and they are excluded
+ * from its list as seen items always are.
+ */
+#ifndef RP_HYBRID_H
+#define RP_HYBRID_H
+
+#include "csr.h"
+#include "events.h"
+#include "reader.h"
+#include "recommender.h"
+
+/* ---- features (features.c) --------------------------------------------------
+ * An entity x feature matrix: rows on an entity id map (items or users),
+ * columns on a map of feature names "field=value".  Each feature belongs to
+ * one field (field_of), which is how segment popularity and ctx.attributes
+ * find a user's age bucket or gender. */
+#define RP_FEAT_MAX_FIELDS 64
+
+typedef struct rp_features {
+  rp_csr *m; /* rowmap: entities (shared); colmap: feature names (own) */
+  int nfields;
+  char *field_names[RP_FEAT_MAX_FIELDS];
+  int16_t *field_of; /* m->ncols entries */
+} rp_features;
+
+void rp_features_free(rp_features *f); /* accepts NULL */
+/* Index of a field by name, or -1. */
+int rp_features_field(const rp_features *f, const char *name);
+/* Multiplies every value by idf(j) = ln((1 + N) / (1 + df_j)) + 1, N the
+ * number of non-empty rows and df_j those holding feature j (the smoothed
+ * form scikit-learn uses). */
+int rp_features_tfidf(rp_features *f, rp_err *err);
+/* Scales every non-empty row to unit Euclidean length. */
+void rp_features_normalize(rp_features *f);
+/* Drops the features held by fewer than min_df rows (renumbering the
+ * rest in order); *dropped receives how many.  On failure f is unchanged. */
+int rp_features_prune(rp_features *f, int32_t min_df, int32_t *dropped, rp_err *err);
+/* A new matrix concatenating the features of parts[0..n) (all on the same
+ * entity map), each multiplied by weights[i] (NULL = 1); equal feature names
+ * add.  Rows are L2-normalised when normalize.  Owned by the caller. */
+int rp_features_combine(const rp_features *const *parts, const float *weights, int n,
+                        int normalize, rp_features **out, rp_err *err);
+
+/* ---- attributes reader (attrs.c) -------------------------------------------- */
+enum { RP_FIELD_CAT = 0, RP_FIELD_MULTI, RP_FIELD_BUCKETS, RP_FIELD_TOKENS, RP_FIELD_FLAGS };
+#define RP_FIELD_MAX_BUCKETS 32
+#define RP_FIELD_MAX_FLAGS 64
+
+/* One field: which column(s) it reads and how values become features.
+ *  CAT      the value itself: "occupation=writer"
+ *  MULTI    values separated by sep: "genres=Comedy", "genres=Drama"
+ *  BUCKETS  a number placed between ascending bounds b1 < ... < bn:
+ *           "age=<18", "age=[18,25)", ..., "age=>=50"
+ *  TOKENS   lower-cased words (runs of letters, digits, bytes >= 0x80):
+ *           "title=story"
+ *  FLAGS    several 0/1 columns (u.item genres): "genre=Action" for each
+ *           listed column whose value is not empty and not 0 */
+typedef struct rp_field_spec {
+  const char *name;   /* field (prefix of its feature names) */
+  const char *column; /* column it reads; NULL = name (unused by FLAGS) */
+  int kind;
+  const char *sep; /* MULTI */
+  int nbuckets;    /* BUCKETS */
+  double buckets[RP_FIELD_MAX_BUCKETS];
+  int nflags; /* FLAGS: column names */
+  const char *flags[RP_FIELD_MAX_FLAGS];
+  int lower;    /* lower-case values (TOKENS always are) */
+  float weight; /* multiplies the field's features (0 = 1) */
+} rp_field_spec;
+
+typedef struct rp_attr_opts {
+  const char *sep; /* NULL = detect from line 1, as read_events */
+  int header;      /* 1 = first line names the columns */
+  const char *const *names; /* column names of a header-less file (else "1", "2", ...) */
+  int nnames;
+  rp_colref id; /* the entity id column */
+  int nfields;
+  rp_field_spec fields[RP_FEAT_MAX_FIELDS];
+  rp_idmap *map; /* rows aligned to this map (borrowed; NULL = new map) */
+  int extend;    /* ids not in map are added to it (new items) */
+  int on_error;  /* RP_ONERR_STOP / RP_ONERR_SKIP for malformed lines */
+  int tfidf, normalize;
+  int32_t min_df; /* drop features held by fewer entities (<= 1: keep all) */
+} rp_attr_opts;
+
+#define RP_ATTR_FIRST 5
+typedef struct rp_attr_report {
+  int64_t lines;       /* data lines (not header, not blank) */
+  int64_t used;        /* lines that gave an entity row */
+  int64_t skipped;     /* malformed lines skipped (on_error = skip) */
+  int64_t unknown;     /* lines whose id is not in the map (extend off) */
+  int32_t unknown_ids; /* distinct such ids */
+  int32_t added;       /* ids added to the map (extend on) */
+  int32_t entities;    /* rows with at least one line in the file */
+  int32_t missing;     /* map ids with no line: empty rows */
+  int64_t empty;       /* empty field values */
+  int32_t features;    /* columns of the result */
+  int32_t dropped;     /* features under min_df */
+  int nfirst;
+  char first[RP_ATTR_FIRST][256]; /* first skipped lines and unknown ids */
+} rp_attr_report;
+
+void rp_attr_opts_init(rp_attr_opts *o);
+/* Reads an attribute file into a new rp_features owned by the caller.
+ * Lines naming the same id add up (tags.csv has one line per tag).  A
+ * column missing from the header, a malformed line (field count, bad
+ * number, empty id) or a bad option is an error naming the file and line;
+ * with on_error = skip, malformed lines are skipped and counted instead. */
+int rp_attr_read(const char *path, const rp_attr_opts *o, rp_features **out, rp_attr_report *rep,
+                 rp_err *err);
+
+/* Minimal delimited-text helpers (textsplit.c), kept apart until modules/io
+ * exports its own line splitter. */
+typedef struct rp_hyb_lines rp_hyb_lines;
+rp_hyb_lines *rp_hyb_lines_open(const char *path, rp_err *err);
+/* Next line without its terminator (writable until the next call): 1, 0 at
+ * end, -1 on error. */
+int rp_hyb_lines_next(rp_hyb_lines *lr, char **line, size_t *n, rp_err *err);
+void rp_hyb_lines_close(rp_hyb_lines *lr);
+/* Splits s[0..n) in place at sep (RFC 4180 double quotes), up to maxf
+ * fields; returns the count, maxf + 1 when there are more, or -1 for text
+ * after a closing quote. */
+int rp_hyb_split(char *s, size_t n, const char *sep, char **f, size_t *fl, int maxf);
+
+/* ---- recommenders (rec.c) ------------------------------------------------- */
+enum { RP_HYB_CONTENT = 1, RP_HYB_SEGMENT, RP_HYB_PROJECT, RP_HYB_BLEND };
+
+/* One request: user (index on the recommender's user map, or -1), its
+ * history when the caller supplies it (else looked up), items never to
+ * return and the candidates (NULL = all). */
+typedef struct rp_hyb_req {
+  int32_t user;
+  const int32_t *hist;
+  const float *hval; /* NULL = 1 each */
+  int32_t nhist;
+  const int32_t *excl; /* seen items (a row of exclude) */
+  int32_t nexcl;
+  const int32_t *deny; /* more items never to return */
+  int32_t ndeny;
+  const int32_t *allow;
+  int32_t nallow; /* allow == NULL: every item */
+  int excl_hist;  /* exclude the history items too (a history given in the request) */
+} rp_hyb_req;
+
+/* Per-thread work space. */
+typedef struct rp_hyb_scratch {
+  float *scores; /* nitems (+ what a kind asks for) */
+  uint8_t *mask; /* nitems, all zero between requests */
+  float *work;   /* kind-specific */
+  int32_t nitems;
+} rp_hyb_scratch;
+
+typedef struct rp_hyb_rec rp_hyb_rec;
+typedef int (*rp_hyb_one_fn)(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *s,
+                             int32_t k, int32_t *items, float *scores, int32_t *n, rp_err *err);
+
+struct rp_hyb_rec {
+  rp_recommender api; /* api.self == this */
+  int kind;
+  const char *reason; /* "content", "segment", "projection", "blend" */
+  rp_csr *history;    /* users' known interactions (owned; may be NULL) */
+  float *tiebreak;    /* item popularity breaking score ties (owned; may be NULL) */
+  rp_hyb_one_fn one;  /* NULL: batch only (blend) */
+  void (*destroy)(rp_hyb_rec *r);
+  size_t work_floats; /* per-thread work the kind needs */
+};
+
+void rp_hyb_rec_free(rp_hyb_rec *r); /* accepts NULL */
+/* Updates api.nusers / api.nitems to the maps' current sizes (maps grow
+ * after a recommender is built; users past the history are scored from
+ * the call's exclude matrix). */
+void rp_hyb_rec_refresh(rp_hyb_rec *r);
+/* Fills q for user u (-1 = not on the map): its history (row of r's own
+ * history, else of exclude) and its seen items (row of exclude). */
+void rp_hyb_req_user(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp_hyb_req *q);
+/* Answers one request (top k, best first); *n < k when fewer candidates
+ * exist, 0 when the recommender cannot answer (no history, no segment). */
+int rp_hyb_recommend_one(const rp_hyb_rec *r, const rp_hyb_req *q, int32_t k, int32_t *items,
+                         float *scores, int32_t *n, rp_err *err);
+/* The rp_recommender entry of every kind with `one`: history from r's own
+ * matrix or exclude, parallel over users with per-thread scratch. */
+int rp_hyb_batch(void *self, const int32_t *users, int32_t n, int32_t k, const rp_csr *exclude,
+                 int threads, int32_t *out_items, float *out_scores, int32_t *out_n, rp_err *err);
+
+/* Scratch for one thread (freed with rp_hyb_scratch_free). */
+int rp_hyb_scratch_init(rp_hyb_scratch *s, const rp_hyb_rec *r, rp_err *err);
+void rp_hyb_scratch_free(rp_hyb_scratch *s);
+/* Top k of scores[0..nitems) (or of the allow list) leaving out masked items
+ * (mask[i] != 0) and non-finite scores; ties go to the higher tiebreak
+ * (when given), then to the lower index.  The mask is used as scratch and
+ * left as it was.  Returns the count written. */
+int32_t rp_hyb_topk(const float *scores, int32_t nitems, const float *tiebreak, uint8_t *mask, const int32_t *allow, int32_t nallow, int32_t k,
+                    int32_t *items, float *out);
+
+/* The weights a history matrix holds: each event adds (binary ? 1 : value)
+ * times 2^(-(now - t) / half_life) when half_life_days > 0 (now <= 0: the
+ * latest event time; a log without times is not decayed and is an error
+ * when a half life is asked).  A new users x items matrix on ev's maps. */
+int rp_hyb_weights(const rp_events *ev, double half_life_days, int64_t now, int binary,
+                   rp_csr **out, rp_err *err);
+
+/* ---- content (content.c) ---------------------------------------------------- */
+typedef struct rp_content_opts {
+  int binary;      /* history weights 1 instead of the values */
+  int popularity_ties; /* break ties by item popularity in the history */
+} rp_content_opts;
+
+/* A content recommender: a user's profile is the weighted sum of the
+ * L2-normalised feature rows of its history items; items are scored by
+ * cosine with it.  history: users x items weights (copied); features:
+ * rows on the same item map (copied).  Owned by the caller. */
+int rp_hyb_content_new(const rp_csr *history, const rp_features *items, const rp_content_opts *o,
+                       rp_hyb_rec **out, rp_err *err);
+
+/* ---- segment popularity (segment.c) --------------------------------------------
+ * Users are grouped by the set of their features in the chosen fields (age
+ * bucket, or age x gender).  An item's score for a segment s is the
+ * smoothed share (c_s(i) + m * c(i) / N) / (N_s + m): c_s(i) the summed
+ * history weight of i among the segment's N_s users, c(i) and N over all
+ * users, m = shrinkage (pseudo-users drawn from the global population).  A
+ * user with no feature in the fields gets global popularity. */
+typedef struct rp_segment_opts {
+  int nfields;
+  int fields[8]; /* indices into users' fields; 0 fields = global */
+  double shrinkage;
+  int strict; /* users without a segment get nothing (else global popularity) */
+} rp_segment_opts;
+
+int rp_hyb_segment_new(const rp_csr *history, const rp_features *users, const rp_segment_opts *o,
+                       rp_hyb_rec **out, rp_err *err);
+/* Segment of user u (-1 none) and the number of segments; a segment's
+ * name (borrowed from r; "" when out of range). */
+int32_t rp_hyb_segment_of(const rp_hyb_rec *r, int32_t u, int32_t *nsegments);
+const char *rp_hyb_segment_name(const rp_hyb_rec *r, int32_t s);
+
+/* ---- projection (project.c) ----------------------------------------------------- */
+enum { RP_PROJ_RIDGE = 0, RP_PROJ_RANDOM };
+
+/* A factor model seen from outside (an ALS model's factors). */
+typedef struct rp_factor_view {
+  const float *U, *V; /* nu x f, ni x f row-major */
+  int32_t nu, ni, f;
+  rp_idmap *users, *items;
+} rp_factor_view;
+
+typedef struct rp_project_opts {
+  double regularization; /* ridge lambda on the feature weights (not on the intercept) */
+  int method;            /* RP_PROJ_RIDGE or RP_PROJ_RANDOM (baseline) */
+  uint64_t seed;
+  int max_direct; /* features above which CG replaces Cholesky (0 = 4096) */
+  const rp_csr *train; /* marks warm users/items (NULL: non-zero factor rows) */
+} rp_project_opts;
+
+typedef struct rp_project_info {
+  int32_t warm_items, projected_items, unplaced_items;
+  int32_t warm_users, projected_users;
+  int32_t item_features, user_features;
+  double fit_seconds, item_r2, user_r2; /* r2 of the fit on warm rows */
+  int cg_iterations;
+} rp_project_info;
+
+/* Fits the ridge map from item features to item factors on warm items (and
+ * from user features to user factors when users != NULL), then builds a
+ * recommender scoring user x item by the dot product of completed factors:
+ * warm rows keep the model's factors, cold rows with features get projected
+ * ones, cold rows without features cannot be scored.  Copies what it needs.
+ * Owned by the caller. */
+int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items,
+                       const rp_features *users, const rp_project_opts *o, rp_hyb_rec **out,
+                       rp_project_info *info, rp_err *err);
+/* The completed factor matrices (borrowed from r) and the factor count. */
+void rp_hyb_project_factors(const rp_hyb_rec *r, float **U, int32_t *nu, float **V, int32_t *ni,
+                            int32_t *f);
+/* The ridge fit behind the projection, exposed for tests: rows r < n with
+ * keep[r] != 0 of the sparse X (rows past its end are empty) against the
+ * targets Y (n x f); W receives (d + 1) x f, the last row the intercept.
+ * Cholesky up to max_direct (0 = 4096) unknowns, conjugate gradient beyond
+ * (*cg_iters iterations). */
+int rp_hyb_ridge(const rp_csr *X, int32_t n, const uint8_t *keep, const float *Y, int32_t f,
+                 double lambda, int max_direct, float *W, int *cg_iters, rp_err *err);
+
+/* ---- blend (blend.c) ------------------------------------------------------------ */
+enum { RP_BLEND_RANK = 0, RP_BLEND_ZSCORE, RP_BLEND_NONE };
+
+/* A weighted sum of the normalised scores of sources' top-depth lists.
+ * rank: rank r (1-based) scores 1 - (r - 1) / depth, absent items 0;
+ * zscore: (s - mean) / sd over the source's list, absent items the list's
+ * lowest z-score; none: raw scores, absent items the list's lowest score.
+ * Sources are borrowed (the caller keeps them alive) and must share the
+ * id maps.  Owned by the caller. */
+int rp_hyb_blend_new(rp_recommender *const *src, const float *weights, int n, int norm,
+                     int32_t depth, rp_hyb_rec **out, rp_err *err);
+/* Replaces the borrowed source pointers (same count). */
+void rp_hyb_blend_set_sources(rp_hyb_rec *r, rp_recommender *const *src);
+
+/* ---- cold-start splits (coldsplit.c) ------------------------------------------ */
+#define RP_COLD_MAX_REVEAL 32
+
+typedef struct rp_cold_users {
+  rp_events *train;
+  int nreveal;
+  int32_t reveal[RP_COLD_MAX_REVEAL];
+  rp_events *known[RP_COLD_MAX_REVEAL], *test[RP_COLD_MAX_REVEAL];
+  int32_t *users; /* held-out users (indices), ascending */
+  int32_t nusers;
+  int32_t test_users[RP_COLD_MAX_REVEAL]; /* users with a non-empty test */
+} rp_cold_users;
+
+/* Holds out round(fraction * U) of the U users with at least min_events
+ * events (chosen by a seeded shuffle); their events leave train.  For each
+ * reveal size n, known = each held-out user's n oldest events (by time,
+ * then input order) and test = the rest (same_test: the events after the
+ * largest reveal, the same test for every n).  Everything is on ev's maps.
+ * Fills *out (free with rp_cold_users_free). */
+int rp_cold_users_split(const rp_events *ev, double fraction, const int32_t *reveal, int nreveal,
+                        uint64_t seed, int32_t min_events, int same_test, rp_cold_users *out,
+                        rp_err *err);
+void rp_cold_users_free(rp_cold_users *c);
+
+/* Holds out round(fraction * I) of the items with events; train = events of
+ * the others, test = every event of the held-out items.  *items receives
+ * them ascending (owned by the caller). */
+int rp_cold_items_split(const rp_events *ev, double fraction, uint64_t seed, rp_events **train,
+                        rp_events **test, int32_t **items, int32_t *nitems, rp_err *err);
+
+#endif

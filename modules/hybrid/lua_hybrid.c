@@ -1,0 +1,980 @@
+/*
+ * lua_hybrid.c -- `recpipe.hybrid` binding: attribute files (Features),
+ * content / segment popularity / projection / blend recommenders (Hybrid),
+ * and the cold-start splits rp.split.cold_users / cold_items.  Arguments
+ * are checked here; the work is in the hybrid core.  chain, fold_in and
+ * the Lua side of blend live in modules/lua/hybrid_ext.lua.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hybrid.h"
+#include "rpl.h"
+
+#define RP_FEATURES_T "recpipe.Features"
+#define RP_HYBRID_T "recpipe.Hybrid"
+
+/* ---- small helpers ------------------------------------------------------------ */
+/* A scratch array owned by a userdata pushed on the stack (freed by GC). */
+static void *tmparray(lua_State *L, size_t count, size_t size) {
+  return lua_newuserdatauv(L, (count ? count : 1) * size, 0);
+}
+
+/* Indices on map of the ids in the list at idx (unknown ids dropped);
+ * pushes the scratch array; *n gets the count. */
+static int32_t *id_list(lua_State *L, int idx, const rp_idmap *map, int32_t *n) {
+  idx = lua_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer len = luaL_len(L, idx);
+  int32_t *ix = tmparray(L, (size_t)len, sizeof *ix);
+  *n = 0;
+  for (lua_Integer i = 1; i <= len; i++) {
+    lua_geti(L, idx, i);
+    int32_t j = map ? rpL_lookup(L, -1, map) : -1;
+    lua_pop(L, 1);
+    if (j >= 0) ix[(*n)++] = j;
+  }
+  return ix;
+}
+
+static void setint(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void setnum(lua_State *L, const char *k, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* ---- Features ------------------------------------------------------------------ */
+static rp_features *checkfeatures(lua_State *L, int idx) {
+  return rpL_checkobj(L, idx, RP_FEATURES_T);
+}
+
+static int features_free(lua_State *L) {
+  void **slot = rpL_slot(L, 1, RP_FEATURES_T);
+  rp_features_free(*slot);
+  *slot = NULL;
+  return 0;
+}
+
+static int features_tostring(lua_State *L) {
+  rp_features *f = *rpL_slot(L, 1, RP_FEATURES_T);
+  if (!f)
+    lua_pushstring(L, "recpipe.Features(freed)");
+  else
+    lua_pushfstring(L, "recpipe.Features(%d entities x %d features, %d fields)", f->m->nrows,
+                    f->m->ncols, f->nfields);
+  return 1;
+}
+
+static int features_len(lua_State *L) {
+  lua_pushinteger(L, checkfeatures(L, 1)->m->nrows);
+  return 1;
+}
+
+/* f:names() -> array of feature names ("field=value"), column order */
+static int features_names(lua_State *L) {
+  rp_features *f = checkfeatures(L, 1);
+  lua_createtable(L, f->m->ncols, 0);
+  for (int32_t j = 0; j < f->m->ncols; j++) {
+    rpL_pushid(L, f->m->colmap, j);
+    lua_rawseti(L, -2, j + 1);
+  }
+  return 1;
+}
+
+/* f:fields() -> array of field names */
+static int features_fields(lua_State *L) {
+  rp_features *f = checkfeatures(L, 1);
+  lua_createtable(L, f->nfields, 0);
+  for (int i = 0; i < f->nfields; i++) {
+    lua_pushstring(L, f->field_names[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+/* Row index of the entity id at idx, or -1. */
+static int32_t feature_row(lua_State *L, rp_features *f, int idx) {
+  luaL_checkany(L, idx);
+  return f->m->rowmap ? rpL_lookup(L, idx, f->m->rowmap) : -1;
+}
+
+/* f:row(id) -> names, values (empty for an entity without attributes);
+ * nil, message for an id not on the map */
+static int features_row(lua_State *L) {
+  rp_features *f = checkfeatures(L, 1);
+  int32_t r = feature_row(L, f, 2);
+  if (r < 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "unknown id '%s'", luaL_tolstring(L, 2, NULL));
+    return 2;
+  }
+  int64_t a = r < f->m->nrows ? f->m->indptr[r] : 0, b = r < f->m->nrows ? f->m->indptr[r + 1] : 0;
+  lua_createtable(L, (int)(b - a), 0);
+  lua_createtable(L, (int)(b - a), 0);
+  for (int64_t k = a; k < b; k++) {
+    rpL_pushid(L, f->m->colmap, f->m->indices[k]);
+    lua_rawseti(L, -3, k - a + 1);
+    lua_pushnumber(L, f->m->data[k]);
+    lua_rawseti(L, -2, k - a + 1);
+  }
+  return 2;
+}
+
+/* f:attributes(id) -> {field = value or {values...}} (nil for an unknown id) */
+static int features_attributes(lua_State *L) {
+  rp_features *f = checkfeatures(L, 1);
+  int32_t r = feature_row(L, f, 2);
+  if (r < 0) return lua_pushnil(L), 1;
+  lua_newtable(L);
+  for (int64_t k = r < f->m->nrows ? f->m->indptr[r] : 0;
+       r < f->m->nrows && k < f->m->indptr[r + 1]; k++) {
+    int32_t j = f->m->indices[k];
+    const char *field = f->field_names[f->field_of[j]];
+    size_t len, fl = strlen(field);
+    const char *name = rp_idmap_id(f->m->colmap, j, &len);
+    const char *v = len > fl && name[fl] == '=' ? name + fl + 1 : name;
+    size_t vn = (size_t)(name + len - v);
+    int t = lua_getfield(L, -1, field);
+    if (t == LUA_TNIL) { /* first value: a string */
+      lua_pop(L, 1);
+      lua_pushlstring(L, v, vn);
+      lua_setfield(L, -2, field);
+    } else if (t == LUA_TSTRING) { /* second: becomes a list */
+      lua_createtable(L, 2, 0);
+      lua_insert(L, -2);
+      lua_rawseti(L, -2, 1);
+      lua_pushlstring(L, v, vn);
+      lua_rawseti(L, -2, 2);
+      lua_setfield(L, -2, field);
+    } else {
+      lua_pushlstring(L, v, vn);
+      lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+      lua_pop(L, 1);
+    }
+  }
+  return 1;
+}
+
+/* f:matrix() -> a Matrix copy (entities x features) */
+static int features_matrix(lua_State *L) {
+  rp_features *f = checkfeatures(L, 1);
+  rp_err err;
+  rp_csr *m = rp_csr_copy(f->m, &err);
+  if (!m) return rpL_error(L, &err);
+  rpL_pushmatrix(L, m);
+  return 1;
+}
+
+/* f.nrows, f.nfeatures, f.entities (IdMap), f.report; others are methods */
+static int features_index(lua_State *L) {
+  rp_features *f = checkfeatures(L, 1);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "nrows") == 0)
+    lua_pushinteger(L, f->m->nrows);
+  else if (strcmp(k, "nfeatures") == 0)
+    lua_pushinteger(L, f->m->ncols);
+  else if (strcmp(k, "nnz") == 0)
+    lua_pushinteger(L, (lua_Integer)f->m->nnz);
+  else if (strcmp(k, "entities") == 0 && f->m->rowmap)
+    rpL_pushidmap(L, f->m->rowmap);
+  else if (strcmp(k, "report") == 0)
+    lua_getiuservalue(L, 1, 1);
+  else {
+    luaL_getmetatable(L, RP_FEATURES_T);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, k);
+  }
+  return 1;
+}
+
+static const luaL_Reg features_methods[] = {{"names", features_names},
+                                            {"fields", features_fields},
+                                            {"row", features_row},
+                                            {"attributes", features_attributes},
+                                            {"matrix", features_matrix},
+                                            {"free", features_free},
+                                            {NULL, NULL}};
+static const luaL_Reg features_meta[] = {
+    {"__gc", features_free},          {"__close", features_free}, {"__len", features_len},
+    {"__tostring", features_tostring}, {"__index", features_index}, {NULL, NULL}};
+
+static void **newfeatures(lua_State *L) {
+  rpL_newtype(L, RP_FEATURES_T, features_methods, features_meta);
+  return rpL_newbox(L, RP_FEATURES_T);
+}
+
+/* ---- attributes(path, opts) ----------------------------------------------------------- */
+static const char *const field_keys[] = {"column", "sep",   "buckets", "tokens",
+                                         "flags",  "lower", "weight",  NULL};
+
+/* Reads one field spec (value at the top of the stack) named name. */
+static void field_spec(lua_State *L, int arg, const char *name, rp_field_spec *fs) {
+  memset(fs, 0, sizeof *fs);
+  fs->name = name;
+  fs->kind = RP_FIELD_CAT;
+  int t = lua_type(L, -1);
+  if (t == LUA_TBOOLEAN && lua_toboolean(L, -1)) return;
+  if (t != LUA_TTABLE)
+    rpL_fielderror(L, arg, "fields", "entry '%s' must be true or a table, got %s", name,
+                   luaL_typename(L, -1));
+  int spec = lua_gettop(L), kinds = 0;
+  rpL_checkopts(L, spec, field_keys);
+  fs->column = rpL_optstring(L, spec, "column", NULL);
+  fs->lower = rpL_optboolean(L, spec, "lower", 0);
+  fs->weight = (float)rpL_optnumber(L, spec, "weight", 1.0, 0.0, HUGE_VAL);
+  if ((fs->sep = rpL_optstring(L, spec, "sep", NULL))) fs->kind = RP_FIELD_MULTI, kinds++;
+  if (rpL_optboolean(L, spec, "tokens", 0)) fs->kind = RP_FIELD_TOKENS, kinds++;
+  if (rpL_getopt(L, spec, "buckets") != LUA_TNIL) {
+    luaL_argcheck(L, lua_istable(L, -1), arg, "fields.<name>.buckets must be a list of numbers");
+    fs->kind = RP_FIELD_BUCKETS, kinds++;
+    fs->nbuckets = (int)luaL_len(L, -1);
+    if (fs->nbuckets > RP_FIELD_MAX_BUCKETS) fs->nbuckets = RP_FIELD_MAX_BUCKETS + 1;
+    for (int b = 0; b < fs->nbuckets && b < RP_FIELD_MAX_BUCKETS; b++) {
+      lua_geti(L, -1, b + 1);
+      if (!lua_isnumber(L, -1))
+        rpL_fielderror(L, arg, "fields", "entry '%s': buckets must be numbers", name);
+      fs->buckets[b] = lua_tonumber(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (rpL_getopt(L, spec, "flags") != LUA_TNIL) {
+    luaL_argcheck(L, lua_istable(L, -1), arg, "fields.<name>.flags must be a list of columns");
+    fs->kind = RP_FIELD_FLAGS, kinds++;
+    fs->nflags = (int)luaL_len(L, -1);
+    if (fs->nflags > RP_FIELD_MAX_FLAGS) fs->nflags = RP_FIELD_MAX_FLAGS + 1;
+    for (int q = 0; q < fs->nflags && q < RP_FIELD_MAX_FLAGS; q++) {
+      lua_geti(L, -1, q + 1);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        rpL_fielderror(L, arg, "fields", "entry '%s': flags must be column names", name);
+      fs->flags[q] = lua_tostring(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  if (kinds > 1)
+    rpL_fielderror(L, arg, "fields",
+                   "entry '%s': choose one of sep, buckets, tokens, flags (got %d)", name, kinds);
+}
+
+static int cmp_fields(const void *a, const void *b) {
+  return strcmp(((const rp_field_spec *)a)->name, ((const rp_field_spec *)b)->name);
+}
+
+/* Fills o->fields from opts.fields: {name = true | spec, ...} or {"a", "b"}. */
+static void field_specs(lua_State *L, int arg, rp_attr_opts *o) {
+  if (rpL_getopt(L, arg, "fields") != LUA_TTABLE)
+    rpL_fielderror(L, arg, "fields", "must be a table of field specifications");
+  int tbl = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, tbl)) {
+    const char *name;
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      name = lua_tostring(L, -2);
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+      name = lua_tostring(L, -1);
+      lua_pushboolean(L, 1);
+      lua_replace(L, -2);
+    } else {
+      return (void)rpL_fielderror(L, arg, "fields", "keys must be field names");
+    }
+    if (o->nfields == RP_FEAT_MAX_FIELDS)
+      rpL_fielderror(L, arg, "fields", "at most %d fields", RP_FEAT_MAX_FIELDS);
+    field_spec(L, arg, name, &o->fields[o->nfields++]);
+    lua_pop(L, 1);
+  }
+  /* a stable order (table traversal is not) */
+  qsort(o->fields, (size_t)o->nfields, sizeof o->fields[0], cmp_fields);
+  lua_pop(L, 1); /* the strings stay referenced by the options table */
+}
+
+static void push_attr_report(lua_State *L, const rp_attr_report *rep) {
+  lua_createtable(L, 0, 13);
+  setint(L, "lines", rep->lines);
+  setint(L, "used", rep->used);
+  setint(L, "skipped", rep->skipped);
+  setint(L, "unknown", rep->unknown);
+  setint(L, "unknown_ids", rep->unknown_ids);
+  setint(L, "added", rep->added);
+  setint(L, "entities", rep->entities);
+  setint(L, "missing", rep->missing);
+  setint(L, "empty", rep->empty);
+  setint(L, "features", rep->features);
+  setint(L, "dropped_features", rep->dropped);
+  lua_createtable(L, rep->nfirst, 0);
+  for (int i = 0; i < rep->nfirst; i++) {
+    lua_pushstring(L, rep->first[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "first");
+}
+
+static void attr_opts(lua_State *L, rp_attr_opts *o) {
+  static const char *const known[] = {"id",      "map",    "fields",    "sep",    "header",
+                                      "names",   "tfidf",  "normalize", "extend", "on_error",
+                                      "min_df",  NULL};
+  rpL_checkopts(L, 2, known);
+  rp_attr_opts_init(o);
+  o->sep = rpL_optstring(L, 2, "sep", NULL);
+  o->header = rpL_optboolean(L, 2, "header", 1);
+  int t = rpL_getopt(L, 2, "id");
+  if (t == LUA_TSTRING)
+    o->id.name = lua_tostring(L, -1);
+  else if (t == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1)
+    o->id.name = NULL, o->id.pos = (int)lua_tointeger(L, -1);
+  else if (t != LUA_TNIL)
+    rpL_fielderror(L, 2, "id", "must be a column name or a 1-based position");
+  lua_pop(L, 1);
+  if (rpL_getopt(L, 2, "map") != LUA_TNIL) o->map = rpL_checkidmap(L, -1);
+  lua_pop(L, 1);
+  if (rpL_getopt(L, 2, "names") != LUA_TNIL) {
+    luaL_argcheck(L, lua_istable(L, -1), 2, "field 'names' must be a list of column names");
+    int n = (int)luaL_len(L, -1);
+    const char **names = tmparray(L, (size_t)n, sizeof *names);
+    for (int i = 0; i < n; i++) {
+      lua_geti(L, -2, i + 1);
+      if (lua_type(L, -1) != LUA_TSTRING) rpL_fielderror(L, 2, "names", "must hold strings");
+      names[i] = lua_tostring(L, -1);
+      lua_pop(L, 1);
+    }
+    o->names = names, o->nnames = n;
+    lua_replace(L, -2); /* keep the array (referenced from the stack until return) */
+  } else {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+  o->tfidf = rpL_optboolean(L, 2, "tfidf", 0);
+  o->normalize = rpL_optboolean(L, 2, "normalize", 0);
+  o->extend = rpL_optboolean(L, 2, "extend", 0);
+  static const char *const onerr[] = {"stop", "skip", NULL};
+  o->on_error = rpL_optenum(L, 2, "on_error", RP_ONERR_STOP, onerr);
+  o->min_df = (int32_t)rpL_optinteger(L, 2, "min_df", 1, 1, INT32_MAX);
+  field_specs(L, 2, o);
+}
+
+/* rp.hybrid.attributes(path, opts) -> Features, report */
+static int hybrid_attributes(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  rp_attr_opts o;
+  attr_opts(L, &o); /* leaves the names array (or nil) on the stack */
+  void **slot = newfeatures(L);
+  rp_attr_report rep;
+  rp_err err;
+  if (rp_attr_read(path, &o, (rp_features **)slot, &rep, &err)) return rpL_error(L, &err);
+  push_attr_report(L, &rep);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, -3, 1);
+  rpL_gcpressure(L);
+  return 2;
+}
+
+/* rp.hybrid.combine{ {features, weight}, ..., normalize = true } -> Features */
+static int hybrid_combine(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int n = (int)luaL_len(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 32, 1, "expected 1 to 32 {features, weight} entries");
+  const rp_features *parts[32];
+  float w[32];
+  for (int i = 0; i < n; i++) {
+    lua_geti(L, 1, i + 1);
+    if (lua_istable(L, -1)) {
+      lua_geti(L, -1, 1);
+      parts[i] = checkfeatures(L, -1);
+      lua_geti(L, -2, 2);
+      w[i] = (float)luaL_optnumber(L, -1, 1.0);
+      lua_pop(L, 3);
+    } else {
+      parts[i] = checkfeatures(L, -1);
+      w[i] = 1.0f;
+      lua_pop(L, 1);
+    }
+  }
+  lua_getfield(L, 1, "normalize");
+  int normalize = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  void **slot = newfeatures(L);
+  rp_err err;
+  if (rp_features_combine(parts, w, n, normalize, (rp_features **)slot, &err))
+    return rpL_error(L, &err);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* ---- Hybrid recommenders ------------------------------------------------------------- */
+static rp_hyb_rec *checkrec(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_HYBRID_T); }
+
+static int rec_free(lua_State *L) {
+  void **slot = rpL_slot(L, 1, RP_HYBRID_T);
+  rp_hyb_rec_free(*slot);
+  *slot = NULL;
+  return 0;
+}
+
+static int rec_tostring(lua_State *L) {
+  rp_hyb_rec *r = *rpL_slot(L, 1, RP_HYBRID_T);
+  if (!r)
+    lua_pushstring(L, "recpipe.Hybrid(freed)");
+  else
+    lua_pushfstring(L, "recpipe.Hybrid(%s, %d users x %d items)", r->reason, r->api.nusers,
+                    r->api.nitems);
+  return 1;
+}
+
+/* The uservalue table of the box at idx (sources, info). */
+static void getuv(lua_State *L, int idx) { lua_getiuservalue(L, idx, 1); }
+
+/* The rp_recommender of the object at idx (its __recommender()), or NULL. */
+static rp_recommender *recommender_of(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) != LUA_TTABLE && lua_type(L, idx) != LUA_TUSERDATA) return NULL;
+  if (lua_getfield(L, idx, "__recommender") != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+  rp_recommender *r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return r;
+}
+
+/* A blend's sources are other objects: refresh their rp_recommender
+ * pointers (they may have been rebuilt) before any use. */
+static void refresh(lua_State *L, int idx, rp_hyb_rec *r) {
+  rp_hyb_rec_refresh(r);
+  if (r->kind != RP_HYB_BLEND) return;
+  getuv(L, idx);
+  lua_getfield(L, -1, "sources");
+  int n = (int)luaL_len(L, -1);
+  rp_recommender *src[16];
+  for (int s = 0; s < n && s < 16; s++) {
+    lua_geti(L, -1, s + 1);
+    if (!(src[s] = recommender_of(L, -1)))
+      luaL_error(L, "blend: source %d has no recommender any more", s + 1);
+    lua_pop(L, 1);
+  }
+  rp_hyb_blend_set_sources(r, src);
+  lua_pop(L, 2);
+}
+
+/* obj:__recommender() -> light userdata (rp_recommender *) */
+static int rec_recommender(lua_State *L) {
+  rp_hyb_rec *r = checkrec(L, 1);
+  refresh(L, 1, r);
+  lua_pushlightuserdata(L, &r->api);
+  return 1;
+}
+
+static void push_list(lua_State *L, const rp_idmap *items, const int32_t *it, const float *sc,
+                      int32_t n) {
+  lua_createtable(L, n, 0);
+  for (int32_t j = 0; j < n; j++) {
+    rpL_pushid(L, items, it[j]);
+    lua_rawseti(L, -2, j + 1);
+  }
+  lua_createtable(L, n, 0);
+  for (int32_t j = 0; j < n; j++) {
+    lua_pushnumber(L, sc[j]);
+    lua_rawseti(L, -2, j + 1);
+  }
+}
+
+/* Fills the request's history / allow / deny lists from the options (the
+ * arrays stay on the stack). */
+static void request_lists(lua_State *L, int opt, const rp_hyb_rec *r, rp_hyb_req *q) {
+  if (rpL_getopt(L, opt, "history") != LUA_TNIL) {
+    int h = lua_gettop(L);
+    q->hist = id_list(L, h, r->api.items, &q->nhist);
+    q->excl_hist = 1;
+    if (rpL_getopt(L, opt, "values") != LUA_TNIL) {
+      int v = lua_gettop(L);
+      luaL_checktype(L, v, LUA_TTABLE);
+      int32_t n = (int32_t)luaL_len(L, h), j = 0;
+      float *val = tmparray(L, (size_t)n, sizeof *val);
+      for (int32_t i = 0; i < n; i++) {
+        lua_geti(L, h, i + 1);
+        int known = r->api.items && rpL_lookup(L, -1, r->api.items) >= 0;
+        lua_geti(L, v, i + 1);
+        if (known) val[j++] = (float)luaL_checknumber(L, -1);
+        lua_pop(L, 2);
+      }
+      q->hval = val;
+    }
+  }
+  if (rpL_getopt(L, opt, "items") != LUA_TNIL) q->allow = id_list(L, -1, r->api.items, &q->nallow);
+  if (rpL_getopt(L, opt, "deny") != LUA_TNIL) q->deny = id_list(L, -1, r->api.items, &q->ndeny);
+}
+
+/* obj:recommend(user, {k, exclude, items, deny, history, values}) -> items, scores */
+static int rec_recommend(lua_State *L) {
+  rp_hyb_rec *r = checkrec(L, 1);
+  refresh(L, 1, r);
+  luaL_checkany(L, 2);
+  static const char *const known[] = {"k", "exclude", "items", "deny", "history", "values", NULL};
+  rpL_checkopts(L, 3, known);
+  luaL_argcheck(L, r->one, 1, "a blend answers single requests from Lua (hybrid_ext)");
+  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 1, INT32_MAX / 2);
+  rp_csr *exclude = NULL;
+  if (rpL_getopt(L, 3, "exclude") != LUA_TNIL) exclude = rpL_checkmatrix(L, -1);
+  lua_pop(L, 1);
+  int32_t u = r->api.users ? rpL_lookup(L, 2, r->api.users) : -1;
+  rp_hyb_req q;
+  rp_hyb_req_user(r, u, exclude, &q);
+  request_lists(L, 3, r, &q);
+  if (u < 0 && !q.hist) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "unknown user '%s'", luaL_tolstring(L, 2, NULL));
+    return 2;
+  }
+  int32_t kk = k < r->api.nitems ? k : (r->api.nitems ? r->api.nitems : 1);
+  int32_t *it = tmparray(L, (size_t)kk, sizeof *it), n;
+  float *sc = tmparray(L, (size_t)kk, sizeof *sc);
+  rp_err err;
+  if (rp_hyb_recommend_one(r, &q, kk, it, sc, &n, &err)) return rpL_error(L, &err);
+  if (n == 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: nothing to recommend for user '%s'", r->reason,
+                    luaL_tolstring(L, 2, NULL));
+    return 2;
+  }
+  push_list(L, r->api.items, it, sc, n);
+  return 2;
+}
+
+/* Pushes the tables keyed by user id from a batch result. */
+static void push_batch(lua_State *L, const rp_hyb_rec *r, const int32_t *users, int32_t n,
+                       int32_t k, const int32_t *it, const float *sc, const int32_t *cnt) {
+  lua_createtable(L, 0, n);
+  lua_createtable(L, 0, n);
+  for (int32_t i = 0; i < n; i++) {
+    if (cnt[i] == 0) continue;
+    push_list(L, r->api.items, it + (int64_t)i * k, sc + (int64_t)i * k, cnt[i]);
+    rpL_pushid(L, r->api.users, users[i]);
+    lua_insert(L, -3);
+    lua_pushvalue(L, -3);
+    lua_insert(L, -2);
+    lua_settable(L, -5); /* scores */
+    lua_settable(L, -4); /* items */
+  }
+}
+
+/* obj:recommend_all{users, k, exclude, threads} -> items_by_user, scores_by_user */
+static int rec_recommend_all(lua_State *L) {
+  rp_hyb_rec *r = checkrec(L, 1);
+  refresh(L, 1, r);
+  static const char *const known[] = {"users", "k", "exclude", "threads", NULL};
+  rpL_checkopts(L, 2, known);
+  int32_t k = (int32_t)rpL_optinteger(L, 2, "k", 10, 1, 100000);
+  int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 1024);
+  rp_csr *exclude = NULL;
+  if (rpL_getopt(L, 2, "exclude") != LUA_TNIL) exclude = rpL_checkmatrix(L, -1);
+  lua_pop(L, 1);
+  luaL_argcheck(L, r->api.users, 1, "the recommender has no user map");
+  int32_t n, *users;
+  if (rpL_getopt(L, 2, "users") != LUA_TNIL) {
+    users = id_list(L, -1, r->api.users, &n);
+  } else {
+    n = r->api.users->n;
+    users = tmparray(L, (size_t)n, sizeof *users);
+    for (int32_t i = 0; i < n; i++) users[i] = i;
+  }
+  int32_t *it = tmparray(L, (size_t)n * (size_t)k, sizeof *it);
+  float *sc = tmparray(L, (size_t)n * (size_t)k, sizeof *sc);
+  int32_t *cnt = tmparray(L, (size_t)n, sizeof *cnt);
+  rp_err err;
+  if (r->api.recommend(r->api.self, users, n, k, exclude, threads, it, sc, cnt, &err))
+    return rpL_error(L, &err);
+  push_batch(L, r, users, n, k, it, sc, cnt);
+  return 2;
+}
+
+/* Extra fields: kind, info, item_factors / user_factors (projection) */
+static int rec_index(lua_State *L) {
+  rp_hyb_rec *r = checkrec(L, 1);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "kind") == 0 || strcmp(k, "reason") == 0) {
+    lua_pushstring(L, r->reason);
+  } else if (strcmp(k, "info") == 0) {
+    getuv(L, 1);
+    lua_getfield(L, -1, "info");
+  } else if (r->kind == RP_HYB_PROJECT &&
+             (strcmp(k, "item_factors") == 0 || strcmp(k, "user_factors") == 0)) {
+    float *U, *V;
+    int32_t nu, ni, f;
+    rp_hyb_project_factors(r, &U, &nu, &V, &ni, &f);
+    rp_err err;
+    rp_dense *d = k[0] == 'i' ? rp_dense_view(V, ni, f, &err) : rp_dense_view(U, nu, f, &err);
+    if (!d) return rpL_error(L, &err);
+    rpL_pushdense(L, d, 1);
+  } else if (strcmp(k, "users") == 0 && r->api.users) {
+    rpL_pushidmap(L, r->api.users);
+  } else if (strcmp(k, "items") == 0 && r->api.items) {
+    rpL_pushidmap(L, r->api.items);
+  } else {
+    luaL_getmetatable(L, RP_HYBRID_T);
+    lua_getfield(L, -1, "methods");
+    lua_getfield(L, -1, k);
+  }
+  return 1;
+}
+
+/* seg:segment_of(user) -> segment name or nil */
+static int rec_segment_of(lua_State *L) {
+  rp_hyb_rec *r = checkrec(L, 1);
+  luaL_argcheck(L, r->kind == RP_HYB_SEGMENT, 1, "not a segment popularity model");
+  int32_t u = r->api.users ? rpL_lookup(L, 2, r->api.users) : -1;
+  int32_t s = rp_hyb_segment_of(r, u, NULL);
+  if (s < 0) return lua_pushnil(L), 1;
+  lua_pushstring(L, rp_hyb_segment_name(r, s));
+  return 1;
+}
+
+static const luaL_Reg rec_methods[] = {{"recommend", rec_recommend},
+                                       {"recommend_all", rec_recommend_all},
+                                       {"__recommender", rec_recommender},
+                                       {"segment_of", rec_segment_of},
+                                       {"free", rec_free},
+                                       {NULL, NULL}};
+static const luaL_Reg rec_meta[] = {{"__gc", rec_free},
+                                    {"__close", rec_free},
+                                    {"__tostring", rec_tostring},
+                                    {"__index", rec_index},
+                                    {NULL, NULL}};
+
+/* Pushes an empty Hybrid box with a fresh uservalue table; returns its slot. */
+static void **newrec(lua_State *L) {
+  rpL_newtype(L, RP_HYBRID_T, rec_methods, rec_meta);
+  void **slot = rpL_newbox(L, RP_HYBRID_T);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 1);
+  return slot;
+}
+
+/* The history weights of a training argument: Events (weighted and decayed
+ * here) or a Matrix (copied as is).  Returns a new matrix. */
+static rp_csr *train_weights(lua_State *L, int idx, int opt, int binary_default) {
+  double hl = rpL_optnumber(L, opt, "half_life_days", 0, 0, HUGE_VAL);
+  lua_Integer now = rpL_optinteger(L, opt, "now", 0, 0, LUA_MAXINTEGER);
+  int binary = rpL_optboolean(L, opt, "binary", binary_default);
+  rp_err err;
+  rp_csr *m = NULL;
+  rp_events *ev = rpL_testobj(L, idx, RP_EVENTS_T);
+  if (ev) {
+    if (rp_hyb_weights(ev, hl, (int64_t)now, binary, &m, &err)) rpL_error(L, &err);
+    return m;
+  }
+  rp_csr *src = rpL_testmatrix(L, idx);
+  if (!src) luaL_typeerror(L, idx, "recpipe.Events or recpipe.Matrix");
+  if (hl > 0) luaL_argerror(L, opt, "half_life_days needs Events (a Matrix has no times)");
+  if (!(m = rp_csr_copy(src, &err))) rpL_error(L, &err);
+  if (binary)
+    for (int64_t t = 0; t < m->nnz; t++) m->data[t] = 1.0f;
+  return m;
+}
+
+/* Pushes a weights matrix as a Matrix (so an error below cannot leak it). */
+static rp_csr *pushed_weights(lua_State *L, int idx, int opt, int binary_default) {
+  rp_csr *m = train_weights(L, idx, opt, binary_default);
+  rpL_pushmatrix(L, m);
+  return m;
+}
+
+/* rp.hybrid.content(train, item_features, opts) */
+static int hybrid_content(lua_State *L) {
+  luaL_checkany(L, 1);
+  rp_features *items = checkfeatures(L, 2);
+  static const char *const known[] = {"half_life_days", "now", "binary", "popularity_ties",
+                                      NULL};
+  rpL_checkopts(L, 3, known);
+  rp_content_opts o = {0, rpL_optboolean(L, 3, "popularity_ties", 1)};
+  rp_csr *w = pushed_weights(L, 1, 3, 0);
+  void **slot = newrec(L);
+  rp_err err;
+  if (rp_hyb_content_new(w, items, &o, (rp_hyb_rec **)slot, &err)) return rpL_error(L, &err);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* opts.field: a field name or a list of them -> indices into users' fields */
+static void segment_fields(lua_State *L, int opt, const rp_features *users, rp_segment_opts *o) {
+  int t = rpL_getopt(L, opt, "field");
+  int n = t == LUA_TTABLE ? (int)luaL_len(L, -1) : t == LUA_TSTRING ? 1 : 0;
+  if (!users && n > 0) rpL_fielderror(L, opt, "field", "needs user features (argument #2)");
+  if (users && (n < 1 || n > 8))
+    rpL_fielderror(L, opt, "field", "must name 1 to 8 fields of the user features");
+  for (int i = 0; i < n; i++) {
+    if (t == LUA_TTABLE) lua_geti(L, -1, i + 1);
+    else lua_pushvalue(L, -1);
+    const char *name = lua_tostring(L, -1);
+    int fi = name ? rp_features_field(users, name) : -1;
+    if (fi < 0) rpL_fielderror(L, opt, "field", "'%s' is not a field of the user features", name ? name : "?");
+    o->fields[o->nfields++] = fi;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+/* rp.hybrid.segment_popularity(train, user_features or nil, opts) */
+static int hybrid_segment(lua_State *L) {
+  luaL_checkany(L, 1);
+  rp_features *users = lua_isnoneornil(L, 2) ? NULL : checkfeatures(L, 2);
+  static const char *const known[] = {"field",  "half_life_days", "now", "binary",
+                                      "shrinkage", "strict", NULL};
+  rpL_checkopts(L, 3, known);
+  rp_segment_opts o;
+  memset(&o, 0, sizeof o);
+  segment_fields(L, 3, users, &o);
+  o.shrinkage = rpL_optnumber(L, 3, "shrinkage", 10, 0, HUGE_VAL);
+  o.strict = rpL_optboolean(L, 3, "strict", 0);
+  rp_csr *w = pushed_weights(L, 1, 3, 1);
+  void **slot = newrec(L);
+  rp_err err;
+  if (rp_hyb_segment_new(w, users, &o, (rp_hyb_rec **)slot, &err)) return rpL_error(L, &err);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* The factors of a model: its user_factors / item_factors (Dense) and its
+ * users / items maps (else the maps of fallback features or train). */
+static void factor_view(lua_State *L, int idx, rp_factor_view *fm) {
+  memset(fm, 0, sizeof *fm);
+  lua_getfield(L, idx, "user_factors");
+  rp_dense *U = rpL_testobj(L, -1, RP_DENSE_T);
+  lua_getfield(L, idx, "item_factors");
+  rp_dense *V = rpL_testobj(L, -1, RP_DENSE_T);
+  if (!U || !V)
+    luaL_argerror(L, idx, "expected a model with user_factors and item_factors (Dense)");
+  if (U->cols != V->cols) luaL_argerror(L, idx, "user and item factors differ in width");
+  fm->U = U->data, fm->nu = (int32_t)U->rows, fm->V = V->data, fm->ni = (int32_t)V->rows;
+  fm->f = V->cols;
+  lua_getfield(L, idx, "users");
+  fm->users = rpL_testobj(L, -1, RP_IDMAP_T);
+  lua_getfield(L, idx, "items");
+  fm->items = rpL_testobj(L, -1, RP_IDMAP_T);
+  lua_pop(L, 2); /* the factor views stay on the stack: they keep the data alive */
+}
+
+static void push_project_info(lua_State *L, const rp_project_info *in) {
+  lua_createtable(L, 0, 11);
+  setint(L, "warm_items", in->warm_items);
+  setint(L, "projected_items", in->projected_items);
+  setint(L, "unplaced_items", in->unplaced_items);
+  setint(L, "warm_users", in->warm_users);
+  setint(L, "projected_users", in->projected_users);
+  setint(L, "item_features", in->item_features);
+  setint(L, "user_features", in->user_features);
+  setnum(L, "fit_seconds", in->fit_seconds);
+  setnum(L, "item_r2", in->item_r2);
+  setnum(L, "user_r2", in->user_r2);
+  setint(L, "cg_iterations", in->cg_iterations);
+}
+
+/* rp.hybrid.project(model, item_features or nil, opts) */
+static int hybrid_project(lua_State *L) {
+  luaL_checkany(L, 1);
+  rp_features *items = lua_isnoneornil(L, 2) ? NULL : checkfeatures(L, 2);
+  static const char *const known[] = {"regularization", "user_features", "method", "seed",
+                                      "train", "max_direct", NULL};
+  rpL_checkopts(L, 3, known);
+  rp_project_opts o;
+  memset(&o, 0, sizeof o);
+  o.regularization = rpL_optnumber(L, 3, "regularization", 1.0, 0, HUGE_VAL);
+  static const char *const methods[] = {"ridge", "random", NULL};
+  o.method = rpL_optenum(L, 3, "method", RP_PROJ_RIDGE, methods);
+  o.seed = (uint64_t)rpL_optinteger(L, 3, "seed", 42, 0, LUA_MAXINTEGER);
+  o.max_direct = (int)rpL_optinteger(L, 3, "max_direct", 4096, 1, 1 << 20);
+  rp_features *users = NULL;
+  if (rpL_getopt(L, 3, "user_features") != LUA_TNIL) users = checkfeatures(L, -1);
+  if (rpL_getopt(L, 3, "train") != LUA_TNIL) o.train = rpL_checkmatrix(L, -1);
+  luaL_argcheck(L, items || users, 2, "item features or opts.user_features expected");
+  rp_factor_view fm;
+  factor_view(L, 1, &fm);
+  if (!fm.items) fm.items = items ? items->m->rowmap : o.train ? o.train->colmap : NULL;
+  if (!fm.users) fm.users = users ? users->m->rowmap : o.train ? o.train->rowmap : NULL;
+  void **slot = newrec(L);
+  rp_project_info info;
+  rp_err err;
+  if (rp_hyb_project_new(&fm, items, users, &o, (rp_hyb_rec **)slot, &info, &err))
+    return rpL_error(L, &err);
+  getuv(L, -1);
+  push_project_info(L, &info);
+  lua_setfield(L, -2, "info");
+  lua_pop(L, 1);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* rp.hybrid._blend({src...}, {w...}, norm, depth): the C core of blend
+ * (every source must have __recommender) */
+static int hybrid_blend(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  static const char *const norms[] = {"rank", "zscore", "none", NULL};
+  int norm = luaL_checkoption(L, 3, "rank", norms);
+  int32_t depth = (int32_t)luaL_optinteger(L, 4, 100);
+  int n = (int)luaL_len(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 16, 1, "1 to 16 sources expected");
+  rp_recommender *src[16];
+  float w[16];
+  for (int s = 0; s < n; s++) {
+    lua_geti(L, 1, s + 1);
+    src[s] = recommender_of(L, -1);
+    lua_geti(L, 2, s + 1);
+    w[s] = (float)luaL_checknumber(L, -1);
+    lua_pop(L, 2);
+    if (!src[s]) return luaL_error(L, "blend: source %d has no __recommender", s + 1);
+  }
+  void **slot = newrec(L);
+  rp_err err;
+  if (rp_hyb_blend_new(src, w, n, norm, depth, (rp_hyb_rec **)slot, &err))
+    return rpL_error(L, &err);
+  getuv(L, -1);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "sources");
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* rp.hybrid.history_count(matrix, user) -> interactions in the user's row (0 when absent) */
+static int hybrid_history_count(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  luaL_checkany(L, 2);
+  int32_t u = m->rowmap ? rpL_lookup(L, 2, m->rowmap) : -1;
+  lua_pushinteger(L, u >= 0 ? (lua_Integer)rp_csr_rowlen(m, u) : 0);
+  return 1;
+}
+
+/* ---- cold-start splits ------------------------------------------------------------------ */
+static void push_ids(lua_State *L, const rp_idmap *map, const int32_t *ix, int32_t n) {
+  lua_createtable(L, n, 0);
+  for (int32_t i = 0; i < n; i++) {
+    rpL_pushid(L, map, ix[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+/* Reads opts.reveal into reveal[]; returns the count. */
+static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
+  static const int32_t def[] = {0, 1, 3, 5};
+  int n = 4;
+  memcpy(reveal, def, sizeof def);
+  if (rpL_getopt(L, opt, "reveal") != LUA_TNIL) {
+    if (!lua_istable(L, -1)) rpL_fielderror(L, opt, "reveal", "must be a list of sizes");
+    n = (int)luaL_len(L, -1);
+    if (n < 1 || n > RP_COLD_MAX_REVEAL)
+      rpL_fielderror(L, opt, "reveal", "must list 1 to %d sizes", RP_COLD_MAX_REVEAL);
+    for (int r = 0; r < n; r++) {
+      lua_geti(L, -1, r + 1);
+      lua_Integer v = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1) || v < 0 || v > INT32_MAX)
+        rpL_fielderror(L, opt, "reveal", "must hold non-negative integers");
+      reveal[r] = (int32_t)v;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+/* rp.hybrid._cold_users(ev, {fraction, reveal, seed, min_events, same_test})
+ * -> train, cases, summary.  Every box and table is made before the split,
+ * so the split's results are owned by Lua as soon as they exist. */
+static int hybrid_cold_users(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  static const char *const known[] = {"fraction", "reveal", "seed", "min_events", "same_test",
+                                      NULL};
+  rpL_checkopts(L, 2, known);
+  double fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
+  uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
+  int32_t min_events = (int32_t)rpL_optinteger(L, 2, "min_events", 1, 1, INT32_MAX);
+  int same = rpL_optboolean(L, 2, "same_test", 0);
+  int32_t reveal[RP_COLD_MAX_REVEAL];
+  int nrev = reveal_sizes(L, 2, reveal);
+  void **train = rpL_newbox(L, RP_EVENTS_T), **known_s[RP_COLD_MAX_REVEAL],
+       **test_s[RP_COLD_MAX_REVEAL];
+  lua_createtable(L, nrev, 0);
+  for (int r = 0; r < nrev; r++) {
+    lua_createtable(L, 0, 4);
+    known_s[r] = rpL_newbox(L, RP_EVENTS_T);
+    lua_setfield(L, -2, "known");
+    test_s[r] = rpL_newbox(L, RP_EVENTS_T);
+    lua_setfield(L, -2, "test");
+    lua_rawseti(L, -2, r + 1);
+  }
+  int32_t *copy = tmparray(L, (size_t)ev->users->n, sizeof *copy);
+  lua_insert(L, -3); /* below train and cases */
+  rp_cold_users c;
+  rp_err err;
+  if (rp_cold_users_split(ev, fraction, reveal, nrev, seed, min_events, same, &c, &err))
+    return rpL_error(L, &err);
+  *train = c.train;
+  for (int r = 0; r < nrev; r++) *known_s[r] = c.known[r], *test_s[r] = c.test[r];
+  int32_t *users = c.users, nusers = c.nusers;
+  int32_t test_users[RP_COLD_MAX_REVEAL];
+  memcpy(test_users, c.test_users, sizeof test_users);
+  memcpy(copy, users, (size_t)nusers * sizeof *copy);
+  rp_free(users);
+  for (int r = 0; r < nrev; r++) {
+    lua_geti(L, -1, r + 1);
+    setint(L, "reveal", reveal[r]);
+    setint(L, "test_users", test_users[r]);
+    lua_pop(L, 1);
+  }
+  lua_createtable(L, 0, 2);
+  push_ids(L, ev->users, copy, nusers);
+  lua_setfield(L, -2, "users");
+  setint(L, "held_out", nusers);
+  lua_remove(L, -4); /* the copy */
+  rpL_gcpressure(L);
+  return 3;
+}
+
+/* rp.hybrid._cold_items(ev, {fraction, seed}) -> train, test, summary */
+static int hybrid_cold_items(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  static const char *const known[] = {"fraction", "seed", NULL};
+  rpL_checkopts(L, 2, known);
+  double fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
+  uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
+  void **train = rpL_newbox(L, RP_EVENTS_T), **test = rpL_newbox(L, RP_EVENTS_T);
+  int32_t *copy = tmparray(L, (size_t)ev->items->n, sizeof *copy);
+  int32_t *items = NULL, nitems = 0;
+  rp_err err;
+  if (rp_cold_items_split(ev, fraction, seed, (rp_events **)train, (rp_events **)test, &items,
+                          &nitems, &err))
+    return rpL_error(L, &err);
+  memcpy(copy, items, (size_t)nitems * sizeof *copy);
+  rp_free(items);
+  lua_createtable(L, 0, 2);
+  push_ids(L, ev->items, copy, nitems);
+  lua_setfield(L, -2, "items");
+  setint(L, "held_out", nitems);
+  lua_remove(L, -2); /* the copy */
+  rpL_gcpressure(L);
+  return 3;
+}
+
+static const luaL_Reg hybrid_funcs[] = {{"attributes", hybrid_attributes},
+                                        {"combine", hybrid_combine},
+                                        {"content", hybrid_content},
+                                        {"segment_popularity", hybrid_segment},
+                                        {"project", hybrid_project},
+                                        {"history_count", hybrid_history_count},
+                                        {"_blend", hybrid_blend},
+                                        {"_cold_users", hybrid_cold_users},
+                                        {"_cold_items", hybrid_cold_items},
+                                        {NULL, NULL}};
+
+int luaopen_recpipe_hybrid(lua_State *L);
+int luaopen_recpipe_hybrid(lua_State *L) {
+  rpL_newtype(L, RP_FEATURES_T, features_methods, features_meta);
+  rpL_newtype(L, RP_HYBRID_T, rec_methods, rec_meta);
+  luaL_newlib(L, hybrid_funcs);
+  return 1;
+}

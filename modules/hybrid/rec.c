@@ -1,0 +1,249 @@
+/*
+ * rec.c -- what every hybrid recommender shares: the request path, the
+ * batch path behind rp_recommender (parallel over users, one scratch per
+ * thread), top-k selection with exclusions, and history weights from logs.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "hybrid.h"
+
+void rp_hyb_rec_free(rp_hyb_rec *r) {
+  if (!r) return;
+  rp_csr_free(r->history);
+  rp_free(r->tiebreak);
+  if (r->destroy) r->destroy(r);
+  rp_free(r);
+}
+
+void rp_hyb_rec_refresh(rp_hyb_rec *r) {
+  if (r->api.users && r->api.users->n > r->api.nusers) r->api.nusers = r->api.users->n;
+}
+
+int rp_hyb_scratch_init(rp_hyb_scratch *s, const rp_hyb_rec *r, rp_err *err) {
+  int32_t ni = r->api.nitems;
+  memset(s, 0, sizeof *s);
+  s->nitems = ni;
+  s->scores = rp_malloc((size_t)(ni ? ni : 1) * sizeof *s->scores);
+  s->mask = rp_calloc((size_t)(ni ? ni : 1), 1);
+  s->work = rp_calloc(r->work_floats ? r->work_floats : 1, sizeof *s->work);
+  if (!s->scores || !s->mask || !s->work) {
+    rp_hyb_scratch_free(s);
+    return rp_enomem(err, "recommend scratch");
+  }
+  return RP_OK;
+}
+
+void rp_hyb_scratch_free(rp_hyb_scratch *s) {
+  rp_free(s->scores);
+  rp_free(s->mask);
+  rp_free(s->work);
+  memset(s, 0, sizeof *s);
+}
+
+/* ---- top-k ------------------------------------------------------------------
+ * A k-slot min-heap whose root is the worst kept candidate; "better" is
+ * higher score, then higher tiebreak, then lower index, so the result does
+ * not depend on the order candidates are visited. */
+typedef struct {
+  const float *tb;
+  int32_t *it;
+  float *sc;
+  int32_t n;
+} heap;
+
+static inline int better(const heap *h, float sa, int32_t ia, float sb, int32_t ib) {
+  if (sa != sb) return sa > sb;
+  if (h->tb) {
+    float ta = h->tb[ia], tb = h->tb[ib];
+    if (ta != tb) return ta > tb;
+  }
+  return ia < ib;
+}
+
+static void sift_down(heap *h, int32_t i) {
+  for (;;) {
+    int32_t l = 2 * i + 1, r = l + 1, w = i;
+    if (l < h->n && better(h, h->sc[w], h->it[w], h->sc[l], h->it[l])) w = l;
+    if (r < h->n && better(h, h->sc[w], h->it[w], h->sc[r], h->it[r])) w = r;
+    if (w == i) return;
+    float ts = h->sc[i];
+    int32_t ti = h->it[i];
+    h->sc[i] = h->sc[w], h->it[i] = h->it[w];
+    h->sc[w] = ts, h->it[w] = ti;
+    i = w;
+  }
+}
+
+static void sift_up(heap *h, int32_t i) {
+  while (i > 0) {
+    int32_t p = (i - 1) / 2;
+    if (!better(h, h->sc[p], h->it[p], h->sc[i], h->it[i])) return;
+    float ts = h->sc[i];
+    int32_t ti = h->it[i];
+    h->sc[i] = h->sc[p], h->it[i] = h->it[p];
+    h->sc[p] = ts, h->it[p] = ti;
+    i = p;
+  }
+}
+
+static inline void offer(heap *h, int32_t k, float s, int32_t i) {
+  if (h->n < k) {
+    h->sc[h->n] = s;
+    h->it[h->n] = i;
+    sift_up(h, h->n++);
+  } else if (better(h, s, i, h->sc[0], h->it[0])) {
+    h->sc[0] = s;
+    h->it[0] = i;
+    sift_down(h, 0);
+  }
+}
+
+int32_t rp_hyb_topk(const float *scores, int32_t nitems, const float *tiebreak, uint8_t *mask,
+                    const int32_t *allow, int32_t nallow, int32_t k, int32_t *items, float *out) {
+  if (k <= 0) return 0;
+  heap h = {tiebreak, items, out, 0};
+  if (allow) {
+    /* bit 1 marks an allowed item already offered (duplicates in the list) */
+    for (int32_t q = 0; q < nallow; q++) {
+      int32_t i = allow[q];
+      if (i < 0 || i >= nitems || mask[i]) continue;
+      mask[i] |= 2;
+      if (isfinite(scores[i])) offer(&h, k, scores[i], i);
+    }
+    for (int32_t q = 0; q < nallow; q++)
+      if (allow[q] >= 0 && allow[q] < nitems) mask[allow[q]] &= (uint8_t)~2u;
+  } else {
+    for (int32_t i = 0; i < nitems; i++)
+      if (!mask[i] && isfinite(scores[i])) offer(&h, k, scores[i], i);
+  }
+  /* pop worst-first into the tail: best first in the end */
+  int32_t n = h.n;
+  for (int32_t j = n - 1; j > 0; j--) {
+    float ts = h.sc[0];
+    int32_t ti = h.it[0];
+    h.sc[0] = h.sc[j], h.it[0] = h.it[j];
+    h.sc[j] = ts, h.it[j] = ti;
+    h.n = j;
+    sift_down(&h, 0);
+  }
+  return n;
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+static void mark(uint8_t *mask, int32_t ni, const int32_t *ix, int32_t n, uint8_t v) {
+  for (int32_t q = 0; q < n; q++)
+    if (ix[q] >= 0 && ix[q] < ni) mask[ix[q]] = v;
+}
+
+/* Runs r->one for q with the excluded items masked; clears the mask after. */
+static int run_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *s, int32_t k,
+                   int32_t *items, float *scores, int32_t *n, rp_err *err) {
+  mark(s->mask, s->nitems, q->excl, q->nexcl, 1);
+  if (q->excl_hist) mark(s->mask, s->nitems, q->hist, q->nhist, 1);
+  mark(s->mask, s->nitems, q->deny, q->ndeny, 1);
+  int rc = r->one(r, q, s, k, items, scores, n, err);
+  mark(s->mask, s->nitems, q->excl, q->nexcl, 0);
+  if (q->excl_hist) mark(s->mask, s->nitems, q->hist, q->nhist, 0);
+  mark(s->mask, s->nitems, q->deny, q->ndeny, 0);
+  return rc;
+}
+
+static void row_of(const rp_csr *m, int32_t u, const int32_t **ix, const float **v, int32_t *n) {
+  if (!m || u < 0 || u >= m->nrows) {
+    *ix = NULL, *v = NULL, *n = 0;
+    return;
+  }
+  *ix = m->indices + m->indptr[u];
+  *v = m->data + m->indptr[u];
+  *n = (int32_t)(m->indptr[u + 1] - m->indptr[u]);
+}
+
+/* The history of user u: its row of r->history, else of exclude. */
+static void history_of(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp_hyb_req *q) {
+  row_of(r->history, u, &q->hist, &q->hval, &q->nhist);
+  if (q->nhist == 0) row_of(exclude, u, &q->hist, &q->hval, &q->nhist);
+}
+
+void rp_hyb_req_user(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp_hyb_req *q) {
+  memset(q, 0, sizeof *q);
+  q->user = u;
+  history_of(r, u, exclude, q);
+  const float *v;
+  row_of(exclude, u, &q->excl, &v, &q->nexcl);
+}
+
+int rp_hyb_recommend_one(const rp_hyb_rec *r, const rp_hyb_req *q, int32_t k, int32_t *items,
+                         float *scores, int32_t *n, rp_err *err) {
+  *n = 0;
+  if (!r->one) return rp_errf(err, RP_EINVAL, "%s: no single-request path", r->reason);
+  if (k < 1) return rp_errf(err, RP_EINVAL, "recommend: k must be positive, got %d", k);
+  rp_hyb_scratch s;
+  int rc = rp_hyb_scratch_init(&s, r, err);
+  if (rc) return rc;
+  rc = run_one(r, q, &s, k, items, scores, n, err);
+  rp_hyb_scratch_free(&s);
+  return rc;
+}
+
+int rp_hyb_batch(void *self, const int32_t *users, int32_t n, int32_t k, const rp_csr *exclude,
+                 int threads, int32_t *out_items, float *out_scores, int32_t *out_n, rp_err *err) {
+  const rp_hyb_rec *r = self;
+  if (k < 1) return rp_errf(err, RP_EINVAL, "recommend: k must be positive, got %d", k);
+  for (int32_t i = 0; i < n; i++) out_n[i] = 0;
+  int nt = rp_threads(threads);
+  if (nt > n / 8 + 1) nt = n / 8 + 1;
+  int rc = RP_OK;
+  rp_err e1 = {0};
+#pragma omp parallel num_threads(nt)
+  {
+    rp_hyb_scratch s;
+    rp_err e;
+    int mine = rp_hyb_scratch_init(&s, r, &e);
+#pragma omp for schedule(dynamic, 16)
+    for (int32_t i = 0; i < n; i++) {
+      if (mine) continue;
+      rp_hyb_req q;
+      rp_hyb_req_user(r, users[i], exclude, &q);
+      mine = run_one(r, &q, &s, k, out_items + (int64_t)i * k, out_scores + (int64_t)i * k,
+                     &out_n[i], &e);
+    }
+    if (mine) {
+#pragma omp critical(rp_hyb_batch_err)
+      if (!rc) {
+        rc = mine;
+        e1 = e;
+      }
+    }
+    rp_hyb_scratch_free(&s);
+  }
+  if (rc && err) *err = e1;
+  return rc;
+}
+
+/* ---- history weights ------------------------------------------------------------ */
+int rp_hyb_weights(const rp_events *ev, double half_life_days, int64_t now, int binary,
+                   rp_csr **out, rp_err *err) {
+  *out = NULL;
+  if (half_life_days < 0 || !isfinite(half_life_days))
+    return rp_errf(err, RP_EINVAL, "half_life_days must be a positive number, got %g",
+                   half_life_days);
+  if (half_life_days > 0 && !ev->time)
+    return rp_errf(err, RP_EINVAL, "half_life_days needs a log with a time column");
+  float *v = rp_malloc((size_t)(ev->n ? ev->n : 1) * sizeof *v);
+  if (!v) return rp_enomem(err, "history weights");
+  if (half_life_days > 0 && now <= 0) {
+    int64_t lo, hi;
+    now = rp_events_time_range(ev, &lo, &hi) ? hi : 0;
+  }
+  double rate = half_life_days > 0 ? 1.0 / (half_life_days * 86400.0) : 0;
+  for (int64_t i = 0; i < ev->n; i++) {
+    double w = binary ? 1.0 : (double)ev->value[i];
+    if (rate > 0) w *= exp2(-(double)(now - ev->time[i]) * rate);
+    v[i] = (float)w;
+  }
+  *out = rp_csr_build(ev->users->n, ev->items->n, ev->user, ev->item, v, NULL, ev->n, RP_AGG_SUM,
+                      ev->users, ev->items, err);
+  rp_free(v);
+  return *out ? RP_OK : (err ? err->status : RP_ENOMEM);
+}

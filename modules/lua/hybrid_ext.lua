@@ -1,0 +1,407 @@
+-- Pure-Lua parts of rp.hybrid: fallback chains, blends (the single-request
+-- path and blends of Lua objects), fold-in of new users through an ALS
+-- model's recommend_new, and the cold-start splits attached to rp.split.
+--
+-- Every object here follows the recommender protocol: recommend(user, opts)
+-- -> items, scores (chains add a reason code), recommend_all(opts) -> two
+-- tables keyed by user id; blends of C objects also have __recommender().
+return function(rp)
+  local hybrid = rp.hybrid
+  if not hybrid then return end
+
+  -- the cold-start splits belong to rp.split (which may load without them)
+  rp.split = rp.split or {}
+  rp.split.cold_users = hybrid._cold_users
+  rp.split.cold_items = hybrid._cold_items
+
+  local function is_hybrid(rec)
+    local mt = getmetatable(rec)
+    return type(mt) == "table" and mt.__name == "recpipe.Hybrid"
+  end
+
+  -- Does rec take `history` / `values` in recommend options?
+  local function accepts_history(rec)
+    if is_hybrid(rec) then return true end
+    local ok, v = pcall(function() return rec.accepts_history end)
+    return ok and v == true
+  end
+
+  local function field(rec, name)
+    local ok, v = pcall(function() return rec[name] end)
+    if ok then return v end
+  end
+
+  -- The reason code a recommender answers with when its rule has no label.
+  local function reason_of(rec, i)
+    local r = field(rec, "reason")
+    if type(r) == "string" then return r end
+    local s = tostring(rec):lower()
+    if s:find("als", 1, true) then return "cf" end
+    if s:find("popularity", 1, true) then return "popularity" end
+    return "rule" .. i
+  end
+
+  local function check_rec(rec, what)
+    if field(rec, "recommend") == nil then
+      error(("%s: expected a recommender (an object with recommend), got %s"):format(
+        what, tostring(rec)), 3)
+    end
+  end
+
+  -- The options passed on to a recommender: the protocol's, plus history
+  -- and values for those that take them.
+  local function pass(rec, opts, k)
+    local o = { k = k or opts.k, exclude = opts.exclude, items = opts.items, deny = opts.deny }
+    if accepts_history(rec) then o.history, o.values = opts.history, opts.values end
+    return o
+  end
+
+  local function all_users(opts, ...)
+    if opts.users then return opts.users end
+    for i = 1, select("#", ...) do
+      local m = select(i, ...)
+      if m then
+        local users = field(m, "users")
+        if users then return users:ids() end
+      end
+    end
+    error("recommend_all: no users given and no user map to take them from", 3)
+  end
+
+  -- Runs recommend_all of rec for users (or recommend per user when it has
+  -- no recommend_all).
+  local function batch(rec, users, k, exclude)
+    if field(rec, "recommend_all") then
+      return rec:recommend_all { users = users, k = k, exclude = exclude }
+    end
+    local items, scores = {}, {}
+    for _, u in ipairs(users) do
+      local it, sc = rec:recommend(u, { k = k, exclude = exclude })
+      if it then items[u], scores[u] = it, sc end
+    end
+    return items, scores
+  end
+
+  ---------------------------------------------------------------------------
+  -- chain
+  ---------------------------------------------------------------------------
+  local Chain = { reason = "chain", accepts_history = true }
+  Chain.__index = Chain
+  Chain.__name = "recpipe.Chain"
+  function Chain.__tostring(c) return ("recpipe.Chain(%d rules)"):format(#c.rules) end
+
+  -- hybrid.chain{ {when = fn(ctx), use = rec, label = "..."}, ..., {use = fallback},
+  --               train = matrix, attributes = user_features }
+  function hybrid.chain(spec)
+    if type(spec) ~= "table" then
+      error("bad argument #1 to 'chain' (table of rules expected)", 2)
+    end
+    local known = { train = true, attributes = true }
+    for key in pairs(spec) do
+      if type(key) ~= "number" and not known[key] then
+        error(("bad argument #1 to 'chain' (unknown option '%s' (known: train, attributes))")
+          :format(tostring(key)), 2)
+      end
+    end
+    if #spec == 0 then error("bad argument #1 to 'chain' (at least one rule expected)", 2) end
+    local rules = {}
+    for i, r in ipairs(spec) do
+      if type(r) ~= "table" then
+        error(("bad argument #1 to 'chain' (rule %d must be a table)"):format(i), 2)
+      end
+      if r.when ~= nil and type(r.when) ~= "function" then
+        error(("bad argument #1 to 'chain' (rule %d: 'when' must be a function)"):format(i), 2)
+      end
+      check_rec(r.use, ("chain rule %d: 'use'"):format(i))
+      rules[i] = { when = r.when, use = r.use, label = r.label or reason_of(r.use, i) }
+    end
+    return setmetatable({ rules = rules, train = spec.train, attributes = spec.attributes },
+      Chain)
+  end
+
+  -- The context a rule sees for user u.
+  function Chain:context(u, opts)
+    opts = opts or {}
+    local n_train = self.train and hybrid.history_count(self.train, u) or 0
+    local n = n_train
+    if n == 0 then
+      if opts.history then
+        n = #opts.history
+      elseif opts.exclude then
+        n = hybrid.history_count(opts.exclude, u)
+      end
+    end
+    local attrs = self.attributes and self.attributes:attributes(u) or nil
+    return { user = u, n = n, known = n_train > 0, attributes = attrs or {},
+             context = opts.context or {} }
+  end
+
+  -- First rule from index `from` whose when(ctx) holds.
+  function Chain:_match(ctx, from)
+    for i = from or 1, #self.rules do
+      local r = self.rules[i]
+      if r.when == nil or r.when(ctx) then return i end
+    end
+  end
+
+  -- chain:recommend(user, {k, exclude, items, deny, history, values, context})
+  -- -> items, scores, reason (nil, message when no rule answers)
+  function Chain:recommend(u, opts)
+    opts = opts or {}
+    local ctx = self:context(u, opts)
+    local i = self:_match(ctx, 1)
+    while i do
+      local r = self.rules[i]
+      local items, scores = r.use:recommend(u, pass(r.use, opts))
+      if items and #items > 0 then return items, scores, r.label end
+      i = self:_match(ctx, i + 1)
+    end
+    return nil, ("no rule of the chain answered for user '%s'"):format(tostring(u))
+  end
+
+  -- chain:recommend_all{users, k, exclude, context} -> items, scores, reasons
+  -- (tables keyed by user id).  Users are grouped by their first matching
+  -- rule and each group goes through that recommender's recommend_all; a
+  -- user it cannot answer moves on to its next matching rule.
+  function Chain:recommend_all(opts)
+    opts = opts or {}
+    local k = opts.k or 10
+    local users = all_users(opts, self.train, opts.exclude)
+    local ctxs, pending = {}, {}
+    for _, u in ipairs(users) do
+      local ctx = self:context(u, opts)
+      ctxs[u] = ctx
+      local i = self:_match(ctx, 1)
+      if i then
+        pending[i] = pending[i] or {}
+        table.insert(pending[i], u)
+      end
+    end
+    local items, scores, reasons = {}, {}, {}
+    for i = 1, #self.rules do
+      local group = pending[i]
+      if group then
+        local r = self.rules[i]
+        local it, sc = batch(r.use, group, k, opts.exclude)
+        for _, u in ipairs(group) do
+          if it[u] and #it[u] > 0 then
+            items[u], scores[u], reasons[u] = it[u], sc[u], r.label
+          else
+            local j = self:_match(ctxs[u], i + 1)
+            if j then
+              pending[j] = pending[j] or {}
+              table.insert(pending[j], u)
+            end
+          end
+        end
+      end
+    end
+    return items, scores, reasons
+  end
+
+  ---------------------------------------------------------------------------
+  -- fold-in through the ALS model's recommend_new
+  ---------------------------------------------------------------------------
+  local FoldIn = { reason = "fold_in", accepts_history = true }
+  FoldIn.__index = FoldIn
+  FoldIn.__name = "recpipe.FoldIn"
+  function FoldIn.__tostring(f) return ("recpipe.FoldIn(%s)"):format(tostring(f.model)) end
+
+  -- hybrid.fold_in(model, {min_history = 1}): answers a user from its known
+  -- interactions (opts.history, else its row of opts.exclude), folded into
+  -- the model by model:recommend_new; users with fewer than min_history
+  -- known interactions get nil.
+  function hybrid.fold_in(model, o)
+    o = o or {}
+    if field(model, "recommend_new") == nil then
+      error("bad argument #1 to 'fold_in' (a model with recommend_new expected (rp.als))", 2)
+    end
+    for key in pairs(o) do
+      if key ~= "min_history" then
+        error(("bad argument #2 to 'fold_in' (unknown option '%s' (known: min_history))")
+          :format(tostring(key)), 2)
+      end
+    end
+    return setmetatable({ model = model, min_history = o.min_history or 1 }, FoldIn)
+  end
+
+  local function set_of(list)
+    local s = {}
+    for _, x in ipairs(list or {}) do s[x] = true end
+    return s
+  end
+
+  function FoldIn:recommend(u, opts)
+    opts = opts or {}
+    local k = opts.k or 10
+    local hist, vals = opts.history, opts.values
+    if not hist and opts.exclude then hist, vals = opts.exclude:row(u) end
+    if not hist or #hist < self.min_history then
+      return nil, ("fold_in: user '%s' has %d known interactions, fewer than %d"):format(
+        tostring(u), hist and #hist or 0, self.min_history)
+    end
+    -- ask for enough to survive the filters, then filter in Lua
+    local seen = set_of(hist)
+    local deny, allow = set_of(opts.deny), opts.items and set_of(opts.items)
+    if opts.exclude and opts.history then
+      local ex = opts.exclude:row(u)
+      for _, x in ipairs(ex or {}) do seen[x] = true end
+    end
+    local want = k + #hist + (opts.deny and #opts.deny or 0)
+    if allow then want = want + 1000 end
+    local items, scores = self.model:recommend_new(hist, { values = vals, k = want })
+    if not items then return nil, scores end
+    local oi, os = {}, {}
+    for j, it in ipairs(items) do
+      if not seen[it] and not deny[it] and (not allow or allow[it]) then
+        oi[#oi + 1], os[#os + 1] = it, scores[j]
+        if #oi == k then break end
+      end
+    end
+    return oi, os
+  end
+
+  function FoldIn:recommend_all(opts)
+    opts = opts or {}
+    local users = all_users(opts, opts.exclude)
+    local items, scores = {}, {}
+    for _, u in ipairs(users) do
+      local it, sc = self:recommend(u, { k = opts.k, exclude = opts.exclude })
+      if it and #it > 0 then items[u], scores[u] = it, sc end
+    end
+    return items, scores
+  end
+
+  ---------------------------------------------------------------------------
+  -- blend
+  ---------------------------------------------------------------------------
+  local Blend = { reason = "blend", accepts_history = true }
+  Blend.__index = Blend
+  Blend.__name = "recpipe.Blend"
+  function Blend.__tostring(b) return ("recpipe.Blend(%d sources, %s)"):format(#b.sources,
+      b.normalize) end
+
+  local norms = { rank = true, zscore = true, none = true }
+
+  -- hybrid.blend{ {rec_a, 0.7}, {rec_b, 0.3}, normalize = "rank"|"zscore"|"none",
+  --               depth = 100 }
+  function hybrid.blend(spec)
+    if type(spec) ~= "table" or #spec == 0 then
+      error("bad argument #1 to 'blend' (a list of {recommender, weight} expected)", 2)
+    end
+    for key in pairs(spec) do
+      if type(key) ~= "number" and key ~= "normalize" and key ~= "depth" then
+        error(("bad argument #1 to 'blend' (unknown option '%s' (known: normalize, depth))")
+          :format(tostring(key)), 2)
+      end
+    end
+    local normalize = spec.normalize or "rank"
+    if not norms[normalize] then
+      error(("bad argument #1 to 'blend' (field 'normalize' must be one of 'rank', 'zscore', "
+        .. "'none', got '%s')"):format(tostring(normalize)), 2)
+    end
+    local depth = spec.depth or 100
+    if math.type(depth) ~= "integer" or depth < 1 then
+      error(("bad argument #1 to 'blend' (field 'depth' must be a positive integer, got %s)")
+        :format(tostring(depth)), 2)
+    end
+    local sources, weights, all_c = {}, {}, true
+    for i, e in ipairs(spec) do
+      local rec, w = e[1], e[2] or 1
+      check_rec(rec, ("blend source %d"):format(i))
+      if type(w) ~= "number" or w < 0 or w ~= w then
+        error(("bad argument #1 to 'blend' (weight of source %d must be a non-negative number)")
+          :format(i), 2)
+      end
+      sources[i], weights[i] = rec, w
+      if field(rec, "__recommender") == nil then all_c = false end
+    end
+    local self = setmetatable({ sources = sources, weights = weights, normalize = normalize,
+                                depth = depth }, Blend)
+    if all_c then
+      self._c = hybrid._blend(sources, weights, normalize, depth)
+      self.__recommender = function(b) return b._c:__recommender() end
+      self.items = self._c.items
+    end
+    return self
+  end
+
+  -- Normalised values of one list and the value of items it lacks (as blend.c).
+  local function normalise(mode, scores, depth)
+    local m, val = #scores, {}
+    if m == 0 then return val, 0 end
+    if mode == "rank" then
+      for j = 1, m do val[j] = 1 - (j - 1) / depth end
+      return val, 0
+    end
+    local lo = scores[1]
+    for j = 2, m do if scores[j] < lo then lo = scores[j] end end
+    if mode == "none" then
+      for j = 1, m do val[j] = scores[j] end
+      return val, lo
+    end
+    local mean, var = 0, 0
+    for j = 1, m do mean = mean + scores[j] end
+    mean = mean / m
+    for j = 1, m do var = var + (scores[j] - mean) ^ 2 end
+    local sd = math.sqrt(var / m)
+    for j = 1, m do val[j] = sd > 0 and (scores[j] - mean) / sd or 0 end
+    return val, sd > 0 and (lo - mean) / sd or 0
+  end
+
+  -- blend:recommend(user, opts) -> items, scores: each source's recommend
+  -- with k = max(depth, k), merged as blend.c merges.
+  function Blend:recommend(u, opts)
+    opts = opts or {}
+    local k = opts.k or 10
+    local depth = math.max(self.depth, k)
+    local acc, order, base = {}, {}, 0
+    for s, rec in ipairs(self.sources) do
+      local items, scores = rec:recommend(u, pass(rec, opts, depth))
+      local w = self.weights[s]
+      if items then
+        local val, absent = normalise(self.normalize, scores, depth)
+        base = base + w * absent
+        for j, it in ipairs(items) do
+          if acc[it] == nil then
+            acc[it] = 0
+            order[#order + 1] = it
+          end
+          acc[it] = acc[it] + w * (val[j] - absent)
+        end
+      end
+    end
+    if #order == 0 then
+      return nil, ("blend: no source answered for user '%s'"):format(tostring(u))
+    end
+    local map = self.items
+    local idx = {}
+    for _, it in ipairs(order) do
+      acc[it] = base + acc[it]
+      idx[it] = map and map:index(it) or 0
+    end
+    table.sort(order, function(a, b)
+      local fa, fb = acc[a], acc[b]
+      if fa ~= fb then return fa > fb end
+      if idx[a] ~= idx[b] then return idx[a] < idx[b] end
+      return a < b
+    end)
+    local items, scores = {}, {}
+    for j = 1, math.min(k, #order) do items[j], scores[j] = order[j], acc[order[j]] end
+    return items, scores
+  end
+
+  -- blend:recommend_all{users, k, exclude}: the C path when every source has
+  -- one, else per user through Lua.
+  function Blend:recommend_all(opts)
+    opts = opts or {}
+    if self._c then return self._c:recommend_all(opts) end
+    local users = all_users(opts, opts.exclude, self.sources[1])
+    local items, scores = {}, {}
+    for _, u in ipairs(users) do
+      local it, sc = self:recommend(u, { k = opts.k, exclude = opts.exclude })
+      if it and #it > 0 then items[u], scores[u] = it, sc end
+    end
+    return items, scores
+  end
+end
