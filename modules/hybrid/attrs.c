@@ -158,36 +158,37 @@ static int emit_field(st *S, int fi, int32_t row, char **f, size_t *fl, rp_err *
     return RP_OK;
   }
   switch (fs->kind) {
-  case RP_FIELD_CAT:
-    return emit(S, fi, row, v, vn, fs->lower, err);
-  case RP_FIELD_MULTI: {
-    size_t sl = strlen(fs->sep), a = 0;
-    while (a <= vn && !rc) {
-      const char *q = sl == 1 ? memchr(v + a, fs->sep[0], vn - a) : memmem(v + a, vn - a, fs->sep, sl);
-      size_t b = q ? (size_t)(q - v) : vn;
-      const char *w = v + a;
-      size_t wn = b - a;
-      trim(&w, &wn);
-      if (wn) rc = emit(S, fi, row, w, wn, fs->lower, err);
-      a = b + sl;
+    case RP_FIELD_CAT:
+      return emit(S, fi, row, v, vn, fs->lower, err);
+    case RP_FIELD_MULTI: {
+      size_t sl = strlen(fs->sep), a = 0;
+      while (a <= vn && !rc) {
+        const char *q =
+            sl == 1 ? memchr(v + a, fs->sep[0], vn - a) : memmem(v + a, vn - a, fs->sep, sl);
+        size_t b = q ? (size_t)(q - v) : vn;
+        const char *w = v + a;
+        size_t wn = b - a;
+        trim(&w, &wn);
+        if (wn) rc = emit(S, fi, row, w, wn, fs->lower, err);
+        a = b + sl;
+      }
+      return rc;
     }
-    return rc;
-  }
-  case RP_FIELD_BUCKETS: {
-    double x;
-    parse_number(v, vn, &x); /* checked before any feature of the line was emitted */
-    return emit_bucket(S, fi, row, x, err);
-  }
-  case RP_FIELD_TOKENS: {
-    size_t i = 0;
-    while (i < vn && !rc) {
-      while (i < vn && !is_word((unsigned char)v[i])) i++;
-      size_t a = i;
-      while (i < vn && is_word((unsigned char)v[i])) i++;
-      if (i > a) rc = emit(S, fi, row, v + a, i - a, 1, err);
+    case RP_FIELD_BUCKETS: {
+      double x;
+      parse_number(v, vn, &x); /* checked before any feature of the line was emitted */
+      return emit_bucket(S, fi, row, x, err);
     }
-    return rc;
-  }
+    case RP_FIELD_TOKENS: {
+      size_t i = 0;
+      while (i < vn && !rc) {
+        while (i < vn && !is_word((unsigned char)v[i])) i++;
+        size_t a = i;
+        while (i < vn && is_word((unsigned char)v[i])) i++;
+        if (i > a) rc = emit(S, fi, row, v + a, i - a, 1, err);
+      }
+      return rc;
+    }
   }
   return RP_OK;
 }
@@ -221,7 +222,8 @@ static int check_opts(const rp_attr_opts *o, rp_err *err) {
                    RP_FEAT_MAX_FIELDS, o->nfields);
   for (int i = 0; i < o->nfields; i++) {
     const rp_field_spec *fs = &o->fields[i];
-    if (!fs->name || !fs->name[0]) return rp_errf(err, RP_EINVAL, "attributes: field without a name");
+    if (!fs->name || !fs->name[0])
+      return rp_errf(err, RP_EINVAL, "attributes: field without a name");
     for (int j = 0; j < i; j++)
       if (strcmp(o->fields[j].name, fs->name) == 0)
         return rp_errf(err, RP_EINVAL, "attributes: field '%s' given twice", fs->name);
@@ -233,12 +235,12 @@ static int check_opts(const rp_attr_opts *o, rp_err *err) {
                        fs->name, RP_FIELD_MAX_BUCKETS);
       for (int b = 0; b < fs->nbuckets; b++)
         if (!isfinite(fs->buckets[b]) || (b && fs->buckets[b] <= fs->buckets[b - 1]))
-          return rp_errf(err, RP_EINVAL,
-                         "field '%s': bucket bounds must be finite and ascending", fs->name);
+          return rp_errf(err, RP_EINVAL, "field '%s': bucket bounds must be finite and ascending",
+                         fs->name);
     }
     if (fs->kind == RP_FIELD_FLAGS && (fs->nflags < 1 || fs->nflags > RP_FIELD_MAX_FLAGS))
-      return rp_errf(err, RP_EINVAL, "field '%s': between 1 and %d flag columns expected",
-                     fs->name, RP_FIELD_MAX_FLAGS);
+      return rp_errf(err, RP_EINVAL, "field '%s': between 1 and %d flag columns expected", fs->name,
+                     RP_FIELD_MAX_FLAGS);
     if (!isfinite(fs->weight) || fs->weight < 0)
       return rp_errf(err, RP_EINVAL, "field '%s': weight must be a positive number", fs->name);
   }
@@ -322,14 +324,14 @@ static int do_line(st *S, char **f, size_t *fl, int nf, rp_err *err) {
     trim(&v, &vn);
     double x;
     if (vn && !parse_number(v, vn, &x))
-      return line_problem(S, err, "%s:%lld: field '%s': '%.*s' is not a number", path, ln,
-                          fs->name, (int)(vn > 40 ? 40 : vn), v);
+      return line_problem(S, err, "%s:%lld: field '%s': '%.*s' is not a number", path, ln, fs->name,
+                          (int)(vn > 40 ? 40 : vn), v);
   }
   int32_t row = rp_idmap_find(S->map, id, idn);
   int rc;
-  if (row < 0 && S->o->extend) {
+  if (row < 0 && (S->o->extend || !S->o->map)) { /* a new map takes every id */
     if ((rc = rp_idmap_intern(S->map, id, idn, &row, err))) return rc;
-    S->rep->added++;
+    if (S->o->map) S->rep->added++;
   }
   if (row < 0) {
     S->rep->unknown++;

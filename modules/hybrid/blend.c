@@ -146,8 +146,8 @@ static int blend_batch(void *self, const int32_t *users, int32_t n, int32_t k,
       for (int32_t i = 0; i < cn; i++) {
         if (!ok) continue;
         int64_t at = (int64_t)(c0 + i) * k;
-        out_n[c0 + i] = merge_user(b, sb, i, depth, k, acc, mask, touched, fsc, val,
-                                   out_items + at, out_scores + at);
+        out_n[c0 + i] = merge_user(b, sb, i, depth, k, acc, mask, touched, fsc, val, out_items + at,
+                                   out_scores + at);
       }
       rp_free(acc);
       rp_free(val);

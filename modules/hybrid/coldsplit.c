@@ -37,13 +37,17 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Eligible ids (count >= min) and how many to take. */
+/* Eligible ids (count >= min) and which to take: round(fraction * E) of a
+ * seeded shuffle, or its fold-th of folds parts. */
 static int pick(const int32_t *col, int64_t nev, int32_t nids, int32_t min, double fraction,
-                uint64_t seed, uint64_t stream, const char *what, int32_t **out, int32_t *nout,
-                uint8_t **flag, rp_err *err) {
+                int32_t folds, int32_t fold, uint64_t seed, uint64_t stream, const char *what,
+                int32_t **out, int32_t *nout, uint8_t **flag, rp_err *err) {
   *out = NULL;
   *flag = NULL;
-  if (!(fraction > 0 && fraction < 1))
+  if (folds > 0 && (folds < 2 || fold < 1 || fold > folds))
+    return rp_errf(err, RP_EINVAL, "%s: fold must be in 1..folds with folds >= 2, got %d of %d",
+                   what, fold, folds);
+  if (folds == 0 && !(fraction > 0 && fraction < 1))
     return rp_errf(err, RP_EINVAL, "%s: fraction must be in (0, 1), got %g", what, fraction);
   int64_t *cnt = rp_calloc((size_t)(nids ? nids : 1), sizeof *cnt);
   int32_t *ids = rp_malloc((size_t)(nids ? nids : 1) * sizeof *ids);
@@ -59,14 +63,19 @@ static int pick(const int32_t *col, int64_t nev, int32_t nids, int32_t min, doub
   for (int32_t u = 0; u < nids; u++)
     if (cnt[u] >= (min > 1 ? min : 1)) ids[ne++] = u;
   rp_free(cnt);
-  int32_t m = (int32_t)llround(fraction * ne);
+  int32_t a = 0, m = folds ? 0 : (int32_t)llround(fraction * ne);
+  if (folds) {
+    a = (int32_t)((int64_t)ne * (fold - 1) / folds);
+    m = (int32_t)((int64_t)ne * fold / folds) - a;
+  }
   if (m < 1 || m >= ne) {
     rp_free(ids);
     rp_free(fl);
-    return rp_errf(err, RP_EINVAL, "%s: fraction %g of the %d eligible ids holds out %d", what,
-                   fraction, ne, m);
+    return rp_errf(err, RP_EINVAL, "%s: holding out %d of the %d eligible ids leaves no %s", what,
+                   m, ne, m < 1 ? "test" : "training data");
   }
-  choose(ids, ne, m, seed, stream);
+  choose(ids, ne, folds ? ne : m, seed, stream);
+  if (a) memmove(ids, ids + a, (size_t)m * sizeof *ids);
   qsort(ids, (size_t)m, sizeof *ids, cmp_i32);
   for (int32_t j = 0; j < m; j++) fl[ids[j]] = 1;
   *out = ids;
@@ -94,10 +103,11 @@ static int cmp_time(const void *a, const void *b, void *ctx) {
   return (x > y) - (x < y);
 }
 
-int rp_cold_users_split(const rp_events *ev, double fraction, const int32_t *reveal, int nreveal,
-                        uint64_t seed, int32_t min_events, int same_test, rp_cold_users *out,
+int rp_cold_users_split(const rp_events *ev, const rp_cold_opts *o, rp_cold_users *out,
                         rp_err *err) {
   memset(out, 0, sizeof *out);
+  const int32_t *reveal = o->reveal;
+  int nreveal = o->nreveal, same_test = o->same_test;
   if (nreveal < 1 || nreveal > RP_COLD_MAX_REVEAL)
     return rp_errf(err, RP_EINVAL, "cold_users: between 1 and %d reveal sizes expected, got %d",
                    RP_COLD_MAX_REVEAL, nreveal);
@@ -110,8 +120,8 @@ int rp_cold_users_split(const rp_events *ev, double fraction, const int32_t *rev
   uint8_t *cold = NULL, *keep = NULL;
   int64_t *start = NULL, *rows = NULL, *kidx = NULL, *tidx = NULL;
   int32_t nu = ev->users->n;
-  int rc = pick(ev->user, ev->n, nu, min_events, fraction, seed, 0x636f6c64, "cold_users",
-                &out->users, &out->nusers, &cold, err);
+  int rc = pick(ev->user, ev->n, nu, o->min_events, o->fraction, o->folds, o->fold, o->seed,
+                0x636f6c64, "cold_users", &out->users, &out->nusers, &cold, err);
   if (rc) return rc;
   keep = rp_malloc((size_t)(ev->n ? ev->n : 1));
   start = rp_calloc((size_t)nu + 1, sizeof *start);
@@ -182,8 +192,8 @@ int rp_cold_items_split(const rp_events *ev, double fraction, uint64_t seed, rp_
   *items = NULL;
   *nitems = 0;
   uint8_t *cold = NULL;
-  int rc = pick(ev->item, ev->n, ev->items->n, 1, fraction, seed, 0x6974656d, "cold_items", items,
-                nitems, &cold, err);
+  int rc = pick(ev->item, ev->n, ev->items->n, 1, fraction, 0, 0, seed, 0x6974656d, "cold_items",
+                items, nitems, &cold, err);
   if (rc) return rc;
   uint8_t *keep = rp_malloc((size_t)(ev->n ? ev->n : 1));
   if (!keep) {

@@ -19,8 +19,8 @@
 
 typedef struct {
   rp_hyb_rec base;
-  rp_csr *X;   /* items x features, unit rows */
-  rp_csr *XT;  /* features x items */
+  rp_csr *X;    /* items x features, unit rows */
+  rp_csr *XT;   /* features x items */
   float *base0; /* 0 for items with features, -inf for the others */
   int32_t nfeat;
   int binary;

@@ -47,7 +47,8 @@ void rp_features_normalize(rp_features *f) {
   rp_csr *m = f->m;
   for (int32_t r = 0; r < m->nrows; r++) {
     double s = 0;
-    for (int64_t k = m->indptr[r]; k < m->indptr[r + 1]; k++) s += (double)m->data[k] * (double)m->data[k];
+    for (int64_t k = m->indptr[r]; k < m->indptr[r + 1]; k++)
+      s += (double)m->data[k] * (double)m->data[k];
     if (s <= 0) continue;
     double inv = 1.0 / sqrt(s);
     for (int64_t k = m->indptr[r]; k < m->indptr[r + 1]; k++)
@@ -105,8 +106,8 @@ done:
   return rc;
 }
 
-int rp_features_combine(const rp_features *const *parts, const float *weights, int n,
-                        int normalize, rp_features **out, rp_err *err) {
+int rp_features_combine(const rp_features *const *parts, const float *weights, int n, int normalize,
+                        rp_features **out, rp_err *err) {
   *out = NULL;
   if (n < 1) return rp_errf(err, RP_EINVAL, "combine: no feature matrices");
   rp_idmap *rows = parts[0]->m->rowmap;
@@ -204,4 +205,27 @@ fail:
   rp_free(v);
   rp_idmap_release(names);
   return rc;
+}
+
+int rp_features_from_interactions(const rp_csr *m, int binary, rp_features **out, rp_err *err) {
+  *out = NULL;
+  rp_features *F = rp_calloc(1, sizeof *F);
+  if (!F) return rp_enomem(err, "interaction features");
+  if (!(F->m = rp_csr_transpose(m, 0, err))) {
+    rp_free(F);
+    return err ? err->status : RP_ENOMEM;
+  }
+  F->field_of = rp_calloc((size_t)(F->m->ncols ? F->m->ncols : 1), sizeof *F->field_of);
+  F->field_names[0] = rp_strdup("user");
+  F->nfields = 1;
+  if (!F->field_of || !F->field_names[0] || (!F->m->colmap && F->m->ncols)) {
+    int bad_map = F->field_of && F->field_names[0];
+    rp_features_free(F);
+    return bad_map ? rp_errf(err, RP_EINVAL, "interaction features: the matrix has no user map")
+                   : rp_enomem(err, "interaction features");
+  }
+  if (binary)
+    for (int64_t k = 0; k < F->m->nnz; k++) F->m->data[k] = 1.0f;
+  *out = F;
+  return RP_OK;
 }

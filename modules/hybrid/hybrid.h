@@ -53,8 +53,16 @@ int rp_features_prune(rp_features *f, int32_t min_df, int32_t *dropped, rp_err *
 /* A new matrix concatenating the features of parts[0..n) (all on the same
  * entity map), each multiplied by weights[i] (NULL = 1); equal feature names
  * add.  Rows are L2-normalised when normalize.  Owned by the caller. */
-int rp_features_combine(const rp_features *const *parts, const float *weights, int n,
-                        int normalize, rp_features **out, rp_err *err);
+int rp_features_combine(const rp_features *const *parts, const float *weights, int n, int normalize,
+                        rp_features **out, rp_err *err);
+
+/* Items described by the users who took them: a features matrix whose rows
+ * are m's columns (items, on m's item map) and whose features are m's rows
+ * (users; the feature names are the user ids, field "user"), values 1 when
+ * binary else m's.  Content scoring over it is item-based collaborative
+ * filtering: the cosine sum over a user's history items.  Owned by the
+ * caller. */
+int rp_features_from_interactions(const rp_csr *m, int binary, rp_features **out, rp_err *err);
 
 /* ---- attributes reader (attrs.c) -------------------------------------------- */
 enum { RP_FIELD_CAT = 0, RP_FIELD_MULTI, RP_FIELD_BUCKETS, RP_FIELD_TOKENS, RP_FIELD_FLAGS };
@@ -84,8 +92,8 @@ typedef struct rp_field_spec {
 } rp_field_spec;
 
 typedef struct rp_attr_opts {
-  const char *sep; /* NULL = detect from line 1, as read_events */
-  int header;      /* 1 = first line names the columns */
+  const char *sep;          /* NULL = detect from line 1, as read_events */
+  int header;               /* 1 = first line names the columns */
   const char *const *names; /* column names of a header-less file (else "1", "2", ...) */
   int nnames;
   rp_colref id; /* the entity id column */
@@ -138,7 +146,7 @@ void rp_hyb_lines_close(rp_hyb_lines *lr);
 int rp_hyb_split(char *s, size_t n, const char *sep, char **f, size_t *fl, int maxf);
 
 /* ---- recommenders (rec.c) ------------------------------------------------- */
-enum { RP_HYB_CONTENT = 1, RP_HYB_SEGMENT, RP_HYB_PROJECT, RP_HYB_BLEND };
+enum { RP_HYB_CONTENT = 1, RP_HYB_SEGMENT, RP_HYB_PROJECT, RP_HYB_BLEND, RP_HYB_TRENDING };
 
 /* One request: user (index on the recommender's user map, or -1), its
  * history when the caller supplies it (else looked up), items never to
@@ -166,8 +174,8 @@ typedef struct rp_hyb_scratch {
 } rp_hyb_scratch;
 
 typedef struct rp_hyb_rec rp_hyb_rec;
-typedef int (*rp_hyb_one_fn)(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *s,
-                             int32_t k, int32_t *items, float *scores, int32_t *n, rp_err *err);
+typedef int (*rp_hyb_one_fn)(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *s, int32_t k,
+                             int32_t *items, float *scores, int32_t *n, rp_err *err);
 
 struct rp_hyb_rec {
   rp_recommender api; /* api.self == this */
@@ -204,8 +212,8 @@ void rp_hyb_scratch_free(rp_hyb_scratch *s);
  * (mask[i] != 0) and non-finite scores; ties go to the higher tiebreak
  * (when given), then to the lower index.  The mask is used as scratch and
  * left as it was.  Returns the count written. */
-int32_t rp_hyb_topk(const float *scores, int32_t nitems, const float *tiebreak, uint8_t *mask, const int32_t *allow, int32_t nallow, int32_t k,
-                    int32_t *items, float *out);
+int32_t rp_hyb_topk(const float *scores, int32_t nitems, const float *tiebreak, uint8_t *mask,
+                    const int32_t *allow, int32_t nallow, int32_t k, int32_t *items, float *out);
 
 /* The weights a history matrix holds: each event adds (binary ? 1 : value)
  * times 2^(-(now - t) / half_life) when half_life_days > 0 (now <= 0: the
@@ -216,7 +224,7 @@ int rp_hyb_weights(const rp_events *ev, double half_life_days, int64_t now, int 
 
 /* ---- content (content.c) ---------------------------------------------------- */
 typedef struct rp_content_opts {
-  int binary;      /* history weights 1 instead of the values */
+  int binary;          /* history weights 1 instead of the values */
   int popularity_ties; /* break ties by item popularity in the history */
 } rp_content_opts;
 
@@ -248,6 +256,14 @@ int rp_hyb_segment_new(const rp_csr *history, const rp_features *users, const rp
 int32_t rp_hyb_segment_of(const rp_hyb_rec *r, int32_t u, int32_t *nsegments);
 const char *rp_hyb_segment_name(const rp_hyb_rec *r, int32_t s);
 
+/* ---- trending (trending.c) -------------------------------------------------------
+ * Popularity as of each user's request time: past events count
+ * 2^(-age / half_life), later ones not at all.  A user's request time is its
+ * earliest event in `at` (NULL: none), else now (<= 0: the latest event of
+ * ev).  binary: each event counts 1, else its value.  Owned by the caller. */
+int rp_hyb_trending_new(const rp_events *ev, double half_life_days, const rp_events *at,
+                        int64_t now, int binary, rp_hyb_rec **out, rp_err *err);
+
 /* ---- projection (project.c) ----------------------------------------------------- */
 enum { RP_PROJ_RIDGE = 0, RP_PROJ_RANDOM };
 
@@ -262,7 +278,7 @@ typedef struct rp_project_opts {
   double regularization; /* ridge lambda on the feature weights (not on the intercept) */
   int method;            /* RP_PROJ_RIDGE or RP_PROJ_RANDOM (baseline) */
   uint64_t seed;
-  int max_direct; /* features above which CG replaces Cholesky (0 = 4096) */
+  int max_direct;      /* features above which CG replaces Cholesky (0 = 4096) */
   const rp_csr *train; /* marks warm users/items (NULL: non-zero factor rows) */
 } rp_project_opts;
 
@@ -280,9 +296,9 @@ typedef struct rp_project_info {
  * warm rows keep the model's factors, cold rows with features get projected
  * ones, cold rows without features cannot be scored.  Copies what it needs.
  * Owned by the caller. */
-int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items,
-                       const rp_features *users, const rp_project_opts *o, rp_hyb_rec **out,
-                       rp_project_info *info, rp_err *err);
+int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items, const rp_features *users,
+                       const rp_project_opts *o, rp_hyb_rec **out, rp_project_info *info,
+                       rp_err *err);
 /* The completed factor matrices (borrowed from r) and the factor count. */
 void rp_hyb_project_factors(const rp_hyb_rec *r, float **U, int32_t *nu, float **V, int32_t *ni,
                             int32_t *f);
@@ -321,14 +337,25 @@ typedef struct rp_cold_users {
   int32_t test_users[RP_COLD_MAX_REVEAL]; /* users with a non-empty test */
 } rp_cold_users;
 
+typedef struct rp_cold_opts {
+  double fraction;     /* share of the eligible users held out (when folds == 0) */
+  int32_t folds, fold; /* folds > 0: hold out fold `fold` (1..folds) of a partition */
+  const int32_t *reveal;
+  int nreveal;
+  uint64_t seed;
+  int32_t min_events; /* users with fewer events are never held out */
+  int same_test;
+} rp_cold_opts;
+
 /* Holds out round(fraction * U) of the U users with at least min_events
- * events (chosen by a seeded shuffle); their events leave train.  For each
- * reveal size n, known = each held-out user's n oldest events (by time,
- * then input order) and test = the rest (same_test: the events after the
- * largest reveal, the same test for every n).  Everything is on ev's maps.
- * Fills *out (free with rp_cold_users_free). */
-int rp_cold_users_split(const rp_events *ev, double fraction, const int32_t *reveal, int nreveal,
-                        uint64_t seed, int32_t min_events, int same_test, rp_cold_users *out,
+ * events, or one of `folds` equal parts of them (a seeded shuffle chooses;
+ * the folds of one seed partition the users, so every user is cold exactly
+ * once over the folds).  Their events leave train.  For each reveal size n,
+ * known = each held-out user's n oldest events (by time, then input order)
+ * and test = the rest (same_test: the events after the largest reveal, the
+ * same test for every n).  Everything is on ev's maps.  Fills *out (free
+ * with rp_cold_users_free). */
+int rp_cold_users_split(const rp_events *ev, const rp_cold_opts *o, rp_cold_users *out,
                         rp_err *err);
 void rp_cold_users_free(rp_cold_users *c);
 

@@ -200,7 +200,7 @@ static const luaL_Reg features_methods[] = {{"names", features_names},
                                             {"free", features_free},
                                             {NULL, NULL}};
 static const luaL_Reg features_meta[] = {
-    {"__gc", features_free},          {"__close", features_free}, {"__len", features_len},
+    {"__gc", features_free},           {"__close", features_free},  {"__len", features_len},
     {"__tostring", features_tostring}, {"__index", features_index}, {NULL, NULL}};
 
 static void **newfeatures(lua_State *L) {
@@ -315,9 +315,8 @@ static void push_attr_report(lua_State *L, const rp_attr_report *rep) {
 }
 
 static void attr_opts(lua_State *L, rp_attr_opts *o) {
-  static const char *const known[] = {"id",      "map",    "fields",    "sep",    "header",
-                                      "names",   "tfidf",  "normalize", "extend", "on_error",
-                                      "min_df",  NULL};
+  static const char *const known[] = {"id",    "map",       "fields", "sep",      "header", "names",
+                                      "tfidf", "normalize", "extend", "on_error", "min_df", NULL};
   rpL_checkopts(L, 2, known);
   rp_attr_opts_init(o);
   o->sep = rpL_optstring(L, 2, "sep", NULL);
@@ -689,14 +688,48 @@ static rp_csr *pushed_weights(lua_State *L, int idx, int opt, int binary_default
 static int hybrid_content(lua_State *L) {
   luaL_checkany(L, 1);
   rp_features *items = checkfeatures(L, 2);
-  static const char *const known[] = {"half_life_days", "now", "binary", "popularity_ties",
-                                      NULL};
+  static const char *const known[] = {"half_life_days", "now", "binary", "popularity_ties", NULL};
   rpL_checkopts(L, 3, known);
   rp_content_opts o = {0, rpL_optboolean(L, 3, "popularity_ties", 1)};
   rp_csr *w = pushed_weights(L, 1, 3, 0);
   void **slot = newrec(L);
   rp_err err;
   if (rp_hyb_content_new(w, items, &o, (rp_hyb_rec **)slot, &err)) return rpL_error(L, &err);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* rp.hybrid.trending(train_events, {half_life_days, at = events, now, binary}) */
+static int hybrid_trending(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  static const char *const known[] = {"half_life_days", "at", "now", "binary", NULL};
+  rpL_checkopts(L, 2, known);
+  double hl = rpL_optnumber(L, 2, "half_life_days", 30, 1e-9, HUGE_VAL);
+  lua_Integer now = rpL_optinteger(L, 2, "now", 0, 0, LUA_MAXINTEGER);
+  int binary = rpL_optboolean(L, 2, "binary", 1);
+  rp_events *at = NULL;
+  if (rpL_getopt(L, 2, "at") != LUA_TNIL) at = rpL_checkevents(L, -1);
+  void **slot = newrec(L);
+  rp_err err;
+  if (rp_hyb_trending_new(ev, hl, at, (int64_t)now, binary, (rp_hyb_rec **)slot, &err))
+    return rpL_error(L, &err);
+  rpL_gcpressure(L);
+  return 1;
+}
+
+/* rp.hybrid.interaction_features(matrix, {binary = true}) -> Features
+ * (items described by their users: content over it is item-kNN) */
+static int hybrid_interaction_features(lua_State *L) {
+  rp_csr *m = rpL_checkmatrix(L, 1);
+  static const char *const known[] = {"binary", NULL};
+  rpL_checkopts(L, 2, known);
+  int binary = rpL_optboolean(L, 2, "binary", 1);
+  void **slot = newfeatures(L);
+  rp_err err;
+  if (rp_features_from_interactions(m, binary, (rp_features **)slot, &err))
+    return rpL_error(L, &err);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 1);
   rpL_gcpressure(L);
   return 1;
 }
@@ -709,11 +742,15 @@ static void segment_fields(lua_State *L, int opt, const rp_features *users, rp_s
   if (users && (n < 1 || n > 8))
     rpL_fielderror(L, opt, "field", "must name 1 to 8 fields of the user features");
   for (int i = 0; i < n; i++) {
-    if (t == LUA_TTABLE) lua_geti(L, -1, i + 1);
-    else lua_pushvalue(L, -1);
+    if (t == LUA_TTABLE)
+      lua_geti(L, -1, i + 1);
+    else
+      lua_pushvalue(L, -1);
     const char *name = lua_tostring(L, -1);
     int fi = name ? rp_features_field(users, name) : -1;
-    if (fi < 0) rpL_fielderror(L, opt, "field", "'%s' is not a field of the user features", name ? name : "?");
+    if (fi < 0)
+      rpL_fielderror(L, opt, "field", "'%s' is not a field of the user features",
+                     name ? name : "?");
     o->fields[o->nfields++] = fi;
     lua_pop(L, 1);
   }
@@ -724,8 +761,8 @@ static void segment_fields(lua_State *L, int opt, const rp_features *users, rp_s
 static int hybrid_segment(lua_State *L) {
   luaL_checkany(L, 1);
   rp_features *users = lua_isnoneornil(L, 2) ? NULL : checkfeatures(L, 2);
-  static const char *const known[] = {"field",  "half_life_days", "now", "binary",
-                                      "shrinkage", "strict", NULL};
+  static const char *const known[] = {"field",     "half_life_days", "now", "binary",
+                                      "shrinkage", "strict",         NULL};
   rpL_checkopts(L, 3, known);
   rp_segment_opts o;
   memset(&o, 0, sizeof o);
@@ -780,7 +817,7 @@ static int hybrid_project(lua_State *L) {
   luaL_checkany(L, 1);
   rp_features *items = lua_isnoneornil(L, 2) ? NULL : checkfeatures(L, 2);
   static const char *const known[] = {"regularization", "user_features", "method", "seed",
-                                      "train", "max_direct", NULL};
+                                      "train",          "max_direct",    NULL};
   rpL_checkopts(L, 3, known);
   rp_project_opts o;
   memset(&o, 0, sizeof o);
@@ -882,20 +919,25 @@ static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
   return n;
 }
 
-/* rp.hybrid._cold_users(ev, {fraction, reveal, seed, min_events, same_test})
- * -> train, cases, summary.  Every box and table is made before the split,
- * so the split's results are owned by Lua as soon as they exist. */
+/* rp.hybrid._cold_users(ev, {fraction, folds, fold, reveal, seed, min_events,
+ * same_test}) -> train, cases, summary.  Every box and table is made before
+ * the split, so the split's results are owned by Lua as soon as they exist. */
 static int hybrid_cold_users(lua_State *L) {
   rp_events *ev = rpL_checkevents(L, 1);
-  static const char *const known[] = {"fraction", "reveal", "seed", "min_events", "same_test",
-                                      NULL};
+  static const char *const known[] = {"fraction", "folds",      "fold",      "reveal",
+                                      "seed",     "min_events", "same_test", NULL};
   rpL_checkopts(L, 2, known);
-  double fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
-  uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
-  int32_t min_events = (int32_t)rpL_optinteger(L, 2, "min_events", 1, 1, INT32_MAX);
-  int same = rpL_optboolean(L, 2, "same_test", 0);
+  rp_cold_opts o;
   int32_t reveal[RP_COLD_MAX_REVEAL];
-  int nrev = reveal_sizes(L, 2, reveal);
+  memset(&o, 0, sizeof o);
+  o.fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
+  o.folds = (int32_t)rpL_optinteger(L, 2, "folds", 0, 0, 1000000);
+  o.fold = (int32_t)rpL_optinteger(L, 2, "fold", o.folds ? 1 : 0, 0, 1000000);
+  o.seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
+  o.min_events = (int32_t)rpL_optinteger(L, 2, "min_events", 1, 1, INT32_MAX);
+  o.same_test = rpL_optboolean(L, 2, "same_test", 0);
+  int nrev = o.nreveal = reveal_sizes(L, 2, reveal);
+  o.reveal = reveal;
   void **train = rpL_newbox(L, RP_EVENTS_T), **known_s[RP_COLD_MAX_REVEAL],
        **test_s[RP_COLD_MAX_REVEAL];
   lua_createtable(L, nrev, 0);
@@ -911,8 +953,7 @@ static int hybrid_cold_users(lua_State *L) {
   lua_insert(L, -3); /* below train and cases */
   rp_cold_users c;
   rp_err err;
-  if (rp_cold_users_split(ev, fraction, reveal, nrev, seed, min_events, same, &c, &err))
-    return rpL_error(L, &err);
+  if (rp_cold_users_split(ev, &o, &c, &err)) return rpL_error(L, &err);
   *train = c.train;
   for (int r = 0; r < nrev; r++) *known_s[r] = c.known[r], *test_s[r] = c.test[r];
   int32_t *users = c.users, nusers = c.nusers;
@@ -965,6 +1006,8 @@ static const luaL_Reg hybrid_funcs[] = {{"attributes", hybrid_attributes},
                                         {"content", hybrid_content},
                                         {"segment_popularity", hybrid_segment},
                                         {"project", hybrid_project},
+                                        {"trending", hybrid_trending},
+                                        {"interaction_features", hybrid_interaction_features},
                                         {"history_count", hybrid_history_count},
                                         {"_blend", hybrid_blend},
                                         {"_cold_users", hybrid_cold_users},

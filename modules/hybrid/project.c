@@ -105,8 +105,8 @@ static void rhs(const rp_csr *X, int32_t n, const uint8_t *keep, const float *Y,
   }
 }
 
-static int ridge_direct(const rp_csr *X, int32_t n, const uint8_t *keep, const float *Y,
-                        int32_t f, double lambda, int32_t d, double *B, float *W, rp_err *err) {
+static int ridge_direct(const rp_csr *X, int32_t n, const uint8_t *keep, const float *Y, int32_t f,
+                        double lambda, int32_t d, double *B, float *W, rp_err *err) {
   int D = d + 1, ok = 1;
   size_t cells = rp_mulsize((size_t)D, (size_t)D, &ok);
   double *G = ok ? rp_calloc(cells, sizeof *G) : NULL;
@@ -313,8 +313,7 @@ static int complete(const float *M, int32_t nm, int32_t nout, int32_t f, const u
       }
   for (int32_t c = 0; c < f; c++) sd[c] = sqrt(sd[c] / nwarm);
   if (o->method == RP_PROJ_RIDGE) {
-    if ((rc = rp_hyb_ridge(X, nm, warm, M, f, o->regularization, o->max_direct, W, cg_iters,
-                           err)))
+    if ((rc = rp_hyb_ridge(X, nm, warm, M, f, o->regularization, o->max_direct, W, cg_iters, err)))
       goto done;
     /* r2 on the warm rows; the first cold output row is free scratch */
     double sse = 0, sst = 0;
@@ -375,9 +374,9 @@ static uint8_t *warm_rows(const float *M, int32_t nm, int32_t f, const rp_csr *t
   return w;
 }
 
-int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items,
-                       const rp_features *users, const rp_project_opts *o, rp_hyb_rec **out,
-                       rp_project_info *info, rp_err *err) {
+int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items, const rp_features *users,
+                       const rp_project_opts *o, rp_hyb_rec **out, rp_project_info *info,
+                       rp_err *err) {
   *out = NULL;
   rp_project_info dummy;
   if (!info) info = &dummy;
@@ -385,11 +384,9 @@ int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items,
   if (fm->f < 1 || fm->nu < 0 || fm->ni < 0)
     return rp_errf(err, RP_EINVAL, "projection: bad factor model shape");
   if (items && fm->items && items->m->rowmap && items->m->rowmap != fm->items)
-    return rp_errf(err, RP_EINVAL,
-                   "projection: the item features are not on the model's item map");
+    return rp_errf(err, RP_EINVAL, "projection: the item features are not on the model's item map");
   if (users && fm->users && users->m->rowmap && users->m->rowmap != fm->users)
-    return rp_errf(err, RP_EINVAL,
-                   "projection: the user features are not on the model's user map");
+    return rp_errf(err, RP_EINVAL, "projection: the user features are not on the model's user map");
   if (o->train && ((fm->users && o->train->rowmap && o->train->rowmap != fm->users) ||
                    (fm->items && o->train->colmap && o->train->colmap != fm->items)))
     return rp_errf(err, RP_EINVAL, "projection: the training matrix is not on the model's maps");
@@ -421,8 +418,8 @@ int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items,
     goto fail;
   }
   int32_t placed;
-  if ((rc = complete(fm->V, fm->ni, p->ni, f, wi, items ? items->m : NULL, o, 0, p->V, iok,
-                     &placed, &info->item_r2, &info->cg_iterations, err)))
+  if ((rc = complete(fm->V, fm->ni, p->ni, f, wi, items ? items->m : NULL, o, 0, p->V, iok, &placed,
+                     &info->item_r2, &info->cg_iterations, err)))
     goto fail;
   info->projected_items = placed;
   if ((rc = complete(fm->U, fm->nu, p->nu, f, wu, users ? users->m : NULL, o, (uint64_t)1 << 40,

@@ -17,11 +17,11 @@
 
 typedef struct {
   rp_hyb_rec base;
-  rp_idmap *names;  /* segment names */
-  int32_t *seg_of;  /* per user row of the features, -1 = none */
+  rp_idmap *names; /* segment names */
+  int32_t *seg_of; /* per user row of the features, -1 = none */
   int32_t nseg_of;
-  float *pop;       /* (nseg + 1) x nitems; row nseg is global */
-  int fallback;     /* users without a segment get the global row */
+  float *pop;   /* (nseg + 1) x nitems; row nseg is global */
+  int fallback; /* users without a segment get the global row */
 } segment;
 
 static void segment_destroy(rp_hyb_rec *r) {
@@ -134,7 +134,8 @@ int rp_hyb_segment_new(const rp_csr *history, const rp_features *users, const rp
     if (s >= 0) ns[s] += 1;
     for (int64_t t = history->indptr[u]; t < history->indptr[u + 1]; t++) {
       c[history->indices[t]] += (double)history->data[t];
-      if (s >= 0) cs[(size_t)s * (size_t)ni + (size_t)history->indices[t]] += (double)history->data[t];
+      if (s >= 0)
+        cs[(size_t)s * (size_t)ni + (size_t)history->indices[t]] += (double)history->data[t];
     }
   }
   double m = o ? o->shrinkage : 0, N = ns[nseg] > 0 ? ns[nseg] : 1;
