@@ -47,8 +47,8 @@ static int pick(const int32_t *col, int64_t nev, int32_t nids, int32_t min, doub
   if (folds > 0 && (folds < 2 || fold < 1 || fold > folds))
     return rp_errf(err, RP_EINVAL, "%s: fold must be in 1..folds with folds >= 2, got %d of %d",
                    what, fold, folds);
-  if (folds == 0 && !(fraction > 0 && fraction < 1))
-    return rp_errf(err, RP_EINVAL, "%s: fraction must be in (0, 1), got %g", what, fraction);
+  if (folds == 0 && !(fraction > 0 && fraction <= 1))
+    return rp_errf(err, RP_EINVAL, "%s: fraction must be in (0, 1], got %g", what, fraction);
   int64_t *cnt = rp_calloc((size_t)(nids ? nids : 1), sizeof *cnt);
   int32_t *ids = rp_malloc((size_t)(nids ? nids : 1) * sizeof *ids);
   uint8_t *fl = rp_calloc((size_t)(nids ? nids : 1), 1);
@@ -68,7 +68,7 @@ static int pick(const int32_t *col, int64_t nev, int32_t nids, int32_t min, doub
     a = (int32_t)((int64_t)ne * (fold - 1) / folds);
     m = (int32_t)((int64_t)ne * fold / folds) - a;
   }
-  if (m < 1 || m >= ne) {
+  if (m < 1 || (m >= ne && fraction < 1) || m > ne) {
     rp_free(ids);
     rp_free(fl);
     return rp_errf(err, RP_EINVAL, "%s: holding out %d of the %d eligible ids leaves no %s", what,

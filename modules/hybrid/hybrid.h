@@ -146,7 +146,14 @@ void rp_hyb_lines_close(rp_hyb_lines *lr);
 int rp_hyb_split(char *s, size_t n, const char *sep, char **f, size_t *fl, int maxf);
 
 /* ---- recommenders (rec.c) ------------------------------------------------- */
-enum { RP_HYB_CONTENT = 1, RP_HYB_SEGMENT, RP_HYB_PROJECT, RP_HYB_BLEND, RP_HYB_TRENDING };
+enum {
+  RP_HYB_CONTENT = 1,
+  RP_HYB_SEGMENT,
+  RP_HYB_PROJECT,
+  RP_HYB_BLEND,
+  RP_HYB_TRENDING,
+  RP_HYB_FOLDIN
+};
 
 /* One request: user (index on the recommender's user map, or -1), its
  * history when the caller supplies it (else looked up), items never to
@@ -183,6 +190,8 @@ struct rp_hyb_rec {
   const char *reason; /* "content", "segment", "projection", "blend" */
   rp_csr *history;    /* users' known interactions (owned; may be NULL) */
   float *tiebreak;    /* item popularity breaking score ties (owned; may be NULL) */
+  int32_t *cand;      /* candidate items (owned, ascending; NULL = all) */
+  int32_t ncand;
   rp_hyb_one_fn one;  /* NULL: batch only (blend) */
   void (*destroy)(rp_hyb_rec *r);
   size_t work_floats; /* per-thread work the kind needs */
@@ -193,8 +202,16 @@ void rp_hyb_rec_free(rp_hyb_rec *r); /* accepts NULL */
  * after a recommender is built; users past the history are scored from
  * the call's exclude matrix). */
 void rp_hyb_rec_refresh(rp_hyb_rec *r);
+/* Restricts r's answers to items[0..n) (copied; duplicates and ids out of
+ * range dropped; n = 0 with items NULL lifts the restriction): a shelf of
+ * new arrivals, or the cold items of an evaluation. */
+int rp_hyb_restrict(rp_hyb_rec *r, const int32_t *items, int32_t n, rp_err *err);
+/* The request's allow list intersected with r's candidates, written to out
+ * (room for n); returns the count. */
+int32_t rp_hyb_intersect(const rp_hyb_rec *r, const int32_t *allow, int32_t n, int32_t *out);
 /* Fills q for user u (-1 = not on the map): its history (row of r's own
- * history, else of exclude) and its seen items (row of exclude). */
+ * history, else of exclude), its seen items (row of exclude) and r's
+ * candidates as the allow list. */
 void rp_hyb_req_user(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp_hyb_req *q);
 /* Answers one request (top k, best first); *n < k when fewer candidates
  * exist, 0 when the recommender cannot answer (no history, no segment). */
@@ -263,6 +280,16 @@ const char *rp_hyb_segment_name(const rp_hyb_rec *r, int32_t s);
  * ev).  binary: each event counts 1, else its value.  Owned by the caller. */
 int rp_hyb_trending_new(const rp_events *ev, double half_life_days, const rp_events *at,
                         int64_t now, int binary, rp_hyb_rec **out, rp_err *err);
+
+/* ---- fold-in (hyb_foldin.c) --------------------------------------------------------
+ * An ALS model answering from a user's known interactions: the user's
+ * history (the call's exclude row, or the request's) is folded into the
+ * model (rp_als_foldin: one exact half-step) and items are scored by the
+ * dot product with the folded-in vector.  Users with fewer than
+ * min_history known interactions get nothing.  The model is retained. */
+struct rp_als_model;
+int rp_hyb_foldin_new(struct rp_als_model *m, int32_t min_history, rp_hyb_rec **out,
+                      rp_err *err);
 
 /* ---- projection (project.c) ----------------------------------------------------- */
 enum { RP_PROJ_RIDGE = 0, RP_PROJ_RANDOM };

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "als.h"
 #include "hybrid.h"
 #include "rpl.h"
 
@@ -506,7 +507,11 @@ static void request_lists(lua_State *L, int opt, const rp_hyb_rec *r, rp_hyb_req
       q->hval = val;
     }
   }
-  if (rpL_getopt(L, opt, "items") != LUA_TNIL) q->allow = id_list(L, -1, r->api.items, &q->nallow);
+  if (rpL_getopt(L, opt, "items") != LUA_TNIL) {
+    int32_t n, *allow = id_list(L, -1, r->api.items, &n);
+    q->nallow = rp_hyb_intersect(r, allow, n, allow); /* within the restriction, if any */
+    q->allow = allow;
+  }
   if (rpL_getopt(L, opt, "deny") != LUA_TNIL) q->deny = id_list(L, -1, r->api.items, &q->ndeny);
 }
 
@@ -593,11 +598,12 @@ static int rec_recommend_all(lua_State *L) {
   return 2;
 }
 
-/* Extra fields: kind, info, item_factors / user_factors (projection) */
+/* Fields: kind / reason / name ("content", ...), info, users, items,
+ * item_factors / user_factors (projection); other keys are methods */
 static int rec_index(lua_State *L) {
   rp_hyb_rec *r = checkrec(L, 1);
   const char *k = luaL_checkstring(L, 2);
-  if (strcmp(k, "kind") == 0 || strcmp(k, "reason") == 0) {
+  if (strcmp(k, "kind") == 0 || strcmp(k, "reason") == 0 || strcmp(k, "name") == 0) {
     lua_pushstring(L, r->reason);
   } else if (strcmp(k, "info") == 0) {
     getuv(L, 1);
@@ -623,6 +629,17 @@ static int rec_index(lua_State *L) {
   return 1;
 }
 
+/* obj:restrict(item_ids or nil) -> obj: answers only among these items */
+static int rec_restrict(lua_State *L) {
+  rp_hyb_rec *r = checkrec(L, 1);
+  int32_t n = 0, *ix = NULL;
+  if (!lua_isnoneornil(L, 2)) ix = id_list(L, 2, r->api.items, &n);
+  rp_err err;
+  if (rp_hyb_restrict(r, ix, n, &err)) return rpL_error(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+
 /* seg:segment_of(user) -> segment name or nil */
 static int rec_segment_of(lua_State *L) {
   rp_hyb_rec *r = checkrec(L, 1);
@@ -638,6 +655,7 @@ static const luaL_Reg rec_methods[] = {{"recommend", rec_recommend},
                                        {"recommend_all", rec_recommend_all},
                                        {"__recommender", rec_recommender},
                                        {"segment_of", rec_segment_of},
+                                       {"restrict", rec_restrict},
                                        {"free", rec_free},
                                        {NULL, NULL}};
 static const luaL_Reg rec_meta[] = {{"__gc", rec_free},
@@ -847,6 +865,26 @@ static int hybrid_project(lua_State *L) {
   return 1;
 }
 
+/* rp.hybrid.fold_in(als_model, {min_history = 1}) */
+static int hybrid_fold_in(lua_State *L) {
+  luaL_checkany(L, 1);
+  static const char *const known[] = {"min_history", NULL};
+  rpL_checkopts(L, 2, known);
+  int32_t minh = (int32_t)rpL_optinteger(L, 2, "min_history", 1, 1, INT32_MAX);
+  rp_recommender *rec = recommender_of(L, 1);
+  if (!rec || !rec->name || strcmp(rec->name, "als") != 0)
+    return luaL_argerror(L, 1, "an ALS model (rp.als.train or rp.als.load) expected");
+  void **slot = newrec(L);
+  rp_err err;
+  if (rp_hyb_foldin_new((rp_als_model *)rec->self, minh, (rp_hyb_rec **)slot, &err))
+    return rpL_error(L, &err);
+  getuv(L, -1);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "model");
+  lua_pop(L, 1);
+  return 1;
+}
+
 /* rp.hybrid._blend({src...}, {w...}, norm, depth): the C core of blend
  * (every source must have __recommender) */
 static int hybrid_blend(lua_State *L) {
@@ -1007,6 +1045,7 @@ static const luaL_Reg hybrid_funcs[] = {{"attributes", hybrid_attributes},
                                         {"segment_popularity", hybrid_segment},
                                         {"project", hybrid_project},
                                         {"trending", hybrid_trending},
+                                        {"fold_in", hybrid_fold_in},
                                         {"interaction_features", hybrid_interaction_features},
                                         {"history_count", hybrid_history_count},
                                         {"_blend", hybrid_blend},

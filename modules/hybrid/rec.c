@@ -4,6 +4,7 @@
  * thread), top-k selection with exclusions, and history weights from logs.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hybrid.h"
@@ -12,6 +13,7 @@ void rp_hyb_rec_free(rp_hyb_rec *r) {
   if (!r) return;
   rp_csr_free(r->history);
   rp_free(r->tiebreak);
+  rp_free(r->cand);
   if (r->destroy) r->destroy(r);
   rp_free(r);
 }
@@ -165,9 +167,49 @@ static void history_of(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp
   if (q->nhist == 0) row_of(exclude, u, &q->hist, &q->hval, &q->nhist);
 }
 
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+int rp_hyb_restrict(rp_hyb_rec *r, const int32_t *items, int32_t n, rp_err *err) {
+  if (!items) {
+    rp_free(r->cand);
+    r->cand = NULL;
+    r->ncand = 0;
+    return RP_OK;
+  }
+  int32_t *c = rp_malloc((size_t)(n ? n : 1) * sizeof *c), m = 0;
+  if (!c) return rp_enomem(err, "candidates");
+  for (int32_t j = 0; j < n; j++)
+    if (items[j] >= 0 && items[j] < r->api.nitems) c[m++] = items[j];
+  qsort(c, (size_t)m, sizeof *c, cmp_i32);
+  int32_t u = 0;
+  for (int32_t j = 0; j < m; j++)
+    if (!u || c[j] != c[u - 1]) c[u++] = c[j];
+  rp_free(r->cand);
+  r->cand = c;
+  r->ncand = u;
+  return RP_OK;
+}
+
+int32_t rp_hyb_intersect(const rp_hyb_rec *r, const int32_t *allow, int32_t n, int32_t *out) {
+  int32_t m = 0;
+  for (int32_t j = 0; j < n; j++) {
+    if (!r->cand) {
+      out[m++] = allow[j];
+      continue;
+    }
+    if (bsearch(&allow[j], r->cand, (size_t)r->ncand, sizeof *r->cand, cmp_i32))
+      out[m++] = allow[j];
+  }
+  return m;
+}
+
 void rp_hyb_req_user(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp_hyb_req *q) {
   memset(q, 0, sizeof *q);
   q->user = u;
+  if (r->cand) q->allow = r->cand, q->nallow = r->ncand;
   history_of(r, u, exclude, q);
   const float *v;
   row_of(exclude, u, &q->excl, &v, &q->nexcl);

@@ -173,7 +173,7 @@ START_TEST(cold_items_split) {
   rp_events_free(test);
   rp_free(items);
   ck_assert_int_eq(rp_cold_items_split(ev, 1.5, 5, &train, &test, &items, &n, &err), RP_EINVAL);
-  ck_assert_ptr_nonnull(strstr(err.msg, "fraction must be in (0, 1)"));
+  ck_assert_ptr_nonnull(strstr(err.msg, "fraction must be in (0, 1]"));
   ck_assert_ptr_null(train);
   RP_FAULT_LOOP(rp_cold_items_split(ev, 0.3, 5, &train, &test, &items, &n, NULL)
                     ? 1
