@@ -49,8 +49,7 @@ static int foldin_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *
   return RP_OK;
 }
 
-int rp_hyb_foldin_new(struct rp_als_model *m, int32_t min_history, rp_hyb_rec **out,
-                      rp_err *err) {
+int rp_hyb_foldin_new(struct rp_als_model *m, int32_t min_history, rp_hyb_rec **out, rp_err *err) {
   *out = NULL;
   if (min_history < 1)
     return rp_errf(err, RP_EINVAL, "fold_in: min_history must be positive, got %d", min_history);

@@ -192,7 +192,7 @@ struct rp_hyb_rec {
   float *tiebreak;    /* item popularity breaking score ties (owned; may be NULL) */
   int32_t *cand;      /* candidate items (owned, ascending; NULL = all) */
   int32_t ncand;
-  rp_hyb_one_fn one;  /* NULL: batch only (blend) */
+  rp_hyb_one_fn one; /* NULL: batch only (blend) */
   void (*destroy)(rp_hyb_rec *r);
   size_t work_floats; /* per-thread work the kind needs */
 };
@@ -288,8 +288,7 @@ int rp_hyb_trending_new(const rp_events *ev, double half_life_days, const rp_eve
  * dot product with the folded-in vector.  Users with fewer than
  * min_history known interactions get nothing.  The model is retained. */
 struct rp_als_model;
-int rp_hyb_foldin_new(struct rp_als_model *m, int32_t min_history, rp_hyb_rec **out,
-                      rp_err *err);
+int rp_hyb_foldin_new(struct rp_als_model *m, int32_t min_history, rp_hyb_rec **out, rp_err *err);
 
 /* ---- projection (project.c) ----------------------------------------------------- */
 enum { RP_PROJ_RIDGE = 0, RP_PROJ_RANDOM };

@@ -39,6 +39,14 @@ static int32_t *id_list(lua_State *L, int idx, const rp_idmap *map, int32_t *n) 
   return ix;
 }
 
+/* Returns nil and fmt formatted with the value at idx as a string. */
+static int nil_message(lua_State *L, const char *fmt, int idx) {
+  const char *id = luaL_tolstring(L, idx, NULL);
+  lua_pushnil(L);
+  lua_pushfstring(L, fmt, id);
+  return 2;
+}
+
 static void setint(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
@@ -110,9 +118,7 @@ static int features_row(lua_State *L) {
   rp_features *f = checkfeatures(L, 1);
   int32_t r = feature_row(L, f, 2);
   if (r < 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "unknown id '%s'", luaL_tolstring(L, 2, NULL));
-    return 2;
+    return nil_message(L, "unknown id '%s'", 2);
   }
   int64_t a = r < f->m->nrows ? f->m->indptr[r] : 0, b = r < f->m->nrows ? f->m->indptr[r + 1] : 0;
   lua_createtable(L, (int)(b - a), 0);
@@ -532,9 +538,7 @@ static int rec_recommend(lua_State *L) {
   rp_hyb_req_user(r, u, exclude, &q);
   request_lists(L, 3, r, &q);
   if (u < 0 && !q.hist) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "unknown user '%s'", luaL_tolstring(L, 2, NULL));
-    return 2;
+    return nil_message(L, "unknown user '%s'", 2);
   }
   int32_t kk = k < r->api.nitems ? k : (r->api.nitems ? r->api.nitems : 1);
   int32_t *it = tmparray(L, (size_t)kk, sizeof *it), n;
@@ -542,10 +546,8 @@ static int rec_recommend(lua_State *L) {
   rp_err err;
   if (rp_hyb_recommend_one(r, &q, kk, it, sc, &n, &err)) return rpL_error(L, &err);
   if (n == 0) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s: nothing to recommend for user '%s'", r->reason,
-                    luaL_tolstring(L, 2, NULL));
-    return 2;
+    lua_pushfstring(L, "%s: nothing to recommend for user '%%s'", r->reason);
+    return nil_message(L, lua_tostring(L, -1), 2);
   }
   push_list(L, r->api.items, it, sc, n);
   return 2;

@@ -11,6 +11,7 @@
  * towards the global share by m pseudo-users, so a segment of three people
  * does not answer with their three favourites alone.
  */
+#include <math.h>
 #include <string.h>
 
 #include "hybrid.h"
@@ -139,15 +140,18 @@ int rp_hyb_segment_new(const rp_csr *history, const rp_features *users, const rp
     }
   }
   double m = o ? o->shrinkage : 0, N = ns[nseg] > 0 ? ns[nseg] : 1;
+  /* an item nobody (in the segment, or with shrinkage anybody) took is
+   * not a candidate */
   for (int32_t i = 0; i < ni; i++) {
-    g->pop[(size_t)nseg * (size_t)ni + (size_t)i] = (float)(c[i] / N);
+    g->pop[(size_t)nseg * (size_t)ni + (size_t)i] = c[i] > 0 ? (float)(c[i] / N) : -INFINITY;
     r->tiebreak[i] = (float)c[i];
   }
   for (int32_t s = 0; s < nseg; s++) {
     double den = ns[s] + m;
     for (int32_t i = 0; i < ni; i++) {
       size_t at = (size_t)s * (size_t)ni + (size_t)i;
-      g->pop[at] = den > 0 ? (float)((cs[at] + m * c[i] / N) / den) : (float)(c[i] / N);
+      double v = den > 0 ? (cs[at] + m * c[i] / N) / den : c[i] / N;
+      g->pop[at] = v > 0 ? (float)v : -INFINITY;
     }
   }
   rp_free(cs);

@@ -78,7 +78,8 @@ static void scores_at(const trending *g, const sweep *s, int64_t tu, int32_t ni,
       if (s->v[i] > mx) mx = s->v[i];
     f = mx > 0 ? 1 / mx : 1;
   }
-  for (int32_t i = 0; i < ni; i++) sc[i] = (float)(s->v[i] * f);
+  /* items nobody took before tu are not candidates */
+  for (int32_t i = 0; i < ni; i++) sc[i] = s->v[i] > 0 ? (float)(s->v[i] * f) : -INFINITY;
 }
 
 static int trending_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *s, int32_t k,

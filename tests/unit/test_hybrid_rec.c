@@ -408,8 +408,20 @@ static int fixed_rec(void *self, const int32_t *users, int32_t n, int32_t k, con
 START_TEST(blend_by_hand) {
   rp_idmap *users = numbered("u", 10), *items = numbered("i", 5);
   fixed fa = {{0, 1, 2}, {3, 2, 1}, 3}, fb = {{2, 3, 4}, {10, 0, -10}, 3};
-  rp_recommender ra = {"a", &fa, users, items, 10, 5, fixed_rec};
-  rp_recommender rb = {"b", &fb, users, items, 10, 5, fixed_rec};
+  rp_recommender ra = {.name = "a",
+                       .self = &fa,
+                       .users = users,
+                       .items = items,
+                       .nusers = 10,
+                       .nitems = 5,
+                       .recommend = fixed_rec};
+  rp_recommender rb = {.name = "b",
+                       .self = &fb,
+                       .users = users,
+                       .items = items,
+                       .nusers = 10,
+                       .nitems = 5,
+                       .recommend = fixed_rec};
   rp_recommender *src[] = {&ra, &rb};
   float w[] = {1, 2};
   rp_hyb_rec *b;
@@ -447,7 +459,13 @@ START_TEST(blend_by_hand) {
   rp_hyb_rec_free(b);
   /* sources on other maps are refused */
   rp_idmap *other = numbered("x", 5);
-  rp_recommender rc = {"c", &fb, users, other, 10, 5, fixed_rec};
+  rp_recommender rc = {.name = "c",
+                       .self = &fb,
+                       .users = users,
+                       .items = other,
+                       .nusers = 10,
+                       .nitems = 5,
+                       .recommend = fixed_rec};
   rp_recommender *bad[] = {&ra, &rc};
   ck_assert_int_eq(rp_hyb_blend_new(bad, w, 2, RP_BLEND_RANK, 4, &b, &err), RP_EINVAL);
   ck_assert_ptr_nonnull(strstr(err.msg, "same id maps"));
@@ -559,8 +577,20 @@ START_TEST(fault_loops) {
   rp_features *ix;
   RP_FAULT_LOOP(rp_features_from_interactions(hist, 1, &ix, NULL) ? 1 : (rp_features_free(ix), 0));
   fixed fa = {{0, 1, 2}, {3, 2, 1}, 3}, fb = {{2, 3, 0}, {1, 0, -1}, 3};
-  rp_recommender ra = {"a", &fa, users, items, 3, 4, fixed_rec};
-  rp_recommender rb = {"b", &fb, users, items, 3, 4, fixed_rec};
+  rp_recommender ra = {.name = "a",
+                       .self = &fa,
+                       .users = users,
+                       .items = items,
+                       .nusers = 3,
+                       .nitems = 4,
+                       .recommend = fixed_rec};
+  rp_recommender rb = {.name = "b",
+                       .self = &fb,
+                       .users = users,
+                       .items = items,
+                       .nusers = 3,
+                       .nitems = 4,
+                       .recommend = fixed_rec};
   rp_recommender *src[] = {&ra, &rb};
   RP_FAULT_LOOP(blend_scenario(src));
   rp_events_free(ev);
