@@ -226,19 +226,21 @@ return function(rp)
     for i, r in ipairs { a, b } do
       if getmetatable(r) ~= Report then argerr(i, fname, "a report from rp.metrics.evaluate expected") end
     end
-    opts = checkopts(opts, { metrics = true, bootstrap = true, seed = true, level = true },
-      fname, 3)
+    opts = checkopts(opts, { metrics = true, bootstrap = true, seed = true, level = true,
+                             threads = true }, fname, 3)
     local metrics = opts.metrics and metric_list(opts.metrics, fname) or a.metrics
-    local out = { _order = {} }
+    local list = {}
     for _, m in ipairs(metrics) do
-      if m ~= "coverage" and m ~= "gini" and (a[m] ~= nil or b[m] ~= nil) then
-        local ok, d = pcall(a._eval.compare, a._eval, b._eval, m, opts.bootstrap or 1000,
-          opts.seed or 42, opts.level or 0.95)
-        if ok then
-          out[m] = d
-          out._order[#out._order + 1] = m
-        end
+      local rating = m == "rmse" or m == "mae"
+      if m ~= "coverage" and m ~= "gini" and (not rating or (a[m] ~= nil and b[m] ~= nil)) then
+        list[#list + 1] = m
       end
+    end
+    local out = { _order = list }
+    if #list > 0 then
+      local res = a._eval:compare(b._eval, list, opts.bootstrap or 1000, opts.seed or 42,
+        opts.level or 0.95, opts.threads or 0)
+      for _, m in ipairs(list) do out[m] = res[m] end
     end
     return setmetatable(out, { __tostring = function(t)
       local lines = { ("%s vs %s (paired, %s users)"):format(a.model, b.model,

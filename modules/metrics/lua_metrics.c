@@ -241,28 +241,41 @@ static int eval_bootstrap(lua_State *L) {
   return 1;
 }
 
-/* ev:compare(other, metric, B, seed, level) -> table */
+/* ev:compare(other, {metric, ...}, B, seed, level, threads) -> {metric = {...}} */
 static int eval_compare(lua_State *L) {
   rp_metrics_result *a = checkeval(L, 1), *b = checkeval(L, 2);
-  int m = checkmetric(L, 3);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  int nm = (int)luaL_len(L, 3), ms[RP_M_COUNT];
+  luaL_argcheck(L, nm >= 1 && nm <= RP_M_COUNT, 3, "1 to 13 metric names");
+  for (int q = 0; q < nm; q++) {
+    lua_rawgeti(L, 3, q + 1);
+    ms[q] = checkmetric(L, -1);
+    lua_pop(L, 1);
+  }
   int32_t B = (int32_t)luaL_optinteger(L, 4, 1000);
   uint64_t seed = (uint64_t)luaL_optinteger(L, 5, 42);
   double level = luaL_optnumber(L, 6, 0.95);
-  rp_metrics_diff d;
+  int threads = (int)luaL_optinteger(L, 7, 0);
+  rp_metrics_diff d[RP_M_COUNT];
   rp_err err;
-  if (rp_metrics_compare(a, b, m, B, seed, level, &d, &err)) return rpL_error(L, &err);
-  lua_createtable(L, 0, 10);
-  setint(L, "users", d.n);
-  setnum(L, "a", d.a);
-  setnum(L, "b", d.b);
-  setnum(L, "diff", d.diff);
-  setnum(L, "lo", d.lo);
-  setnum(L, "hi", d.hi);
-  setnum(L, "p", d.p);
-  if (m < RP_M_NPER) {
-    setint(L, "wins", d.wins);
-    setint(L, "losses", d.losses);
-    setint(L, "ties", d.ties);
+  if (rp_metrics_compare_many(a, b, ms, nm, B, seed, level, threads, d, &err))
+    return rpL_error(L, &err);
+  lua_createtable(L, 0, nm);
+  for (int q = 0; q < nm; q++) {
+    lua_createtable(L, 0, 10);
+    setint(L, "users", d[q].n);
+    setnum(L, "a", d[q].a);
+    setnum(L, "b", d[q].b);
+    setnum(L, "diff", d[q].diff);
+    setnum(L, "lo", d[q].lo);
+    setnum(L, "hi", d[q].hi);
+    setnum(L, "p", d[q].p);
+    if (ms[q] < RP_M_NPER) {
+      setint(L, "wins", d[q].wins);
+      setint(L, "losses", d[q].losses);
+      setint(L, "ties", d[q].ties);
+    }
+    lua_setfield(L, -2, rp_metrics_name(ms[q]));
   }
   return 1;
 }

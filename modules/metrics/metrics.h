@@ -152,9 +152,16 @@ typedef struct rp_metrics_diff {
 
 /* Paired comparison of metric between two results on their common users
  * (same user indices): the difference a - b with a percentile bootstrap
- * interval (B resamples of the common users, seeded). */
+ * interval (B resamples of the common users, seeded; the same resample
+ * applies to both sides).  For a per-user metric the users count where
+ * both values are defined, and a, b are the means over those users. */
 int rp_metrics_compare(const rp_metrics_result *a, const rp_metrics_result *b, int metric,
                        int32_t B, uint64_t seed, double level, rp_metrics_diff *out, rp_err *err);
+/* The same for metrics[0..nm) at once (one pass per resample), results in
+ * out[0..nm); threads as elsewhere (0 = all cores). */
+int rp_metrics_compare_many(const rp_metrics_result *a, const rp_metrics_result *b,
+                            const int *metrics, int nm, int32_t B, uint64_t seed, double level,
+                            int threads, rp_metrics_diff *out, rp_err *err);
 
 /* Histogram of a per-user metric over [lo, hi] in nbins bins (values at hi
  * go to the last bin; NAN values are skipped). */
