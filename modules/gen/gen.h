@@ -86,10 +86,6 @@ int rp_gen_check(const rp_gen_opts *o, rp_err *err);
  * user and 60 per item; time linear in events. */
 int rp_gen_events(const rp_gen_opts *o, rp_gen_report *rep, rp_err *err);
 
-/* Parses "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" (also with a 'T') as UTC into
- * Unix seconds; returns RP_OK or RP_EINVAL. */
-int rp_gen_parse_date(const char *s, int64_t *out);
-
 /* Formats Unix seconds t as "YYYY-MM-DD HH:MM:SS" (UTC) into buf (>= 20
  * bytes, NUL-terminated); returns the length (19).  With date_only, only
  * "YYYY-MM-DD" (10). */

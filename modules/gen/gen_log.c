@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "gen_world.h"
+#include "iotext.h"
 
 /* ---- options ------------------------------------------------------------- */
 void rp_gen_opts_init(rp_gen_opts *o) {
@@ -86,59 +87,7 @@ int rp_gen_check(const rp_gen_opts *o, rp_err *err) {
   return RP_OK;
 }
 
-/* ---- dates (proleptic Gregorian, UTC; after H. Hinnant's algorithms) ------ */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int digits(const char *s, int n, int *out) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return 0;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return 1;
-}
-
-int rp_gen_parse_date(const char *s, int64_t *out) {
-  int y, mo, d, h = 0, mi = 0, se = 0;
-  size_t n = strlen(s);
-  if (n < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-      !digits(s + 8, 2, &d))
-    return RP_EINVAL;
-  if (n > 10) {
-    if ((s[10] != ' ' && s[10] != 'T') || n < 16 || !digits(s + 11, 2, &h) || s[13] != ':' ||
-        !digits(s + 14, 2, &mi))
-      return RP_EINVAL;
-    if (n > 16 && (n != 19 || s[16] != ':' || !digits(s + 17, 2, &se))) return RP_EINVAL;
-  }
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
-      mi > 59 || se > 59)
-    return RP_EINVAL;
-  *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
-  return RP_OK;
-}
-
+/* ---- dates ------------------------------------------------------------------ */
 static char *put2(char *p, int v) {
   *p++ = (char)('0' + v / 10);
   *p++ = (char)('0' + v % 10);
@@ -149,7 +98,7 @@ int rp_gen_format_time(int64_t t, int date_only, char *buf) {
   int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), y;
   int64_t sec = t - days * 86400;
   int m, d;
-  civil_from_days(days, &y, &m, &d);
+  rp_civil_from_days(days, &y, &m, &d);
   char *p = buf;
   if (y < 0 || y > 9999) y = y < 0 ? 0 : 9999;
   p = put2(p, (int)(y / 100));

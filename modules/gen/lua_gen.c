@@ -5,16 +5,18 @@
 #include <string.h>
 
 #include "gen.h"
+#include "iotext.h"
 #include "rpl.h"
 
-/* start: Unix seconds or "YYYY-MM-DD[ HH:MM[:SS]]" */
+/* start: Unix seconds or ISO 8601 text ("2024-01-01", "2024-01-01 08:00") */
 static int64_t opt_start(lua_State *L, int idx, int64_t def) {
   int t = rpL_getopt(L, idx, "start");
   int64_t v = def;
   if (t == LUA_TSTRING) {
-    if (rp_gen_parse_date(lua_tostring(L, -1), &v))
-      rpL_fielderror(L, idx, "start", "must be a date 'YYYY-MM-DD[ HH:MM:SS]', got '%s'",
-                     lua_tostring(L, -1));
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (rp_parse_iso8601(s, n, &v) != RP_PARSE_OK)
+      rpL_fielderror(L, idx, "start", "must be Unix seconds or an ISO 8601 date, got '%s'", s);
   } else if (t != LUA_TNIL) {
     v = rpL_optinteger(L, idx, "start", def, 0, LUA_MAXINTEGER);
   }

@@ -108,7 +108,7 @@ T.case("bad options are clear errors", function()
   T.errors(function() rp.gen.events { path = p, items = 5, clusters = 8 } end,
     "'clusters' (8) must not exceed 'items' (5)")
   T.errors(function() rp.gen.events { path = p, start = "2024-02-30" } end,
-    "field 'start' must be a date 'YYYY-MM-DD[ HH:MM:SS]', got '2024-02-30'")
+    "field 'start' must be Unix seconds or an ISO 8601 date, got '2024-02-30'")
   T.errors(function() rp.gen.events { path = p, start = -5 } end, "field 'start'")
   T.errors(function() rp.gen.events { path = p, time_format = "ms" } end,
     "field 'time_format' must be one of 'unix', 'iso', got 'ms'")
