@@ -219,8 +219,8 @@ lua_State *rp_host_new(const rp_host_opts *o, const char *argv0) {
 
 /* Ctrl-C as lua.c handles it: the first SIGINT sets a hook that raises
  * "interrupted!" at the next Lua instruction (so the script stops with a
- * traceback and its to-be-closed variables and pending writers are cleaned
- * up); a second SIGINT, e.g. while a long C call runs, kills the process. */
+ * traceback, and its to-be-closed variables are closed); a call into C runs
+ * to its end first, and a second SIGINT kills the process at once. */
 static lua_State *running;
 
 static void interrupted(lua_State *L, lua_Debug *ar) {
@@ -257,7 +257,11 @@ static int run_script(lua_State *L, const char *script, int argc, char **argv, i
     lua_pushvalue(L, cfgidx);
     nargs = 1;
   } else {
-    luaL_checkstack(L, argc, "too many arguments to script");
+    if (!lua_checkstack(L, argc)) {
+      fprintf(stderr, "recpipe: too many arguments (%d)\n", argc);
+      lua_settop(L, base);
+      return 1;
+    }
     for (int i = at + 1; i < argc; i++) lua_pushstring(L, argv[i]);
     nargs = argc - at - 1;
   }
