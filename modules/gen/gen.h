@@ -56,6 +56,7 @@ typedef struct rp_gen_opts {
   double new_items;     /* share of items released during the period */
   double revisit;       /* chance a view drawn on an item seen before is kept */
   int time_format;      /* RP_GEN_TIME_UNIX (seconds) or _ISO (YYYY-MM-DD HH:MM:SS) */
+  int gzip_level;       /* 1..9 for files ending in .gz (default 6) */
 } rp_gen_opts;
 
 typedef struct rp_gen_report {
@@ -70,8 +71,8 @@ typedef struct rp_gen_report {
 /* Fills o with the defaults (1000 users, 500 items, 20000 events, seed 42,
  * 180 days from 2024-01-01, popularity 1.2, activity 1, affinity 0.7,
  * secondary 0.15, session 4, cart_rate 0.1, purchase_rate 0.5, drift 0.5,
- * new_users 0.2, new_items 0.1, revisit 0.3); path and the attribute paths
- * NULL. */
+ * new_users 0.2, new_items 0.1, revisit 0.3, gzip_level 6); path and the
+ * attribute paths NULL. */
 void rp_gen_opts_init(rp_gen_opts *o);
 
 /* Checks o; returns RP_OK or RP_EINVAL naming the bad option and value. */

@@ -45,6 +45,7 @@ void rp_gen_opts_init(rp_gen_opts *o) {
   o->new_users = 0.2;
   o->new_items = 0.1;
   o->revisit = 0.3;
+  o->gzip_level = 6;
   o->time_format = RP_GEN_TIME_UNIX;
 }
 
@@ -82,6 +83,8 @@ int rp_gen_check(const rp_gen_opts *o, rp_err *err) {
   if (o->affinity + o->secondary > 1 + 1e-12)
     return rp_errf(err, RP_EINVAL, "gen: 'affinity' + 'secondary' must be <= 1, got %g + %g",
                    o->affinity, o->secondary);
+  if (o->gzip_level < 1 || o->gzip_level > 9)
+    return rp_errf(err, RP_EINVAL, "gen: 'gzip_level' must be in 1..9, got %d", o->gzip_level);
   if (o->time_format != RP_GEN_TIME_UNIX && o->time_format != RP_GEN_TIME_ISO)
     return rp_errf(err, RP_EINVAL, "gen: bad time format %d", o->time_format);
   return RP_OK;
@@ -548,7 +551,7 @@ int rp_gen_events(const rp_gen_opts *o, rp_gen_report *rep, rp_err *err) {
     out[k] = rp_writer_open(paths[k], err);
     if (!out[k])
       rc = err->status;
-    else if (k < NW - 1)
+    else if (!(rc = rp_writer_gzip_level(out[k], o->gzip_level, err)) && k < NW - 1)
       rc = writers[k](&w, out[k], err);
   }
   if (!rc) rc = plan_all(&w, &s, &ns, err);

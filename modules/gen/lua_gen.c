@@ -42,10 +42,11 @@ static void push_report(lua_State *L, const rp_gen_report *r) {
 /* Reads the options table at 1 into o (defaults for absent fields). */
 static void read_opts(lua_State *L, rp_gen_opts *o) {
   static const char *const known[] = {
-      "path",     "items_path", "users_path", "truth_path", "users",       "items",
-      "clusters", "events",     "seed",       "days",       "start",       "popularity",
-      "activity", "affinity",   "secondary",  "session",    "cart_rate",   "purchase_rate",
-      "drift",    "new_users",  "new_items",  "revisit",    "time_format", NULL};
+      "path",      "items_path", "users_path",    "truth_path", "users",
+      "items",     "clusters",   "events",        "seed",       "days",
+      "start",     "popularity", "activity",      "affinity",   "secondary",
+      "session",   "cart_rate",  "purchase_rate", "drift",      "new_users",
+      "new_items", "revisit",    "time_format",   "gzip_level", NULL};
   static const char *const formats[] = {"unix", "iso", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   rpL_checkopts(L, 1, known);
@@ -74,6 +75,7 @@ static void read_opts(lua_State *L, rp_gen_opts *o) {
   o->new_users = rpL_optnumber(L, 1, "new_users", o->new_users, 0, 1);
   o->new_items = rpL_optnumber(L, 1, "new_items", o->new_items, 0, 1);
   o->revisit = rpL_optnumber(L, 1, "revisit", o->revisit, 0, 1);
+  o->gzip_level = (int)rpL_optinteger(L, 1, "gzip_level", o->gzip_level, 1, 9);
   o->time_format = rpL_optenum(L, 1, "time_format", RP_GEN_TIME_UNIX, formats);
 }
 

@@ -78,6 +78,17 @@ T.case("same options, same bytes; start as a date or seconds", function()
   T.ok(first ~= slurp(dir .. "/c.csv.gz"), "another seed, other bytes")
   local ev = rp.io.read_events(dir .. "/b.csv.gz", READ)
   T.eq(#ev, 3000)
+  -- another compression level: other bytes, the same text
+  opts.seed, opts.gzip_level, opts.path = 11, 1, dir .. "/d.csv.gz"
+  rp.gen.events(opts)
+  T.ok(first ~= slurp(dir .. "/d.csv.gz"), "level 1 compresses differently")
+  local function text(p)
+    local f = io.popen("zcat " .. p)
+    local s = f:read("a")
+    f:close()
+    return s
+  end
+  T.ok(text(dir .. "/b.csv.gz") == text(dir .. "/d.csv.gz"), "same text")
 end)
 
 T.case("iso timestamps", function()
@@ -110,6 +121,8 @@ T.case("bad options are clear errors", function()
   T.errors(function() rp.gen.events { path = p, start = "2024-02-30" } end,
     "field 'start' must be Unix seconds or an ISO 8601 date, got '2024-02-30'")
   T.errors(function() rp.gen.events { path = p, start = -5 } end, "field 'start'")
+  T.errors(function() rp.gen.events { path = p, gzip_level = 0 } end,
+    "field 'gzip_level' must be an integer in 1..9, got 0")
   T.errors(function() rp.gen.events { path = p, time_format = "ms" } end,
     "field 'time_format' must be one of 'unix', 'iso', got 'ms'")
   T.errors(function() rp.gen.events { path = dir .. "/no/such/dir/x.csv" } end,
