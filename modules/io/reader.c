@@ -674,11 +674,13 @@ static int resolve(rctx *c, int r, const rp_colref *ref, const hdr *h, int heade
 }
 
 /* ---- buffer and read-ahead ---------------------------------------------------------
- * A regular file is read (and inflated, for gzip) by a feeder thread into a
- * ring of chunks while the pieces of the previous block are parsed; the
- * parser copies chunks into its block buffer behind the unparsed tail of the
- * previous block.  Standard input and pipes are read synchronously (a
- * blocked read could not be abandoned on a parse error). */
+ * A gzip file is inflated by a feeder thread into a ring of chunks while
+ * the pieces of the previous block are parsed (inflating costs about as much
+ * as parsing); the parser copies chunks into its block buffer behind the
+ * unparsed tail of the previous block.  Plain files are read straight into
+ * the block buffer (a read is a copy from the page cache: a feeder would only
+ * add a second copy), and so are standard input and pipes (a blocked read
+ * could not be abandoned on a parse error). */
 #define NCHUNK 2
 #define MIN_CHUNK ((size_t)64 << 10)
 
@@ -699,7 +701,7 @@ typedef struct rbuf {
   /* feeder */
   chunk ch[NCHUNK];
   size_t csize;
-  int head, count, stop, threaded;
+  int chunked, head, count, stop, threaded;
   pthread_t th;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -747,23 +749,24 @@ static void *feeder(void *arg) {
 static int rbuf_open(rbuf *b, const char *path, size_t cap, rp_err *err) {
   b->cap = cap;
   b->csize = cap > MIN_CHUNK ? cap : MIN_CHUNK;
-  b->buf = rp_malloc(b->cap + PAD);
-  for (int k = 0; k < NCHUNK; k++)
-    if (!(b->ch[k].buf = rp_malloc(b->csize))) break;
-  if (!b->buf || !b->ch[NCHUNK - 1].buf) return rp_enomem(err, "read buffer");
+  if (!(b->buf = rp_malloc(b->cap + PAD))) return rp_enomem(err, "read buffer");
   if (!(b->rd = rp_reader_open(path, err))) return err->status ? err->status : RP_EIO;
   b->size = rp_reader_size(b->rd);
-  if (b->size > 0 && pthread_mutex_init(&b->mu, NULL) == 0) {
+  if (!rp_reader_is_gzip(b->rd) || b->size == 0) return RP_OK; /* direct reads */
+  for (int k = 0; k < NCHUNK; k++)
+    if (!(b->ch[k].buf = rp_malloc(b->csize))) return rp_enomem(err, "read buffer");
+  if (pthread_mutex_init(&b->mu, NULL) == 0) {
     if (pthread_cond_init(&b->cv, NULL) == 0) {
       if (pthread_create(&b->th, NULL, feeder, b) == 0) {
-        b->threaded = 1;
+        b->threaded = b->chunked = 1;
         return RP_OK;
       }
       pthread_cond_destroy(&b->cv);
     }
     pthread_mutex_destroy(&b->mu);
   }
-  return RP_OK; /* synchronous */
+  b->chunked = 1; /* no thread: chunks filled synchronously */
+  return RP_OK;
 }
 
 static void rbuf_close(rbuf *b) {
@@ -812,6 +815,14 @@ static int refill(rbuf *b, size_t used, rp_err *err) {
   if (used) {
     memmove(b->buf, b->buf + used, b->len - used);
     b->len -= used;
+  }
+  while (b->len < b->cap && !b->eof && !b->chunked) {
+    ssize_t k = rp_reader_read(b->rd, b->buf + b->len, b->cap - b->len, err);
+    if (k < 0) return err->status ? err->status : RP_EIO;
+    if (k == 0) b->eof = 1;
+    b->len += (size_t)k;
+    b->total += (uint64_t)k;
+    b->pos = rp_reader_pos(b->rd);
   }
   while (b->len < b->cap && !b->eof) {
     chunk *c = next_chunk(b);

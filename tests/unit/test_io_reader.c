@@ -713,6 +713,16 @@ START_TEST(gzip_and_stdin) {
   ck_assert_int_eq(rp_read_events(gzpath, &o, &b, &rep, &err), RP_OK);
   same_events(a, b);
   rp_events_free(b);
+  /* gzip on standard input */
+  int saved0 = dup(0), fd0 = open(gzpath, O_RDONLY);
+  dup2(fd0, 0);
+  close(fd0);
+  int rc0 = rp_read_events("-", &o, &b, NULL, &err);
+  dup2(saved0, 0);
+  close(saved0);
+  ck_assert_int_eq(rc0, RP_OK);
+  same_events(a, b);
+  rp_events_free(b);
   /* truncated gzip: an error, not a short read */
   f = fopen(gzpath, "rb");
   n = fread(buf, 1, sizeof buf, f);
