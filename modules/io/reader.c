@@ -35,9 +35,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__AVX512BW__) || defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -96,6 +93,7 @@ typedef struct piece {
   const char *start, *end;
   int final;
   const char *stop; /* where parsing stopped (incomplete record or end) */
+  double seconds;   /* parse time of the current block */
   int64_t lines;    /* newlines consumed */
   int64_t datalines, skipped, dropped_unknown, dropped_type;
   int status; /* RP_OK, or the error that stops the read */
@@ -1042,16 +1040,137 @@ static int make_staging(const rctx *c, const rp_events *ev, piece *pc, rp_err *e
   return pc->sink ? RP_OK : RP_ENOMEM;
 }
 
+/* ---- parser threads ------------------------------------------------------------------
+ * Piece 0 is parsed by the calling thread, piece k > 0 by worker k.  Workers
+ * sleep on a condition variable between blocks (no spinning: the machine may
+ * be shared), and each piece's parse time is measured so the next block can
+ * be cut in proportion to each thread's recent speed: a thread slowed by
+ * other work gets a smaller piece.  Where blocks are cut never changes the
+ * result. */
+typedef struct pool pool;
+typedef struct worker_arg {
+  pool *p;
+  int k;
+} worker_arg;
+
+struct pool {
+  pthread_t th[MAX_PIECES];
+  worker_arg arg[MAX_PIECES];
+  int nworkers, gen, pending, quit, np;
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  const rctx *c;
+  piece *pcs;
+};
+
+static void timed_parse(const rctx *c, piece *pc) {
+  double t = rp_now();
+  parse_piece(c, pc);
+  pc->seconds = rp_now() - t;
+}
+
+static void *worker(void *arg) {
+  worker_arg *w = arg;
+  pool *p = w->p;
+  int seen = 0;
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
+    if (p->quit) {
+      pthread_mutex_unlock(&p->mu);
+      break;
+    }
+    seen = p->gen;
+    int np = p->np;
+    pthread_mutex_unlock(&p->mu);
+    if (w->k < np) timed_parse(p->c, &p->pcs[w->k]);
+    pthread_mutex_lock(&p->mu);
+    if (--p->pending == 0) pthread_cond_signal(&p->done);
+    pthread_mutex_unlock(&p->mu);
+  }
+  return NULL;
+}
+
+/* Starts up to n - 1 workers (fewer when threads cannot be created: the
+ * result is the same); returns how many pieces can be parsed at once. */
+static int pool_start(pool *p, const rctx *c, piece *pcs, int n) {
+  memset(p, 0, sizeof *p);
+  p->c = c;
+  p->pcs = pcs;
+  if (n <= 1 || pthread_mutex_init(&p->mu, NULL)) return 1;
+  if (pthread_cond_init(&p->go, NULL) || pthread_cond_init(&p->done, NULL)) {
+    pthread_mutex_destroy(&p->mu);
+    return 1;
+  }
+  for (int k = 1; k < n; k++) {
+    p->arg[k].p = p;
+    p->arg[k].k = k;
+    if (pthread_create(&p->th[k], NULL, worker, &p->arg[k])) break;
+    p->nworkers = k;
+  }
+  return p->nworkers + 1;
+}
+
+/* parses pieces 0..np-1 (np <= workers + 1) */
+static void pool_run(pool *p, int np) {
+  if (np == 1) {
+    timed_parse(p->c, &p->pcs[0]);
+    return;
+  }
+  pthread_mutex_lock(&p->mu);
+  p->np = np;
+  p->pending = p->nworkers;
+  p->gen++;
+  pthread_cond_broadcast(&p->go);
+  pthread_mutex_unlock(&p->mu);
+  timed_parse(p->c, &p->pcs[0]);
+  pthread_mutex_lock(&p->mu);
+  while (p->pending) pthread_cond_wait(&p->done, &p->mu);
+  pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_stop(pool *p) {
+  if (!p->nworkers) return;
+  pthread_mutex_lock(&p->mu);
+  p->quit = 1;
+  pthread_cond_broadcast(&p->go);
+  pthread_mutex_unlock(&p->mu);
+  for (int k = 1; k <= p->nworkers; k++) pthread_join(p->th[k], NULL);
+  pthread_cond_destroy(&p->go);
+  pthread_cond_destroy(&p->done);
+  pthread_mutex_destroy(&p->mu);
+}
+
+/* share[k] <- the mean of itself and piece k's speed relative to the others
+ * (at least 0.2, so a thread that was slow once is measured again) */
+static void adapt(const piece *pcs, int np, double *share) {
+  double rate[MAX_PIECES], sum = 0;
+  for (int k = 0; k < np; k++) {
+    double bytes = (double)(pcs[k].end - pcs[k].start);
+    if (!(pcs[k].seconds > 0) || bytes < 1) return;
+    sum += rate[k] = bytes / pcs[k].seconds;
+  }
+  for (int k = 0; k < np; k++) {
+    share[k] = 0.5 * share[k] + 0.5 * rate[k] * np / sum;
+    if (share[k] < 0.2) share[k] = 0.2;
+  }
+}
+
 /* cuts [0, n) of buf (complete records, no quotes) into up to np pieces at
- * line ends; returns the number of pieces */
-static int cut(const char *buf, size_t n, int np, size_t min_split, piece *pcs) {
+ * line ends, piece k about share[k] of the bytes; returns the number of
+ * pieces */
+static int cut(const char *buf, size_t n, int np, size_t min_split, const double *share,
+               piece *pcs) {
   while (np > 1 && n / (size_t)np < min_split) np--;
   const char *s = buf, *e = buf + n;
+  double sum = 0, acc = 0;
+  for (int k = 0; k < np; k++) sum += share[k];
   int k = 0;
   for (; k < np && s < e; k++) {
     const char *t = e;
+    acc += share[k];
     if (k < np - 1) {
-      const char *target = buf + n / (size_t)np * (size_t)(k + 1);
+      const char *target = buf + (size_t)((double)n * acc / sum);
       if (target < s) target = s;
       const char *nlp = memchr(target, '\n', (size_t)(e - target));
       t = nlp ? nlp + 1 : e;
@@ -1085,6 +1204,7 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   c.drop_unknown = o->unknown == RP_UNKNOWN_DROP;
   c.min_split = o->block ? 1 : MIN_SPLIT;
   rbuf b = {0};
+  pool pl = {0};
   piece pcs[MAX_PIECES];
   memset(pcs, 0, sizeof pcs);
   int nslots = 1;
@@ -1135,6 +1255,9 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   if (threads > MAX_PIECES) threads = MAX_PIECES;
   if (o->users && o->users == o->items) threads = 1; /* one map: strict row order */
   pcs[0].sink = ev;
+  threads = pool_start(&pl, &c, pcs, threads);
+  double share[MAX_PIECES];
+  for (int k = 0; k < MAX_PIECES; k++) share[k] = 1;
   size_t used = hdr_end;
   int estimated = 0;
   for (;;) {
@@ -1153,7 +1276,7 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
         }
         region = (size_t)(nlp - b.buf) + 1;
       }
-      np = cut(b.buf, region, threads, c.min_split, pcs);
+      np = cut(b.buf, region, threads, c.min_split, share, pcs);
     } else {
       np = 1;
       pcs[0].start = b.buf;
@@ -1168,12 +1291,8 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
       pc->status = RP_OK;
       pc->nfirst = 0;
     }
-    if (np == 1) {
-      parse_piece(&c, &pcs[0]);
-    } else {
-#pragma omp parallel for num_threads(np) schedule(static, 1)
-      for (int k = 0; k < np; k++) parse_piece(&c, &pcs[k]);
-    }
+    pool_run(&pl, np);
+    if (np > 1) adapt(pcs, np, share);
     /* merge in file order */
     for (int k = 0; k < np; k++) {
       piece *pc = &pcs[k];
@@ -1221,6 +1340,7 @@ done:
   rep->bytes = b.total;
   rep->rows = ev && !rc ? ev->n : 0;
   rep->seconds = rp_now() - t0;
+  pool_stop(&pl);
   for (int k = 0; k < nslots; k++) piece_free(&pcs[k], k > 0);
   rp_free(c.role);
   rp_idmap_release(c.wmap);
