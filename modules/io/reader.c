@@ -3,10 +3,11 @@
  *
  * How it goes fast without giving up exactness:
  *
- *  - The input is read in large blocks (8 MiB by default).  The complete
- *    records of a block are cut at line ends into one piece per thread; a
- *    block that holds a quote character anywhere is not cut (a newline may
- *    sit inside a quoted field), it is parsed as one piece.
+ *  - The input is read in large blocks.  The first block, and any block
+ *    holding a quote character (a newline may sit inside a quoted field), is
+ *    parsed by one thread straight into the result, interning ids as it
+ *    goes.  Other blocks are cut at line ends into small pieces that the
+ *    threads take in turn.
  *  - Inside a piece the separator, newline and quote positions come from
  *    64-byte bit masks (AVX-512/AVX2/SSE2 compares, or a scalar loop), so a
  *    field costs a count-trailing-zeros, not a byte loop.  A record with a
@@ -14,25 +15,26 @@
  *    record parser instead.
  *  - Numbers are parsed by hand on the common forms (iotext.h) with strtof
  *    behind them, so results are what strtof gives.
+ *  - Ids are looked up in batches: the hashes of 16 rows are computed and
+ *    their table slots prefetched before the first lookup, so cache misses
+ *    overlap instead of queueing.
  *  - Ids must get indices in order of first appearance in the file, as a
- *    sequential read would give them.  Piece 0 of a block interns straight
- *    into the result's maps: everything before it is already merged.  Piece
- *    p > 0 interns into maps of its own (kept across blocks) and writes its
- *    rows to a staging log; after the parallel phase the pieces are merged
- *    in order: the ids new to piece p's local map are interned into the
- *    result's maps in their local order of first appearance, which is
- *    exactly their order in the file among ids new to the result, and the
- *    staged rows are appended through the local-to-global tables.  Event
- *    names and context values are merged the same way.  So the result does
- *    not depend on the number of threads, errors included: the first error
- *    in file order is the one reported.
- *  - Memory: the block buffer, the staging rows of pieces > 0 (a block's
- *    worth) and the result, whose columns are reserved from an estimate
- *    after the first block and trimmed to size at the end.
+ *    sequential read gives them, whatever the threads.  While pieces are
+ *    parsed in parallel the maps are only read: a row whose user, item,
+ *    event type or context value is not in its map yet is staged with the
+ *    id noted.  Then, piece by piece in file order, the noted ids are
+ *    interned, which appends exactly the ids a sequential read would have
+ *    appended, in the same order, and the piece's rows are appended to the
+ *    result.  After the first block few ids are new, so this sequential part
+ *    is small.  Errors are reported the same way: the first in file order.
+ *  - Memory: the block buffer, one block's worth of staged rows and the
+ *    result, whose columns are reserved from an estimate after the first
+ *    block and trimmed to size at the end.
  */
 #include "reader.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #if defined(__AVX512BW__) || defined(__AVX2__) || defined(__SSE2__)
@@ -43,10 +45,10 @@
 
 enum { R_USER = 0, R_ITEM, R_VALUE, R_TIME, R_EVENT, R_CTX0 };
 #define NROLES (R_CTX0 + RP_MAX_CONTEXT)
-#define MAX_PIECES 16
+#define MAX_PIECES 64
 #define PAD 128
-#define DEFAULT_BLOCK ((size_t)8 << 20)
-#define MIN_SPLIT ((size_t)256 << 10) /* smallest piece worth a thread */
+#define DEFAULT_BLOCK ((size_t)2 << 20)
+#define PIECE_BYTES ((size_t)128 << 10) /* a piece of a parallel block */
 
 static const char *const user_names[] = {"user",      "user_id", "userId",      "userid",
                                          "UserID",    "UserId",  "customer_id", "CustomerID",
@@ -75,25 +77,31 @@ typedef struct rctx {
   rp_idmap *wmap;           /* weight names -> index into wval */
   float wval[RP_READ_MAX_WEIGHTS];
   int drop_unknown;
-  size_t min_split; /* smallest piece worth a thread */
+  size_t piece_bytes; /* size of a piece of a parallel block */
 } rctx;
 
-/* local-to-global index table of one local map */
-typedef struct remap {
-  int32_t *g;
-  int32_t n, cap;
-} remap;
+/* an id to intern when the piece is merged (parallel blocks only) */
+typedef struct uref {
+  int64_t row; /* in the piece's staging log */
+  int role;
+  uint32_t hash;
+  size_t len;
+  const char *ptr; /* in the block buffer; NULL: at offset `off` of the scratch */
+  size_t off;
+} uref;
 
 typedef struct piece {
-  rp_events *sink; /* piece 0: the result; else staging with local maps */
-  remap ru, ri, re, rc[RP_MAX_CONTEXT];
-  char *scratch; /* unescaped quoted fields of the current record */
-  size_t scap;
+  rp_events *sink;  /* the result (direct) or stage */
+  rp_events *stage; /* rows of a parallel piece, on the result's maps */
+  int direct;       /* intern ids while parsing (one piece at a time) */
+  uref *refs;       /* ids unknown when parsed, in file order */
+  int64_t nrefs, refcap;
+  char *scratch; /* unescaped quoted fields, appended during a block */
+  size_t slen, scap;
   /* per block */
   const char *start, *end;
   int final;
   const char *stop; /* where parsing stopped (incomplete record or end) */
-  double seconds;   /* parse time of the current block */
   int64_t lines;    /* newlines consumed */
   int64_t datalines, skipped, dropped_unknown, dropped_type;
   int status; /* RP_OK, or the error that stops the read */
@@ -163,18 +171,6 @@ static inline const char *scan_next(scan *s, const char *end, char sep) {
 }
 
 /* ---- small helpers -------------------------------------------------------- */
-static int remap_push(remap *r, int32_t g, rp_err *err) {
-  if (r->n == r->cap) {
-    int32_t nc = r->cap ? r->cap * 2 : 1024;
-    int32_t *x = rp_realloc(r->g, (size_t)nc * sizeof *x);
-    if (!x) return rp_enomem(err, "read remap");
-    r->g = x;
-    r->cap = nc;
-  }
-  r->g[r->n++] = g;
-  return RP_OK;
-}
-
 /* a short printable rendering of a field for messages */
 static void shown(char *dst, size_t size, const char *s, size_t n) {
   size_t k = 0, lim = size - 4;
@@ -226,6 +222,39 @@ typedef struct brow {
 } brow;
 #define BATCH 16
 
+/* notes id f[0..n) of role r for row `row` of the piece's stage */
+static int addref(piece *pc, int64_t row, int r, const char *f, size_t n, uint32_t h) {
+  if (pc->nrefs == pc->refcap) {
+    int64_t nc = pc->refcap ? pc->refcap * 2 : 1024;
+    uref *x = rp_realloc(pc->refs, (size_t)nc * sizeof *x);
+    if (!x) return rp_enomem(&pc->err, "read");
+    pc->refs = x;
+    pc->refcap = nc;
+  }
+  uref *u = &pc->refs[pc->nrefs++];
+  u->row = row;
+  u->role = r;
+  u->hash = h;
+  u->len = n;
+  int in_scratch = pc->scratch && f >= pc->scratch && f < pc->scratch + pc->scap;
+  u->ptr = in_scratch ? NULL : f;
+  u->off = in_scratch ? (size_t)(f - pc->scratch) : 0;
+  return RP_OK;
+}
+
+/* the index of id f[0..n) in m: interned (direct pieces) or looked up
+ * (-1 when absent, noted as a ref of role r) */
+static inline int idx_of(piece *pc, rp_idmap *m, int r, const char *f, size_t n, uint32_t h,
+                         int32_t *out, int *nref, int *refrole, uint32_t *refhash) {
+  if (pc->direct) return rp_idmap_intern_h(m, f, n, h, out, &pc->err);
+  *out = rp_idmap_find_h(m, f, n, h);
+  if (*out < 0) {
+    refrole[*nref] = r;
+    refhash[(*nref)++] = h;
+  }
+  return RP_OK;
+}
+
 /* Returns -1 to stop the piece (pc->status set), 0 otherwise. */
 static int row(const rctx *c, piece *pc, const brow *b) {
   const char *const *f = b->f;
@@ -261,6 +290,8 @@ static int row(const rctx *c, piece *pc, const brow *b) {
     }
   }
   rp_events *ev = pc->sink;
+  int nref = 0, refrole[NROLES];
+  uint32_t refhash[NROLES];
   int32_t code = 0;
   if (c->col[R_EVENT] >= 0) {
     if (c->wmap) {
@@ -272,13 +303,6 @@ static int row(const rctx *c, piece *pc, const brow *b) {
       }
       value = c->col[R_VALUE] >= 0 ? value * c->wval[w] : c->wval[w];
     }
-    if (rp_idmap_intern(ev->event_names, f[R_EVENT], fl[R_EVENT], &code, &pc->err))
-      return fatal(pc, line, pc->err.status);
-    if (code > INT16_MAX - 1) {
-      rp_errf(&pc->err, RP_EINVAL, "more than %d distinct event types in %s", INT16_MAX,
-              c->colname[R_EVENT]);
-      return fatal(pc, line, RP_EINVAL);
-    }
   }
   int32_t u, it;
   if (c->drop_unknown) {
@@ -288,19 +312,38 @@ static int row(const rctx *c, piece *pc, const brow *b) {
       pc->dropped_unknown++;
       return 0;
     }
-  } else if (rp_idmap_intern_h(ev->users, f[R_USER], fl[R_USER], b->hu, &u, &pc->err) ||
-             rp_idmap_intern_h(ev->items, f[R_ITEM], fl[R_ITEM], b->hi, &it, &pc->err)) {
+  } else if (idx_of(pc, ev->users, R_USER, f[R_USER], fl[R_USER], b->hu, &u, &nref, refrole,
+                    refhash) ||
+             idx_of(pc, ev->items, R_ITEM, f[R_ITEM], fl[R_ITEM], b->hi, &it, &nref, refrole,
+                    refhash)) {
     return fatal(pc, line, pc->err.status);
+  }
+  if (c->col[R_EVENT] >= 0) {
+    uint32_t h = rp_idmap_hash(f[R_EVENT], fl[R_EVENT]);
+    if (idx_of(pc, ev->event_names, R_EVENT, f[R_EVENT], fl[R_EVENT], h, &code, &nref, refrole,
+               refhash))
+      return fatal(pc, line, pc->err.status);
+    if (code > INT16_MAX - 1) {
+      rp_errf(&pc->err, RP_EINVAL, "more than %d distinct event types in %s", INT16_MAX,
+              c->colname[R_EVENT]);
+      return fatal(pc, line, RP_EINVAL);
+    }
+  }
+  int32_t cx[RP_MAX_CONTEXT];
+  for (int k = 0; k < ev->ncontext; k++) {
+    const char *x = f[R_CTX0 + k];
+    size_t n = fl[R_CTX0 + k];
+    if (idx_of(pc, ev->context_dicts[k], R_CTX0 + k, x, n, rp_idmap_hash(x, n), &cx[k], &nref,
+               refrole, refhash))
+      return fatal(pc, line, pc->err.status);
   }
   if (ev->n == ev->cap && rp_events_reserve(ev, ev->cap + ev->cap / 2 + 1024, &pc->err))
     return fatal(pc, line, RP_ENOMEM);
   int64_t j = ev->n;
-  for (int k = 0; k < ev->ncontext; k++) {
-    int32_t x;
-    if (rp_idmap_intern(ev->context_dicts[k], f[R_CTX0 + k], fl[R_CTX0 + k], &x, &pc->err))
-      return fatal(pc, line, pc->err.status);
-    ev->context[k][j] = x;
-  }
+  for (int q = 0; q < nref; q++)
+    if (addref(pc, j, refrole[q], f[refrole[q]], fl[refrole[q]], refhash[q]))
+      return fatal(pc, line, RP_ENOMEM);
+  for (int k = 0; k < ev->ncontext; k++) ev->context[k][j] = cx[k];
   ev->user[j] = u;
   ev->item[j] = it;
   ev->value[j] = value;
@@ -416,15 +459,17 @@ static int record_slow(const rctx *c, piece *pc, const char *p, const char *end,
   *next = p;
   for (const char *x = rec; x < p; x++) *nl += *x == '\n';
   if (nesc && pc) {
-    /* undo doubled quotes into the scratch buffer (never longer than the record) */
-    size_t need = (size_t)(p - rec) + 16; /* padded for rp_idmap_hash_padded */
+    /* undo doubled quotes into the scratch buffer (appended to during a
+     * block: staged rows may refer to it; padded for rp_idmap_hash_padded) */
+    size_t need = pc->slen + (size_t)(p - rec) + 16;
     if (need > pc->scap) {
-      char *s = rp_realloc(pc->scratch, need);
+      size_t nc = need > 2 * pc->scap ? need : 2 * pc->scap;
+      char *s = rp_realloc(pc->scratch, nc);
       if (!s) return rp_enomem(&pc->err, "read scratch"), -2;
       pc->scratch = s;
-      pc->scap = need;
+      pc->scap = nc;
     }
-    char *w = pc->scratch;
+    char *w = pc->scratch + pc->slen;
     for (int k = 0; k < nesc; k++) {
       int r = esc[k];
       f[r] = w;
@@ -434,6 +479,7 @@ static int record_slow(const rctx *c, piece *pc, const char *p, const char *end,
       }
       fl[r] = (size_t)(w - f[r]);
     }
+    pc->slen = (size_t)(w - pc->scratch);
   }
   return 1;
 }
@@ -853,62 +899,54 @@ static int grow(rbuf *b, rp_err *err) {
   return RP_OK;
 }
 
-/* ---- merging a piece > 0 into the result ------------------------------------------ */
-static int merge_map(rp_idmap *local, rp_idmap *global, remap *r, rp_err *err) {
-  for (int32_t k = r->n; k < local->n; k++) {
-    size_t len;
-    const char *s = rp_idmap_id(local, k, &len);
-    int32_t g;
-    int rc = rp_idmap_intern_h(global, s, len, local->hash[k], &g, err);
-    if (rc || (rc = remap_push(r, g, err))) return rc;
-  }
-  return RP_OK;
-}
-
-static int merge_piece(const rctx *c, rp_events *ev, piece *pc, rp_err *err) {
-  rp_events *s = pc->sink;
-  int rc;
-  if (!c->drop_unknown && ((rc = merge_map(s->users, ev->users, &pc->ru, err)) ||
-                           (rc = merge_map(s->items, ev->items, &pc->ri, err))))
-    return rc;
-  if (s->event_names && (rc = merge_map(s->event_names, ev->event_names, &pc->re, err))) return rc;
-  if (ev->event_names && ev->event_names->n > INT16_MAX)
-    return rp_errf(err, RP_EINVAL, "%s: more than %d distinct event types in %s", c->path,
-                   INT16_MAX, c->colname[R_EVENT]);
-  for (int k = 0; k < s->ncontext; k++)
-    if ((rc = merge_map(s->context_dicts[k], ev->context_dicts[k], &pc->rc[k], err))) return rc;
-  if (s->n == 0) return RP_OK;
-  if (ev->n + s->n > ev->cap &&
-      (rc = rp_events_reserve(ev, ev->n + s->n + (ev->n + s->n) / 4, err)))
-    return rc;
-  int64_t o = ev->n, n = s->n;
-  if (c->drop_unknown) {
-    memcpy(ev->user + o, s->user, (size_t)n * sizeof *s->user);
-    memcpy(ev->item + o, s->item, (size_t)n * sizeof *s->item);
-  } else {
-    const int32_t *gu = pc->ru.g, *gi = pc->ri.g;
-    for (int64_t k = 0; k < n; k++) {
-      ev->user[o + k] = gu[s->user[k]];
-      ev->item[o + k] = gi[s->item[k]];
+/* ---- merging a parallel piece into the result ------------------------------------
+ * Interns the ids noted while the piece was parsed, in file order, writes
+ * their indices into the staged rows, and appends the rows to the result. */
+static int merge_piece(const rctx *c, rp_events *ev, piece *pc, int64_t line0, rp_err *err) {
+  rp_events *s = pc->stage;
+  for (int64_t k = 0; k < pc->nrefs; k++) {
+    const uref *u = &pc->refs[k];
+    const char *id = u->ptr ? u->ptr : pc->scratch + u->off;
+    rp_idmap *m = u->role == R_USER    ? ev->users
+                  : u->role == R_ITEM  ? ev->items
+                  : u->role == R_EVENT ? ev->event_names
+                                       : ev->context_dicts[u->role - R_CTX0];
+    int32_t idx;
+    int rc = rp_idmap_intern_h(m, id, u->len, u->hash, &idx, err);
+    if (rc) return rc;
+    if (u->role == R_USER)
+      s->user[u->row] = idx;
+    else if (u->role == R_ITEM)
+      s->item[u->row] = idx;
+    else if (u->role == R_EVENT) {
+      if (idx > INT16_MAX - 1)
+        return rp_errf(err, RP_EINVAL, "%s:%lld: more than %d distinct event types in %s", c->path,
+                       (long long)line0, INT16_MAX, c->colname[R_EVENT]);
+      s->event[u->row] = (int16_t)idx;
+    } else {
+      s->context[u->role - R_CTX0][u->row] = idx;
     }
   }
+  int64_t o = ev->n, n = s->n;
+  if (n == 0) return RP_OK;
+  if (o + n > ev->cap) {
+    int rc = rp_events_reserve(ev, o + n + (o + n) / 4, err);
+    if (rc) return rc;
+  }
+  memcpy(ev->user + o, s->user, (size_t)n * sizeof *s->user);
+  memcpy(ev->item + o, s->item, (size_t)n * sizeof *s->item);
   memcpy(ev->value + o, s->value, (size_t)n * sizeof *s->value);
   if (ev->time) memcpy(ev->time + o, s->time, (size_t)n * sizeof *s->time);
-  if (ev->event)
-    for (int64_t k = 0; k < n; k++) ev->event[o + k] = (int16_t)pc->re.g[s->event[k]];
+  if (ev->event) memcpy(ev->event + o, s->event, (size_t)n * sizeof *s->event);
   for (int q = 0; q < ev->ncontext; q++)
-    for (int64_t k = 0; k < n; k++) ev->context[q][o + k] = pc->rc[q].g[s->context[q][k]];
-  ev->n += n;
-  s->n = 0;
+    memcpy(ev->context[q] + o, s->context[q], (size_t)n * sizeof *s->context[q]);
+  ev->n = o + n;
   return RP_OK;
 }
 
-static void piece_free(piece *pc, int owns_sink) {
-  if (owns_sink) rp_events_free(pc->sink);
-  rp_free(pc->ru.g);
-  rp_free(pc->ri.g);
-  rp_free(pc->re.g);
-  for (int k = 0; k < RP_MAX_CONTEXT; k++) rp_free(pc->rc[k].g);
+static void piece_free(piece *pc) {
+  rp_events_free(pc->stage);
+  rp_free(pc->refs);
   rp_free(pc->scratch);
 }
 
@@ -1030,48 +1068,33 @@ static int make_result(const rctx *c, const rp_read_opts *o, rp_events **ev, rp_
   return *ev ? RP_OK : RP_ENOMEM;
 }
 
-static int make_staging(const rctx *c, const rp_events *ev, piece *pc, rp_err *err) {
-  rp_idmap *evn = NULL;
-  if (ev->event_names && !(evn = rp_idmap_new(err))) return RP_ENOMEM;
-  pc->sink = rp_events_new(c->drop_unknown ? ev->users : NULL, c->drop_unknown ? ev->items : NULL,
-                           ev->time != NULL, evn, ev->ncontext,
-                           (const char *const *)ev->context_names, NULL, err);
-  rp_idmap_release(evn);
-  return pc->sink ? RP_OK : RP_ENOMEM;
+static int make_stage(const rp_events *ev, piece *pc, rp_err *err) {
+  pc->stage = rp_events_like(ev, err);
+  return pc->stage ? RP_OK : RP_ENOMEM;
 }
 
 /* ---- parser threads ------------------------------------------------------------------
- * Piece 0 is parsed by the calling thread, piece k > 0 by worker k.  Workers
- * sleep on a condition variable between blocks (no spinning: the machine may
- * be shared), and each piece's parse time is measured so the next block can
- * be cut in proportion to each thread's recent speed: a thread slowed by
- * other work gets a smaller piece.  Where blocks are cut never changes the
- * result. */
-typedef struct pool pool;
-typedef struct worker_arg {
-  pool *p;
-  int k;
-} worker_arg;
-
-struct pool {
+ * The calling thread and up to MAX_PIECES - 1 workers take the pieces of a
+ * block in turn (an atomic counter), so a thread slowed by other work on a
+ * shared machine simply takes fewer.  Workers sleep on a condition variable
+ * between blocks: no spinning. */
+typedef struct pool {
   pthread_t th[MAX_PIECES];
-  worker_arg arg[MAX_PIECES];
   int nworkers, gen, pending, quit, np;
+  _Atomic int next;
   pthread_mutex_t mu;
   pthread_cond_t go, done;
   const rctx *c;
   piece *pcs;
-};
+} pool;
 
-static void timed_parse(const rctx *c, piece *pc) {
-  double t = rp_now();
-  parse_piece(c, pc);
-  pc->seconds = rp_now() - t;
+static void take_pieces(pool *p, int np) {
+  int k;
+  while ((k = atomic_fetch_add(&p->next, 1)) < np) parse_piece(p->c, &p->pcs[k]);
 }
 
 static void *worker(void *arg) {
-  worker_arg *w = arg;
-  pool *p = w->p;
+  pool *p = arg;
   int seen = 0;
   for (;;) {
     pthread_mutex_lock(&p->mu);
@@ -1083,7 +1106,7 @@ static void *worker(void *arg) {
     seen = p->gen;
     int np = p->np;
     pthread_mutex_unlock(&p->mu);
-    if (w->k < np) timed_parse(p->c, &p->pcs[w->k]);
+    take_pieces(p, np);
     pthread_mutex_lock(&p->mu);
     if (--p->pending == 0) pthread_cond_signal(&p->done);
     pthread_mutex_unlock(&p->mu);
@@ -1092,7 +1115,7 @@ static void *worker(void *arg) {
 }
 
 /* Starts up to n - 1 workers (fewer when threads cannot be created: the
- * result is the same); returns how many pieces can be parsed at once. */
+ * result is the same); returns how many threads parse. */
 static int pool_start(pool *p, const rctx *c, piece *pcs, int n) {
   memset(p, 0, sizeof *p);
   p->c = c;
@@ -1102,28 +1125,27 @@ static int pool_start(pool *p, const rctx *c, piece *pcs, int n) {
     pthread_mutex_destroy(&p->mu);
     return 1;
   }
-  for (int k = 1; k < n; k++) {
-    p->arg[k].p = p;
-    p->arg[k].k = k;
-    if (pthread_create(&p->th[k], NULL, worker, &p->arg[k])) break;
-    p->nworkers = k;
+  for (int k = 0; k < n - 1 && k < MAX_PIECES; k++) {
+    if (pthread_create(&p->th[k], NULL, worker, p)) break;
+    p->nworkers = k + 1;
   }
   return p->nworkers + 1;
 }
 
-/* parses pieces 0..np-1 (np <= workers + 1) */
+/* parses pieces 0..np-1 */
 static void pool_run(pool *p, int np) {
-  if (np == 1) {
-    timed_parse(p->c, &p->pcs[0]);
+  if (np == 1 || !p->nworkers) {
+    for (int k = 0; k < np; k++) parse_piece(p->c, &p->pcs[k]);
     return;
   }
+  atomic_store(&p->next, 0);
   pthread_mutex_lock(&p->mu);
   p->np = np;
   p->pending = p->nworkers;
   p->gen++;
   pthread_cond_broadcast(&p->go);
   pthread_mutex_unlock(&p->mu);
-  timed_parse(p->c, &p->pcs[0]);
+  take_pieces(p, np);
   pthread_mutex_lock(&p->mu);
   while (p->pending) pthread_cond_wait(&p->done, &p->mu);
   pthread_mutex_unlock(&p->mu);
@@ -1135,42 +1157,24 @@ static void pool_stop(pool *p) {
   p->quit = 1;
   pthread_cond_broadcast(&p->go);
   pthread_mutex_unlock(&p->mu);
-  for (int k = 1; k <= p->nworkers; k++) pthread_join(p->th[k], NULL);
+  for (int k = 0; k < p->nworkers; k++) pthread_join(p->th[k], NULL);
   pthread_cond_destroy(&p->go);
   pthread_cond_destroy(&p->done);
   pthread_mutex_destroy(&p->mu);
 }
 
-/* share[k] <- the mean of itself and piece k's speed relative to the others
- * (at least 0.2, so a thread that was slow once is measured again) */
-static void adapt(const piece *pcs, int np, double *share) {
-  double rate[MAX_PIECES], sum = 0;
-  for (int k = 0; k < np; k++) {
-    double bytes = (double)(pcs[k].end - pcs[k].start);
-    if (!(pcs[k].seconds > 0) || bytes < 1) return;
-    sum += rate[k] = bytes / pcs[k].seconds;
-  }
-  for (int k = 0; k < np; k++) {
-    share[k] = 0.5 * share[k] + 0.5 * rate[k] * np / sum;
-    if (share[k] < 0.2) share[k] = 0.2;
-  }
-}
-
-/* cuts [0, n) of buf (complete records, no quotes) into up to np pieces at
- * line ends, piece k about share[k] of the bytes; returns the number of
- * pieces */
-static int cut(const char *buf, size_t n, int np, size_t min_split, const double *share,
-               piece *pcs) {
-  while (np > 1 && n / (size_t)np < min_split) np--;
+/* cuts [0, n) of buf (complete records, no quotes) into pieces of about
+ * `each` bytes at line ends, at most MAX_PIECES; returns their number */
+static int cut(const char *buf, size_t n, size_t each, piece *pcs) {
+  size_t np = n / (each ? each : 1);
+  if (np < 1) np = 1;
+  if (np > MAX_PIECES) np = MAX_PIECES;
   const char *s = buf, *e = buf + n;
-  double sum = 0, acc = 0;
-  for (int k = 0; k < np; k++) sum += share[k];
   int k = 0;
-  for (; k < np && s < e; k++) {
+  for (; k < (int)np && s < e; k++) {
     const char *t = e;
-    acc += share[k];
-    if (k < np - 1) {
-      const char *target = buf + (size_t)((double)n * acc / sum);
+    if (k < (int)np - 1) {
+      const char *target = buf + n / np * (size_t)(k + 1);
       if (target < s) target = s;
       const char *nlp = memchr(target, '\n', (size_t)(e - target));
       t = nlp ? nlp + 1 : e;
@@ -1202,12 +1206,17 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   c.path = strcmp(path, "-") == 0 ? "<stdin>" : path;
   c.o = o;
   c.drop_unknown = o->unknown == RP_UNKNOWN_DROP;
-  c.min_split = o->block ? 1 : MIN_SPLIT;
+  int threads = rp_threads(o->threads);
+  if (threads > MAX_PIECES) threads = MAX_PIECES;
+  /* pieces of 128 KiB; with a tiny test block, about 4 per thread */
+  c.piece_bytes = PIECE_BYTES;
+  if (o->block && o->block / 4 / (size_t)threads < PIECE_BYTES)
+    c.piece_bytes = o->block / 4 / (size_t)threads + 1;
   rbuf b = {0};
   pool pl = {0};
   piece pcs[MAX_PIECES];
   memset(pcs, 0, sizeof pcs);
-  int nslots = 1;
+  int nslots = 0; /* pieces with a stage */
   rp_events *ev = NULL;
   if ((rc = rbuf_open(&b, path, o->block ? o->block : DEFAULT_BLOCK, err)) ||
       (rc = refill(&b, 0, err)))
@@ -1251,14 +1260,9 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
     }
   }
   if ((rc = make_result(&c, o, &ev, err))) goto done;
-  int threads = rp_threads(o->threads);
-  if (threads > MAX_PIECES) threads = MAX_PIECES;
-  if (o->users && o->users == o->items) threads = 1; /* one map: strict row order */
-  pcs[0].sink = ev;
   threads = pool_start(&pl, &c, pcs, threads);
-  double share[MAX_PIECES];
-  for (int k = 0; k < MAX_PIECES; k++) share[k] = 1;
   size_t used = hdr_end;
+  int first = 1;
   int estimated = 0;
   for (;;) {
     if (used && (rc = refill(&b, used, err))) goto done;
@@ -1266,8 +1270,16 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
     if (b.len == 0) break;
     int quotes = memchr(b.buf, '"', b.len) != NULL;
     size_t region = b.len;
-    int np;
-    if (!quotes) {
+    int np = 1;
+    /* one direct piece: the first block (nearly every id is new: looking
+     * them up in parallel would only defer the work), quoted text, one
+     * thread; else parallel pieces */
+    if (first || quotes || threads == 1) {
+      pcs[0].start = b.buf;
+      pcs[0].end = b.buf + b.len;
+      pcs[0].sink = ev;
+      pcs[0].direct = 1;
+    } else {
       if (!b.eof) {
         const char *nlp = memrchr(b.buf, '\n', b.len);
         if (!nlp) {
@@ -1276,23 +1288,25 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
         }
         region = (size_t)(nlp - b.buf) + 1;
       }
-      np = cut(b.buf, region, threads, c.min_split, share, pcs);
-    } else {
-      np = 1;
-      pcs[0].start = b.buf;
-      pcs[0].end = b.buf + b.len;
+      np = cut(b.buf, region, c.piece_bytes, pcs);
+      for (; nslots < np; nslots++)
+        if ((rc = make_stage(ev, &pcs[nslots], err))) goto done;
+      for (int k = 0; k < np; k++) {
+        pcs[k].sink = pcs[k].stage;
+        pcs[k].direct = 0;
+        pcs[k].stage->n = 0;
+      }
     }
-    for (; nslots < np; nslots++)
-      if ((rc = make_staging(&c, ev, &pcs[nslots], err))) goto done;
     for (int k = 0; k < np; k++) {
       piece *pc = &pcs[k];
+      pc->nrefs = 0;
+      pc->slen = 0;
       pc->final = b.eof && pc->end == b.buf + b.len;
       pc->lines = pc->datalines = pc->skipped = pc->dropped_unknown = pc->dropped_type = 0;
       pc->status = RP_OK;
       pc->nfirst = 0;
     }
     pool_run(&pl, np);
-    if (np > 1) adapt(pcs, np, share);
     /* merge in file order */
     for (int k = 0; k < np; k++) {
       piece *pc = &pcs[k];
@@ -1314,9 +1328,10 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
                        pc->err.msg);
         goto done;
       }
-      if (k > 0 && (rc = merge_piece(&c, ev, pc, err))) goto done;
+      if (!pc->direct && (rc = merge_piece(&c, ev, pc, lineno + 1, err))) goto done;
       lineno += pc->lines;
     }
+    first = 0;
     used = (size_t)(pcs[np - 1].stop - b.buf);
     if (used == 0 && !b.eof) {
       /* one record longer than the buffer */
@@ -1341,7 +1356,7 @@ done:
   rep->rows = ev && !rc ? ev->n : 0;
   rep->seconds = rp_now() - t0;
   pool_stop(&pl);
-  for (int k = 0; k < nslots; k++) piece_free(&pcs[k], k > 0);
+  for (int k = 0; k < MAX_PIECES; k++) piece_free(&pcs[k]);
   rp_free(c.role);
   rp_idmap_release(c.wmap);
   rbuf_close(&b);

@@ -44,7 +44,7 @@ typedef struct rp_read_opts {
   int unknown;             /* RP_UNKNOWN_*: ids absent from given maps */
   rp_idmap *users, *items; /* existing maps to read onto (NULL = new) */
   int threads;             /* parser threads; 0 = one per core */
-  size_t block;            /* bytes per read block; 0 = 8 MiB (tests use tiny ones) */
+  size_t block;            /* bytes per read block; 0 = 2 MiB (tests use tiny ones) */
 } rp_read_opts;
 
 #define RP_READ_FIRST_ERRORS 5
@@ -64,7 +64,7 @@ typedef struct rp_read_report {
 } rp_read_report;
 
 /* Sets defaults: detect sep, header = 1, user and item by their default
- * names, on_error = stop, unknown = add, all cores, 8 MiB blocks. */
+ * names, on_error = stop, unknown = add, all cores, 2 MiB blocks. */
 void rp_read_opts_init(rp_read_opts *o);
 /* Reads path ("-" = stdin, gzip detected) into a new Events owned by the
  * caller.  On error returns a status, *out stays NULL and err reads

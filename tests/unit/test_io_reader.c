@@ -649,6 +649,53 @@ START_TEST(threads_agree_on_codes) {
 }
 END_TEST
 
+/* one map for users and items: ids interned in row order (user, then item),
+ * whatever the threads */
+START_TEST(threads_agree_on_one_map) {
+  const char *path = rp_test_tmp("onemap.csv");
+  FILE *f = fopen(path, "wb");
+  fputs("user,item\n", f);
+  rp_rng r;
+  rp_rng_seed(&r, 78, 0);
+  for (int k = 0; k < 20000; k++)
+    fprintf(f, "%d,%d\n", (int)rp_rng_below(&r, 1 + (uint64_t)k / 3),
+            (int)rp_rng_below(&r, 1 + (uint64_t)k / 2));
+  fclose(f);
+  rp_events *ref = NULL;
+  for (int th = 1; th <= 3; th++) {
+    rp_err err;
+    rp_idmap *m = rp_idmap_new(&err);
+    rp_read_opts o = opts();
+    o.users = o.items = m;
+    o.threads = th;
+    o.block = th == 1 ? 0 : 1500;
+    rp_events *ev;
+    ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_OK);
+    rp_idmap_release(m);
+    /* a sequential reference: intern user then item, row by row */
+    if (!ref) {
+      ref = ev;
+      rp_idmap *naive = rp_idmap_new(&err);
+      for (int64_t i = 0; i < ev->n; i++) {
+        size_t lu, li;
+        const char *su = rp_idmap_id(ev->users, ev->user[i], &lu);
+        const char *si = rp_idmap_id(ev->items, ev->item[i], &li);
+        int32_t a, b;
+        rp_idmap_intern(naive, su, lu, &a, &err);
+        rp_idmap_intern(naive, si, li, &b, &err);
+        ck_assert_int_eq(a, ev->user[i]);
+        ck_assert_int_eq(b, ev->item[i]);
+      }
+      rp_idmap_release(naive);
+      continue;
+    }
+    same_events_untimed(ref, ev);
+    rp_events_free(ev);
+  }
+  rp_events_free(ref);
+}
+END_TEST
+
 /* the same log with errors: the first error in file order, whatever the
  * threads; in skip mode the same survivors and messages */
 START_TEST(threads_agree_on_errors) {
@@ -803,6 +850,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, threads_and_blocks_agree_with_truth);
   tcase_add_test(tc, threads_agree_on_errors);
   tcase_add_test(tc, threads_agree_on_codes);
+  tcase_add_test(tc, threads_agree_on_one_map);
   tcase_add_test(tc, gzip_and_stdin);
   tcase_add_test(tc, fault_loops);
   suite_add_tcase(s, tc);
