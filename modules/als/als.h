@@ -157,6 +157,18 @@ typedef struct rp_als_hooks {
 int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *hooks,
                  rp_als_model **out, rp_err *err);
 
+/* The memory rp_als_train allocates beyond the input matrix, in bytes:
+ *   8 (ncols + 1) + 8 nnz + 8 T (ncols + 1)   the transpose (and its counts)
+ * + 4 f (nrows + ncols)                       the two factor matrices
+ * + 4 T (2 c f' + 2 c + f' (f' + 16) + 5 f')  per thread: gather blocks B, Bw
+ *                                             of c = min(longest row, 4 MiB/4f)
+ *                                             rows, weights, the normal matrix
+ * + 4 f^2 18                                  Y^T Y, Gram partial sums
+ * (+ 4 f (nrows + ncols) with validation: the best factors), with T threads
+ * and f' = f rounded up to 16.  The transpose's buffers are the sparse
+ * module's. */
+size_t rp_als_train_memory(const rp_csr *ui, const rp_als_opts *o, int validation);
+
 /* Loss of the model on matrix m (rows = users, on the model's maps):
  * implicit's calculate_loss for implicit models (the full objective over
  * every pair divided by sum c + nusers*nitems - nnz), RMSE over m's entries

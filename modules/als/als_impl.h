@@ -65,9 +65,10 @@ static inline float rp_als_lambda(const rp_als_opts *o, int64_t n) {
  * -mavx512f and f is a multiple of 16.  Each has one fixed summation order,
  * so every caller gets the same bits for the same inputs. */
 float rp_als_dot(const float *a, const float *b, int32_t f);
-/* Prefetches (to L2) the first RP_ALS_PREFETCH_ROWS rows Y[idx[j]]: called
- * for the next row's items while the current row computes, so the gather
- * that follows finds them in cache. */
+/* Prefetches (to L2) the rows Y[idx[j]], j < n.  The gathers also take
+ * the next row's first items (next, nnext <= RP_ALS_PREFETCH_ROWS) and
+ * prefetch one of them per row they gather: the next row's gather then
+ * finds its rows in L2, and the memory system has more misses in flight. */
 #define RP_ALS_PREFETCH_ROWS 96
 void rp_als_prefetch_rows(const float *Y, const int32_t *idx, int64_t n, int32_t f);
 void rp_als_axpy(float a, const float *x, float *y, int32_t f);
@@ -76,7 +77,8 @@ void rp_als_symv(const float *G, const float *p, float *y, int32_t f);
 /* One pass over rows j < n of Y[idx[j]]: copies each row to B + j f when B
  * is not NULL, and r += sum_j (bc_j - w_j (y_j . x)) y_j. */
 void rp_als_gather_residual(const float *Y, const int32_t *idx, int64_t n, int32_t f,
-                            const float *w, const float *bc, const float *x, float *B, float *r);
+                            const float *w, const float *bc, const float *x, float *B, float *r,
+                            const int32_t *next, int64_t nnext);
 /* Ap += sum_j w_j (y_j . p) y_j over rows y_j = B + j f (B given) or
  * Y[idx[j]] (B NULL). */
 void rp_als_block_apply(const float *B, const float *Y, const int32_t *idx, int64_t n, int32_t f,
@@ -92,7 +94,8 @@ void rp_als_block_apply(const float *B, const float *Y, const int32_t *idx, int6
  * chol_solve solves U^T U x = z in place. */
 static inline int64_t rp_als_chol_ld(int32_t f) { return (((int64_t)f + 15) & ~(int64_t)15) + 16; }
 void rp_als_gather_scale(const float *Y, const int32_t *idx, int64_t n, int32_t f, const float *w,
-                         const float *bc, float *B, float *Bw, float *b);
+                         const float *bc, float *B, float *Bw, float *b, const int32_t *next,
+                         int64_t nnext);
 void rp_als_syrk_upper(const float *Bw, const float *B, int64_t n, int32_t f, float *A,
                        int64_t lda);
 int rp_als_cholesky_upper(float *A, int32_t f, int32_t ncols, int64_t lda);
@@ -105,8 +108,12 @@ typedef struct rp_als_scratch {
   float *B, *Bw, *w, *bc;
   float *A;                  /* f x f */
   float *r, *p, *Ap, *b, *t; /* f each */
+  const int32_t *next;       /* the next row's items to prefetch (set by the caller) */
+  int64_t nnext;
 } rp_als_scratch;
 
+/* Floats of one thread's scratch (ok = 0 on overflow). */
+size_t rp_als_scratch_floats(int32_t f, int64_t cap, int *ok);
 /* Scratch for factors f and gather blocks of cap rows (one allocation). */
 int rp_als_scratch_init(rp_als_scratch *s, int32_t f, int64_t cap, rp_err *err);
 void rp_als_scratch_free(rp_als_scratch *s);

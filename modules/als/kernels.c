@@ -27,13 +27,12 @@
 static inline void prefetch_row(const float *p, int32_t f) {
   for (int32_t d = 0; d < f; d += 16) __builtin_prefetch(p + d, 0, 3);
 }
+static inline void prefetch_row_l2(const float *p, int32_t f) {
+  for (int32_t d = 0; d < f; d += 16) __builtin_prefetch(p + d, 0, 2);
+}
 
 void rp_als_prefetch_rows(const float *Y, const int32_t *idx, int64_t n, int32_t f) {
-  if (n > RP_ALS_PREFETCH_ROWS) n = RP_ALS_PREFETCH_ROWS;
-  for (int64_t j = 0; j < n; j++) {
-    const float *p = Y + (int64_t)idx[j] * f;
-    for (int32_t d = 0; d < f; d += 16) __builtin_prefetch(p + d, 0, 2);
-  }
+  for (int64_t j = 0; j < n; j++) prefetch_row_l2(Y + (int64_t)idx[j] * f, f);
 }
 
 float rp_als_dot(const float *a, const float *b, int32_t f) {
@@ -91,9 +90,11 @@ void rp_als_symv(const float *G, const float *p, float *y, int32_t f) {
  * the factorisation also performs the forward substitution U^T y = b and
  * leaves y in column f. */
 void rp_als_gather_scale(const float *Y, const int32_t *idx, int64_t n, int32_t f, const float *w,
-                         const float *bc, float *B, float *Bw, float *b) {
+                         const float *bc, float *B, float *Bw, float *b, const int32_t *next,
+                         int64_t nnext) {
   for (int64_t j = 0; j < n; j++) {
     if (j + PF_ROWS < n) prefetch_row(Y + (int64_t)idx[j + PF_ROWS] * f, f);
+    if (j < nnext) prefetch_row_l2(Y + (int64_t)next[j] * f, f);
     const float *y = Y + (int64_t)idx[j] * f;
     float *dst = B + j * f, *dw = Bw + j * f, wj = w[j], cj = bc[j];
 #pragma omp simd
@@ -231,6 +232,23 @@ static int chol_unblocked(float *A, int32_t k0, int32_t k1, int32_t ncols, int64
   return 0;
 }
 
+#if RP_AVX512
+static inline void panel_chunk(float *A, int64_t lda, int32_t kb, int32_t c, const float *invd) {
+  __m512 R[16];
+#pragma GCC unroll 16
+  for (int r = 0; r < 16; r++) R[r] = _mm512_loadu_ps(A + (int64_t)(kb + r) * lda + c);
+#pragma GCC unroll 16
+  for (int k = 0; k < 16; k++) {
+    const float *uk = A + (int64_t)(kb + k) * lda + kb;
+    R[k] = _mm512_mul_ps(_mm512_set1_ps(invd[k]), R[k]);
+#pragma GCC unroll 16
+    for (int i = k + 1; i < 16; i++) R[i] = _mm512_fnmadd_ps(_mm512_set1_ps(uk[i]), R[k], R[i]);
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < 16; r++) _mm512_storeu_ps(A + (int64_t)(kb + r) * lda + c, R[r]);
+}
+#endif
+
 /* In place: the upper triangle of A (row-major, leading dimension lda,
  * symmetric positive definite in its first f columns) becomes U with
  * A = U^T U; columns f..ncols-1 (a right-hand side) become U^-T times
@@ -244,23 +262,27 @@ int rp_als_cholesky_upper(float *A, int32_t f, int32_t ncols, int64_t lda) {
   if ((f & 15) == 0 && lda >= ((ncols + 15) & ~15)) {
     int32_t cend = (ncols + 15) & ~15;
     for (int32_t kb = 0; kb < f; kb += 16) {
+      /* the 16 x 16 diagonal block, unblocked */
+      float invd[16];
       for (int32_t k = kb; k < kb + 16; k++) {
         float *uk = A + (int64_t)k * lda;
         float d = uk[k];
         if (!(d > 0)) return k + 1;
         d = sqrtf(d);
-        __m512 inv = _mm512_set1_ps(1.0f / d);
-        for (int32_t j = kb; j < cend; j += 16)
-          _mm512_storeu_ps(uk + j, _mm512_mul_ps(inv, _mm512_loadu_ps(uk + j)));
+        invd[k - kb] = 1.0f / d;
+        _mm512_storeu_ps(uk + kb,
+                         _mm512_mul_ps(_mm512_set1_ps(invd[k - kb]), _mm512_loadu_ps(uk + kb)));
         uk[k] = d;
         for (int32_t i = k + 1; i < kb + 16; i++) {
-          __m512 sc = _mm512_set1_ps(uk[i]);
           float *ai = A + (int64_t)i * lda;
-          for (int32_t j = kb; j < cend; j += 16)
-            _mm512_storeu_ps(
-                ai + j, _mm512_fnmadd_ps(sc, _mm512_loadu_ps(uk + j), _mm512_loadu_ps(ai + j)));
+          _mm512_storeu_ps(ai + kb,
+                           _mm512_fnmadd_ps(_mm512_set1_ps(uk[i]), _mm512_loadu_ps(uk + kb),
+                                            _mm512_loadu_ps(ai + kb)));
         }
       }
+      /* the panel's other chunks: the same operations with the 16 rows of
+       * the chunk held in registers (U11^-T applied to A12) */
+      for (int32_t c = kb + 16; c < cend; c += 16) panel_chunk(A, lda, kb, c, invd);
       if (kb + 16 < f) {
         const float *P = A + (int64_t)kb * lda;
         syrk_rows(P, P, lda, 16, A, lda, kb + 16, f, cend, 1);
@@ -323,11 +345,9 @@ void rp_als_chol_solve(const float *U, int32_t f, int64_t lda, float *z) {
  * live in registers for the whole pass and each row is loaded once: a dot
  * product, a horizontal sum, W FMAs. */
 #if RP_AVX512
-static inline __attribute__((always_inline)) void gather_residual_w(const float *Y,
-                                                                    const int32_t *idx, int64_t n,
-                                                                    const float *w, const float *bc,
-                                                                    const float *x, float *B,
-                                                                    float *r, const int W) {
+static inline __attribute__((always_inline)) void gather_residual_w(
+    const float *Y, const int32_t *idx, int64_t n, const float *w, const float *bc, const float *x,
+    float *B, float *r, const int32_t *next, int64_t nnext, const int W) {
   const int32_t f = 16 * W;
   __m512 xv[8], rv[8];
 #pragma GCC unroll 8
@@ -335,6 +355,7 @@ static inline __attribute__((always_inline)) void gather_residual_w(const float 
     xv[q] = _mm512_loadu_ps(x + 16 * q), rv[q] = _mm512_loadu_ps(r + 16 * q);
   for (int64_t j = 0; j < n; j++) {
     if (j + PF_ROWS < n) prefetch_row(Y + (int64_t)idx[j + PF_ROWS] * f, f);
+    if (j < nnext) prefetch_row_l2(Y + (int64_t)next[j] * f, f);
     const float *y = Y + (int64_t)idx[j] * f;
     __m512 yv[8];
 #pragma GCC unroll 8
@@ -417,16 +438,18 @@ static inline __attribute__((always_inline)) void block_apply_w(const float *B, 
 #endif
 
 void rp_als_gather_residual(const float *Y, const int32_t *idx, int64_t n, int32_t f,
-                            const float *w, const float *bc, const float *x, float *B, float *r) {
+                            const float *w, const float *bc, const float *x, float *B, float *r,
+                            const int32_t *next, int64_t nnext) {
 #if RP_AVX512
   if ((f & 15) == 0 && f <= 128) {
-#define GR(W) gather_residual_w(Y, idx, n, w, bc, x, B, r, W)
+#define GR(W) gather_residual_w(Y, idx, n, w, bc, x, B, r, next, nnext, W)
     RP_DISPATCH_W(f, GR)
 #undef GR
   }
 #endif
   for (int64_t j = 0; j < n; j++) {
     if (j + PF_ROWS < n) prefetch_row(Y + (int64_t)idx[j + PF_ROWS] * f, f);
+    if (j < nnext) prefetch_row_l2(Y + (int64_t)next[j] * f, f);
     const float *y = Y + (int64_t)idx[j] * f;
     if (B) {
       float *dst = B + j * f;

@@ -32,12 +32,17 @@
 
 #include "als_impl.h"
 
+size_t rp_als_scratch_floats(int32_t f, int64_t cap, int *ok) {
+  size_t fa = ((size_t)f + 15) & ~(size_t)15, ca = ((size_t)cap + 15) & ~(size_t)15;
+  return 2 * rp_mulsize(ca, fa, ok) + 2 * ca + fa * (size_t)rp_als_chol_ld(f) + 5 * fa;
+}
+
 int rp_als_scratch_init(rp_als_scratch *s, int32_t f, int64_t cap, rp_err *err) {
   memset(s, 0, sizeof *s);
   /* each piece starts on a 64-byte boundary */
   size_t fa = ((size_t)f + 15) & ~(size_t)15, ca = ((size_t)cap + 15) & ~(size_t)15;
   int ok = 1;
-  size_t total = 2 * rp_mulsize(ca, fa, &ok) + 2 * ca + fa * (size_t)rp_als_chol_ld(f) + 5 * fa;
+  size_t total = rp_als_scratch_floats(f, cap, &ok);
   float *mem = ok ? rp_malloc(rp_mulsize(total, sizeof(float), &ok)) : NULL;
   if (!mem || !ok) {
     rp_free(mem);
@@ -90,8 +95,10 @@ void rp_als_solve_cg(const rp_als_side *s, const int32_t *idx, const float *val,
   for (int64_t a = 0; a < n; a += sc->cap) {
     int64_t m = n - a < sc->cap ? n - a : sc->cap;
     rp_als_weights(o, val + a, m, sc->w, sc->bc);
-    rp_als_gather_residual(s->Y, idx + a, m, f, sc->w, sc->bc, x, blocked ? sc->B : NULL, r);
+    rp_als_gather_residual(s->Y, idx + a, m, f, sc->w, sc->bc, x, blocked ? sc->B : NULL, r,
+                           a == 0 ? sc->next : NULL, a == 0 ? sc->nnext : 0);
   }
+  if (sc->nnext > n) rp_als_prefetch_rows(s->Y, sc->next + n, sc->nnext - n, f);
   memcpy(p, r, sizeof(float) * (size_t)f);
   float rsold = rp_als_dot(r, r, f);
   if (rsold < 1e-20f) return;
@@ -136,9 +143,11 @@ int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val
   for (int64_t a = 0; a < n; a += sc->cap) {
     int64_t m = n - a < sc->cap ? n - a : sc->cap;
     rp_als_weights(o, val + a, m, sc->w, sc->bc);
-    rp_als_gather_scale(s->Y, idx + a, m, f, sc->w, sc->bc, sc->B, sc->Bw, b);
+    rp_als_gather_scale(s->Y, idx + a, m, f, sc->w, sc->bc, sc->B, sc->Bw, b,
+                        a == 0 ? sc->next : NULL, a == 0 ? sc->nnext : 0);
     rp_als_syrk_upper(sc->Bw, sc->B, m, f, A, ld);
   }
+  if (sc->nnext > n) rp_als_prefetch_rows(s->Y, sc->next + n, sc->nnext - n, f);
   for (int32_t d = 0; d < f; d++) A[d * ld + f] = b[d];
   return rp_als_cholesky_upper(A, f, f + 1, ld);
 }

@@ -75,9 +75,12 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
     for (int32_t u = 0; u < m->nrows; u++) {
       int64_t a = m->indptr[u], n = m->indptr[u + 1] - a;
       float *x = X + (int64_t)u * f;
-      if (u + 1 < m->nrows)
-        rp_als_prefetch_rows(Y, m->indices + m->indptr[u + 1], m->indptr[u + 2] - m->indptr[u + 1],
-                             f);
+      sc->next = NULL, sc->nnext = 0;
+      if (u + 1 < m->nrows) {
+        int64_t nn = m->indptr[u + 2] - m->indptr[u + 1];
+        sc->next = m->indices + m->indptr[u + 1];
+        sc->nnext = nn < RP_ALS_PREFETCH_ROWS ? nn : RP_ALS_PREFETCH_ROWS;
+      }
       if (chol) {
         if (rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc)) {
           long expect = 0;
@@ -135,6 +138,37 @@ static int check_input(const rp_csr *ui, const rp_als_opts *o, const rp_als_hook
   return RP_OK;
 }
 
+/* gather blocks as long as the longest row (either orientation), capped */
+static int64_t block_cap(const rp_csr *ui, const rp_csr *iu, int32_t f) {
+  int64_t longest = 0;
+  for (int32_t r = 0; r < ui->nrows; r++)
+    if (rp_csr_rowlen(ui, r) > longest) longest = rp_csr_rowlen(ui, r);
+  if (iu) {
+    for (int32_t r = 0; r < iu->nrows; r++)
+      if (rp_csr_rowlen(iu, r) > longest) longest = rp_csr_rowlen(iu, r);
+  } else {
+    int64_t *cnt;
+    if (rp_als_col_counts(ui, ui->ncols, &cnt, NULL) == RP_OK) {
+      for (int32_t c = 0; c < ui->ncols; c++)
+        if (cnt[c] > longest) longest = cnt[c];
+      rp_free(cnt);
+    }
+  }
+  int64_t cap = rp_als_block_rows(f);
+  return longest < cap ? (longest > 0 ? longest : 1) : cap;
+}
+
+size_t rp_als_train_memory(const rp_csr *ui, const rp_als_opts *o, int validation) {
+  size_t f = (size_t)o->factors, nt = (size_t)rp_threads(o->threads);
+  size_t rows = (size_t)ui->nrows, cols = (size_t)ui->ncols, nnz = (size_t)ui->nnz;
+  int ok = 1;
+  size_t transpose = 8 * (cols + 1) + 8 * nnz + 8 * nt * (cols + 1); /* + its counting buffer */
+  size_t factors = 4 * f * (rows + cols);
+  size_t scratch = 4 * nt * rp_als_scratch_floats(o->factors, block_cap(ui, NULL, o->factors), &ok);
+  size_t small = 4 * f * f * (1 + 1 + 16) + sizeof(rp_als_model); /* yty, G, Gram partials */
+  return transpose + factors + scratch + small + (validation ? factors : 0);
+}
+
 int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *hooks,
                  rp_als_model **out, rp_err *err) {
   *out = NULL;
@@ -171,14 +205,7 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
     rc = rp_enomem(err, "als training state");
     goto done;
   }
-  /* gather blocks as long as the longest row, capped */
-  int64_t longest = 0;
-  for (int32_t r = 0; r < ui->nrows; r++)
-    if (rp_csr_rowlen(ui, r) > longest) longest = rp_csr_rowlen(ui, r);
-  for (int32_t r = 0; r < iu->nrows; r++)
-    if (rp_csr_rowlen(iu, r) > longest) longest = rp_csr_rowlen(iu, r);
-  int64_t cap = rp_als_block_rows(f);
-  if (longest < cap) cap = longest > 0 ? longest : 1;
+  int64_t cap = block_cap(ui, iu, f);
   for (int i = 0; i < t.nt; i++)
     if ((rc = rp_als_scratch_init(&t.sc[i], f, cap, err))) goto done;
 

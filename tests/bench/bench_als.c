@@ -16,17 +16,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <malloc.h>
 #include <time.h>
 #include <math.h>
 
 #include "als_impl.h"
 #include "events.h"
 
-static double peak_rss_mb(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_maxrss / 1024.0;
+/* VmRSS or VmHWM (peak) from /proc/self/status, in MB */
+static double status_mb(const char *key) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  double v = -1;
+  size_t kl = strlen(key);
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, key, kl) == 0 && line[kl] == ':') v = atof(line + kl + 1) / 1024.0;
+  if (f) fclose(f);
+  return v;
+}
+
+/* resets VmHWM to the current RSS (Linux >= 4.0), so the peak of one phase
+ * can be read */
+static void reset_peak_rss(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (f) {
+    fputs("5", f);
+    fclose(f);
+  }
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -152,7 +168,9 @@ static int cmd_train(int argc, char **argv) {
   h.on_iteration = on_it, h.ud = &t;
   t.last = cpu_now();
   rp_mem_reset_peak();
-  double rss0 = peak_rss_mb();
+  malloc_trim(0); /* give the loader's buffers back, then measure from here */
+  reset_peak_rss();
+  double rss0 = status_mb("VmRSS");
   size_t mem0 = rp_mem_current();
   rp_als_model *model;
   rp_err err;
@@ -162,23 +180,16 @@ static int cmd_train(int argc, char **argv) {
   }
   double med = median(t.s, t.n), cpu = t.n > 1 ? median(t.cpu + 1, t.n - 1) : -1.0;
   double fl = iteration_flops(m, o.factors, o.solver, o.cg_steps);
-  /* the formula: transpose (indptr + indices + data) + both factor
-   * matrices + per-thread scratch (gather block, f^2, vectors) + the Gram
-   * buffers */
-  double f = o.factors;
-  double transpose = 8.0 * (m->ncols + 1) + 8.0 * (double)m->nnz;
-  double factors = 4.0 * f * (m->nrows + m->ncols);
-  int64_t cap = rp_als_block_rows(o.factors);
-  double scratch = rp_threads(o.threads) * 4.0 * (cap * (f + 2) + f * f + 5 * f);
-  double gram = 4.0 * f * f * 17;
+  double formula = (double)rp_als_train_memory(m, &o, 0);
   printf("users %d\nitems %d\nnnz %lld\n", m->nrows, m->ncols, (long long)m->nnz);
   printf("seconds_per_iteration %.4f\n", med);
   printf("cpu_seconds_per_iteration %.4f\n", cpu);
   printf("gflops %.2f\n", fl / med / 1e9);
   printf("core_peak_mb %.1f\n", (double)(rp_mem_peak() - mem0) / 1048576.0);
-  printf("formula_mb %.1f\n", (transpose + factors + scratch + gram) / 1048576.0);
+  printf("formula_mb %.1f\n", formula / 1048576.0);
   printf("matrix_mb %.1f\n", (double)rp_csr_bytes(m) / 1048576.0);
-  printf("rss_before_mb %.1f\nrss_peak_mb %.1f\n", rss0, peak_rss_mb());
+  double hwm = status_mb("VmHWM");
+  printf("rss_before_mb %.1f\nrss_peak_mb %.1f\nrss_growth_mb %.1f\n", rss0, hwm, hwm - rss0);
   rp_als_model_free(model);
   rp_csr_free(m);
   return 0;
