@@ -1,7 +1,7 @@
 /*
  * model_io.c -- ALS model files (layout in README, section "formats").
  *
- *   "RPALSMOD"  magic, 8 bytes
+ *   magic       8 bytes, 89 52 50 41 0D 0A 1A 0A ("\x89RPA\r\n\x1a\n")
  *   u32         format version (RP_ALS_FILE_VERSION)
  *   u32         header length H in bytes
  *   H bytes     header: counts, options, seed, fingerprint, creation time
@@ -23,7 +23,9 @@
 #error "model files are little-endian; this port needs byte swapping"
 #endif
 
-static const char MAGIC[8] = {'R', 'P', 'A', 'L', 'S', 'M', 'O', 'D'};
+/* "\x89RPA\r\n\x1a\n": not text, and text-mode mangling breaks it (as the
+ * matrix files' and PNG's) */
+static const char MAGIC[8] = {'\x89', 'R', 'P', 'A', '\r', '\n', '\x1a', '\n'};
 
 /* the header, field by field (no struct padding in the file) */
 typedef struct hdr {
