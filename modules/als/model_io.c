@@ -178,7 +178,7 @@ static int get_ids(rctx *c, int32_t n, uint64_t bytes, rp_idmap **out) {
   char *text = NULL;
   size_t cap = 0;
   int rc = !m || !len ? rp_enomem(c->err, "model ids") : RP_OK;
-  if (!rc) rc = rp_idmap_reserve(m, n, (int64_t)bytes, c->err);
+  if (!rc) rc = rp_idmap_reserve(m, n, (int64_t)bytes + n, c->err);
   if (!rc) rc = get(c, len, sizeof(uint32_t) * (size_t)n);
   uint64_t total = 0;
   for (int32_t i = 0; i < n && !rc; i++) {

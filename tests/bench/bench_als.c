@@ -249,6 +249,58 @@ static int cmd_serve(int argc, char **argv) {
   return 0;
 }
 
+/* memory to load a model: a random model with string ids is saved, then
+ * loaded with the peak RSS reset */
+static int cmd_modelio(int argc, char **argv) {
+  if (argc < 5) return 2;
+  int32_t nu = atoi(argv[2]), f = atoi(argv[3]);
+  const char *path = argv[4];
+  rp_err err;
+  rp_idmap *users = rp_idmap_new(&err), *items = rp_idmap_new(&err);
+  char id[64];
+  int32_t idx;
+  for (int32_t u = 0; u < nu; u++) {
+    int len = snprintf(id, sizeof id, "user-%08d", u);
+    rp_idmap_intern(users, id, (size_t)len, &idx, &err);
+  }
+  for (int32_t i = 0; i < 50000; i++) {
+    int len = snprintf(id, sizeof id, "sku-%06d", i);
+    rp_idmap_intern(items, id, (size_t)len, &idx, &err);
+  }
+  rp_als_model *m = rp_als_model_new(nu, 50000, f, users, items, &err);
+  rp_idmap_release(users), rp_idmap_release(items);
+  rp_rng g;
+  rp_rng_seed(&g, 1, 1);
+  for (int64_t e = 0; e < (int64_t)nu * f; e++) m->user_factors[e] = (float)rp_rng_normal(&g);
+  for (int64_t e = 0; e < 50000LL * f; e++) m->item_factors[e] = (float)rp_rng_normal(&g);
+  double t = rp_now();
+  if (rp_als_save(m, path, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  printf("save_seconds %.2f\n", rp_now() - t);
+  rp_als_model_free(m);
+  malloc_trim(0);
+  FILE *fp = fopen(path, "rb");
+  fseek(fp, 0, SEEK_END);
+  double bytes = (double)ftell(fp);
+  fclose(fp);
+  reset_peak_rss();
+  double rss0 = status_mb("VmRSS");
+  t = rp_now();
+  if (rp_als_load(path, &m, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  printf("load_seconds %.2f\n", rp_now() - t);
+  printf("idmaps_mb %.1f\n",
+         (double)(rp_idmap_bytes(m->users) + rp_idmap_bytes(m->items)) / 1048576.0);
+  printf("file_mb %.1f\nload_rss_growth_mb %.1f\nratio %.3f\n", bytes / 1048576.0,
+         status_mb("VmHWM") - rss0, (status_mb("VmHWM") - rss0) * 1048576.0 / bytes);
+  rp_als_model_free(m);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int rc = 2;
   if (argc >= 2 && strcmp(argv[1], "sgemm") == 0) {
@@ -259,10 +311,12 @@ int main(int argc, char **argv) {
     rc = cmd_train(argc, argv);
   } else if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
     rc = cmd_serve(argc, argv);
+  } else if (argc >= 2 && strcmp(argv[1], "modelio") == 0) {
+    rc = cmd_modelio(argc, argv);
   }
   if (rc == 2)
     fprintf(stderr,
             "usage: bench_als sgemm | train LOG f cg|cholesky threads iterations | serve LOG f "
-            "queries batch\n");
+            "queries batch | modelio NUSERS f PATH\n");
   return rc;
 }
