@@ -90,7 +90,8 @@ return function(rp)
       self.k) }
     for _, m in ipairs(self.metrics) do
       local ci = self.ci and self.ci[m]
-      lines[#lines + 1] = ("  %-20s %s%s"):format(m .. "@" .. self.k, fmtnum(self[m]),
+      local label = (m == "rmse" or m == "mae") and m or (m .. "@" .. self.k)
+      lines[#lines + 1] = ("  %-20s %s%s"):format(label, fmtnum(self[m]),
         ci and ("  [%s, %s]"):format(fmtnum(ci[1]), fmtnum(ci[2])) or "")
     end
     return table.concat(lines, "\n")
