@@ -294,8 +294,10 @@ for _ in pairs(fold_of) do nheld = nheld + 1 end
 out(("%d users held out in %d fold%s; known = each user's oldest n interactions, test = the rest")
   :format(nheld, #folds, #folds > 1 and "s (every user held out once, metrics pooled)" or ""))
 
--- strategies that answer from a user's known interactions only (nothing at reveal 0)
+-- strategies that answer from a user's known interactions only (nothing at
+-- reveal 0), and those that need user attributes to say anything of a new user
 local NEEDS_HISTORY = { content = true, item_knn = true, fold_in = true }
+local NEEDS_USERS = { segment = true, projection = true }
 
 -- a recommender answering each user with its fold's strategy
 local function routed(name, r)
@@ -314,12 +316,13 @@ for r, case in ipairs(pooled) do
   local known, test = matrix(case.known), matrix(case.test)
   local reports = {}
   for _, name in ipairs(cfg.strategies) do
-    local rec = not (case.reveal == 0 and NEEDS_HISTORY[name]) and routed(name, r) or nil
+    local rec = not (case.reveal == 0 and NEEDS_HISTORY[name])
+      and not (NEEDS_USERS[name] and not user_attrs) and routed(name, r) or nil
     if rec then
       reports[#reports + 1] = rp.metrics.evaluate(rec, known, test, { k = E.k,
         metrics = E.metrics, bootstrap = E.bootstrap, seed = E.seed, name = name })
-    elseif case.reveal > 0 or not NEEDS_HISTORY[name] then
-      rp.log.info("strategy %s skipped (needs attributes this dataset lacks)", name)
+    elseif r == 1 and not (case.reveal == 0 and NEEDS_HISTORY[name]) then
+      rp.log.info("strategy %s skipped for new users (needs attributes this dataset lacks)", name)
     end
   end
   table_of(("reveal %d: %d users with a test interaction"):format(case.reveal,
