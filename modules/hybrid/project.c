@@ -16,30 +16,33 @@
  *
  * The recommender scores user u and item i by the dot product of the
  * completed factor rows: the model's own for warm rows, x~ W for cold rows
- * with features.  Cold rows without features are never recommended (cold
- * items) or answered (cold users).  method = random places cold items at
+ * with features.  The completed factors live in an rp_als_model of their
+ * own, so top-k selection is the ALS module's (exact, screened).  Cold rows without features are
+ * never recommended (cold items) or answered (cold users).  method = random places cold items at
  * random instead (each dimension normal with the warm rows' mean and
  * deviation): the baseline the projection must beat.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "als.h"
 #include "hybrid.h"
 #include "lapack_shim.h"
 
 typedef struct {
   rp_hyb_rec base;
-  float *U, *V; /* completed factors */
+  rp_als_model *m; /* the completed factors, scored by the ALS module's exact top-k */
+  float *U, *V;    /* = m's factors */
   int32_t nu, ni, f;
   uint8_t *uok;      /* user can be scored */
-  int32_t *unplaced; /* items that cannot be scored */
+  int32_t *unplaced; /* items that cannot be scored, ascending */
   int32_t nunplaced;
 } project;
 
 static void project_destroy(rp_hyb_rec *r) {
   project *p = (project *)r;
-  rp_free(p->U);
-  rp_free(p->V);
+  rp_als_model_free(p->m);
   rp_free(p->uok);
   rp_free(p->unplaced);
 }
@@ -50,32 +53,46 @@ void rp_hyb_project_factors(const rp_hyb_rec *r, float **U, int32_t *nu, float *
   *U = p->U, *nu = p->nu, *V = p->V, *ni = p->ni, *f = p->f;
 }
 
-/* x . y over f floats in 16 independent lanes (vectorises without
- * reassociating a single sum). */
-static inline float dot(const float *x, const float *y, int32_t f) {
-  float lane[16] = {0};
-  int32_t c = 0;
-  for (; c + 16 <= f; c += 16)
-    for (int l = 0; l < 16; l++) lane[l] += x[c + l] * y[c + l];
-  float s = 0;
-  for (; c < f; c++) s += x[c] * y[c];
-  for (int l = 0; l < 16; l++) s += lane[l];
-  return s;
+/* A sorted, duplicate-free copy of a[0..n) followed by b[0..m) in out. */
+static rp_als_list sorted_union(const int32_t *a, int32_t n, const int32_t *b, int32_t m,
+                                int32_t *out) {
+  int64_t k = 0;
+  for (int32_t j = 0; j < n; j++) out[k++] = a[j];
+  for (int32_t j = 0; j < m; j++) out[k++] = b[j];
+  rp_als_list l = {out, rp_als_sort_unique(out, k)};
+  return l;
 }
 
+/* Scores by the dot product of the completed factors: rp_als_topk (an
+ * int8 screen then exact float scores: the brute-force result) with the
+ * seen items, the unplaced items and the denied (plus a requested
+ * history) as exclusion lists. */
 static int project_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *s, int32_t k,
                        int32_t *items, float *scores, int32_t *n, rp_err *err) {
-  (void)err;
+  (void)s;
   const project *p = (const project *)r;
   *n = 0;
   int32_t u = q->user;
   if (u < 0 || u >= p->nu || !p->uok[u]) return RP_OK;
-  const float *uu = p->U + (size_t)u * (size_t)p->f;
-  float *sc = s->scores;
-  for (int32_t i = 0; i < p->ni; i++) sc[i] = dot(p->V + (size_t)i * (size_t)p->f, uu, p->f);
-  for (int32_t j = 0; j < p->nunplaced; j++) sc[p->unplaced[j]] = -INFINITY;
-  *n = rp_hyb_topk(sc, p->ni, NULL, s->mask, q->allow, q->nallow, k, items, scores);
-  return RP_OK;
+  int32_t nextra = q->ndeny + (q->excl_hist ? q->nhist : 0);
+  int32_t *buf = rp_malloc(sizeof(int32_t) * (size_t)(nextra + q->nexcl + q->nallow + 1));
+  if (!buf) return rp_enomem(err, "projection");
+  rp_als_list ex[3];
+  int nex = 0;
+  ex[nex++] = sorted_union(q->excl, q->nexcl, NULL, 0, buf); /* rows may come unsorted */
+  ex[nex++] = (rp_als_list){p->unplaced, p->nunplaced};
+  if (nextra)
+    ex[nex++] =
+        sorted_union(q->deny, q->ndeny, q->hist, q->excl_hist ? q->nhist : 0, buf + q->nexcl);
+  rp_als_list allow, *ap = NULL;
+  if (q->allow) {
+    allow = sorted_union(q->allow, q->nallow, NULL, 0, buf + q->nexcl + nextra);
+    ap = &allow;
+  }
+  int rc =
+      rp_als_topk(p->m, p->U + (size_t)u * (size_t)p->f, k, ex, nex, ap, items, scores, n, err);
+  rp_free(buf);
+  return rc;
 }
 
 /* ---- the ridge solve ------------------------------------------------------------ */
@@ -404,11 +421,15 @@ int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items, const
   p->nu = max3(fm->nu, users ? users->m->nrows : 0, fm->users ? fm->users->n : 0);
   uint8_t *iok = NULL, *wi = NULL, *wu = NULL;
   int rc = RP_OK;
-  p->V = rp_calloc((size_t)(p->ni ? p->ni : 1) * (size_t)f, sizeof *p->V);
-  p->U = rp_calloc((size_t)(p->nu ? p->nu : 1) * (size_t)f, sizeof *p->U);
+  if (!(p->m = rp_als_model_new(p->nu, p->ni, f, fm->users, fm->items, err))) {
+    rc = err ? err->status : RP_ENOMEM;
+    goto fail;
+  }
+  p->U = p->m->user_factors;
+  p->V = p->m->item_factors;
   p->uok = rp_calloc((size_t)(p->nu ? p->nu : 1), 1);
   iok = rp_calloc((size_t)(p->ni ? p->ni : 1), 1);
-  if (!p->V || !p->U || !p->uok || !iok) {
+  if (!p->uok || !iok) {
     rc = rp_enomem(err, "projection");
     goto fail;
   }
@@ -441,6 +462,7 @@ int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items, const
   }
   for (int32_t i = 0, j = 0; i < p->ni; i++)
     if (!iok[i]) p->unplaced[j++] = i;
+  if ((rc = rp_als_model_refresh(p->m, err))) goto fail;
   rp_free(iok);
   rp_free(wi);
   rp_free(wu);

@@ -116,8 +116,15 @@ int32_t rp_hyb_topk(const float *scores, int32_t nitems, const float *tiebreak, 
     for (int32_t q = 0; q < nallow; q++)
       if (allow[q] >= 0 && allow[q] < nitems) mask[allow[q]] &= (uint8_t)~2u;
   } else {
-    for (int32_t i = 0; i < nitems; i++)
-      if (!mask[i] && isfinite(scores[i])) offer(&h, k, scores[i], i);
+    /* once the heap is full, a score below its root cannot enter: one
+     * compare per item (NaN compares false and is caught below) */
+    float th = -INFINITY;
+    for (int32_t i = 0; i < nitems; i++) {
+      float s = scores[i];
+      if (s < th || mask[i] || !isfinite(s)) continue;
+      offer(&h, k, s, i);
+      if (h.n == k) th = h.sc[0];
+    }
   }
   /* pop worst-first into the tail: best first in the end */
   int32_t n = h.n;
