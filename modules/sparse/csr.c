@@ -2,10 +2,12 @@
  * csr.c -- CSR construction from triplets, transpose, validation, queries.
  *
  * rp_csr_build works in three passes over the triplets:
- *   1. check every entry and count entries per row;
+ *   1. check every entry and count entries per row (the input cut into one
+ *      chunk per thread, each with its own counts);
  *   2. scatter (column, value) pairs, packed into one 64-bit word, into
- *      their row's segment of a scratch array (a stable counting sort by
- *      row: within a row, entries keep input order);
+ *      their row's segment of a scratch array: a stable counting sort by
+ *      row, chunk k's entries of a row placed after chunk k-1's, so within
+ *      a row entries keep input order whatever the thread count;
  *   3. per row, in parallel: combine repeated columns with a sparse
  *      accumulator (a per-thread column -> slot table stamped with the row
  *      number, so it is never cleared), visiting entries in input order,
