@@ -315,6 +315,29 @@ START_TEST(fault_loops) {
 }
 END_TEST
 
+START_TEST(load_memory_is_the_matrix) {
+  /* loading streams into the final arrays: the peak is the matrix, its
+   * maps and the reader's buffer, nothing proportional to the file on top */
+  rp_idmap *um = tmap("user-", 3000), *im = tmap("item-", 2000);
+  rp_csr *m = random_matrix(13, 3000, 2000, 0.05, um, im);
+  const char *p = rp_test_tmp("mem.rpm");
+  rp_err err;
+  ck_assert_int_eq(rp_csr_save(m, p, &err), RP_OK);
+  size_t base = rp_mem_current();
+  rp_mem_reset_peak();
+  rp_csr *l = rp_csr_load(p, &err);
+  ck_assert_ptr_nonnull(l);
+  size_t held = rp_csr_bytes(l) + rp_idmap_bytes(l->rowmap) + rp_idmap_bytes(l->colmap);
+  size_t peak = rp_mem_peak() - base, slack = (256 << 10) + (64 << 10);
+  ck_assert_msg(peak <= held + slack, "peak %zu bytes for a matrix holding %zu", peak, held);
+  ck_assert_uint_gt(rp_csr_bytes(l), 2 * slack); /* the check means something */
+  rp_csr_free(l);
+  rp_csr_free(m);
+  rp_idmap_release(um);
+  rp_idmap_release(im);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("sparse_io");
   TCase *tc = tcase_create("files");
@@ -326,6 +349,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, foreign_and_future);
   tcase_add_test(tc, trailing_and_flags);
   tcase_add_test(tc, save_is_atomic);
+  tcase_add_test(tc, load_memory_is_the_matrix);
   tcase_add_test(tc, fault_loops);
   suite_add_tcase(s, tc);
   return s;
