@@ -210,11 +210,12 @@ static int wnewline(wbuf *o, rp_err *err) {
   return RP_OK;
 }
 
+static size_t fmt_i64(int64_t x, char *buf);
+
 /* the shortest decimal that reads back (strtof) as exactly v */
 static size_t fmt_float(float v, char *buf) {
   if (v == 0) return (size_t)sprintf(buf, signbit(v) ? "-0" : "0");
-  if (fabsf(v) < 16777216.0f && v == (float)(int32_t)v)
-    return (size_t)sprintf(buf, "%d", (int)(int32_t)v);
+  if (fabsf(v) < 16777216.0f && v == (float)(int32_t)v) return fmt_i64((int32_t)v, buf);
   for (int prec = 6; prec < 9; prec++) {
     int k = sprintf(buf, "%.*g", prec, (double)v);
     if (strtof(buf, NULL) == v) return (size_t)k;

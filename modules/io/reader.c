@@ -21,19 +21,22 @@
  *  - Ids must get indices in order of first appearance in the file, as a
  *    sequential read gives them, whatever the threads.  While pieces are
  *    parsed in parallel the maps are only read: a row whose user, item,
- *    event type or context value is not in its map yet is staged with the
+ *    event type or context value is not in its map yet is written with the
  *    id noted.  Then, piece by piece in file order, the noted ids are
  *    interned, which appends exactly the ids a sequential read would have
- *    appended, in the same order, and the piece's rows are appended to the
- *    result.  After the first block few ids are new, so this sequential part
- *    is small.  Errors are reported the same way: the first in file order.
- *  - Memory: the block buffer, one block's worth of staged rows and the
- *    result, whose columns are reserved from an estimate after the first
- *    block and trimmed to size at the end.
+ *    appended, in the same order.  After the first block few ids are new, so
+ *    this sequential part is small.  Each piece writes its rows straight
+ *    into the result, from an offset given by the line counts of the pieces
+ *    before it; the rare gaps left by blank, skipped or dropped lines are
+ *    closed afterwards.  Errors are reported in file order too.
+ *  - Memory: the block buffer and the result, whose columns are reserved
+ *    from an estimate after the first block (and mapped in one call rather
+ *    than page by page) and trimmed to size at the end.
  */
 #include "reader.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,7 +80,8 @@ typedef struct rctx {
   rp_idmap *wmap;           /* weight names -> index into wval */
   float wval[RP_READ_MAX_WEIGHTS];
   int drop_unknown;
-  size_t piece_bytes; /* size of a piece of a parallel block */
+  size_t piece_bytes;     /* size of a piece of a parallel block */
+  struct dircache *dc[2]; /* numeric id caches of users and items (may alias) */
 } rctx;
 
 /* an id to intern when the piece is merged (parallel blocks only) */
@@ -91,10 +95,12 @@ typedef struct uref {
 } uref;
 
 typedef struct piece {
-  rp_events *sink;  /* the result (direct) or stage */
-  rp_events *stage; /* rows of a parallel piece, on the result's maps */
-  int direct;       /* intern ids while parsing (one piece at a time) */
-  uref *refs;       /* ids unknown when parsed, in file order */
+  rp_events *sink; /* the result (direct) or &view */
+  rp_events view;  /* parallel pieces: the result's columns from row `base` on */
+  int64_t base;    /* first row of the piece in the result */
+  int64_t nlines;  /* lines in the piece: a bound on its rows */
+  int direct;      /* intern ids while parsing (one piece at a time) */
+  uref *refs;      /* ids unknown when parsed, in file order */
   int64_t nrefs, refcap;
   char *scratch; /* unescaped quoted fields, appended during a block */
   size_t slen, scap;
@@ -170,7 +176,79 @@ static inline const char *scan_next(scan *s, const char *end, char sep) {
   return t < end ? t : end;
 }
 
+/* ---- numeric ids --------------------------------------------------------------
+ * Most logs number their users and items.  An id in canonical decimal form
+ * (digits only, no leading zero, at most 9 digits) stands for exactly one
+ * integer and back, so an array from that integer to the map index finds it
+ * without hashing or probing the map's table: one cache-friendly load.  Any
+ * other id (17850.0, 0042, u17) takes the map.  The array is only written
+ * when ids are interned one at a time, never while pieces run in parallel;
+ * it grows only while it stays within a few times the map's size. */
+typedef struct dircache {
+  int32_t *idx; /* idx[v]: index of the id spelled v, or -1 */
+  uint32_t cap;
+} dircache;
+
+static inline int canon(const char *s, size_t n, uint32_t *v) {
+  if (n == 0 || n > 9 || (s[0] == '0' && n > 1)) return 0;
+  uint32_t x = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned d = (unsigned)(unsigned char)s[i] - '0';
+    if (d > 9) return 0;
+    x = x * 10 + d;
+  }
+  *v = x;
+  return 1;
+}
+
+static inline int32_t dir_get(const dircache *d, uint32_t v) { return v < d->cap ? d->idx[v] : -1; }
+
+/* records idx for v (when the array may cover v); RP_ENOMEM on failure */
+static int dir_set(dircache *d, uint32_t v, int32_t idx, int32_t mapsize, rp_err *err) {
+  if (v >= d->cap) {
+    uint64_t lim = 4 * ((uint64_t)mapsize + 1024);
+    if (v >= lim || v >= (1u << 26)) return RP_OK;
+    uint64_t nc = d->cap ? (uint64_t)d->cap * 2 : 4096;
+    while (nc <= v) nc *= 2;
+    if (nc > lim) nc = lim;
+    int32_t *x = rp_realloc(d->idx, (size_t)nc * sizeof *x);
+    if (!x) return rp_enomem(err, "read id cache");
+    memset(x + d->cap, 0xff, (size_t)(nc - d->cap) * sizeof *x);
+    d->idx = x;
+    d->cap = (uint32_t)nc;
+  }
+  d->idx[v] = idx;
+  return RP_OK;
+}
+
+/* fills d with the numeric ids already in m */
+static int dir_fill(dircache *d, const rp_idmap *m, rp_err *err) {
+  for (int32_t i = 0; i < m->n; i++) {
+    size_t len;
+    const char *s = rp_idmap_id(m, i, &len);
+    uint32_t v;
+    if (canon(s, len, &v) && dir_set(d, v, i, m->n, err)) return RP_ENOMEM;
+  }
+  return RP_OK;
+}
+
 /* ---- small helpers -------------------------------------------------------- */
+static inline void stream32(int32_t *p, int32_t v) {
+#if defined(__SSE2__)
+  _mm_stream_si32((int *)p, v);
+#else
+  *p = v;
+#endif
+}
+
+static inline void stream64(int64_t *p, int64_t v) {
+#if defined(__SSE2__) && defined(__x86_64__)
+  _mm_stream_si64((long long *)p, v);
+#else
+  *p = v;
+#endif
+}
+
 /* a short printable rendering of a field for messages */
 static void shown(char *dst, size_t size, const char *s, size_t n) {
   size_t k = 0, lim = size - 4;
@@ -218,11 +296,63 @@ typedef struct brow {
   size_t fl[NROLES];
   int nfields;
   int64_t line;
-  uint32_t hu, hi;
+  uint32_t hu, hi; /* hashes (when not found in the numeric cache) */
+  uint32_t vu, vi; /* numeric values */
+  uint8_t cu, ci;  /* canonical numeric ids (looked up in the cache) */
 } brow;
 #define BATCH 16
 
-/* notes id f[0..n) of role r for row `row` of the piece's stage */
+/* Hashes a parsed row's ids and prefetches their slots; the lookups happen
+ * when the batch is flushed, BATCH rows later. */
+static inline void prepare(const rctx *c, const piece *pc, brow *b) {
+  if (b->nfields != c->nf) return;
+  /* numeric ids: prefetch their cache entry; others: hash and prefetch the
+   * map slot */
+  if ((b->cu = (uint8_t)canon(b->f[R_USER], b->fl[R_USER], &b->vu))) {
+    if (b->vu < c->dc[0]->cap) __builtin_prefetch(&c->dc[0]->idx[b->vu]);
+  } else {
+    b->hu = rp_idmap_hash_padded(b->f[R_USER], b->fl[R_USER]);
+    rp_idmap_prefetch(pc->sink->users, b->hu);
+  }
+  if ((b->ci = (uint8_t)canon(b->f[R_ITEM], b->fl[R_ITEM], &b->vi))) {
+    if (b->vi < c->dc[1]->cap) __builtin_prefetch(&c->dc[1]->idx[b->vi]);
+  } else {
+    b->hi = rp_idmap_hash_padded(b->f[R_ITEM], b->fl[R_ITEM]);
+    rp_idmap_prefetch(pc->sink->items, b->hi);
+  }
+}
+
+/* user (w = 0) or item (w = 1) index of row b: from the numeric cache, else
+ * interned (direct pieces, which then fill the cache) or looked up
+ * (parallel pieces: -1 and a note when absent) */
+static inline int id_index(const rctx *c, piece *pc, const brow *b, int w, int32_t *out, int *nref,
+                           int *refrole, uint32_t *refhash) {
+  int canonical = w ? b->ci : b->cu;
+  uint32_t v = w ? b->vi : b->vu, h = w ? b->hi : b->hu;
+  int r = w ? R_ITEM : R_USER;
+  if (canonical) {
+    int32_t d = dir_get(c->dc[w], v);
+    if (d >= 0) {
+      *out = d;
+      return RP_OK;
+    }
+    h = rp_idmap_hash(b->f[r], b->fl[r]);
+  }
+  rp_idmap *m = w ? pc->sink->items : pc->sink->users;
+  if (pc->direct && !c->drop_unknown) {
+    if (rp_idmap_intern_h(m, b->f[r], b->fl[r], h, out, &pc->err)) return pc->err.status;
+  } else {
+    *out = rp_idmap_find_h(m, b->f[r], b->fl[r], h);
+    if (*out < 0) {
+      if (!c->drop_unknown) refrole[*nref] = r, refhash[(*nref)++] = h;
+      return RP_OK;
+    }
+  }
+  if (canonical && pc->direct) return dir_set(c->dc[w], v, *out, m->n, &pc->err);
+  return RP_OK;
+}
+
+/* notes id f[0..n) of role r for row `row` of the piece */
 static int addref(piece *pc, int64_t row, int r, const char *f, size_t n, uint32_t h) {
   if (pc->nrefs == pc->refcap) {
     int64_t nc = pc->refcap ? pc->refcap * 2 : 1024;
@@ -305,18 +435,12 @@ static int row(const rctx *c, piece *pc, const brow *b) {
     }
   }
   int32_t u, it;
-  if (c->drop_unknown) {
-    u = rp_idmap_find_h(ev->users, f[R_USER], fl[R_USER], b->hu);
-    it = rp_idmap_find_h(ev->items, f[R_ITEM], fl[R_ITEM], b->hi);
-    if (u < 0 || it < 0) {
-      pc->dropped_unknown++;
-      return 0;
-    }
-  } else if (idx_of(pc, ev->users, R_USER, f[R_USER], fl[R_USER], b->hu, &u, &nref, refrole,
-                    refhash) ||
-             idx_of(pc, ev->items, R_ITEM, f[R_ITEM], fl[R_ITEM], b->hi, &it, &nref, refrole,
-                    refhash)) {
+  if (id_index(c, pc, b, 0, &u, &nref, refrole, refhash) ||
+      id_index(c, pc, b, 1, &it, &nref, refrole, refhash))
     return fatal(pc, line, pc->err.status);
+  if (c->drop_unknown && (u < 0 || it < 0)) {
+    pc->dropped_unknown++;
+    return 0;
   }
   if (c->col[R_EVENT] >= 0) {
     uint32_t h = rp_idmap_hash(f[R_EVENT], fl[R_EVENT]);
@@ -337,30 +461,31 @@ static int row(const rctx *c, piece *pc, const brow *b) {
                refrole, refhash))
       return fatal(pc, line, pc->err.status);
   }
-  if (ev->n == ev->cap && rp_events_reserve(ev, ev->cap + ev->cap / 2 + 1024, &pc->err))
-    return fatal(pc, line, RP_ENOMEM);
+  if (ev->n == ev->cap) {
+    /* a parallel piece has room for all its lines: never full */
+    if (RP_NEVER(!pc->direct)) {
+      rp_errf(&pc->err, RP_EINVAL, "internal error: piece overflow");
+      return fatal(pc, line, RP_EINVAL);
+    }
+    if (rp_events_reserve(ev, ev->cap + ev->cap / 2 + 1024, &pc->err))
+      return fatal(pc, line, RP_ENOMEM);
+  }
   int64_t j = ev->n;
   for (int q = 0; q < nref; q++)
     if (addref(pc, j, refrole[q], f[refrole[q]], fl[refrole[q]], refhash[q]))
       return fatal(pc, line, RP_ENOMEM);
   for (int k = 0; k < ev->ncontext; k++) ev->context[k][j] = cx[k];
-  ev->user[j] = u;
-  ev->item[j] = it;
-  ev->value[j] = value;
-  if (ev->time) ev->time[j] = tm;
+  /* streaming stores: the columns are written once, front to back; no need
+   * to read each cache line in before writing it */
+  stream32(&ev->user[j], u);
+  stream32(&ev->item[j], it);
+  int32_t vbits;
+  memcpy(&vbits, &value, 4);
+  stream32((int32_t *)&ev->value[j], vbits);
+  if (ev->time) stream64(&ev->time[j], tm);
   if (ev->event) ev->event[j] = (int16_t)code;
   ev->n = j + 1;
   return 0;
-}
-
-/* Hashes a parsed row's ids and prefetches their slots; the lookups happen
- * when the batch is flushed, BATCH rows later. */
-static inline void prepare(const rctx *c, const piece *pc, brow *b) {
-  if (b->nfields != c->nf) return;
-  b->hu = rp_idmap_hash_padded(b->f[R_USER], b->fl[R_USER]);
-  b->hi = rp_idmap_hash_padded(b->f[R_ITEM], b->fl[R_ITEM]);
-  rp_idmap_prefetch(pc->sink->users, b->hu);
-  rp_idmap_prefetch(pc->sink->items, b->hi);
 }
 
 /* Handles rows b[0..n) in order; returns -1 when the piece must stop. */
@@ -567,6 +692,9 @@ static void parse_piece(const rctx *c, piece *pc) {
   }
   if (nb && pc->status == RP_OK) flush(c, pc, batch, nb);
   pc->stop = p;
+#if defined(__SSE2__)
+  _mm_sfence(); /* the streaming stores are visible before the piece is merged */
+#endif
 }
 
 /* ---- header, separator, columns ------------------------------------------------------ */
@@ -901,9 +1029,10 @@ static int grow(rbuf *b, rp_err *err) {
 
 /* ---- merging a parallel piece into the result ------------------------------------
  * Interns the ids noted while the piece was parsed, in file order, writes
- * their indices into the staged rows, and appends the rows to the result. */
+ * their indices into its rows, and moves the rows down to row ev->n when
+ * earlier pieces left a gap. */
 static int merge_piece(const rctx *c, rp_events *ev, piece *pc, int64_t line0, rp_err *err) {
-  rp_events *s = pc->stage;
+  const rp_events *v = &pc->view;
   for (int64_t k = 0; k < pc->nrefs; k++) {
     const uref *u = &pc->refs[k];
     const char *id = u->ptr ? u->ptr : pc->scratch + u->off;
@@ -914,38 +1043,55 @@ static int merge_piece(const rctx *c, rp_events *ev, piece *pc, int64_t line0, r
     int32_t idx;
     int rc = rp_idmap_intern_h(m, id, u->len, u->hash, &idx, err);
     if (rc) return rc;
+    uint32_t val;
+    if (u->role <= R_ITEM && canon(id, u->len, &val) &&
+        dir_set(c->dc[u->role], val, idx, m->n, err))
+      return RP_ENOMEM;
     if (u->role == R_USER)
-      s->user[u->row] = idx;
+      v->user[u->row] = idx;
     else if (u->role == R_ITEM)
-      s->item[u->row] = idx;
+      v->item[u->row] = idx;
     else if (u->role == R_EVENT) {
       if (idx > INT16_MAX - 1)
         return rp_errf(err, RP_EINVAL, "%s:%lld: more than %d distinct event types in %s", c->path,
                        (long long)line0, INT16_MAX, c->colname[R_EVENT]);
-      s->event[u->row] = (int16_t)idx;
+      v->event[u->row] = (int16_t)idx;
     } else {
-      s->context[u->role - R_CTX0][u->row] = idx;
+      v->context[u->role - R_CTX0][u->row] = idx;
     }
   }
-  int64_t o = ev->n, n = s->n;
-  if (n == 0) return RP_OK;
-  if (o + n > ev->cap) {
-    int rc = rp_events_reserve(ev, o + n + (o + n) / 4, err);
-    if (rc) return rc;
+  int64_t o = ev->n, n = v->n;
+  if (o != pc->base && n > 0) {
+    memmove(ev->user + o, v->user, (size_t)n * sizeof *v->user);
+    memmove(ev->item + o, v->item, (size_t)n * sizeof *v->item);
+    memmove(ev->value + o, v->value, (size_t)n * sizeof *v->value);
+    if (ev->time) memmove(ev->time + o, v->time, (size_t)n * sizeof *v->time);
+    if (ev->event) memmove(ev->event + o, v->event, (size_t)n * sizeof *v->event);
+    for (int q = 0; q < ev->ncontext; q++)
+      memmove(ev->context[q] + o, v->context[q], (size_t)n * sizeof *v->context[q]);
   }
-  memcpy(ev->user + o, s->user, (size_t)n * sizeof *s->user);
-  memcpy(ev->item + o, s->item, (size_t)n * sizeof *s->item);
-  memcpy(ev->value + o, s->value, (size_t)n * sizeof *s->value);
-  if (ev->time) memcpy(ev->time + o, s->time, (size_t)n * sizeof *s->time);
-  if (ev->event) memcpy(ev->event + o, s->event, (size_t)n * sizeof *s->event);
-  for (int q = 0; q < ev->ncontext; q++)
-    memcpy(ev->context[q] + o, s->context[q], (size_t)n * sizeof *s->context[q]);
   ev->n = o + n;
   return RP_OK;
 }
 
+/* points piece pc's view at the result's columns from row base on */
+static void set_view(piece *pc, const rp_events *ev, int64_t base) {
+  rp_events *v = &pc->view;
+  *v = *ev;
+  v->user += base;
+  v->item += base;
+  v->value += base;
+  if (v->time) v->time += base;
+  if (v->event) v->event += base;
+  for (int q = 0; q < v->ncontext; q++) v->context[q] += base;
+  v->n = 0;
+  v->cap = pc->nlines;
+  pc->base = base;
+  pc->sink = v;
+  pc->direct = 0;
+}
+
 static void piece_free(piece *pc) {
-  rp_events_free(pc->stage);
   rp_free(pc->refs);
   rp_free(pc->scratch);
 }
@@ -1037,6 +1183,26 @@ out:
   return rc;
 }
 
+/* Maps the pages of the reserved columns in one call per column instead of
+ * one page fault per 4 KiB as rows arrive (a hint: ignored where the kernel
+ * lacks it). */
+static void prefault(const rp_events *ev) {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+  void *cols[5 + RP_MAX_CONTEXT] = {ev->user, ev->item, ev->value, ev->time, ev->event};
+  size_t sz[5 + RP_MAX_CONTEXT] = {4, 4, 4, 8, 2};
+  int n = 5;
+  for (int k = 0; k < ev->ncontext; k++) cols[n] = ev->context[k], sz[n++] = 4;
+  for (int k = 0; k < n; k++) {
+    if (!cols[k]) continue;
+    uintptr_t a = ((uintptr_t)cols[k] + (uintptr_t)ev->n * sz[k] + 4095) & ~(uintptr_t)4095;
+    uintptr_t e = ((uintptr_t)cols[k] + (uintptr_t)ev->cap * sz[k]) & ~(uintptr_t)4095;
+    if (e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+  }
+#else
+  (void)ev;
+#endif
+}
+
 /* the name of context column k in the result */
 static void ctx_name(const rctx *c, const rp_read_opts *o, int k, char *dst, size_t size) {
   if (o->context[k].name) {
@@ -1068,9 +1234,28 @@ static int make_result(const rctx *c, const rp_read_opts *o, rp_events **ev, rp_
   return *ev ? RP_OK : RP_ENOMEM;
 }
 
-static int make_stage(const rp_events *ev, piece *pc, rp_err *err) {
-  pc->stage = rp_events_like(ev, err);
-  return pc->stage ? RP_OK : RP_ENOMEM;
+/* newlines in p[0..n) */
+static int64_t count_nl(const char *p, size_t n) {
+  int64_t c = 0;
+  size_t i = 0;
+#if defined(__AVX512BW__)
+  __m512i nl = _mm512_set1_epi8('\n');
+  for (; i + 64 <= n; i += 64)
+    c +=
+        __builtin_popcountll(_mm512_cmpeq_epi8_mask(_mm512_loadu_si512((const void *)(p + i)), nl));
+#elif defined(__AVX2__)
+  __m256i nl = _mm256_set1_epi8('\n');
+  for (; i + 32 <= n; i += 32)
+    c += __builtin_popcount((unsigned)_mm256_movemask_epi8(
+        _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i)), nl)));
+#elif defined(__SSE2__)
+  __m128i nl = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16)
+    c += __builtin_popcount(
+        (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl)));
+#endif
+  for (; i < n; i++) c += p[i] == '\n';
+  return c;
 }
 
 /* ---- parser threads ------------------------------------------------------------------
@@ -1181,10 +1366,13 @@ static int cut(const char *buf, size_t n, size_t each, piece *pcs) {
     }
     pcs[k].start = s;
     pcs[k].end = t;
+    /* lines: newlines, plus a last line without one */
+    pcs[k].nlines = count_nl(s, (size_t)(t - s)) + (t > s && t[-1] != '\n');
     s = t;
   }
   if (k == 0) {
     pcs[0].start = pcs[0].end = buf;
+    pcs[0].nlines = 0;
     k = 1;
   }
   return k;
@@ -1214,9 +1402,9 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
     c.piece_bytes = o->block / 4 / (size_t)threads + 1;
   rbuf b = {0};
   pool pl = {0};
+  dircache dcu = {0}, dci = {0};
   piece pcs[MAX_PIECES];
   memset(pcs, 0, sizeof pcs);
-  int nslots = 0; /* pieces with a stage */
   rp_events *ev = NULL;
   if ((rc = rbuf_open(&b, path, o->block ? o->block : DEFAULT_BLOCK, err)) ||
       (rc = refill(&b, 0, err)))
@@ -1260,6 +1448,11 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
     }
   }
   if ((rc = make_result(&c, o, &ev, err))) goto done;
+  c.dc[0] = &dcu;
+  c.dc[1] = ev->items == ev->users ? &dcu : &dci;
+  if ((rc = dir_fill(c.dc[0], ev->users, err)) ||
+      (c.dc[1] != c.dc[0] && (rc = dir_fill(c.dc[1], ev->items, err))))
+    goto done;
   threads = pool_start(&pl, &c, pcs, threads);
   size_t used = hdr_end;
   int first = 1;
@@ -1289,12 +1482,18 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
         region = (size_t)(nlp - b.buf) + 1;
       }
       np = cut(b.buf, region, c.piece_bytes, pcs);
-      for (; nslots < np; nslots++)
-        if ((rc = make_stage(ev, &pcs[nslots], err))) goto done;
+      int64_t total = 0;
+      for (int k = 0; k < np; k++) total += pcs[k].nlines;
+      if (ev->n + total > ev->cap) {
+        int64_t want =
+            ev->n + total > ev->cap + ev->cap / 4 ? ev->n + total : ev->cap + ev->cap / 4;
+        if ((rc = rp_events_reserve(ev, want, err))) goto done;
+        prefault(ev);
+      }
+      int64_t base = ev->n;
       for (int k = 0; k < np; k++) {
-        pcs[k].sink = pcs[k].stage;
-        pcs[k].direct = 0;
-        pcs[k].stage->n = 0;
+        set_view(&pcs[k], ev, base);
+        base += pcs[k].nlines;
       }
     }
     for (int k = 0; k < np; k++) {
@@ -1339,12 +1538,18 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
       continue;
     }
     if (used == 0 && b.eof) break;
-    if (!estimated && !b.eof && b.size > 0 && b.pos > 0) {
-      /* reserve the whole result from the first block's density */
+    if (!estimated && !b.eof && b.size > 0 && b.pos > 0 && ev->n > 0) {
+      /* reserve the whole result from the first block's rows per byte; the
+       * text size of a gzip file from its compression ratio so far (pos
+       * counts compressed bytes read, a little ahead of the text) */
       estimated = 1;
-      double est = (double)ev->n * (double)b.size / (double)b.pos;
-      int64_t want = (int64_t)(est * 1.03) + 1024;
+      double text = (double)b.total - (double)(b.len - used);
+      double total = rp_reader_is_gzip(b.rd) ? (double)b.size * (double)b.total / (double)b.pos
+                                             : (double)b.size;
+      double est = (double)ev->n * total / text;
+      int64_t want = (int64_t)(est * 1.02) + 1024;
       if (want > ev->cap && (rc = rp_events_reserve(ev, want, err))) goto done;
+      prefault(ev);
     }
     if (b.size) rp_progress("reading", (double)b.pos, (double)b.size, 0);
     if (b.eof && used == b.len) break;
@@ -1356,6 +1561,8 @@ done:
   rep->rows = ev && !rc ? ev->n : 0;
   rep->seconds = rp_now() - t0;
   pool_stop(&pl);
+  rp_free(dcu.idx);
+  rp_free(dci.idx);
   for (int k = 0; k < MAX_PIECES; k++) piece_free(&pcs[k]);
   rp_free(c.role);
   rp_idmap_release(c.wmap);
