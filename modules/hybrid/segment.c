@@ -9,7 +9,10 @@
  *   (c_s(i) + m c(i) / N) / (N_s + m)
  * for a user of segment s: the share of the segment that took it, shrunk
  * towards the global share by m pseudo-users, so a segment of three people
- * does not answer with their three favourites alone.
+ * does not answer with their three favourites alone.  Only the segments'
+ * own counts are stored (a sparse segments x items matrix, at most the
+ * history's size); a request fills the shrunk global share and overwrites
+ * the segment's items.
  */
 #include <math.h>
 #include <string.h>
@@ -21,15 +24,22 @@ typedef struct {
   rp_idmap *names; /* segment names */
   int32_t *seg_of; /* per user row of the features, -1 = none */
   int32_t nseg_of;
-  float *pop;   /* (nseg + 1) x nitems; row nseg is global */
-  int fallback; /* users without a segment get the global row */
+  rp_csr *cs;    /* segments x items: c_s(i), only what each segment took */
+  double *ns;    /* N_s */
+  double *share; /* c(i) / N */
+  float *global; /* c(i) / N, -inf when nobody took i */
+  double m;      /* shrinkage */
+  int fallback;  /* users without a segment get global popularity */
 } segment;
 
 static void segment_destroy(rp_hyb_rec *r) {
   segment *g = (segment *)r;
   rp_idmap_release(g->names);
   rp_free(g->seg_of);
-  rp_free(g->pop);
+  rp_csr_free(g->cs);
+  rp_free(g->ns);
+  rp_free(g->share);
+  rp_free(g->global);
 }
 
 int32_t rp_hyb_segment_of(const rp_hyb_rec *r, int32_t u, int32_t *nsegments) {
@@ -50,8 +60,24 @@ static int segment_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch 
   int32_t seg = rp_hyb_segment_of(r, q->user, NULL);
   *n = 0;
   if (seg < 0 && !g->fallback) return RP_OK;
-  int32_t row = seg >= 0 ? seg : g->names->n, ni = r->api.nitems;
-  const float *sc = g->pop + (size_t)row * (size_t)ni;
+  int32_t ni = r->api.nitems;
+  if (seg < 0) {
+    *n = rp_hyb_topk(g->global, ni, r->tiebreak, s->mask, q->allow, q->nallow, k, items, scores);
+    return RP_OK;
+  }
+  /* (c_s(i) + m c(i)/N) / (N_s + m): the shrunk global share for every
+   * item, then the segment's own counts where it has any */
+  double den = g->ns[seg] + g->m;
+  float *sc = s->scores;
+  for (int32_t i = 0; i < ni; i++) {
+    double v = den > 0 ? (0 + g->m * g->share[i]) / den : g->share[i];
+    sc[i] = v > 0 ? (float)v : -INFINITY;
+  }
+  for (int64_t t = g->cs->indptr[seg]; t < g->cs->indptr[seg + 1]; t++) {
+    int32_t i = g->cs->indices[t];
+    double v = den > 0 ? ((double)g->cs->data[t] + g->m * g->share[i]) / den : g->share[i];
+    sc[i] = v > 0 ? (float)v : -INFINITY;
+  }
   *n = rp_hyb_topk(sc, ni, r->tiebreak, s->mask, q->allow, q->nallow, k, items, scores);
   return RP_OK;
 }
@@ -113,49 +139,47 @@ int rp_hyb_segment_new(const rp_csr *history, const rp_features *users, const rp
   r->one = segment_one;
   g->fallback = !(o && o->strict);
   int rc = RP_OK;
-  double *cs = NULL, *c = NULL, *ns = NULL;
+  int32_t *tr = NULL, *tc = NULL;
+  float *tv = NULL;
   if (!(g->names = rp_idmap_new(err))) goto fail;
   if (users && o && o->nfields > 0 && (rc = name_segments(g, users, o, err))) goto fail;
   int32_t ni = history->ncols, nseg = g->names->n;
-  int ok = 1;
-  size_t cells = rp_mulsize((size_t)nseg + 1, (size_t)(ni ? ni : 1), &ok);
-  g->pop = ok ? rp_malloc(cells * sizeof *g->pop) : NULL;
-  cs = ok ? rp_calloc(cells, sizeof *cs) : NULL;
-  ns = rp_calloc((size_t)nseg + 1, sizeof *ns);
+  g->m = o ? o->shrinkage : 0;
+  g->ns = rp_calloc((size_t)nseg + 1, sizeof *g->ns);
+  g->share = rp_calloc((size_t)(ni ? ni : 1), sizeof *g->share);
+  g->global = rp_malloc((size_t)(ni ? ni : 1) * sizeof *g->global);
   r->tiebreak = rp_calloc((size_t)(ni ? ni : 1), sizeof *r->tiebreak);
-  if (!g->pop || !cs || !ns || !r->tiebreak) {
+  size_t nz = (size_t)(history->nnz ? history->nnz : 1);
+  tr = rp_malloc(nz * sizeof *tr), tc = rp_malloc(nz * sizeof *tc), tv = rp_malloc(nz * sizeof *tv);
+  if (!g->ns || !g->share || !g->global || !r->tiebreak || !tr || !tc || !tv) {
     rp_enomem(err, "segment popularity");
     goto fail;
   }
-  c = cs + (size_t)nseg * (size_t)ni; /* the global row */
+  /* global counts (in share, divided below) and the segments' triplets */
+  double N = 0;
+  int64_t nt = 0;
   for (int32_t u = 0; u < history->nrows; u++) {
     if (history->indptr[u + 1] == history->indptr[u]) continue;
-    int32_t s = u < g->nseg_of ? g->seg_of[u] : -1;
-    ns[nseg] += 1;
-    if (s >= 0) ns[s] += 1;
+    int32_t sg = u < g->nseg_of ? g->seg_of[u] : -1;
+    N += 1;
+    if (sg >= 0) g->ns[sg] += 1;
     for (int64_t t = history->indptr[u]; t < history->indptr[u + 1]; t++) {
-      c[history->indices[t]] += (double)history->data[t];
-      if (s >= 0)
-        cs[(size_t)s * (size_t)ni + (size_t)history->indices[t]] += (double)history->data[t];
+      g->share[history->indices[t]] += (double)history->data[t];
+      if (sg >= 0) tr[nt] = sg, tc[nt] = history->indices[t], tv[nt++] = history->data[t];
     }
   }
-  double m = o ? o->shrinkage : 0, N = ns[nseg] > 0 ? ns[nseg] : 1;
-  /* an item nobody (in the segment, or with shrinkage anybody) took is
-   * not a candidate */
+  if (!(g->cs = rp_csr_build(nseg, ni, tr, tc, tv, NULL, nt, RP_AGG_SUM, NULL, NULL, err)))
+    goto fail;
+  if (N <= 0) N = 1;
+  /* an item nobody took is not a candidate */
   for (int32_t i = 0; i < ni; i++) {
-    g->pop[(size_t)nseg * (size_t)ni + (size_t)i] = c[i] > 0 ? (float)(c[i] / N) : -INFINITY;
-    r->tiebreak[i] = (float)c[i];
+    r->tiebreak[i] = (float)g->share[i];
+    g->share[i] /= N;
+    g->global[i] = g->share[i] > 0 ? (float)g->share[i] : -INFINITY;
   }
-  for (int32_t s = 0; s < nseg; s++) {
-    double den = ns[s] + m;
-    for (int32_t i = 0; i < ni; i++) {
-      size_t at = (size_t)s * (size_t)ni + (size_t)i;
-      double v = den > 0 ? (cs[at] + m * c[i] / N) / den : c[i] / N;
-      g->pop[at] = v > 0 ? (float)v : -INFINITY;
-    }
-  }
-  rp_free(cs);
-  rp_free(ns);
+  rp_free(tr);
+  rp_free(tc);
+  rp_free(tv);
   r->api.name = "segment_popularity";
   r->api.self = r;
   r->api.users = history->rowmap;
@@ -166,8 +190,9 @@ int rp_hyb_segment_new(const rp_csr *history, const rp_features *users, const rp
   *out = r;
   return RP_OK;
 fail:
-  rp_free(cs);
-  rp_free(ns);
+  rp_free(tr);
+  rp_free(tc);
+  rp_free(tv);
   rp_hyb_rec_free(r);
   return rc ? rc : (err ? err->status : RP_ENOMEM);
 }

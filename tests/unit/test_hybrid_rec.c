@@ -210,6 +210,81 @@ START_TEST(content_matches_naive) {
 }
 END_TEST
 
+/* Past 8,192 items the feature-major path works block by block and the
+ * item-major path is sliced; both still give the naive cosines. */
+START_TEST(content_large_paths) {
+  enum { NU = 4, NI = 20000, NF = 40 };
+  rp_rng g;
+  rp_rng_seed(&g, 9, 0);
+  rp_idmap *users = numbered("u", NU), *items = numbered("i", NI);
+  static int32_t fr[NI * 3], fc[NI * 3];
+  static float fv[NI * 3];
+  int nf = 0;
+  for (int i = 0; i < NI; i++) /* two features an item: the sliced form has no padding */
+    for (int t = 0; t < 2; t++)
+      fr[nf] = i, fc[nf] = (int32_t)rp_rng_below(&g, NF), fv[nf++] = 1 + (float)(t % 2);
+  int32_t hr[2 + 3000], hc[2 + 3000];
+  float hv[2 + 3000];
+  int nh = 0;
+  hr[nh] = 0, hc[nh] = 17, hv[nh++] = 1; /* a short history: feature-major */
+  hr[nh] = 0, hc[nh] = 9000, hv[nh++] = 2;
+  for (int t = 0; t < 3000; t++) /* a long one: the sliced scan */
+    hr[nh] = 1, hc[nh] = (int32_t)rp_rng_below(&g, NI), hv[nh++] = 1;
+  rp_features *f = features(items, NI, NF, fr, fc, fv, nf);
+  rp_csr *hist = build(NU, NI, hr, hc, hv, nh, users, items);
+  rp_hyb_rec *c;
+  rp_err err;
+  rp_content_opts o = {0, 0};
+  ck_assert_int_eq(rp_hyb_content_new(hist, f, &o, &c, &err), 0);
+  for (int u = 0; u < 2; u++) {
+    double p[NF] = {0}, pn = 0;
+    for (int64_t k = hist->indptr[u]; k < hist->indptr[u + 1]; k++) {
+      int32_t i = hist->indices[k];
+      double rn = 0;
+      for (int64_t t = f->m->indptr[i]; t < f->m->indptr[i + 1]; t++)
+        rn += (double)f->m->data[t] * (double)f->m->data[t];
+      for (int64_t t = f->m->indptr[i]; t < f->m->indptr[i + 1]; t++)
+        p[f->m->indices[t]] += (double)hist->data[k] * (double)f->m->data[t] / sqrt(rn);
+    }
+    for (int j = 0; j < NF; j++) pn += p[j] * p[j];
+    rp_hyb_req q;
+    rp_hyb_req_user(c, u, NULL, &q);
+    int32_t it[50], n;
+    float sc[50];
+    ck_assert_int_eq(rp_hyb_recommend_one(c, &q, 50, it, sc, &n, &err), 0);
+    ck_assert_int_eq(n, 50);
+    double worst = INFINITY;
+    for (int j = 0; j < n; j++) {
+      int32_t i = it[j];
+      double dot = 0, rn = 0;
+      for (int64_t t = f->m->indptr[i]; t < f->m->indptr[i + 1]; t++) {
+        rn += (double)f->m->data[t] * (double)f->m->data[t];
+        dot += (double)f->m->data[t] * p[f->m->indices[t]];
+      }
+      double want = dot / sqrt(rn) / sqrt(pn);
+      ck_assert_double_eq_tol((double)sc[j], want, 1e-5);
+      if (want < worst) worst = want;
+    }
+    /* nothing left out scores above the 50th */
+    for (int32_t i = 0; i < NI; i++) {
+      double dot = 0, rn = 0;
+      for (int64_t t = f->m->indptr[i]; t < f->m->indptr[i + 1]; t++) {
+        rn += (double)f->m->data[t] * (double)f->m->data[t];
+        dot += (double)f->m->data[t] * p[f->m->indices[t]];
+      }
+      int listed = 0;
+      for (int j = 0; j < n; j++) listed |= it[j] == i;
+      if (!listed) ck_assert(dot / sqrt(rn) / sqrt(pn) <= worst + 1e-5);
+    }
+  }
+  rp_hyb_rec_free(c);
+  rp_csr_free(hist);
+  rp_features_free(f);
+  rp_idmap_release(users);
+  rp_idmap_release(items);
+}
+END_TEST
+
 /* users 0,1 segment A; 2 segment B; 3 no segment.  items 0..2 */
 START_TEST(segment_by_hand) {
   rp_idmap *users = numbered("u", 4), *items = numbered("i", 3);
@@ -609,6 +684,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, topk_order_ties_mask_allow);
   tcase_add_test(tc, content_by_hand);
   tcase_add_test(tc, content_matches_naive);
+  tcase_add_test(tc, content_large_paths);
   tcase_add_test(tc, segment_by_hand);
   tcase_add_test(tc, trending_by_hand);
   tcase_add_test(tc, trending_batch_matches_direct);
