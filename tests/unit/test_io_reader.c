@@ -696,6 +696,63 @@ START_TEST(threads_agree_on_one_map) {
 }
 END_TEST
 
+/* numeric ids (looked up by value) and their look-alikes (by text) */
+START_TEST(numeric_ids) {
+  static const char *const ids[] = {
+      "7",  "07",        "007",        "0",          "00",        "70",      "7.0", "+7",
+      "-7", "999999999", "1000000000", "4294967303", "123456789", "5000000", "12",  "012"};
+  enum { NID = sizeof ids / sizeof *ids };
+  char path[600], path2[600];
+  snprintf(path, sizeof path, "%s", rp_test_tmp("num.csv"));
+  snprintf(path2, sizeof path2, "%s", rp_test_tmp("num2.csv"));
+  FILE *f = fopen(path, "wb");
+  fputs("user,item\n", f);
+  rp_rng r;
+  rp_rng_seed(&r, 5, 0);
+  int order[4000][2];
+  for (int k = 0; k < 4000; k++) {
+    order[k][0] = (int)rp_rng_below(&r, NID);
+    order[k][1] = (int)rp_rng_below(&r, NID);
+    fprintf(f, "%s,%s\n", ids[order[k][0]], ids[order[k][1]]);
+  }
+  fclose(f);
+  for (int th = 1; th <= 3; th++) {
+    rp_read_opts o = opts();
+    o.threads = th;
+    o.block = th == 1 ? 0 : 700;
+    rp_events *ev;
+    rp_err err;
+    ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_OK);
+    ck_assert_int_eq(ev->n, 4000);
+    for (int k = 0; k < 4000; k++) {
+      id_is(ev->users, ev->user[k], ids[order[k][0]]);
+      id_is(ev->items, ev->item[k], ids[order[k][1]]);
+    }
+    ck_assert_int_eq(ev->users->n, NID);
+    /* a second file onto these maps: ids found by value, "0012" is new */
+    rp_test_write(path2, "user,item\n12,7\n0012,5000000\n999999999,012\n");
+    o.users = ev->users;
+    o.items = ev->items;
+    o.unknown = RP_UNKNOWN_DROP;
+    rp_events *e2;
+    rp_read_report rep;
+    ck_assert_int_eq(rp_read_events(path2, &o, &e2, &rep, &err), RP_OK);
+    ck_assert_int_eq(e2->n, 2);
+    ck_assert_int_eq(rep.dropped_unknown, 1);
+    ck_assert_int_eq(e2->user[0], rp_idmap_find(ev->users, "12", 2));
+    ck_assert_int_eq(e2->item[1], rp_idmap_find(ev->items, "012", 3));
+    rp_events_free(e2);
+    o.unknown = RP_UNKNOWN_ADD;
+    ck_assert_int_eq(rp_read_events(path2, &o, &e2, &rep, &err), RP_OK);
+    ck_assert_int_eq(ev->users->n, NID + 1);
+    id_is(ev->users, e2->user[1], "0012");
+    ck_assert_int_eq(e2->user[2], rp_idmap_find(ev->users, "999999999", 9));
+    rp_events_free(e2);
+    rp_events_free(ev);
+  }
+}
+END_TEST
+
 /* the same log with errors: the first error in file order, whatever the
  * threads; in skip mode the same survivors and messages */
 START_TEST(threads_agree_on_errors) {
@@ -851,6 +908,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, threads_agree_on_errors);
   tcase_add_test(tc, threads_agree_on_codes);
   tcase_add_test(tc, threads_agree_on_one_map);
+  tcase_add_test(tc, numeric_ids);
   tcase_add_test(tc, gzip_and_stdin);
   tcase_add_test(tc, fault_loops);
   suite_add_tcase(s, tc);
