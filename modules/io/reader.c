@@ -201,34 +201,60 @@ static inline int canon(const char *s, size_t n, uint32_t *v) {
   return 1;
 }
 
+/* canon() on a field that may be read up to 8 bytes past its end (the block
+ * buffer and the scratch are padded) */
+static inline int canon_padded(const char *s, size_t n, uint32_t *v) {
+  if (n == 0 || n > 8 || (s[0] == '0' && n > 1)) return n == 9 && canon(s, n, v);
+  char t[8];
+  /* right-align in '0's: leading zeros add nothing */
+  uint64_t w;
+  __builtin_memcpy(&w, s, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  w = n == 8 ? w : (w << (8 * (8 - n))) | (0x3030303030303030ULL >> (8 * n));
+  __builtin_memcpy(t, &w, 8);
+  int64_t x = rp_parse8(t);
+  if (x < 0) return 0;
+  *v = (uint32_t)x;
+  return 1;
+#else
+  (void)t;
+  (void)w;
+  return canon(s, n, v);
+#endif
+}
+
 static inline int32_t dir_get(const dircache *d, uint32_t v) { return v < d->cap ? d->idx[v] : -1; }
 
-/* records idx for v (when the array may cover v); RP_ENOMEM on failure */
-static int dir_set(dircache *d, uint32_t v, int32_t idx, int32_t mapsize, rp_err *err) {
+/* enters the numeric ids of m that the array covers */
+static void dir_fill(dircache *d, const rp_idmap *m) {
+  for (int32_t i = 0; i < m->n; i++) {
+    size_t len;
+    const char *s = rp_idmap_id(m, i, &len);
+    uint32_t v;
+    if (canon(s, len, &v) && v < d->cap) d->idx[v] = i;
+  }
+}
+
+/* Records idx for v.  The array grows to cover v while it stays within a
+ * few times the size of m (at least 1M entries); after growing it enters the
+ * ids m already has, so an id first seen while the array was too small is
+ * found by value later.  RP_ENOMEM on failure. */
+static int dir_set(dircache *d, uint32_t v, int32_t idx, const rp_idmap *m, rp_err *err) {
   if (v >= d->cap) {
-    uint64_t lim = 4 * ((uint64_t)mapsize + 1024);
+    uint64_t lim = 4 * ((uint64_t)m->n + 1024);
+    if (lim < (1u << 20)) lim = 1u << 20;
     if (v >= lim || v >= (1u << 26)) return RP_OK;
     uint64_t nc = d->cap ? (uint64_t)d->cap * 2 : 4096;
     while (nc <= v) nc *= 2;
     if (nc > lim) nc = lim;
     int32_t *x = rp_realloc(d->idx, (size_t)nc * sizeof *x);
     if (!x) return rp_enomem(err, "read id cache");
-    memset(x + d->cap, 0xff, (size_t)(nc - d->cap) * sizeof *x);
+    memset(x, 0xff, (size_t)nc * sizeof *x);
     d->idx = x;
     d->cap = (uint32_t)nc;
+    dir_fill(d, m);
   }
   d->idx[v] = idx;
-  return RP_OK;
-}
-
-/* fills d with the numeric ids already in m */
-static int dir_fill(dircache *d, const rp_idmap *m, rp_err *err) {
-  for (int32_t i = 0; i < m->n; i++) {
-    size_t len;
-    const char *s = rp_idmap_id(m, i, &len);
-    uint32_t v;
-    if (canon(s, len, &v) && dir_set(d, v, i, m->n, err)) return RP_ENOMEM;
-  }
   return RP_OK;
 }
 
@@ -308,13 +334,13 @@ static inline void prepare(const rctx *c, const piece *pc, brow *b) {
   if (b->nfields != c->nf) return;
   /* numeric ids: prefetch their cache entry; others: hash and prefetch the
    * map slot */
-  if ((b->cu = (uint8_t)canon(b->f[R_USER], b->fl[R_USER], &b->vu))) {
+  if ((b->cu = (uint8_t)canon_padded(b->f[R_USER], b->fl[R_USER], &b->vu))) {
     if (b->vu < c->dc[0]->cap) __builtin_prefetch(&c->dc[0]->idx[b->vu]);
   } else {
     b->hu = rp_idmap_hash_padded(b->f[R_USER], b->fl[R_USER]);
     rp_idmap_prefetch(pc->sink->users, b->hu);
   }
-  if ((b->ci = (uint8_t)canon(b->f[R_ITEM], b->fl[R_ITEM], &b->vi))) {
+  if ((b->ci = (uint8_t)canon_padded(b->f[R_ITEM], b->fl[R_ITEM], &b->vi))) {
     if (b->vi < c->dc[1]->cap) __builtin_prefetch(&c->dc[1]->idx[b->vi]);
   } else {
     b->hi = rp_idmap_hash_padded(b->f[R_ITEM], b->fl[R_ITEM]);
@@ -348,7 +374,7 @@ static inline int id_index(const rctx *c, piece *pc, const brow *b, int w, int32
       return RP_OK;
     }
   }
-  if (canonical && pc->direct) return dir_set(c->dc[w], v, *out, m->n, &pc->err);
+  if (canonical && pc->direct) return dir_set(c->dc[w], v, *out, m, &pc->err);
   return RP_OK;
 }
 
@@ -1044,8 +1070,7 @@ static int merge_piece(const rctx *c, rp_events *ev, piece *pc, int64_t line0, r
     int rc = rp_idmap_intern_h(m, id, u->len, u->hash, &idx, err);
     if (rc) return rc;
     uint32_t val;
-    if (u->role <= R_ITEM && canon(id, u->len, &val) &&
-        dir_set(c->dc[u->role], val, idx, m->n, err))
+    if (u->role <= R_ITEM && canon(id, u->len, &val) && dir_set(c->dc[u->role], val, idx, m, err))
       return RP_ENOMEM;
     if (u->role == R_USER)
       v->user[u->row] = idx;
@@ -1450,9 +1475,16 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   if ((rc = make_result(&c, o, &ev, err))) goto done;
   c.dc[0] = &dcu;
   c.dc[1] = ev->items == ev->users ? &dcu : &dci;
-  if ((rc = dir_fill(c.dc[0], ev->users, err)) ||
-      (c.dc[1] != c.dc[0] && (rc = dir_fill(c.dc[1], ev->items, err))))
-    goto done;
+  /* ids of maps read onto: cached when the array grows to cover them */
+  for (int w = 0; w < 2; w++) {
+    rp_idmap *m = w ? ev->items : ev->users;
+    uint32_t v;
+    for (int32_t i = 0; i < m->n && !c.dc[w]->cap; i++) {
+      size_t len;
+      const char *id = rp_idmap_id(m, i, &len);
+      if (canon(id, len, &v) && (rc = dir_set(c.dc[w], v, i, m, err))) goto done;
+    }
+  }
   threads = pool_start(&pl, &c, pcs, threads);
   size_t used = hdr_end;
   int first = 1;
