@@ -27,8 +27,9 @@
 --   strategies:       which to report, by name (see `build` below)
 --   chain:            rules {when = {min_history, max_history, known, attribute},
 --                     use = name | {blend = [[name, weight], ...]}, label}, or
---   chain_script:     a Lua file returning function(parts, reveal, cfg) -> a chain
---   cold_items:       {fraction, seed, k, strategies}
+--   chain_script:     a Lua file returning function(parts, case, cfg, attributes) -> a chain
+--                     (parts: every strategy by name; attributes: {users, items} features)
+--   cold_items:       {fraction (0: skip), seed, k, strategies}
 --   eval:             k, metrics, bootstrap, seed, baseline (the strategy compared against)
 --   results:          a Markdown file for the tables ("" = none)
 local rp = require "recpipe"
@@ -205,7 +206,7 @@ local function chain_for(P, case)
   local c
   if chain_script then
     c = chain_script(setmetatable({}, { __index = function(_, name) return get(P, case, name) end }),
-      case, cfg)
+      case, cfg, { users = user_attrs, items = item_attrs })
   else
     local rules = { attributes = user_attrs }
     for i, r in ipairs(cfg.chain) do
@@ -333,7 +334,7 @@ end
 
 -- ---- new items ------------------------------------------------------------------------------
 local CI = cfg.cold_items
-if CI and CI.fraction and item_attrs then
+if CI and CI.fraction and CI.fraction > 0 and item_attrs then
   out("")
   out(("## %s: new items"):format(cfg.name))
   local tr, te, info = rp.split.cold_items(ev, { fraction = CI.fraction, seed = CI.seed })

@@ -35,6 +35,12 @@ awk -v p="$proj" -v q="$rand" 'BEGIN { exit !(p > 2 * q) }' ||
   fail "cold items: projection recall@10 $proj vs random placement $rand"
 cmp -s "$tmp/out" "$tmp/cs.md" || fail "the results file differs from what was printed"
 
+# a chain written in Lua (chain_script) instead of the config's rules
+"$BIN" run --quiet "$tmp/cs.yaml" split.folds=2 eval.bootstrap=100 cold_items.fraction=0 \
+  chain_script=examples/coldstart_chain.lua 'strategies=[popularity, chain]' >"$tmp/out2" \
+  2>"$tmp/err2" || fail "chain_script: $(tail -3 "$tmp/err2")"
+grep -c '^| chain ' "$tmp/out2" | grep -q '^4$' || fail "chain_script: no chain rows"
+
 # the README's cold-start chain runs as written (on MovieLens 100K, when present)
 if [ -f ../shared/data/movielens-100k/u.data ]; then
   awk '/^#### A cold-start chain in a few lines/ { on = 1 } on && /^```lua$/ { inb = 1; next }
