@@ -1221,7 +1221,12 @@ static void prefault(const rp_events *ev) {
     if (!cols[k]) continue;
     uintptr_t a = ((uintptr_t)cols[k] + (uintptr_t)ev->n * sz[k] + 4095) & ~(uintptr_t)4095;
     uintptr_t e = ((uintptr_t)cols[k] + (uintptr_t)ev->cap * sz[k]) & ~(uintptr_t)4095;
-    if (e > a) (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+    if (e > a) {
+#ifdef MADV_HUGEPAGE
+      (void)madvise((void *)a, e - a, MADV_HUGEPAGE); /* fewer pages to map and miss */
+#endif
+      (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+    }
   }
 #else
   (void)ev;
