@@ -82,6 +82,19 @@ T.case("read_events: no header, positions, :: and tab", function()
   T.eq(ev.users:index(17850), 2)
 end)
 
+T.case("read_events: standard input", function()
+  local bin = os.getenv("BIN") or "./recpipe"
+  local script = T.write(dir .. "/stdin.lua", [[
+    local rp = require "recpipe"
+    local ev, rep = rp.io.read_events("-", { user = "user_id", item = "sku" })
+    io.write(#ev, " ", #ev.items, " ", rep.sep)
+  ]])
+  local p = io.popen(("%s run --quiet %s < %s"):format(bin, script, shop))
+  local out = p:read("a")
+  p:close()
+  T.eq(out, "6 3 ,")
+end)
+
 T.case("read_events: on_error skip, time_unit ms", function()
   local p = T.write(dir .. "/bad.csv", "user,item,t\na,b,1700000000123\nc,d\ne,f,x\ng,h,1000\n")
   T.errors(function() rp.io.read_events(p, { time = "t" }) end, "bad.csv:3: expected 3 fields, found 2")
