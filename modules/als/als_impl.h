@@ -106,7 +106,7 @@ void rp_als_chol_solve(const float *U, int32_t f, int64_t lda, float *z);
 typedef struct rp_als_scratch {
   int64_t cap; /* rows of B, Bw, w, bc */
   float *B, *Bw, *w, *bc;
-  float *A;                  /* f x f */
+  float *A;                  /* f x rp_als_chol_ld(f) */
   float *r, *p, *Ap, *b, *t; /* f each */
   const int32_t *next;       /* the next row's items to prefetch (set by the caller) */
   int64_t nnext;
