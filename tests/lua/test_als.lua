@@ -266,6 +266,13 @@ T.case("warm start and explicit mode", function()
   local b = rp.als.train(train, { factors = 5, iterations = 2, seed = 9 })
   local c = rp.als.train(train, { factors = 5, iterations = 2, init = b })
   T.same(c.user_factors:totable(), a.user_factors:totable())
+  -- warm start across different maps: rows are matched by id
+  local f2 = T.write(dir .. "/other.csv", "user,item,value\nnewbie,i3,1\nu2,i1,1\nu1,i2,2\n")
+  local other = rp.io.read_events(f2):to_matrix()
+  local w = rp.als.train(other, { factors = 5, iterations = 0, init = a })
+  T.same(w.user_factors:row(other.users:index("u1")), a.user_factors:row(train.users:index("u1")))
+  T.same(w.item_factors:row(other.items:index("i2")), a.item_factors:row(train.items:index("i2")))
+  T.ok(w.user_factors:row(other.users:index("newbie"))[1] < 0.01) -- a fresh random start
   local e = rp.als.train(train, { factors = 5, iterations = 10, implicit = false,
     regularization = 0.05 })
   T.ok(e:loss(train) < 1.0, "explicit RMSE " .. e:loss(train))
