@@ -38,6 +38,9 @@ static modelbox *newmodelbox(lua_State *L) {
 
 static void *scratch(lua_State *L, size_t n) { return lua_newuserdatauv(L, n ? n : 1, 0); }
 
+/* k beyond the candidates gives what there is: no larger scratch than that */
+static int32_t capk(lua_Integer k, int32_t limit) { return k < limit ? (int32_t)k : limit; }
+
 /* Raises unless the matrix's maps are the model's (same objects, or one a
  * prefix of the other). */
 static void check_maps(lua_State *L, int arg, const rp_als_model *m, const rp_csr *x) {
@@ -293,7 +296,7 @@ static int model_recommend(lua_State *L) {
   rp_als_model *m = checkmodel(L, 1);
   luaL_checkany(L, 2);
   rpL_checkopts(L, 3, rec_known);
-  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 0, 1 << 24);
+  int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), m->nitems);
   int32_t u = m->users ? rpL_lookup(L, 2, m->users) : -1;
   if (u < 0) return nil_msg(L, "unknown user '%s'", 2);
   if (!rp_als_model_knows_user(m, u))
@@ -310,7 +313,7 @@ static int model_recommend_new(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   static const char *const known[] = {"values", "k", "items", "deny", "filter_seen", NULL};
   rpL_checkopts(L, 3, known);
-  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 0, 1 << 24);
+  int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), m->nitems);
   lua_Integer n = luaL_len(L, 2);
   int32_t *items = scratch(L, sizeof(int32_t) * (size_t)n);
   float *vals = scratch(L, sizeof(float) * (size_t)n);
@@ -350,7 +353,7 @@ static int model_recommend_all(lua_State *L) {
   rp_als_model *m = checkmodel(L, 1);
   static const char *const known[] = {"users", "k", "exclude", "threads", NULL};
   rpL_checkopts(L, 2, known);
-  int32_t k = (int32_t)rpL_optinteger(L, 2, "k", 10, 0, 1 << 24);
+  int32_t k = capk(rpL_optinteger(L, 2, "k", 10, 0, 1 << 24), m->nitems);
   int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
   rp_csr *x = NULL;
   if (rpL_getopt(L, 2, "exclude") != LUA_TNIL) check_maps(L, 2, m, x = rpL_checkmatrix(L, -1));
@@ -388,9 +391,9 @@ static int similar(lua_State *L, int which) {
   luaL_checkany(L, 2);
   static const char *const known[] = {"k", "include_self", NULL};
   rpL_checkopts(L, 3, known);
-  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 0, 1 << 24);
   int self = rpL_optboolean(L, 3, "include_self", 1);
   const rp_idmap *map = which ? m->users : m->items;
+  int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), which ? m->nusers : m->nitems);
   int32_t i = map ? rpL_lookup(L, 2, map) : -1;
   if (i < 0 || i >= (which ? m->nusers : m->nitems))
     return nil_msg(L, which ? "unknown user '%s'" : "unknown item '%s'", 2);
@@ -416,7 +419,7 @@ static int model_explain(lua_State *L) {
   luaL_checkany(L, 3);
   static const char *const known[] = {"k", "history", NULL};
   rpL_checkopts(L, 4, known);
-  int32_t k = (int32_t)rpL_optinteger(L, 4, "k", 10, 0, 1 << 24);
+  int32_t k = capk(rpL_optinteger(L, 4, "k", 10, 0, 1 << 24), m->nitems);
   rp_csr *hist = NULL;
   if (rpL_getopt(L, 4, "history") != LUA_TNIL) hist = rpL_checkmatrix(L, -1);
   if (!hist) hist = seen_matrix(L, "explain");

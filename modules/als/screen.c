@@ -65,7 +65,9 @@ void rp_als_screen_free(void *p) {
   rp_free(s);
 }
 
-int rp_als_screen_ready(const rp_als_model *m) { return m->screen != NULL; }
+int rp_als_screen_ready(const rp_als_model *m) {
+  return __atomic_load_n(&m->screen, __ATOMIC_ACQUIRE) != NULL;
+}
 
 static screen *build(const rp_als_model *m, rp_err *err) {
   int32_t f = m->factors, fq = (f + 3) & ~3, ng = (m->nitems + 15) / 16;
@@ -101,7 +103,7 @@ static screen *build(const rp_als_model *m, rp_err *err) {
 }
 
 int rp_als_screen_prepare(rp_als_model *m, rp_err *err) {
-  if (m->screen || m->nitems < 64) return RP_OK; /* small catalogues: exact scan */
+  if (rp_als_screen_ready(m) || m->nitems < 64) return RP_OK; /* small catalogues: exact scan */
   int rc = RP_OK;
   pthread_mutex_lock(&m->lock);
   if (!m->screen) {
@@ -382,7 +384,7 @@ static void query_bind(query *q, void *mem, const screen *s, int32_t k) {
 
 void rp_als_screen_topk(const rp_als_model *m, const float *x, const rp_als_list *excl, int nexcl,
                         rp_als_heap *h) {
-  const screen *s = m->screen;
+  const screen *s = __atomic_load_n(&m->screen, __ATOMIC_ACQUIRE);
   char stack[40960];
   size_t need = query_bytes(s, h->k);
   void *mem = need <= sizeof stack ? stack : rp_malloc(need);
@@ -407,7 +409,7 @@ void rp_als_screen_topk(const rp_als_model *m, const float *x, const rp_als_list
 int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
                         int32_t kout, const rp_csr *exclude, int threads, int32_t *out_items,
                         float *out_scores, int32_t *out_n, rp_err *err) {
-  const screen *s = m->screen;
+  const screen *s = __atomic_load_n(&m->screen, __ATOMIC_ACQUIRE);
   int nt = rp_threads(threads);
   int32_t nblocks = (n + USERS_PER_BLOCK - 1) / USERS_PER_BLOCK;
   if (nt > nblocks) nt = nblocks;
