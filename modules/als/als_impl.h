@@ -15,6 +15,8 @@
  * chunks (Cholesky) or read in place (CG).  4 MiB of floats at most, and at
  * least 1024 rows. */
 #define RP_ALS_BLOCK_BYTES ((size_t)4 << 20)
+/* training threads beyond this are not used (each holds a gather block) */
+#define RP_ALS_MAX_THREADS 64
 static inline int64_t rp_als_block_rows(int32_t f) {
   int64_t r = (int64_t)(RP_ALS_BLOCK_BYTES / (sizeof(float) * (size_t)f));
   return r < 1024 ? 1024 : r;

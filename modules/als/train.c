@@ -160,6 +160,7 @@ static int64_t block_cap(const rp_csr *ui, const rp_csr *iu, int32_t f) {
 
 size_t rp_als_train_memory(const rp_csr *ui, const rp_als_opts *o, int validation) {
   size_t f = (size_t)o->factors, nt = (size_t)rp_threads(o->threads);
+  if (nt > RP_ALS_MAX_THREADS) nt = RP_ALS_MAX_THREADS;
   size_t rows = (size_t)ui->nrows, cols = (size_t)ui->ncols, nnz = (size_t)ui->nnz;
   int ok = 1;
   size_t transpose = 8 * (cols + 1) + 8 * nnz + 8 * nt * (cols + 1); /* + its counting buffer */
@@ -183,6 +184,7 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
   memset(&t, 0, sizeof t);
   t.o = &o;
   t.nt = rp_threads(o.threads);
+  if (t.nt > RP_ALS_MAX_THREADS) t.nt = RP_ALS_MAX_THREADS; /* each has its own scratch */
   rp_csr *iu = NULL;
   rp_als_model *m = NULL;
   float *best = NULL;
