@@ -242,3 +242,56 @@ void rpL_pushid(lua_State *L, const rp_idmap *map, int32_t i) {
   const char *s = rp_idmap_id(map, i, &len);
   lua_pushlstring(L, s, len);
 }
+
+int32_t *rpL_idlist(lua_State *L, int idx, const rp_idmap *map, int32_t *n) {
+  idx = lua_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer len = luaL_len(L, idx);
+  int32_t *ix = lua_newuserdatauv(L, (size_t)(len > 0 ? len : 1) * sizeof *ix, 0);
+  *n = 0;
+  for (lua_Integer i = 1; i <= len; i++) {
+    lua_geti(L, idx, i);
+    int32_t j = map ? rpL_lookup(L, -1, map) : -1;
+    lua_pop(L, 1);
+    if (j >= 0) ix[(*n)++] = j;
+  }
+  return ix;
+}
+
+int32_t *rpL_optidlist(lua_State *L, int opt, const char *field, const rp_idmap *map, int32_t *n) {
+  *n = 0;
+  int t = rpL_getopt(L, opt, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (t != LUA_TTABLE) {
+    const char *s = shown(L, -1);
+    rpL_fielderror(L, opt, field, "must be a list of ids, got %s", s);
+  }
+  int32_t *ix = rpL_idlist(L, -1, map, n);
+  lua_remove(L, -2); /* the list stays referenced by the options */
+  return ix;
+}
+
+void rpL_pushlists(lua_State *L, const rp_idmap *map, const int32_t *idx, const float *scores,
+                   int32_t n) {
+  lua_createtable(L, n, 0);
+  lua_createtable(L, n, 0);
+  for (int32_t a = 0; a < n; a++) {
+    if (map)
+      rpL_pushid(L, map, idx[a]);
+    else
+      lua_pushinteger(L, (lua_Integer)idx[a] + 1);
+    lua_rawseti(L, -3, a + 1);
+    lua_pushnumber(L, scores[a]);
+    lua_rawseti(L, -2, a + 1);
+  }
+}
+
+int rpL_nilmsg(lua_State *L, const char *fmt, int idx) {
+  const char *id = luaL_tolstring(L, idx, NULL);
+  lua_pushnil(L);
+  lua_pushfstring(L, fmt, id);
+  return 2;
+}

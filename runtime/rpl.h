@@ -16,6 +16,7 @@
 
 #include "csr.h"
 #include "dense.h"
+#include "recommender.h"
 #include "events.h"
 #include "idmap.h"
 #include "rp.h"
@@ -85,5 +86,67 @@ rp_dense *rpL_checkdense(lua_State *L, int idx);
 int32_t rpL_lookup(lua_State *L, int idx, const rp_idmap *map);
 /* Pushes external id i of map. */
 void rpL_pushid(lua_State *L, const rp_idmap *map, int32_t i);
+/* Indices on map of the ids in the array at idx (ids not on map, and every
+ * id when map is NULL, are dropped; order and repeats are kept), in a
+ * scratch userdata pushed on the stack; *n gets the count.  Raises when
+ * idx is not a table. */
+int32_t *rpL_idlist(lua_State *L, int idx, const rp_idmap *map, int32_t *n);
+/* The same for field of the options at opt, pushing only the scratch;
+ * NULL with *n = 0 and nothing pushed when the field is absent.  Raises
+ * "field 'deny' must be a list of ids" when it is not a table. */
+int32_t *rpL_optidlist(lua_State *L, int opt, const char *field, const rp_idmap *map, int32_t *n);
+/* Pushes two arrays: the external ids on map of idx[0..n) (1-based
+ * integers when map is NULL) and scores[0..n). */
+void rpL_pushlists(lua_State *L, const rp_idmap *map, const int32_t *idx, const float *scores,
+                   int32_t n);
+/* Returns nil and fmt (one %s) formatted with the value at idx as text:
+ * the `nil, message` answer for an id a method does not know. */
+int rpL_nilmsg(lua_State *L, const char *fmt, int idx);
+
+/* ---- the recommender protocol (runtime/rpl_rec.c) --------------------------
+ * obj:recommend(user, opts) and obj:recommend_all(opts) for any object that
+ * holds an rp_recommender (DESIGN.md, "the Lua recommender protocol").  The
+ * options k, exclude, items, deny, users and threads, the id look-ups, the
+ * batch call and the result tables are done here, once; what is particular
+ * to a kind of recommender comes in through its rpL_recspec. */
+typedef struct rpL_recreq {
+  int opt;               /* stack index of the options (for the kind's own options) */
+  int32_t user;          /* index on rec->users; -1 when the id is not on it */
+  int32_t k;             /* room in items/scores: opts.k capped at the catalogue (>= 1) */
+  const rp_csr *exclude; /* opts.exclude, or NULL */
+  int32_t *deny;         /* opts.deny on rec->items (as rpL_optidlist; scratch the */
+  int32_t ndeny;         /* callback may reorder), or NULL */
+  int32_t *allow;        /* opts.items likewise; NULL = no allow list */
+  int32_t nallow;
+} rpL_recreq;
+
+typedef struct rpL_recspec {
+  const char *const *known; /* the options recommend accepts */
+  /* Answers one request: top q->k into items/scores, count in *n, RP_OK
+   * (else a status with err set: raised).  For a user it cannot answer it
+   * sets *why to a format with one %s (the user id as given) and recommend
+   * returns nil and that message; a format built with lua_pushfstring may
+   * stay on the stack. */
+  int (*one)(lua_State *L, const rp_recommender *rec, rpL_recreq *q, int32_t *items, float *scores,
+             int32_t *n, const char **why, rp_err *err);
+  /* Raises when the exclude matrix at option index opt cannot be used with
+   * rec (NULL: any matrix). */
+  void (*check_exclude)(lua_State *L, int opt, const rp_recommender *rec, const rp_csr *x);
+  /* Does recommend_all list user u (on the map) even with an empty list
+   * (everything excluded)?  NULL: only users who got items are listed. */
+  int (*listed)(const rp_recommender *rec, int32_t u);
+  /* 1: ids not on the user map are still asked (as index -1) and listed
+   * when they get items (popularity answers anyone); 0: they are left out,
+   * and recommend_all needs a user map. */
+  int strangers;
+} rpL_recspec;
+
+/* obj:recommend(user, opts) with obj at 1, for rec (borrowed from obj)
+ * -> items, scores | nil, message.  opts: k (1..2^24, default 10),
+ * exclude (Matrix), items and deny (lists of ids) and spec->known's own. */
+int rpL_recommend(lua_State *L, const rp_recommender *rec, const rpL_recspec *spec);
+/* obj:recommend_all{users, k, exclude, threads} -> two tables keyed by user
+ * id (as given in users, else the map's ids): item-id arrays, score arrays. */
+int rpL_recommend_all(lua_State *L, const rp_recommender *rec, const rpL_recspec *spec);
 
 #endif

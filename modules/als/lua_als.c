@@ -206,47 +206,6 @@ static int als_load(lua_State *L) {
   return 1;
 }
 
-/* ---- results ------------------------------------------------------------------------ */
-static void push_list(lua_State *L, const rp_idmap *map, const int32_t *idx, const float *scores,
-                      int32_t n) {
-  lua_createtable(L, n, 0);
-  lua_createtable(L, n, 0);
-  for (int32_t a = 0; a < n; a++) {
-    if (map)
-      rpL_pushid(L, map, idx[a]);
-    else
-      lua_pushinteger(L, (lua_Integer)idx[a] + 1);
-    lua_rawseti(L, -3, a + 1);
-    lua_pushnumber(L, scores[a]);
-    lua_rawseti(L, -2, a + 1);
-  }
-}
-
-static int nil_msg(lua_State *L, const char *fmt, int idx) {
-  lua_pushfstring(L, fmt, luaL_tolstring(L, idx, NULL));
-  lua_pushnil(L);
-  lua_insert(L, -2);
-  return 2;
-}
-
-/* Indices of the external ids in the array at arg (unknown ids dropped),
- * sorted and unique, in a scratch userdata left on the stack. */
-static rp_als_list id_list(lua_State *L, int arg, const char *field, const rp_idmap *map) {
-  if (!lua_istable(L, -1)) rpL_fielderror(L, arg, field, "must be an array of ids");
-  int t = lua_gettop(L);
-  lua_Integer n = luaL_len(L, t);
-  int32_t *idx = scratch(L, sizeof(int32_t) * (size_t)n);
-  int64_t k = 0;
-  for (lua_Integer a = 1; a <= n; a++) {
-    lua_rawgeti(L, t, a);
-    int32_t i = map ? rpL_lookup(L, -1, map) : -1;
-    lua_pop(L, 1);
-    if (i >= 0) idx[k++] = i;
-  }
-  rp_als_list l = {idx, rp_als_sort_unique(idx, k)};
-  return l;
-}
-
 /* ---- recommend ---------------------------------------------------------------------- */
 /* The training matrix kept by the box at 1, or raises. */
 static rp_csr *seen_matrix(lua_State *L, const char *why) {
@@ -256,26 +215,10 @@ static rp_csr *seen_matrix(lua_State *L, const char *why) {
   return x;
 }
 
-/* Fills the exclusion lists and allow list from options at idx for user row
- * u (-1 = none).  Leaves scratch values on the stack. */
-static int query_lists(lua_State *L, int idx, const rp_als_model *m, int32_t u, int seen_default,
-                       rp_als_list *ex, rp_als_list *allow, int *has_allow) {
-  int n = 0;
-  rp_csr *x = NULL;
-  if (rpL_getopt(L, idx, "exclude") != LUA_TNIL) x = rpL_checkmatrix(L, -1);
-  if (!x && rpL_optboolean(L, idx, "filter_seen", seen_default) && u >= 0)
-    x = seen_matrix(L, "filter_seen");
-  if (x) {
-    check_maps(L, idx, m, x);
-    if (u >= 0 && u < x->nrows) {
-      ex[n].idx = x->indices + x->indptr[u];
-      ex[n++].n = x->indptr[u + 1] - x->indptr[u];
-    }
-  }
-  if (rpL_getopt(L, idx, "deny") != LUA_TNIL) ex[n++] = id_list(L, idx, "deny", m->items);
-  *has_allow = rpL_getopt(L, idx, "items") != LUA_TNIL;
-  if (*has_allow) *allow = id_list(L, idx, "items", m->items);
-  return n;
+/* An id list (rpL_optidlist) as the top-k wants it: sorted, unique. */
+static rp_als_list sorted_list(int32_t *idx, int32_t n) {
+  rp_als_list l = {idx, rp_als_sort_unique(idx, n)};
+  return l;
 }
 
 static int topk_push(lua_State *L, const rp_als_model *m, const float *x, int32_t k,
@@ -285,26 +228,48 @@ static int topk_push(lua_State *L, const rp_als_model *m, const float *x, int32_
   int32_t n;
   rp_err err;
   if (rp_als_topk(m, x, k, ex, nex, allow, items, scores, &n, &err)) return rpL_error(L, &err);
-  push_list(L, m->items, items, scores, n);
+  rpL_pushlists(L, m->items, items, scores, n);
   return 2;
 }
 
+static void check_exclude(lua_State *L, int opt, const rp_recommender *rec, const rp_csr *x) {
+  check_maps(L, opt, rec->self, x);
+}
+
+static int knows_user(const rp_recommender *rec, int32_t u) {
+  return rp_als_model_knows_user(rec->self, u);
+}
+
+/* One request of model:recommend (rpL_recommend): exclude's row (else, with
+ * filter_seen, the training row), deny and the allow list. */
+static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q, int32_t *items,
+                         float *scores, int32_t *n, const char **why, rp_err *err) {
+  const rp_als_model *m = rec->self;
+  int32_t u = q->user;
+  if (u < 0) return *why = "unknown user '%s'", RP_OK;
+  if (!rp_als_model_knows_user(m, u))
+    return *why = "user '%s' has no interactions in the model's training data", RP_OK;
+  const rp_csr *x = q->exclude;
+  if (!x && rpL_optboolean(L, q->opt, "filter_seen", 0))
+    check_maps(L, q->opt, m, x = seen_matrix(L, "filter_seen"));
+  rp_als_list ex[RP_ALS_MAX_EXCL], allow;
+  int nex = 0;
+  if (x && u < x->nrows) {
+    ex[nex].idx = x->indices + x->indptr[u];
+    ex[nex++].n = x->indptr[u + 1] - x->indptr[u];
+  }
+  if (q->deny) ex[nex++] = sorted_list(q->deny, q->ndeny);
+  if (q->allow) allow = sorted_list(q->allow, q->nallow);
+  return rp_als_topk(m, m->user_factors + (int64_t)u * m->factors, q->k, ex, nex,
+                     q->allow ? &allow : NULL, items, scores, n, err);
+}
+
 static const char *const rec_known[] = {"k", "exclude", "items", "deny", "filter_seen", NULL};
+static const rpL_recspec rec_spec = {rec_known, recommend_one, check_exclude, knows_user, 0};
 
 /* model:recommend(user, {k, exclude, items, deny, filter_seen}) -> items, scores */
 static int model_recommend(lua_State *L) {
-  rp_als_model *m = checkmodel(L, 1);
-  luaL_checkany(L, 2);
-  rpL_checkopts(L, 3, rec_known);
-  int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), m->nitems);
-  int32_t u = m->users ? rpL_lookup(L, 2, m->users) : -1;
-  if (u < 0) return nil_msg(L, "unknown user '%s'", 2);
-  if (!rp_als_model_knows_user(m, u))
-    return nil_msg(L, "user '%s' has no interactions in the model's training data", 2);
-  rp_als_list ex[RP_ALS_MAX_EXCL], allow;
-  int has_allow, nex = query_lists(L, 3, m, u, 0, ex, &allow, &has_allow);
-  return topk_push(L, m, m->user_factors + (int64_t)u * m->factors, k, ex, nex,
-                   has_allow ? &allow : NULL);
+  return rpL_recommend(L, &checkmodel(L, 1)->rec, &rec_spec);
 }
 
 /* model:recommend_new(items, {values, k, exclude?, items, deny, filter_seen = true}) */
@@ -337,7 +302,11 @@ static int model_recommend_new(lua_State *L) {
   rp_err err;
   if (rp_als_foldin(m, items, vals, n, x, &err)) return rpL_error(L, &err);
   rp_als_list ex[RP_ALS_MAX_EXCL], allow;
-  int has_allow, nex = query_lists(L, 3, m, -1, 0, ex, &allow, &has_allow);
+  int32_t nd, na, nex = 0;
+  int32_t *deny = rpL_optidlist(L, 3, "deny", m->items, &nd);
+  int32_t *al = rpL_optidlist(L, 3, "items", m->items, &na);
+  if (deny) ex[nex++] = sorted_list(deny, nd);
+  if (al) allow = sorted_list(al, na);
   if (rpL_optboolean(L, 3, "filter_seen", 1)) {
     int32_t *given = scratch(L, sizeof(int32_t) * (size_t)n);
     memcpy(given, items, sizeof(int32_t) * (size_t)n);
@@ -345,44 +314,12 @@ static int model_recommend_new(lua_State *L) {
     ex[nex].n = rp_als_sort_unique(given, n);
     nex++;
   }
-  return topk_push(L, m, x, k, ex, nex, has_allow ? &allow : NULL);
+  return topk_push(L, m, x, k, ex, nex, al ? &allow : NULL);
 }
 
-/* model:recommend_all{users = list|nil, k, exclude} -> {user = items}, {user = scores} */
+/* model:recommend_all{users = list|nil, k, exclude, threads} -> {user = items}, {user = scores} */
 static int model_recommend_all(lua_State *L) {
-  rp_als_model *m = checkmodel(L, 1);
-  static const char *const known[] = {"users", "k", "exclude", "threads", NULL};
-  rpL_checkopts(L, 2, known);
-  int32_t k = capk(rpL_optinteger(L, 2, "k", 10, 0, 1 << 24), m->nitems);
-  int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
-  rp_csr *x = NULL;
-  if (rpL_getopt(L, 2, "exclude") != LUA_TNIL) check_maps(L, 2, m, x = rpL_checkmatrix(L, -1));
-  int32_t n = m->nusers, *users;
-  if (rpL_getopt(L, 2, "users") != LUA_TNIL) {
-    rp_als_list l = id_list(L, 2, "users", m->users);
-    users = (int32_t *)l.idx, n = (int32_t)l.n;
-  } else {
-    users = scratch(L, sizeof(int32_t) * (size_t)n);
-    for (int32_t u = 0; u < n; u++) users[u] = u;
-  }
-  int32_t *items = scratch(L, sizeof(int32_t) * (size_t)n * (size_t)k), *cnt;
-  float *scores = scratch(L, sizeof(float) * (size_t)n * (size_t)k);
-  cnt = scratch(L, sizeof(int32_t) * (size_t)n);
-  rp_err err;
-  if (rp_als_recommend_batch(m, users, n, k, x, threads, items, scores, cnt, &err))
-    return rpL_error(L, &err);
-  lua_createtable(L, 0, n);
-  lua_createtable(L, 0, n);
-  for (int32_t a = 0; a < n; a++) {
-    if (!rp_als_model_knows_user(m, users[a])) continue;
-    rpL_pushid(L, m->users, users[a]);
-    push_list(L, m->items, items + (int64_t)a * k, scores + (int64_t)a * k, cnt[a]);
-    lua_pushvalue(L, -3);
-    lua_insert(L, -2);
-    lua_settable(L, -5); /* scores */
-    lua_settable(L, -4); /* items */
-  }
-  return 2;
+  return rpL_recommend_all(L, &checkmodel(L, 1)->rec, &rec_spec);
 }
 
 /* ---- similar, explain ------------------------------------------------------------------ */
@@ -396,17 +333,17 @@ static int similar(lua_State *L, int which) {
   int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), which ? m->nusers : m->nitems);
   int32_t i = map ? rpL_lookup(L, 2, map) : -1;
   if (i < 0 || i >= (which ? m->nusers : m->nitems))
-    return nil_msg(L, which ? "unknown user '%s'" : "unknown item '%s'", 2);
+    return rpL_nilmsg(L, which ? "unknown user '%s'" : "unknown item '%s'", 2);
   int32_t *idx = scratch(L, sizeof(int32_t) * (size_t)k), n;
   float *scores = scratch(L, sizeof(float) * (size_t)k);
   rp_err err;
   if (rp_als_similar(m, which, i, k, self, idx, scores, &n, &err)) return rpL_error(L, &err);
   if (n == 0 && k > 0)
-    return nil_msg(L,
-                   which ? "user '%s' has no interactions in training"
-                         : "item '%s' has no interactions in training",
-                   2);
-  push_list(L, map, idx, scores, n);
+    return rpL_nilmsg(L,
+                      which ? "user '%s' has no interactions in training"
+                            : "item '%s' has no interactions in training",
+                      2);
+  rpL_pushlists(L, map, idx, scores, n);
   return 2;
 }
 static int model_similar_items(lua_State *L) { return similar(L, 0); }
@@ -426,8 +363,8 @@ static int model_explain(lua_State *L) {
   check_maps(L, 4, m, hist);
   int32_t u = m->users ? rpL_lookup(L, 2, m->users) : -1;
   int32_t i = m->items ? rpL_lookup(L, 3, m->items) : -1;
-  if (u < 0) return nil_msg(L, "unknown user '%s'", 2);
-  if (i < 0 || i >= m->nitems) return nil_msg(L, "unknown item '%s'", 3);
+  if (u < 0) return rpL_nilmsg(L, "unknown user '%s'", 2);
+  if (i < 0 || i >= m->nitems) return rpL_nilmsg(L, "unknown item '%s'", 3);
   int64_t a = u < hist->nrows ? hist->indptr[u] : 0, n = rp_csr_rowlen(hist, u);
   int32_t *items = scratch(L, sizeof(int32_t) * (size_t)k), cnt;
   float *contrib = scratch(L, sizeof(float) * (size_t)k);
@@ -436,7 +373,7 @@ static int model_explain(lua_State *L) {
   if (rp_als_explain(m, hist->indices + a, hist->data + a, n, i, k, items, contrib, &cnt, &total,
                      &err))
     return rpL_error(L, &err);
-  push_list(L, m->items, items, contrib, cnt);
+  rpL_pushlists(L, m->items, items, contrib, cnt);
   lua_pushnumber(L, total);
   return 3;
 }

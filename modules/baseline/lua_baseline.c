@@ -79,130 +79,33 @@ static int base_item_knn(lua_State *L) {
 }
 
 /* ---- the recommender protocol --------------------------------------------------- */
-/* Reads an array of item ids into indices (unknown ids skipped) in a
- * userdata buffer left on the stack. */
-static int32_t *readitems(lua_State *L, int idx, const char *field, const rp_idmap *items,
-                          int32_t *n) {
-  int t = rpL_getopt(L, idx, field);
-  if (t == LUA_TNIL) {
-    lua_pop(L, 1);
-    *n = 0;
-    return NULL;
-  }
-  if (t != LUA_TTABLE) rpL_fielderror(L, idx, field, "must be a list of item ids");
-  int tab = lua_gettop(L);
-  int32_t len = (int32_t)luaL_len(L, tab), c = 0;
-  int32_t *out = lua_newuserdatauv(L, (size_t)(len + 1) * sizeof *out, 0);
-  for (int32_t i = 1; i <= len; i++) {
-    lua_rawgeti(L, tab, i);
-    int32_t it = items ? rpL_lookup(L, -1, items) : -1;
-    lua_pop(L, 1);
-    if (it >= 0) out[c++] = it;
-  }
-  *n = c;
-  return out;
+/* One request of b:recommend (rpL_recommend); item-kNN has nothing for a
+ * user without history. */
+static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q, int32_t *items,
+                         float *scores, int32_t *n, const char **why, rp_err *err) {
+  const rp_baseline *b = rec->self;
+  if ((q->user < 0 || q->user >= rec->nusers) && b->kind == RP_BASE_ITEMKNN)
+    return *why = "unknown user '%s'", RP_OK;
+  return rp_baseline_recommend_for(b, q->user, q->k, q->exclude, q->deny, q->ndeny, q->allow,
+                                   q->nallow, items, scores, n, err);
 }
 
-static void pushlist(lua_State *L, const rp_idmap *items, const int32_t *it, const float *sc,
-                     int32_t n) {
-  lua_createtable(L, n, 0);
-  for (int32_t j = 0; j < n; j++) {
-    rpL_pushid(L, items, it[j]);
-    lua_rawseti(L, -2, j + 1);
-  }
-  lua_createtable(L, n, 0);
-  for (int32_t j = 0; j < n; j++) {
-    lua_pushnumber(L, sc[j]);
-    lua_rawseti(L, -2, j + 1);
-  }
-}
+/* every user on the map is listed, even when everything was excluded */
+static int on_map(const rp_recommender *rec, int32_t u) { return 1; }
 
-static rp_csr *optexclude(lua_State *L, int idx) {
-  rp_csr *ex = NULL;
-  if (rpL_getopt(L, idx, "exclude") != LUA_TNIL) {
-    ex = rpL_testmatrix(L, -1);
-    if (!ex) rpL_fielderror(L, idx, "exclude", "must be a recpipe.Matrix");
-  }
-  lua_pop(L, 1);
-  return ex;
-}
+static const char *const rec_known[] = {"k", "exclude", "items", "deny", NULL};
+static const rpL_recspec rec_spec = {rec_known, recommend_one, NULL, on_map, 1};
 
 /* b:recommend(user_id, {k = 10, exclude = matrix, items = allow, deny = list})
  * -> items, scores  |  nil, message (item-kNN: a user it has no history for) */
 static int base_recommend(lua_State *L) {
-  rp_baseline *b = checkbase(L, 1);
-  luaL_checkany(L, 2);
-  static const char *const known[] = {"k", "exclude", "items", "deny", NULL};
-  rpL_checkopts(L, 3, known);
-  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 1, 1 << 24);
-  rp_csr *ex = optexclude(L, 3);
-  int32_t u = b->rec.users ? rpL_lookup(L, 2, b->rec.users) : -1;
-  if ((u < 0 || u >= b->rec.nusers) && b->kind == RP_BASE_ITEMKNN) {
-    const char *id = luaL_tolstring(L, 2, NULL);
-    lua_pushnil(L);
-    lua_pushfstring(L, "unknown user '%s'", id);
-    return 2;
-  }
-  int32_t nd, na;
-  int32_t *deny = readitems(L, 3, "deny", b->rec.items, &nd);
-  int has_allow = rpL_hasopt(L, 3, "items");
-  int32_t *allow = readitems(L, 3, "items", b->rec.items, &na);
-  int32_t *items = lua_newuserdatauv(L, (size_t)k * sizeof *items, 0), n;
-  float *scores = lua_newuserdatauv(L, (size_t)k * sizeof *scores, 0);
-  rp_err err;
-  if (rp_baseline_recommend_for(b, u, k, ex, deny, nd, has_allow ? (allow ? allow : items) : NULL,
-                                has_allow ? na : 0, items, scores, &n, &err))
-    return rpL_error(L, &err);
-  pushlist(L, b->rec.items, items, scores, n);
-  return 2;
+  return rpL_recommend(L, &checkbase(L, 1)->rec, &rec_spec);
 }
 
 /* b:recommend_all{users = ids or nil (all), k = 10, exclude = matrix, threads}
  * -> {user_id = items}, {user_id = scores} */
 static int base_recommend_all(lua_State *L) {
-  rp_baseline *b = checkbase(L, 1);
-  static const char *const known[] = {"users", "k", "exclude", "threads", NULL};
-  rpL_checkopts(L, 2, known);
-  int32_t k = (int32_t)rpL_optinteger(L, 2, "k", 10, 1, 1 << 24);
-  int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
-  rp_csr *ex = optexclude(L, 2);
-  int has_users = rpL_getopt(L, 2, "users") != LUA_TNIL;
-  int ul = lua_gettop(L);
-  if (has_users) luaL_argcheck(L, lua_istable(L, ul), 2, "field 'users' must be a list of ids");
-  const rp_idmap *um = b->rec.users;
-  int32_t n = has_users ? (int32_t)luaL_len(L, ul) : (um ? um->n : 0);
-  int32_t *u = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *u, 0);
-  for (int32_t i = 0; i < n; i++) {
-    if (has_users) {
-      lua_rawgeti(L, ul, i + 1);
-      u[i] = um ? rpL_lookup(L, -1, um) : -1;
-      lua_pop(L, 1);
-    } else {
-      u[i] = i;
-    }
-  }
-  size_t nk = (size_t)n * (size_t)k + 1;
-  int32_t *items = lua_newuserdatauv(L, nk * sizeof *items, 0);
-  float *scores = lua_newuserdatauv(L, nk * sizeof *scores, 0);
-  int32_t *cnt = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *cnt, 0);
-  rp_err err;
-  if (b->rec.recommend(b, u, n, k, ex, threads, items, scores, cnt, &err))
-    return rpL_error(L, &err);
-  lua_createtable(L, 0, n);
-  lua_createtable(L, 0, n);
-  for (int32_t i = 0; i < n; i++) {
-    if (u[i] < 0 && cnt[i] == 0) continue; /* unknown and nothing to say */
-    if (has_users)
-      lua_rawgeti(L, ul, i + 1);
-    else
-      rpL_pushid(L, um, i);
-    pushlist(L, b->rec.items, items + (size_t)i * k, scores + (size_t)i * k, cnt[i]);
-    lua_pushvalue(L, -3); /* key, items, scores, key */
-    lua_insert(L, -2);
-    lua_settable(L, -5); /* scores table */
-    lua_settable(L, -4); /* items table */
-  }
-  return 2;
+  return rpL_recommend_all(L, &checkbase(L, 1)->rec, &rec_spec);
 }
 
 /* b:similar_items(item_id, {k = 10}) -> items, scores (item-kNN only) */
@@ -215,18 +118,13 @@ static int base_similar_items(lua_State *L) {
   if (b->kind != RP_BASE_ITEMKNN)
     return luaL_error(L, "similar_items needs an item-kNN model (this is '%s')", b->rec.name);
   int32_t it = b->rec.items ? rpL_lookup(L, 2, b->rec.items) : -1;
-  if (it < 0 || it >= b->nitems) {
-    const char *id = luaL_tolstring(L, 2, NULL);
-    lua_pushnil(L);
-    lua_pushfstring(L, "unknown item '%s'", id);
-    return 2;
-  }
+  if (it < 0 || it >= b->nitems) return rpL_nilmsg(L, "unknown item '%s'", 2);
   int32_t *items = lua_newuserdatauv(L, (size_t)k * sizeof *items, 0), n;
   float *scores = lua_newuserdatauv(L, (size_t)k * sizeof *scores, 0);
   rp_err err;
   if (rp_itemknn_similar((rp_itemknn *)b, it, k, items, scores, &n, &err))
     return rpL_error(L, &err);
-  pushlist(L, b->rec.items, items, scores, n);
+  rpL_pushlists(L, b->rec.items, items, scores, n);
   return 2;
 }
 

@@ -22,31 +22,6 @@ static void *tmparray(lua_State *L, size_t count, size_t size) {
   return lua_newuserdatauv(L, (count ? count : 1) * size, 0);
 }
 
-/* Indices on map of the ids in the list at idx (unknown ids dropped);
- * pushes the scratch array; *n gets the count. */
-static int32_t *id_list(lua_State *L, int idx, const rp_idmap *map, int32_t *n) {
-  idx = lua_absindex(L, idx);
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_Integer len = luaL_len(L, idx);
-  int32_t *ix = tmparray(L, (size_t)len, sizeof *ix);
-  *n = 0;
-  for (lua_Integer i = 1; i <= len; i++) {
-    lua_geti(L, idx, i);
-    int32_t j = map ? rpL_lookup(L, -1, map) : -1;
-    lua_pop(L, 1);
-    if (j >= 0) ix[(*n)++] = j;
-  }
-  return ix;
-}
-
-/* Returns nil and fmt formatted with the value at idx as a string. */
-static int nil_message(lua_State *L, const char *fmt, int idx) {
-  const char *id = luaL_tolstring(L, idx, NULL);
-  lua_pushnil(L);
-  lua_pushfstring(L, fmt, id);
-  return 2;
-}
-
 static void setint(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
@@ -118,7 +93,7 @@ static int features_row(lua_State *L) {
   rp_features *f = checkfeatures(L, 1);
   int32_t r = feature_row(L, f, 2);
   if (r < 0) {
-    return nil_message(L, "unknown id '%s'", 2);
+    return rpL_nilmsg(L, "unknown id '%s'", 2);
   }
   int64_t a = r < f->m->nrows ? f->m->indptr[r] : 0, b = r < f->m->nrows ? f->m->indptr[r + 1] : 0;
   lua_createtable(L, (int)(b - a), 0);
@@ -477,127 +452,63 @@ static int rec_recommender(lua_State *L) {
   return 1;
 }
 
-static void push_list(lua_State *L, const rp_idmap *items, const int32_t *it, const float *sc,
-                      int32_t n) {
-  lua_createtable(L, n, 0);
-  for (int32_t j = 0; j < n; j++) {
-    rpL_pushid(L, items, it[j]);
-    lua_rawseti(L, -2, j + 1);
+/* The request's history (and its values) from the options (the arrays
+ * stay on the stack). */
+static void request_history(lua_State *L, int opt, const rp_hyb_rec *r, rp_hyb_req *q) {
+  int32_t nh, *hist = rpL_optidlist(L, opt, "history", r->api.items, &nh);
+  if (!hist) return;
+  q->hist = hist, q->nhist = nh, q->excl_hist = 1;
+  if (rpL_getopt(L, opt, "values") == LUA_TNIL) return;
+  int v = lua_gettop(L);
+  luaL_checktype(L, v, LUA_TTABLE);
+  rpL_getopt(L, opt, "history");
+  int h = lua_gettop(L);
+  int32_t n = (int32_t)luaL_len(L, h), j = 0;
+  float *val = tmparray(L, (size_t)n, sizeof *val);
+  for (int32_t i = 0; i < n; i++) {
+    lua_geti(L, h, i + 1);
+    int known = r->api.items && rpL_lookup(L, -1, r->api.items) >= 0;
+    lua_geti(L, v, i + 1);
+    if (known) val[j++] = (float)luaL_checknumber(L, -1);
+    lua_pop(L, 2);
   }
-  lua_createtable(L, n, 0);
-  for (int32_t j = 0; j < n; j++) {
-    lua_pushnumber(L, sc[j]);
-    lua_rawseti(L, -2, j + 1);
-  }
+  q->hval = val;
 }
 
-/* Fills the request's history / allow / deny lists from the options (the
- * arrays stay on the stack). */
-static void request_lists(lua_State *L, int opt, const rp_hyb_rec *r, rp_hyb_req *q) {
-  if (rpL_getopt(L, opt, "history") != LUA_TNIL) {
-    int h = lua_gettop(L);
-    q->hist = id_list(L, h, r->api.items, &q->nhist);
-    q->excl_hist = 1;
-    if (rpL_getopt(L, opt, "values") != LUA_TNIL) {
-      int v = lua_gettop(L);
-      luaL_checktype(L, v, LUA_TTABLE);
-      int32_t n = (int32_t)luaL_len(L, h), j = 0;
-      float *val = tmparray(L, (size_t)n, sizeof *val);
-      for (int32_t i = 0; i < n; i++) {
-        lua_geti(L, h, i + 1);
-        int known = r->api.items && rpL_lookup(L, -1, r->api.items) >= 0;
-        lua_geti(L, v, i + 1);
-        if (known) val[j++] = (float)luaL_checknumber(L, -1);
-        lua_pop(L, 2);
-      }
-      q->hval = val;
-    }
-  }
-  if (rpL_getopt(L, opt, "items") != LUA_TNIL) {
-    int32_t n, *allow = id_list(L, -1, r->api.items, &n);
-    q->nallow = rp_hyb_intersect(r, allow, n, allow); /* within the restriction, if any */
-    q->allow = allow;
-  }
-  if (rpL_getopt(L, opt, "deny") != LUA_TNIL) q->deny = id_list(L, -1, r->api.items, &q->ndeny);
+/* One request of obj:recommend (rpL_recommend): the user's history, else
+ * one given in the options; allow lists stay within the restriction. */
+static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *rq, int32_t *items,
+                         float *scores, int32_t *n, const char **why, rp_err *err) {
+  const rp_hyb_rec *r = rec->self;
+  luaL_argcheck(L, r->one, 1, "a blend answers single requests from Lua (hybrid_ext)");
+  rp_hyb_req q;
+  rp_hyb_req_user(r, rq->user, rq->exclude, &q);
+  request_history(L, rq->opt, r, &q);
+  if (rq->allow) /* within the restriction, if any */
+    q.allow = rq->allow, q.nallow = rp_hyb_intersect(r, rq->allow, rq->nallow, rq->allow);
+  if (rq->deny) q.deny = rq->deny, q.ndeny = rq->ndeny;
+  if (rq->user < 0 && !q.hist) return *why = "unknown user '%s'", RP_OK;
+  int rc = rp_hyb_recommend_one(r, &q, rq->k, items, scores, n, err);
+  if (!rc && *n == 0)
+    *why = lua_pushfstring(L, "%s: nothing to recommend for user '%%s'", r->reason);
+  return rc;
 }
+
+static const char *const rec_known[] = {"k", "exclude", "items", "deny", "history", "values", NULL};
+static const rpL_recspec rec_spec = {rec_known, recommend_one, NULL, NULL, 0};
 
 /* obj:recommend(user, {k, exclude, items, deny, history, values}) -> items, scores */
 static int rec_recommend(lua_State *L) {
   rp_hyb_rec *r = checkrec(L, 1);
   refresh(L, 1, r);
-  luaL_checkany(L, 2);
-  static const char *const known[] = {"k", "exclude", "items", "deny", "history", "values", NULL};
-  rpL_checkopts(L, 3, known);
-  luaL_argcheck(L, r->one, 1, "a blend answers single requests from Lua (hybrid_ext)");
-  int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 1, INT32_MAX / 2);
-  rp_csr *exclude = NULL;
-  if (rpL_getopt(L, 3, "exclude") != LUA_TNIL) exclude = rpL_checkmatrix(L, -1);
-  lua_pop(L, 1);
-  int32_t u = r->api.users ? rpL_lookup(L, 2, r->api.users) : -1;
-  rp_hyb_req q;
-  rp_hyb_req_user(r, u, exclude, &q);
-  request_lists(L, 3, r, &q);
-  if (u < 0 && !q.hist) {
-    return nil_message(L, "unknown user '%s'", 2);
-  }
-  int32_t kk = k < r->api.nitems ? k : (r->api.nitems ? r->api.nitems : 1);
-  int32_t *it = tmparray(L, (size_t)kk, sizeof *it), n;
-  float *sc = tmparray(L, (size_t)kk, sizeof *sc);
-  rp_err err;
-  if (rp_hyb_recommend_one(r, &q, kk, it, sc, &n, &err)) return rpL_error(L, &err);
-  if (n == 0) {
-    lua_pushfstring(L, "%s: nothing to recommend for user '%%s'", r->reason);
-    return nil_message(L, lua_tostring(L, -1), 2);
-  }
-  push_list(L, r->api.items, it, sc, n);
-  return 2;
-}
-
-/* Pushes the tables keyed by user id from a batch result. */
-static void push_batch(lua_State *L, const rp_hyb_rec *r, const int32_t *users, int32_t n,
-                       int32_t k, const int32_t *it, const float *sc, const int32_t *cnt) {
-  lua_createtable(L, 0, n);
-  lua_createtable(L, 0, n);
-  for (int32_t i = 0; i < n; i++) {
-    if (cnt[i] == 0) continue;
-    push_list(L, r->api.items, it + (int64_t)i * k, sc + (int64_t)i * k, cnt[i]);
-    rpL_pushid(L, r->api.users, users[i]);
-    lua_insert(L, -3);
-    lua_pushvalue(L, -3);
-    lua_insert(L, -2);
-    lua_settable(L, -5); /* scores */
-    lua_settable(L, -4); /* items */
-  }
+  return rpL_recommend(L, &r->api, &rec_spec);
 }
 
 /* obj:recommend_all{users, k, exclude, threads} -> items_by_user, scores_by_user */
 static int rec_recommend_all(lua_State *L) {
   rp_hyb_rec *r = checkrec(L, 1);
   refresh(L, 1, r);
-  static const char *const known[] = {"users", "k", "exclude", "threads", NULL};
-  rpL_checkopts(L, 2, known);
-  int32_t k = (int32_t)rpL_optinteger(L, 2, "k", 10, 1, 100000);
-  int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 1024);
-  rp_csr *exclude = NULL;
-  if (rpL_getopt(L, 2, "exclude") != LUA_TNIL) exclude = rpL_checkmatrix(L, -1);
-  lua_pop(L, 1);
-  luaL_argcheck(L, r->api.users, 1, "the recommender has no user map");
-  int32_t n, *users;
-  if (rpL_getopt(L, 2, "users") != LUA_TNIL) {
-    users = id_list(L, -1, r->api.users, &n);
-  } else {
-    n = r->api.users->n;
-    users = tmparray(L, (size_t)n, sizeof *users);
-    for (int32_t i = 0; i < n; i++) users[i] = i;
-  }
-  int32_t *it = tmparray(L, (size_t)n * (size_t)k, sizeof *it);
-  float *sc = tmparray(L, (size_t)n * (size_t)k, sizeof *sc);
-  int32_t *cnt = tmparray(L, (size_t)n, sizeof *cnt);
-  rp_err err;
-  if (r->api.recommend(r->api.self, users, n, k, exclude, threads, it, sc, cnt, &err))
-    return rpL_error(L, &err);
-  push_batch(L, r, users, n, k, it, sc, cnt);
-  return 2;
+  return rpL_recommend_all(L, &r->api, &rec_spec);
 }
 
 /* Fields: kind / reason / name ("content", ...), info, users, items,
@@ -635,7 +546,7 @@ static int rec_index(lua_State *L) {
 static int rec_restrict(lua_State *L) {
   rp_hyb_rec *r = checkrec(L, 1);
   int32_t n = 0, *ix = NULL;
-  if (!lua_isnoneornil(L, 2)) ix = id_list(L, 2, r->api.items, &n);
+  if (!lua_isnoneornil(L, 2)) ix = rpL_idlist(L, 2, r->api.items, &n);
   rp_err err;
   if (rp_hyb_restrict(r, ix, n, &err)) return rpL_error(L, &err);
   lua_settop(L, 1);
