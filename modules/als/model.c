@@ -215,10 +215,6 @@ uint64_t rp_als_fingerprint(const rp_csr *m) {
 }
 
 int rp_als_maps_compatible(const rp_idmap *a, const rp_idmap *b) {
-  if (a == b || !a || !b) return 1;
-  const rp_idmap *s = a->n <= b->n ? a : b, *l = s == a ? b : a;
-  if (s->n == 0) return 1;
-  int64_t bytes = s->off[s->n];
-  return memcmp(s->off, l->off, sizeof(int64_t) * ((size_t)s->n + 1)) == 0 &&
-         memcmp(s->arena, l->arena, (size_t)bytes) == 0;
+  if (!a || !b) return 1;
+  return a->n <= b->n ? rp_idmap_is_prefix(a, b) : rp_idmap_is_prefix(b, a);
 }

@@ -12,14 +12,15 @@
 #include "rp.h"
 
 typedef struct rp_idmap {
-  int32_t n;      /* number of ids */
-  int32_t cap;    /* capacity of off/hash */
-  int64_t *off;   /* off[i]..off[i+1]-1 is id i in arena (NUL follows) */
-  uint32_t *hash; /* hash of id i */
-  char *arena;    /* ids, each followed by a NUL */
+  int32_t n;       /* number of ids */
+  int32_t cap;     /* capacity of the offset array (ids) */
+  uint32_t *off32; /* off[i]..off[i+1]-1 is id i in arena (NUL follows), */
+  int64_t *off64;  /* 32-bit while the arena stays below 4 GiB, else 64 */
+  char *arena;     /* ids, each followed by a NUL */
   int64_t arena_len, arena_cap;
   struct rp_idslot *slots; /* open addressing, linear probing */
-  uint64_t nslots;         /* power of two */
+  uint64_t nslots;         /* any size (positions by multiply-shift), <= 2^32 */
+  uint64_t grow_at;        /* the table grows before holding more ids than this */
   int refs;
 } rp_idmap;
 
@@ -75,9 +76,14 @@ static inline uint32_t rp_idmap_hash_padded(const char *s, size_t len) {
 #endif
 }
 
+/* The slot an id of hash h starts probing at: h scaled to [0, nslots). */
+static inline uint64_t rp_idmap_home(uint32_t h, uint64_t nslots) {
+  return ((uint64_t)h * nslots) >> 32;
+}
+
 /* Hints the cache to load the slot an id of hash h starts probing at. */
 static inline void rp_idmap_prefetch(const rp_idmap *m, uint32_t h) {
-  __builtin_prefetch(&m->slots[h & (m->nslots - 1)]);
+  __builtin_prefetch(&m->slots[rp_idmap_home(h, m->nslots)]);
 }
 
 /* Returns a new empty map (refs = 1) owned by the caller, or NULL (err). */
@@ -94,19 +100,33 @@ int32_t rp_idmap_find_h(const rp_idmap *m, const char *s, size_t len, uint32_t h
 int rp_idmap_intern(rp_idmap *m, const char *s, size_t len, int32_t *idx, rp_err *err);
 int rp_idmap_intern_h(rp_idmap *m, const char *s, size_t len, uint32_t h, int32_t *idx,
                       rp_err *err);
+/* Where id i starts in the arena (i = n: the arena's length). */
+static inline int64_t rp_idmap_off(const rp_idmap *m, int32_t i) {
+  return m->off32 ? (int64_t)m->off32[i] : m->off64[i];
+}
 /* The id of index i (NUL-terminated, borrowed from m) and its length. */
 static inline const char *rp_idmap_id(const rp_idmap *m, int32_t i, size_t *len) {
-  if (len) *len = (size_t)(m->off[i + 1] - m->off[i] - 1);
-  return m->arena + m->off[i];
+  int64_t a = rp_idmap_off(m, i);
+  if (len) *len = (size_t)(rp_idmap_off(m, i + 1) - a - 1);
+  return m->arena + a;
 }
-/* Reserves room for n more ids and bytes more id text (optional: speeds up
- * bulk loads). */
+/* Reserves room for n more ids and bytes more id text (each id counts its
+ * length + 1).  Sized exactly, with the table at its bulk load factor (3/4)
+ * when full: a map whose final size is known (a model or matrix file) costs
+ * about 4 + 21 bytes an id besides its text.  Interning past the reservation
+ * still works (the table then doubles). */
 int rp_idmap_reserve(rp_idmap *m, int32_t n, int64_t bytes, rp_err *err);
 /* A new map holding a copy of m's ids (refs = 1). */
 rp_idmap *rp_idmap_copy(const rp_idmap *m, rp_err *err);
 /* A new map with the ids keep[0..n) of m in that order. */
 rp_idmap *rp_idmap_subset(const rp_idmap *m, const int32_t *keep, int32_t n, rp_err *err);
+/* 1 when the ids of s are the first s->n ids of l, in order (NULL maps:
+ * 1 when either is NULL). */
+int rp_idmap_is_prefix(const rp_idmap *s, const rp_idmap *l);
 /* Bytes held. */
 size_t rp_idmap_bytes(const rp_idmap *m);
+/* Test hook: the arena length past which offsets turn 64-bit (default
+ * UINT32_MAX; tests lower it to cover the wide path).  Not thread safe. */
+void rp_idmap_set_wide_limit(int64_t bytes);
 
 #endif

@@ -117,7 +117,7 @@ static int out_array(out *o, const void *p, size_t count, size_t size, rp_err *e
 }
 
 static int64_t ids_bytes(const rp_idmap *m) {
-  return m ? 4 * (int64_t)m->n + (m->off[m->n] - m->n) : 0; /* arena holds a NUL per id */
+  return m ? 4 * (int64_t)m->n + (m->arena_len - m->n) : 0; /* arena holds a NUL per id */
 }
 
 static int out_ids(out *o, const rp_idmap *m, rp_err *err) {
