@@ -128,13 +128,15 @@ print()
 if weights then
   local parts = {}
   for _, k in ipairs(sorted_counts(weights)) do parts[#parts + 1] = k .. "=" .. weights[k] end
-  read_opts.weights = weights
-  ev:free()
-  ev, rep = rp.io.read_events(cfg.input, read_opts)
+  -- the log read once: each event valued at its type's weight (times the
+  -- value column when there is one, as read_events{weights=} does)
+  local raw, dropped = ev, nil
+  ev, dropped = raw:weight(weights, { multiply = cols.value ~= nil })
+  raw:free()
   print(("Matrix (weights %s, aggregate %s%s)"):format(table.concat(parts, " "), cfg.aggregate,
     cfg.half_life_days and (", half-life %g days"):format(cfg.half_life_days) or ""))
-  if rep.dropped_type > 0 then
-    row("dropped", ("%s events of types without a weight"):format(int(rep.dropped_type)))
+  if dropped > 0 then
+    row("dropped", ("%s events of types without a weight"):format(int(dropped)))
   end
 else
   print(("Matrix (aggregate %s%s)"):format(cfg.aggregate,

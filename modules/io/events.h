@@ -106,6 +106,41 @@ int rp_events_decay(const rp_events *ev, double half_life_days, int64_t now, flo
  * a new matrix owned by the caller. */
 struct rp_csr *rp_events_to_csr(const rp_events *ev, int agg, double half_life_days,
                                 const int64_t *now, rp_err *err);
+/* ---- event type weights -----------------------------------------------------
+ * One resolution of event types to weights, used by read_events' `weights`
+ * option (row by row while reading) and by rp_events_weight (on a log
+ * already read): a type listed has its weight, any other type has none and
+ * its rows are dropped and counted. */
+typedef struct rp_typeweights {
+  rp_idmap *names; /* the listed types; index k has weight values[k] */
+  float *values;
+} rp_typeweights;
+/* Fills w from names[0..n) and values[0..n) (n >= 1, names distinct,
+ * values finite; negative and zero weights are allowed).  The strings are
+ * copied.  Free with rp_typeweights_free, also after an error. */
+int rp_typeweights_init(rp_typeweights *w, int n, const char *const *names, const float *values,
+                        rp_err *err);
+void rp_typeweights_free(rp_typeweights *w); /* leaves w empty; accepts an empty w */
+/* 1 and *out = the weight of type s[0..len), or 0 when it has none.  May be
+ * called from several threads at once. */
+static inline int rp_typeweights_get(const rp_typeweights *w, const char *s, size_t len,
+                                     float *out) {
+  int32_t k = rp_idmap_find(w->names, s, len);
+  if (k < 0) return 0;
+  *out = w->values[k];
+  return 1;
+}
+/* Logs (warning) that `dropped` rows of `where` (a path or a method name)
+ * had an event type without a weight, e.g. `example`; nothing when 0. */
+void rp_typeweights_warn(const char *where, int64_t dropped, const char *example);
+/* A new log (same maps, dictionaries and columns as ev) with the rows of ev
+ * whose event type has a weight in w, in order, each valued at that weight
+ * (times its value when multiply, as read_events does with a value column).
+ * *dropped (may be NULL) is the number of rows dropped, also logged as a
+ * warning.  Errors when ev has no event column.  Owned by the caller. */
+rp_events *rp_events_weight(const rp_events *ev, const rp_typeweights *w, int multiply,
+                            int64_t *dropped, rp_err *err);
+
 /* Writes ev as CSV (header user,item,value[,time][,event][,contexts...];
  * ids quoted when they must be; values as the shortest decimal that reads
  * back exactly; times as Unix seconds) to path (".gz" compresses, "-" is

@@ -1,7 +1,7 @@
 /*
  * evops.c -- what one does with a log once it is read: fast row filters,
- * summary statistics, time decay, the user x item matrix, writing it back
- * as CSV.
+ * summary statistics, event type weights, time decay, the user x item
+ * matrix, writing it back as CSV.
  */
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +33,87 @@ rp_events *rp_events_where(const rp_events *ev, const rp_events_filter *w, rp_er
     keep[i] = (uint8_t)k;
   }
   rp_events *r = rp_events_select(ev, keep, err);
+  rp_free(keep);
+  return r;
+}
+
+/* ---- event type weights ------------------------------------------------------- */
+int rp_typeweights_init(rp_typeweights *w, int n, const char *const *names, const float *values,
+                        rp_err *err) {
+  w->names = NULL;
+  w->values = NULL;
+  if (n < 1) return rp_errf(err, RP_EINVAL, "weights: no event type listed");
+  if (!(w->names = rp_idmap_new(err))) return RP_ENOMEM;
+  if (!(w->values = rp_malloc(sizeof *w->values * (size_t)n))) return rp_enomem(err, "weights");
+  for (int k = 0; k < n; k++) {
+    if (!isfinite(values[k]))
+      return rp_errf(err, RP_EINVAL, "weights: the weight of '%.80s' is not a finite number",
+                     names[k]);
+    int32_t idx;
+    if (rp_idmap_intern(w->names, names[k], strlen(names[k]), &idx, err)) return err->status;
+    if (idx != k) return rp_errf(err, RP_EINVAL, "weights: '%.80s' is listed twice", names[k]);
+    w->values[k] = values[k];
+  }
+  return RP_OK;
+}
+
+void rp_typeweights_free(rp_typeweights *w) {
+  rp_idmap_release(w->names);
+  rp_free(w->values);
+  w->names = NULL;
+  w->values = NULL;
+}
+
+void rp_typeweights_warn(const char *where, int64_t dropped, const char *example) {
+  if (dropped > 0)
+    rp_log(RP_LOG_WARN, "%s: dropped %lld row%s whose event type has no weight (e.g. '%s')", where,
+           (long long)dropped, dropped == 1 ? "" : "s", example);
+}
+
+rp_events *rp_events_weight(const rp_events *ev, const rp_typeweights *w, int multiply,
+                            int64_t *dropped, rp_err *err) {
+  if (dropped) *dropped = 0;
+  if (!ev->event)
+    return rp_errf(err, RP_EINVAL,
+                   "weight: the log has no event column (read it with the "
+                   "'event' option)"),
+           NULL;
+  /* resolve each event type once, then the rows by their code */
+  int32_t nt = ev->event_names->n;
+  float *wt = rp_malloc(sizeof *wt * (size_t)(nt ? nt : 1));
+  uint8_t *has = rp_malloc((size_t)(nt ? nt : 1));
+  uint8_t *keep = rp_malloc((size_t)(ev->n ? ev->n : 1));
+  rp_events *r = NULL;
+  if (!wt || !has || !keep) {
+    rp_enomem(err, "weight");
+    goto done;
+  }
+  for (int32_t t = 0; t < nt; t++) {
+    size_t len;
+    const char *s = rp_idmap_id(ev->event_names, t, &len);
+    has[t] = (uint8_t)rp_typeweights_get(w, s, len, &wt[t]);
+  }
+  int64_t nd = 0, first = -1;
+  for (int64_t i = 0; i < ev->n; i++) {
+    keep[i] = has[ev->event[i]];
+    if (!keep[i] && !nd++) first = i;
+  }
+  if (!(r = rp_events_select(ev, keep, err))) goto done;
+  for (int64_t i = 0; i < r->n; i++)
+    r->value[i] = multiply ? r->value[i] * wt[r->event[i]] : wt[r->event[i]];
+  if (dropped) *dropped = nd;
+  if (nd) {
+    char ex[64]; /* shown as read_events shows it: control bytes as '?', cut */
+    size_t len, k = 0;
+    const char *s = rp_idmap_id(ev->event_names, ev->event[first], &len);
+    for (; k < len && k < sizeof ex - 4; k++) ex[k] = (unsigned char)s[k] < 32 ? '?' : s[k];
+    if (len > k) ex[k++] = '.', ex[k++] = '.', ex[k++] = '.';
+    ex[k] = 0;
+    rp_typeweights_warn("weight", nd, ex);
+  }
+done:
+  rp_free(wt);
+  rp_free(has);
   rp_free(keep);
   return r;
 }

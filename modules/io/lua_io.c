@@ -527,9 +527,75 @@ static int events_to_matrix(lua_State *L) {
   return 1;
 }
 
+/* Event type weights from the table at tidx, for argument arg (field
+ * `field` of it, or the argument itself when field is NULL): the rules of
+ * read_events' `weights` and ev:weight alike.  Fills names (borrowed from
+ * the table) and values; returns the count (>= 1). */
+static int checkweights(lua_State *L, int arg, const char *field, int tidx, const char **names,
+                        float *values) {
+  const char *prefix = field ? lua_pushfstring(L, "field '%s' ", field) : "";
+  if (lua_type(L, tidx) != LUA_TTABLE)
+    luaL_argerror(L, arg,
+                  lua_pushfstring(L, "%smust be a table {type = number, ...}, got %s", prefix,
+                                  luaL_typename(L, tidx)));
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, tidx)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER ||
+        !isfinite(lua_tonumber(L, -1))) {
+      int top = lua_gettop(L);
+      const char *k = luaL_tolstring(L, top - 1, NULL);
+      const char *v = lua_type(L, top) == LUA_TSTRING
+                          ? lua_pushfstring(L, "'%s'", lua_tostring(L, top))
+                          : luaL_tolstring(L, top, NULL);
+      luaL_argerror(
+          L, arg,
+          lua_pushfstring(L, "%smust map event type names to finite numbers, got [%s] = %s", prefix,
+                          k, v));
+    }
+    if (n == RP_READ_MAX_WEIGHTS)
+      luaL_argerror(L, arg,
+                    lua_pushfstring(L, "%shas more than %d entries", prefix, RP_READ_MAX_WEIGHTS));
+    names[n] = lua_tostring(L, -2);
+    values[n++] = (float)lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  if (!n) luaL_argerror(L, arg, lua_pushfstring(L, "%sis empty", prefix));
+  if (field) lua_pop(L, 1);
+  return n;
+}
+
+/* ev:weight(weights, {multiply = false}) -> a new Events (same maps) whose
+ * values are the weights of their event types, and the number of rows
+ * dropped (types without a weight) */
+static int events_weight(lua_State *L) {
+  rp_events *ev = rpL_checkevents(L, 1);
+  const char *names[RP_READ_MAX_WEIGHTS];
+  float values[RP_READ_MAX_WEIGHTS];
+  int n = checkweights(L, 2, NULL, 2, names, values);
+  static const char *const known[] = {"multiply", NULL};
+  rpL_checkopts(L, 3, known);
+  int multiply = rpL_optboolean(L, 3, "multiply", 0);
+  if (!ev->event)
+    return luaL_error(L, "weight: the log has no event column (read it with the 'event' option)");
+  lua_settop(L, 2);
+  void **out = rpL_newbox(L, RP_EVENTS_T);
+  rp_typeweights w;
+  rp_err err;
+  int64_t dropped = 0;
+  int rc = rp_typeweights_init(&w, n, names, values, &err);
+  if (!rc && !(*out = rp_events_weight(ev, &w, multiply, &dropped, &err))) rc = err.status;
+  rp_typeweights_free(&w);
+  if (rc) return rpL_error(L, &err);
+  lua_pushinteger(L, dropped);
+  rpL_gcpressure(L);
+  return 2;
+}
+
 static const luaL_Reg events_methods[] = {{"to_matrix", events_to_matrix},
                                           {"filter", events_filter},
                                           {"where", events_where},
+                                          {"weight", events_weight},
                                           {"stats", events_stats},
                                           {"time_range", events_time_range},
                                           {"write", events_write},
@@ -592,22 +658,9 @@ static void optcontext(lua_State *L, rp_read_opts *o) {
 }
 
 static void optweights(lua_State *L, rp_read_opts *o) {
-  int t = rpL_getopt(L, 2, "weights");
-  if (t == LUA_TNIL) return;
-  if (t != LUA_TTABLE) rpL_fielderror(L, 2, "weights", "must be a table {type = number, ...}");
-  lua_pushnil(L);
-  while (lua_next(L, -2)) {
-    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TNUMBER ||
-        !isfinite(lua_tonumber(L, -1)))
-      rpL_fielderror(L, 2, "weights", "must map event type names to finite numbers");
-    if (o->nweights == RP_READ_MAX_WEIGHTS)
-      rpL_fielderror(L, 2, "weights", "has more than %d entries", RP_READ_MAX_WEIGHTS);
-    o->weight_names[o->nweights] = lua_tostring(L, -2);
-    o->weight_values[o->nweights++] = (float)lua_tonumber(L, -1);
-    lua_pop(L, 1);
-  }
-  if (!o->nweights) rpL_fielderror(L, 2, "weights", "is empty");
-  lua_pop(L, 1);
+  if (rpL_getopt(L, 2, "weights") != LUA_TNIL)
+    o->nweights = checkweights(L, 2, "weights", lua_gettop(L), o->weight_names, o->weight_values);
+  lua_pop(L, 1); /* the strings stay referenced by the options table */
 }
 
 static rp_idmap *optmap(lua_State *L, const char *field) {

@@ -77,8 +77,7 @@ typedef struct rctx {
   int8_t *role;             /* role of field j < nf, or -1 */
   int col[NROLES];          /* field of each role, -1 = absent */
   char colname[NROLES][80]; /* for messages */
-  rp_idmap *wmap;           /* weight names -> index into wval */
-  float wval[RP_READ_MAX_WEIGHTS];
+  rp_typeweights tw;        /* event type weights (tw.names NULL: none) */
   int drop_unknown;
   size_t piece_bytes;     /* size of a piece of a parallel block */
   struct dircache *dc[2]; /* numeric id caches of users and items (may alias) */
@@ -450,14 +449,14 @@ static int row(const rctx *c, piece *pc, const brow *b) {
   uint32_t refhash[NROLES];
   int32_t code = 0;
   if (c->col[R_EVENT] >= 0) {
-    if (c->wmap) {
-      int32_t w = rp_idmap_find(c->wmap, f[R_EVENT], fl[R_EVENT]);
-      if (w < 0) {
+    float w;
+    if (c->tw.names) {
+      if (!rp_typeweights_get(&c->tw, f[R_EVENT], fl[R_EVENT], &w)) {
         if (!pc->dropped_type++)
           shown(pc->dropped_example, sizeof pc->dropped_example, f[R_EVENT], fl[R_EVENT]);
         return 0;
       }
-      value = c->col[R_VALUE] >= 0 ? value * c->wval[w] : c->wval[w];
+      value = c->col[R_VALUE] >= 0 ? value * w : w;
     }
   }
   int32_t u, it;
@@ -1465,18 +1464,9 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   snprintf(rep->sep, sizeof rep->sep, "%s", c.sep);
   rep->fields = c.nf;
   lineno += hdr_lines;
-  if (o->nweights) {
-    if (!(c.wmap = rp_idmap_new(err))) {
-      rc = RP_ENOMEM;
-      goto done;
-    }
-    for (int k = 0; k < o->nweights; k++) {
-      int32_t idx;
-      if ((rc = rp_idmap_intern(c.wmap, o->weight_names[k], strlen(o->weight_names[k]), &idx, err)))
-        goto done;
-      c.wval[idx] = o->weight_values[k];
-    }
-  }
+  if (o->nweights &&
+      (rc = rp_typeweights_init(&c.tw, o->nweights, o->weight_names, o->weight_values, err)))
+    goto done;
   if ((rc = make_result(&c, o, &ev, err))) goto done;
   c.dc[0] = &dcu;
   c.dc[1] = ev->items == ev->users ? &dcu : &dci;
@@ -1602,7 +1592,7 @@ done:
   rp_free(dci.idx);
   for (int k = 0; k < MAX_PIECES; k++) piece_free(&pcs[k]);
   rp_free(c.role);
-  rp_idmap_release(c.wmap);
+  rp_typeweights_free(&c.tw);
   rbuf_close(&b);
   if (rc) {
     rp_events_free(ev);
@@ -1611,9 +1601,7 @@ done:
   if (rep->skipped)
     rp_log(RP_LOG_WARN, "%s: skipped %lld malformed line%s (first: %s)", c.path,
            (long long)rep->skipped, rep->skipped == 1 ? "" : "s", rep->first[0]);
-  if (rep->dropped_type)
-    rp_log(RP_LOG_WARN, "%s: dropped %lld row%s whose event type has no weight (e.g. '%s')", c.path,
-           (long long)rep->dropped_type, rep->dropped_type == 1 ? "" : "s", rep->dropped_example);
+  rp_typeweights_warn(c.path, rep->dropped_type, rep->dropped_example);
   if (rep->dropped_unknown)
     rp_log(RP_LOG_WARN, "%s: dropped %lld row%s with a user or item not in the given maps", c.path,
            (long long)rep->dropped_unknown, rep->dropped_unknown == 1 ? "" : "s");

@@ -63,6 +63,80 @@ T.case("read_events: weights drop and count unlisted types", function()
   T.same(ev:event_types(), { "view", "purchase", "addtocart" })
 end)
 
+T.case("weight: event type weights on a log already read", function()
+  local ev = shop_events { value = "qty" }
+  local w, dropped = ev:weight { purchase = 5, addtocart = 3, view = 1 }
+  T.eq(#w, 5)
+  T.eq(dropped, 1) -- the 'remove' row
+  local vals = {}
+  for i = 1, #w do vals[i] = w:row(i).value end
+  T.same(vals, { 1, 5, 3, 5, 1 }) -- the weights, not the qty column
+  T.eq(w:row(4).time, T0 + 4 * DAY)
+  T.eq(w:row(4).device, "mobile")
+  -- the same maps: C (only in the dropped row) and u3 keep their index
+  T.eq(#w.items, 3)
+  T.eq(w.items:index("C"), 3)
+  T.eq(w.users:index("u3"), 3)
+  T.same(w:event_types(), ev:event_types())
+  local m = w:to_matrix()
+  T.eq(m:stats().nrows, 3)
+  -- multiply = true: qty times the weight, what read_events gives with a value column
+  local wm = ev:weight({ purchase = 5, addtocart = 3, view = 1 }, { multiply = true })
+  local rd = shop_events { value = "qty", weights = { purchase = 5, addtocart = 3, view = 1 } }
+  T.eq(#wm, #rd)
+  for i = 1, #rd do
+    local a, b = wm:row(i), rd:row(i)
+    T.eq(a.user, b.user)
+    T.eq(a.item, b.item)
+    T.eq(a.value, b.value)
+    T.eq(a.event, b.event)
+  end
+  -- without a value column the weighted read equals the plain weight
+  local raw = shop_events()
+  local rw = shop_events { weights = { purchase = 5, view = -1 } }
+  local w2, d2 = raw:weight { purchase = 5, view = -1 }
+  T.eq(d2, 2)
+  T.eq(#w2, #rw)
+  for i = 1, #rw do T.eq(w2:row(i).value, rw:row(i).value) end
+  -- zero and negative weights are weights; types absent from the log are fine
+  local w3, d3 = raw:weight { purchase = 0, addtocart = -2, view = 1, remove = 1, click = 4 }
+  T.eq(d3, 0)
+  T.eq(#w3, 6)
+  T.eq(w3:row(2).value, 0.0)
+  T.eq(w3:row(3).value, -2.0)
+  -- every type unlisted: an empty log on the same maps
+  local w4, d4 = raw:weight { click = 1 }
+  T.eq(#w4, 0)
+  T.eq(d4, 6)
+  T.eq(#w4.users, 3)
+end)
+
+T.case("weight: bad arguments", function()
+  local ev = shop_events()
+  T.errors(function() ev:weight() end, "bad argument #1 to 'weight' (must be a table "
+    .. "{type = number, ...}, got no value)")
+  T.errors(function() ev:weight(5) end, "must be a table {type = number, ...}, got number")
+  T.errors(function() ev:weight {} end, "bad argument #1 to 'weight' (is empty)")
+  T.errors(function() ev:weight { view = "x" } end,
+    "must map event type names to finite numbers, got [view] = 'x'")
+  T.errors(function() ev:weight { 5 } end,
+    "must map event type names to finite numbers, got [1] = 5")
+  T.errors(function() ev:weight { view = 0 / 0 } end, "must map event type names to finite numbers")
+  T.errors(function() ev:weight { view = math.huge } end, "finite numbers, got [view] = inf")
+  T.errors(function() ev:weight({ view = 1 }, { mult = true }) end,
+    "unknown option 'mult' (known: multiply)")
+  T.errors(function() ev:weight({ view = 1 }, { multiply = 1 }) end,
+    "field 'multiply' must be a boolean")
+  local many = {}
+  for k = 1, 65 do many["t" .. k] = k end
+  T.errors(function() ev:weight(many) end, "has more than 64 entries")
+  local plain = rp.io.read_events(shop, { user = "user_id", item = "sku" })
+  T.errors(function() plain:weight { view = 1 } end,
+    "weight: the log has no event column (read it with the 'event' option)")
+  T.errors(function() rp.io.read_events(shop, { user = "user_id", item = "sku", event = "type",
+    weights = { 5 } }) end, "field 'weights' must map event type names to finite numbers, got [1] = 5")
+end)
+
 T.case("read_events: no header, positions, :: and tab", function()
   local p = T.write(dir .. "/r.dat", "1::10::5::978300760\n1::11::3::978302109\n2::10::4::978298413\n")
   local ev, rep = rp.io.read_events(p, { header = false, value = 3, time = 4 })

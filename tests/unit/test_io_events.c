@@ -1,5 +1,6 @@
 /* Check tests for Events operations (modules/io/events.c, evops.c): select,
- * where, stats against a naive computation, time decay by hand, to_csr
+ * where, stats against a naive computation, event type weights by hand and
+ * against read_events' weights, time decay by hand, to_csr
  * aggregations, CSV write/read round trips (plain and gzip, awkward ids),
  * and allocation failure. */
 #include <math.h>
@@ -332,6 +333,145 @@ START_TEST(fault_loop) {
 }
 END_TEST
 
+static char logged[4][512];
+static int nlogged;
+static void capture(int level, const char *m, void *ud) {
+  (void)ud;
+  if (level == RP_LOG_WARN && nlogged < 4) snprintf(logged[nlogged++], sizeof logged[0], "%s", m);
+}
+
+/* rp_events_weight by hand on the sample (types view, buy, cart), against
+ * read_events' weights on the same file, and its errors */
+START_TEST(weight_by_type) {
+  rp_events *ev = sample();
+  rp_err err;
+  rp_typeweights w;
+  const char *names[] = {"buy", "view", "click"}; /* click: not in the log */
+  float vals[] = {5, 1, 9};
+  ck_assert_int_eq(rp_typeweights_init(&w, 3, names, vals, &err), RP_OK);
+  float x = 0;
+  ck_assert(rp_typeweights_get(&w, "buy", 3, &x) && x == 5.0f);
+  ck_assert(!rp_typeweights_get(&w, "cart", 4, &x));
+  nlogged = 0;
+  rp_log_set(capture, NULL, RP_LOG_WARN);
+  int64_t dropped = -1;
+  rp_events *r = rp_events_weight(ev, &w, 0, &dropped, &err);
+  rp_log_set(NULL, NULL, RP_LOG_WARN);
+  ck_assert_ptr_nonnull(r);
+  /* row 4 (cart) dropped; the others valued at their type's weight */
+  ck_assert_int_eq(dropped, 1);
+  ck_assert_int_eq(nlogged, 1);
+  ck_assert_str_eq(logged[0], "weight: dropped 1 row whose event type has no weight (e.g. 'cart')");
+  ck_assert_int_eq(r->n, 6);
+  const float want[6] = {1, 5, 1, 1, 5, 1};
+  const int64_t times[6] = {1000, 2000, 3000, 5000, 6000, 7000};
+  for (int i = 0; i < 6; i++) {
+    ck_assert(r->value[i] == want[i]);
+    ck_assert_int_eq(r->time[i], times[i]);
+  }
+  ck_assert_ptr_eq(r->users, ev->users); /* same maps and dictionaries */
+  ck_assert_ptr_eq(r->items, ev->items);
+  ck_assert_ptr_eq(r->event_names, ev->event_names);
+  ck_assert_ptr_eq(r->context_dicts[0], ev->context_dicts[0]);
+  ck_assert_int_eq(r->ncontext, 1);
+  /* multiply: the value times the weight, as read_events does with a
+   * value column; the same rows and values as the weighted read */
+  rp_events *rm = rp_events_weight(ev, &w, 1, &dropped, &err);
+  const float wantm[6] = {1, 10, 3, 5, 30, 7};
+  for (int i = 0; i < 6; i++) ck_assert(rm->value[i] == wantm[i]);
+  rp_read_opts o;
+  rp_read_opts_init(&o);
+  o.value.name = "value";
+  o.time.name = "time";
+  o.event.name = "type";
+  o.nweights = 3;
+  for (int k = 0; k < 3; k++) o.weight_names[k] = names[k], o.weight_values[k] = vals[k];
+  rp_events *rd = NULL;
+  rp_read_report rep;
+  ck_assert_int_eq(rp_read_events(rp_test_tmp("sample.csv"), &o, &rd, &rep, &err), RP_OK);
+  ck_assert_int_eq(rep.dropped_type, dropped);
+  ck_assert_int_eq(rd->n, rm->n);
+  for (int64_t i = 0; i < rd->n; i++) {
+    size_t la, lb;
+    const char *a = rp_idmap_id(rd->users, rd->user[i], &la);
+    const char *b = rp_idmap_id(rm->users, rm->user[i], &lb);
+    ck_assert(la == lb && memcmp(a, b, la) == 0);
+    a = rp_idmap_id(rd->items, rd->item[i], &la);
+    b = rp_idmap_id(rm->items, rm->item[i], &lb);
+    ck_assert(la == lb && memcmp(a, b, la) == 0);
+    ck_assert(rd->value[i] == rm->value[i]);
+    ck_assert_int_eq(rd->time[i], rm->time[i]);
+  }
+  rp_events_free(rd);
+  rp_events_free(rm);
+  rp_events_free(r);
+  rp_typeweights_free(&w);
+  /* negative and zero weights are weights; nothing dropped, nothing logged */
+  const char *n2[] = {"view", "buy", "cart"};
+  float v2[] = {-1, 0, 2.5f};
+  ck_assert_int_eq(rp_typeweights_init(&w, 3, n2, v2, &err), RP_OK);
+  nlogged = 0;
+  rp_log_set(capture, NULL, RP_LOG_WARN);
+  r = rp_events_weight(ev, &w, 0, &dropped, &err);
+  rp_log_set(NULL, NULL, RP_LOG_WARN);
+  ck_assert_int_eq(dropped, 0);
+  ck_assert_int_eq(nlogged, 0);
+  const float want2[7] = {-1, 0, -1, 2.5f, -1, 0, -1};
+  ck_assert_int_eq(r->n, 7);
+  for (int i = 0; i < 7; i++) ck_assert(r->value[i] == want2[i]);
+  rp_events_free(r);
+  /* a log without an event column */
+  rp_events *bare = rp_events_new(NULL, NULL, 0, NULL, 0, NULL, NULL, &err);
+  ck_assert_ptr_null(rp_events_weight(bare, &w, 0, &dropped, &err));
+  ck_assert_str_eq(err.msg,
+                   "weight: the log has no event column (read it with the 'event' option)");
+  rp_events_free(bare);
+  rp_typeweights_free(&w);
+  rp_typeweights_free(&w); /* harmless on an empty one */
+  /* bad weight lists */
+  const char *dup[] = {"view", "buy", "view"};
+  ck_assert_int_eq(rp_typeweights_init(&w, 3, dup, v2, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg, "weights: 'view' is listed twice");
+  rp_typeweights_free(&w);
+  float bad[] = {1, NAN, 1};
+  ck_assert_int_eq(rp_typeweights_init(&w, 3, n2, bad, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg, "weights: the weight of 'buy' is not a finite number");
+  rp_typeweights_free(&w);
+  ck_assert_int_eq(rp_typeweights_init(&w, 0, n2, v2, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg, "weights: no event type listed");
+  rp_typeweights_free(&w);
+  rp_events_free(ev);
+}
+END_TEST
+
+static int weight_scenario(void) {
+  rp_err err;
+  rp_read_opts o;
+  rp_read_opts_init(&o);
+  o.event.name = "type";
+  rp_events *ev = NULL, *r = NULL;
+  int rc = rp_read_events(rp_test_tmp("sample.csv"), &o, &ev, NULL, &err);
+  if (rc) return rc;
+  rp_typeweights w;
+  const char *names[] = {"buy", "view"};
+  float vals[] = {5, 1};
+  rc = rp_typeweights_init(&w, 2, names, vals, &err);
+  if (!rc && !(r = rp_events_weight(ev, &w, 0, NULL, &err))) rc = err.status;
+  if (!rc && r->n != 6) rc = RP_EINVAL;
+  rp_typeweights_free(&w);
+  rp_events_free(r);
+  rp_events_free(ev);
+  return rc;
+}
+
+START_TEST(weight_fault_loop) {
+  rp_events_free(sample()); /* writes sample.csv */
+  rp_log_set(capture, NULL, RP_LOG_WARN);
+  RP_FAULT_LOOP(weight_scenario());
+  rp_log_set(NULL, NULL, RP_LOG_WARN);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("io_events");
   TCase *tc = tcase_create("core");
@@ -341,6 +481,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, decay_and_matrix);
   tcase_add_test(tc, write_round_trip);
   tcase_add_test(tc, fault_loop);
+  tcase_add_test(tc, weight_by_type);
+  tcase_add_test(tc, weight_fault_loop);
   suite_add_tcase(s, tc);
   return s;
 }
