@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hybrid.h"
+#include "reader.h"
 
 #define MAXCOLS 1024
 
@@ -350,19 +351,10 @@ static int do_line(st *S, char **f, size_t *fl, int nf, rp_err *err) {
   return RP_OK;
 }
 
-static void detect_sep(const char *line, size_t n, char sep[4]) {
-  if (memmem(line, n, "::", 2))
-    strcpy(sep, "::");
-  else if (memchr(line, '\t', n))
-    strcpy(sep, "\t");
-  else if (memchr(line, ',', n))
-    strcpy(sep, ",");
-  else if (memchr(line, ';', n))
-    strcpy(sep, ";");
-  else if (memchr(line, '|', n))
-    strcpy(sep, "|");
-  else
-    strcpy(sep, ",");
+/* The event reader's separator rules; a line with none of its separators
+ * but a '|' is pipe-separated (MovieLens u.item, u.user). */
+static void detect_sep(const char *line, size_t n, char sep[8]) {
+  if (!rp_io_detect_sep(line, n, sep) && memchr(line, '|', n)) strcpy(sep, "|");
 }
 
 /* Builds the matrix from the triplets and applies the options. */
@@ -417,7 +409,7 @@ int rp_attr_read(const char *path, const rp_attr_opts *o, rp_features **out, rp_
   char **f = rp_malloc((MAXCOLS + 1) * sizeof *f), **hn = NULL;
   size_t *fl = rp_malloc((MAXCOLS + 1) * sizeof *fl), *hl = NULL;
   char *hcopy = NULL;
-  rp_hyb_lines *lr = NULL;
+  rp_io_lines *lr = NULL;
   S.map = o->map ? rp_idmap_retain(o->map) : rp_idmap_new(err);
   S.feat = rp_idmap_new(err);
   S.unknown = rp_idmap_new(err);
@@ -425,19 +417,18 @@ int rp_attr_read(const char *path, const rp_attr_opts *o, rp_features **out, rp_
     rc = rp_enomem(err, "attributes");
     goto done;
   }
-  if (!(lr = rp_hyb_lines_open(path, err))) {
+  if (!(lr = rp_io_lines_open(path, err))) {
     rc = err ? err->status : RP_EIO;
     goto done;
   }
   char *line;
   size_t n;
-  int r = rp_hyb_lines_next(lr, &line, &n, err);
+  int r = rp_io_lines_next(lr, &line, &n, err);
   if (r <= 0) {
     rc = r < 0 ? (err ? err->status : RP_EIO) : rp_errf(err, RP_EPARSE, "%s: empty file", path);
     goto done;
   }
   S.lineno = 1;
-  if (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) line += 3, n -= 3;
   char sep[8] = {0};
   if (o->sep)
     snprintf(sep, sizeof sep, "%s", o->sep);
@@ -457,7 +448,7 @@ int rp_attr_read(const char *path, const rp_attr_opts *o, rp_features **out, rp_
   }
   memcpy(hcopy, line, n);
   hcopy[n] = 0;
-  int nc = rp_hyb_split(hcopy, n, sep, hn, hl, MAXCOLS);
+  int nc = rp_io_split_fields(hcopy, n, sep, hn, hl, MAXCOLS);
   if (nc < 0 || nc > MAXCOLS) {
     rc = rp_errf(err, RP_EPARSE, "%s:1: %s", path,
                  nc < 0 ? "text after a closing quote" : "more than 1024 columns");
@@ -486,7 +477,7 @@ int rp_attr_read(const char *path, const rp_attr_opts *o, rp_features **out, rp_
   int first_data = !o->header;
   for (;;) {
     if (!first_data) {
-      r = rp_hyb_lines_next(lr, &line, &n, err);
+      r = rp_io_lines_next(lr, &line, &n, err);
       if (r < 0) {
         rc = err ? err->status : RP_EIO;
         goto done;
@@ -497,12 +488,12 @@ int rp_attr_read(const char *path, const rp_attr_opts *o, rp_features **out, rp_
     first_data = 0;
     if (n == 0) continue;
     rep->lines++;
-    int nf = rp_hyb_split(line, n, sep, f, fl, MAXCOLS);
+    int nf = rp_io_split_fields(line, n, sep, f, fl, MAXCOLS);
     if ((rc = do_line(&S, f, fl, nf, err))) goto done;
   }
   rc = finish(&S, out, err);
 done:
-  rp_hyb_lines_close(lr);
+  rp_io_lines_close(lr);
   rp_free(f);
   rp_free(fl);
   rp_free(hn);

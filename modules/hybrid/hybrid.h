@@ -132,19 +132,6 @@ void rp_attr_opts_init(rp_attr_opts *o);
 int rp_attr_read(const char *path, const rp_attr_opts *o, rp_features **out, rp_attr_report *rep,
                  rp_err *err);
 
-/* Minimal delimited-text helpers (textsplit.c), kept apart until modules/io
- * exports its own line splitter. */
-typedef struct rp_hyb_lines rp_hyb_lines;
-rp_hyb_lines *rp_hyb_lines_open(const char *path, rp_err *err);
-/* Next line without its terminator (writable until the next call): 1, 0 at
- * end, -1 on error. */
-int rp_hyb_lines_next(rp_hyb_lines *lr, char **line, size_t *n, rp_err *err);
-void rp_hyb_lines_close(rp_hyb_lines *lr);
-/* Splits s[0..n) in place at sep (RFC 4180 double quotes), up to maxf
- * fields; returns the count, maxf + 1 when there are more, or -1 for text
- * after a closing quote. */
-int rp_hyb_split(char *s, size_t n, const char *sep, char **f, size_t *fl, int maxf);
-
 /* ---- recommenders (rec.c) ------------------------------------------------- */
 enum {
   RP_HYB_CONTENT = 1,

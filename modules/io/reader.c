@@ -521,7 +521,70 @@ static int flush(const rctx *c, piece *pc, brow *b, int n) {
 }
 
 /* ---- the general record parser (quotes, any separator) -------------------------
- * Parses the record at p.  Field j's span goes to f/fl[role[j]] (all fields
+ * One field at p, RFC 4180: a field starting with a quote runs to the
+ * closing quote ("" inside is a quote, separators and newlines are text),
+ * and must be followed by a separator, a line end or the end; any other
+ * field runs to the next separator or newline.  Sets the content [*fs, *fe)
+ * (without the quotes, or the CR of a CRLF ending an unquoted field),
+ * *doubled (quoted with "" to undo: see unquote), *last (the field ends its
+ * record) and *q (where it stopped: a separator, a line end or end; for
+ * FLD_AFTER just past the closing quote).  final = no input after end;
+ * else FLD_MORE when the field may go on past end. */
+enum { FLD_OK = 0, FLD_MORE, FLD_OPEN, FLD_AFTER };
+
+static inline __attribute__((always_inline)) int field_scan(const char *p, const char *end,
+                                                            const char *sep, size_t seplen,
+                                                            int final, const char **fs,
+                                                            const char **fe, int *doubled,
+                                                            int *last, const char **q) {
+  *doubled = 0;
+  if (p < end && *p == '"') {
+    *fs = ++p;
+    for (;;) {
+      const char *c = memchr(p, '"', (size_t)(end - p));
+      if (!c) return final ? FLD_OPEN : FLD_MORE;
+      if (c + 1 == end && !final) return FLD_MORE; /* "" may straddle the block end */
+      if (c + 1 < end && c[1] == '"') {
+        *doubled = 1;
+        p = c + 2;
+        continue;
+      }
+      *fe = c;
+      p = c + 1;
+      break;
+    }
+    *q = p;
+    /* after the closing quote: a separator, a line end or the end */
+    if (!final && (size_t)(end - p) <= seplen) return FLD_MORE; /* cannot tell yet */
+    *last = p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n'));
+    if (!*last && !(seplen <= (size_t)(end - p) && memcmp(p, sep, seplen) == 0)) return FLD_AFTER;
+    return FLD_OK;
+  }
+  *fs = p;
+  while (p < end && *p != '\n' &&
+         !(*p == sep[0] &&
+           (seplen == 1 || ((size_t)(end - p) >= seplen && memcmp(p, sep, seplen) == 0))))
+    p++;
+  /* a multi-byte separator may be cut by the block end */
+  if (p == end && !final) return FLD_MORE;
+  *last = p == end || *p == '\n';
+  *fe = *last && p > *fs && p[-1] == '\r' ? p - 1 : p;
+  *q = p;
+  return FLD_OK;
+}
+
+/* Copies the n bytes at s to w undoing doubled quotes ("" -> "); w may be s.
+ * Returns the length written. */
+static size_t unquote(char *w, const char *s, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    w[k++] = s[i];
+    if (s[i] == '"') i++;
+  }
+  return k;
+}
+
+/* Parses the record at p.  Field j's span goes to f/fl[role[j]] (all fields
  * to on_field when given, for the header).  Returns 1 and sets *next past the
  * record's line end, 0 when the record is incomplete (the block ends inside
  * it and more input follows), or -1 for a malformed record (*next past the
@@ -540,54 +603,24 @@ static int record_slow(const rctx *c, piece *pc, const char *p, const char *end,
   int nesc = 0;
   *nl = 0;
   for (;;) {
-    const char *fs, *fe; /* field content */
-    int quoted = 0, doubled = 0;
-    if (p < end && *p == '"') {
-      quoted = 1;
-      fs = ++p;
-      for (;;) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        if (!q) {
-          if (!final) return 0;
-          snprintf(msg, msgsize, "unterminated quoted field %d", j + 1);
-          *next = end;
-          for (const char *x = rec; x < end; x++) *nl += *x == '\n';
-          return -1;
-        }
-        if (q + 1 == end && !final) return 0; /* "" may straddle the block end */
-        if (q + 1 < end && q[1] == '"') {
-          doubled = 1;
-          p = q + 2;
-          continue;
-        }
-        fe = q;
-        p = q + 1;
-        break;
-      }
-      /* after the closing quote: a separator, a line end or the end */
-      if (!final && (size_t)(end - p) <= seplen) return 0; /* cannot tell yet */
-      if (!(p == end || *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] == '\n')) ||
-            (seplen <= (size_t)(end - p) && memcmp(p, sep, seplen) == 0))) {
-        snprintf(msg, msgsize, "text after the closing quote of field %d", j + 1);
-        const char *e = memchr(p, '\n', (size_t)(end - p));
-        if (!e && !final) return 0;
-        *next = e ? e + 1 : end;
-        for (const char *x = rec; x < *next; x++) *nl += *x == '\n';
-        return -1;
-      }
-    } else {
-      fs = p;
-      while (p < end && *p != '\n' &&
-             !(*p == sep[0] &&
-               (seplen == 1 || ((size_t)(end - p) >= seplen && memcmp(p, sep, seplen) == 0))))
-        p++;
-      fe = p;
-      /* a multi-byte separator may be cut by the block end */
-      if (p == end && !final) return 0;
+    const char *fs, *fe, *q; /* field content, where it stopped */
+    int doubled, last;
+    int st = field_scan(p, end, sep, seplen, final, &fs, &fe, &doubled, &last, &q);
+    if (st == FLD_MORE) return 0;
+    if (st == FLD_OPEN) {
+      snprintf(msg, msgsize, "unterminated quoted field %d", j + 1);
+      *next = end;
+      for (const char *x = rec; x < end; x++) *nl += *x == '\n';
+      return -1;
     }
-    /* p is at a separator, a line end ("\n" or "\r\n" after a quote) or the end */
-    int last = p == end || *p == '\n' || *p == '\r';
-    if (last && !quoted && fe > fs && fe[-1] == '\r') fe--;
+    if (st == FLD_AFTER) {
+      snprintf(msg, msgsize, "text after the closing quote of field %d", j + 1);
+      const char *e = memchr(q, '\n', (size_t)(end - q));
+      if (!e && !final) return 0;
+      *next = e ? e + 1 : end;
+      for (const char *x = rec; x < *next; x++) *nl += *x == '\n';
+      return -1;
+    }
     if (on_field) on_field(ud, j, fs, (size_t)(fe - fs), doubled);
     if (j < c->nf && c->role && c->role[j] >= 0) {
       int r = c->role[j];
@@ -598,6 +631,7 @@ static int record_slow(const rctx *c, piece *pc, const char *p, const char *end,
       if (doubled) esc[nesc++] = r;
     }
     j++;
+    p = q;
     if (last) {
       if (p < end && *p == '\r') p++;
       if (p < end) p++; /* the newline */
@@ -623,15 +657,27 @@ static int record_slow(const rctx *c, piece *pc, const char *p, const char *end,
     for (int k = 0; k < nesc; k++) {
       int r = esc[k];
       f[r] = w;
-      for (size_t i = 0; i < spanlen[r]; i++) {
-        *w++ = span[r][i];
-        if (span[r][i] == '"') i++;
-      }
-      fl[r] = (size_t)(w - f[r]);
+      fl[r] = unquote(w, span[r], spanlen[r]);
+      w += fl[r];
     }
     pc->slen = (size_t)(w - pc->scratch);
   }
   return 1;
+}
+
+int rp_io_split_fields(char *line, size_t n, const char *sep, char **f, size_t *fl, int maxf) {
+  const char *p = line, *end = line + n;
+  size_t seplen = strlen(sep);
+  for (int k = 0;; k++) {
+    if (k == maxf) return maxf + 1;
+    const char *fs, *fe, *q;
+    int doubled, last;
+    if (field_scan(p, end, sep, seplen, 1, &fs, &fe, &doubled, &last, &q) != FLD_OK) return -1;
+    f[k] = line + (fs - line);
+    fl[k] = doubled ? unquote(f[k], fs, (size_t)(fe - fs)) : (size_t)(fe - fs);
+    if (last) return k + 1;
+    p = q + seplen;
+  }
 }
 
 /* ---- one piece ------------------------------------------------------------------ */
@@ -765,21 +811,15 @@ static void hdr_field(void *ud, int j, const char *s, size_t n, int doubled) {
       return;
     }
     h->owned[j] = w;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-      w[k++] = s[i];
-      if (s[i] == '"') i++;
-    }
+    n = unquote(w, s, n);
     s = w;
-    n = k;
   }
   h->name[j] = s;
   h->len[j] = n;
 }
 
-/* the separator from the first record: "::" if present outside quotes,
- * else the most frequent of tab, comma, semicolon (ties in that order) */
-static void detect_sep(const char *p, const char *end, char *sep) {
+int rp_io_detect_sep(const char *p, size_t n, char *sep) {
+  const char *end = p + n;
   int inq = 0, dcolon = 0;
   int64_t cnt[3] = {0, 0, 0};
   for (; p < end; p++) {
@@ -794,7 +834,7 @@ static void detect_sep(const char *p, const char *end, char *sep) {
   }
   if (dcolon) {
     strcpy(sep, "::");
-    return;
+    return 1;
   }
   int best = 1;
   if (cnt[0] >= cnt[1] && cnt[0] >= cnt[2] && cnt[0] > 0)
@@ -803,6 +843,7 @@ static void detect_sep(const char *p, const char *end, char *sep) {
     best = 2;
   static const char *const s[] = {"\t", ",", ";"};
   strcpy(sep, s[best]);
+  return cnt[0] + cnt[1] + cnt[2] > 0;
 }
 
 static const char *role_label(int r) {
@@ -1052,6 +1093,61 @@ static int grow(rbuf *b, rp_err *err) {
   return RP_OK;
 }
 
+/* The length of a UTF-8 byte order mark at the start of the buffer (0 or 3). */
+static size_t bom_len(const rbuf *b) {
+  return b->len >= 3 && memcmp(b->buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+/* ---- lines of a small text file, one at a time (rp_io_lines_*) ------------------- */
+#define LINES_BLOCK ((size_t)64 << 10)
+
+struct rp_io_lines {
+  rbuf b;
+  size_t off; /* start of the next line in b.buf */
+  int started;
+};
+
+rp_io_lines *rp_io_lines_open(const char *path, rp_err *err) {
+  rp_err ebuf;
+  if (!err) err = &ebuf; /* the buffer code reads err->status */
+  rp_io_lines *l = rp_calloc(1, sizeof *l);
+  if (!l) return rp_enomem(err, "line reader"), NULL;
+  if (rbuf_open(&l->b, path, LINES_BLOCK, err)) {
+    rp_io_lines_close(l);
+    return NULL;
+  }
+  return l;
+}
+
+void rp_io_lines_close(rp_io_lines *l) {
+  if (!l) return;
+  rbuf_close(&l->b);
+  rp_free(l);
+}
+
+int rp_io_lines_next(rp_io_lines *l, char **line, size_t *n, rp_err *err) {
+  rp_err ebuf;
+  if (!err) err = &ebuf;
+  rbuf *b = &l->b;
+  for (;;) {
+    if (!l->started && (b->len >= 3 || b->eof)) l->off = bom_len(b), l->started = 1;
+    char *s = b->buf + l->off, *nl = memchr(s, '\n', b->len - l->off);
+    if (l->started && (nl || (b->eof && l->off < b->len))) {
+      size_t len = nl ? (size_t)(nl - s) : b->len - l->off;
+      l->off += len + (nl != NULL);
+      if (len && s[len - 1] == '\r') len--;
+      *line = s;
+      *n = len;
+      return 1;
+    }
+    if (b->eof) return 0;
+    if (l->off == 0 && b->len == b->cap && grow(b, err)) return -1;
+    size_t used = l->off;
+    l->off = 0;
+    if (refill(b, used, err)) return -1;
+  }
+}
+
 /* ---- merging a parallel piece into the result ------------------------------------
  * Interns the ids noted while the piece was parsed, in file order, writes
  * their indices into its rows, and moves the rows down to row ev->n when
@@ -1143,7 +1239,7 @@ static int setup(rctx *c, const rp_read_opts *o, rbuf *b, size_t at, size_t *hdr
   if (o->sep)
     snprintf(c->sep, sizeof c->sep, "%s", o->sep);
   else
-    detect_sep(b->buf + at, b->buf + b->len, c->sep);
+    rp_io_detect_sep(b->buf + at, b->len - at, c->sep);
   c->seplen = strlen(c->sep);
   /* the first record, all fields */
   hdr h = {0};
@@ -1442,7 +1538,7 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   while (b.len < 3 && !b.eof) {
     if ((b.len == b.cap && (rc = grow(&b, err))) || (rc = refill(&b, 0, err))) goto done;
   }
-  size_t at = b.len >= 3 && memcmp(b.buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+  size_t at = bom_len(&b);
   int64_t lineno = 0; /* newlines consumed before the buffer start */
   for (;;) {
     /* blank lines before the first record */

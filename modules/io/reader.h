@@ -79,4 +79,30 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
  * (role 1) column; NULL-terminated. */
 const char *const *rp_read_default_names(int role);
 
+/* ---- delimited text a line at a time (small side files: attributes) ----------
+ * The reader's own buffering and field rules, for readers that need no
+ * Events: lines from a plain, gzip or standard-input ("-") file, and fields
+ * split as rp_read_events splits them. */
+typedef struct rp_io_lines rp_io_lines;
+/* Opens path for reading lines; NULL with err (may be NULL) set on failure.  The caller
+ * closes the result with rp_io_lines_close (accepts NULL). */
+rp_io_lines *rp_io_lines_open(const char *path, rp_err *err);
+/* The next line, without its "\n" or "\r\n" (and, on the first line, a
+ * UTF-8 byte order mark); the text is writable and valid until the next
+ * call.  Returns 1, 0 at the end of the input, -1 on error (err set). */
+int rp_io_lines_next(rp_io_lines *l, char **line, size_t *n, rp_err *err);
+void rp_io_lines_close(rp_io_lines *l);
+/* The separator of a file from its first record p[0..n) (up to a newline),
+ * as rp_read_events detects it: "::" when present outside quotes, else the
+ * most frequent of tab, comma and semicolon (ties in that order), else a
+ * comma.  Writes it to sep (room for 8 bytes); returns 1 when one was found
+ * in the text, 0 for the default comma. */
+int rp_io_detect_sep(const char *p, size_t n, char *sep);
+/* Splits the record line[0..n) at sep (1 to 7 bytes) with RFC 4180 quotes,
+ * in place: up to maxf fields go to f/fl, quotes removed and "" undone in
+ * the line's own bytes.  A newline outside quotes ends the record.  Returns
+ * the number of fields, maxf + 1 when there are more, or -1 for a
+ * malformed record (an unterminated quote, text after a closing quote). */
+int rp_io_split_fields(char *line, size_t n, const char *sep, char **f, size_t *fl, int maxf);
+
 #endif

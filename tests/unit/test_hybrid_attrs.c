@@ -21,26 +21,6 @@ static int32_t rowlen(const rp_features *f, const char *id) {
   return r < 0 ? -1 : (int32_t)rp_csr_rowlen(f->m, r);
 }
 
-START_TEST(split_fields) {
-  char *f[8];
-  size_t fl[8];
-  char s1[] = "a,b,,\"c,d\",\"e\"\"f\"";
-  ck_assert_int_eq(rp_hyb_split(s1, strlen(s1), ",", f, fl, 8), 5);
-  ck_assert_int_eq((int)fl[2], 0);
-  ck_assert(fl[3] == 3 && memcmp(f[3], "c,d", 3) == 0);
-  ck_assert(fl[4] == 3 && memcmp(f[4], "e\"f", 3) == 0);
-  char s2[] = "x::y::";
-  ck_assert_int_eq(rp_hyb_split(s2, strlen(s2), "::", f, fl, 8), 3);
-  ck_assert_int_eq((int)fl[2], 0);
-  char s3[] = "\"ab\"c,d";
-  ck_assert_int_eq(rp_hyb_split(s3, strlen(s3), ",", f, fl, 8), -1);
-  char s4[] = "1|2|3|4";
-  ck_assert_int_eq(rp_hyb_split(s4, strlen(s4), "|", f, fl, 3), 4); /* more than maxf */
-  char s5[] = "\"open";
-  ck_assert_int_eq(rp_hyb_split(s5, strlen(s5), ",", f, fl, 8), -1);
-}
-END_TEST
-
 static const char *ITEMS =
     "id,category,genres,price,title,bad\n"
     "i1,shoes,a|b,12,The Red Shoe,x\n"
@@ -366,7 +346,6 @@ END_TEST
 static Suite *suite(void) {
   Suite *s = suite_create("hybrid_attrs");
   TCase *tc = tcase_create("attrs");
-  tcase_add_test(tc, split_fields);
   tcase_add_test(tc, read_kinds_and_map);
   tcase_add_test(tc, repeated_lines_add_and_flags);
   tcase_add_test(tc, tfidf_normalize_prune);

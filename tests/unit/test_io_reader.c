@@ -890,6 +890,142 @@ START_TEST(fault_loops) {
 }
 END_TEST
 
+START_TEST(split_fields) {
+  char *f[8];
+  size_t fl[8];
+  char s1[] = "a,b,,\"c,d\",\"e\"\"f\"";
+  ck_assert_int_eq(rp_io_split_fields(s1, strlen(s1), ",", f, fl, 8), 5);
+  ck_assert_int_eq((int)fl[2], 0);
+  ck_assert(fl[3] == 3 && memcmp(f[3], "c,d", 3) == 0);
+  ck_assert(fl[4] == 3 && memcmp(f[4], "e\"f", 3) == 0);
+  char s2[] = "x::y::";
+  ck_assert_int_eq(rp_io_split_fields(s2, strlen(s2), "::", f, fl, 8), 3);
+  ck_assert_int_eq((int)fl[2], 0);
+  char s3[] = "\"ab\"c,d";
+  ck_assert_int_eq(rp_io_split_fields(s3, strlen(s3), ",", f, fl, 8), -1);
+  char s4[] = "1|2|3|4";
+  ck_assert_int_eq(rp_io_split_fields(s4, strlen(s4), "|", f, fl, 3), 4); /* more than maxf */
+  char s5[] = "\"open";
+  ck_assert_int_eq(rp_io_split_fields(s5, strlen(s5), ",", f, fl, 8), -1);
+}
+END_TEST
+
+/* the splitter gives the fields rp_read_events reads from the same record */
+START_TEST(split_fields_agree_with_read) {
+  static const char *const recs[] = {"u1,i1,1", "\"u,2\",\"i \"\"x\"\"\",2", "\"u3\",i3,3\r",
+                                     "u4,\"\",4"};
+  for (int r = 0; r < 4; r++) {
+    char text[128], line[64];
+    snprintf(text, sizeof text, "user,item,value\n%s\n", recs[r]);
+    rp_read_opts o = opts();
+    o.value.name = "value";
+    rp_events *ev = rd(text, &o);
+    if (r == 3) { /* an empty id is an error of the reader, not of the split */
+      ck_assert_ptr_null(ev);
+      continue;
+    }
+    ck_assert_ptr_nonnull(ev);
+    snprintf(line, sizeof line, "%s", recs[r]);
+    char *f[4];
+    size_t fl[4], n;
+    ck_assert_int_eq(rp_io_split_fields(line, strlen(line), ",", f, fl, 4), 3);
+    const char *u = rp_idmap_id(ev->users, 0, &n);
+    ck_assert(n == fl[0] && memcmp(u, f[0], n) == 0);
+    const char *it = rp_idmap_id(ev->items, 0, &n);
+    ck_assert(n == fl[1] && memcmp(it, f[1], n) == 0);
+    ck_assert_int_eq((int)fl[2], 1);
+    rp_events_free(ev);
+  }
+}
+END_TEST
+
+/* lines: CRLF and LF, a BOM on the first line only, blank lines kept, a last
+ * line without newline, lines longer than the buffer, gzip */
+static int read_lines(const char *path, char *out, size_t size, int *count) {
+  rp_err err;
+  rp_io_lines *l = rp_io_lines_open(path, &err);
+  if (!l) return err.status;
+  char *line;
+  size_t n, at = 0;
+  int r;
+  *count = 0;
+  while ((r = rp_io_lines_next(l, &line, &n, &err)) == 1) {
+    if (at + n + 2 <= size) {
+      memcpy(out + at, line, n);
+      at += n;
+      out[at++] = '|';
+    }
+    (*count)++;
+  }
+  out[at] = 0;
+  rp_io_lines_close(l);
+  return r < 0 ? err.status : 0;
+}
+
+START_TEST(lines) {
+  const char *p = rp_test_tmp("lines.txt");
+  char out[512];
+  int count;
+  rp_test_write(p,
+                "\xEF\xBB\xBF"
+                "a,b\r\n\nc\r\n\xEF\xBB\xBF d\ne");
+  ck_assert_int_eq(read_lines(p, out, sizeof out, &count), 0);
+  ck_assert_str_eq(out, "a,b||c|\xEF\xBB\xBF d|e|");
+  ck_assert_int_eq(count, 5);
+  rp_test_write(p, "");
+  ck_assert_int_eq(read_lines(p, out, sizeof out, &count), 0);
+  ck_assert_int_eq(count, 0);
+  rp_test_write(p, "\n");
+  ck_assert_int_eq(read_lines(p, out, sizeof out, &count), 0);
+  ck_assert_int_eq(count, 1);
+  /* 200 KB lines: the buffer grows */
+  size_t big = 200000;
+  char *text = malloc(3 * big + 8);
+  for (int k = 0; k < 3; k++) {
+    memset(text + (size_t)k * big, 'a' + k, big - 1);
+    text[(size_t)k * big + big - 1] = '\n';
+  }
+  text[3 * big] = 0;
+  rp_test_write(p, text);
+  rp_err err;
+  rp_io_lines *l = rp_io_lines_open(p, &err);
+  char *line;
+  size_t n;
+  for (int k = 0; k < 3; k++) {
+    ck_assert_int_eq(rp_io_lines_next(l, &line, &n, &err), 1);
+    ck_assert(n == big - 1 && line[0] == 'a' + k && line[n - 1] == 'a' + k);
+  }
+  ck_assert_int_eq(rp_io_lines_next(l, &line, &n, &err), 0);
+  rp_io_lines_close(l);
+  /* gzip: the same lines */
+  char gz[600];
+  snprintf(gz, sizeof gz, "%s.gz", p);
+  rp_writer *w = rp_writer_open(gz, &err);
+  ck_assert_ptr_nonnull(w);
+  ck_assert_int_eq(rp_writer_write(w, "x\r\ny\n", 6, &err), RP_OK);
+  ck_assert_int_eq(rp_writer_commit(w, &err), RP_OK);
+  ck_assert_int_eq(read_lines(gz, out, sizeof out, &count), 0);
+  ck_assert_str_eq(out, "x|y|");
+  free(text);
+  /* a missing file */
+  ck_assert_ptr_null(rp_io_lines_open(rp_test_tmp("no-such-file"), &err));
+  ck_assert_int_eq(err.status, RP_EIO);
+}
+END_TEST
+
+static int lines_scenario(const char *path) {
+  char out[64];
+  int count;
+  return read_lines(path, out, sizeof out, &count);
+}
+
+START_TEST(lines_fault_loop) {
+  const char *p = rp_test_tmp("lines-fault.txt");
+  rp_test_write(p, "a\nb\nc\n");
+  RP_FAULT_LOOP(lines_scenario(p));
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("io_reader");
   TCase *tc = tcase_create("core");
@@ -911,6 +1047,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, numeric_ids);
   tcase_add_test(tc, gzip_and_stdin);
   tcase_add_test(tc, fault_loops);
+  tcase_add_test(tc, split_fields);
+  tcase_add_test(tc, split_fields_agree_with_read);
+  tcase_add_test(tc, lines);
+  tcase_add_test(tc, lines_fault_loop);
   suite_add_tcase(s, tc);
   return s;
 }
