@@ -163,10 +163,7 @@ void rp_als_blas_note(void);
 int rp_als_blas_seen(void);
 void rp_als_blas_seen_reset(void);
 
-/* ---- training internals (train.c, loss.c) ------------------------------------ */
-/* Counts of stored values per column of m (ncols entries). */
-int rp_als_col_counts(const rp_csr *m, int32_t ncols, int64_t **out, rp_err *err);
-
+/* ---- training internals (validate.c) ------------------------------------------ */
 /* The early-stopping metric of rp_als_hooks on test, train's items
  * excluded (validate.c). */
 int rp_als_validate_metric(const rp_als_model *m, const rp_csr *train, const rp_csr *test,

@@ -35,9 +35,15 @@ int rp_als_loss(const rp_als_model *model, const rp_csr *m, int threads, double 
     rc = rp_enomem(err, "loss");
     goto done;
   }
-  if (o->implicit && o->reg_mode == RP_ALS_REG_FREQUENCY &&
-      (rc = rp_als_col_counts(m, model->nitems, &colcount, err)))
-    goto done;
+  if (o->implicit && o->reg_mode == RP_ALS_REG_FREQUENCY) {
+    /* the model's items, and room for every column of m */
+    int32_t nc = m->ncols > model->nitems ? m->ncols : model->nitems;
+    if (!(colcount = rp_calloc((size_t)nc + 1, sizeof *colcount))) {
+      rc = rp_enomem(err, "column counts");
+      goto done;
+    }
+    rp_csr_col_counts(m, colcount);
+  }
   const float *X = model->user_factors, *Y = model->item_factors, *G = model->yty;
   int implicit = o->implicit;
 #pragma omp parallel num_threads(rp_threads(threads))

@@ -105,15 +105,6 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
   return RP_OK;
 }
 
-int rp_als_col_counts(const rp_csr *m, int32_t ncols, int64_t **out, rp_err *err) {
-  int64_t *c = rp_calloc(ncols ? (size_t)ncols : 1, sizeof(int64_t));
-  if (!c) return rp_enomem(err, "column counts");
-  for (int64_t e = 0; e < m->nnz; e++)
-    if (m->indices[e] < ncols) c[m->indices[e]]++;
-  *out = c;
-  return RP_OK;
-}
-
 static int check_input(const rp_csr *ui, const rp_als_opts *o, const rp_als_hooks *h, rp_err *err) {
   int rc = rp_als_opts_check(o, err);
   if (rc) return rc;
@@ -147,8 +138,9 @@ static int64_t block_cap(const rp_csr *ui, const rp_csr *iu, int32_t f) {
     for (int32_t r = 0; r < iu->nrows; r++)
       if (rp_csr_rowlen(iu, r) > longest) longest = rp_csr_rowlen(iu, r);
   } else {
-    int64_t *cnt;
-    if (rp_als_col_counts(ui, ui->ncols, &cnt, NULL) == RP_OK) {
+    int64_t *cnt = rp_malloc(((size_t)ui->ncols + 1) * sizeof *cnt);
+    if (cnt) {
+      rp_csr_col_counts(ui, cnt);
       for (int32_t c = 0; c < ui->ncols; c++)
         if (cnt[c] > longest) longest = cnt[c];
       rp_free(cnt);
