@@ -25,7 +25,7 @@ if [ ! -s "$MODEL" ]; then
 fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for r in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
   $LOCK /usr/bin/time -v "$BIN" run --quiet tests/bench/als_load.lua "$MODEL" >"$out.run" 2>"$out.time" || {
     cat "$out.run" "$out.time"; exit 1; }
   rss=$(awk '/Maximum resident/ {print $6}' "$out.time")
