@@ -109,6 +109,16 @@ static int check_common(const rp_events *ev, rp_events **train, rp_events **test
   return RP_OK;
 }
 
+/* The start of every split: err and rep may be NULL (stand-ins on the
+ * split's stack take their place), the outputs are cleared and the report
+ * initialised; the split returns at once when there are no events. */
+#define SPLIT_BEGIN(ev, out1, out2) \
+  rp_err ebuf_;                     \
+  rp_split_report rbuf_;            \
+  if (!err) err = &ebuf_;           \
+  if (!rep) rep = &rbuf_;           \
+  if (check_common(ev, out1, out2, rep, err)) return err->status
+
 static int check_fraction(double f, const char *what, rp_err *err) {
   if (!(f > 0 && f < 1)) return rp_errf(err, RP_EINVAL, "%s must be in (0, 1), got %g", what, f);
   return RP_OK;
@@ -116,11 +126,7 @@ static int check_fraction(double f, const char *what, rp_err *err) {
 
 int rp_split_random(const rp_events *ev, double test_fraction, uint64_t seed, int by,
                     rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err) {
-  rp_err ebuf_;
-  if (!err) err = &ebuf_;
-  rp_split_report rbuf_;
-  if (!rep) rep = &rbuf_;
-  if (check_common(ev, train, test, rep, err)) return err->status;
+  SPLIT_BEGIN(ev, train, test);
   if (check_fraction(test_fraction, "test_fraction", err)) return err->status;
   uint8_t *label = new_labels(ev, err);
   if (!label) return err->status;
@@ -134,11 +140,7 @@ int rp_split_random(const rp_events *ev, double test_fraction, uint64_t seed, in
 
 int rp_split_kfold(const rp_events *ev, int32_t k, int32_t fold, uint64_t seed, int by,
                    rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err) {
-  rp_err ebuf_;
-  if (!err) err = &ebuf_;
-  rp_split_report rbuf_;
-  if (!rep) rep = &rbuf_;
-  if (check_common(ev, train, test, rep, err)) return err->status;
+  SPLIT_BEGIN(ev, train, test);
   if (k < 2) return rp_errf(err, RP_EINVAL, "k must be at least 2, got %d", k);
   if (fold < 0 || fold >= k)
     return rp_errf(err, RP_EINVAL, "fold must be in 1..%d, got %d", k, fold + 1);
@@ -192,11 +194,7 @@ static int64_t select_kth(int64_t *a, int64_t n, int64_t k) {
 int rp_split_window(const rp_events *ev, int64_t train_start, int64_t train_end, int64_t test_end,
                     int keep_unknown, rp_events **train, rp_events **test, rp_split_report *rep,
                     rp_err *err) {
-  rp_err ebuf_;
-  if (!err) err = &ebuf_;
-  rp_split_report rbuf_;
-  if (!rep) rep = &rbuf_;
-  if (check_common(ev, train, test, rep, err)) return err->status;
+  SPLIT_BEGIN(ev, train, test);
   if (need_time(ev, "a time window split", err)) return err->status;
   if (!(train_start <= train_end && train_end <= test_end))
     return rp_errf(err, RP_EINVAL,
@@ -222,11 +220,7 @@ int rp_split_window(const rp_events *ev, int64_t train_start, int64_t train_end,
 int rp_split_by_time(const rp_events *ev, double test_fraction, int64_t cutoff, int use_cutoff,
                      int keep_unknown, rp_events **train, rp_events **test, rp_split_report *rep,
                      rp_err *err) {
-  rp_err ebuf_;
-  if (!err) err = &ebuf_;
-  rp_split_report rbuf_;
-  if (!rep) rep = &rbuf_;
-  if (check_common(ev, train, test, rep, err)) return err->status;
+  SPLIT_BEGIN(ev, train, test);
   if (need_time(ev, "by_time", err)) return err->status;
   if (!use_cutoff) {
     if (check_fraction(test_fraction, "test_fraction", err)) return err->status;
@@ -248,11 +242,7 @@ int rp_split_by_time(const rp_events *ev, double test_fraction, int64_t cutoff, 
 
 int rp_split_time_range(const rp_events *ev, int64_t from, int64_t to, rp_events **out,
                         rp_split_report *rep, rp_err *err) {
-  rp_err ebuf_;
-  if (!err) err = &ebuf_;
-  rp_split_report rbuf_;
-  if (!rep) rep = &rbuf_;
-  if (check_common(ev, out, NULL, rep, err)) return err->status;
+  SPLIT_BEGIN(ev, out, NULL);
   if (need_time(ev, "time_range", err)) return err->status;
   uint8_t *label = new_labels(ev, err);
   if (!label) return err->status;
@@ -338,11 +328,7 @@ static int per_user_split(const rp_events *ev, int mode, int32_t k, double f, in
 
 int rp_split_leave_last(const rp_events *ev, int32_t k, int32_t min_history, rp_events **train,
                         rp_events **test, rp_split_report *rep, rp_err *err) {
-  rp_err ebuf_;
-  if (!err) err = &ebuf_;
-  rp_split_report rbuf_;
-  if (!rep) rep = &rbuf_;
-  if (check_common(ev, train, test, rep, err)) return err->status;
+  SPLIT_BEGIN(ev, train, test);
   if (k < 1) return rp_errf(err, RP_EINVAL, "k must be a positive integer, got %d", k);
   if (min_history < 0)
     return rp_errf(err, RP_EINVAL, "min_history must be >= 0, got %d", min_history);
@@ -351,11 +337,7 @@ int rp_split_leave_last(const rp_events *ev, int32_t k, int32_t min_history, rp_
 
 int rp_split_per_user_time(const rp_events *ev, double test_fraction, int32_t min_history,
                            rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err) {
-  rp_err ebuf_;
-  if (!err) err = &ebuf_;
-  rp_split_report rbuf_;
-  if (!rep) rep = &rbuf_;
-  if (check_common(ev, train, test, rep, err)) return err->status;
+  SPLIT_BEGIN(ev, train, test);
   if (check_fraction(test_fraction, "test_fraction", err)) return err->status;
   if (min_history < 0)
     return rp_errf(err, RP_EINVAL, "min_history must be >= 0, got %d", min_history);
