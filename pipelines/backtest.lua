@@ -20,11 +20,7 @@ local R = require "recpipe.report"
 
 local DAY = 86400
 local cfg = tune.config({
-  data = {
-    path = "examples/shop/events.csv.gz",
-    read = { user = "user_id", item = "item_id", time = "timestamp", event = "event",
-             weights = { purchase = 5, addtocart = 3, view = 1 } },
-  },
+  data = tune.shop_data(),
   matrix = { aggregate = "sum" },
   model = { type = "als", factors = 32, regularization = 0.01, alpha = 1, iterations = 15,
             seed = 42 },

@@ -37,9 +37,7 @@ local tune = require "recpipe.tune"
 
 local cfg = tune.config({
   name = "cold start",
-  data = { path = "examples/shop/events.csv.gz",
-           read = { user = "user_id", item = "item_id", time = "timestamp", event = "event",
-                    weights = { purchase = 5, addtocart = 3, view = 1 } } },
+  data = tune.shop_data(),
   item_attributes = {},
   user_attributes = nil,
   split = { folds = 5, reveal = { 0, 1, 3, 5 }, seed = 42, min_events = 1 },

@@ -23,11 +23,7 @@ local tune = require "recpipe.tune"
 local R = require "recpipe.report"
 
 local cfg = tune.config({
-  data = {
-    path = "examples/shop/events.csv.gz",
-    read = { user = "user_id", item = "item_id", time = "timestamp", event = "event",
-             weights = { purchase = 5, addtocart = 3, view = 1 } },
-  },
+  data = tune.shop_data(),
   split = { method = "by_time", test_fraction = 0.2 },
   validation = { method = "by_time", test_fraction = 0.2 },
   matrix = { aggregate = "sum" },

@@ -1,4 +1,4 @@
--- recpipe.tune: what the evaluate, tune and backtest pipelines share --
+-- recpipe.tune: what the evaluate, tune, backtest and coldstart pipelines share --
 -- reading the dataset a YAML config describes, splitting it, building a
 -- model from a config table -- and the hyperparameter search itself.
 --
@@ -40,6 +40,15 @@ function M.config(defaults, whole, ...)
 end
 
 -- ---- data ------------------------------------------------------------------------
+-- M.shop_data() -> the data section of the pipelines' default dataset: the
+-- example shop log (examples/shop, from examples/generate.lua) and how to
+-- read it, events weighted purchase 5, add-to-cart 3, view 1.
+function M.shop_data()
+  return { path = "examples/shop/events.csv.gz",
+           read = { user = "user_id", item = "item_id", time = "timestamp", event = "event",
+                    weights = { purchase = 5, addtocart = 3, view = 1 } } }
+end
+
 -- read options accepted under data.read (passed to rp.io.read_events)
 local READ_KEYS = { "sep", "header", "user", "item", "value", "time", "event", "weights",
                     "time_unit", "on_error", "context" }
