@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "als.h"
+#include "selection.h"
 
 /* Rows of a gather block per thread: rows longer than this are processed in
  * chunks (Cholesky) or read in place (CG).  4 MiB of floats at most, and at
@@ -173,19 +174,11 @@ int rp_als_metric_lower_is_better(int metric);
 /* Can metric drive early stopping of an (implicit or explicit) model? */
 int rp_als_metric_check(int metric, int implicit, rp_err *err);
 
-/* ---- selection (topk.c) -------------------------------------------------------- */
-/* A bounded min-heap of (score, index) keeping the k best: higher score
- * wins, ties go to the lower index. */
-typedef struct rp_als_heap {
-  int32_t k, n;
-  float *s;
-  int32_t *i;
-} rp_als_heap;
+/* ---- selection ------------------------------------------------------------------
+ * Top k goes through runtime/core/selection.h (rp_topk, no tiebreak): higher
+ * score wins, ties go to the lower index.  The same order as a predicate: */
 static inline int rp_als_better(float s1, int32_t i1, float s2, int32_t i2) {
   return s1 > s2 || (s1 == s2 && i1 < i2);
 }
-void rp_als_heap_push(rp_als_heap *h, float s, int32_t i);
-/* Sorts the heap's content best first into items/scores; returns count. */
-int32_t rp_als_heap_sorted(rp_als_heap *h, int32_t *items, float *scores);
 
 #endif

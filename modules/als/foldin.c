@@ -124,10 +124,11 @@ int rp_als_explain(const rp_als_model *m, const int32_t *items, const float *val
   int rc = factor(m, items, values, n, &sc, &idx, &val, &nu, err);
   if (rc) goto done;
   if (k > nu) k = (int32_t)nu;
-  rp_als_heap h = {k, 0, rp_malloc(sizeof(float) * (size_t)(k > 0 ? k : 1)),
-                   rp_malloc(sizeof(int32_t) * (size_t)(k > 0 ? k : 1))};
-  if (!h.s || !h.i) {
-    rp_free(h.s), rp_free(h.i);
+  rp_topk h;
+  rp_topk_init(&h, k, rp_malloc(sizeof(int32_t) * (size_t)(k > 0 ? k : 1)),
+               rp_malloc(sizeof(float) * (size_t)(k > 0 ? k : 1)));
+  if (!h.scores || !h.items) {
+    rp_free(h.scores), rp_free(h.items);
     rc = rp_enomem(err, "explain");
     goto done;
   }
@@ -140,11 +141,11 @@ int rp_als_explain(const rp_als_model *m, const int32_t *items, const float *val
     if (bc == 0) continue;
     float s = bc * rp_als_dot(z, m->item_factors + (int64_t)idx[j] * f, f);
     sum += (double)s;
-    rp_als_heap_push(&h, s, idx[j]);
+    rp_topk_push(&h, idx[j], s);
   }
   *total = sum;
-  *out_n = rp_als_heap_sorted(&h, out_items, out_contrib);
-  rp_free(h.s), rp_free(h.i);
+  *out_n = rp_topk_sorted(&h, out_items, out_contrib);
+  rp_free(h.scores), rp_free(h.items);
 done:
   rp_als_scratch_free(&sc);
   rp_free(idx);

@@ -336,20 +336,20 @@ static void screen_groups(const screen *s, query *const *q, int nu, int32_t g0, 
 
 /* Rescores the surviving candidates exactly into h (empty on entry).
  * Returns 0 when the screen overflowed (the caller scans exactly). */
-static int rescore(const rp_als_model *m, const query *q, const float *x, rp_als_heap *h) {
+static int rescore(const rp_als_model *m, const query *q, const float *x, rp_topk *h) {
   if (q->overflow) return 0;
   int32_t f = m->factors;
   for (int32_t c = 0; c < q->ncand; c++) {
     if (q->cup[c] < q->L) continue;
     int32_t i = q->cand[c];
-    rp_als_heap_push(h, rp_als_dot(x, m->item_factors + (int64_t)i * f, f), i);
+    rp_topk_push(h, i, rp_als_dot(x, m->item_factors + (int64_t)i * f, f));
   }
   return 1;
 }
 
 /* the exact scan over all items (zero queries, overflows) */
 static void exact_all(const rp_als_model *m, const float *x, const rp_als_list *excl, int nexcl,
-                      rp_als_heap *h) {
+                      rp_topk *h) {
   int64_t pos[RP_ALS_MAX_EXCL] = {0};
   int32_t f = m->factors;
   h->n = 0;
@@ -359,7 +359,7 @@ static void exact_all(const rp_als_model *m, const float *x, const rp_als_list *
       while (pos[a] < excl[a].n && excl[a].idx[pos[a]] < i) pos[a]++;
       if (pos[a] < excl[a].n && excl[a].idx[pos[a]] == i) skip = 1;
     }
-    if (!skip) rp_als_heap_push(h, rp_als_dot(x, m->item_factors + (int64_t)i * f, f), i);
+    if (!skip) rp_topk_push(h, i, rp_als_dot(x, m->item_factors + (int64_t)i * f, f));
   }
 }
 
@@ -383,7 +383,7 @@ static void query_bind(query *q, void *mem, const screen *s, int32_t k) {
 }
 
 void rp_als_screen_topk(const rp_als_model *m, const float *x, const rp_als_list *excl, int nexcl,
-                        rp_als_heap *h) {
+                        rp_topk *h) {
   const screen *s = __atomic_load_n(&m->screen, __ATOMIC_ACQUIRE);
   char stack[40960];
   size_t need = query_bytes(s, h->k);
@@ -424,8 +424,9 @@ int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, 
     char *tm = mem + per_thread * (size_t)omp_get_thread_num();
     query qs[USERS_PER_BLOCK];
     rp_als_list ex[USERS_PER_BLOCK];
-    rp_als_heap h = {k, 0, (float *)(tm + qb * USERS_PER_BLOCK),
-                     (int32_t *)(tm + qb * USERS_PER_BLOCK + sizeof(float) * (size_t)k)};
+    rp_topk h;
+    rp_topk_init(&h, k, (int32_t *)(tm + qb * USERS_PER_BLOCK + sizeof(float) * (size_t)k),
+                 (float *)(tm + qb * USERS_PER_BLOCK));
 #pragma omp for schedule(dynamic, 1)
     for (int32_t blk = 0; blk < nblocks; blk++) {
       int32_t a0 = blk * USERS_PER_BLOCK, a1 = a0 + USERS_PER_BLOCK < n ? a0 + USERS_PER_BLOCK : n;
@@ -447,7 +448,7 @@ int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, 
         if (!query_init(q, s, x)) { /* cannot happen for a known user; be safe */
           exact_all(m, x, q->excl, q->nexcl, &h);
           out_n[a] =
-              rp_als_heap_sorted(&h, out_items + (int64_t)a * kout, out_scores + (int64_t)a * kout);
+              rp_topk_sorted(&h, out_items + (int64_t)a * kout, out_scores + (int64_t)a * kout);
           continue;
         }
         live[nl] = q;
@@ -464,7 +465,7 @@ int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, 
         h.n = 0;
         if (!rescore(m, live[r], x, &h)) exact_all(m, x, live[r]->excl, live[r]->nexcl, &h);
         out_n[a] =
-            rp_als_heap_sorted(&h, out_items + (int64_t)a * kout, out_scores + (int64_t)a * kout);
+            rp_topk_sorted(&h, out_items + (int64_t)a * kout, out_scores + (int64_t)a * kout);
       }
     }
   }

@@ -16,7 +16,7 @@ int rp_als_screen_ready(const rp_als_model *m);
  * h (empty on entry): the same result as scoring every item with
  * rp_als_dot. */
 void rp_als_screen_topk(const rp_als_model *m, const float *x, const rp_als_list *excl, int nexcl,
-                        rp_als_heap *h);
+                        rp_topk *h);
 /* The rp_recommender batch through the screen (the cache must be ready):
  * top k (<= nitems) for each user, written with stride kout. */
 int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,

@@ -15,55 +15,6 @@
 #include "als_impl.h"
 #include "screen.h"
 
-/* ---- heap ---------------------------------------------------------------- */
-static void sift_down(rp_als_heap *h, int32_t a) {
-  for (;;) {
-    int32_t l = 2 * a + 1, r = l + 1, w = a;
-    if (l < h->n && rp_als_better(h->s[w], h->i[w], h->s[l], h->i[l])) w = l;
-    if (r < h->n && rp_als_better(h->s[w], h->i[w], h->s[r], h->i[r])) w = r;
-    if (w == a) return;
-    float ts = h->s[a];
-    int32_t ti = h->i[a];
-    h->s[a] = h->s[w], h->i[a] = h->i[w];
-    h->s[w] = ts, h->i[w] = ti;
-    a = w;
-  }
-}
-
-void rp_als_heap_push(rp_als_heap *h, float s, int32_t i) {
-  if (h->n < h->k) {
-    int32_t a = h->n++;
-    h->s[a] = s, h->i[a] = i;
-    while (a > 0) {
-      int32_t p = (a - 1) / 2;
-      if (!rp_als_better(h->s[p], h->i[p], h->s[a], h->i[a])) break;
-      float ts = h->s[a];
-      int32_t ti = h->i[a];
-      h->s[a] = h->s[p], h->i[a] = h->i[p];
-      h->s[p] = ts, h->i[p] = ti;
-      a = p;
-    }
-    return;
-  }
-  if (h->k == 0 || !rp_als_better(s, i, h->s[0], h->i[0])) return;
-  h->s[0] = s, h->i[0] = i;
-  sift_down(h, 0);
-}
-
-int32_t rp_als_heap_sorted(rp_als_heap *h, int32_t *items, float *scores) {
-  int32_t n = h->n;
-  /* pop the worst to the back */
-  for (int32_t e = n - 1; e >= 0; e--) {
-    items[e] = h->i[0];
-    scores[e] = h->s[0];
-    h->n--;
-    h->s[0] = h->s[h->n], h->i[0] = h->i[h->n];
-    sift_down(h, 0);
-  }
-  h->n = 0;
-  return n;
-}
-
 static int cmp_i32(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
   return (x > y) - (x < y);
@@ -107,7 +58,7 @@ static inline int walker_hit(walker *w, int32_t i) {
 /* Scores every candidate with the exact dot product (the reference path and
  * the path for allow lists). */
 static void topk_exact(const rp_als_model *m, const float *x, walker *w, const rp_als_list *allow,
-                       rp_als_heap *h) {
+                       rp_topk *h) {
   int32_t f = m->factors;
   const float *Y = m->item_factors;
   if (allow) {
@@ -115,20 +66,19 @@ static void topk_exact(const rp_als_model *m, const float *x, walker *w, const r
       int32_t i = allow->idx[a];
       if (i >= m->nitems) break;
       if (walker_hit(w, i)) continue;
-      rp_als_heap_push(h, rp_als_dot(x, Y + (int64_t)i * f, f), i);
+      rp_topk_push(h, i, rp_als_dot(x, Y + (int64_t)i * f, f));
     }
     return;
   }
   for (int32_t i = 0; i < m->nitems; i++) {
     if (walker_hit(w, i)) continue;
-    rp_als_heap_push(h, rp_als_dot(x, Y + (int64_t)i * f, f), i);
+    rp_topk_push(h, i, rp_als_dot(x, Y + (int64_t)i * f, f));
   }
 }
 
 static int rp_als_topk_scratch(const rp_als_model *m, const float *x, int32_t k,
                                const rp_als_list *excl, int nexcl, const rp_als_list *allow,
-                               rp_als_heap *h, int32_t *out_items, float *out_scores,
-                               int32_t *out_n) {
+                               rp_topk *h, int32_t *out_items, float *out_scores, int32_t *out_n) {
   walker w;
   walker_init(&w, excl, nexcl);
   h->n = 0;
@@ -137,7 +87,7 @@ static int rp_als_topk_scratch(const rp_als_model *m, const float *x, int32_t k,
     rp_als_screen_topk(m, x, excl, nexcl, h);
   else
     topk_exact(m, x, &w, allow, h);
-  *out_n = rp_als_heap_sorted(h, out_items, out_scores);
+  *out_n = rp_topk_sorted(h, out_items, out_scores);
   return RP_OK;
 }
 
@@ -154,15 +104,15 @@ int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_l
   if (check_excl(nexcl, err)) return RP_EINVAL;
   if (k > m->nitems) k = m->nitems;
   if (k <= 0) return RP_OK;
-  rp_als_heap h = {k, 0, rp_malloc(sizeof(float) * (size_t)k),
-                   rp_malloc(sizeof(int32_t) * (size_t)k)};
+  rp_topk h;
+  rp_topk_init(&h, k, rp_malloc(sizeof(int32_t) * (size_t)k), rp_malloc(sizeof(float) * (size_t)k));
   int rc = RP_OK;
-  if (!h.s || !h.i)
+  if (!h.scores || !h.items)
     rc = rp_enomem(err, "top-k heap");
   else if (allow || (rc = rp_als_screen_prepare((rp_als_model *)m, err)) == RP_OK)
     rc = rp_als_topk_scratch(m, x, k, excl, nexcl, allow, &h, out_items, out_scores, out_n);
-  rp_free(h.s);
-  rp_free(h.i);
+  rp_free(h.scores);
+  rp_free(h.items);
   return rc;
 }
 
@@ -192,7 +142,8 @@ int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
 #pragma omp parallel num_threads(nt)
   {
     int t = omp_get_thread_num();
-    rp_als_heap h = {kk, 0, hs + (size_t)t * kk, hi + (size_t)t * kk};
+    rp_topk h;
+    rp_topk_init(&h, kk, hi + (size_t)t * kk, hs + (size_t)t * kk);
 #pragma omp for schedule(dynamic, 16)
     for (int32_t a = 0; a < n; a++) {
       int32_t u = users[a];
@@ -244,11 +195,11 @@ int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int
   if (!nv) return RP_ENOMEM;
   if (k > rows) k = rows;
   if (k <= 0 || nv[idx] == 0) return RP_OK;
-  rp_als_heap h = {k, 0, rp_malloc(sizeof(float) * (size_t)k),
-                   rp_malloc(sizeof(int32_t) * (size_t)k)};
-  if (!h.s || !h.i) {
-    rp_free(h.s);
-    rp_free(h.i);
+  rp_topk h;
+  rp_topk_init(&h, k, rp_malloc(sizeof(int32_t) * (size_t)k), rp_malloc(sizeof(float) * (size_t)k));
+  if (!h.scores || !h.items) {
+    rp_free(h.scores);
+    rp_free(h.items);
     return rp_enomem(err, "top-k heap");
   }
   const float *F = which ? m->user_factors : m->item_factors, *q = F + (int64_t)idx * f;
@@ -256,10 +207,10 @@ int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int
   for (int32_t r = 0; r < rows; r++) {
     if (r == idx && !include_self) continue;
     float s = nv[r] > 0 ? rp_als_dot(q, F + (int64_t)r * f, f) / (qn * nv[r]) : 0.0f;
-    rp_als_heap_push(&h, s, r);
+    rp_topk_push(&h, r, s);
   }
-  *out_n = rp_als_heap_sorted(&h, out_idx, out_scores);
-  rp_free(h.s);
-  rp_free(h.i);
+  *out_n = rp_topk_sorted(&h, out_idx, out_scores);
+  rp_free(h.scores);
+  rp_free(h.items);
   return RP_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "events.h"
 #include "recommender.h"
+#include "selection.h"
 
 enum { RP_BASE_POPULARITY = 1, RP_BASE_RANDOM, RP_BASE_ITEMKNN };
 
@@ -122,20 +123,7 @@ int rp_itemknn_fit(const rp_csr *train, const rp_knn_opts *o, rp_itemknn **out, 
 int rp_itemknn_similar(const rp_itemknn *m, int32_t item, int32_t k, int32_t *items, float *scores,
                        int32_t *n, rp_err *err);
 
-/* ---- top-k selection (topk.c) ------------------------------------------------- */
-/* A bounded selection of the k best (score desc, item asc) candidates. */
-typedef struct rp_topk {
-  int32_t k, n;
-  int32_t *items;
-  float *scores;
-} rp_topk;
-static inline void rp_topk_init(rp_topk *t, int32_t k, int32_t *items, float *scores) {
-  t->k = k, t->n = 0, t->items = items, t->scores = scores;
-}
-void rp_topk_push(rp_topk *t, int32_t item, float score);
-/* Sorts the kept candidates best first; returns their count. */
-int32_t rp_topk_finish(rp_topk *t);
-
+/* ---- top-k selection: rp_topk (runtime/core/selection.h) --------------------- */
 /* Is item allowed by f?  (binary search in the exclusion list) */
 int rp_filter_allows(const rp_filter *f, int32_t item);
 

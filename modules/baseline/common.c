@@ -1,5 +1,5 @@
 /*
- * common.c -- what the baselines share: bounded top-k selection, filters,
+ * common.c -- what the baselines share: filters,
  * the rp_recommender adapter (a parallel loop over users calling the
  * model's per-user function with the user's exclusion row) and dispatch.
  */
@@ -7,61 +7,6 @@
 #include <string.h>
 
 #include "baseline_impl.h"
-
-/* ---- top-k: a min-heap on (score, -item) of at most k entries ------------- */
-static int worse(float sa, int32_t ia, float sb, int32_t ib) {
-  return sa < sb || (sa == sb && ia > ib);
-}
-
-static void sift_down(rp_topk *t, int32_t i) {
-  for (;;) {
-    int32_t l = 2 * i + 1, r = l + 1, w = i;
-    if (l < t->n && worse(t->scores[l], t->items[l], t->scores[w], t->items[w])) w = l;
-    if (r < t->n && worse(t->scores[r], t->items[r], t->scores[w], t->items[w])) w = r;
-    if (w == i) return;
-    float s = t->scores[i];
-    int32_t it = t->items[i];
-    t->scores[i] = t->scores[w], t->items[i] = t->items[w];
-    t->scores[w] = s, t->items[w] = it;
-    i = w;
-  }
-}
-
-void rp_topk_push(rp_topk *t, int32_t item, float score) {
-  if (t->k <= 0) return;
-  if (t->n < t->k) {
-    int32_t i = t->n++;
-    t->items[i] = item, t->scores[i] = score;
-    while (i > 0) { /* sift up */
-      int32_t p = (i - 1) / 2;
-      if (!worse(t->scores[i], t->items[i], t->scores[p], t->items[p])) break;
-      float s = t->scores[i];
-      int32_t it = t->items[i];
-      t->scores[i] = t->scores[p], t->items[i] = t->items[p];
-      t->scores[p] = s, t->items[p] = it;
-      i = p;
-    }
-    return;
-  }
-  if (!worse(t->scores[0], t->items[0], score, item)) return; /* not better than the worst */
-  t->items[0] = item, t->scores[0] = score;
-  sift_down(t, 0);
-}
-
-int32_t rp_topk_finish(rp_topk *t) {
-  /* heap sort: repeatedly move the worst to the end */
-  int32_t n = t->n;
-  while (t->n > 1) {
-    int32_t last = --t->n;
-    float s = t->scores[0];
-    int32_t it = t->items[0];
-    t->scores[0] = t->scores[last], t->items[0] = t->items[last];
-    t->scores[last] = s, t->items[last] = it;
-    sift_down(t, 0);
-  }
-  t->n = n;
-  return n;
-}
 
 int rp_filter_allows(const rp_filter *f, int32_t item) {
   if (!f) return 1;

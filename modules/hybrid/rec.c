@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hybrid.h"
+#include "selection.h"
 
 void rp_hyb_rec_free(rp_hyb_rec *r) {
   if (!r) return;
@@ -43,75 +44,19 @@ void rp_hyb_scratch_free(rp_hyb_scratch *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* ---- top-k ------------------------------------------------------------------
- * A k-slot min-heap whose root is the worst kept candidate; "better" is
- * higher score, then higher tiebreak, then lower index, so the result does
- * not depend on the order candidates are visited. */
-typedef struct {
-  const float *tb;
-  int32_t *it;
-  float *sc;
-  int32_t n;
-} heap;
-
-static inline int better(const heap *h, float sa, int32_t ia, float sb, int32_t ib) {
-  if (sa != sb) return sa > sb;
-  if (h->tb) {
-    float ta = h->tb[ia], tb = h->tb[ib];
-    if (ta != tb) return ta > tb;
-  }
-  return ia < ib;
-}
-
-static void sift_down(heap *h, int32_t i) {
-  for (;;) {
-    int32_t l = 2 * i + 1, r = l + 1, w = i;
-    if (l < h->n && better(h, h->sc[w], h->it[w], h->sc[l], h->it[l])) w = l;
-    if (r < h->n && better(h, h->sc[w], h->it[w], h->sc[r], h->it[r])) w = r;
-    if (w == i) return;
-    float ts = h->sc[i];
-    int32_t ti = h->it[i];
-    h->sc[i] = h->sc[w], h->it[i] = h->it[w];
-    h->sc[w] = ts, h->it[w] = ti;
-    i = w;
-  }
-}
-
-static void sift_up(heap *h, int32_t i) {
-  while (i > 0) {
-    int32_t p = (i - 1) / 2;
-    if (!better(h, h->sc[p], h->it[p], h->sc[i], h->it[i])) return;
-    float ts = h->sc[i];
-    int32_t ti = h->it[i];
-    h->sc[i] = h->sc[p], h->it[i] = h->it[p];
-    h->sc[p] = ts, h->it[p] = ti;
-    i = p;
-  }
-}
-
-static inline void offer(heap *h, int32_t k, float s, int32_t i) {
-  if (h->n < k) {
-    h->sc[h->n] = s;
-    h->it[h->n] = i;
-    sift_up(h, h->n++);
-  } else if (better(h, s, i, h->sc[0], h->it[0])) {
-    h->sc[0] = s;
-    h->it[0] = i;
-    sift_down(h, 0);
-  }
-}
-
 int32_t rp_hyb_topk(const float *scores, int32_t nitems, const float *tiebreak, uint8_t *mask,
                     const int32_t *allow, int32_t nallow, int32_t k, int32_t *items, float *out) {
   if (k <= 0) return 0;
-  heap h = {tiebreak, items, out, 0};
+  rp_topk h;
+  rp_topk_init(&h, k, items, out);
+  h.tiebreak = tiebreak;
   if (allow) {
     /* bit 1 marks an allowed item already offered (duplicates in the list) */
     for (int32_t q = 0; q < nallow; q++) {
       int32_t i = allow[q];
       if (i < 0 || i >= nitems || mask[i]) continue;
       mask[i] |= 2;
-      if (isfinite(scores[i])) offer(&h, k, scores[i], i);
+      if (isfinite(scores[i])) rp_topk_push(&h, i, scores[i]);
     }
     for (int32_t q = 0; q < nallow; q++)
       if (allow[q] >= 0 && allow[q] < nitems) mask[allow[q]] &= (uint8_t)~2u;
@@ -122,21 +67,11 @@ int32_t rp_hyb_topk(const float *scores, int32_t nitems, const float *tiebreak, 
     for (int32_t i = 0; i < nitems; i++) {
       float s = scores[i];
       if (s < th || mask[i] || !isfinite(s)) continue;
-      offer(&h, k, s, i);
-      if (h.n == k) th = h.sc[0];
+      rp_topk_push(&h, i, s);
+      if (h.n == k) th = h.scores[0];
     }
   }
-  /* pop worst-first into the tail: best first in the end */
-  int32_t n = h.n;
-  for (int32_t j = n - 1; j > 0; j--) {
-    float ts = h.sc[0];
-    int32_t ti = h.it[0];
-    h.sc[0] = h.sc[j], h.it[0] = h.it[j];
-    h.sc[j] = ts, h.it[j] = ti;
-    h.n = j;
-    sift_down(&h, 0);
-  }
-  return n;
+  return rp_topk_finish(&h); /* best first */
 }
 
 /* ---- requests ------------------------------------------------------------------ */
