@@ -3,7 +3,7 @@
  * min-heap whose root is the worst kept candidate.  Higher score wins, then
  * (when a tiebreak array is given) the higher tiebreak[index], then the
  * lower index: a total order, so the result does not depend on the order
- * candidates arrive in.  NaN scores never win against a number.  ALS,
+ * candidates arrive in.  NaN is not ordered: callers leave it out.  ALS,
  * baselines and hybrids all select through it.
  */
 #ifndef RP_SELECTION_H

@@ -1,9 +1,12 @@
 /* Check tests for the runtime core: allocation accounting and fault
- * injection, CRC32, the seeded generator, atomic writers and gzip readers. */
+ * injection, CRC32, the seeded generator, atomic writers and gzip readers,
+ * top-k selection against a full sort. */
+#include <math.h>
 #include <zlib.h>
 
 #include "rio.h"
 #include "rptest.h"
+#include "selection.h"
 
 START_TEST(alloc_accounting) {
   size_t base = rp_mem_current();
@@ -157,6 +160,52 @@ END_TEST
 START_TEST(writer_fault_loop) { RP_FAULT_LOOP(write_then_read(rp_test_tmp("fault.gz"))); }
 END_TEST
 
+/* the order rp_topk keeps, for the naive reference */
+static const float *ref_tb;
+static int ref_cmp(const void *a, const void *b) {
+  const float *x = a, *y = b; /* {score, index} pairs */
+  if (x[0] != y[0]) return x[0] > y[0] ? -1 : 1;
+  int32_t i = (int32_t)x[1], j = (int32_t)y[1];
+  if (ref_tb && ref_tb[i] != ref_tb[j]) return ref_tb[i] > ref_tb[j] ? -1 : 1;
+  return (i > j) - (i < j);
+}
+
+START_TEST(topk_against_sort) {
+  enum { N = 300 };
+  float score[N], tb[N], pair[N][2];
+  int32_t items[64], out_i[64];
+  float scores[64], out_s[64];
+  rp_rng r;
+  rp_rng_seed(&r, 5, 0);
+  for (int round = 0; round < 40; round++) {
+    int32_t k = (int32_t)rp_rng_below(&r, 64), m = 0;
+    ref_tb = round % 2 ? tb : NULL;
+    for (int i = 0; i < N; i++) {
+      score[i] = (float)rp_rng_below(&r, 20); /* many ties */
+      tb[i] = (float)rp_rng_below(&r, 3);
+    }
+    rp_topk t;
+    rp_topk_init(&t, k, items, scores);
+    t.tiebreak = ref_tb;
+    for (int q = 0; q < N; q++) { /* a scrambled visiting order */
+      int i = (int)((q * 97) % N);
+      rp_topk_push(&t, i, score[i]);
+      pair[m][0] = score[i], pair[m++][1] = (float)i;
+    }
+    qsort(pair, (size_t)m, sizeof pair[0], ref_cmp);
+    int32_t n = round % 4 < 2 ? rp_topk_finish(&t) : rp_topk_sorted(&t, out_i, out_s);
+    const int32_t *gi = round % 4 < 2 ? items : out_i;
+    const float *gs = round % 4 < 2 ? scores : out_s;
+    ck_assert_int_eq(n, k);
+    for (int32_t a = 0; a < n; a++) {
+      ck_assert_int_eq(gi[a], (int32_t)pair[a][1]);
+      ck_assert(gs[a] == pair[a][0]);
+    }
+    if (round % 4 >= 2) ck_assert_int_eq(t.n, 0); /* emptied for reuse */
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("runtime");
   TCase *tc = tcase_create("core");
@@ -170,6 +219,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, gzip_truncated_is_error);
   tcase_add_test(tc, reader_missing_file);
   tcase_add_test(tc, writer_fault_loop);
+  tcase_add_test(tc, topk_against_sort);
   suite_add_tcase(s, tc);
   return s;
 }
