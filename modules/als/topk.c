@@ -15,14 +15,9 @@
 #include "als_impl.h"
 #include "screen.h"
 
-static int cmp_i32(const void *a, const void *b) {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  return (x > y) - (x < y);
-}
-
 int64_t rp_als_sort_unique(int32_t *idx, int64_t n) {
   if (n <= 0) return 0;
-  qsort(idx, (size_t)n, sizeof *idx, cmp_i32);
+  qsort(idx, (size_t)n, sizeof *idx, rp_cmp_i32);
   int64_t o = 0;
   for (int64_t j = 0; j < n; j++)
     if (idx[j] >= 0 && (o == 0 || idx[j] != idx[o - 1])) idx[o++] = idx[j];

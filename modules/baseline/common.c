@@ -57,11 +57,6 @@ int rp_baseline_recommend_one(const rp_baseline *b, int32_t u, uint64_t stream, 
   return RP_OK;
 }
 
-static int cmp_i32(const void *a, const void *b) {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  return (x > y) - (x < y);
-}
-
 int rp_baseline_recommend_for(const rp_baseline *b, int32_t u, int32_t k, const rp_csr *exclude,
                               const int32_t *deny, int32_t ndeny, const int32_t *allow,
                               int32_t nallow, int32_t *items, float *scores, int32_t *n,
@@ -79,7 +74,7 @@ int rp_baseline_recommend_for(const rp_baseline *b, int32_t u, int32_t k, const 
   int64_t ne = 0;
   for (int64_t q = 0; q < nrow; q++) excl[ne++] = exclude->indices[exclude->indptr[u] + q];
   for (int32_t q = 0; q < ndeny; q++) excl[ne++] = deny[q];
-  qsort(excl, (size_t)ne, sizeof *excl, cmp_i32);
+  qsort(excl, (size_t)ne, sizeof *excl, rp_cmp_i32);
   for (int32_t q = 0; q < nallow; q++)
     if (allow[q] >= 0 && allow[q] < b->nitems) mask[allow[q]] = 1;
   rp_filter f = {excl, ne, mask};

@@ -27,16 +27,6 @@ static void choose(int32_t *ids, int32_t n, int32_t m, uint64_t seed, uint64_t s
   }
 }
 
-static int cmp_i32(const void *a, const void *b) {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  return (x > y) - (x < y);
-}
-
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
 /* Eligible ids (count >= min) and which to take: round(fraction * E) of a
  * seeded shuffle, or its fold-th of folds parts. */
 static int pick(const int32_t *col, int64_t nev, int32_t nids, int32_t min, double fraction,
@@ -76,7 +66,7 @@ static int pick(const int32_t *col, int64_t nev, int32_t nids, int32_t min, doub
   }
   choose(ids, ne, folds ? ne : m, seed, stream);
   if (a) memmove(ids, ids + a, (size_t)m * sizeof *ids);
-  qsort(ids, (size_t)m, sizeof *ids, cmp_i32);
+  qsort(ids, (size_t)m, sizeof *ids, rp_cmp_i32);
   for (int32_t j = 0; j < m; j++) fl[ids[j]] = 1;
   *out = ids;
   *nout = m;
@@ -167,8 +157,8 @@ int rp_cold_users_split(const rp_events *ev, const rp_cold_opts *o, rp_cold_user
     }
     out->test_users[r] = tu;
     /* log order inside known and test */
-    qsort(kidx, (size_t)nk, sizeof *kidx, cmp_i64);
-    qsort(tidx, (size_t)nt, sizeof *tidx, cmp_i64);
+    qsort(kidx, (size_t)nk, sizeof *kidx, rp_cmp_i64);
+    qsort(tidx, (size_t)nt, sizeof *tidx, rp_cmp_i64);
     if (!(out->known[r] = rp_events_take(ev, kidx, nk, err)) ||
         !(out->test[r] = rp_events_take(ev, tidx, nt, err))) {
       rc = err ? err->status : RP_ENOMEM;

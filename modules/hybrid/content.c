@@ -136,11 +136,6 @@ static int slice(content *c, rp_err *err) {
   return RP_OK;
 }
 
-static int cmp_i32(const void *a, const void *b) {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  return (x > y) - (x < y);
-}
-
 static int content_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *s, int32_t k,
                        int32_t *items, float *scores, int32_t *n, rp_err *err) {
   (void)err;
@@ -163,7 +158,7 @@ static int content_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch 
       p[f] += w * X->data[t];
     }
   }
-  if (nt > 1) qsort(touched, (size_t)nt, sizeof *touched, cmp_i32);
+  if (nt > 1) qsort(touched, (size_t)nt, sizeof *touched, rp_cmp_i32);
   double norm = 0, cost_t = 0;
   for (int32_t t = 0; t < nt; t++) {
     norm += (double)p[touched[t]] * (double)p[touched[t]];

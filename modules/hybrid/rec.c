@@ -109,11 +109,6 @@ static void history_of(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp
   if (q->nhist == 0) row_of(exclude, u, &q->hist, &q->hval, &q->nhist);
 }
 
-static int cmp_i32(const void *a, const void *b) {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  return (x > y) - (x < y);
-}
-
 int rp_hyb_restrict(rp_hyb_rec *r, const int32_t *items, int32_t n, rp_err *err) {
   if (!items) {
     rp_free(r->cand);
@@ -125,7 +120,7 @@ int rp_hyb_restrict(rp_hyb_rec *r, const int32_t *items, int32_t n, rp_err *err)
   if (!c) return rp_enomem(err, "candidates");
   for (int32_t j = 0; j < n; j++)
     if (items[j] >= 0 && items[j] < r->api.nitems) c[m++] = items[j];
-  qsort(c, (size_t)m, sizeof *c, cmp_i32);
+  qsort(c, (size_t)m, sizeof *c, rp_cmp_i32);
   int32_t u = 0;
   for (int32_t j = 0; j < m; j++)
     if (!u || c[j] != c[u - 1]) c[u++] = c[j];
@@ -142,7 +137,7 @@ int32_t rp_hyb_intersect(const rp_hyb_rec *r, const int32_t *allow, int32_t n, i
       out[m++] = allow[j];
       continue;
     }
-    if (bsearch(&allow[j], r->cand, (size_t)r->ncand, sizeof *r->cand, cmp_i32))
+    if (bsearch(&allow[j], r->cand, (size_t)r->ncand, sizeof *r->cand, rp_cmp_i32))
       out[m++] = allow[j];
   }
   return m;

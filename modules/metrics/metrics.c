@@ -61,11 +61,6 @@ static int32_t relevant_count(const rp_csr *test, int32_t u, float thr) {
   return t;
 }
 
-static int cmp_i32(const void *a, const void *b) {
-  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-  return (x > y) - (x < y);
-}
-
 int rp_metrics_users(const rp_csr *test, const rp_metrics_opts *o, int32_t **out, int32_t *n,
                      rp_err *err) {
   *out = NULL;
@@ -76,7 +71,7 @@ int rp_metrics_users(const rp_csr *test, const rp_metrics_opts *o, int32_t **out
   int32_t k = 0;
   if (o->users) {
     memcpy(u, o->users, (size_t)cap * sizeof *u);
-    qsort(u, (size_t)cap, sizeof *u, cmp_i32);
+    qsort(u, (size_t)cap, sizeof *u, rp_cmp_i32);
     for (int32_t i = 0; i < cap; i++)
       if ((k == 0 || u[i] != u[k - 1]) && relevant_count(test, u[i], o->threshold) > 0)
         u[k++] = u[i];
@@ -302,16 +297,11 @@ static int score_batch(state *s, int32_t pos, int32_t bn, const int32_t *lists,
   return RP_OK;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
 /* Gini index of counts[0..n) (sorted copy in tmp). */
 static double gini(const int64_t *counts, int32_t n, int64_t *tmp) {
   if (n <= 0) return RP_NAN;
   memcpy(tmp, counts, (size_t)n * sizeof *tmp);
-  qsort(tmp, (size_t)n, sizeof *tmp, cmp_i64);
+  qsort(tmp, (size_t)n, sizeof *tmp, rp_cmp_i64);
   double num = 0, tot = 0;
   for (int32_t i = 0; i < n; i++) {
     num += (2.0 * (i + 1) - n - 1) * (double)tmp[i];

@@ -154,3 +154,13 @@ int rp_num_cores(void) {
 }
 
 int rp_threads(int req) { return req > 0 ? req : rp_num_cores(); }
+
+int rp_cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+int rp_cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}

@@ -93,6 +93,9 @@ uint32_t rp_crc32(uint32_t crc, const void *buf, size_t len);
 double rp_now(void);     /* monotonic seconds */
 int rp_num_cores(void);  /* online CPUs, at least 1 */
 int rp_threads(int req); /* req <= 0: all cores; else req */
+/* qsort/bsearch comparators of int32_t and int64_t, ascending */
+int rp_cmp_i32(const void *a, const void *b);
+int rp_cmp_i64(const void *a, const void *b);
 
 #define RP_ALWAYS(x) (x)
 #define RP_NEVER(x) (x)
