@@ -36,23 +36,6 @@ static void readopts(lua_State *L, int idx, rp_metrics_opts *o) {
   o->batch = (int32_t)rpL_optinteger(L, idx, "batch", 0, 0, INT32_MAX);
 }
 
-/* Reads a Lua array of external user ids into indices (unknown ids are
- * skipped: they have no test row).  Leaves a userdata buffer on the stack. */
-static int32_t *readusers(lua_State *L, int idx, const rp_csr *test, int32_t *n) {
-  luaL_checktype(L, idx, LUA_TTABLE);
-  lua_Integer len = luaL_len(L, idx);
-  int32_t *u = lua_newuserdatauv(L, (size_t)(len > 0 ? len : 1) * sizeof *u, 0);
-  int32_t k = 0;
-  for (lua_Integer i = 1; i <= len; i++) {
-    lua_rawgeti(L, idx, i);
-    int32_t r = test->rowmap ? rpL_lookup(L, -1, test->rowmap) : -1;
-    lua_pop(L, 1);
-    if (r >= 0) u[k++] = r;
-  }
-  *n = k;
-  return u;
-}
-
 /* An empty Evaluation box remembering the test matrix's user map. */
 static void **newevalbox(lua_State *L, const rp_csr *test) {
   void **slot = rpL_newbox(L, RP_EVAL_T);
@@ -71,7 +54,7 @@ static int metrics_run(lua_State *L) {
   rp_csr *test = rpL_checkmatrix(L, 3);
   rp_metrics_opts o;
   readopts(L, 4, &o);
-  if (!lua_isnoneornil(L, 5)) o.users = readusers(L, 5, test, &o.nusers);
+  if (!lua_isnoneornil(L, 5)) o.users = rpL_idlist(L, 5, test->rowmap, &o.nusers);
   void **slot = newevalbox(L, test);
   rp_err err;
   if (rp_metrics_evaluate(rec, train, test, &o, (rp_metrics_result **)slot, &err))
@@ -87,7 +70,7 @@ static int metrics_users(lua_State *L) {
   rp_csr *test = rpL_checkmatrix(L, 2);
   rp_metrics_opts o;
   readopts(L, 3, &o);
-  if (!lua_isnoneornil(L, 4)) o.users = readusers(L, 4, test, &o.nusers);
+  if (!lua_isnoneornil(L, 4)) o.users = rpL_idlist(L, 4, test->rowmap, &o.nusers);
   int32_t *u, n;
   rp_err err;
   if (rp_metrics_check(train, test, &o, &err) || rp_metrics_users(test, &o, &u, &n, &err))
