@@ -274,16 +274,22 @@ int32_t *rpL_optidlist(lua_State *L, int opt, const char *field, const rp_idmap 
   return ix;
 }
 
-void rpL_pushlists(lua_State *L, const rp_idmap *map, const int32_t *idx, const float *scores,
-                   int32_t n) {
-  lua_createtable(L, n, 0);
+void rpL_pushids(lua_State *L, const rp_idmap *map, const int32_t *idx, int32_t n) {
   lua_createtable(L, n, 0);
   for (int32_t a = 0; a < n; a++) {
     if (map)
       rpL_pushid(L, map, idx[a]);
     else
       lua_pushinteger(L, (lua_Integer)idx[a] + 1);
-    lua_rawseti(L, -3, a + 1);
+    lua_rawseti(L, -2, a + 1);
+  }
+}
+
+void rpL_pushlists(lua_State *L, const rp_idmap *map, const int32_t *idx, const float *scores,
+                   int32_t n) {
+  rpL_pushids(L, map, idx, n);
+  lua_createtable(L, n, 0);
+  for (int32_t a = 0; a < n; a++) {
     lua_pushnumber(L, scores[a]);
     lua_rawseti(L, -2, a + 1);
   }

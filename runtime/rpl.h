@@ -95,8 +95,11 @@ int32_t *rpL_idlist(lua_State *L, int idx, const rp_idmap *map, int32_t *n);
  * NULL with *n = 0 and nothing pushed when the field is absent.  Raises
  * "field 'deny' must be a list of ids" when it is not a table. */
 int32_t *rpL_optidlist(lua_State *L, int opt, const char *field, const rp_idmap *map, int32_t *n);
-/* Pushes two arrays: the external ids on map of idx[0..n) (1-based
- * integers when map is NULL) and scores[0..n). */
+/* Pushes an array of the external ids on map of idx[0..n) (1-based
+ * integers when map is NULL). */
+void rpL_pushids(lua_State *L, const rp_idmap *map, const int32_t *idx, int32_t n);
+/* Pushes two arrays: the ids of idx[0..n) as rpL_pushids, and
+ * scores[0..n) (a recommendation list; a matrix row and its values). */
 void rpL_pushlists(lua_State *L, const rp_idmap *map, const int32_t *idx, const float *scores,
                    int32_t n);
 /* Returns nil and fmt (one %s) formatted with the value at idx as text:

@@ -95,15 +95,9 @@ static int features_row(lua_State *L) {
   if (r < 0) {
     return rpL_nilmsg(L, "unknown id '%s'", 2);
   }
-  int64_t a = r < f->m->nrows ? f->m->indptr[r] : 0, b = r < f->m->nrows ? f->m->indptr[r + 1] : 0;
-  lua_createtable(L, (int)(b - a), 0);
-  lua_createtable(L, (int)(b - a), 0);
-  for (int64_t k = a; k < b; k++) {
-    rpL_pushid(L, f->m->colmap, f->m->indices[k]);
-    lua_rawseti(L, -3, k - a + 1);
-    lua_pushnumber(L, f->m->data[k]);
-    lua_rawseti(L, -2, k - a + 1);
-  }
+  int64_t a = r < f->m->nrows ? f->m->indptr[r] : 0;
+  rpL_pushlists(L, f->m->colmap, f->m->indices + a, f->m->data + a,
+                (int32_t)rp_csr_rowlen(f->m, r));
   return 2;
 }
 
@@ -839,14 +833,6 @@ static int hybrid_history_count(lua_State *L) {
 }
 
 /* ---- cold-start splits ------------------------------------------------------------------ */
-static void push_ids(lua_State *L, const rp_idmap *map, const int32_t *ix, int32_t n) {
-  lua_createtable(L, n, 0);
-  for (int32_t i = 0; i < n; i++) {
-    rpL_pushid(L, map, ix[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-}
-
 /* Reads opts.reveal into reveal[]; returns the count. */
 static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
   static const int32_t def[] = {0, 1, 3, 5};
@@ -919,7 +905,7 @@ static int hybrid_cold_users(lua_State *L) {
     lua_pop(L, 1);
   }
   lua_createtable(L, 0, 2);
-  push_ids(L, ev->users, copy, nusers);
+  rpL_pushids(L, ev->users, copy, nusers);
   lua_setfield(L, -2, "users");
   setint(L, "held_out", nusers);
   lua_remove(L, -4); /* the copy */
@@ -944,7 +930,7 @@ static int hybrid_cold_items(lua_State *L) {
   memcpy(copy, items, (size_t)nitems * sizeof *copy);
   rp_free(items);
   lua_createtable(L, 0, 2);
-  push_ids(L, ev->items, copy, nitems);
+  rpL_pushids(L, ev->items, copy, nitems);
   lua_setfield(L, -2, "items");
   setint(L, "held_out", nitems);
   lua_remove(L, -2); /* the copy */

@@ -75,11 +75,7 @@ static int metrics_users(lua_State *L) {
   rp_err err;
   if (rp_metrics_check(train, test, &o, &err) || rp_metrics_users(test, &o, &u, &n, &err))
     return rpL_error(L, &err);
-  lua_createtable(L, n, 0);
-  for (int32_t i = 0; i < n; i++) {
-    rpL_pushid(L, test->rowmap, u[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
+  rpL_pushids(L, test->rowmap, u, n);
   rp_free(u);
   return 1;
 }
@@ -320,11 +316,7 @@ static int eval_values(lua_State *L) {
 static int eval_user_ids(lua_State *L) {
   rp_metrics_result *r = checkeval(L, 1);
   rp_idmap *users = usermap(L, 1);
-  lua_createtable(L, r->n, 0);
-  for (int32_t i = 0; i < r->n; i++) {
-    rpL_pushid(L, users, r->users[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
+  rpL_pushids(L, users, r->users, r->n);
   return 1;
 }
 

@@ -67,11 +67,7 @@ static int32_t row_of(lua_State *L, const rp_csr *m, int idx, const char *what) 
   luaL_checkany(L, idx);
   const rp_idmap *map = what[0] == 'u' ? m->rowmap : m->colmap;
   int32_t r = map ? rpL_lookup(L, idx, map) : -1;
-  if (r < 0) {
-    const char *s = luaL_tolstring(L, idx, NULL);
-    lua_pushnil(L);
-    lua_pushfstring(L, "unknown %s id '%s'", what, s);
-  }
+  if (r < 0) rpL_nilmsg(L, what[0] == 'u' ? "unknown user id '%s'" : "unknown item id '%s'", idx);
   return r;
 }
 
@@ -80,15 +76,8 @@ static int matrix_row(lua_State *L) {
   rp_csr *m = rpL_checkmatrix(L, 1);
   int32_t r = row_of(L, m, 2, "user");
   if (r < 0) return 2;
-  int64_t a = r < m->nrows ? m->indptr[r] : 0, b = r < m->nrows ? m->indptr[r + 1] : 0;
-  lua_createtable(L, (int)(b - a), 0);
-  lua_createtable(L, (int)(b - a), 0);
-  for (int64_t k = a; k < b; k++) {
-    rpL_pushid(L, m->colmap, m->indices[k]);
-    lua_rawseti(L, -3, k - a + 1);
-    lua_pushnumber(L, m->data[k]);
-    lua_rawseti(L, -2, k - a + 1);
-  }
+  int64_t a = r < m->nrows ? m->indptr[r] : 0;
+  rpL_pushlists(L, m->colmap, m->indices + a, m->data + a, (int32_t)rp_csr_rowlen(m, r));
   return 2;
 }
 
