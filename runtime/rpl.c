@@ -212,6 +212,10 @@ int rpL_optenum(lua_State *L, int idx, const char *field, int def, const char *c
 }
 
 /* ---- memory ---------------------------------------------------------------- */
+void *rpL_scratch(lua_State *L, size_t count, size_t size) {
+  return lua_newuserdatauv(L, (count ? count : 1) * size, 0);
+}
+
 static size_t after_last_gc;
 
 void rpL_gcpressure(lua_State *L) {
@@ -247,7 +251,7 @@ int32_t *rpL_idlist(lua_State *L, int idx, const rp_idmap *map, int32_t *n) {
   idx = lua_absindex(L, idx);
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_Integer len = luaL_len(L, idx);
-  int32_t *ix = lua_newuserdatauv(L, (size_t)(len > 0 ? len : 1) * sizeof *ix, 0);
+  int32_t *ix = rpL_scratch(L, (size_t)(len > 0 ? len : 0), sizeof *ix);
   *n = 0;
   for (lua_Integer i = 1; i <= len; i++) {
     lua_geti(L, idx, i);

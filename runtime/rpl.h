@@ -62,6 +62,10 @@ int rpL_getopt(lua_State *L, int idx, const char *field);
 int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...);
 
 /* ---- memory ---------------------------------------------------------------- */
+/* A scratch array of count (at least 1) elements of size bytes, in a
+ * userdata pushed on the stack: the GC frees it, so a Lua error cannot
+ * leak it. */
+void *rpL_scratch(lua_State *L, size_t count, size_t size);
 /* Call after building a large C object: runs a GC cycle when C memory has
  * grown well past what it was after the last collection (Torch7's trick),
  * so loops that build matrices do not balloon. */

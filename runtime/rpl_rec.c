@@ -2,14 +2,8 @@
  * rpl_rec.c -- the Lua recommender protocol, once for every binding whose
  * objects hold an rp_recommender (ALS models, baselines, hybrids):
  * recommend(user, opts) and recommend_all(opts).  See rpl.h.
- *
- * Scratch arrays live in Lua userdata, so a Lua error cannot leak them.
  */
 #include "rpl.h"
-
-static void *scratch(lua_State *L, size_t count, size_t size) {
-  return lua_newuserdatauv(L, (count ? count : 1) * size, 0);
-}
 
 /* opts.k, capped at the catalogue: no list is longer, so no larger scratch */
 static int32_t optk(lua_State *L, int opt, const rp_recommender *rec) {
@@ -35,8 +29,8 @@ int rpL_recommend(lua_State *L, const rp_recommender *rec, const rpL_recspec *sp
   q.user = rec->users ? rpL_lookup(L, 2, rec->users) : -1;
   q.deny = rpL_optidlist(L, 3, "deny", rec->items, &q.ndeny);
   q.allow = rpL_optidlist(L, 3, "items", rec->items, &q.nallow);
-  int32_t *items = scratch(L, (size_t)q.k, sizeof *items), n = 0;
-  float *scores = scratch(L, (size_t)q.k, sizeof *scores);
+  int32_t *items = rpL_scratch(L, (size_t)q.k, sizeof *items), n = 0;
+  float *scores = rpL_scratch(L, (size_t)q.k, sizeof *scores);
   const char *why = NULL;
   rp_err err;
   if (spec->one(L, rec, &q, items, scores, &n, &why, &err)) return rpL_error(L, &err);
@@ -58,8 +52,8 @@ int rpL_recommend_all(lua_State *L, const rp_recommender *rec, const rpL_recspec
     rpL_fielderror(L, 2, "users", "must be a list of ids, got %s", luaL_typename(L, ul));
   lua_Integer len = given ? luaL_len(L, ul) : rec->users ? rec->users->n : 0;
   /* users[i]: the index asked; at[i]: its position in the list given */
-  int32_t *users = scratch(L, (size_t)len, sizeof *users), n = 0;
-  int32_t *at = scratch(L, (size_t)len, sizeof *at);
+  int32_t *users = rpL_scratch(L, (size_t)len, sizeof *users), n = 0;
+  int32_t *at = rpL_scratch(L, (size_t)len, sizeof *at);
   for (lua_Integer i = 0; i < len; i++) {
     int32_t u = (int32_t)i;
     if (given) {
@@ -71,8 +65,8 @@ int rpL_recommend_all(lua_State *L, const rp_recommender *rec, const rpL_recspec
     users[n] = u, at[n++] = (int32_t)i + 1;
   }
   size_t nk = (size_t)n * (size_t)k;
-  int32_t *items = scratch(L, nk, sizeof *items), *cnt = scratch(L, (size_t)n, sizeof *cnt);
-  float *scores = scratch(L, nk, sizeof *scores);
+  int32_t *items = rpL_scratch(L, nk, sizeof *items), *cnt = rpL_scratch(L, (size_t)n, sizeof *cnt);
+  float *scores = rpL_scratch(L, nk, sizeof *scores);
   rp_err err;
   if (rec->recommend(rec->self, users, n, k, x, threads, items, scores, cnt, &err))
     return rpL_error(L, &err);

@@ -36,8 +36,6 @@ static modelbox *newmodelbox(lua_State *L) {
   return b;
 }
 
-static void *scratch(lua_State *L, size_t n) { return lua_newuserdatauv(L, n ? n : 1, 0); }
-
 /* k beyond the candidates gives what there is: no larger scratch than that */
 static int32_t capk(lua_Integer k, int32_t limit) { return k < limit ? (int32_t)k : limit; }
 
@@ -223,8 +221,8 @@ static rp_als_list sorted_list(int32_t *idx, int32_t n) {
 
 static int topk_push(lua_State *L, const rp_als_model *m, const float *x, int32_t k,
                      const rp_als_list *ex, int nex, const rp_als_list *allow) {
-  int32_t *items = scratch(L, sizeof(int32_t) * (size_t)k);
-  float *scores = scratch(L, sizeof(float) * (size_t)k);
+  int32_t *items = rpL_scratch(L, (size_t)k, sizeof(int32_t));
+  float *scores = rpL_scratch(L, (size_t)k, sizeof(float));
   int32_t n;
   rp_err err;
   if (rp_als_topk(m, x, k, ex, nex, allow, items, scores, &n, &err)) return rpL_error(L, &err);
@@ -280,8 +278,8 @@ static int model_recommend_new(lua_State *L) {
   rpL_checkopts(L, 3, known);
   int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), m->nitems);
   lua_Integer n = luaL_len(L, 2);
-  int32_t *items = scratch(L, sizeof(int32_t) * (size_t)n);
-  float *vals = scratch(L, sizeof(float) * (size_t)n);
+  int32_t *items = rpL_scratch(L, (size_t)n, sizeof(int32_t));
+  float *vals = rpL_scratch(L, (size_t)n, sizeof(float));
   int has_values = rpL_getopt(L, 3, "values") != LUA_TNIL;
   if (has_values && (!lua_istable(L, -1) || luaL_len(L, -1) != n))
     rpL_fielderror(L, 3, "values", "must be an array as long as the items (%d)", (int)n);
@@ -298,7 +296,7 @@ static int model_recommend_new(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  float *x = scratch(L, sizeof(float) * (size_t)m->factors);
+  float *x = rpL_scratch(L, (size_t)m->factors, sizeof(float));
   rp_err err;
   if (rp_als_foldin(m, items, vals, n, x, &err)) return rpL_error(L, &err);
   rp_als_list ex[RP_ALS_MAX_EXCL], allow;
@@ -308,7 +306,7 @@ static int model_recommend_new(lua_State *L) {
   if (deny) ex[nex++] = sorted_list(deny, nd);
   if (al) allow = sorted_list(al, na);
   if (rpL_optboolean(L, 3, "filter_seen", 1)) {
-    int32_t *given = scratch(L, sizeof(int32_t) * (size_t)n);
+    int32_t *given = rpL_scratch(L, (size_t)n, sizeof(int32_t));
     memcpy(given, items, sizeof(int32_t) * (size_t)n);
     ex[nex].idx = given;
     ex[nex].n = rp_als_sort_unique(given, n);
@@ -334,8 +332,8 @@ static int similar(lua_State *L, int which) {
   int32_t i = map ? rpL_lookup(L, 2, map) : -1;
   if (i < 0 || i >= (which ? m->nusers : m->nitems))
     return rpL_nilmsg(L, which ? "unknown user '%s'" : "unknown item '%s'", 2);
-  int32_t *idx = scratch(L, sizeof(int32_t) * (size_t)k), n;
-  float *scores = scratch(L, sizeof(float) * (size_t)k);
+  int32_t *idx = rpL_scratch(L, (size_t)k, sizeof(int32_t)), n;
+  float *scores = rpL_scratch(L, (size_t)k, sizeof(float));
   rp_err err;
   if (rp_als_similar(m, which, i, k, self, idx, scores, &n, &err)) return rpL_error(L, &err);
   if (n == 0 && k > 0)
@@ -366,8 +364,8 @@ static int model_explain(lua_State *L) {
   if (u < 0) return rpL_nilmsg(L, "unknown user '%s'", 2);
   if (i < 0 || i >= m->nitems) return rpL_nilmsg(L, "unknown item '%s'", 3);
   int64_t a = u < hist->nrows ? hist->indptr[u] : 0, n = rp_csr_rowlen(hist, u);
-  int32_t *items = scratch(L, sizeof(int32_t) * (size_t)k), cnt;
-  float *contrib = scratch(L, sizeof(float) * (size_t)k);
+  int32_t *items = rpL_scratch(L, (size_t)k, sizeof(int32_t)), cnt;
+  float *contrib = rpL_scratch(L, (size_t)k, sizeof(float));
   double total;
   rp_err err;
   if (rp_als_explain(m, hist->indices + a, hist->data + a, n, i, k, items, contrib, &cnt, &total,

@@ -17,11 +17,6 @@
 #define RP_HYBRID_T "recpipe.Hybrid"
 
 /* ---- small helpers ------------------------------------------------------------ */
-/* A scratch array owned by a userdata pushed on the stack (freed by GC). */
-static void *tmparray(lua_State *L, size_t count, size_t size) {
-  return lua_newuserdatauv(L, (count ? count : 1) * size, 0);
-}
-
 static void setint(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
@@ -310,7 +305,7 @@ static void attr_opts(lua_State *L, rp_attr_opts *o) {
   if (rpL_getopt(L, 2, "names") != LUA_TNIL) {
     luaL_argcheck(L, lua_istable(L, -1), 2, "field 'names' must be a list of column names");
     int n = (int)luaL_len(L, -1);
-    const char **names = tmparray(L, (size_t)n, sizeof *names);
+    const char **names = rpL_scratch(L, (size_t)n, sizeof *names);
     for (int i = 0; i < n; i++) {
       lua_geti(L, -2, i + 1);
       if (lua_type(L, -1) != LUA_TSTRING) rpL_fielderror(L, 2, "names", "must hold strings");
@@ -458,7 +453,7 @@ static void request_history(lua_State *L, int opt, const rp_hyb_rec *r, rp_hyb_r
   rpL_getopt(L, opt, "history");
   int h = lua_gettop(L);
   int32_t n = (int32_t)luaL_len(L, h), j = 0;
-  float *val = tmparray(L, (size_t)n, sizeof *val);
+  float *val = rpL_scratch(L, (size_t)n, sizeof *val);
   for (int32_t i = 0; i < n; i++) {
     lua_geti(L, h, i + 1);
     int known = r->api.items && rpL_lookup(L, -1, r->api.items) >= 0;
@@ -886,7 +881,7 @@ static int hybrid_cold_users(lua_State *L) {
     lua_setfield(L, -2, "test");
     lua_rawseti(L, -2, r + 1);
   }
-  int32_t *copy = tmparray(L, (size_t)ev->users->n, sizeof *copy);
+  int32_t *copy = rpL_scratch(L, (size_t)ev->users->n, sizeof *copy);
   lua_insert(L, -3); /* below train and cases */
   rp_cold_users c;
   rp_err err;
@@ -921,7 +916,7 @@ static int hybrid_cold_items(lua_State *L) {
   double fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
   uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
   void **train = rpL_newbox(L, RP_EVENTS_T), **test = rpL_newbox(L, RP_EVENTS_T);
-  int32_t *copy = tmparray(L, (size_t)ev->items->n, sizeof *copy);
+  int32_t *copy = rpL_scratch(L, (size_t)ev->items->n, sizeof *copy);
   int32_t *items = NULL, nitems = 0;
   rp_err err;
   if (rp_cold_items_split(ev, fraction, seed, (rp_events **)train, (rp_events **)test, &items,
