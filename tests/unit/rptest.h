@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "rp.h"
 
 #define RP_TEST_MAIN(suite_fn)                                                \
@@ -66,5 +67,40 @@ static inline void rp_test_write(const char *path, const char *text) {
       ck_assert_msg(rc_ != 0, "allocation %ld failed but the call succeeded", n_);       \
     }                                                                                    \
   } while (0)
+
+/* A new map of the ids prefix0, prefix1, ..., prefix<n-1>. */
+static inline rp_idmap *rp_test_numbered(const char *prefix, int n) {
+  rp_idmap *m = rp_idmap_new(NULL);
+  char buf[32];
+  for (int i = 0; i < n; i++) {
+    int32_t j;
+    int len = snprintf(buf, sizeof buf, "%s%d", prefix, i);
+    ck_assert_int_eq(rp_idmap_intern(m, buf, (size_t)len, &j, NULL), 0);
+  }
+  return m;
+}
+
+/* New Events from arrays: event i is user "u<u[i]>", item "i<it[i]>",
+ * value v[i] (1 when v is NULL) and time t[i] (no time column when t is
+ * NULL); ids are numbered in order of first appearance. */
+static inline rp_events *rp_test_events(int n, const int *u, const int *it, const float *v,
+                                        const int64_t *t) {
+  rp_err err;
+  rp_events *ev = rp_events_new(NULL, NULL, t != NULL, NULL, 0, NULL, NULL, &err);
+  ck_assert_ptr_nonnull(ev);
+  ck_assert_int_eq(rp_events_reserve(ev, n, &err), 0);
+  char b[32];
+  for (int i = 0; i < n; i++) {
+    int32_t ui, ii;
+    snprintf(b, sizeof b, "u%d", u[i]);
+    ck_assert_int_eq(rp_idmap_intern(ev->users, b, strlen(b), &ui, &err), 0);
+    snprintf(b, sizeof b, "i%d", it[i]);
+    ck_assert_int_eq(rp_idmap_intern(ev->items, b, strlen(b), &ii, &err), 0);
+    ev->user[i] = ui, ev->item[i] = ii, ev->value[i] = v ? v[i] : 1.0f;
+    if (t) ev->time[i] = t[i];
+  }
+  ev->n = n;
+  return ev;
+}
 
 #endif

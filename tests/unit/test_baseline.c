@@ -8,25 +8,6 @@
 #include "baseline.h"
 #include "rptest.h"
 
-static rp_events *mk(int n, const int *u, const int *it, const float *v, const int64_t *t) {
-  rp_err err;
-  rp_events *ev = rp_events_new(NULL, NULL, t != NULL, NULL, 0, NULL, NULL, &err);
-  ck_assert_ptr_nonnull(ev);
-  ck_assert_int_eq(rp_events_reserve(ev, n, &err), 0);
-  char b[32];
-  for (int i = 0; i < n; i++) {
-    int32_t ui, ii;
-    snprintf(b, sizeof b, "u%d", u[i]);
-    ck_assert_int_eq(rp_idmap_intern(ev->users, b, strlen(b), &ui, &err), 0);
-    snprintf(b, sizeof b, "i%d", it[i]);
-    ck_assert_int_eq(rp_idmap_intern(ev->items, b, strlen(b), &ii, &err), 0);
-    ev->user[i] = ui, ev->item[i] = ii, ev->value[i] = v ? v[i] : 1.0f;
-    if (t) ev->time[i] = t[i];
-  }
-  ev->n = n;
-  return ev;
-}
-
 static rp_csr *to_matrix(const rp_events *ev) {
   rp_err err;
   rp_csr *m = rp_csr_build(ev->users->n, ev->items->n, ev->user, ev->item, ev->value, NULL, ev->n,
@@ -56,7 +37,7 @@ START_TEST(popularity_hand) {
   int it[] = {0, 0, 0, 1, 1, 2};
   float v[] = {1, 1, 1, 5, 1, 1};
   int64_t t[] = {0, 10, 20, 20, 0, 20};
-  rp_events *ev = mk(6, u, it, v, t);
+  rp_events *ev = rp_test_events(6, u, it, v, t);
   rp_pop_opts o = {0};
   rp_popularity *p;
   rp_err err;
@@ -121,7 +102,7 @@ START_TEST(popularity_hand) {
   o.half_life = 5;
   ck_assert_int_eq(rp_popularity_fit_matrix(m, &o, &p, &err), RP_EINVAL);
   ck_assert_ptr_nonnull(strstr(err.msg, "event times"));
-  rp_events *nt = mk(1, u, it, NULL, NULL);
+  rp_events *nt = rp_test_events(1, u, it, NULL, NULL);
   ck_assert_int_eq(rp_popularity_fit_events(nt, &o, &p, &err), RP_EINVAL);
   ck_assert_ptr_null(p);
   rp_events_free(nt);
@@ -134,7 +115,7 @@ START_TEST(random_lists) {
   /* 6 users x items 0..9, item 9 never in train */
   int u[40], it[40];
   for (int i = 0; i < 40; i++) u[i] = i % 6, it[i] = (i * 7) % 9;
-  rp_events *ev = mk(40, u, it, NULL, NULL);
+  rp_events *ev = rp_test_events(40, u, it, NULL, NULL);
   int32_t extra;
   rp_err err;
   ck_assert_int_eq(rp_idmap_intern(ev->items, "i9", 2, &extra, &err), 0);
@@ -386,7 +367,7 @@ START_TEST(fault_loops) {
   fm = random_matrix(5, 0.3);
   int u[] = {0, 1, 1, 2}, it[] = {0, 0, 1, 2};
   int64_t t[] = {1, 2, 3, 4};
-  fev = mk(4, u, it, NULL, t);
+  fev = rp_test_events(4, u, it, NULL, t);
   for (int w = 0; w < 5; w++) RP_FAULT_LOOP(run_fit(w));
   rp_events_free(fev);
   rp_csr_free(fm);

@@ -6,17 +6,6 @@
 #include "hybrid.h"
 #include "rptest.h"
 
-static rp_idmap *numbered(const char *prefix, int n) {
-  rp_idmap *m = rp_idmap_new(NULL);
-  char buf[32];
-  for (int i = 0; i < n; i++) {
-    int32_t j;
-    int len = snprintf(buf, sizeof buf, "%s%d", prefix, i);
-    ck_assert_int_eq(rp_idmap_intern(m, buf, (size_t)len, &j, NULL), 0);
-  }
-  return m;
-}
-
 /* A random sparse n x d matrix with about 3 entries a row (some rows empty). */
 static rp_csr *random_rows(int n, int d, uint64_t seed, rp_idmap *rows, rp_idmap *cols) {
   rp_rng g;
@@ -134,7 +123,8 @@ END_TEST
  * warm items keep their factors, cold items get x W. */
 START_TEST(project_completes_cold_rows) {
   enum { NU = 30, NI = 200, D = 8, F = 4 };
-  rp_idmap *users = numbered("u", NU), *items = numbered("i", NI), *names = numbered("f=", D);
+  rp_idmap *users = rp_test_numbered("u", NU), *items = rp_test_numbered("i", NI),
+           *names = rp_test_numbered("f=", D);
   rp_csr *X = random_rows(NI, D, 5, items, names);
   char fname[] = "f";
   rp_features feat = {X, 1, {fname}, NULL};

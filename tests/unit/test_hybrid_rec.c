@@ -7,17 +7,6 @@
 #include "hybrid.h"
 #include "rptest.h"
 
-static rp_idmap *numbered(const char *prefix, int n) {
-  rp_idmap *m = rp_idmap_new(NULL);
-  char buf[32];
-  for (int i = 0; i < n; i++) {
-    int32_t j;
-    int len = snprintf(buf, sizeof buf, "%s%d", prefix, i);
-    ck_assert_int_eq(rp_idmap_intern(m, buf, (size_t)len, &j, NULL), 0);
-  }
-  return m;
-}
-
 static rp_csr *build(int nr, int nc, const int32_t *r, const int32_t *c, const float *v, int n,
                      rp_idmap *rm, rp_idmap *cm) {
   rp_csr *m = rp_csr_build(nr, nc, r, c, v, NULL, n, RP_AGG_SUM, rm, cm, NULL);
@@ -29,7 +18,7 @@ static rp_csr *build(int nr, int nc, const int32_t *r, const int32_t *c, const f
 static rp_features *features(rp_idmap *rows, int nr, int nf, const int32_t *r, const int32_t *c,
                              const float *v, int n) {
   rp_features *f = rp_calloc(1, sizeof *f);
-  rp_idmap *names = numbered("f=", nf);
+  rp_idmap *names = rp_test_numbered("f=", nf);
   f->m = build(nr, nf, r, c, v, n, rows, names);
   rp_idmap_release(names);
   f->field_of = rp_calloc((size_t)nf, sizeof *f->field_of);
@@ -69,7 +58,7 @@ END_TEST
 
 /* items: 0 {a}, 1 {a, b}, 2 {b}, 3 {} ; users: 0 took item 0 (w 2) and 2 (w 1) */
 START_TEST(content_by_hand) {
-  rp_idmap *users = numbered("u", 3), *items = numbered("i", 4);
+  rp_idmap *users = rp_test_numbered("u", 3), *items = rp_test_numbered("i", 4);
   int32_t fr[] = {0, 1, 1, 2}, fc[] = {0, 0, 1, 1};
   float fv[] = {1, 1, 1, 1};
   rp_features *f = features(items, 4, 2, fr, fc, fv, 4);
@@ -130,7 +119,7 @@ START_TEST(content_by_hand) {
   ck_assert_int_eq(bi[8], 1);
   ck_assert_int_eq(bn[0], 3);
   /* features on another map are refused */
-  rp_idmap *other = numbered("x", 4);
+  rp_idmap *other = rp_test_numbered("x", 4);
   rp_features *g = features(other, 4, 2, fr, fc, fv, 4);
   rp_hyb_rec *bad;
   ck_assert_int_eq(rp_hyb_content_new(hist, g, &o, &bad, &err), RP_EINVAL);
@@ -152,7 +141,7 @@ START_TEST(content_matches_naive) {
   enum { NU = 40, NI = 300, NF = 50 };
   rp_rng g;
   rp_rng_seed(&g, 7, 0);
-  rp_idmap *users = numbered("u", NU), *items = numbered("i", NI);
+  rp_idmap *users = rp_test_numbered("u", NU), *items = rp_test_numbered("i", NI);
   int32_t fr[NI * 4], fc[NI * 4], hr[NU * 60], hc[NU * 60];
   float fv[NI * 4], hv[NU * 60];
   int nf = 0, nh = 0;
@@ -216,7 +205,7 @@ START_TEST(content_large_paths) {
   enum { NU = 4, NI = 20000, NF = 40 };
   rp_rng g;
   rp_rng_seed(&g, 9, 0);
-  rp_idmap *users = numbered("u", NU), *items = numbered("i", NI);
+  rp_idmap *users = rp_test_numbered("u", NU), *items = rp_test_numbered("i", NI);
   static int32_t fr[NI * 3], fc[NI * 3];
   static float fv[NI * 3];
   int nf = 0;
@@ -287,7 +276,7 @@ END_TEST
 
 /* users 0,1 segment A; 2 segment B; 3 no segment.  items 0..2 */
 START_TEST(segment_by_hand) {
-  rp_idmap *users = numbered("u", 4), *items = numbered("i", 3);
+  rp_idmap *users = rp_test_numbered("u", 4), *items = rp_test_numbered("i", 3);
   int32_t ur[] = {0, 1, 2}, uc[] = {0, 0, 1};
   float uv[] = {1, 1, 1};
   rp_features *uf = features(users, 4, 2, ur, uc, uv, 3);
@@ -364,7 +353,7 @@ static rp_events *log_of(rp_idmap *users, rp_idmap *items, const int32_t *u, con
 START_TEST(trending_by_hand) {
   /* half-life 1 day.  item 0: events at day 0, 1; item 1: day 2, 10; item 2: day 3 */
   const int64_t D = 86400;
-  rp_idmap *users = numbered("u", 3), *items = numbered("i", 3);
+  rp_idmap *users = rp_test_numbered("u", 3), *items = rp_test_numbered("i", 3);
   int32_t eu[] = {0, 0, 1, 1, 2}, ei[] = {0, 0, 1, 1, 2};
   int64_t et[] = {1 * D, 0, 2 * D, 10 * D, 3 * D};
   rp_events *ev = log_of(users, items, eu, ei, et, 5);
@@ -422,7 +411,7 @@ END_TEST
  * the thread count, including a half-life short enough to renormalise. */
 START_TEST(trending_batch_matches_direct) {
   enum { NU = 300, NI = 40, NE = 3000 };
-  rp_idmap *users = numbered("u", NU), *items = numbered("i", NI);
+  rp_idmap *users = rp_test_numbered("u", NU), *items = rp_test_numbered("i", NI);
   static int32_t eu[NE], ei[NE];
   static int64_t et[NE];
   rp_rng g;
@@ -481,7 +470,7 @@ static int fixed_rec(void *self, const int32_t *users, int32_t n, int32_t k, con
 }
 
 START_TEST(blend_by_hand) {
-  rp_idmap *users = numbered("u", 10), *items = numbered("i", 5);
+  rp_idmap *users = rp_test_numbered("u", 10), *items = rp_test_numbered("i", 5);
   fixed fa = {{0, 1, 2}, {3, 2, 1}, 3}, fb = {{2, 3, 4}, {10, 0, -10}, 3};
   rp_recommender ra = {.name = "a",
                        .self = &fa,
@@ -533,7 +522,7 @@ START_TEST(blend_by_hand) {
   ck_assert_double_eq_tol((double)sc[1], -z, 1e-5);
   rp_hyb_rec_free(b);
   /* sources on other maps are refused */
-  rp_idmap *other = numbered("x", 5);
+  rp_idmap *other = rp_test_numbered("x", 5);
   rp_recommender rc = {.name = "c",
                        .self = &fb,
                        .users = users,
@@ -553,7 +542,7 @@ START_TEST(blend_by_hand) {
 END_TEST
 
 START_TEST(weights_decay) {
-  rp_idmap *users = numbered("u", 2), *items = numbered("i", 2);
+  rp_idmap *users = rp_test_numbered("u", 2), *items = rp_test_numbered("i", 2);
   int32_t eu[] = {0, 0, 1}, ei[] = {0, 0, 1};
   int64_t et[] = {0, 2 * 86400, 2 * 86400};
   rp_events *ev = log_of(users, items, eu, ei, et, 3);
@@ -635,7 +624,7 @@ static int blend_scenario(rp_recommender **src) {
 }
 
 START_TEST(fault_loops) {
-  rp_idmap *users = numbered("u", 3), *items = numbered("i", 4);
+  rp_idmap *users = rp_test_numbered("u", 3), *items = rp_test_numbered("i", 4);
   int32_t fr[] = {0, 1, 1, 2}, fc[] = {0, 0, 1, 1};
   float fv[] = {1, 1, 1, 1};
   rp_features *f = features(items, 4, 2, fr, fc, fv, 4);

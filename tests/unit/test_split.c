@@ -9,23 +9,8 @@
 /* Events from (user, item, time) triples; value = row number, so every
  * row can be traced through a split. */
 static rp_events *mk(int n, const int *u, const int *it, const int64_t *t) {
-  rp_err err;
-  rp_events *ev = rp_events_new(NULL, NULL, t != NULL, NULL, 0, NULL, NULL, &err);
-  ck_assert_ptr_nonnull(ev);
-  ck_assert_int_eq(rp_events_reserve(ev, n, &err), 0);
-  char b[32];
-  for (int i = 0; i < n; i++) {
-    int32_t ui, ii;
-    snprintf(b, sizeof b, "u%d", u[i]);
-    ck_assert_int_eq(rp_idmap_intern(ev->users, b, strlen(b), &ui, &err), 0);
-    snprintf(b, sizeof b, "i%d", it[i]);
-    ck_assert_int_eq(rp_idmap_intern(ev->items, b, strlen(b), &ii, &err), 0);
-    ev->user[i] = ui;
-    ev->item[i] = ii;
-    ev->value[i] = (float)i;
-    if (t) ev->time[i] = t[i];
-  }
-  ev->n = n;
+  rp_events *ev = rp_test_events(n, u, it, NULL, t);
+  for (int i = 0; i < n; i++) ev->value[i] = (float)i;
   return ev;
 }
 
