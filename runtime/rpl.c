@@ -34,6 +34,15 @@ void **rpL_newbox(lua_State *L, const char *tname) {
   return slot;
 }
 
+int rpL_method(lua_State *L, const char *tname, const char *name) {
+  luaL_getmetatable(L, tname);
+  lua_getfield(L, -1, "methods");
+  int t = lua_getfield(L, -1, name);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+  return t;
+}
+
 void **rpL_slot(lua_State *L, int idx, const char *tname) { return luaL_checkudata(L, idx, tname); }
 
 void *rpL_checkobj(lua_State *L, int idx, const char *tname) {

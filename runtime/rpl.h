@@ -33,6 +33,10 @@
 void rpL_newtype(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);
 /* Pushes a new box of type tname holding NULL; returns its slot. */
 void **rpL_newbox(lua_State *L, const char *tname);
+/* Pushes the method `name` of type tname (nil when there is none) and
+ * returns its Lua type: the fallback of an __index metamethod, which
+ * rpL_newtype leaves the methods in a "methods" field for. */
+int rpL_method(lua_State *L, const char *tname, const char *name);
 /* The object in the box at idx (errors when not a tname box or freed). */
 void *rpL_checkobj(lua_State *L, int idx, const char *tname);
 /* The object or NULL when idx is not a tname box (errors when freed). */

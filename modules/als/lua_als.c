@@ -486,9 +486,7 @@ static int model_index(lua_State *L) {
   else if (strcmp(k, "options") == 0)
     push_options(L, m);
   else {
-    luaL_getmetatable(L, RP_ALS_T);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, k);
+    rpL_method(L, RP_ALS_T, k);
   }
   return 1;
 }

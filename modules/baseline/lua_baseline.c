@@ -166,9 +166,7 @@ static int base_index(lua_State *L) {
   } else if (strcmp(k, "fit_seconds") == 0 && b->kind == RP_BASE_ITEMKNN) {
     lua_pushnumber(L, ((rp_itemknn *)b)->seconds);
   } else {
-    luaL_getmetatable(L, RP_BASELINE_T);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, k);
+    rpL_method(L, RP_BASELINE_T, k);
   }
   return 1;
 }

@@ -156,9 +156,7 @@ static int features_index(lua_State *L) {
   else if (strcmp(k, "report") == 0)
     lua_getiuservalue(L, 1, 1);
   else {
-    luaL_getmetatable(L, RP_FEATURES_T);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, k);
+    rpL_method(L, RP_FEATURES_T, k);
   }
   return 1;
 }
@@ -524,9 +522,7 @@ static int rec_index(lua_State *L) {
   } else if (strcmp(k, "items") == 0 && r->api.items) {
     rpL_pushidmap(L, r->api.items);
   } else {
-    luaL_getmetatable(L, RP_HYBRID_T);
-    lua_getfield(L, -1, "methods");
-    lua_getfield(L, -1, k);
+    rpL_method(L, RP_HYBRID_T, k);
   }
   return 1;
 }

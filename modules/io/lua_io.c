@@ -170,9 +170,7 @@ static int events_index(lua_State *L) {
     rpL_pushidmap(L, k[0] == 'u' ? ev->users : ev->items);
     return 1;
   }
-  luaL_getmetatable(L, RP_EVENTS_T);
-  lua_getfield(L, -1, "methods");
-  lua_getfield(L, -1, k);
+  rpL_method(L, RP_EVENTS_T, k);
   return 1;
 }
 

@@ -31,10 +31,8 @@ static int matrix_index(lua_State *L) {
   rpL_slot(L, 1, RP_MATRIX_T);
   const char *k = luaL_checkstring(L, 2);
   /* methods resolve on a freed matrix too (so m:free() twice is fine) */
-  luaL_getmetatable(L, RP_MATRIX_T);
-  lua_getfield(L, -1, "methods");
-  if (lua_getfield(L, -1, k) != LUA_TNIL) return 1;
-  lua_pop(L, 3);
+  if (rpL_method(L, RP_MATRIX_T, k) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
   rp_csr *m = rpL_checkmatrix(L, 1);
   if (strcmp(k, "nrows") == 0)
     lua_pushinteger(L, m->nrows);
@@ -358,10 +356,8 @@ static int dense_len(lua_State *L) {
 static int dense_index(lua_State *L) {
   rpL_slot(L, 1, RP_DENSE_T);
   const char *k = luaL_checkstring(L, 2);
-  luaL_getmetatable(L, RP_DENSE_T);
-  lua_getfield(L, -1, "methods");
-  if (lua_getfield(L, -1, k) != LUA_TNIL) return 1;
-  lua_pop(L, 3);
+  if (rpL_method(L, RP_DENSE_T, k) != LUA_TNIL) return 1;
+  lua_pop(L, 1);
   rp_dense *d = rpL_checkdense(L, 1);
   if (strcmp(k, "rows") == 0)
     lua_pushinteger(L, (lua_Integer)d->rows);
