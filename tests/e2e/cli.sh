@@ -208,11 +208,11 @@ expect 0 "$BIN" run "$tmp/progress.lua"
 hasnt err "working"
 if command -v script >/dev/null 2>&1; then
   # script(1) gives the command a pseudo-terminal and records what it drew
-  env -u CI script -qec "'$BIN' run '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
+  env -u CI TERM=xterm script -qec "'$BIN' run '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
   grep -qF "working [" "$tmp/tty.log" || fail "no progress bar on a terminal: $(cat -v "$tmp/tty.log")"
-  CI=true script -qec "'$BIN' run '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
+  CI=true TERM=xterm script -qec "'$BIN' run '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
   ! grep -qF "working" "$tmp/tty.log" || fail "progress bar drawn with CI=true"
-  env -u CI script -qec "'$BIN' run --quiet '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
+  env -u CI TERM=xterm script -qec "'$BIN' run --quiet '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
   ! grep -qF "working" "$tmp/tty.log" || fail "progress bar drawn with --quiet"
   grep -qF "done" "$tmp/tty.log" || fail "script under a terminal did not run: $(cat -v "$tmp/tty.log")"
 fi
