@@ -7,8 +7,14 @@
 # ../shared/tools/synth.py (seeded, so the same bytes every time).
 # On the shared machine run it as `flock /tmp/recpipe-bench.lock make bench`.
 BUILD=${BUILD:-build}
-DATA=tests/bench/data/synth5m.csv
+# (two names: bench_read.sh writes synth5m.csv with synth.py, so the head of
+# synth10m must not take that name, or which log ran would depend on order)
 mkdir -p tests/bench/data tests/bench/out
+if [ -n "$RECPIPE_BENCH_DATA" ] && [ -f "$RECPIPE_BENCH_DATA/synth10m.csv" ]; then
+  DATA=tests/bench/data/synth10m-head5m.csv
+else
+  DATA=tests/bench/data/synth5m.csv
+fi
 if [ ! -s "$DATA" ]; then
   if [ -n "$RECPIPE_BENCH_DATA" ] && [ -f "$RECPIPE_BENCH_DATA/synth10m.csv" ]; then
     head -n 5000001 "$RECPIPE_BENCH_DATA/synth10m.csv" > "$DATA.part" && mv "$DATA.part" "$DATA"
