@@ -66,7 +66,7 @@ for c in $CONFIGS; do
 done
 
 echo
-echo "training memory, f=64 CG, 2 threads (MB): matrix (users x items, held by the caller) $(val matrix_mb "$out/mem");"
+echo "training memory, f=64 CG, 2 threads (MiB): matrix (users x items, held by the caller) $(val matrix_mb "$out/mem");"
 echo "  formula transpose + 2 factor matrices + per-thread scratch + Gram buffers = $(val formula_mb "$out/mem");"
 echo "  measured: core allocations during training $(val core_peak_mb "$out/mem"), peak RSS growth during training $(val rss_growth_mb "$out/mem") (RSS before $(val rss_before_mb "$out/mem"))"
 
