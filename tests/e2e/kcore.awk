@@ -4,6 +4,7 @@
 # round, until both hold.  Prints
 #   users_before items_before nnz_before users_removed items_removed
 #   nnz_removed rounds users_after items_after nnz_after sum_after
+# and, with -v OUT=file, writes the surviving "user item value" lines there.
 { u[NR] = $1; i[NR] = $2; v[NR] = $3; alive[NR] = 1; du[$1]++; di[$2]++ }
 END {
   n = NR
@@ -21,6 +22,7 @@ END {
   for (k = 1; k <= n; k++)
     if (alive[k]) {
       nnz++; s += v[k]
+      if (OUT != "") print u[k], i[k], v[k] > OUT
       if (!(u[k] in su)) { su[u[k]] = 1; nu++ }
       if (!(i[k] in si)) { si[i[k]] = 1; ni++ }
     }
