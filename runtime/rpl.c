@@ -85,6 +85,28 @@ static const char *shown(lua_State *L, int vidx) {
   return luaL_tolstring(L, vidx, NULL);
 }
 
+static int is_allowed(const char *k, const char *const allowed[]) {
+  for (int i = 0; allowed[i]; i++)
+    if (strcmp(allowed[i], k) == 0) return 1;
+  return 0;
+}
+
+/* An options table none of whose (several) keys is an option is most often
+ * the second value of another call landing in the options slot:
+ * f(m:kcore{...}) passes kcore's report to f.  Say so. */
+static const char *misplaced_hint(lua_State *L, int idx, const char *const allowed[]) {
+  int n = 0, known = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    n++;
+    if (lua_type(L, -1) == LUA_TSTRING && is_allowed(lua_tostring(L, -1), allowed)) known++;
+  }
+  return n >= 2 && known == 0 ? "; is this the second value returned by another call, such as "
+                                "a report? put that call in parentheses to keep only its first"
+                              : "";
+}
+
 void rpL_checkopts(lua_State *L, int idx, const char *const allowed[]) {
   if (!hastable(L, idx)) return;
   idx = lua_absindex(L, idx);
@@ -96,10 +118,8 @@ void rpL_checkopts(lua_State *L, int idx, const char *const allowed[]) {
           L, idx, lua_pushfstring(L, "option keys must be strings, got %s", luaL_typename(L, -1)));
     }
     const char *k = lua_tostring(L, -1);
-    int ok = 0;
-    for (int i = 0; allowed[i]; i++)
-      if (strcmp(allowed[i], k) == 0) ok = 1;
-    if (!ok) {
+    if (!is_allowed(k, allowed)) {
+      const char *hint = misplaced_hint(L, idx, allowed);
       luaL_Buffer b;
       luaL_buffinit(L, &b);
       for (int i = 0; allowed[i]; i++) {
@@ -107,8 +127,9 @@ void rpL_checkopts(lua_State *L, int idx, const char *const allowed[]) {
         luaL_addstring(&b, allowed[i]);
       }
       luaL_pushresult(&b);
-      luaL_argerror(L, idx,
-                    lua_pushfstring(L, "unknown option '%s' (known: %s)", k, lua_tostring(L, -1)));
+      luaL_argerror(
+          L, idx,
+          lua_pushfstring(L, "unknown option '%s' (known: %s)%s", k, lua_tostring(L, -1), hint));
     }
   }
 }

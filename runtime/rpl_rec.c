@@ -14,8 +14,12 @@ static int32_t optk(lua_State *L, int opt, const rp_recommender *rec) {
 static const rp_csr *optexclude(lua_State *L, int opt, const rp_recommender *rec,
                                 const rpL_recspec *spec) {
   rp_csr *x = NULL;
-  if (rpL_getopt(L, opt, "exclude") != LUA_TNIL && !(x = rpL_testmatrix(L, -1)))
-    rpL_fielderror(L, opt, "exclude", "must be a recpipe.Matrix, got %s", luaL_typename(L, -1));
+  int t = rpL_getopt(L, opt, "exclude");
+  /* false says "exclude nothing" (a chain's default exclusion included) */
+  int none = t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1));
+  if (!none && !(x = rpL_testmatrix(L, -1)))
+    rpL_fielderror(L, opt, "exclude", "must be a recpipe.Matrix or false, got %s",
+                   luaL_typename(L, -1));
   lua_pop(L, 1); /* the matrix stays referenced by the options */
   if (x && spec->check_exclude) spec->check_exclude(L, opt, rec, x);
   return x;

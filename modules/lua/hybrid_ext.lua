@@ -144,11 +144,24 @@ return function(rp)
     end
   end
 
+  -- The options the rules get: `exclude` defaults to the chain's train
+  -- matrix, so a user's seen items never come back whichever rule answers
+  -- (hybrid rules always leave the history out, an ALS model only what
+  -- `exclude` names); `exclude = false` keeps them.
+  local function rule_opts(self, opts)
+    if opts.exclude ~= nil and opts.exclude ~= false then return opts end
+    local o = {}
+    for key, v in pairs(opts) do o[key] = v end
+    if opts.exclude == nil then o.exclude = self.train else o.exclude = nil end
+    return o
+  end
+
   -- chain:recommend(user, {k, exclude, items, deny, history, values, context})
   -- -> items, scores, reason (nil, message when no rule answers)
   function Chain:recommend(u, opts)
     opts = opts or {}
     local ctx = self:context(u, opts)
+    opts = rule_opts(self, opts)
     local i = self:_match(ctx, 1)
     while i do
       local r = self.rules[i]
@@ -166,7 +179,7 @@ return function(rp)
   function Chain:recommend_all(opts)
     opts = opts or {}
     local k = opts.k or 10
-    local users = all_users(opts, self.train, opts.exclude)
+    local users = all_users(opts, self.train, opts.exclude or nil)
     local ctxs, pending = {}, {}
     for _, u in ipairs(users) do
       local ctx = self:context(u, opts)
@@ -182,7 +195,7 @@ return function(rp)
       local group = pending[i]
       if group then
         local r = self.rules[i]
-        local it, sc = batch(r.use, group, k, opts.exclude)
+        local it, sc = batch(r.use, group, k, rule_opts(self, opts).exclude)
         for _, u in ipairs(group) do
           if it[u] and #it[u] > 0 then
             items[u], scores[u], reasons[u] = it[u], sc[u], r.label

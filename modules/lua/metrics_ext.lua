@@ -167,7 +167,7 @@ return function(rp)
       local users = M._users(train, test, copts, opts.users)
       local t1 = rp.clock()
       local lists = rec:recommend_all { users = users, k = k,
-                                        exclude = (opts.exclude ~= false) and train or nil }
+                                        exclude = (opts.exclude ~= false) and train or false }
       if type(lists) ~= "table" then
         error("recommend_all must return a table of item lists keyed by user id", 2)
       end

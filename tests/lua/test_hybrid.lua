@@ -314,6 +314,20 @@ T.case("chain: first matching rule answers, with a reason; fall through on no an
     local ch = rp.hybrid.chain { { use = m } }
     _, _, r = ch:recommend("a", { k = 2 })
     T.eq(r, "cf")
+    -- a chain with a train matrix never returns seen items, whichever rule
+    -- answers: exclude defaults to train (the ALS model alone would not)
+    local seen_a = {}
+    for _, i in ipairs((train:row("a"))) do seen_a[i] = true end
+    local chtrain = rp.hybrid.chain { { use = m }, train = train }
+    local got = chtrain:recommend("a", { k = 10 })
+    T.same(got, (m:recommend("a", { k = 10, exclude = train })))
+    for _, i in ipairs(got) do T.ok(not seen_a[i], "seen item " .. i .. " came back") end
+    local all = chtrain:recommend_all { users = { "a" }, k = 10 }
+    T.same(all.a, got)
+    -- exclude = false keeps them: the model's own list
+    T.same((chtrain:recommend("a", { k = 10, exclude = false })), (m:recommend("a", { k = 10 })))
+    T.same(chtrain:recommend_all({ users = { "a" }, k = 10, exclude = false }).a,
+      (m:recommend("a", { k = 10 })))
   end
   -- evaluate goes through recommend_all
   local rep = rp.metrics.evaluate(chain, train, train, { k = 2, metrics = { "ndcg" },

@@ -40,7 +40,16 @@ T.case("the same option errors everywhere", function()
       "field 'k' must be an integer in 1..16777216, got 0", name)
     T.errors(function() r:recommend("1", { kk = 1 }) end, "unknown option 'kk'", name)
     T.errors(function() r:recommend("1", { exclude = 5 }) end,
-      "field 'exclude' must be a recpipe.Matrix, got number", name)
+      "field 'exclude' must be a recpipe.Matrix or false, got number", name)
+    T.errors(function() r:recommend("1", { exclude = true }) end,
+      "field 'exclude' must be a recpipe.Matrix or false, got boolean", name)
+    -- exclude = false: nothing excluded, the same as no exclude
+    local a, sa = r:recommend("1", { k = 5 })
+    local b, sb = r:recommend("1", { k = 5, exclude = false })
+    T.same(b, a, name)
+    T.same(sb, sa, name)
+    local all = r:recommend_all { users = { "1" }, k = 5, exclude = false }
+    T.same(all["1"], a, name)
     T.errors(function() r:recommend("1", { deny = "101" }) end,
       "field 'deny' must be a list of ids, got '101'", name)
     T.errors(function() r:recommend("1", { items = true }) end,

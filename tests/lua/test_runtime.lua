@@ -149,4 +149,18 @@ T.case("allocation failures in gen.events are clean errors and leave no file", f
   T.eq(names, "e.csv\ni.csv\n") -- no temporary files left behind
 end)
 
+T.case("options: unknown keys listed; a report in the options slot is named as such", function()
+  local m = rp.sparse.from_triplets { { "a", "x" }, { "a", "y" }, { "b", "x" }, { "b", "y" }, { "c", "x" } }
+  -- kcore returns (matrix, report): unparenthesised as the last argument,
+  -- the report becomes the options table
+  local err = T.errors(function() rp.baseline.popularity(m:kcore { min_user = 1 }) end,
+    "unknown option '")
+  T.ok(err:find("is this the second value returned by another call", 1, true), err)
+  -- parenthesised, it works
+  T.ok(rp.baseline.popularity((m:kcore { min_user = 1 })))
+  -- a plain typo gets the list of known options and no such hint
+  err = T.errors(function() rp.baseline.item_knn(m, { kk = 3 }) end, "unknown option 'kk' (known: ")
+  T.ok(not err:find("second value", 1, true), err)
+end)
+
 T.done()
