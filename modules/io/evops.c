@@ -119,11 +119,6 @@ done:
 }
 
 /* ---- stats ------------------------------------------------------------------ */
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
 /* quantiles of the non-zero counts among cnt[0..n) (linear interpolation
  * between order statistics, numpy's default); returns how many were
  * non-zero.  cnt is reordered. */
@@ -136,7 +131,7 @@ static int64_t quantiles(int64_t *cnt, int64_t n, double q[RP_NQUANT], double *m
   for (int k = 0; k < RP_NQUANT; k++) q[k] = 0;
   *mean = m ? sum / (double)m : 0;
   if (!m) return 0;
-  qsort(cnt, (size_t)m, sizeof *cnt, cmp_i64);
+  qsort(cnt, (size_t)m, sizeof *cnt, rp_cmp_i64);
   for (int k = 0; k < RP_NQUANT; k++) {
     double h = (double)(m - 1) * ps[k];
     int64_t lo = (int64_t)floor(h);
