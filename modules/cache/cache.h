@@ -2,7 +2,7 @@
  * cache.h -- rp.cache's core: an LRU cache with TTL, sharded, shared by
  * threads (plain C, no Lua).
  *
- * Keys are byte strings (1..RP_CACHE_KEY_MAX bytes, any bytes).  Values are
+ * Keys are byte strings (0..RP_CACHE_KEY_MAX bytes, any bytes).  Values are
  * immutable, refcounted byte blobs (rp_cache_val): a reader gets its own
  * reference and may keep using the value after the entry was replaced,
  * evicted or invalidated; a hit copies nothing.
@@ -42,7 +42,7 @@
 
 #include "rp.h"
 
-#define RP_CACHE_KEY_MAX 65535 /* longest key, bytes */
+#define RP_CACHE_KEY_MAX 65535      /* longest key, bytes */
 #define RP_CACHE_TTL_DEFAULT (-1.0) /* put/fetch ttl: use the cache's ttl option */
 
 /* ---- values ------------------------------------------------------------------ */
@@ -151,7 +151,7 @@ int rp_cache_get(rp_cache *c, const void *key, size_t klen, rp_cache_val **out);
  * keeps its own).  A value bigger than the shard's byte share
  * (capacity_bytes / shards) is not stored (and an older entry of the key is
  * dropped): *stored (may be NULL) says whether it was.  Returns RP_OK,
- * RP_EINVAL (empty or too long key, bad ttl, NULL v) or RP_ENOMEM (nothing
+ * RP_EINVAL (too long key, bad ttl, NULL v) or RP_ENOMEM (nothing
  * changed). */
 int rp_cache_put(rp_cache *c, const void *key, size_t klen, rp_cache_val *v, double ttl,
                  int *stored, rp_err *err);
