@@ -65,7 +65,7 @@ else
 endif
 
 .PHONY: all deps demo test test-unit test-lua test-e2e bench lint format install \
-        uninstall clean help check-deps examples
+        uninstall clean help check-deps examples tsan-cache
 all: check-deps $(BIN)
 
 help:
@@ -73,6 +73,7 @@ help:
 	@echo "make deps       install missing Debian packages (apt-get, as root)"
 	@echo "make demo       deps + build + example data + pipelines/explore.lua"
 	@echo "make test       deps + build + every test layer (SAN=1: sanitizers)"
+	@echo "make tsan-cache the cache's unit test under ThreadSanitizer (gcc)"
 	@echo "make bench      benchmarks; figures go to tests/bench/RESULTS.md"
 	@echo "make lint       clang-format check; module cores must not include lua.h"
 	@echo "make install PREFIX=/usr/local, make uninstall, make clean"
@@ -142,6 +143,22 @@ test: deps
 test-unit test-lua test-e2e: all $(UNIT_BIN)
 	@BIN=./$(BIN) BUILD=$(BUILD) LAYERS=$(subst test-,,$@) sh tests/run.sh
 
+# ThreadSanitizer (gcc) on the cache test: the sharded cache and its
+# single-flight fetch under threads.  Only the sources the test needs, so it
+# builds without OpenMP (whose runtime TSan cannot see into).
+TSAN_CACHE_SRC := runtime/core/alloc.c runtime/core/misc.c $(wildcard modules/cache/cache*.c)
+TSAN_CACHE_BIN := $(BUILDDIR)-tsan-cache/test_cache
+tsan-cache: $(TSAN_CACHE_BIN)
+	CK_FORK=no TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(TSAN_CACHE_BIN)
+
+$(TSAN_CACHE_BIN): tests/unit/test_cache.c tests/unit/rptest.h $(TSAN_CACHE_SRC) \
+  $(wildcard modules/cache/*.h runtime/core/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC $@ (TSan)"
+	$(Q)$(CC) $(CSTD) -O1 -g -fno-omit-frame-pointer -fsanitize=thread $(WARN) $(INC) \
+	  $(CHECK_CFLAGS) -Itests/unit -o $@ tests/unit/test_cache.c $(TSAN_CACHE_SRC) \
+	  $(CHECK_LIBS) -lm -lpthread
+
 # ---- benchmarks -------------------------------------------------------------
 bench: all $(BENCH_BIN)
 	@BIN=./$(BIN) BUILD=$(BUILD) sh tests/bench/run.sh
@@ -166,4 +183,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/recpipe $(DESTDIR)$(PREFIX)/share/recpipe
 
 clean:
-	rm -rf $(BUILDDIR) $(BUILDDIR)-san recpipe
+	rm -rf $(BUILDDIR) $(BUILDDIR)-san $(BUILDDIR)-tsan-cache recpipe

@@ -360,7 +360,7 @@ static int expiry(const rp_cache *c, double ttl, double *exp, rp_err *err, const
 static void destroy(rp_cache *c, int32_t ready) {
   for (int32_t i = 0; i < ready; i++) {
     shard *s = &c->shards[i];
-    if (s->head) {
+    if (s->head && s->head->next) {
       for (ent *e = s->head->next, *n; e != s->head; e = n) {
         n = e->next;
         rp_cache_val_release(e->val);
