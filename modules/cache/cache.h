@@ -36,14 +36,15 @@
 #ifndef RP_CACHE_H
 #define RP_CACHE_H
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "rp.h"
 
-#define RP_CACHE_KEY_MAX 65535      /* longest key, bytes */
-#define RP_CACHE_TTL_DEFAULT (-1.0) /* put/fetch ttl: use the cache's ttl option */
+#define RP_CACHE_KEY_MAX 65535           /* longest key, bytes */
+#define RP_CACHE_TTL_DEFAULT (-HUGE_VAL) /* put/fetch ttl: use the cache's ttl option */
 
 /* ---- values ------------------------------------------------------------------ */
 /* What the bytes of a value are.  The core does not interpret them; the Lua
@@ -118,6 +119,10 @@ void rp_cache_opts_init(rp_cache_opts *o);
  * value (unknown names list the known ones).  Borrows name and s. */
 int rp_cache_opts_set_number(rp_cache_opts *o, const char *name, double v, rp_err *err);
 int rp_cache_opts_set_string(rp_cache_opts *o, const char *name, const char *s, rp_err *err);
+/* The error for option `name` given a value of another type (got names
+ * the type, e.g. "boolean"); an unknown name gets the unknown-option
+ * message.  Returns RP_EINVAL.  Borrows both strings. */
+int rp_cache_opts_bad_type(const char *name, const char *got, rp_err *err);
 /* Checks every field and their combination; RP_OK or RP_EINVAL naming the
  * field. */
 int rp_cache_opts_check(const rp_cache_opts *o, rp_err *err);

@@ -45,6 +45,28 @@ static int set_capacity_bytes(rp_cache_opts *o, const char *name, double v, rp_e
   return RP_OK;
 }
 
+static int unknown(const char *name, rp_err *err) {
+  char known[128] = "";
+  for (int i = 0; rp_cache_opt_names[i]; i++) {
+    if (i) strcat(known, ", ");
+    strcat(known, rp_cache_opt_names[i]);
+  }
+  return rp_errf(err, RP_EINVAL, "unknown option '%s' (known: %s)", name, known);
+}
+
+static int known(const char *name) {
+  for (int i = 0; rp_cache_opt_names[i]; i++)
+    if (strcmp(name, rp_cache_opt_names[i]) == 0) return 1;
+  return 0;
+}
+
+int rp_cache_opts_bad_type(const char *name, const char *got, rp_err *err) {
+  if (!known(name)) return unknown(name, err);
+  int size = strncmp(name, "capacity", 8) == 0;
+  return rp_errf(err, RP_EINVAL, "option '%s' must be a number%s, got %s", name,
+                 size ? " or a size such as \"64MB\"" : "", got);
+}
+
 int rp_cache_opts_set_number(rp_cache_opts *o, const char *name, double v, rp_err *err) {
   if (strcmp(name, "capacity") == 0) {
     if (!(v >= 0 && v <= (double)CAP_MAX && v == floor(v)))
@@ -66,12 +88,7 @@ int rp_cache_opts_set_number(rp_cache_opts *o, const char *name, double v, rp_er
     o->shards = (int32_t)v;
     return RP_OK;
   }
-  char known[128] = "";
-  for (int i = 0; rp_cache_opt_names[i]; i++) {
-    if (i) strcat(known, ", ");
-    strcat(known, rp_cache_opt_names[i]);
-  }
-  return rp_errf(err, RP_EINVAL, "unknown option '%s' (known: %s)", name, known);
+  return unknown(name, err);
 }
 
 /* "64MB", "1.5 GiB", "512k", "100": bytes (units are powers of 1024);
@@ -115,10 +132,8 @@ int rp_cache_opts_set_string(rp_cache_opts *o, const char *name, const char *s, 
                      s);
     return set_capacity_bytes(o, name, v, err);
   }
-  for (int i = 0; rp_cache_opt_names[i]; i++)
-    if (strcmp(name, rp_cache_opt_names[i]) == 0)
-      return rp_errf(err, RP_EINVAL, "option '%s' must be a number, got '%.100s'", name, s);
-  return rp_cache_opts_set_number(o, name, 0, err); /* the unknown-option message */
+  if (!known(name)) return unknown(name, err);
+  return rp_errf(err, RP_EINVAL, "option '%s' must be a number, got '%.100s'", name, s);
 }
 
 int rp_cache_opts_check(const rp_cache_opts *o, rp_err *err) {
