@@ -343,11 +343,13 @@ static int cache_new(lua_State *L) {
 static int cache_shared(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   rp_cache_opts o;
+  int given = !lua_isnoneornil(L, 2);
   checkoptions(L, 2, &o);
+  lua_settop(L, 2);
   newbox(L);
   rp_err err;
-  rp_cache *c = rp_cache_shared(name, lua_isnoneornil(L, 2) ? NULL : &o, &err);
-  if (!c) luaL_argerror(L, lua_isnoneornil(L, 2) ? 1 : 2, err.msg);
+  rp_cache *c = rp_cache_shared(name, given ? &o : NULL, &err);
+  if (!c) luaL_argerror(L, given ? 2 : 1, err.msg);
   return pushcache(L, c, &err);
 }
 

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "cache.h"
+#include "cache_codec.h"
 #include "rptest.h"
 
 #define K(s) (s), strlen(s)
@@ -836,6 +837,139 @@ START_TEST(stress_threads) {
 }
 END_TEST
 
+/* ---- the Lua value codec ------------------------------------------------------------- */
+/* {5, 200, -1, 2.5, "ab", true, {k = false}} as bytes, worked out from the
+ * format in cache_codec.h */
+static rp_cache_val *sample(rp_err *err) {
+  rp_cache_buf b;
+  rp_cache_buf_init(&b);
+  rp_cache_enc_array(&b, 7);
+  rp_cache_enc_int(&b, 5);
+  rp_cache_enc_int(&b, 200);
+  rp_cache_enc_int(&b, -1);
+  rp_cache_enc_float(&b, 2.5);
+  rp_cache_enc_str(&b, "ab", 2);
+  rp_cache_enc_bool(&b, 1);
+  rp_cache_enc_table(&b, 1);
+  rp_cache_enc_str(&b, "k", 1);
+  rp_cache_enc_bool(&b, 0);
+  return rp_cache_buf_finish(&b, err);
+}
+
+START_TEST(codec_bytes_by_hand) {
+  rp_err err;
+  rp_cache_val *v = sample(&err);
+  ck_assert_ptr_nonnull(v);
+  static const unsigned char want[] = {0x06, 7,          /* array of 7 */
+                                       0x85,             /* 5 */
+                                       0x03, 0x90, 0x03, /* 200: zigzag 400 = 0x190 */
+                                       0x03, 0x01,       /* -1: zigzag 1 */
+                                       0x04, 0,    0,    0,   0,   0,
+                                       0,    0x04, 0x40,      /* 2.5 = 0x4004000000000000 */
+                                       0x05, 2,    'a',  'b', /* "ab" */
+                                       0x02,                  /* true */
+                                       0x07, 1,    0x05, 1,   'k', 0x01}; /* {k = false} */
+  ck_assert_uint_eq(v->kind, RP_CACHE_LUA);
+  ck_assert_uint_eq(v->len, sizeof want);
+  ck_assert_int_eq(memcmp(v->data, want, sizeof want), 0);
+  rp_cache_dec d;
+  rp_cache_item it;
+  rp_cache_dec_init(&d, v);
+  ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+  ck_assert_int_eq(it.type, RP_CACHE_T_ARRAY);
+  ck_assert_uint_eq(it.n, 7);
+  int64_t ints[] = {5, 200, -1};
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+    ck_assert_int_eq(it.type, RP_CACHE_T_INT);
+    ck_assert_int_eq(it.i, ints[i]);
+  }
+  ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+  ck_assert(it.type == RP_CACHE_T_FLOAT && it.d == 2.5);
+  ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+  ck_assert(it.type == RP_CACHE_T_STR && it.n == 2 && memcmp(it.s, "ab", 2) == 0);
+  ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+  ck_assert(it.type == RP_CACHE_T_BOOL && it.i == 1);
+  ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+  ck_assert(it.type == RP_CACHE_T_TABLE && it.n == 1);
+  ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+  ck_assert(it.type == RP_CACHE_T_STR && it.n == 1);
+  ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+  ck_assert(it.type == RP_CACHE_T_BOOL && it.i == 0);
+  ck_assert(rp_cache_dec_done(&d));
+  rp_cache_val_release(v);
+}
+END_TEST
+
+/* integers at the edges survive the zigzag varint both ways */
+START_TEST(codec_int_edges) {
+  int64_t xs[] = {0, 127, 128, -128, INT64_MAX, INT64_MIN, INT64_MIN + 1, 1LL << 40};
+  for (size_t i = 0; i < sizeof xs / sizeof *xs; i++) {
+    rp_cache_buf b;
+    rp_err err;
+    rp_cache_buf_init(&b);
+    ck_assert_int_eq(rp_cache_enc_int(&b, xs[i]), 0);
+    rp_cache_val *v = rp_cache_buf_finish(&b, &err);
+    rp_cache_dec d;
+    rp_cache_item it;
+    rp_cache_dec_init(&d, v);
+    ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), 0);
+    ck_assert_int_eq(it.i, xs[i]);
+    ck_assert(rp_cache_dec_done(&d));
+    ck_assert_uint_le(v->len, 11);
+    rp_cache_val_release(v);
+  }
+}
+END_TEST
+
+/* malformed bytes are errors, and no count can exceed what the bytes hold */
+START_TEST(codec_corrupt) {
+  static const struct {
+    unsigned char b[12];
+    size_t n;
+    const char *why;
+  } cases[] = {
+      {{0}, 0, "truncated"},
+      {{0x00}, 1, "unknown tag"},
+      {{0x08}, 1, "unknown tag"},
+      {{0x03}, 1, "truncated number"},
+      {{0x03, 0x80, 0x80}, 3, "truncated number"},
+      {{0x03, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+       11,
+       "number longer than 64 bits"},
+      {{0x04, 1, 2, 3}, 4, "truncated float"},
+      {{0x05, 5, 'a'}, 3, "string longer than the value"},
+      {{0x06, 0xff, 0xff, 0xff, 0xff, 0x0f}, 6, "count larger than the value"},
+      {{0x07, 2, 0x81, 0x82, 0x83}, 5, "count larger than the value"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    rp_err err;
+    rp_cache_val *v = rp_cache_val_new(cases[i].b, cases[i].n, RP_CACHE_LUA, &err);
+    rp_cache_dec d;
+    rp_cache_item it;
+    rp_cache_dec_init(&d, v);
+    ck_assert_int_eq(rp_cache_dec_next(&d, &it, &err), RP_EFORMAT);
+    ck_assert_msg(strstr(err.msg, cases[i].why) != NULL, "case %zu: %s", i, err.msg);
+    rp_cache_val_release(v);
+  }
+}
+END_TEST
+
+static int codec_scenario(void) {
+  rp_err err;
+  rp_cache_buf b;
+  rp_cache_buf_init(&b);
+  rp_cache_enc_array(&b, 200);
+  for (int i = 0; i < 200; i++) rp_cache_enc_str(&b, "abcdefgh", 8);
+  rp_cache_val *v = rp_cache_buf_finish(&b, &err);
+  if (!v) return err.status;
+  rp_cache_val_release(v);
+  return 0;
+}
+
+START_TEST(codec_fault_loop) { RP_FAULT_LOOP(codec_scenario()); }
+END_TEST
+
 /* ---- shared caches ------------------------------------------------------------------- */
 START_TEST(shared_by_name) {
   rp_err err;
@@ -891,7 +1025,7 @@ static int scenario(void) {
   rp_cache *c = rp_cache_new(&o, &err);
   if (!c) return err.status;
   int rc = RP_OK;
-  char k[8];
+  char k[16];
   for (int i = 0; i < 6 && rc == RP_OK; i++) {
     snprintf(k, sizeof k, "k%d", i);
     rp_cache_val *v = rp_cache_val_new(k, strlen(k), RP_CACHE_BYTES, &err);
@@ -968,6 +1102,10 @@ static Suite *suite(void) {
   tcase_add_test(t, stress_threads);
   tcase_add_test(t, shared_by_name);
   tcase_add_test(t, fault_loop);
+  tcase_add_test(t, codec_bytes_by_hand);
+  tcase_add_test(t, codec_int_edges);
+  tcase_add_test(t, codec_corrupt);
+  tcase_add_test(t, codec_fault_loop);
   suite_add_tcase(s, t);
   return s;
 }
