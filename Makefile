@@ -11,10 +11,11 @@ BUILD := $(BUILDDIR)
 SAN ?= 0
 MARCH ?= native
 CORE_PKGS := openblas zlib
-HOST_PKGS := lua5.4 yaml-0.1
+HOST_PKGS := lua5.4 yaml-0.1 libmicrohttpd libcjson
 PKGS := $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
-DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config
+DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
+            libmicrohttpd-dev libcjson-dev
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -49,7 +50,7 @@ LIBS_HOST = $(LIBS_CORE) $(HOST_LIBS)
 CORE_SRC := $(wildcard runtime/core/*.c) \
             $(filter-out $(wildcard modules/*/lua_*.c),$(wildcard modules/*/*.c))
 BIND_SRC := $(wildcard modules/*/lua_*.c)
-HOST_SRC := $(wildcard runtime/*.c)
+HOST_SRC := $(wildcard runtime/*.c runtime/serve/*.c)
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC))
 BIND_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(BIND_SRC))
 HOST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HOST_SRC))
@@ -168,7 +169,7 @@ lint:
 	@sh tests/lint.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c)
+	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/serve/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c)
 
 # ---- install ----------------------------------------------------------------
 install: all

@@ -195,27 +195,40 @@ static int want_progress(int q) {
   return !(term && strcmp(term, "dumb") == 0);
 }
 
-lua_State *rp_host_new(const rp_host_opts *o, const char *argv0) {
+void rp_host_init(const rp_host_opts *o, const char *argv0) {
   t0 = rp_now();
   draw_progress = want_progress(o->quiet);
   rp_log_set(log_to_stderr, NULL, o->log_level);
   rp_progress_set(progress_to_stderr, NULL);
   resolve_dirs(argv0);
+}
+
+lua_State *rp_host_state(char *msg, size_t size) {
   lua_State *L = luaL_newstate();
   if (!L) {
-    fprintf(stderr, "recpipe: cannot create Lua state: not enough memory\n");
+    snprintf(msg, size, "cannot create a Lua state: not enough memory");
     return NULL;
   }
   lua_pushcfunction(L, traceback);
   lua_pushcfunction(L, setup);
   if (lua_pcall(L, 0, 0, -2) != LUA_OK) {
-    fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+    snprintf(msg, size, "%s", lua_tostring(L, -1));
     lua_close(L);
     return NULL;
   }
   lua_pop(L, 1);
   return L;
 }
+
+lua_State *rp_host_new(const rp_host_opts *o, const char *argv0) {
+  rp_host_init(o, argv0);
+  char msg[1024];
+  lua_State *L = rp_host_state(msg, sizeof msg);
+  if (!L) fprintf(stderr, "recpipe: %s\n", msg);
+  return L;
+}
+
+int rp_host_traceback(lua_State *L) { return traceback(L); }
 
 /* Ctrl-C as lua.c handles it: the first SIGINT sets a hook that raises
  * "interrupted!" at the next Lua instruction (so the script stops with a

@@ -15,8 +15,16 @@ typedef struct rp_host_opts {
 
 /* Creates the state: standard libraries, package.preload for every C
  * module, a searcher for the package's Lua files.  NULL on failure (message
- * printed). */
+ * printed).  rp_host_init followed by rp_host_state. */
 lua_State *rp_host_new(const rp_host_opts *o, const char *argv0);
+/* The process-wide part: logging and progress to stderr, the package's
+ * directories.  Once, before any state. */
+void rp_host_init(const rp_host_opts *o, const char *argv0);
+/* One more state like rp_host_new's (a server makes one per worker); any
+ * thread may create one.  NULL with msg filled on failure. */
+lua_State *rp_host_state(char *msg, size_t size);
+/* The message handler scripts run under: the message and a traceback. */
+int rp_host_traceback(lua_State *L);
 /* Runs argv[at] -- a script file ("-" = standard input) or a YAML config
  * naming a pipeline -- with argv[at + 1..] as its arguments (for a config:
  * key=value overrides) and `arg` built from all of argv as lua.c builds it.

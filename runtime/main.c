@@ -3,7 +3,8 @@
  *
  *   recpipe run [--quiet] [--log-level LEVEL] SCRIPT.lua [args...]
  *   recpipe run [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]
- *   recpipe version | help [run] | run --help
+ *   recpipe serve [--quiet] [--log-level LEVEL] SCRIPT.lua|CONFIG.yaml [key=value...]
+ *   recpipe version | help [run] | run --help | serve --help
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "host.h"
 #include "rp.h"
+#include "serve/serve.h"
 
 static const char *usage =
     "usage: recpipe <command> [options]\n"
@@ -22,6 +24,8 @@ static const char *usage =
     "  run CONFIG.yaml [key=value...]  run the pipeline the YAML names (pipeline: NAME runs\n"
     "                                  pipelines/NAME.lua) with the config table; key=value\n"
     "                                  overrides (dotted keys nest, values typed as YAML)\n"
+    "  serve SCRIPT.lua|CONFIG.yaml [key=value...]\n"
+    "                                  serve a recommender over HTTP (serve --help: settings)\n"
     "  version                         print the version\n"
     "  help [run]                      this text, or the help of run\n"
     "\n"
@@ -43,6 +47,19 @@ static const char *run_usage =
     "override the config: dotted keys nest (als.factors=64), values are typed as\n"
     "YAML types them (10 an integer, '10' a string, [1, 2] a list, empty = null).\n"
     "Errors print the message and a traceback on stderr and exit with status 1.\n";
+
+static const char *serve_usage =
+    "usage: recpipe serve [--quiet] [--log-level LEVEL] SCRIPT.lua [key=value...]\n"
+    "       recpipe serve [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]\n"
+    "\n"
+    "Serves a recommender over HTTP: GET|POST /v1/recommend, GET /v1/similar,\n"
+    "POST /v1/events, /healthz, /readyz, /metrics, POST /v1/admin/reload.\n"
+    "The script returns the recommender and a settings table; a YAML config\n"
+    "holds settings and names the script (script: FILE.lua) or a model file\n"
+    "(model: FILE.rpa).  key=value arguments override settings.  SIGHUP reloads\n"
+    "(the old model serves until the new one is ready); SIGTERM drains and stops.\n"
+    "\n"
+    "settings (default, meaning):\n";
 
 static int parse_level(const char *s) {
   const char *names[] = {"error", "warn", "info", "debug"};
@@ -68,7 +85,12 @@ int main(int argc, char **argv) {
         return 1;
       }
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      fputs(cmd && strcmp(cmd, "run") == 0 ? run_usage : usage, stdout);
+      if (cmd && strcmp(cmd, "serve") == 0) {
+        fputs(serve_usage, stdout);
+        fputs(rp_serve_settings_help(), stdout);
+      } else {
+        fputs(cmd && strcmp(cmd, "run") == 0 ? run_usage : usage, stdout);
+      }
       return 0;
     } else if (strcmp(a, "--version") == 0) {
       cmd = "version";
@@ -91,6 +113,14 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "version") == 0) {
     printf("recpipe %s (%s)\n", RP_VERSION, LUA_RELEASE);
     return 0;
+  }
+  if (strcmp(cmd, "serve") == 0) {
+    if (i >= argc) {
+      fprintf(stderr, "recpipe: serve needs a serve script or a YAML config\n%s", serve_usage);
+      return 1;
+    }
+    rp_host_init(&o, argv[0]);
+    return rp_serve_main(argc, argv, i, argv[0]);
   }
   if (strcmp(cmd, "run") != 0) {
     fprintf(stderr, "recpipe: unknown command '%s'\n%s", cmd, usage);

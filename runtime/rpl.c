@@ -246,13 +246,14 @@ void *rpL_scratch(lua_State *L, size_t count, size_t size) {
   return lua_newuserdatauv(L, (count ? count : 1) * size, 0);
 }
 
+/* atomic: a server's workers build objects in their own states at once */
 static size_t after_last_gc;
 
 void rpL_gcpressure(lua_State *L) {
   size_t now = rp_mem_current();
-  if (now > 2 * after_last_gc + ((size_t)64 << 20)) {
+  if (now > 2 * __atomic_load_n(&after_last_gc, __ATOMIC_RELAXED) + ((size_t)64 << 20)) {
     lua_gc(L, LUA_GCCOLLECT);
-    after_last_gc = rp_mem_current();
+    __atomic_store_n(&after_last_gc, rp_mem_current(), __ATOMIC_RELAXED);
   }
 }
 

@@ -13,6 +13,7 @@ pc_name() {
     libyaml-dev) echo yaml-0.1 ;;
     check) echo check ;;
     libmicrohttpd-dev) echo libmicrohttpd ;;
+    libcjson-dev) echo libcjson ;;
     libsqlite3-dev) echo sqlite3 ;;
     *) echo "" ;;
   esac

@@ -15,6 +15,7 @@
 #include "als.h"
 #include "als_impl.h"
 #include "metrics.h"
+#include "objcache.h"
 #include "rpl.h"
 
 #define RP_ALS_T "recpipe.ALSModel"
@@ -193,13 +194,32 @@ static int als_train(lua_State *L) {
   return 1;
 }
 
+/* Models shared through the process-wide object cache (recpipe serve:
+ * every worker's script loads the same file, one copy is kept). */
+static void model_retain(void *m) { rp_als_model_retain(m); }
+static void model_release(void *m) { rp_als_model_free(m); }
+static int model_only_owner(void *m) {
+  return __atomic_load_n(&((rp_als_model *)m)->refs, __ATOMIC_ACQUIRE) == 1;
+}
+static const rp_objtype model_type = {"als model", model_retain, model_release, model_only_owner};
+
 static int als_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   modelbox *box = newmodelbox(L);
   rp_err err;
-  rp_als_model *m;
+  rp_fileid id = rp_fileid_of(path);
+  rp_als_model *m = rp_objcache_get(&model_type, path, id, "");
+  if (m) {
+    box->m = m;
+    return 1;
+  }
   if (rp_als_load(path, &m, &err)) return rpL_error(L, &err);
   box->m = m;
+  if (rp_objcache_enabled()) {
+    if (m->users) m->users->frozen = 1;
+    if (m->items) m->items->frozen = 1;
+    if (rp_objcache_put(&model_type, path, id, "", m, &err)) return rpL_error(L, &err);
+  }
   rpL_gcpressure(L);
   return 1;
 }

@@ -68,6 +68,41 @@ static int model_recommend(void *self, const int32_t *users, int32_t n, int32_t 
                                 err);
 }
 
+/* One request: a user with factors is scored from them (its row of
+ * exclude skipped); anyone else with a history in the request gets it
+ * folded in (the exact half-step of rp_als_foldin) and never gets those
+ * items back.  Nothing for a user with neither. */
+static int model_one(void *self, const rp_rec_query *q, int32_t k, int32_t *items, float *scores,
+                     int32_t *n, rp_err *err) {
+  const rp_als_model *m = self;
+  rp_als_list ex[RP_ALS_MAX_EXCL], allow = {q->allow, q->nallow};
+  int nex = 0, rc;
+  *n = 0;
+  if (q->deny) ex[nex].idx = q->deny, ex[nex++].n = q->ndeny;
+  if (rp_als_model_knows_user(m, q->user)) {
+    const rp_csr *x = q->exclude;
+    if (x && q->user < x->nrows) {
+      ex[nex].idx = x->indices + x->indptr[q->user];
+      ex[nex++].n = x->indptr[q->user + 1] - x->indptr[q->user];
+    }
+    return rp_als_topk(m, m->user_factors + (int64_t)q->user * m->factors, k, ex, nex,
+                       q->allow ? &allow : NULL, items, scores, n, err);
+  }
+  if (q->nhist <= 0) return RP_OK;
+  float *x = rp_malloc(sizeof(float) * (size_t)m->factors);
+  int32_t *seen = rp_malloc(sizeof(int32_t) * (size_t)q->nhist);
+  if (!x || !seen) {
+    rc = rp_enomem(err, "fold-in");
+  } else if (!(rc = rp_als_foldin(m, q->hist, q->hval, q->nhist, x, err))) {
+    memcpy(seen, q->hist, sizeof(int32_t) * (size_t)q->nhist);
+    ex[nex].idx = seen, ex[nex++].n = rp_als_sort_unique(seen, q->nhist);
+    rc = rp_als_topk(m, x, k, ex, nex, q->allow ? &allow : NULL, items, scores, n, err);
+  }
+  rp_free(x);
+  rp_free(seen);
+  return rc;
+}
+
 /* Factor rows are read in random order (the gathers of training, fold-in):
  * with 4 KiB pages nearly every row costs a TLB miss once the matrix passes
  * a few MiB, so ask for transparent huge pages on the aligned interior of
@@ -136,6 +171,7 @@ rp_als_model *rp_als_model_new(int32_t nusers, int32_t nitems, int32_t factors, 
   m->rec.nitems = nitems;
   m->rec.recommend = model_recommend;
   m->rec.predict = model_predict;
+  m->rec.one = model_one;
   return m;
 }
 

@@ -84,6 +84,29 @@ int rp_baseline_recommend_for(const rp_baseline *b, int32_t u, int32_t k, const 
   return rc;
 }
 
+/* rp_recommender.one for every baseline: the request's history items are
+ * never returned either (denied with the deny list). */
+static int base_one(void *self, const rp_rec_query *q, int32_t k, int32_t *items, float *scores,
+                    int32_t *n, rp_err *err) {
+  const rp_baseline *b = self;
+  if ((q->user < 0 || q->user >= b->rec.nusers) && b->kind == RP_BASE_ITEMKNN) {
+    *n = 0;
+    return RP_OK;
+  }
+  if (!q->nhist)
+    return rp_baseline_recommend_for(b, q->user, k, q->exclude, q->deny, q->ndeny, q->allow,
+                                     q->nallow, items, scores, n, err);
+  int32_t nd = q->ndeny + q->nhist;
+  int32_t *deny = rp_malloc((size_t)nd * sizeof *deny);
+  if (!deny) return rp_enomem(err, "recommend filter");
+  memcpy(deny, q->hist, (size_t)q->nhist * sizeof *deny);
+  if (q->ndeny) memcpy(deny + q->nhist, q->deny, (size_t)q->ndeny * sizeof *deny);
+  int rc = rp_baseline_recommend_for(b, q->user, k, q->exclude, deny, nd, q->allow, q->nallow,
+                                     items, scores, n, err);
+  rp_free(deny);
+  return rc;
+}
+
 /* rp_recommender.recommend for every baseline */
 int rp_base_recommend(void *self, const int32_t *users, int32_t n, int32_t k, const rp_csr *exclude,
                       int threads, int32_t *out_items, float *out_scores, int32_t *out_n,
@@ -156,4 +179,5 @@ void rp_base_init(rp_baseline *b, int kind, const char *name, int32_t nusers, in
   b->rec.items = rp_idmap_retain(items);
   b->rec.recommend = rp_base_recommend;
   b->rec.predict = NULL;
+  b->rec.one = base_one;
 }

@@ -242,6 +242,7 @@ int rp_hyb_content_new(const rp_csr *history, const rp_features *items, const rp
   r->api.nusers = r->api.users ? r->api.users->n : history->nrows;
   r->api.nitems = ni;
   r->api.recommend = rp_hyb_batch;
+  r->api.one = rp_hyb_one;
   *out = r;
   return RP_OK;
 fail:

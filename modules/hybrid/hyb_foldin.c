@@ -70,6 +70,7 @@ int rp_hyb_foldin_new(struct rp_als_model *m, int32_t min_history, rp_hyb_rec **
   r->api.nusers = m->users ? m->users->n : m->nusers;
   r->api.nitems = m->nitems;
   r->api.recommend = rp_hyb_batch;
+  r->api.one = rp_hyb_one;
   *out = r;
   return RP_OK;
 }

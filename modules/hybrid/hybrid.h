@@ -204,6 +204,11 @@ void rp_hyb_req_user(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp_h
  * exist, 0 when the recommender cannot answer (no history, no segment). */
 int rp_hyb_recommend_one(const rp_hyb_rec *r, const rp_hyb_req *q, int32_t k, int32_t *items,
                          float *scores, int32_t *n, rp_err *err);
+/* rp_recommender.one of every kind with `one`: the request's history (when
+ * given) instead of the user's, its deny and allow lists (within r's
+ * candidates); nothing for a visitor without history. */
+int rp_hyb_one(void *self, const rp_rec_query *q, int32_t k, int32_t *items, float *scores,
+               int32_t *n, rp_err *err);
 /* The rp_recommender entry of every kind with `one`: history from r's own
  * matrix or exclude, parallel over users with per-thread scratch. */
 int rp_hyb_batch(void *self, const int32_t *users, int32_t n, int32_t k, const rp_csr *exclude,

@@ -474,6 +474,7 @@ int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items, const
   r->api.nusers = p->nu;
   r->api.nitems = p->ni;
   r->api.recommend = rp_hyb_batch;
+  r->api.one = rp_hyb_one;
   *out = r;
   return RP_OK;
 fail:

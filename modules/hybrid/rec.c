@@ -165,6 +165,26 @@ int rp_hyb_recommend_one(const rp_hyb_rec *r, const rp_hyb_req *q, int32_t k, in
   return rc;
 }
 
+int rp_hyb_one(void *self, const rp_rec_query *rq, int32_t k, int32_t *items, float *scores,
+               int32_t *n, rp_err *err) {
+  const rp_hyb_rec *r = self;
+  rp_hyb_req q;
+  *n = 0;
+  rp_hyb_req_user(r, rq->user, rq->exclude, &q);
+  if (rq->nhist > 0) q.hist = rq->hist, q.hval = rq->hval, q.nhist = rq->nhist, q.excl_hist = 1;
+  if (rq->user < 0 && !q.nhist) return RP_OK;
+  if (rq->deny) q.deny = rq->deny, q.ndeny = rq->ndeny;
+  int32_t *allow = NULL;
+  if (rq->allow) { /* within the restriction, if any */
+    allow = rp_malloc((size_t)(rq->nallow ? rq->nallow : 1) * sizeof *allow);
+    if (!allow) return rp_enomem(err, "allow list");
+    q.allow = allow, q.nallow = rp_hyb_intersect(r, rq->allow, rq->nallow, allow);
+  }
+  int rc = rp_hyb_recommend_one(r, &q, k, items, scores, n, err);
+  rp_free(allow);
+  return rc;
+}
+
 int rp_hyb_batch(void *self, const int32_t *users, int32_t n, int32_t k, const rp_csr *exclude,
                  int threads, int32_t *out_items, float *out_scores, int32_t *out_n, rp_err *err) {
   const rp_hyb_rec *r = self;

@@ -187,6 +187,7 @@ int rp_hyb_segment_new(const rp_csr *history, const rp_features *users, const rp
   r->api.nusers = history->rowmap ? history->rowmap->n : history->nrows;
   r->api.nitems = ni;
   r->api.recommend = rp_hyb_batch;
+  r->api.one = rp_hyb_one;
   *out = r;
   return RP_OK;
 fail:

@@ -227,6 +227,7 @@ int rp_hyb_trending_new(const rp_events *ev, double half_life_days, const rp_eve
   r->api.nusers = ev->users->n;
   r->api.nitems = ni;
   r->api.recommend = trending_batch;
+  r->api.one = rp_hyb_one;
   *out = r;
   return RP_OK;
 }

@@ -131,12 +131,12 @@ rp_idmap *rp_idmap_new(rp_err *err) {
 }
 
 rp_idmap *rp_idmap_retain(rp_idmap *m) {
-  if (m) m->refs++;
+  if (m) __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
   return m;
 }
 
 void rp_idmap_release(rp_idmap *m) {
-  if (!m || --m->refs > 0) return;
+  if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
   rp_free(m->off32);
   rp_free(m->off64);
   rp_free(m->arena);
@@ -167,6 +167,7 @@ int32_t rp_idmap_find(const rp_idmap *m, const char *s, size_t len) {
 }
 
 int rp_idmap_reserve(rp_idmap *m, int32_t n, int64_t bytes, rp_err *err) {
+  if (m->frozen && (n > 0 || bytes > 0)) return RP_OK; /* nothing may be added anyway */
   if (n > 0) {
     int64_t want = (int64_t)m->n + n;
     if (want > INT32_MAX) want = INT32_MAX;
@@ -196,6 +197,11 @@ int rp_idmap_intern_h(rp_idmap *m, const char *s, size_t len, uint32_t h, int32_
     }
     p = p + 1 == ns ? 0 : p + 1;
   }
+  if (m->frozen)
+    return rp_errf(err, RP_EINVAL,
+                   "cannot add id '%.*s': the id map is shared read-only (a server's model "
+                   "or matrix); read onto a copy of it",
+                   (int)(len < 64 ? len : 64), s);
   if (m->n == INT32_MAX) return rp_errf(err, RP_EINVAL, "more than 2^31-1 distinct ids");
   /* make room first: a failure leaves the map as it was */
   if (m->n == m->cap) {

@@ -21,7 +21,8 @@ typedef struct rp_idmap {
   struct rp_idslot *slots; /* open addressing, linear probing */
   uint64_t nslots;         /* any size (positions by multiply-shift), <= 2^32 */
   uint64_t grow_at;        /* the table grows before holding more ids than this */
-  int refs;
+  int refs;                /* atomic: maps are shared between threads */
+  int frozen;              /* 1: read-only (shared by a server's workers); intern of a new id fails */
 } rp_idmap;
 
 /* Hash of a byte string as the map uses it. */
@@ -96,7 +97,7 @@ void rp_idmap_release(rp_idmap *m);
 int32_t rp_idmap_find(const rp_idmap *m, const char *s, size_t len);
 int32_t rp_idmap_find_h(const rp_idmap *m, const char *s, size_t len, uint32_t h);
 /* Index of s, adding it when absent.  Returns RP_OK or RP_ENOMEM/RP_EINVAL
- * (more than 2^31-1 ids). */
+ * (more than 2^31-1 ids, or a new id on a frozen map). */
 int rp_idmap_intern(rp_idmap *m, const char *s, size_t len, int32_t *idx, rp_err *err);
 int rp_idmap_intern_h(rp_idmap *m, const char *s, size_t len, uint32_t h, int32_t *idx,
                       rp_err *err);

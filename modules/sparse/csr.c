@@ -54,8 +54,13 @@ rp_csr *rp_csr_new(int32_t nrows, int32_t ncols, int64_t nnz, rp_idmap *rowmap, 
   return m;
 }
 
+rp_csr *rp_csr_retain(rp_csr *m) {
+  __atomic_add_fetch(&m->shares, 1, __ATOMIC_RELAXED);
+  return m;
+}
+
 void rp_csr_free(rp_csr *m) {
-  if (!m) return;
+  if (!m || __atomic_fetch_sub(&m->shares, 1, __ATOMIC_ACQ_REL) > 0) return;
   rp_free(m->indptr);
   rp_free(m->indices);
   rp_free(m->data);

@@ -25,6 +25,7 @@ typedef struct rp_csr {
   int32_t *indices;          /* nnz */
   float *data;               /* nnz */
   rp_idmap *rowmap, *colmap; /* retained; may be NULL */
+  int shares;                /* extra owners (rp_csr_retain), atomic; 0 = one owner */
 } rp_csr;
 
 /* ---- construction (csr.c) ----------------------------------------------- */
@@ -33,7 +34,11 @@ typedef struct rp_csr {
  * (either may be NULL).  Owned by the caller. */
 rp_csr *rp_csr_new(int32_t nrows, int32_t ncols, int64_t nnz, rp_idmap *rowmap, rp_idmap *colmap,
                    rp_err *err);
-void rp_csr_free(rp_csr *m); /* accepts NULL */
+/* Drops one owner; frees the matrix when it was the last (accepts NULL). */
+void rp_csr_free(rp_csr *m);
+/* Adds an owner (a read-only matrix shared by threads, such as a server's
+ * seen-items matrix); each owner calls rp_csr_free once.  Returns m. */
+rp_csr *rp_csr_retain(rp_csr *m);
 /* A deep copy (maps shared).  Owned by the caller. */
 rp_csr *rp_csr_copy(const rp_csr *m, rp_err *err);
 

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "objcache.h"
 #include "rpl.h"
 
 /* ---- Matrix ----------------------------------------------------------------- */
@@ -459,17 +460,34 @@ static void align_in_place(lua_State *L, void **slot, int opts) {
 
 /* rp.sparse.load(path[, {users = map, items = map}]) -> Matrix; with its own
  * id maps, or re-aligned onto the given ones */
+/* Matrices shared through the process-wide object cache (recpipe serve:
+ * every worker's script loads the same file, one copy is kept). */
+static void csr_retain(void *m) { rp_csr_retain(m); }
+static void csr_release(void *m) { rp_csr_free(m); }
+static int csr_only_owner(void *m) {
+  return __atomic_load_n(&((rp_csr *)m)->shares, __ATOMIC_ACQUIRE) == 0;
+}
+static const rp_objtype csr_type = {"matrix", csr_retain, csr_release, csr_only_owner};
+
 static int sparse_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   static const char *const known[] = {"users", "items", NULL};
   lua_settop(L, 2);
   rpL_checkopts(L, 2, known);
-  optmap(L, 2, "users"); /* check before the work */
-  optmap(L, 2, "items");
+  rp_idmap *um = optmap(L, 2, "users"), *im = optmap(L, 2, "items"); /* check before the work */
+  int aligned = um || im;
   void **slot = new_matrix_box(L);
   rp_err err;
+  rp_fileid id = rp_fileid_of(path);
+  if (!aligned && (*slot = rp_objcache_get(&csr_type, path, id, ""))) return 1;
   store_matrix(L, slot, rp_csr_load(path, &err), &err);
   align_in_place(L, slot, 2);
+  if (!aligned && rp_objcache_enabled()) { /* a matrix aligned onto given maps is not shared */
+    rp_csr *m = *slot;
+    if (m->rowmap) m->rowmap->frozen = 1;
+    if (m->colmap) m->colmap->frozen = 1;
+    if (rp_objcache_put(&csr_type, path, id, "", m, &err)) return rpL_error(L, &err);
+  }
   return 1;
 }
 

@@ -13,6 +13,20 @@
 
 #include "csr.h"
 
+/* One request for one user (the single-request path of a server or a
+ * binding).  Index lists are on the recommender's maps. */
+typedef struct rp_rec_query {
+  int32_t user;          /* index on users; -1: not on the map (a visitor) */
+  const rp_csr *exclude; /* the user's row is never returned (seen items); NULL = none */
+  const int32_t *hist;   /* the request's history: items a visitor (or a user the */
+  const float *hval;     /* recommender has nothing for) interacted with; hval NULL */
+  int32_t nhist;         /* = 1 each.  Never returned. */
+  const int32_t *deny;   /* never these (sorted, unique) */
+  int32_t ndeny;
+  const int32_t *allow; /* only these (sorted, unique); NULL = every item */
+  int32_t nallow;
+} rp_rec_query;
+
 typedef struct rp_recommender {
   const char *name; /* "als", "popularity", ... */
   void *self;
@@ -36,6 +50,13 @@ typedef struct rp_recommender {
    * get 0.  Same threading rules as recommend. */
   int (*predict)(void *self, const int32_t *users, const int32_t *items, int64_t n, int threads,
                  float *out, rp_err *err);
+  /* Optional (NULL: only batches): answers one request q, top k (k >= 1)
+   * into items/scores, best first, *n = how many; *n = 0 when it has
+   * nothing for this user (unknown and no history).  Must be safe to call
+   * from several threads at once and must not start threads of its own:
+   * a server calls it from every worker. */
+  int (*one)(void *self, const rp_rec_query *q, int32_t k, int32_t *items, float *scores,
+             int32_t *n, rp_err *err);
 } rp_recommender;
 
 #endif
