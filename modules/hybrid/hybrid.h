@@ -157,6 +157,8 @@ typedef struct rp_hyb_req {
   const int32_t *allow;
   int32_t nallow; /* allow == NULL: every item */
   int excl_hist;  /* exclude the history items too (a history given in the request) */
+  int32_t segment; /* segment popularity: the segment of a user without one (request-time
+                      attributes, rp_hyb_segment_find), -1 = none */
 } rp_hyb_req;
 
 /* Per-thread work space. */
@@ -263,6 +265,12 @@ int rp_hyb_segment_new(const rp_csr *history, const rp_features *users, const rp
 /* Segment of user u (-1 none) and the number of segments; a segment's
  * name (borrowed from r; "" when out of range). */
 int32_t rp_hyb_segment_of(const rp_hyb_rec *r, int32_t u, int32_t *nsegments);
+/* The segment of a user described by attributes keys[i] = vals[i] (i < n;
+ * a value matches the feature named "field=value", so categorical fields),
+ * or -1 when they name no known segment (or r is not segment popularity).
+ * Attributes of other fields are ignored. */
+int32_t rp_hyb_segment_find(const rp_hyb_rec *r, const char *const *keys,
+                            const char *const *vals, int32_t n);
 const char *rp_hyb_segment_name(const rp_hyb_rec *r, int32_t s);
 
 /* ---- trending (trending.c) -------------------------------------------------------

@@ -462,6 +462,29 @@ static void request_history(lua_State *L, int opt, const rp_hyb_rec *r, rp_hyb_r
   q->hval = val;
 }
 
+/* opts.attributes ({field = value}): the segment of a user without one. */
+static void request_segment(lua_State *L, int opt, const rp_hyb_rec *r, rp_hyb_req *q) {
+  if (rpL_getopt(L, opt, "attributes") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (!lua_istable(L, -1))
+    rpL_fielderror(L, opt, "attributes", "must be a table of field = value, got %s",
+                   luaL_typename(L, -1));
+  int t = lua_gettop(L), n = 0;
+  const char *keys[64], *vals[64];
+  lua_pushnil(L);
+  while (n < 64 && lua_next(L, t)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
+      keys[n] = lua_tostring(L, -2); /* both stay referenced by the table */
+      vals[n++] = lua_tostring(L, -1);
+    }
+    lua_pop(L, 1);
+  }
+  q->segment = rp_hyb_segment_find(r, keys, vals, n);
+  lua_pop(L, 1);
+}
+
 /* One request of obj:recommend (rpL_recommend): the user's history, else
  * one given in the options; allow lists stay within the restriction. */
 static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *rq, int32_t *items,
@@ -474,14 +497,16 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *rq
   if (rq->allow) /* within the restriction, if any */
     q.allow = rq->allow, q.nallow = rp_hyb_intersect(r, rq->allow, rq->nallow, rq->allow);
   if (rq->deny) q.deny = rq->deny, q.ndeny = rq->ndeny;
-  if (rq->user < 0 && !q.hist) return *why = "unknown user '%s'", RP_OK;
+  request_segment(L, rq->opt, r, &q);
+  if (rq->user < 0 && !q.hist && q.segment < 0) return *why = "unknown user '%s'", RP_OK;
   int rc = rp_hyb_recommend_one(r, &q, rq->k, items, scores, n, err);
   if (!rc && *n == 0)
     *why = lua_pushfstring(L, "%s: nothing to recommend for user '%%s'", r->reason);
   return rc;
 }
 
-static const char *const rec_known[] = {"k", "exclude", "items", "deny", "history", "values", NULL};
+static const char *const rec_known[] = {"k",       "exclude", "items",      "deny",
+                                        "history", "values",  "attributes", NULL};
 static const rpL_recspec rec_spec = {rec_known, recommend_one, NULL, NULL, 0};
 
 /* obj:recommend(user, {k, exclude, items, deny, history, values}) -> items, scores */

@@ -146,6 +146,7 @@ int32_t rp_hyb_intersect(const rp_hyb_rec *r, const int32_t *allow, int32_t n, i
 void rp_hyb_req_user(const rp_hyb_rec *r, int32_t u, const rp_csr *exclude, rp_hyb_req *q) {
   memset(q, 0, sizeof *q);
   q->user = u;
+  q->segment = -1;
   if (r->cand) q->allow = r->cand, q->nallow = r->ncand;
   history_of(r, u, exclude, q);
   const float *v;
@@ -172,7 +173,8 @@ int rp_hyb_one(void *self, const rp_rec_query *rq, int32_t k, int32_t *items, fl
   *n = 0;
   rp_hyb_req_user(r, rq->user, rq->exclude, &q);
   if (rq->nhist > 0) q.hist = rq->hist, q.hval = rq->hval, q.nhist = rq->nhist, q.excl_hist = 1;
-  if (rq->user < 0 && !q.nhist) return RP_OK;
+  if (rq->nattrs) q.segment = rp_hyb_segment_find(r, rq->attr_keys, rq->attr_vals, rq->nattrs);
+  if (rq->user < 0 && !q.nhist && q.segment < 0) return RP_OK;
   if (rq->deny) q.deny = rq->deny, q.ndeny = rq->ndeny;
   int32_t *allow = NULL;
   if (rq->allow) { /* within the restriction, if any */

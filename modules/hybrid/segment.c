@@ -15,6 +15,8 @@
  * the segment's items.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hybrid.h"
@@ -30,10 +32,19 @@ typedef struct {
   float *global; /* c(i) / N, -inf when nobody took i */
   double m;      /* shrinkage */
   int fallback;  /* users without a segment get global popularity */
+  /* request-time look-up: the segment's fields, and each segment by its
+   * features sorted and joined with \x1f (independent of column order) */
+  char *fields[8];
+  int nfields;
+  rp_idmap *canon;
+  int32_t *canon_seg;
 } segment;
 
 static void segment_destroy(rp_hyb_rec *r) {
   segment *g = (segment *)r;
+  for (int f = 0; f < g->nfields; f++) rp_free(g->fields[f]);
+  rp_idmap_release(g->canon);
+  rp_free(g->canon_seg);
   rp_idmap_release(g->names);
   rp_free(g->seg_of);
   rp_csr_free(g->cs);
@@ -53,11 +64,65 @@ const char *rp_hyb_segment_name(const rp_hyb_rec *r, int32_t s) {
   return s >= 0 && s < g->names->n ? rp_idmap_id(g->names, s, NULL) : "";
 }
 
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* parts[0..n) sorted and joined with \x1f into *buf (grown as needed) */
+static int join_sorted(const char **parts, int n, char **buf, size_t *cap, size_t *len) {
+  qsort(parts, (size_t)n, sizeof *parts, cmp_cstr);
+  size_t need = 1;
+  for (int i = 0; i < n; i++) need += strlen(parts[i]) + 1;
+  if (need > *cap) {
+    char *b = rp_realloc(*buf, need * 2);
+    if (!b) return -1;
+    *buf = b;
+    *cap = need * 2;
+  }
+  *len = 0;
+  for (int i = 0; i < n; i++) {
+    size_t l = strlen(parts[i]);
+    if (i) (*buf)[(*len)++] = '\x1f';
+    memcpy(*buf + *len, parts[i], l);
+    *len += l;
+  }
+  (*buf)[*len] = 0;
+  return 0;
+}
+
+int32_t rp_hyb_segment_find(const rp_hyb_rec *r, const char *const *keys,
+                            const char *const *vals, int32_t n) {
+  if (r->kind != RP_HYB_SEGMENT) return -1;
+  const segment *g = (const segment *)r;
+  if (!g->canon || g->nfields == 0) return -1;
+  char comp[8][300];
+  const char *parts[8];
+  int np = 0;
+  for (int f = 0; f < g->nfields; f++)
+    for (int32_t i = 0; i < n; i++)
+      if (strcmp(keys[i], g->fields[f]) == 0) {
+        int w = snprintf(comp[np], sizeof comp[np], "%s=%s", keys[i], vals[i]);
+        if (w > 0 && (size_t)w < sizeof comp[np]) parts[np] = comp[np], np++;
+        break;
+      }
+  if (np == 0) return -1;
+  char *buf = NULL;
+  size_t cap = 0, len = 0;
+  int32_t s = -1;
+  if (join_sorted(parts, np, &buf, &cap, &len) == 0) {
+    int32_t c = rp_idmap_find(g->canon, buf, len);
+    s = c >= 0 ? g->canon_seg[c] : -1;
+  }
+  rp_free(buf);
+  return s;
+}
+
 static int segment_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch *s, int32_t k,
                        int32_t *items, float *scores, int32_t *n, rp_err *err) {
   (void)err;
   const segment *g = (const segment *)r;
   int32_t seg = rp_hyb_segment_of(r, q->user, NULL);
+  if (seg < 0) seg = q->segment;
   *n = 0;
   if (seg < 0 && !g->fallback) return RP_OK;
   int32_t ni = r->api.nitems;
@@ -86,14 +151,23 @@ static int segment_one(const rp_hyb_rec *r, const rp_hyb_req *q, rp_hyb_scratch 
 static int name_segments(segment *g, const rp_features *users, const rp_segment_opts *o,
                          rp_err *err) {
   const rp_csr *m = users->m;
-  char *buf = NULL;
-  size_t cap = 0;
+  char *buf = NULL, *cbuf = NULL;
+  size_t cap = 0, ccap = 0, clen;
   int rc = RP_OK;
+  const char **parts = NULL;
+  int32_t pcap = 0;
   g->nseg_of = m->nrows;
   g->seg_of = rp_malloc((size_t)(m->nrows ? m->nrows : 1) * sizeof *g->seg_of);
   if (!g->seg_of) return rp_enomem(err, "segments");
+  for (int q = 0; q < o->nfields && q < 8; q++) {
+    const char *fname = users->field_names[o->fields[q]];
+    if (!(g->fields[q] = rp_strdup(fname ? fname : ""))) return rp_enomem(err, "segments");
+    g->nfields = q + 1;
+  }
+  if (!(g->canon = rp_idmap_new(err))) return RP_ENOMEM;
   for (int32_t u = 0; u < m->nrows && !rc; u++) {
     size_t len = 0;
+    int np = 0;
     g->seg_of[u] = -1;
     for (int64_t t = m->indptr[u]; t < m->indptr[u + 1]; t++) {
       int32_t j = m->indices[t], in = 0;
@@ -114,10 +188,36 @@ static int name_segments(segment *g, const rp_features *users, const rp_segment_
       if (len) buf[len++] = '&';
       memcpy(buf + len, fname, fl);
       len += fl;
+      if (np == pcap) {
+        int32_t nc = pcap ? 2 * pcap : 16;
+        const char **np2 = rp_realloc(parts, (size_t)nc * sizeof *parts);
+        if (!np2) {
+          rc = rp_enomem(err, "segments");
+          break;
+        }
+        parts = np2;
+        pcap = nc;
+      }
+      parts[np++] = fname;
     }
-    if (!rc && len) rc = rp_idmap_intern(g->names, buf, len, &g->seg_of[u], err);
+    if (rc || !len) continue;
+    int32_t before = g->names->n, c;
+    rc = rp_idmap_intern(g->names, buf, len, &g->seg_of[u], err);
+    if (!rc && g->names->n > before) { /* a new segment: its canonical name too */
+      if (join_sorted(parts, np, &cbuf, &ccap, &clen)) {
+        rc = rp_enomem(err, "segments");
+      } else if (!(rc = rp_idmap_intern(g->canon, cbuf, clen, &c, err))) {
+        int32_t *cs = rp_realloc(g->canon_seg, (size_t)g->canon->n * sizeof *cs);
+        if (!cs)
+          rc = rp_enomem(err, "segments");
+        else
+          g->canon_seg = cs, cs[c] = g->seg_of[u];
+      }
+    }
   }
   rp_free(buf);
+  rp_free(cbuf);
+  rp_free(parts);
   return rc;
 }
 

@@ -52,7 +52,9 @@ return function(rp)
   -- and values for those that take them.
   local function pass(rec, opts, k)
     local o = { k = k or opts.k, exclude = opts.exclude, items = opts.items, deny = opts.deny }
-    if accepts_history(rec) then o.history, o.values = opts.history, opts.values end
+    if accepts_history(rec) then
+      o.history, o.values, o.attributes = opts.history, opts.values, opts.attributes
+    end
     return o
   end
 
@@ -131,8 +133,9 @@ return function(rp)
         n = hybrid.history_count(opts.exclude, u)
       end
     end
+    -- the attribute file's, else the request's (a visitor who says their age band)
     local attrs = self.attributes and self.attributes:attributes(u) or nil
-    return { user = u, n = n, known = n_train > 0, attributes = attrs or {},
+    return { user = u, n = n, known = n_train > 0, attributes = attrs or opts.attributes or {},
              context = opts.context or {} }
   end
 
@@ -156,7 +159,7 @@ return function(rp)
     return o
   end
 
-  -- chain:recommend(user, {k, exclude, items, deny, history, values, context})
+  -- chain:recommend(user, {k, exclude, items, deny, history, values, attributes, context})
   -- -> items, scores, reason (nil, message when no rule answers)
   function Chain:recommend(u, opts)
     opts = opts or {}

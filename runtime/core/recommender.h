@@ -25,6 +25,11 @@ typedef struct rp_rec_query {
   int32_t ndeny;
   const int32_t *allow; /* only these (sorted, unique); NULL = every item */
   int32_t nallow;
+  /* request-time attributes of a user the recommender has none for
+   * (field names and values: "age_band", "25-34"), used by segment
+   * popularity to find the user's segment */
+  const char *const *attr_keys, *const *attr_vals;
+  int32_t nattrs;
 } rp_rec_query;
 
 typedef struct rp_recommender {

@@ -378,7 +378,8 @@ typedef struct actx {
   const rp_sreq *q;
   int32_t k;
   int excl;
-  int failed; /* 1: a Lua error (500), message in err */
+  int failed;   /* 1: a Lua error (500), message in err */
+  int computed; /* the answer was computed here (a cache miss) */
   rp_serr err;
 } actx;
 
@@ -429,6 +430,14 @@ static int answer_c(actx *c, answer *a) {
     rq.hist = h, rq.hval = hv, rq.nhist = nh;
   }
   if (q->ndeny && !(rq.deny = indices(ar, rec->items, q->deny, q->ndeny, &rq.ndeny, 1))) return -1;
+  if (q->nattributes) {
+    const char **ak = rp_arena_alloc(ar, sizeof(char *) * (size_t)q->nattributes);
+    const char **av = rp_arena_alloc(ar, sizeof(char *) * (size_t)q->nattributes);
+    if (!ak || !av) return -1;
+    for (int32_t i = 0; i < q->nattributes; i++)
+      ak[i] = q->attributes[i].key, av[i] = q->attributes[i].val;
+    rq.attr_keys = ak, rq.attr_vals = av, rq.nattrs = q->nattributes;
+  }
   if (q->allow && !(rq.allow = indices(ar, rec->items, q->allow, q->nallow, &rq.nallow, 1)))
     return -1;
   int32_t k = c->k < rec->nitems ? c->k : rec->nitems;
@@ -633,6 +642,7 @@ static int fetch_cb(void *ud, const void *key, size_t klen, rp_cache_val **out, 
   (void)key, (void)klen, (void)ttl;
   actx *c = ud;
   answer a;
+  c->computed = 1;
   if (compute(c, &a)) return rp_errf(err, RP_EINVAL, "%s", c->err.message);
   *out = encode(&a, err);
   return *out ? RP_OK : RP_ENOMEM;
@@ -835,8 +845,8 @@ static int request_hook(actx *c, rp_sreq *q2) {
 static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q, const char *rid,
                          rp_reply *r, int warm) {
   rp_wstate *ws = &g->w[w->id];
-  actx c = {s, w, g, ws, q, q->k ? q->k : g->k, q->exclude_seen >= 0 ? q->exclude_seen : g->exclude_seen,
-            0, {0, "", ""}};
+  actx c = {s, w, g, ws, q, q->k ? q->k : g->k,
+            q->exclude_seen >= 0 ? q->exclude_seen : g->exclude_seen, 0, 0, {0, "", ""}};
   rp_sreq q2;
   if (ws->ref_on_request != LUA_NOREF && request_hook(&c, &q2)) {
     rp_answer_error(w, &c.err, rid, r);
@@ -849,9 +859,8 @@ static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q
     make_key(&w->key, &w->arena, g->serial, c.q, c.k, c.excl);
     if (!w->key.oom && w->key.n <= RP_CACHE_KEY_MAX) {
       rp_err err;
-      int was_hit = rp_cache_get(s->cache->c, w->key.p, w->key.n, &v);
-      if (!was_hit && rp_cache_fetch(s->cache->c, w->key.p, w->key.n, RP_CACHE_TTL_DEFAULT,
-                                     fetch_cb, &c, &v, &err)) {
+      if (rp_cache_fetch(s->cache->c, w->key.p, w->key.n, RP_CACHE_TTL_DEFAULT, fetch_cb, &c, &v,
+                         &err)) {
         rp_serr e;
         if (c.failed)
           e = c.err;
@@ -860,7 +869,7 @@ static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q
         rp_answer_error(w, &e, rid, r);
         return;
       }
-      cached = was_hit;
+      int was_hit = cached = !c.computed;
       if (!v || decode(v, &w->arena, &a)) {
         rp_cache_val_release(v);
         oom_reply(w, rid, r);
@@ -941,7 +950,7 @@ void rp_answer_similar(rp_server *s, rp_worker *w, const rp_sreq *q, const char 
   answer a;
   memset(&a, 0, sizeof a);
   int32_t k = q->k ? q->k : g->k;
-  actx c = {s, w, g, ws, q, k, 0, 0, {0, "", ""}};
+  actx c = {s, w, g, ws, q, k, 0, 0, 0, {0, "", ""}};
   if (!q->item) {
     rp_serr_set(&e, 400, "item", "item is required (/v1/similar?item=ID)");
     goto fail;

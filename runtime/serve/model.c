@@ -116,8 +116,24 @@ static int load_state(lua_State *L) {
   int cfg = 2;
   const char *source = s->config[0] ? s->config : "the command line";
   rp_serve_settings_check(L, cfg, source, 0);
-  if (s->script[0]) {
-    if (luaL_loadfile(L, s->script) != LUA_OK) lua_error(L);
+  char script[8600];
+  snprintf(script, sizeof script, "%s", s->script);
+  int has_script = !script[0] && lua_getfield(L, cfg, "script") != LUA_TNIL;
+  if (!script[0]) lua_pop(L, has_script ? 0 : 1);
+  if (has_script) {
+    /* a YAML config's script: relative to the YAML file */
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "%s: setting 'script' must be a file name", source);
+    const char *name = lua_tostring(L, -1), *slash = strrchr(s->config, '/');
+    if (name[0] == '/' || !slash)
+      snprintf(script, sizeof script, "%s", name);
+    else
+      snprintf(script, sizeof script, "%.*s%s", (int)(slash - s->config + 1), s->config, name);
+    lua_pop(L, 1);
+    if (c->first) rp_objcache_trace_file(script, rp_fileid_of(script));
+  }
+  if (script[0]) {
+    if (luaL_loadfile(L, script) != LUA_OK) lua_error(L);
   } else {
     lua_getfield(L, cfg, "model");
     if (lua_type(L, -1) != LUA_TSTRING)
@@ -130,13 +146,13 @@ static int load_state(lua_State *L) {
   lua_pushvalue(L, cfg);
   if (lua_pcall(L, 1, 2, 1) != LUA_OK) lua_error(L);
   int rec = lua_absindex(L, -2), sett = lua_absindex(L, -1);
-  const char *script = s->script[0] ? s->script : "the model";
+  if (!script[0]) snprintf(script, sizeof script, "the model");
   if (!has_method(L, rec, "recommend"))
     luaL_error(L, "%s must return a recommender (an object with recommend) and optionally a "
                   "settings table, got %s",
                script, luaL_typename(L, rec));
   if (!lua_isnil(L, sett)) {
-    char src[4200];
+    char src[8700];
     snprintf(src, sizeof src, "%s (its settings)", script);
     rp_serve_settings_check(L, sett, src, 1);
   }
@@ -232,10 +248,9 @@ static int build_state(rp_server *s, rp_wstate *w, rp_serve_settings *set, int f
   if (!(w->L = rp_host_state(msg, sizeof msg))) return rp_errf(err, RP_ENOMEM, "%s", msg);
   lua_State *L = w->L;
   loadctx c = {s, set, w, first};
-  lua_pushcfunction(L, rp_host_traceback);
   lua_pushcfunction(L, load_state);
   lua_pushlightuserdata(L, &c);
-  if (lua_pcall(L, 1, 0, -3) != LUA_OK) {
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
     rp_errf(err, RP_EINVAL, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
     wstate_clear(w);
     return RP_EINVAL;

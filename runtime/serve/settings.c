@@ -95,6 +95,8 @@ static const sdesc table[] = {
      "(Lua) function(req): change the request table before it is answered"},
     {"filter", T_LUA, NOF, 0, 0, 0, "",
      "(Lua) function(items, scores, req) -> items, scores: a business filter on every answer"},
+    {"params", T_LUA, NOF, 0, 0, 0, "",
+     "anything for the serve script to read (its ... argument); the server ignores it"},
     {"warm", T_LUA, NOF, 0, 0, 0, "",
      "requests (tables like a POST body) answered into the cache when a model loads"},
     {NULL, 0, NOF, 0, 0, 0, NULL, NULL}};
