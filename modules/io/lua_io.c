@@ -702,6 +702,7 @@ static void pushreport(lua_State *L, const rp_read_report *r) {
   lua_pushinteger(L, r->lines), lua_setfield(L, -2, "lines");
   lua_pushinteger(L, r->rows), lua_setfield(L, -2, "rows");
   lua_pushinteger(L, r->skipped), lua_setfield(L, -2, "skipped");
+  if (r->torn_line) lua_pushinteger(L, r->torn_line), lua_setfield(L, -2, "torn_line");
   lua_pushinteger(L, r->dropped_unknown), lua_setfield(L, -2, "dropped_unknown");
   lua_pushinteger(L, r->dropped_type), lua_setfield(L, -2, "dropped_type");
   lua_createtable(L, r->nfirst, 0);

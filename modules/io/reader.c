@@ -112,6 +112,8 @@ typedef struct piece {
   int status; /* RP_OK, or the error that stops the read */
   rp_err err;
   int64_t errline;
+  int64_t tornline; /* the last record, unterminated and malformed (0: none) */
+  char torn[200];
   int nfirst;
   int64_t firstline[RP_READ_FIRST_ERRORS];
   char first[RP_READ_FIRST_ERRORS][200];
@@ -305,6 +307,18 @@ __attribute__((format(printf, 4, 5))) static int bad(const rctx *c, piece *pc, i
   return 0;
 }
 
+/* A malformed last record without a line end: a write cut short (a log
+ * whose writer crashed), not a malformed file.  Noted, skipped whatever
+ * on_error says.  Returns 0 (go on). */
+static int torn(piece *pc, int64_t line, const char *msg) {
+  pc->tornline = line;
+  snprintf(pc->torn, sizeof pc->torn, "%s", msg);
+  return 0;
+}
+
+/* bad() for a record b: torn() when b is the unterminated last record */
+#define BAD(b, ...) ((b)->unterm ? torn(pc, (b)->line, "malformed") : bad(c, pc, (b)->line, __VA_ARGS__))
+
 static int fatal(piece *pc, int64_t line, int status) {
   pc->status = status;
   pc->errline = line;
@@ -324,6 +338,7 @@ typedef struct brow {
   uint32_t hu, hi; /* hashes (when not found in the numeric cache) */
   uint32_t vu, vi; /* numeric values */
   uint8_t cu, ci;  /* canonical numeric ids (looked up in the cache) */
+  int unterm;      /* the last record of the input, without a line end */
 } brow;
 #define BATCH 16
 
@@ -417,16 +432,16 @@ static int row(const rctx *c, piece *pc, const brow *b) {
   int64_t line = b->line;
   pc->datalines++;
   if (b->nfields != c->nf)
-    return bad(c, pc, line, "expected %d fields, found %d", c->nf, b->nfields);
+    return BAD(b, "expected %d fields, found %d", c->nf, b->nfields);
   char tmp[48];
-  if (fl[R_USER] == 0) return bad(c, pc, line, "empty user id (%s)", c->colname[R_USER]);
-  if (fl[R_ITEM] == 0) return bad(c, pc, line, "empty item id (%s)", c->colname[R_ITEM]);
+  if (fl[R_USER] == 0) return BAD(b, "empty user id (%s)", c->colname[R_USER]);
+  if (fl[R_ITEM] == 0) return BAD(b, "empty item id (%s)", c->colname[R_ITEM]);
   float value = 1.0f;
   if (c->col[R_VALUE] >= 0) {
     int r = rp_parse_f32(f[R_VALUE], fl[R_VALUE], &value);
     if (r) {
       shown(tmp, sizeof tmp, f[R_VALUE], fl[R_VALUE]);
-      return bad(c, pc, line,
+      return BAD(b,
                  r == RP_PARSE_RANGE ? "%s: '%s' is not a finite number"
                                      : "%s: cannot parse '%s' as a number",
                  c->colname[R_VALUE], tmp);
@@ -437,7 +452,7 @@ static int row(const rctx *c, piece *pc, const brow *b) {
     int r = rp_parse_time(f[R_TIME], fl[R_TIME], c->o->time_unit, &tm);
     if (r) {
       shown(tmp, sizeof tmp, f[R_TIME], fl[R_TIME]);
-      return bad(c, pc, line,
+      return BAD(b,
                  r == RP_PARSE_RANGE ? "%s: '%s' is out of range as a time"
                                      : "%s: cannot parse '%s' as a time (Unix %s or ISO 8601)",
                  c->colname[R_TIME], tmp,
@@ -718,6 +733,7 @@ static void parse_piece(const rctx *c, piece *pc) {
       }
       if (!slow) {
         if (t == end && !pc->final) break; /* incomplete record */
+        br->unterm = t == end;
         int crlf = t > fs && t[-1] == '\r';
         if (crlf && lastrole >= 0) br->fl[lastrole]--;
         p = t < end ? t + 1 : end;
@@ -751,9 +767,10 @@ static void parse_piece(const rctx *c, piece *pc) {
     p = next;
     pc->lines += nl;
     if (fast && p < end) scan_at(&sc, p, sep);
+    br->unterm = pc->final && next == end && (next == rec || next[-1] != '\n');
     if (r < 0) {
       pc->datalines++;
-      if (bad(c, pc, br->line, "%s", msg)) break;
+      if (BAD(br, "%s", msg)) break;
       continue;
     }
     size_t raw = (size_t)(next - rec) - (next > rec && next[-1] == '\n');
@@ -1627,6 +1644,7 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
       pc->lines = pc->datalines = pc->skipped = pc->dropped_unknown = pc->dropped_type = 0;
       pc->status = RP_OK;
       pc->nfirst = 0;
+      pc->tornline = 0;
     }
     pool_run(&pl, np);
     /* merge in file order */
@@ -1638,6 +1656,7 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
       if (pc->dropped_type && !rep->dropped_type)
         snprintf(rep->dropped_example, sizeof rep->dropped_example, "%s", pc->dropped_example);
       rep->dropped_type += pc->dropped_type;
+      if (pc->tornline) rep->torn_line = lineno + pc->tornline;
       for (int q = 0; q < pc->nfirst && rep->nfirst < RP_READ_FIRST_ERRORS; q++)
         snprintf(rep->first[rep->nfirst++], sizeof rep->first[0], "%s:%lld: %s", c.path,
                  (long long)(lineno + pc->firstline[q]), pc->first[q]);
@@ -1694,6 +1713,11 @@ done:
     rp_events_free(ev);
     return rc;
   }
+  if (rep->torn_line)
+    rp_log(RP_LOG_WARN,
+           "%s:%lld: the last line has no line end and does not parse: ignored as torn (a write "
+           "cut short, such as a log whose writer crashed)",
+           c.path, (long long)rep->torn_line);
   if (rep->skipped)
     rp_log(RP_LOG_WARN, "%s: skipped %lld malformed line%s (first: %s)", c.path,
            (long long)rep->skipped, rep->skipped == 1 ? "" : "s", rep->first[0]);

@@ -61,6 +61,8 @@ typedef struct rp_read_report {
   char sep[8];              /* the separator used (detected or given) */
   int fields;               /* fields per line */
   char dropped_example[64]; /* an event type that was dropped (first seen) */
+  int64_t torn_line;        /* the last line, without a line end and malformed, ignored
+                               (a torn write); 0 when none */
 } rp_read_report;
 
 /* Sets defaults: detect sep, header = 1, user and item by their default
