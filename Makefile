@@ -56,6 +56,8 @@ BIND_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(BIND_SRC))
 HOST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HOST_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_SRC := $(wildcard tests/e2e/*.c)
+TOOL_BIN := $(patsubst tests/e2e/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 LIB := $(BUILD)/librpcore.a
@@ -114,6 +116,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/rptest.h
 	$(Q)$(CC) $(CFLAGS_CORE) $(CHECK_CFLAGS) -Itests/unit -MMD -MP -o $@ $< $(LIB) \
 	  $(CHECK_LIBS) $(LIBS_CORE)
 
+# helpers of the end-to-end tests (an HTTP client for the server tests)
+$(BUILD)/tools/%: tests/e2e/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	$(Q)$(CC) $(CSTD) $(OPT) $(WARN) -o $@ $< -lpthread $(SANLD)
+
 $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
@@ -137,11 +145,11 @@ demo: deps
 
 # ---- tests ----------------------------------------------------------------
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
 	@$(MAKE) --no-print-directory examples
 	@BIN=./$(BIN) BUILD=$(BUILD) sh tests/run.sh
 
-test-unit test-lua test-e2e: all $(UNIT_BIN)
+test-unit test-lua test-e2e: all $(UNIT_BIN) $(TOOL_BIN)
 	@BIN=./$(BIN) BUILD=$(BUILD) LAYERS=$(subst test-,,$@) sh tests/run.sh
 
 # ThreadSanitizer (gcc) on the cache test: the sharded cache and its
@@ -161,7 +169,7 @@ $(TSAN_CACHE_BIN): tests/unit/test_cache.c tests/unit/rptest.h $(TSAN_CACHE_SRC)
 	  $(CHECK_LIBS) -lm -lpthread
 
 # ---- benchmarks -------------------------------------------------------------
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(TOOL_BIN)
 	@BIN=./$(BIN) BUILD=$(BUILD) sh tests/bench/run.sh
 
 # ---- lint -----------------------------------------------------------------

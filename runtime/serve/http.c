@@ -390,7 +390,7 @@ int rp_http_start(rp_server *s, rp_err *err) {
                          sizeof(struct in6_addr)) == 0;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                    MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-  size_t memlimit = (size_t)s->set.max_header + 16384;
+  size_t memlimit = (size_t)s->set.max_header + 8192;
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->nworkers, MHD_OPTION_CONNECTION_LIMIT,

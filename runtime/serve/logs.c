@@ -102,7 +102,7 @@ static int open_file(rp_slog *l, rp_err *err) {
   } else {
     snprintf(l->path, sizeof l->path, "%s/%s.csv", l->dir, l->prefix);
   }
-  int fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = open(l->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return rp_errf(err, RP_EIO, "cannot open log '%s': %s", l->path, strerror(errno));
   if (repair_tail(l, fd, err)) {
     close(fd);

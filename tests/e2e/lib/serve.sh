@@ -1,0 +1,102 @@
+# Shared by tests/e2e/serve_*.sh (sourced, not run): a scratch directory, a
+# small ALS model of the example shop, a real `recpipe serve` process on an
+# ephemeral port, and curl helpers.
+cd "$(dirname "$0")/../.." || exit 1
+BIN=${BIN:-./recpipe}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+BUILD=${BUILD:-build}
+HTTPLOAD=$(pwd)/$BUILD/tools/httpload
+[ -x "$HTTPLOAD" ] || HTTPLOAD=$(pwd)/build/tools/httpload
+tmp=$(mktemp -d /tmp/recpipe-serve.XXXXXX)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+command -v curl >/dev/null || { echo "FAIL: curl is missing (make deps installs it)"; exit 1; }
+[ -f examples/shop/events.csv.gz ] || { echo "FAIL: examples/shop missing (make examples)"; exit 1; }
+
+# model: a small ALS model of the shop, its train matrix, and the answers
+# the Lua API gives for a few requests (the reference the server must match)
+make_model() {
+  cat >"$tmp/train.lua" <<'LUA'
+local rp = require "recpipe"
+local dir = ...
+local ev = rp.io.read_events("examples/shop/events.csv.gz", {
+  user = "user_id", item = "item_id", time = "timestamp", event = "event",
+  weights = { purchase = 5, addtocart = 3, view = 1 } })
+local train = ev:to_matrix { aggregate = "sum" }
+local als = rp.als.train(train, { factors = 16, iterations = 3, seed = 7 })
+als:save(dir .. "/model.rpa")
+train:save(dir .. "/train.rpm")
+local f = assert(io.open(dir .. "/expect.txt", "w"))
+local function put(name, items) f:write(name, " ", table.concat(items, ","), "\n") end
+put("u42_5_seen", (als:recommend("u42", { k = 5, exclude = train })))
+put("u42_5_all", (als:recommend("u42", { k = 5 })))
+put("u42_10_seen", (als:recommend("u42", { k = 10, exclude = train })))
+put("new_i1_i2_4", (als:recommend_new({ "i1", "i2" }, { k = 4 })))
+put("sim_i1229_3", (als:similar_items("i1229", { k = 3, include_self = false })))
+put("u42_allow", (als:recommend("u42", { k = 10, exclude = train,
+  items = { "i1", "i2", "i3", "i1229" } })))
+put("u42_deny", (als:recommend("u42", { k = 3, exclude = train, deny = { "i1229" } })))
+f:close()
+LUA
+  "$BIN" run --quiet "$tmp/train.lua" "$tmp" || { echo "FAIL: training the test model"; exit 1; }
+}
+expect_of() { sed -n "s/^$1 //p" "$tmp/expect.txt"; }
+
+# start ARGS...: recpipe serve ARGS port=0 port_file=... (log to $tmp/server.log);
+# waits until the port file appears (or the process dies)
+start() {
+  rm -f "$tmp/port"
+  "$BIN" serve "$@" port=0 port_file="$tmp/port" >>"$tmp/server.log" 2>&1 &
+  pid=$!
+  i=0
+  while [ ! -s "$tmp/port" ]; do
+    kill -0 "$pid" 2>/dev/null || { pid=; return 1; }
+    i=$((i + 1))
+    [ $i -gt 600 ] && { fail "server did not start in 60 s"; return 1; }
+    sleep 0.1
+  done
+  port=$(cat "$tmp/port")
+  url="http://127.0.0.1:$port"
+}
+# stop [SIGNAL]: stops the server, waits, leaves its exit status in $rc
+stop() {
+  [ -n "$pid" ] || { rc=none; return; }
+  kill -"${1:-TERM}" "$pid"
+  wait "$pid"
+  rc=$?
+  pid=
+}
+# req METHOD PATH [BODY] [CURL ARGS...]: status to $code, body to $tmp/body
+req() {
+  m=$1 p=$2
+  shift 2
+  if [ "$m" = POST ]; then
+    b=$1
+    shift
+    code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X POST --data-binary "$b" "$@" "$url$p")
+  else
+    code=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$url$p")
+  fi
+}
+# expect CODE METHOD PATH [BODY]: req, then the status must be CODE
+expect() {
+  want=$1
+  shift
+  req "$@"
+  [ "$code" = "$want" ] || fail "$1 $2 ${3:-}: status $code, wanted $want: $(head -c 300 "$tmp/body")"
+}
+has() { grep -qF -- "$1" "$tmp/body" || fail "body lacks '$1': $(head -c 400 "$tmp/body")"; }
+# items: the "items" array of the body as a comma-separated list
+items() { sed -n 's/.*"items":\[\([^]]*\)\].*/\1/p' "$tmp/body" | tr -d '"'; }
+field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$tmp/body"; }
+finish() {
+  [ -n "$pid" ] && stop
+  [ $fails -eq 0 ] || { echo "server log:"; tail -30 "$tmp/server.log"; exit 1; }
+  exit 0
+}
