@@ -391,12 +391,18 @@ int rp_http_start(rp_server *s, rp_err *err) {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                    MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
   size_t memlimit = (size_t)s->set.max_header + 8192;
-  s->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->nworkers, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)s->set.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->set.timeout,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, memlimit, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+  struct MHD_OptionItem ops[] = {
+      {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+      {MHD_OPTION_CONNECTION_LIMIT, s->set.connection_limit, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, s->set.timeout, NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)memlimit, NULL},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
+      /* one worker: MHD's own polling thread, no pool */
+      {s->nworkers > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->nworkers, NULL},
+      {MHD_OPTION_END, 0, NULL}};
+  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
+                               MHD_OPTION_END);
   freeaddrinfo(ai);
   if (!s->daemon)
     return rp_errf(err, RP_EIO, "cannot listen on %s port %d (in use? bad address?)", s->set.host,

@@ -116,6 +116,12 @@ static int load_state(lua_State *L) {
   int cfg = 2;
   const char *source = s->config[0] ? s->config : "the command line";
   rp_serve_settings_check(L, cfg, source, 0);
+  { /* types and ranges of the config's settings, before the script runs */
+    rp_serve_settings tmp;
+    rp_serve_settings_defaults(&tmp);
+    rp_serve_settings_read(L, cfg, &tmp);
+    rp_serve_settings_clear(&tmp);
+  }
   char script[8600];
   snprintf(script, sizeof script, "%s", s->script);
   int has_script = !script[0] && lua_getfield(L, cfg, "script") != LUA_TNIL;
