@@ -57,7 +57,7 @@ HOST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HOST_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/e2e/*.c)
-TOOL_BIN := $(patsubst tests/e2e/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+TOOL_BIN := $(patsubst tests/e2e/%.c,$(BUILD)/tools/%,$(TOOL_SRC)) $(BUILD)/tools/fuzz_request
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 LIB := $(BUILD)/librpcore.a
@@ -67,6 +67,7 @@ else
   BIN := recpipe
 endif
 
+.PHONY: fuzz-request
 .PHONY: all deps demo test test-unit test-lua test-e2e bench lint format install \
         uninstall clean help check-deps examples tsan-cache
 all: check-deps $(BIN)
@@ -121,6 +122,22 @@ $(BUILD)/tools/%: tests/e2e/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	$(Q)$(CC) $(CSTD) $(OPT) $(WARN) -o $@ $< -lpthread $(SANLD)
+
+# the request fuzzer as a replay program (tests/e2e/serve_fuzz.sh runs it on
+# its corpus) and as a libFuzzer binary (make fuzz-request, clang)
+SERVE_PURE := runtime/serve/request.c runtime/serve/jbuf.c
+$(BUILD)/tools/fuzz_request: tests/fuzz/fuzz_request.c $(SERVE_PURE) $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS_HOST) -DRP_FUZZ_STANDALONE -o $@ $< $(SERVE_PURE) $(LIB) $(LIBS_HOST)
+FUZZ_SECONDS ?= 60
+fuzz-request:
+	@mkdir -p $(BUILDDIR)-fuzz/corpus-request
+	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(INC) $(HOST_CFLAGS) \
+	  -o $(BUILDDIR)-fuzz/fuzz_request tests/fuzz/fuzz_request.c $(SERVE_PURE) \
+	  runtime/core/alloc.c runtime/core/misc.c -lcjson -lm
+	$(BUILDDIR)-fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -dict=tests/fuzz/request.dict $(BUILDDIR)-fuzz/corpus-request tests/fuzz/corpus/request
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)

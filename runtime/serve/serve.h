@@ -34,6 +34,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "jbuf.h"
 #include "recommender.h"
 #include "request.h"
 #include "rp.h"
@@ -140,25 +141,6 @@ typedef struct rp_slog_stats {
   double last_commit_seconds;
 } rp_slog_stats;
 void rp_slog_stats_get(rp_slog *l, rp_slog_stats *st);
-/* Appends text to buf as one CSV field (quoted when it holds a comma,
- * quote or line break). */
-struct rp_jbuf;
-void rp_csv_field(struct rp_jbuf *b, const char *s);
-
-/* ---- output buffers ------------------------------------------------------------- */
-typedef struct rp_jbuf {
-  char *p;
-  size_t n, cap;
-  int oom;
-} rp_jbuf;
-void rp_jbuf_reset(rp_jbuf *b);
-void rp_jbuf_free(rp_jbuf *b);
-void rp_jbuf_add(rp_jbuf *b, const char *s, size_t n);
-void rp_jbuf_puts(rp_jbuf *b, const char *s);
-void rp_jbuf_printf(rp_jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as a JSON string literal (quotes and escapes) */
-void rp_jbuf_jstr(rp_jbuf *b, const char *s);
-void rp_jbuf_float(rp_jbuf *b, float x); /* shortest text that reads back to x, "null" if not finite */
 
 /* ---- generations (model.c) ----------------------------------------------------- */
 typedef struct rp_wstate { /* one worker's Lua state of one generation */

@@ -1,0 +1,111 @@
+/*
+ * jbuf.c -- growable output buffers: JSON string literals, numbers and
+ * CSV fields for the answers and the logs (writing JSON is this simple;
+ * reading it is cJSON's job).  Plain C, no Lua: the request fuzzer checks
+ * that what rp_jbuf_jstr writes reads back through cJSON unchanged.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jbuf.h"
+
+void rp_jbuf_reset(rp_jbuf *b) {
+  b->n = 0;
+  b->oom = 0;
+}
+
+void rp_jbuf_free(rp_jbuf *b) {
+  rp_free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+static int jbuf_room(rp_jbuf *b, size_t n) {
+  if (b->oom) return 0;
+  if (b->n + n + 1 <= b->cap) return 1;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap < b->n + n + 1) cap *= 2;
+  char *p = rp_realloc(b->p, cap);
+  if (!p) {
+    b->oom = 1;
+    return 0;
+  }
+  b->p = p;
+  b->cap = cap;
+  return 1;
+}
+
+void rp_jbuf_add(rp_jbuf *b, const char *s, size_t n) {
+  if (!jbuf_room(b, n)) return;
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = 0;
+}
+
+void rp_jbuf_puts(rp_jbuf *b, const char *s) { rp_jbuf_add(b, s, strlen(s)); }
+
+void rp_jbuf_printf(rp_jbuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0 || !jbuf_room(b, (size_t)n)) return;
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->n += (size_t)n;
+}
+
+void rp_jbuf_jstr(rp_jbuf *b, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = strlen(s);
+  if (!jbuf_room(b, 2 * n + 2)) return;
+  char *o = b->p + b->n;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c < 0x20 || c == 0x7f) {
+      /* \u00XX: 6 bytes, more than the 2 reserved: make room */
+      b->n = (size_t)(o - b->p);
+      if (!jbuf_room(b, 6 + 2 * (n - i) + 2)) return;
+      o = b->p + b->n;
+      memcpy(o, "\\u00", 4);
+      o[4] = hex[c >> 4];
+      o[5] = hex[c & 15];
+      o += 6;
+    } else {
+      *o++ = (char)c;
+    }
+  }
+  *o++ = '"';
+  b->n = (size_t)(o - b->p);
+  b->p[b->n] = 0;
+}
+
+void rp_jbuf_float(rp_jbuf *b, float x) {
+  if (!isfinite(x)) {
+    rp_jbuf_add(b, "null", 4);
+    return;
+  }
+  char t[32];
+  int n = snprintf(t, sizeof t, "%.9g", (double)x);
+  rp_jbuf_add(b, t, (size_t)n);
+}
+
+void rp_csv_field(rp_jbuf *b, const char *s) {
+  if (!strpbrk(s, ",\"\r\n")) {
+    rp_jbuf_puts(b, s);
+    return;
+  }
+  rp_jbuf_add(b, "\"", 1);
+  for (const char *p = s; *p; p++) {
+    if (*p == '"') rp_jbuf_add(b, "\"", 1);
+    rp_jbuf_add(b, p, 1);
+  }
+  rp_jbuf_add(b, "\"", 1);
+}
+
