@@ -743,8 +743,166 @@ static int request_hook(actx *c, rp_sreq *q2) {
   return rc;
 }
 
+/* ---- batches ------------------------------------------------------------------
+ * A plain request -- a user the C recommender knows, none of history, items,
+ * deny or attributes, no on_request hook, not in the cache -- waits for the
+ * end of its worker's event cycle and is scored with the other requests of
+ * that cycle in one rec->recommend call: the ALS batch kernel screens eight
+ * users per pass over each tile of items, so a cycle of n requests reads the
+ * item factors about n/8 times instead of n.  The answer is the one the
+ * single-request path gives (the same exact top k). */
+struct rp_pending {
+  rp_gen *g; /* held (rp_gen_acquire) until the answer is sent */
+  int32_t u, k, excl, n, done;
+  int32_t *items;
+  float *scores;
+  char *user, *key;
+  size_t klen;
+  uint64_t epoch; /* feedback epoch when asked: a later feedback keeps it out of the cache */
+  rp_serr err;
+};
+
+void rp_pending_free(rp_server *s, rp_worker *w, rp_pending *p) {
+  if (!p) return;
+  rp_free(p->items);
+  rp_free(p->scores);
+  rp_free(p->user);
+  rp_free(p->key);
+  rp_free(p);
+  rp_gen_release(s, w->id);
+}
+
+/* Puts c's request into the batch when it qualifies; 1 when it did. */
+static int try_batch(actx *c, rp_pending **pending) {
+  rp_server *s = c->s;
+  rp_worker *w = c->w;
+  const rp_recommender *rec = c->ws->rec;
+  const rp_sreq *q = c->q;
+  if (!rec || !q->user || q->nhistory || q->allow || q->ndeny || q->nattributes ||
+      c->ws->ref_on_request != LUA_NOREF || !rec->users)
+    return 0;
+  int32_t u = rp_idmap_find(rec->users, q->user, strlen(q->user));
+  if (u < 0 || u >= rec->nusers) return 0;
+  if (w->nbatch == w->batch_cap) {
+    int cap = w->batch_cap ? 2 * w->batch_cap : 64;
+    rp_pending **b = rp_realloc(w->batch, sizeof *b * (size_t)cap);
+    if (!b) return 0;
+    w->batch = b;
+    w->batch_cap = cap;
+  }
+  rp_pending *p = rp_calloc(1, sizeof *p);
+  if (!p) return 0;
+  p->u = u;
+  p->k = c->k < rec->nitems ? c->k : rec->nitems;
+  p->excl = c->excl;
+  p->user = rp_strdup(q->user);
+  p->epoch = atomic_load(&s->feedback_epoch);
+  p->items = rp_malloc(sizeof(int32_t) * (size_t)(p->k > 0 ? p->k : 1));
+  p->scores = rp_malloc(sizeof(float) * (size_t)(p->k > 0 ? p->k : 1));
+  if (s->cache && !w->key.oom && (p->key = rp_malloc(w->key.n))) {
+    memcpy(p->key, w->key.p, w->key.n);
+    p->klen = w->key.n;
+  }
+  if (!p->user || !p->items || !p->scores || (s->cache && !p->key)) {
+    rp_free(p->items), rp_free(p->scores), rp_free(p->user), rp_free(p->key), rp_free(p);
+    return 0;
+  }
+  p->g = rp_gen_acquire(s, w->id); /* the same generation: the caller holds it too */
+  w->batch[w->nbatch++] = p;
+  *pending = p;
+  return 1;
+}
+
+void rp_answer_batch(rp_server *s, rp_worker *w) {
+  for (int excl = 0; excl < 2; excl++) {
+    int n = 0;
+    int32_t kmax = 0;
+    rp_pending *first = NULL;
+    for (int i = 0; i < w->nbatch; i++) {
+      rp_pending *p = w->batch[i];
+      if (p->excl != excl || p->done) continue;
+      if (!first) first = p;
+      if (p->k > kmax) kmax = p->k;
+      n++;
+    }
+    if (!n) continue;
+    rp_wstate *ws = &first->g->w[w->id];
+    const rp_recommender *rec = ws->rec;
+    int32_t *users = rp_malloc(sizeof *users * (size_t)n), *cnt = rp_malloc(sizeof *cnt * (size_t)n);
+    int32_t *items = rp_malloc(sizeof *items * (size_t)n * (size_t)(kmax ? kmax : 1));
+    float *scores = rp_malloc(sizeof *scores * (size_t)n * (size_t)(kmax ? kmax : 1));
+    rp_err err = {0, ""};
+    int rc = !users || !cnt || !items || !scores ? rp_enomem(&err, "batch") : RP_OK;
+    int j = 0;
+    for (int i = 0; i < w->nbatch && users; i++)
+      if (w->batch[i]->excl == excl && !w->batch[i]->done) users[j++] = w->batch[i]->u;
+    if (!rc && kmax > 0)
+      rc = rec->recommend(rec->self, users, n, kmax, excl ? ws->seen : NULL, 1, items, scores, cnt,
+                          &err);
+    j = 0;
+    for (int i = 0; i < w->nbatch; i++) {
+      rp_pending *p = w->batch[i];
+      if (p->excl != excl || p->done) continue;
+      p->done = 1;
+      if (rc) {
+        rp_serr_set(&p->err, rc == RP_ENOMEM ? 503 : 500, "", "the recommender failed: %s",
+                    err.msg);
+      } else if (kmax > 0) {
+        p->n = cnt[j] < p->k ? cnt[j] : p->k;
+        memcpy(p->items, items + (size_t)j * (size_t)kmax, sizeof(int32_t) * (size_t)p->n);
+        memcpy(p->scores, scores + (size_t)j * (size_t)kmax, sizeof(float) * (size_t)p->n);
+      }
+      j++;
+    }
+    rp_free(users);
+    rp_free(cnt);
+    rp_free(items);
+    rp_free(scores);
+  }
+}
+
+void rp_answer_pending(rp_server *s, rp_worker *w, rp_pending *p, const char *rid, rp_reply *r) {
+  rp_gen *g = p->g;
+  rp_wstate *ws = &g->w[w->id];
+  if (p->err.status) {
+    rp_answer_error(w, &p->err, rid, r);
+    rp_pending_free(s, w, p);
+    return;
+  }
+  rp_sreq q;
+  rp_sreq_init(&q);
+  q.user = p->user;
+  q.k = p->k;
+  actx c = {s, w, g, ws, &q, p->k, p->excl, 0, 0, {0, "", ""}};
+  answer a = {p->n, rp_arena_alloc(&w->arena, sizeof(char *) * (size_t)(p->n ? p->n : 1)),
+              p->scores, g->reason, NULL};
+  if (!a.items) {
+    oom_reply(w, rid, r);
+    rp_pending_free(s, w, p);
+    return;
+  }
+  for (int32_t i = 0; i < p->n; i++) a.items[i] = rp_idmap_id(ws->rec->items, p->items[i], NULL);
+  if (a.n == 0) a.reason = "none", a.message = "nothing to recommend for this user";
+  if (ws->ref_filter != LUA_NOREF && a.n > 0 && apply_filter(&c, &a)) {
+    rp_answer_error(w, &c.err, rid, r);
+    rp_pending_free(s, w, p);
+    return;
+  }
+  if (p->key && atomic_load(&s->feedback_epoch) == p->epoch) {
+    rp_err err;
+    rp_cache_val *v = encode(&a, &err);
+    if (v) rp_cache_put(s->cache->c, p->key, p->klen, v, RP_CACHE_TTL_DEFAULT, NULL, &err);
+    rp_cache_val_release(v);
+  }
+  rp_count(&s->wm[w->id].reasons[rp_server_reason(s, a.reason)], 1);
+  log_impressions(s, w, rid, p->user, g->version, &a, rp_unix_now());
+  render(w, rid, g, p->user, &a, 0, r);
+  if (w->out.oom) oom_reply(w, rid, r);
+  rp_pending_free(s, w, p);
+}
+
 static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q, const char *rid,
-                         rp_reply *r, int warm) {
+                         rp_reply *r, int warm, rp_pending **pending) {
   rp_wstate *ws = &g->w[w->id];
   actx c = {s, w, g, ws, q, q->k ? q->k : g->k,
             q->exclude_seen >= 0 ? q->exclude_seen : g->exclude_seen, 0, 0, {0, "", ""}};
@@ -756,8 +914,30 @@ static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q
   answer a;
   int cached = 0;
   rp_cache_val *v = NULL;
+  if (s->cache) make_key(&w->key, &w->arena, g->serial, c.q, c.k, c.excl);
+  if (pending && !warm && (!s->cache || (!w->key.oom && w->key.n <= RP_CACHE_KEY_MAX))) {
+    /* the batch path, unless the cache has the answer */
+    if (s->cache && rp_cache_get(s->cache->c, w->key.p, w->key.n, &v)) {
+      if (decode(v, &w->arena, &a)) {
+        rp_cache_val_release(v);
+        oom_reply(w, rid, r);
+        return;
+      }
+      rp_count(&s->wm[w->id].cache_hits, 1);
+      rp_count(&s->wm[w->id].reasons[rp_server_reason(s, a.reason)], 1);
+      log_impressions(s, w, rid, c.q->user, g->version, &a, rp_unix_now());
+      render(w, rid, g, c.q->user, &a, 1, r);
+      if (w->out.oom) oom_reply(w, rid, r);
+      rp_cache_val_release(v);
+      return;
+    }
+    if (try_batch(&c, pending)) {
+      if (s->cache) rp_count(&s->wm[w->id].cache_misses, 1);
+      r->status = 0;
+      return;
+    }
+  }
   if (s->cache) {
-    make_key(&w->key, &w->arena, g->serial, c.q, c.k, c.excl);
     if (!w->key.oom && w->key.n <= RP_CACHE_KEY_MAX) {
       rp_err err;
       if (rp_cache_fetch(s->cache->c, w->key.p, w->key.n, RP_CACHE_TTL_DEFAULT, fetch_cb, &c, &v,
@@ -798,9 +978,9 @@ static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q
 }
 
 void rp_answer_recommend(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid,
-                         rp_reply *r) {
+                         rp_reply *r, rp_pending **pending) {
   rp_gen *g = rp_gen_acquire(s, w->id);
-  recommend_in(s, w, g, q, rid, r, 0);
+  recommend_in(s, w, g, q, rid, r, 0, pending);
   rp_gen_release(s, w->id);
 }
 
@@ -827,7 +1007,7 @@ void rp_answer_warm(rp_server *s, rp_gen *g) {
         rp_log(RP_LOG_WARN, "serve: warm request %d is not a request table (%s): skipped",
                (int)i, lua_istable(L, -1) ? e.message : "not a table");
       } else {
-        recommend_in(s, &w, g, &q, "warm", &r, 1);
+        recommend_in(s, &w, g, &q, "warm", &r, 1, NULL);
         n++;
       }
       lua_pop(L, 1);
@@ -962,6 +1142,7 @@ void rp_answer_events(rp_server *s, rp_worker *w, const rp_sevent *ev, int n, co
     rp_answer_error(w, &e, rid, r);
     return;
   }
+  atomic_fetch_add(&s->feedback_epoch, 1);
   /* feedback: counted by type, the users' cached answers dropped (the hook
    * where real-time updates of the users' factors will plug in) */
   rp_gen *g = rp_gen_acquire(s, w->id);

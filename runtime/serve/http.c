@@ -1,11 +1,16 @@
 /*
  * http.c -- the HTTP side of `recpipe serve`, on libmicrohttpd.
  *
- * Threading: MHD's internal thread pool (MHD_OPTION_THREAD_POOL_SIZE = W,
- * epoll), one pool thread per worker.  A pool thread takes the next worker
- * slot (its Lua state, arena, buffers) the first time it calls us and keeps
- * it in thread-local storage, so a request never waits for a state another
- * thread holds: every request runs start to end on its connection's thread.
+ * Threading: one libmicrohttpd daemon per worker, each in external epoll
+ * mode on its own listening socket (SO_REUSEPORT: the kernel spreads the
+ * connections), driven by the worker's own thread: wait for events, let
+ * MHD_run handle every ready connection, then score the cycle's batch.  A
+ * worker owns its Lua state, arena and buffers outright, so a request never
+ * waits for another thread.  Requests that can be batched (answer.c) are
+ * suspended during the cycle, scored together after it, and resumed: the
+ * next MHD_run sends their answers.  (MHD's internal thread pool gives no
+ * hook at the end of a cycle, so it cannot batch; measured in
+ * tests/bench/RESULTS.md.)
  *
  * Bodies: MHD calls the access handler first with the headers (we route,
  * check Content-Length against max_body and answer 413 at once when it is
@@ -25,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,26 +46,13 @@ typedef struct hconn {
   double t0;
   int wid;
   int reload; /* 0 none, 1 waiting, 2 done */
+  rp_pending *pending; /* waiting for the worker's batch */
   int reload_ok;
   char reload_msg[600];
   struct MHD_Connection *mc;
   struct hconn *next;
   char rid[72];
 } hconn;
-
-static __thread rp_worker *tls_worker;
-
-static rp_worker *worker_of(rp_server *s) {
-  if (!tls_worker) {
-    int i = atomic_fetch_add(&s->next_worker, 1);
-    if (i >= s->nworkers) {
-      rp_log(RP_LOG_ERROR, "serve: more HTTP threads than workers (%d)", s->nworkers);
-      return NULL;
-    }
-    tls_worker = &s->workers[i];
-  }
-  return tls_worker;
-}
 
 /* ---- answering --------------------------------------------------------------- */
 static enum MHD_Result send_reply(rp_server *s, hconn *h, int status, const char *body,
@@ -272,10 +265,30 @@ static enum MHD_Result dispatch(rp_server *s, hconn *h, rp_worker *w, const char
              : read_params(s, w, h->mc, &q, h->ep == EP_SIMILAR, &e))
       return send_error(s, h, w, &e);
     if (rp_sreq_finish(&q, &s->lim, &e)) return send_error(s, h, w, &e);
-    if (h->ep == EP_SIMILAR)
+    if (h->ep == EP_SIMILAR) {
       rp_answer_similar(s, w, &q, h->rid, &r);
-    else
-      rp_answer_recommend(s, w, &q, h->rid, &r);
+    } else {
+      rp_answer_recommend(s, w, &q, h->rid, &r, &h->pending);
+      if (r.status == 0) { /* in the batch: answered after this cycle */
+        if (w->nsusp == w->susp_cap) {
+          int cap = w->susp_cap ? 2 * w->susp_cap : 64;
+          void **a = rp_realloc(w->susp, sizeof *a * (size_t)cap);
+          if (!a) { /* cannot wait: answer from the batch right now */
+            rp_answer_batch(s, w);
+            w->nbatch = 0;
+            rp_pending *p = h->pending;
+            h->pending = NULL;
+            rp_answer_pending(s, w, p, h->rid, &r);
+            return send_json(s, h, &r);
+          }
+          w->susp = a;
+          w->susp_cap = cap;
+        }
+        w->susp[w->nsusp++] = h;
+        MHD_suspend_connection(h->mc);
+        return MHD_YES;
+      }
+    }
     return send_json(s, h, &r);
   }
   default: return error(s, h, w, 404, "path", "no such endpoint");
@@ -286,19 +299,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls) {
   (void)version;
-  rp_server *s = cls;
-  rp_worker *w = worker_of(s);
+  rp_worker *w = cls;
+  rp_server *s = w->srv;
   hconn *h = *con_cls;
   if (!h) {
     if (!(h = rp_calloc(1, sizeof *h))) return MHD_NO;
     *con_cls = h;
     h->t0 = rp_now();
     h->mc = mc;
-    h->wid = w ? w->id : s->nworkers;
+    h->wid = w->id;
     h->ep = route(url);
     atomic_fetch_add(&s->in_flight, 1);
     request_id(s, mc, h);
-    if (!w) return error(s, h, w, 503, "", "server busy");
     if (h->ep == EP_OTHER) return error(s, h, w, 404, "path", "no such endpoint");
     if (!method_ok(h->ep, method)) return error(s, h, w, 405, "method", "method not allowed");
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -338,6 +350,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     return MHD_YES;
   }
   if (h->status) return MHD_YES; /* answered already (413 before the body) */
+  if (h->pending) { /* back from the batch */
+    rp_reply r;
+    rp_pending *p = h->pending;
+    h->pending = NULL;
+    rp_answer_pending(s, w, p, h->rid, &r);
+    enum MHD_Result rc = send_json(s, h, &r);
+    rp_arena_reset(&w->arena);
+    return rc;
+  }
   if (h->too_big) {
     char msg[128];
     snprintf(msg, sizeof msg, "body too large (at most %lld bytes)", (long long)s->set.max_body);
@@ -351,9 +372,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
   (void)mc, (void)toe;
-  rp_server *s = cls;
+  rp_worker *w = cls;
+  rp_server *s = w->srv;
   hconn *h = *con_cls;
   if (!h) return;
+  if (h->pending) rp_pending_free(s, w, h->pending); /* the client went away */
   rp_metrics_observe(s, h->wid, h->ep, h->status ? h->status : 499, rp_now() - h->t0);
   atomic_fetch_sub(&s->in_flight, 1);
   rp_free(h->body);
@@ -368,6 +391,39 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   size_t n = strlen(buf);
   while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
   rp_log(RP_LOG_DEBUG, "http: %s", buf);
+}
+
+/* The worker's loop: wait for events on the daemon's epoll set (at most
+ * until its next timeout, never long enough to miss a stop), run it, then
+ * score and resume the cycle's batch. */
+static void *worker_loop(void *ud) {
+  rp_worker *w = ud;
+  rp_server *s = w->srv;
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+  int ep = di ? di->epoll_fd : -1;
+  while (!atomic_load(&w->stop)) {
+    if (atomic_load(&s->draining) && !w->quiesced) {
+      MHD_socket fd = MHD_quiesce_daemon(w->daemon);
+      if (fd != MHD_INVALID_SOCKET) close(fd);
+      w->quiesced = 1;
+    }
+    int ms = 50;
+    MHD_UNSIGNED_LONG_LONG to;
+    if (MHD_get_timeout(w->daemon, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)ms) ms = (int)to;
+    if (ep >= 0) { /* the epoll set is readable when events wait (polled, not consumed) */
+      struct pollfd pf = {ep, POLLIN, 0};
+      poll(&pf, 1, ms);
+    }
+    MHD_run(w->daemon);
+    if (w->nbatch) {
+      rp_answer_batch(s, w);
+      w->nbatch = 0;
+      /* the next MHD_run sends the answers */
+      for (int i = 0; i < w->nsusp; i++) MHD_resume_connection(((hconn *)w->susp[i])->mc);
+      w->nsusp = 0;
+    }
+  }
+  return NULL;
 }
 
 int rp_http_start(rp_server *s, rp_err *err) {
@@ -388,39 +444,61 @@ int rp_http_start(rp_server *s, rp_err *err) {
   else if (ai->ai_family == AF_INET6)
     s->loopback = memcmp(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, &in6addr_loopback,
                          sizeof(struct in6_addr)) == 0;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                   MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                   (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
   size_t memlimit = (size_t)s->set.max_header + 8192;
-  struct MHD_OptionItem ops[] = {
-      {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
-      {MHD_OPTION_CONNECTION_LIMIT, s->set.connection_limit, NULL},
-      {MHD_OPTION_CONNECTION_TIMEOUT, s->set.timeout, NULL},
-      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)memlimit, NULL},
-      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
-      {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
-      /* one worker: MHD's own polling thread, no pool */
-      {s->nworkers > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->nworkers, NULL},
-      {MHD_OPTION_END, 0, NULL}};
-  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, ops,
-                               MHD_OPTION_END);
+  int per = s->set.connection_limit / s->nworkers;
+  int rc = RP_OK;
+  for (int i = 0; i < s->nworkers && !rc; i++) {
+    rp_worker *w = &s->workers[i];
+    w->srv = s;
+    struct MHD_OptionItem ops[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL}, /* SO_REUSEPORT: one socket per worker */
+        {MHD_OPTION_CONNECTION_LIMIT, per > 0 ? per : 1, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, s->set.timeout, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)memlimit, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, w},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s},
+        {MHD_OPTION_END, 0, NULL}};
+    w->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w, MHD_OPTION_ARRAY, ops,
+                                 MHD_OPTION_END);
+    if (!w->daemon) {
+      rc = rp_errf(err, RP_EIO, "cannot listen on %s port %d (in use? bad address?)", s->set.host,
+                   i ? s->port : s->set.port);
+      break;
+    }
+    if (i == 0) { /* port 0: the others listen where the first one got */
+      const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
+      s->port = di ? di->port : s->set.port;
+      if (ai->ai_family == AF_INET)
+        ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons((uint16_t)s->port);
+      else
+        ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)s->port);
+    }
+  }
   freeaddrinfo(ai);
-  if (!s->daemon)
-    return rp_errf(err, RP_EIO, "cannot listen on %s port %d (in use? bad address?)", s->set.host,
-                   s->set.port);
-  const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-  s->port = di ? di->port : s->set.port;
-  return RP_OK;
-}
-
-void rp_http_quiesce(rp_server *s) {
-  if (!s->daemon) return;
-  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-  if (fd != MHD_INVALID_SOCKET) close(fd);
+  for (int i = 0; i < s->nworkers && !rc; i++) {
+    if (pthread_create(&s->workers[i].thread, NULL, worker_loop, &s->workers[i]) != 0)
+      rc = rp_errf(err, RP_EIO, "cannot start worker thread %d", i);
+    else
+      s->workers[i].started = 1;
+  }
+  if (rc) rp_http_stop(s);
+  return rc;
 }
 
 void rp_http_stop(rp_server *s) {
-  if (!s->daemon) return;
   rp_http_reload_done(s, 0, "the server is shutting down");
-  MHD_stop_daemon(s->daemon);
-  s->daemon = NULL;
+  for (int i = 0; i < s->nworkers; i++) {
+    rp_worker *w = &s->workers[i];
+    atomic_store(&w->stop, 1);
+    if (w->started) pthread_join(w->thread, NULL);
+    w->started = 0;
+  }
+  for (int i = 0; i < s->nworkers; i++) {
+    rp_worker *w = &s->workers[i];
+    if (w->daemon) MHD_stop_daemon(w->daemon);
+    w->daemon = NULL;
+  }
 }

@@ -325,15 +325,23 @@ rp_gen *rp_gen_load(rp_server *s, rp_serve_settings *first, rp_err *err) {
 
 /* ---- swap ------------------------------------------------------------------------ */
 rp_gen *rp_gen_acquire(rp_server *s, int w) {
+  rp_worker *wk = &s->workers[w];
+  if (wk->pins++ > 0) return wk->held; /* a batch of this worker holds one already */
   rp_gen *g;
   do {
     g = atomic_load(&s->current);
     atomic_store(&s->in_use[w], g);
   } while (g != atomic_load(&s->current));
+  wk->held = g;
   return g;
 }
 
-void rp_gen_release(rp_server *s, int w) { atomic_store(&s->in_use[w], NULL); }
+void rp_gen_release(rp_server *s, int w) {
+  rp_worker *wk = &s->workers[w];
+  if (--wk->pins > 0) return;
+  wk->held = NULL;
+  atomic_store(&s->in_use[w], NULL);
+}
 
 void rp_gen_swap(rp_server *s, rp_gen *g) {
   rp_gen *old = atomic_exchange(&s->current, g);

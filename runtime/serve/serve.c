@@ -64,6 +64,11 @@ static void server_free(rp_server *s) {
       rp_jbuf_free(&s->workers[i].line);
       rp_jbuf_free(&s->workers[i].key);
     }
+  if (s->workers)
+    for (int i = 0; i < s->nworkers; i++) {
+      rp_free(s->workers[i].batch);
+      rp_free(s->workers[i].susp);
+    }
   rp_free(s->workers);
   rp_free((void *)s->in_use);
   rp_free(s->wm);
@@ -191,8 +196,7 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
   }
   rp_log(RP_LOG_INFO, "serve: draining (%lld requests running)",
          (long long)atomic_load(&s->in_flight));
-  atomic_store(&s->draining, 1);
-  rp_http_quiesce(s);
+  atomic_store(&s->draining, 1); /* the workers stop accepting connections */
   double until = rp_now() + s->set.drain_seconds;
   while (atomic_load(&s->in_flight) > 0 && rp_now() < until) {
     struct timespec ts = {0, 5000000};

@@ -196,12 +196,11 @@ typedef struct rp_server {
   double started_unix;
   uint64_t id_seed;
   _Atomic uint64_t id_counter;
-  struct MHD_Daemon *daemon;
+  _Atomic uint64_t feedback_epoch; /* bumped by every POST /v1/events */
   int port; /* bound */
   char admin_token[256]; /* the setting, else $RECPIPE_ADMIN_TOKEN */
   int loopback;          /* bound to a loopback address */
   struct rp_worker *workers; /* nworkers, handed to the pool's threads */
-  _Atomic int next_worker;
   pthread_t main_thread;   /* woken (SIGUSR1) when a reload is asked for */
   pthread_mutex_t wait_lock;
   struct hconn *reload_waiting; /* POST /v1/admin/reload connections waiting for the next reload */
@@ -214,8 +213,10 @@ void rp_gen_free(rp_gen *g);
 /* Installs g as current and frees the previous one once no worker uses
  * it (waits for the requests running on it). */
 void rp_gen_swap(rp_server *s, rp_gen *g);
-/* The generation worker w answers its next request with; release when the
- * request is done. */
+/* The generation worker w answers with: the current one, or the one its
+ * requests already hold (a batch in progress keeps one generation until
+ * its answers are sent).  Only worker w's thread calls these for w; every
+ * acquire has its release. */
 rp_gen *rp_gen_acquire(rp_server *s, int w);
 void rp_gen_release(rp_server *s, int w);
 /* Loads a new generation and swaps it in; on failure the old one keeps
@@ -224,13 +225,25 @@ void rp_gen_release(rp_server *s, int w);
 int rp_server_reload(rp_server *s, const char *why, rp_err *err);
 
 /* ---- answers (answer.c) ------------------------------------------------------------- */
-typedef struct rp_worker { /* per worker thread scratch */
+/* A recommend request waiting for its worker's batch (answer.c). */
+typedef struct rp_pending rp_pending;
+
+typedef struct rp_worker { /* one worker: its thread, daemon and scratch */
   int id;
+  struct rp_server *srv;
+  struct MHD_Daemon *daemon; /* this worker's libmicrohttpd (external epoll loop) */
+  pthread_t thread;
+  _Atomic int stop;
+  int quiesced, started;
   rp_arena arena;
   rp_jbuf out, line;
   rp_jbuf key;
-  int32_t *idx;   /* scratch indices */
-  size_t idx_cap;
+  int pins;    /* rp_gen_acquire nesting (requests in a batch hold their generation) */
+  rp_gen *held;
+  rp_pending **batch; /* requests waiting for this cycle's batch */
+  int nbatch, batch_cap;
+  void **susp; /* their connections (http.c), suspended until it has run */
+  int nsusp, susp_cap;
 } rp_worker;
 
 typedef struct rp_reply {
@@ -239,9 +252,21 @@ typedef struct rp_reply {
   size_t len;
 } rp_reply;
 
-/* GET|POST /v1/recommend with the parsed request q. */
+/* GET|POST /v1/recommend with the parsed request q.  With pending not
+ * NULL, a plain request (a known user of a C recommender, no lists, not in
+ * the cache) may be put into the worker's batch instead: then r->status is
+ * 0, *pending is set, and the caller suspends the connection until
+ * rp_answer_batch has run, then calls rp_answer_pending for the answer. */
 void rp_answer_recommend(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid,
-                         rp_reply *r);
+                         rp_reply *r, rp_pending **pending);
+/* Scores the worker's batch (one rec->recommend call per exclusion
+ * matrix: the model's batch kernel reads the items once for several
+ * users).  The requests stay in w->batch for the caller to resume. */
+void rp_answer_batch(rp_server *s, rp_worker *w);
+/* The answer of a pending request whose batch has run; frees p. */
+void rp_answer_pending(rp_server *s, rp_worker *w, rp_pending *p, const char *rid, rp_reply *r);
+/* Frees a pending request that will never be answered (connection gone). */
+void rp_pending_free(rp_server *s, rp_worker *w, rp_pending *p);
 /* GET /v1/similar?item= */
 void rp_answer_similar(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid,
                        rp_reply *r);
@@ -275,8 +300,10 @@ void rp_metrics_observe(rp_server *s, int worker, int endpoint, int status, doub
 void rp_metrics_render(rp_server *s, int worker, rp_jbuf *b);
 
 /* ---- http (http.c) ---------------------------------------------------------------- */
+/* Starts a daemon and a thread per worker (on failure nothing runs). */
 int rp_http_start(rp_server *s, rp_err *err);
-void rp_http_quiesce(rp_server *s);
+/* Stops the workers' threads and daemons (after draining: the workers stop
+ * accepting connections themselves once s->draining is set). */
 void rp_http_stop(rp_server *s);
 /* Resumes connections waiting for a reload's outcome. */
 void rp_http_reload_done(rp_server *s, int ok, const char *message);
