@@ -67,7 +67,7 @@ else
   BIN := recpipe
 endif
 
-.PHONY: fuzz-request
+.PHONY: fuzz-request bench-soak
 .PHONY: all deps demo test test-unit test-lua test-e2e bench lint format install \
         uninstall clean help check-deps examples tsan-cache
 all: check-deps $(BIN)
@@ -79,6 +79,7 @@ help:
 	@echo "make test       deps + build + every test layer (SAN=1: sanitizers)"
 	@echo "make tsan-cache the cache's unit test under ThreadSanitizer (gcc)"
 	@echo "make bench      benchmarks; figures go to tests/bench/RESULTS.md"
+	@echo "make bench-soak the server's 10-minute soak (make fuzz-request: its request fuzzer)"
 	@echo "make lint       clang-format check; module cores must not include lua.h"
 	@echo "make install PREFIX=/usr/local, make uninstall, make clean"
 
@@ -188,6 +189,10 @@ $(TSAN_CACHE_BIN): tests/unit/test_cache.c tests/unit/rptest.h $(TSAN_CACHE_SRC)
 # ---- benchmarks -------------------------------------------------------------
 bench: all $(BENCH_BIN) $(TOOL_BIN)
 	@BIN=./$(BIN) BUILD=$(BUILD) sh tests/bench/run.sh
+
+# the server's 10-minute soak (mixed valid and malformed requests, RSS over time)
+bench-soak: all
+	@BIN=./$(BIN) sh tests/bench/bench_serve.sh soak
 
 # ---- lint -----------------------------------------------------------------
 lint:
