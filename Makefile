@@ -75,7 +75,7 @@ all: check-deps $(BIN)
 help:
 	@echo "make            build ./recpipe"
 	@echo "make deps       install missing Debian packages (apt-get, as root)"
-	@echo "make demo       deps + build + example data + pipelines/explore.lua"
+	@echo "make demo       deps + build + example data + explore, train and serve the shop"
 	@echo "make test       deps + build + every test layer (SAN=1: sanitizers)"
 	@echo "make tsan-cache the cache's unit test under ThreadSanitizer (gcc)"
 	@echo "make bench      benchmarks; figures go to tests/bench/RESULTS.md"
@@ -160,6 +160,8 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory examples
 	./$(BIN) run pipelines/explore.lua examples/shop/events.csv.gz
+	./$(BIN) run examples/second_pipeline.lua
+	@sh examples/serve_demo.sh ./$(BIN)
 
 # ---- tests ----------------------------------------------------------------
 test: deps

@@ -19,7 +19,8 @@ check() { [ "$2" = "$3" ] || fail "$1: explore printed '$2', the log says '$3'";
 
 make -s --no-print-directory demo SAN=$san >"$tmp/make.out" 2>"$tmp/make.err" ||
   { fail "make demo: $(tail -20 "$tmp/make.err")"; exit 1; }
-sed -n '/^Log /,$p' "$tmp/make.out" >"$tmp/out" # after the build's and deps' lines
+# explore's part: after the build's and deps' lines, before second_pipeline's
+sed -n '/^Log /,$p' "$tmp/make.out" | sed '/^train [0-9]* events/,$d' >"$tmp/out"
 log=examples/shop/events.csv.gz
 [ -f $log ] || { fail "make demo did not generate $log"; exit 1; }
 zcat $log >"$tmp/log.csv"
@@ -83,6 +84,17 @@ check "matrix and k-core (10, 20) from YAML" "$(got)" "$(ref 10 20)"
 "$BIN" run pipelines/explore.lua $log kcore.min_user=10 kcore.min_item=20 >"$tmp/out" 2>"$tmp/err" ||
   fail "script run with overrides: $(cat "$tmp/err")"
 check "matrix and k-core (10, 20) from the command line" "$(got)" "$(ref 10 20)"
+
+# ---- the end of make demo: the trained model answering through recpipe serve ----------
+# the served lists equal what the pipeline printed for the same model
+want=$(sed -n 's/^u42 -> cf: //p' "$tmp/make.out" | tr ' ' ,)
+got=$(grep -A1 "v1/recommend?user=u42&k=5'" "$tmp/make.out" | tail -1 |
+  sed -n 's/.*"reason":"cf","user":"u42","items":\[\([^]]*\)\].*/\1/p' | tr -d '"')
+[ -n "$want" ] && [ "$got" = "$want" ] || fail "served u42: '$got', the pipeline printed '$want'"
+want=$(sed -n 's/^new user with i1, i2: //p' "$tmp/make.out" | tr ' ' ,)
+got=$(grep -A1 'v1/recommend -d' "$tmp/make.out" | tail -1 |
+  sed -n 's/.*"reason":"fold_in","items":\[\([^]]*\)\].*/\1/p' | tr -d '"')
+[ -n "$want" ] && [ "$got" = "$want" ] || fail "served history i1, i2: '$got', the pipeline printed '$want'"
 
 if [ $fails -ne 0 ]; then
   echo "demo.sh: $fails failures"

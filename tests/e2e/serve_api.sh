@@ -176,9 +176,14 @@ hits=$(sed -n 's/^recpipe_cache_hits_total //p' "$tmp/body")
 curl -s -D "$tmp/headers" -o /dev/null "$url/metrics"
 grep -qi '^Content-Type: text/plain; version=0.0.4' "$tmp/headers" || fail "metrics content type"
 
-# ---- admin: loopback without a token; a token when one is set ---------------------------
+# ---- admin: loopback without a token; a reload never serves the old model's cache ----------
+expect 200 GET "/v1/recommend?user=u42&k=5"
+has '"cached":true'
 expect 200 POST /v1/admin/reload ''
 has '"reloaded":true'
+expect 200 GET "/v1/recommend?user=u42&k=5"
+has '"cached":false'
+[ "$(items)" = "$(expect_of u42_5_seen)" ] || fail "after a reload: $(items)"
 bad 405 method GET /v1/admin/reload
 
 # ---- malformed HTTP, answered by libmicrohttpd, the server stays up ------------------------
