@@ -178,6 +178,7 @@ grep -qi '^Content-Type: text/plain; version=0.0.4' "$tmp/headers" || fail "metr
 
 # ---- admin: loopback without a token; a reload never serves the old model's cache ----------
 expect 200 GET "/v1/recommend?user=u42&k=5"
+expect 200 GET "/v1/recommend?user=u42&k=5"
 has '"cached":true'
 expect 200 POST /v1/admin/reload ''
 has '"reloaded":true'
