@@ -185,7 +185,7 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
       rp_gen *cur = atomic_load(&s->current);
       char msg[700];
       if (rc)
-        snprintf(msg, sizeof msg, "reload failed, model %s keeps serving: %s", cur->version,
+        snprintf(msg, sizeof msg, "reload failed, model %.127s keeps serving: %.500s", cur->version,
                  e.msg);
       else
         snprintf(msg, sizeof msg, "%s", cur->version);

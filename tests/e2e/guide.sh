@@ -157,6 +157,20 @@ pop=$(awk -F, 'NR == FNR { if (!($2 in first)) first[$2] = NR; next }
       tr '\n' ' ' | sed 's/ $//')
 check "chain for an unknown visitor" "$(list 'visitor-7 -> ')" "popularity: $pop"
 
+# ---- serving: the serve script and its YAML verbatim, every setting documented ----------
+awk '/^### Serving a model/ { on = 1 } on && /^```lua$/ { inb = 1; next }
+     inb && /^```$/ { exit } inb { print }' README.md >"$tmp/serve.lua"
+cmp -s "$tmp/serve.lua" examples/serve.lua || fail "README's serve script differs from examples/serve.lua:
+$(diff "$tmp/serve.lua" examples/serve.lua | head -10)"
+awk '/^### Serving a model/ { on = 1 } on && /^```yaml$/ { inb = 1; next }
+     inb && /^```$/ { exit } inb { print }' README.md >"$tmp/serve.yaml"
+cmp -s "$tmp/serve.yaml" examples/serve.yaml || fail "README's serve YAML differs from examples/serve.yaml"
+"$BIN" serve --help | sed -n '/^settings/,$p' | awk 'NR > 1 { print $1 }' >"$tmp/settings"
+[ -s "$tmp/settings" ] || fail "serve --help lists no settings"
+while read -r k; do
+  grep -qF "| \`$k\` |" README.md || fail "setting '$k' is not in README's settings table"
+done <"$tmp/settings"
+
 if [ $fails -ne 0 ]; then
   echo "guide.sh: $fails failures"
   exit 1
