@@ -201,7 +201,7 @@ lint:
 	@sh tests/lint.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/serve/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c)
+	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/serve/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c)
 
 # ---- install ----------------------------------------------------------------
 install: all

@@ -9,8 +9,9 @@ if [ -n "$bad" ]; then
   echo "lint: core files must not include Lua headers:"; echo "$bad" | sed 's/^/  /'; rc=1
 fi
 if command -v clang-format >/dev/null 2>&1; then
-  files=$(ls runtime/*.c runtime/*.h runtime/core/*.c runtime/core/*.h modules/*/*.c \
-          modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c 2>/dev/null)
+  files=$(ls runtime/*.c runtime/*.h runtime/core/*.c runtime/core/*.h runtime/serve/*.c \
+          runtime/serve/*.h modules/*/*.c modules/*/*.h tests/unit/*.c tests/unit/*.h \
+          tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c 2>/dev/null)
   n=0
   for f in $files; do
     if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then

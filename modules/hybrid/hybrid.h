@@ -155,8 +155,8 @@ typedef struct rp_hyb_req {
   const int32_t *deny; /* more items never to return */
   int32_t ndeny;
   const int32_t *allow;
-  int32_t nallow; /* allow == NULL: every item */
-  int excl_hist;  /* exclude the history items too (a history given in the request) */
+  int32_t nallow;  /* allow == NULL: every item */
+  int excl_hist;   /* exclude the history items too (a history given in the request) */
   int32_t segment; /* segment popularity: the segment of a user without one (request-time
                       attributes, rp_hyb_segment_find), -1 = none */
 } rp_hyb_req;
@@ -269,8 +269,8 @@ int32_t rp_hyb_segment_of(const rp_hyb_rec *r, int32_t u, int32_t *nsegments);
  * a value matches the feature named "field=value", so categorical fields),
  * or -1 when they name no known segment (or r is not segment popularity).
  * Attributes of other fields are ignored. */
-int32_t rp_hyb_segment_find(const rp_hyb_rec *r, const char *const *keys,
-                            const char *const *vals, int32_t n);
+int32_t rp_hyb_segment_find(const rp_hyb_rec *r, const char *const *keys, const char *const *vals,
+                            int32_t n);
 const char *rp_hyb_segment_name(const rp_hyb_rec *r, int32_t s);
 
 /* ---- trending (trending.c) -------------------------------------------------------

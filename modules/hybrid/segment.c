@@ -90,8 +90,8 @@ static int join_sorted(const char **parts, int n, char **buf, size_t *cap, size_
   return 0;
 }
 
-int32_t rp_hyb_segment_find(const rp_hyb_rec *r, const char *const *keys,
-                            const char *const *vals, int32_t n) {
+int32_t rp_hyb_segment_find(const rp_hyb_rec *r, const char *const *keys, const char *const *vals,
+                            int32_t n) {
   if (r->kind != RP_HYB_SEGMENT) return -1;
   const segment *g = (const segment *)r;
   if (!g->canon || g->nfields == 0) return -1;

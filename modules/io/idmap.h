@@ -22,7 +22,7 @@ typedef struct rp_idmap {
   uint64_t nslots;         /* any size (positions by multiply-shift), <= 2^32 */
   uint64_t grow_at;        /* the table grows before holding more ids than this */
   int refs;                /* atomic: maps are shared between threads */
-  int frozen;              /* 1: read-only (shared by a server's workers); intern of a new id fails */
+  int frozen; /* 1: read-only (shared by a server's workers); intern of a new id fails */
 } rp_idmap;
 
 /* Hash of a byte string as the map uses it. */

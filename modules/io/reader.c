@@ -317,7 +317,8 @@ static int torn(piece *pc, int64_t line, const char *msg) {
 }
 
 /* bad() for a record b: torn() when b is the unterminated last record */
-#define BAD(b, ...) ((b)->unterm ? torn(pc, (b)->line, "malformed") : bad(c, pc, (b)->line, __VA_ARGS__))
+#define BAD(b, ...) \
+  ((b)->unterm ? torn(pc, (b)->line, "malformed") : bad(c, pc, (b)->line, __VA_ARGS__))
 
 static int fatal(piece *pc, int64_t line, int status) {
   pc->status = status;
@@ -431,8 +432,7 @@ static int row(const rctx *c, piece *pc, const brow *b) {
   const size_t *fl = b->fl;
   int64_t line = b->line;
   pc->datalines++;
-  if (b->nfields != c->nf)
-    return BAD(b, "expected %d fields, found %d", c->nf, b->nfields);
+  if (b->nfields != c->nf) return BAD(b, "expected %d fields, found %d", c->nf, b->nfields);
   char tmp[48];
   if (fl[R_USER] == 0) return BAD(b, "empty user id (%s)", c->colname[R_USER]);
   if (fl[R_ITEM] == 0) return BAD(b, "empty item id (%s)", c->colname[R_ITEM]);

@@ -245,10 +245,10 @@ static int read_request(lua_State *L, int t, rp_sreq *q, rp_arena *a, const rp_s
           char name[300];
           snprintf(name, sizeof name, "%s.%s", key,
                    lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
-          const char *s = lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER
-                              ? lua_tostring(L, -1)
-                          : lua_type(L, -1) == LUA_TBOOLEAN ? (lua_toboolean(L, -1) ? "true" : "false")
-                                                            : "";
+          const char *s =
+              lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1)
+              : lua_type(L, -1) == LUA_TBOOLEAN ? (lua_toboolean(L, -1) ? "true" : "false")
+                                                : "";
           rc = rp_sreq_param(q, a, name, s, lim, e);
           lua_pop(L, 1);
         }
@@ -363,9 +363,9 @@ static int answer_c(actx *c, answer *a) {
   for (int32_t i = 0; i < a->n; i++) a->items[i] = rp_idmap_id(rec->items, ix[i], NULL);
   if (a->n == 0) {
     a->reason = "none";
-    a->message = rq.user < 0 && !rq.nhist ? (q->user ? "unknown user and no history"
-                                                     : "no user and no history")
-                                          : "nothing to recommend for this user";
+    a->message = rq.user < 0 && !rq.nhist
+                     ? (q->user ? "unknown user and no history" : "no user and no history")
+                     : "nothing to recommend for this user";
   }
   return 0;
 }
@@ -828,7 +828,8 @@ void rp_answer_batch(rp_server *s, rp_worker *w) {
     if (!n) continue;
     rp_wstate *ws = &first->g->w[w->id];
     const rp_recommender *rec = ws->rec;
-    int32_t *users = rp_malloc(sizeof *users * (size_t)n), *cnt = rp_malloc(sizeof *cnt * (size_t)n);
+    int32_t *users = rp_malloc(sizeof *users * (size_t)n),
+            *cnt = rp_malloc(sizeof *cnt * (size_t)n);
     int32_t *items = rp_malloc(sizeof *items * (size_t)n * (size_t)(kmax ? kmax : 1));
     float *scores = rp_malloc(sizeof *scores * (size_t)n * (size_t)(kmax ? kmax : 1));
     rp_err err = {0, ""};
@@ -904,8 +905,16 @@ void rp_answer_pending(rp_server *s, rp_worker *w, rp_pending *p, const char *ri
 static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q, const char *rid,
                          rp_reply *r, int warm, rp_pending **pending) {
   rp_wstate *ws = &g->w[w->id];
-  actx c = {s, w, g, ws, q, q->k ? q->k : g->k,
-            q->exclude_seen >= 0 ? q->exclude_seen : g->exclude_seen, 0, 0, {0, "", ""}};
+  actx c = {s,
+            w,
+            g,
+            ws,
+            q,
+            q->k ? q->k : g->k,
+            q->exclude_seen >= 0 ? q->exclude_seen : g->exclude_seen,
+            0,
+            0,
+            {0, "", ""}};
   rp_sreq q2;
   if (ws->ref_on_request != LUA_NOREF && request_hook(&c, &q2)) {
     rp_answer_error(w, &c.err, rid, r);
@@ -977,8 +986,8 @@ static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q
   rp_cache_val_release(v);
 }
 
-void rp_answer_recommend(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid,
-                         rp_reply *r, rp_pending **pending) {
+void rp_answer_recommend(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid, rp_reply *r,
+                         rp_pending **pending) {
   rp_gen *g = rp_gen_acquire(s, w->id);
   recommend_in(s, w, g, q, rid, r, 0, pending);
   rp_gen_release(s, w->id);
@@ -1004,8 +1013,8 @@ void rp_answer_warm(rp_server *s, rp_gen *g) {
       int excl = -1;
       rp_reply r;
       if (!lua_istable(L, -1) || read_request(L, -1, &q, &w.arena, &s->lim, &k, &excl, &e)) {
-        rp_log(RP_LOG_WARN, "serve: warm request %d is not a request table (%s): skipped",
-               (int)i, lua_istable(L, -1) ? e.message : "not a table");
+        rp_log(RP_LOG_WARN, "serve: warm request %d is not a request table (%s): skipped", (int)i,
+               lua_istable(L, -1) ? e.message : "not a table");
       } else {
         recommend_in(s, &w, g, &q, "warm", &r, 1, NULL);
         n++;
@@ -1023,8 +1032,7 @@ void rp_answer_warm(rp_server *s, rp_gen *g) {
 }
 
 /* ---- similar ------------------------------------------------------------------------ */
-void rp_answer_similar(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid,
-                       rp_reply *r) {
+void rp_answer_similar(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid, rp_reply *r) {
   rp_gen *g = rp_gen_acquire(s, w->id);
   rp_wstate *ws = &g->w[w->id];
   rp_serr e;
@@ -1137,8 +1145,9 @@ void rp_answer_events(rp_server *s, rp_worker *w, const rp_sevent *ev, int n, co
   }
   if (s->events && rp_slog_append(s->events, b->p, b->n)) {
     rp_serr e;
-    rp_serr_set(&e, 503, "", "the event log is behind (backlog full): nothing was recorded, "
-                             "retry later");
+    rp_serr_set(&e, 503, "",
+                "the event log is behind (backlog full): nothing was recorded, "
+                "retry later");
     rp_answer_error(w, &e, rid, r);
     return;
   }

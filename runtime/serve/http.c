@@ -45,7 +45,7 @@ typedef struct hconn {
   int too_big;
   double t0;
   int wid;
-  int reload; /* 0 none, 1 waiting, 2 done */
+  int reload;          /* 0 none, 1 waiting, 2 done */
   rp_pending *pending; /* waiting for the worker's batch */
   int reload_ok;
   char reload_msg[600];
@@ -55,8 +55,8 @@ typedef struct hconn {
 } hconn;
 
 /* ---- answering --------------------------------------------------------------- */
-static enum MHD_Result send_reply(rp_server *s, hconn *h, int status, const char *body,
-                                  size_t len, const char *type) {
+static enum MHD_Result send_reply(rp_server *s, hconn *h, int status, const char *body, size_t len,
+                                  const char *type) {
   struct MHD_Response *r =
       MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
   if (!r) return MHD_NO;
@@ -65,7 +65,7 @@ static enum MHD_Result send_reply(rp_server *s, hconn *h, int status, const char
   if (atomic_load(&s->draining)) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
   if (status == 405)
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
-                            h->ep == EP_RECOMMEND ? "GET, POST"
+                            h->ep == EP_RECOMMEND                      ? "GET, POST"
                             : h->ep == EP_EVENTS || h->ep == EP_RELOAD ? "POST"
                                                                        : "GET");
   if (status == 401) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
@@ -114,10 +114,13 @@ static int route(const char *url) {
 static int method_ok(int ep, const char *m) {
   int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0, post = strcmp(m, "POST") == 0;
   switch (ep) {
-  case EP_RECOMMEND: return get || post;
-  case EP_EVENTS:
-  case EP_RELOAD: return post;
-  default: return get;
+    case EP_RECOMMEND:
+      return get || post;
+    case EP_EVENTS:
+    case EP_RELOAD:
+      return post;
+    default:
+      return get;
   }
 }
 
@@ -181,9 +184,10 @@ static int token_equal(const char *a, const char *b) {
 static int admin_check(rp_server *s, struct MHD_Connection *mc, rp_serr *e) {
   if (!s->admin_token[0]) {
     if (s->loopback) return 0;
-    return rp_serr_set(e, 403, "", "admin endpoints are off: the server listens on a "
-                                   "non-loopback address and has no admin_token "
-                                   "(setting, or RECPIPE_ADMIN_TOKEN)"),
+    return rp_serr_set(e, 403, "",
+                       "admin endpoints are off: the server listens on a "
+                       "non-loopback address and has no admin_token "
+                       "(setting, or RECPIPE_ADMIN_TOKEN)"),
            403;
   }
   const char *v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -239,65 +243,69 @@ static enum MHD_Result dispatch(rp_server *s, hconn *h, rp_worker *w, const char
   rp_serr e;
   rp_sreq q;
   switch (h->ep) {
-  case EP_HEALTHZ: return send_reply(s, h, 200, "{\"status\":\"ok\"}\n", 16, "application/json");
-  case EP_READYZ:
-    if (atomic_load(&s->draining))
-      return error(s, h, w, 503, "", "draining: the server is shutting down");
-    return send_reply(s, h, 200, "{\"status\":\"ready\"}\n", 19, "application/json");
-  case EP_METRICS:
-    rp_metrics_render(s, w->id, &w->out);
-    if (w->out.oom) return error(s, h, w, 503, "", "not enough memory for the metrics");
-    return send_reply(s, h, 200, w->out.p, w->out.n, "text/plain; version=0.0.4; charset=utf-8");
-  case EP_RELOAD: return reload(s, h, w);
-  case EP_EVENTS: {
-    rp_sevent *ev;
-    int n = rp_sevents_json(&w->arena, h->body ? h->body : "", h->len, &s->lim,
-                            (const char *const *)s->set.event_types, s->set.nevent_types, &ev, &e);
-    if (n < 0) return send_error(s, h, w, &e);
-    rp_answer_events(s, w, ev, n, h->rid, &r);
-    return send_json(s, h, &r);
-  }
-  case EP_RECOMMEND:
-  case EP_SIMILAR: {
-    rp_sreq_init(&q);
-    int post = strcmp(method, "POST") == 0;
-    if (post ? rp_sreq_json(&q, &w->arena, h->body ? h->body : "", h->len, &s->lim, &e)
-             : read_params(s, w, h->mc, &q, h->ep == EP_SIMILAR, &e))
-      return send_error(s, h, w, &e);
-    if (rp_sreq_finish(&q, &s->lim, &e)) return send_error(s, h, w, &e);
-    if (h->ep == EP_SIMILAR) {
-      rp_answer_similar(s, w, &q, h->rid, &r);
-    } else {
-      rp_answer_recommend(s, w, &q, h->rid, &r, &h->pending);
-      if (r.status == 0) { /* in the batch: answered after this cycle */
-        if (w->nsusp == w->susp_cap) {
-          int cap = w->susp_cap ? 2 * w->susp_cap : 64;
-          void **a = rp_realloc(w->susp, sizeof *a * (size_t)cap);
-          if (!a) { /* cannot wait: answer from the batch right now */
-            rp_answer_batch(s, w);
-            w->nbatch = 0;
-            rp_pending *p = h->pending;
-            h->pending = NULL;
-            rp_answer_pending(s, w, p, h->rid, &r);
-            return send_json(s, h, &r);
-          }
-          w->susp = a;
-          w->susp_cap = cap;
-        }
-        w->susp[w->nsusp++] = h;
-        MHD_suspend_connection(h->mc);
-        return MHD_YES;
-      }
+    case EP_HEALTHZ:
+      return send_reply(s, h, 200, "{\"status\":\"ok\"}\n", 16, "application/json");
+    case EP_READYZ:
+      if (atomic_load(&s->draining))
+        return error(s, h, w, 503, "", "draining: the server is shutting down");
+      return send_reply(s, h, 200, "{\"status\":\"ready\"}\n", 19, "application/json");
+    case EP_METRICS:
+      rp_metrics_render(s, w->id, &w->out);
+      if (w->out.oom) return error(s, h, w, 503, "", "not enough memory for the metrics");
+      return send_reply(s, h, 200, w->out.p, w->out.n, "text/plain; version=0.0.4; charset=utf-8");
+    case EP_RELOAD:
+      return reload(s, h, w);
+    case EP_EVENTS: {
+      rp_sevent *ev;
+      int n =
+          rp_sevents_json(&w->arena, h->body ? h->body : "", h->len, &s->lim,
+                          (const char *const *)s->set.event_types, s->set.nevent_types, &ev, &e);
+      if (n < 0) return send_error(s, h, w, &e);
+      rp_answer_events(s, w, ev, n, h->rid, &r);
+      return send_json(s, h, &r);
     }
-    return send_json(s, h, &r);
-  }
-  default: return error(s, h, w, 404, "path", "no such endpoint");
+    case EP_RECOMMEND:
+    case EP_SIMILAR: {
+      rp_sreq_init(&q);
+      int post = strcmp(method, "POST") == 0;
+      if (post ? rp_sreq_json(&q, &w->arena, h->body ? h->body : "", h->len, &s->lim, &e)
+               : read_params(s, w, h->mc, &q, h->ep == EP_SIMILAR, &e))
+        return send_error(s, h, w, &e);
+      if (rp_sreq_finish(&q, &s->lim, &e)) return send_error(s, h, w, &e);
+      if (h->ep == EP_SIMILAR) {
+        rp_answer_similar(s, w, &q, h->rid, &r);
+      } else {
+        rp_answer_recommend(s, w, &q, h->rid, &r, &h->pending);
+        if (r.status == 0) { /* in the batch: answered after this cycle */
+          if (w->nsusp == w->susp_cap) {
+            int cap = w->susp_cap ? 2 * w->susp_cap : 64;
+            void **a = rp_realloc(w->susp, sizeof *a * (size_t)cap);
+            if (!a) { /* cannot wait: answer from the batch right now */
+              rp_answer_batch(s, w);
+              w->nbatch = 0;
+              rp_pending *p = h->pending;
+              h->pending = NULL;
+              rp_answer_pending(s, w, p, h->rid, &r);
+              return send_json(s, h, &r);
+            }
+            w->susp = a;
+            w->susp_cap = cap;
+          }
+          w->susp[w->nsusp++] = h;
+          MHD_suspend_connection(h->mc);
+          return MHD_YES;
+        }
+      }
+      return send_json(s, h, &r);
+    }
+    default:
+      return error(s, h, w, 404, "path", "no such endpoint");
   }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls) {
   (void)version;
   rp_worker *w = cls;
   rp_server *s = w->srv;
@@ -313,7 +321,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     request_id(s, mc, h);
     if (h->ep == EP_OTHER) return error(s, h, w, 404, "path", "no such endpoint");
     if (!method_ok(h->ep, method)) return error(s, h, w, 405, "method", "method not allowed");
-    const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > (unsigned long long)s->set.max_body) {
       char msg[128];
       snprintf(msg, sizeof msg, "body too large (at most %lld bytes)", (long long)s->set.max_body);
@@ -350,7 +359,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     return MHD_YES;
   }
   if (h->status) return MHD_YES; /* answered already (413 before the body) */
-  if (h->pending) { /* back from the batch */
+  if (h->pending) {              /* back from the batch */
     rp_reply r;
     rp_pending *p = h->pending;
     h->pending = NULL;

@@ -143,4 +143,3 @@ void rp_csv_field(rp_jbuf *b, const char *s) {
   }
   rp_jbuf_add(b, "\"", 1);
 }
-

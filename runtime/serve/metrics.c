@@ -112,11 +112,13 @@ void rp_metrics_render(rp_server *s, int worker, rp_jbuf *b) {
     for (int k = 0; k <= RP_NBUCKETS; k++) {
       for (int w = 0; w < nw; w++) cum += get(&s->wm[w].latency[e][k]);
       if (k < RP_NBUCKETS)
-        rp_jbuf_printf(b, "recpipe_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+        rp_jbuf_printf(b,
+                       "recpipe_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
                        endpoints[e], buckets[k], (unsigned long long)cum);
       else
-        rp_jbuf_printf(b, "recpipe_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
-                       endpoints[e], (unsigned long long)cum);
+        rp_jbuf_printf(
+            b, "recpipe_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
+            endpoints[e], (unsigned long long)cum);
     }
     for (int w = 0; w < nw; w++) sum_us += get(&s->wm[w].latency_sum_us[e]);
     rp_jbuf_printf(b, "recpipe_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n", endpoints[e],
@@ -145,7 +147,8 @@ void rp_metrics_render(rp_server *s, int worker, rp_jbuf *b) {
   rp_jbuf_puts(b, "recpipe_model_info{version=\"");
   label(b, g ? g->version : "");
   rp_jbuf_puts(b, "\"} 1\n");
-  head(b, "recpipe_model_loaded_timestamp_seconds", "gauge", "When the model answering was loaded.");
+  head(b, "recpipe_model_loaded_timestamp_seconds", "gauge",
+       "When the model answering was loaded.");
   rp_jbuf_printf(b, "recpipe_model_loaded_timestamp_seconds %.3f\n", g ? g->loaded_unix : 0.0);
   head(b, "recpipe_model_load_seconds", "gauge", "How long loading the model answering took.");
   rp_jbuf_printf(b, "recpipe_model_load_seconds %.6f\n", g ? g->load_seconds : 0.0);

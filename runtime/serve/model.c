@@ -143,8 +143,9 @@ static int load_state(lua_State *L) {
   } else {
     lua_getfield(L, cfg, "model");
     if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "%s: needs 'script: FILE.lua' (a serve script) or 'model: FILE' (an ALS model "
-                    "file)",
+      luaL_error(L,
+                 "%s: needs 'script: FILE.lua' (a serve script) or 'model: FILE' (an ALS model "
+                 "file)",
                  source);
     lua_pop(L, 1);
     luaL_loadbuffer(L, model_chunk, sizeof model_chunk - 1, "=(serve model)");
@@ -154,8 +155,9 @@ static int load_state(lua_State *L) {
   int rec = lua_absindex(L, -2), sett = lua_absindex(L, -1);
   if (!script[0]) snprintf(script, sizeof script, "the model");
   if (!has_method(L, rec, "recommend"))
-    luaL_error(L, "%s must return a recommender (an object with recommend) and optionally a "
-                  "settings table, got %s",
+    luaL_error(L,
+               "%s must return a recommender (an object with recommend) and optionally a "
+               "settings table, got %s",
                script, luaL_typename(L, rec));
   if (!lua_isnil(L, sett)) {
     char src[8700];
@@ -380,16 +382,16 @@ int rp_server_reload(rp_server *s, const char *why, rp_err *err) {
   } else {
     if (strcmp(set.host, s->set.host) != 0 || set.port != s->set.port ||
         set.workers != s->set.workers || strcmp(set.log_dir, s->set.log_dir) != 0)
-      rp_log(RP_LOG_WARN, "serve: host, port, workers and log_dir changes take effect at the next "
-                          "start, not at a reload");
+      rp_log(RP_LOG_WARN,
+             "serve: host, port, workers and log_dir changes take effect at the next "
+             "start, not at a reload");
     rp_answer_warm(s, g);
     rp_gen *old = atomic_load(&s->current);
     uint64_t old_serial = old ? old->serial : 0;
     rp_gen_swap(s, g);
     if (s->cache && old_serial) rp_acache_forget_serial(s->cache, old_serial);
     atomic_fetch_add(&s->reloads_ok, 1);
-    rp_log(RP_LOG_INFO, "serve: model %s serving (loaded in %.2f s)", g->version,
-           g->load_seconds);
+    rp_log(RP_LOG_INFO, "serve: model %s serving (loaded in %.2f s)", g->version, g->load_seconds);
   }
   rp_serve_settings_clear(&set);
   pthread_mutex_unlock(&s->reload_lock);

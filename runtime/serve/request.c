@@ -132,9 +132,9 @@ static const char *id_text(rp_arena *a, const cJSON *v, const char *field, int32
     s = num;
   } else {
     rp_serr_set(e, 400, field, "%s must be a string, got %s", field,
-                cJSON_IsNumber(v) ? "a non-integer number"
-                : cJSON_IsBool(v) ? "a boolean"
-                : cJSON_IsNull(v) ? "null"
+                cJSON_IsNumber(v)  ? "a non-integer number"
+                : cJSON_IsBool(v)  ? "a boolean"
+                : cJSON_IsNull(v)  ? "null"
                 : cJSON_IsArray(v) ? "an array"
                                    : "an object");
     return NULL;
@@ -161,8 +161,8 @@ void rp_sreq_init(rp_sreq *q) {
   q->exclude_seen = -1;
 }
 
-static const char *const req_fields[] = {"user",    "item",    "k",     "exclude_seen",
-                                         "history", "values",  "items", "allow",
+static const char *const req_fields[] = {"user",    "item",       "k",       "exclude_seen",
+                                         "history", "values",     "items",   "allow",
                                          "deny",    "attributes", "context", NULL};
 
 static int unknown_field(rp_serr *e, const char *name, const char *const *known) {
@@ -218,8 +218,8 @@ static int number_array(rp_arena *a, const cJSON *v, const char *field, const rp
 
 /* A JSON object of scalars (strings, numbers, booleans) into key/value
  * text pairs. */
-static int pairs(rp_arena *a, const cJSON *v, const char *field, const rp_slimits *lim,
-                 rp_kv **out, int32_t *n, rp_serr *e) {
+static int pairs(rp_arena *a, const cJSON *v, const char *field, const rp_slimits *lim, rp_kv **out,
+                 int32_t *n, rp_serr *e) {
   if (!cJSON_IsObject(v))
     return rp_serr_set(e, 400, field, "%s must be an object of names and values", field);
   int len = cJSON_GetArraySize(v);
@@ -257,7 +257,8 @@ static int set_k(rp_sreq *q, double v, int isnum, const char *text, const rp_sli
                  rp_serr *e) {
   char sb[48];
   if (!isnum || v != floor(v) || !isfinite(v)) {
-    if (text) return rp_serr_set(e, 400, "k", "k must be an integer, got '%s'", shown(text, sb, sizeof sb));
+    if (text)
+      return rp_serr_set(e, 400, "k", "k must be an integer, got '%s'", shown(text, sb, sizeof sb));
     return rp_serr_set(e, 400, "k", "k must be an integer");
   }
   if (v < 1 || v > lim->max_k)
@@ -280,7 +281,8 @@ static int json_field(rp_sreq *q, rp_arena *a, const cJSON *v, const rp_slimits 
     q->exclude_seen = cJSON_IsTrue(v);
     return 0;
   }
-  if (strcmp(f, "history") == 0) return id_array(a, v, "history", lim, &q->history, &q->nhistory, e);
+  if (strcmp(f, "history") == 0)
+    return id_array(a, v, "history", lim, &q->history, &q->nhistory, e);
   if (strcmp(f, "values") == 0) {
     return number_array(a, v, "values", lim, &q->values, &q->nvalues, e);
   }
@@ -340,9 +342,10 @@ static int param_list(rp_arena *a, const char *key, const char *val, const rp_sl
     size_t len = c ? (size_t)(c - s) : strlen(s);
     if (!rp_sid_ok(s, len, lim->max_id)) {
       snprintf(name, sizeof name, "%s[%d]", key, (int)*n);
-      return rp_serr_set(e, 400, name, "%s must be a non-empty id of at most %d bytes without "
-                         "control characters, got '%s'", name, (int)lim->max_id,
-                         shown(val, sb, sizeof sb));
+      return rp_serr_set(e, 400, name,
+                         "%s must be a non-empty id of at most %d bytes without "
+                         "control characters, got '%s'",
+                         name, (int)lim->max_id, shown(val, sb, sizeof sb));
     }
     if (!(nw[(*n)++] = rp_arena_strndup(a, s, len))) return nomem(e);
     if (!c) break;
@@ -373,17 +376,19 @@ static int param_pair(rp_arena *a, const char *field, const char *name, const ch
 }
 
 static const char *const param_names[] = {
-    "user", "item", "k", "exclude_seen", "history", "values", "items", "allow", "deny",
-    "attributes.NAME", "context.NAME", NULL};
+    "user",  "item",  "k",    "exclude_seen",    "history",      "values",
+    "items", "allow", "deny", "attributes.NAME", "context.NAME", NULL};
 
-int rp_sreq_param(rp_sreq *q, rp_arena *a, const char *key, const char *val,
-                  const rp_slimits *lim, rp_serr *e) {
+int rp_sreq_param(rp_sreq *q, rp_arena *a, const char *key, const char *val, const rp_slimits *lim,
+                  rp_serr *e) {
   char sb[48];
   if (!val) val = "";
   if (strcmp(key, "user") == 0 || strcmp(key, "item") == 0) {
     if (!rp_sid_ok(val, strlen(val), lim->max_id))
-      return rp_serr_set(e, 400, key, "%s must be a non-empty id of at most %d bytes without "
-                         "control characters", key, (int)lim->max_id);
+      return rp_serr_set(e, 400, key,
+                         "%s must be a non-empty id of at most %d bytes without "
+                         "control characters",
+                         key, (int)lim->max_id);
     const char **slot = key[0] == 'u' ? &q->user : &q->item;
     if (*slot) return rp_serr_set(e, 400, key, "parameter '%s' given twice", key);
     return (*slot = rp_arena_strndup(a, val, strlen(val))) ? 0 : nomem(e);
@@ -403,7 +408,8 @@ int rp_sreq_param(rp_sreq *q, rp_arena *a, const char *key, const char *val,
                          shown(val, sb, sizeof sb));
     return 0;
   }
-  if (strcmp(key, "history") == 0) return param_list(a, key, val, lim, &q->history, &q->nhistory, e);
+  if (strcmp(key, "history") == 0)
+    return param_list(a, key, val, lim, &q->history, &q->nhistory, e);
   if (strcmp(key, "items") == 0 || strcmp(key, "allow") == 0)
     return param_list(a, key, val, lim, &q->allow, &q->nallow, e);
   if (strcmp(key, "deny") == 0) return param_list(a, key, val, lim, &q->deny, &q->ndeny, e);
@@ -528,8 +534,9 @@ int rp_sevents_json(rp_arena *a, const char *body, size_t len, const rp_slimits 
   } else if (cJSON_IsObject(root)) {
     single = 1;
   } else {
-    rp_serr_set(e, 400, "", "the body must be an event object, an array of them or "
-                            "{\"events\": [...]}");
+    rp_serr_set(e, 400, "",
+                "the body must be an event object, an array of them or "
+                "{\"events\": [...]}");
     goto done;
   }
   int n = single ? 1 : cJSON_GetArraySize(list);

@@ -21,7 +21,7 @@
 typedef struct rp_arena_chunk rp_arena_chunk;
 typedef struct rp_arena {
   rp_arena_chunk *head;
-  size_t used; /* bytes handed out since the last reset */
+  size_t used;  /* bytes handed out since the last reset */
   size_t limit; /* requests needing more fail (RP_ENOMEM), 0 = none */
 } rp_arena;
 
@@ -36,8 +36,8 @@ void rp_arena_free(rp_arena *a);
 
 /* ---- errors -------------------------------------------------------------- */
 typedef struct rp_serr {
-  int status;       /* HTTP status: 400, 413, ... */
-  char field[96];   /* the offending field, "" for the body as a whole */
+  int status;     /* HTTP status: 400, 413, ... */
+  char field[96]; /* the offending field, "" for the body as a whole */
   char message[512];
 } rp_serr;
 
@@ -46,11 +46,11 @@ int rp_serr_set(rp_serr *e, int status, const char *field, const char *fmt, ...)
 
 /* ---- limits (the server's settings; defaults in settings.c) ------------------ */
 typedef struct rp_slimits {
-  int32_t max_k;       /* k at most this */
-  int32_t max_list;    /* history, items, deny: at most this many ids each */
-  int32_t max_pairs;   /* attributes, context: at most this many keys each */
-  int32_t max_id;      /* bytes in an id, attribute or context value */
-  int32_t max_batch;   /* events in one POST /v1/events */
+  int32_t max_k;     /* k at most this */
+  int32_t max_list;  /* history, items, deny: at most this many ids each */
+  int32_t max_pairs; /* attributes, context: at most this many keys each */
+  int32_t max_id;    /* bytes in an id, attribute or context value */
+  int32_t max_batch; /* events in one POST /v1/events */
 } rp_slimits;
 
 /* ---- recommend / similar ---------------------------------------------------- */
@@ -59,10 +59,10 @@ typedef struct rp_kv {
 } rp_kv;
 
 typedef struct rp_sreq {
-  const char *user;   /* NULL: none (a visitor) */
-  const char *item;   /* /v1/similar */
-  int32_t k;          /* 0: the default */
-  int exclude_seen;   /* -1: the default, else 0 or 1 */
+  const char *user; /* NULL: none (a visitor) */
+  const char *item; /* /v1/similar */
+  int32_t k;        /* 0: the default */
+  int exclude_seen; /* -1: the default, else 0 or 1 */
   const char **history;
   int32_t nhistory;
   float *values; /* NULL: 1 each; else nvalues must equal nhistory */
@@ -88,8 +88,8 @@ int rp_sreq_json(rp_sreq *q, rp_arena *a, const char *body, size_t len, const rp
  * exclude_seen, history / items / allow / deny / values (repeat the
  * parameter or separate by commas), attributes.NAME, context.NAME.
  * Returns 0 or -1 with e set. */
-int rp_sreq_param(rp_sreq *q, rp_arena *a, const char *key, const char *val,
-                  const rp_slimits *lim, rp_serr *e);
+int rp_sreq_param(rp_sreq *q, rp_arena *a, const char *key, const char *val, const rp_slimits *lim,
+                  rp_serr *e);
 /* Checks what spans several fields (values as long as history, k within
  * the limit).  Returns 0 or -1 with e set. */
 int rp_sreq_finish(rp_sreq *q, const rp_slimits *lim, rp_serr *e);

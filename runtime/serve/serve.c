@@ -82,7 +82,9 @@ static int setup(rp_server *s, rp_err *err) {
   s->lim = rp_serve_limits(&s->set);
   const char *env = getenv("RECPIPE_ADMIN_TOKEN");
   snprintf(s->admin_token, sizeof s->admin_token, "%s",
-           s->set.admin_token[0] ? s->set.admin_token : env ? env : "");
+           s->set.admin_token[0] ? s->set.admin_token
+           : env                 ? env
+                                 : "");
   s->in_use = rp_calloc((size_t)s->nworkers + 1, sizeof *s->in_use);
   s->wm = rp_calloc((size_t)s->nworkers + 1, sizeof *s->wm);
   s->workers = rp_calloc((size_t)s->nworkers, sizeof *s->workers);
@@ -132,8 +134,9 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
   s->argv = argv + at + 1;
   for (int i = 0; i < s->argc; i++)
     if (!strchr(s->argv[i], '=') || s->argv[i][0] == '=') {
-      fprintf(stderr, "recpipe: bad argument '%s': serve takes key=value settings after the "
-                      "script or config\n",
+      fprintf(stderr,
+              "recpipe: bad argument '%s': serve takes key=value settings after the "
+              "script or config\n",
               s->argv[i]);
       return 1;
     }
@@ -171,9 +174,8 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
     rp_http_stop(s);
     return fail(s, "cannot write port_file");
   }
-  rp_log(RP_LOG_INFO, "serve: listening on http://%s:%d (%d workers, model %s%s%s)",
-         s->set.host, s->port, s->nworkers, g->version, s->set.log_dir[0] ? ", logs in " : "",
-         s->set.log_dir);
+  rp_log(RP_LOG_INFO, "serve: listening on http://%s:%d (%d workers, model %s%s%s)", s->set.host,
+         s->port, s->nworkers, g->version, s->set.log_dir[0] ? ", logs in " : "", s->set.log_dir);
 
   int stop = 0;
   while (!stop) {

@@ -146,15 +146,15 @@ void rp_slog_stats_get(rp_slog *l, rp_slog_stats *st);
 typedef struct rp_wstate { /* one worker's Lua state of one generation */
   lua_State *L;
   int ref_rec, ref_on_request, ref_filter, ref_similar, ref_opts;
-  const rp_recommender *rec;  /* the C path (rec->one), else NULL */
-  const rp_csr *seen;         /* seen items (borrowed from a box in L), or NULL */
-  void *similar_als;          /* an rp_als_model for /v1/similar's C path, or NULL */
+  const rp_recommender *rec; /* the C path (rec->one), else NULL */
+  const rp_csr *seen;        /* seen items (borrowed from a box in L), or NULL */
+  void *similar_als;         /* an rp_als_model for /v1/similar's C path, or NULL */
 } rp_wstate;
 
 typedef struct rp_gen {
-  uint64_t serial;       /* 1, 2, ... in load order */
-  char version[128];     /* model_version of every answer */
-  char reason[64];       /* reason of C-path answers */
+  uint64_t serial;   /* 1, 2, ... in load order */
+  char version[128]; /* model_version of every answer */
+  char reason[64];   /* reason of C-path answers */
   double loaded_unix, load_seconds;
   int k, exclude_seen;
   int nworkers;
@@ -168,9 +168,9 @@ typedef struct rp_server {
   int nworkers;
   /* how to build a generation: a script (with the config table passed to
    * it) or a model file named by the YAML config */
-  char script[4096];   /* "" when the YAML names a model */
-  char config[4096];   /* the YAML file, "" when started from a script */
-  int argc;            /* key=value overrides */
+  char script[4096]; /* "" when the YAML names a model */
+  char config[4096]; /* the YAML file, "" when started from a script */
+  int argc;          /* key=value overrides */
   char **argv;
   const char *argv0;
   /* the current generation and the one each worker is using (hazard
@@ -197,11 +197,11 @@ typedef struct rp_server {
   uint64_t id_seed;
   _Atomic uint64_t id_counter;
   _Atomic uint64_t feedback_epoch; /* bumped by every POST /v1/events */
-  int port; /* bound */
-  char admin_token[256]; /* the setting, else $RECPIPE_ADMIN_TOKEN */
-  int loopback;          /* bound to a loopback address */
-  struct rp_worker *workers; /* nworkers, handed to the pool's threads */
-  pthread_t main_thread;   /* woken (SIGUSR1) when a reload is asked for */
+  int port;                        /* bound */
+  char admin_token[256];           /* the setting, else $RECPIPE_ADMIN_TOKEN */
+  int loopback;                    /* bound to a loopback address */
+  struct rp_worker *workers;       /* nworkers, handed to the pool's threads */
+  pthread_t main_thread;           /* woken (SIGUSR1) when a reload is asked for */
   pthread_mutex_t wait_lock;
   struct hconn *reload_waiting; /* POST /v1/admin/reload connections waiting for the next reload */
 } rp_server;
@@ -238,7 +238,7 @@ typedef struct rp_worker { /* one worker: its thread, daemon and scratch */
   rp_arena arena;
   rp_jbuf out, line;
   rp_jbuf key;
-  int pins;    /* rp_gen_acquire nesting (requests in a batch hold their generation) */
+  int pins; /* rp_gen_acquire nesting (requests in a batch hold their generation) */
   rp_gen *held;
   rp_pending **batch; /* requests waiting for this cycle's batch */
   int nbatch, batch_cap;
@@ -257,8 +257,8 @@ typedef struct rp_reply {
  * the cache) may be put into the worker's batch instead: then r->status is
  * 0, *pending is set, and the caller suspends the connection until
  * rp_answer_batch has run, then calls rp_answer_pending for the answer. */
-void rp_answer_recommend(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid,
-                         rp_reply *r, rp_pending **pending);
+void rp_answer_recommend(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid, rp_reply *r,
+                         rp_pending **pending);
 /* Scores the worker's batch (one rec->recommend call per exclusion
  * matrix: the model's batch kernel reads the items once for several
  * users).  The requests stay in w->batch for the caller to resume. */
@@ -268,8 +268,7 @@ void rp_answer_pending(rp_server *s, rp_worker *w, rp_pending *p, const char *ri
 /* Frees a pending request that will never be answered (connection gone). */
 void rp_pending_free(rp_server *s, rp_worker *w, rp_pending *p);
 /* GET /v1/similar?item= */
-void rp_answer_similar(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid,
-                       rp_reply *r);
+void rp_answer_similar(rp_server *s, rp_worker *w, const rp_sreq *q, const char *rid, rp_reply *r);
 /* POST /v1/events with events ev[0..n) */
 void rp_answer_events(rp_server *s, rp_worker *w, const rp_sevent *ev, int n, const char *rid,
                       rp_reply *r);

@@ -78,8 +78,7 @@ static const sdesc table[] = {
      "the event types POST /v1/events accepts"},
     {"cache_capacity", T_SIZE, F(cache_capacity), 0, 0, 0, "100000",
      "answers kept: entries, or bytes with a unit (\"64MB\"); 0: no cache"},
-    {"cache_ttl", T_NUM, F(cache_ttl), 60, 0.001, 1e7, NULL,
-     "seconds a cached answer is served"},
+    {"cache_ttl", T_NUM, F(cache_ttl), 60, 0.001, 1e7, NULL, "seconds a cached answer is served"},
     {"k", T_INT, F(k), 10, 1, 1000000, NULL, "items per answer when the request gives no k"},
     {"exclude_seen", T_BOOL, F(exclude_seen), 1, 0, 1, NULL,
      "leave out the user's seen items (the seen matrix, or a chain's train) by default"},
@@ -133,19 +132,26 @@ void rp_serve_settings_defaults(rp_serve_settings *s) {
   for (const sdesc *d = table; d->name; d++) {
     char *f = (char *)s + d->off;
     switch (d->type) {
-    case T_INT:
-    case T_BOOL:
-    case T_ROTATE:
-      if (d->size == sizeof(int64_t))
-        *(int64_t *)f = (int64_t)d->def;
-      else
-        *(int *)f = (int)d->def;
-      break;
-    case T_NUM: *(double *)f = d->def; break;
-    case T_STR:
-    case T_SIZE: snprintf(f, d->size, "%s", d->sdef); break;
-    case T_TYPES: set_types(s, d->sdef); break;
-    default: break;
+      case T_INT:
+      case T_BOOL:
+      case T_ROTATE:
+        if (d->size == sizeof(int64_t))
+          *(int64_t *)f = (int64_t)d->def;
+        else
+          *(int *)f = (int)d->def;
+        break;
+      case T_NUM:
+        *(double *)f = d->def;
+        break;
+      case T_STR:
+      case T_SIZE:
+        snprintf(f, d->size, "%s", d->sdef);
+        break;
+      case T_TYPES:
+        set_types(s, d->sdef);
+        break;
+      default:
+        break;
     }
   }
 }
@@ -177,8 +183,7 @@ void rp_serve_settings_check(lua_State *L, int idx, const char *source, int from
     if (k[0] == '_') continue; /* _config_file and other private keys */
     const sdesc *d = find(k);
     if (!d || (d->type == T_CONFIG && from_script))
-      luaL_error(L, "%s: unknown setting '%s' (known: %s)", source, k,
-                 known_list(L, !from_script));
+      luaL_error(L, "%s: unknown setting '%s' (known: %s)", source, k, known_list(L, !from_script));
   }
 }
 
@@ -192,88 +197,90 @@ static void read_one(lua_State *L, const sdesc *d, int v, rp_serve_settings *s) 
   char *f = (char *)s + d->off;
   char what[128];
   switch (d->type) {
-  case T_INT: {
-    int isint = 0;
-    lua_Integer x = lua_tointegerx(L, v, &isint);
-    snprintf(what, sizeof what, "an integer in %.0f..%.0f", d->lo, d->hi);
-    if (!isint || lua_type(L, v) != LUA_TNUMBER || (double)x < d->lo || (double)x > d->hi)
-      bad(L, d, what, v);
-    if (d->size == sizeof(int64_t))
-      *(int64_t *)f = (int64_t)x;
-    else
-      *(int *)f = (int)x;
-    break;
-  }
-  case T_NUM: {
-    double x = lua_tonumber(L, v);
-    snprintf(what, sizeof what, "a number in [%g, %g]", d->lo, d->hi);
-    if (lua_type(L, v) != LUA_TNUMBER || !isfinite(x) || x < d->lo || x > d->hi)
-      bad(L, d, what, v);
-    *(double *)f = x;
-    break;
-  }
-  case T_BOOL:
-    if (!lua_isboolean(L, v)) bad(L, d, "true or false", v);
-    *(int *)f = lua_toboolean(L, v);
-    break;
-  case T_STR: {
-    size_t n;
-    if (lua_type(L, v) != LUA_TSTRING) bad(L, d, "a string", v);
-    const char *x = lua_tolstring(L, v, &n);
-    snprintf(what, sizeof what, "a string of at most %zu bytes", d->size - 1);
-    if (n >= d->size || strlen(x) != n) bad(L, d, what, v);
-    memcpy(f, x, n + 1);
-    break;
-  }
-  case T_ROTATE: {
-    const char *x = lua_type(L, v) == LUA_TSTRING ? lua_tostring(L, v) : "";
-    if (strcmp(x, "daily") == 0)
-      *(int *)f = RP_ROTATE_DAILY;
-    else if (strcmp(x, "none") == 0)
-      *(int *)f = RP_ROTATE_NONE;
-    else
-      bad(L, d, "'daily' or 'none'", v);
-    break;
-  }
-  case T_SIZE: {
-    char buf[40];
-    if (lua_type(L, v) == LUA_TNUMBER) {
+    case T_INT: {
       int isint = 0;
       lua_Integer x = lua_tointegerx(L, v, &isint);
-      if (!isint || x < 0) bad(L, d, "a number of entries (>= 0) or a size (\"64MB\")", v);
-      snprintf(buf, sizeof buf, "%lld", (long long)x);
-    } else if (lua_type(L, v) == LUA_TSTRING && lua_rawlen(L, v) < sizeof buf) {
-      snprintf(buf, sizeof buf, "%s", lua_tostring(L, v));
-    } else {
-      bad(L, d, "a number of entries (>= 0) or a size (\"64MB\")", v);
+      snprintf(what, sizeof what, "an integer in %.0f..%.0f", d->lo, d->hi);
+      if (!isint || lua_type(L, v) != LUA_TNUMBER || (double)x < d->lo || (double)x > d->hi)
+        bad(L, d, what, v);
+      if (d->size == sizeof(int64_t))
+        *(int64_t *)f = (int64_t)x;
+      else
+        *(int *)f = (int)x;
+      break;
     }
-    snprintf(f, d->size, "%s", buf);
-    break;
-  }
-  case T_TYPES: {
-    if (!lua_istable(L, v)) bad(L, d, "a list of event type names", v);
-    lua_Integer n = luaL_len(L, v);
-    if (n < 1 || n > 64) bad(L, d, "a list of 1 to 64 event type names", v);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (lua_Integer i = 1; i <= n; i++) {
-      lua_rawgeti(L, v, i);
-      size_t len;
-      const char *t = lua_tolstring(L, -1, &len);
-      if (lua_type(L, -1) != LUA_TSTRING || !rp_sid_ok(t, len, 64) || strchr(t, ','))
-        luaL_error(L, "setting 'event_types' must hold names (text without commas, at most 64 "
-                      "bytes), entry %d is not one",
-                   (int)i);
+    case T_NUM: {
+      double x = lua_tonumber(L, v);
+      snprintf(what, sizeof what, "a number in [%g, %g]", d->lo, d->hi);
+      if (lua_type(L, v) != LUA_TNUMBER || !isfinite(x) || x < d->lo || x > d->hi)
+        bad(L, d, what, v);
+      *(double *)f = x;
+      break;
+    }
+    case T_BOOL:
+      if (!lua_isboolean(L, v)) bad(L, d, "true or false", v);
+      *(int *)f = lua_toboolean(L, v);
+      break;
+    case T_STR: {
+      size_t n;
+      if (lua_type(L, v) != LUA_TSTRING) bad(L, d, "a string", v);
+      const char *x = lua_tolstring(L, v, &n);
+      snprintf(what, sizeof what, "a string of at most %zu bytes", d->size - 1);
+      if (n >= d->size || strlen(x) != n) bad(L, d, what, v);
+      memcpy(f, x, n + 1);
+      break;
+    }
+    case T_ROTATE: {
+      const char *x = lua_type(L, v) == LUA_TSTRING ? lua_tostring(L, v) : "";
+      if (strcmp(x, "daily") == 0)
+        *(int *)f = RP_ROTATE_DAILY;
+      else if (strcmp(x, "none") == 0)
+        *(int *)f = RP_ROTATE_NONE;
+      else
+        bad(L, d, "'daily' or 'none'", v);
+      break;
+    }
+    case T_SIZE: {
+      char buf[40];
+      if (lua_type(L, v) == LUA_TNUMBER) {
+        int isint = 0;
+        lua_Integer x = lua_tointegerx(L, v, &isint);
+        if (!isint || x < 0) bad(L, d, "a number of entries (>= 0) or a size (\"64MB\")", v);
+        snprintf(buf, sizeof buf, "%lld", (long long)x);
+      } else if (lua_type(L, v) == LUA_TSTRING && lua_rawlen(L, v) < sizeof buf) {
+        snprintf(buf, sizeof buf, "%s", lua_tostring(L, v));
+      } else {
+        bad(L, d, "a number of entries (>= 0) or a size (\"64MB\")", v);
+      }
+      snprintf(f, d->size, "%s", buf);
+      break;
+    }
+    case T_TYPES: {
+      if (!lua_istable(L, v)) bad(L, d, "a list of event type names", v);
+      lua_Integer n = luaL_len(L, v);
+      if (n < 1 || n > 64) bad(L, d, "a list of 1 to 64 event type names", v);
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, v, i);
+        size_t len;
+        const char *t = lua_tolstring(L, -1, &len);
+        if (lua_type(L, -1) != LUA_TSTRING || !rp_sid_ok(t, len, 64) || strchr(t, ','))
+          luaL_error(L,
+                     "setting 'event_types' must hold names (text without commas, at most 64 "
+                     "bytes), entry %d is not one",
+                     (int)i);
+        lua_pop(L, 1);
+        if (i > 1) luaL_addchar(&b, ',');
+        luaL_addlstring(&b, t, len);
+      }
+      luaL_pushresult(&b);
+      set_types(s, lua_tostring(L, -1));
       lua_pop(L, 1);
-      if (i > 1) luaL_addchar(&b, ',');
-      luaL_addlstring(&b, t, len);
+      break;
     }
-    luaL_pushresult(&b);
-    set_types(s, lua_tostring(L, -1));
-    lua_pop(L, 1);
-    break;
-  }
-  default: break;
+    default:
+      break;
   }
 }
 
@@ -284,8 +291,7 @@ void rp_serve_settings_read(lua_State *L, int idx, rp_serve_settings *s) {
     if (lua_getfield(L, idx, d->name) != LUA_TNIL) read_one(L, d, lua_gettop(L), s);
     lua_pop(L, 1);
   }
-  if (s->k > s->max_k)
-    luaL_error(L, "setting 'k' (%d) must not exceed max_k (%d)", s->k, s->max_k);
+  if (s->k > s->max_k) luaL_error(L, "setting 'k' (%d) must not exceed max_k (%d)", s->k, s->max_k);
 }
 
 rp_slimits rp_serve_limits(const rp_serve_settings *s) {

@@ -202,7 +202,8 @@ int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "load") == 0) rc = load(argc, argv);
   if (argc > 1 && strcmp(argv[1], "raw") == 0) rc = raw(argc, argv);
   if (rc == 2)
-    fprintf(stderr, "usage: httpload load PORT PATHS_FILE CONNECTIONS SECONDS\n"
-                    "       httpload raw PORT < REQUEST_BYTES\n");
+    fprintf(stderr,
+            "usage: httpload load PORT PATHS_FILE CONNECTIONS SECONDS\n"
+            "       httpload raw PORT < REQUEST_BYTES\n");
   return rc;
 }

@@ -147,10 +147,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rp_slimits lim = {1000, 1000, 64, 256, 1000};
   size_t arena_limit = size * 8 + ((size_t)8 << 20);
   switch ((op >> 2) & 3) {
-  case 1: lim = (rp_slimits){3, 2, 2, 4, 2}; break;
-  case 2: lim = (rp_slimits){1000000, 1000000, 64, 65536, 1000000}; break;
-  case 3: arena_limit = 4096; break;
-  default: break;
+    case 1:
+      lim = (rp_slimits){3, 2, 2, 4, 2};
+      break;
+    case 2:
+      lim = (rp_slimits){1000000, 1000000, 64, 65536, 1000000};
+      break;
+    case 3:
+      arena_limit = 4096;
+      break;
+    default:
+      break;
   }
   size_t base = rp_mem_current();
   rp_mem_reset_peak();
@@ -160,51 +167,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rp_sreq q;
   rp_sreq_init(&q);
   switch (op & 3) {
-  case 0:
-    if (rp_sreq_json(&q, &a, (const char *)data, size, &lim, &e) || rp_sreq_finish(&q, &lim, &e))
-      check_error(&e);
-    else
-      check_request(&q, &lim);
-    break;
-  case 1: {
-    static const char *const types[] = {"view", "click", "addtocart", "purchase"};
-    rp_sevent *ev = NULL;
-    int n = rp_sevents_json(&a, (const char *)data, size, &lim, types, 4, &ev, &e);
-    if (n < 0) {
-      check_error(&e);
-    } else {
-      if (n < 1 || n > lim.max_batch) fail("%d events accepted (batch limit %d)", n, lim.max_batch);
-      for (int i = 0; i < n; i++)
-        if (!ev[i].user || !ev[i].item || !ev[i].event || !ev[i].request_id)
-          fail("event %d lacks a field", i);
-    }
-    break;
-  }
-  case 2: {
-    char *qs = malloc(size + 1);
-    if (!qs) fail("out of memory");
-    memcpy(qs, data, size);
-    qs[size] = 0;
-    int bad = 0;
-    for (char *p = qs, *amp; p && !bad; p = amp) {
-      amp = strchr(p, '&');
-      if (amp) *amp++ = 0;
-      if (!*p) continue;
-      char *eq = strchr(p, '=');
-      if (eq) *eq++ = 0;
-      unescape(p);
-      if (eq) unescape(eq);
-      if (rp_sreq_param(&q, &a, p, eq ? eq : "", &lim, &e)) {
+    case 0:
+      if (rp_sreq_json(&q, &a, (const char *)data, size, &lim, &e) || rp_sreq_finish(&q, &lim, &e))
         check_error(&e);
-        bad = 1;
+      else
+        check_request(&q, &lim);
+      break;
+    case 1: {
+      static const char *const types[] = {"view", "click", "addtocart", "purchase"};
+      rp_sevent *ev = NULL;
+      int n = rp_sevents_json(&a, (const char *)data, size, &lim, types, 4, &ev, &e);
+      if (n < 0) {
+        check_error(&e);
+      } else {
+        if (n < 1 || n > lim.max_batch)
+          fail("%d events accepted (batch limit %d)", n, lim.max_batch);
+        for (int i = 0; i < n; i++)
+          if (!ev[i].user || !ev[i].item || !ev[i].event || !ev[i].request_id)
+            fail("event %d lacks a field", i);
       }
+      break;
     }
-    if (!bad && rp_sreq_finish(&q, &lim, &e)) check_error(&e), bad = 1;
-    if (!bad) check_request(&q, &lim);
-    free(qs);
-    break;
-  }
-  default: roundtrip(data, size);
+    case 2: {
+      char *qs = malloc(size + 1);
+      if (!qs) fail("out of memory");
+      memcpy(qs, data, size);
+      qs[size] = 0;
+      int bad = 0;
+      for (char *p = qs, *amp; p && !bad; p = amp) {
+        amp = strchr(p, '&');
+        if (amp) *amp++ = 0;
+        if (!*p) continue;
+        char *eq = strchr(p, '=');
+        if (eq) *eq++ = 0;
+        unescape(p);
+        if (eq) unescape(eq);
+        if (rp_sreq_param(&q, &a, p, eq ? eq : "", &lim, &e)) {
+          check_error(&e);
+          bad = 1;
+        }
+      }
+      if (!bad && rp_sreq_finish(&q, &lim, &e)) check_error(&e), bad = 1;
+      if (!bad) check_request(&q, &lim);
+      free(qs);
+      break;
+    }
+    default:
+      roundtrip(data, size);
   }
   rp_arena_free(&a);
   size_t now = rp_mem_current(), peak = rp_mem_peak() - base;
