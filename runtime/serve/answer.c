@@ -116,7 +116,7 @@ static rp_cache_val *encode(const answer *a, rp_err *err) {
   unsigned char *p = v->data;
   memcpy(p, &h, sizeof h);
   p += sizeof h;
-  memcpy(p, a->scores, sizeof(float) * (size_t)a->n);
+  if (a->n) memcpy(p, a->scores, sizeof(float) * (size_t)a->n);
   p += sizeof(float) * (size_t)a->n;
   memcpy(p, a->reason, h.reason_len + 1);
   p += h.reason_len + 1;
@@ -140,7 +140,7 @@ static int decode(const rp_cache_val *v, rp_arena *ar, answer *a) {
   a->scores = rp_arena_alloc(ar, sizeof(float) * (h.n ? h.n : 1));
   a->items = rp_arena_alloc(ar, sizeof(char *) * (h.n ? h.n : 1));
   if (!a->scores || !a->items) return -1;
-  memcpy(a->scores, p, sizeof(float) * h.n);
+  if (h.n) memcpy(a->scores, p, sizeof(float) * h.n);
   p += sizeof(float) * h.n;
   a->reason = (const char *)p;
   p += h.reason_len + 1;
@@ -563,7 +563,7 @@ static void key_list(rp_jbuf *b, rp_arena *ar, const char **ids, int32_t n) {
     b->oom = 1;
     return;
   }
-  memcpy(s, ids, sizeof *s * (size_t)n);
+  if (n) memcpy(s, ids, sizeof *s * (size_t)n);
   qsort(s, (size_t)n, sizeof *s, cmp_str);
   for (int32_t i = 0; i < n; i++) {
     if (i && strcmp(s[i], s[i - 1]) == 0) continue;
@@ -579,7 +579,7 @@ static void key_pairs(rp_jbuf *b, rp_arena *ar, const rp_kv *kv, int32_t n) {
     b->oom = 1;
     return;
   }
-  memcpy(s, kv, sizeof *s * (size_t)n);
+  if (n) memcpy(s, kv, sizeof *s * (size_t)n);
   qsort(s, (size_t)n, sizeof *s, cmp_kv);
   for (int32_t i = 0; i < n; i++) {
     rp_jbuf_puts(b, s[i].key);
@@ -850,8 +850,10 @@ void rp_answer_batch(rp_server *s, rp_worker *w) {
                     err.msg);
       } else if (kmax > 0) {
         p->n = cnt[j] < p->k ? cnt[j] : p->k;
-        memcpy(p->items, items + (size_t)j * (size_t)kmax, sizeof(int32_t) * (size_t)p->n);
-        memcpy(p->scores, scores + (size_t)j * (size_t)kmax, sizeof(float) * (size_t)p->n);
+        if (p->n) {
+          memcpy(p->items, items + (size_t)j * (size_t)kmax, sizeof(int32_t) * (size_t)p->n);
+          memcpy(p->scores, scores + (size_t)j * (size_t)kmax, sizeof(float) * (size_t)p->n);
+        }
       }
       j++;
     }

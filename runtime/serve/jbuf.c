@@ -38,7 +38,7 @@ static int jbuf_room(rp_jbuf *b, size_t n) {
 }
 
 void rp_jbuf_add(rp_jbuf *b, const char *s, size_t n) {
-  if (!jbuf_room(b, n)) return;
+  if (!jbuf_room(b, n) || !n) return;
   memcpy(b->p + b->n, s, n);
   b->n += n;
   b->p[b->n] = 0;

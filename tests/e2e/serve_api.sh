@@ -194,7 +194,8 @@ case $(raw 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad header line\r\n\r\n') in
 "HTTP/1.1 400"* | closed) ;; *) fail "bad header line accepted" ;; esac
 hdr=$(head -c 40000 /dev/zero | tr '\0' a)
 case $(raw "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: $hdr\r\n\r\n") in
-"HTTP/1.1 431"* | "HTTP/1.1 413"* | "HTTP/1.1 400"*) ;; *) fail "40 KB header accepted" ;; esac
+# (the server may close before the client has sent it all: a reset is a refusal too)
+"HTTP/1.1 431"* | "HTTP/1.1 413"* | "HTTP/1.1 400"* | closed) ;; *) fail "40 KB header accepted" ;; esac
 case $(raw 'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n') in
 "HTTP/1.1 413"* | "HTTP/1.1 400"*) ;; *) fail "huge Content-Length" ;; esac
 case $(raw 'GET /healthz HTTP/9.9\r\n\r\n') in "HTTP/1.1 505"* | "HTTP/1.1 400"* | closed) ;; *) fail "HTTP/9.9" ;; esac
