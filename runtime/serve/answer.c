@@ -170,19 +170,14 @@ static void push_pairs(lua_State *L, const rp_kv *kv, int32_t n) {
   }
 }
 
-/* {user, k, exclude_seen, history, values, items, deny, attributes, context} */
-static void push_request(lua_State *L, const rp_sreq *q, int32_t k, int excl) {
-  lua_createtable(L, 0, 9);
-  if (q->user) {
-    lua_pushstring(L, q->user);
-    lua_setfield(L, -2, "user");
+/* Sets the request's lists and pairs as fields of the table at the top:
+ * history, values, items (an allow list), deny, attributes, context; with
+ * all, empty lists and pairs too (a hook sees every field). */
+static void set_lists(lua_State *L, const rp_sreq *q, int all) {
+  if (all || q->nhistory) {
+    push_list(L, q->history, q->nhistory);
+    lua_setfield(L, -2, "history");
   }
-  lua_pushinteger(L, k);
-  lua_setfield(L, -2, "k");
-  lua_pushboolean(L, excl);
-  lua_setfield(L, -2, "exclude_seen");
-  push_list(L, q->history, q->nhistory);
-  lua_setfield(L, -2, "history");
   if (q->values) {
     lua_createtable(L, q->nvalues, 0);
     for (int32_t i = 0; i < q->nvalues; i++) {
@@ -195,12 +190,32 @@ static void push_request(lua_State *L, const rp_sreq *q, int32_t k, int excl) {
     push_list(L, q->allow, q->nallow);
     lua_setfield(L, -2, "items");
   }
-  push_list(L, q->deny, q->ndeny);
-  lua_setfield(L, -2, "deny");
-  push_pairs(L, q->attributes, q->nattributes);
-  lua_setfield(L, -2, "attributes");
-  push_pairs(L, q->context, q->ncontext);
-  lua_setfield(L, -2, "context");
+  if (all || q->ndeny) {
+    push_list(L, q->deny, q->ndeny);
+    lua_setfield(L, -2, "deny");
+  }
+  if (all || q->nattributes) {
+    push_pairs(L, q->attributes, q->nattributes);
+    lua_setfield(L, -2, "attributes");
+  }
+  if (all || q->ncontext) {
+    push_pairs(L, q->context, q->ncontext);
+    lua_setfield(L, -2, "context");
+  }
+}
+
+/* {user, k, exclude_seen, history, values, items, deny, attributes, context} */
+static void push_request(lua_State *L, const rp_sreq *q, int32_t k, int excl) {
+  lua_createtable(L, 0, 9);
+  if (q->user) {
+    lua_pushstring(L, q->user);
+    lua_setfield(L, -2, "user");
+  }
+  lua_pushinteger(L, k);
+  lua_setfield(L, -2, "k");
+  lua_pushboolean(L, excl);
+  lua_setfield(L, -2, "exclude_seen");
+  set_lists(L, q, 1);
 }
 
 /* Reads a request table (a hook's, a warm entry) back into q, through the
@@ -454,34 +469,7 @@ static int answer_lua(actx *c, answer *a) {
     lua_setfield(L, -3, "exclude");
     lua_pop(L, 1);
   }
-  if (q->allow) {
-    push_list(L, q->allow, q->nallow);
-    lua_setfield(L, -2, "items");
-  }
-  if (q->ndeny) {
-    push_list(L, q->deny, q->ndeny);
-    lua_setfield(L, -2, "deny");
-  }
-  if (q->nhistory) {
-    push_list(L, q->history, q->nhistory);
-    lua_setfield(L, -2, "history");
-    if (q->values) {
-      lua_createtable(L, q->nvalues, 0);
-      for (int32_t i = 0; i < q->nvalues; i++) {
-        lua_pushnumber(L, q->values[i]);
-        lua_rawseti(L, -2, i + 1);
-      }
-      lua_setfield(L, -2, "values");
-    }
-  }
-  if (q->ncontext) {
-    push_pairs(L, q->context, q->ncontext);
-    lua_setfield(L, -2, "context");
-  }
-  if (q->nattributes) {
-    push_pairs(L, q->attributes, q->nattributes);
-    lua_setfield(L, -2, "attributes");
-  }
+  set_lists(L, q, 0);
   int rc = lcall(c, L, 3, 3, "recommend");
   if (rc == 0) {
     int items = top + 2, scores = top + 3, reason = top + 4;
@@ -1126,6 +1114,30 @@ fail:
 }
 
 /* ---- events --------------------------------------------------------------------------- */
+/* What accepted events change in the serving state, once they are in the
+ * event log: the counters by type, and the users' cached answers, dropped
+ * (the epoch keeps a batch computed before them out of the cache).  This is
+ * where real-time updates of the users' factors plug in (issue 13: fold
+ * the events since training into the user's factors so that the next
+ * answer reflects them); such an update must also bump the epoch and drop
+ * the user's answers, as here. */
+static void feedback(rp_server *s, rp_worker *w, const rp_sevent *ev, int n) {
+  atomic_fetch_add(&s->feedback_epoch, 1);
+  rp_gen *g = rp_gen_acquire(s, w->id);
+  uint64_t serial = g->serial;
+  rp_gen_release(s, w->id);
+  rp_wmetrics *m = &s->wm[w->id];
+  for (int i = 0; i < n; i++) {
+    for (int t = 0; t < s->set.nevent_types && t < RP_NEVTYPES; t++)
+      if (strcmp(s->set.event_types[t], ev[i].event) == 0) {
+        rp_count(&m->events[t], 1);
+        break;
+      }
+    if (s->cache && (i == 0 || strcmp(ev[i].user, ev[i - 1].user) != 0))
+      rp_acache_forget_user(s->cache, serial, ev[i].user);
+  }
+}
+
 void rp_answer_events(rp_server *s, rp_worker *w, const rp_sevent *ev, int n, const char *rid,
                       rp_reply *r) {
   double now = rp_unix_now();
@@ -1153,22 +1165,7 @@ void rp_answer_events(rp_server *s, rp_worker *w, const rp_sevent *ev, int n, co
     rp_answer_error(w, &e, rid, r);
     return;
   }
-  atomic_fetch_add(&s->feedback_epoch, 1);
-  /* feedback: counted by type, the users' cached answers dropped (the hook
-   * where real-time updates of the users' factors will plug in) */
-  rp_gen *g = rp_gen_acquire(s, w->id);
-  uint64_t serial = g->serial;
-  rp_gen_release(s, w->id);
-  rp_wmetrics *m = &s->wm[w->id];
-  for (int i = 0; i < n; i++) {
-    for (int t = 0; t < s->set.nevent_types && t < RP_NEVTYPES; t++)
-      if (strcmp(s->set.event_types[t], ev[i].event) == 0) {
-        rp_count(&m->events[t], 1);
-        break;
-      }
-    if (s->cache && (i == 0 || strcmp(ev[i].user, ev[i - 1].user) != 0))
-      rp_acache_forget_user(s->cache, serial, ev[i].user);
-  }
+  feedback(s, w, ev, n);
   rp_jbuf *o = &w->out;
   rp_jbuf_reset(o);
   rp_jbuf_puts(o, "{\"request_id\":");

@@ -198,38 +198,31 @@ void rp_metrics_render(rp_server *s, int worker, rp_jbuf *b) {
   const char *names[2] = {"impressions", "events"};
   rp_slog_stats st[2];
   for (int i = 0; i < 2; i++) rp_slog_stats_get(logs[i], &st[i]);
-  head(b, "recpipe_log_lines_total", "counter", "Lines appended to the logs.");
-  for (int i = 0; i < 2; i++)
-    if (logs[i])
-      rp_jbuf_printf(b, "recpipe_log_lines_total{log=\"%s\"} %llu\n", names[i],
-                     (unsigned long long)st[i].lines);
-  head(b, "recpipe_log_dropped_total", "counter",
-       "Appends refused because the backlog was full (lost impressions, 503 events).");
-  for (int i = 0; i < 2; i++)
-    if (logs[i])
-      rp_jbuf_printf(b, "recpipe_log_dropped_total{log=\"%s\"} %llu\n", names[i],
-                     (unsigned long long)st[i].dropped);
-  head(b, "recpipe_log_write_errors_total", "counter", "Failed writes or fsyncs of the logs.");
-  for (int i = 0; i < 2; i++)
-    if (logs[i])
-      rp_jbuf_printf(b, "recpipe_log_write_errors_total{log=\"%s\"} %llu\n", names[i],
-                     (unsigned long long)st[i].write_errors);
-  head(b, "recpipe_log_commits_total", "counter", "Group commits (write + fdatasync).");
-  for (int i = 0; i < 2; i++)
-    if (logs[i])
-      rp_jbuf_printf(b, "recpipe_log_commits_total{log=\"%s\"} %llu\n", names[i],
-                     (unsigned long long)st[i].commits);
-  head(b, "recpipe_log_backlog_bytes", "gauge", "Bytes waiting for the next commit.");
-  for (int i = 0; i < 2; i++)
-    if (logs[i])
-      rp_jbuf_printf(b, "recpipe_log_backlog_bytes{log=\"%s\"} %lld\n", names[i],
-                     (long long)st[i].backlog);
-  head(b, "recpipe_log_torn_lines_repaired_total", "counter",
-       "Torn last lines (left by a crash) cut off when a log was opened.");
-  for (int i = 0; i < 2; i++)
-    if (logs[i])
-      rp_jbuf_printf(b, "recpipe_log_torn_lines_repaired_total{log=\"%s\"} %llu\n", names[i],
-                     (unsigned long long)st[i].torn_repaired);
+  static const struct {
+    const char *name, *type, *help;
+  } series[] = {
+      {"recpipe_log_lines_total", "counter", "Lines appended to the logs."},
+      {"recpipe_log_dropped_total", "counter",
+       "Appends refused because the backlog was full (lost impressions, 503 events)."},
+      {"recpipe_log_write_errors_total", "counter", "Failed writes or fsyncs of the logs."},
+      {"recpipe_log_commits_total", "counter", "Group commits (write + fdatasync)."},
+      {"recpipe_log_backlog_bytes", "gauge", "Bytes waiting for the next commit."},
+      {"recpipe_log_torn_lines_repaired_total", "counter",
+       "Torn last lines (left by a crash) cut off when a log was opened."}};
+  for (int k = 0; k < 6; k++) {
+    head(b, series[k].name, series[k].type, series[k].help);
+    for (int i = 0; i < 2; i++) {
+      if (!logs[i]) continue;
+      const rp_slog_stats *t = &st[i];
+      uint64_t v = k == 0   ? t->lines
+                   : k == 1 ? t->dropped
+                   : k == 2 ? t->write_errors
+                   : k == 3 ? t->commits
+                   : k == 4 ? (uint64_t)(t->backlog > 0 ? t->backlog : 0)
+                            : t->torn_repaired;
+      rp_jbuf_printf(b, "%s{log=\"%s\"} %llu\n", series[k].name, names[i], (unsigned long long)v);
+    }
+  }
   /* the process */
   head(b, "recpipe_in_flight_requests", "gauge", "Requests being answered.");
   rp_jbuf_printf(b, "recpipe_in_flight_requests %lld\n", (long long)atomic_load(&s->in_flight));

@@ -177,6 +177,11 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
   rp_log(RP_LOG_INFO, "serve: listening on http://%s:%d (%d workers, model %s%s%s)", s->set.host,
          s->port, s->nworkers, g->version, s->set.log_dir[0] ? ", logs in " : "", s->set.log_dir);
 
+  /* The main thread: signals and reload requests.  A reload source that
+   * polls (the model registry's live pointer of issue 10: `live = "shop"`
+   * instead of a file, reloading on promotion) belongs in this loop: check
+   * it every tick and call rp_server_reload when the pointer moved; the
+   * serve script then loads the file the pointer names. */
   int stop = 0;
   while (!stop) {
     struct timespec ts = {1, 0};
