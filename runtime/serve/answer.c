@@ -657,7 +657,9 @@ static void log_impressions(rp_server *s, rp_worker *w, const char *rid, const c
     rp_csv_field(b, user ? user : "-");
     rp_jbuf_add(b, ",", 1);
     rp_csv_field(b, a->items[i]);
-    rp_jbuf_printf(b, ",%d,", (int)i + 1);
+    rp_jbuf_add(b, ",", 1);
+    rp_jbuf_uint(b, (uint64_t)i + 1);
+    rp_jbuf_add(b, ",", 1);
     rp_jbuf_float(b, a->scores[i]);
     rp_jbuf_add(b, ",", 1);
     rp_csv_field(b, version);

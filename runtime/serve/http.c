@@ -410,6 +410,7 @@ static void *worker_loop(void *ud) {
   rp_server *s = w->srv;
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_EPOLL_FD);
   int ep = di ? di->epoll_fd : -1;
+  int again = 0; /* cycles to run without waiting (resumed connections) */
   while (!atomic_load(&w->stop)) {
     if (atomic_load(&s->draining) && !w->quiesced) {
       MHD_socket fd = MHD_quiesce_daemon(w->daemon);
@@ -419,6 +420,7 @@ static void *worker_loop(void *ud) {
     int ms = 50;
     MHD_UNSIGNED_LONG_LONG to;
     if (MHD_get_timeout(w->daemon, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)ms) ms = (int)to;
+    if (again > 0) ms = 0, again--;
     if (ep >= 0) { /* the epoll set is readable when events wait (polled, not consumed) */
       struct pollfd pf = {ep, POLLIN, 0};
       poll(&pf, 1, ms);
@@ -430,6 +432,7 @@ static void *worker_loop(void *ud) {
       /* the next MHD_run sends the answers */
       for (int i = 0; i < w->nsusp; i++) MHD_resume_connection(((hconn *)w->susp[i])->mc);
       w->nsusp = 0;
+      again = 2; /* resume, then send: without waiting for the sockets to signal */
     }
   }
   return NULL;

@@ -118,7 +118,11 @@ void rp_jbuf_float(rp_jbuf *b, float x) {
   uint64_t ip = v / (uint64_t)p10[dp], fp = v % (uint64_t)p10[dp];
   char *o = t;
   if (x < 0) *o++ = '-';
-  o += snprintf(o, 24, "%llu", (unsigned long long)ip);
+  char d[24];
+  int nd = 0;
+  do d[nd++] = (char)('0' + ip % 10), ip /= 10;
+  while (ip);
+  while (nd) *o++ = d[--nd];
   if (dp > 0 && fp) {
     char f[16];
     for (int i = dp - 1; i >= 0; i--, fp /= 10) f[i] = (char)('0' + fp % 10);
@@ -129,6 +133,14 @@ void rp_jbuf_float(rp_jbuf *b, float x) {
     o += n;
   }
   rp_jbuf_add(b, t, (size_t)(o - t));
+}
+
+void rp_jbuf_uint(rp_jbuf *b, uint64_t v) {
+  char d[24];
+  int n = 0;
+  do d[sizeof d - 1 - n++] = (char)('0' + v % 10), v /= 10;
+  while (v);
+  rp_jbuf_add(b, d + sizeof d - n, (size_t)n);
 }
 
 void rp_csv_field(rp_jbuf *b, const char *s) {

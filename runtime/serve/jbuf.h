@@ -7,6 +7,7 @@
 #define RP_SERVE_JBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rp.h"
 
@@ -22,6 +23,7 @@ void rp_jbuf_puts(rp_jbuf *b, const char *s);
 void rp_jbuf_printf(rp_jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as a JSON string literal (quotes and escapes) */
 void rp_jbuf_jstr(rp_jbuf *b, const char *s);
+void rp_jbuf_uint(rp_jbuf *b, uint64_t v);
 void rp_jbuf_float(rp_jbuf *b, float x); /* 7 significant digits; "null" if not finite */
 
 /* Appends s to b as one CSV field (RFC 4180: quoted when it holds a comma,

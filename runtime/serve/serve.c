@@ -157,7 +157,7 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
   /* freed blocks of a retired model go back to the system */
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
   cJSON_Hooks hooks = {json_malloc, json_free};
   cJSON_InitHooks(&hooks);
   rp_objcache_enable(1);
