@@ -139,6 +139,13 @@ return function(rp)
              context = opts.context or {} }
   end
 
+  -- The index of the first rule that answers user u (the one recommend
+  -- tries first), for a server that scores that rule's recommender itself
+  -- and asks recommend only when it has nothing.
+  function Chain:_route(u, opts)
+    return self:_match(self:context(u, opts or {}), 1)
+  end
+
   -- First rule from index `from` whose when(ctx) holds.
   function Chain:_match(ctx, from)
     for i = from or 1, #self.rules do

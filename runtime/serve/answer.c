@@ -297,6 +297,13 @@ typedef struct actx {
   int failed;   /* 1: a Lua error (500), message in err */
   int computed; /* the answer was computed here (a cache miss) */
   rp_serr err;
+  /* how it is answered (route): by rec in C (rec NULL: recommend in Lua) */
+  int routed;
+  const rp_recommender *rec;
+  const rp_csr *exclude;
+  const char *reason;
+  int hist;  /* rec gets the request's history and attributes */
+  int chain; /* rec is a chain rule's: when it has nothing, the chain goes on */
 } actx;
 
 static int cmp_i32(const void *a, const void *b) { return rp_cmp_i32(a, b); }
@@ -324,15 +331,15 @@ static int32_t *indices(rp_arena *ar, const rp_idmap *map, const char **ids, int
 
 /* The C path: rec->one with the request's ids looked up on its maps. */
 static int answer_c(actx *c, answer *a) {
-  const rp_recommender *rec = c->ws->rec;
+  const rp_recommender *rec = c->rec;
   rp_arena *ar = &c->w->arena;
   const rp_sreq *q = c->q;
   rp_rec_query rq;
   memset(&rq, 0, sizeof rq);
   rq.user = q->user && rec->users ? rp_idmap_find(rec->users, q->user, strlen(q->user)) : -1;
-  rq.exclude = c->excl ? c->ws->seen : NULL;
+  rq.exclude = c->exclude;
   int32_t nh = 0;
-  if (q->nhistory) {
+  if (q->nhistory && c->hist) {
     /* history with its values, unknown items dropped */
     int32_t *h = rp_arena_alloc(ar, sizeof *h * (size_t)q->nhistory);
     float *hv = q->values ? rp_arena_alloc(ar, sizeof *hv * (size_t)q->nhistory) : NULL;
@@ -346,7 +353,7 @@ static int answer_c(actx *c, answer *a) {
     rq.hist = h, rq.hval = hv, rq.nhist = nh;
   }
   if (q->ndeny && !(rq.deny = indices(ar, rec->items, q->deny, q->ndeny, &rq.ndeny, 1))) return -1;
-  if (q->nattributes) {
+  if (q->nattributes && c->hist) {
     const char **ak = rp_arena_alloc(ar, sizeof(char *) * (size_t)q->nattributes);
     const char **av = rp_arena_alloc(ar, sizeof(char *) * (size_t)q->nattributes);
     if (!ak || !av) return -1;
@@ -358,7 +365,7 @@ static int answer_c(actx *c, answer *a) {
     return -1;
   int32_t k = c->k < rec->nitems ? c->k : rec->nitems;
   a->n = 0;
-  a->reason = c->g->reason;
+  a->reason = c->reason;
   if (k < 1 || (q->allow && rq.nallow == 0)) {
     a->reason = "none";
     a->message = "nothing to recommend (no candidate items)";
@@ -448,14 +455,14 @@ static int read_lists(actx *c, lua_State *L, int items, int scores, answer *a) {
 }
 
 /* The Lua path: R:recommend(user, opts) -> items, scores, reason. */
-static int answer_lua(actx *c, answer *a) {
-  lua_State *L = c->ws->L;
+/* Pushes the recommender, method `name` of it, the recommender again, the
+ * user and the recommend options {k, exclude, items, deny, history,
+ * values, attributes, context}: a call of R:name(user, opts) ready to go. */
+static void push_call(actx *c, lua_State *L, const char *name) {
   const rp_sreq *q = c->q;
-  int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, c->ws->ref_rec);
-  int rec = lua_gettop(L);
-  lua_getfield(L, rec, "recommend");
-  lua_pushvalue(L, rec);
+  lua_getfield(L, -1, name);
+  lua_insert(L, -2);
   lua_pushstring(L, q->user ? q->user : "");
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, c->k);
@@ -470,9 +477,49 @@ static int answer_lua(actx *c, answer *a) {
     lua_pop(L, 1);
   }
   set_lists(L, q, 0);
+}
+
+/* Decides how c is answered: by the recommender in C (a C object), by a
+ * chain's rule in C (the chain's `when` functions pick it, in Lua), or by
+ * the recommender's recommend in Lua (c->rec NULL).  Returns -1 when a rule
+ * raised (c->err set). */
+static int route(actx *c) {
+  rp_wstate *ws = c->ws;
+  if (c->routed) return 0;
+  c->routed = 1;
+  c->rec = ws->rec;
+  c->exclude = c->excl ? ws->seen : NULL;
+  c->reason = c->g->reason;
+  c->hist = 1;
+  c->chain = 0;
+  if (ws->rec || !ws->nrules) return 0;
+  lua_State *L = ws->L;
+  int top = lua_gettop(L);
+  push_call(c, L, "_route");
+  if (lcall(c, L, 3, 1, "recommend")) {
+    lua_settop(L, top);
+    return -1;
+  }
+  lua_Integer i = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+  lua_settop(L, top);
+  if (i >= 1 && i <= ws->nrules && ws->rules[i - 1].rec) {
+    const rp_rule *r = &ws->rules[i - 1];
+    c->rec = r->rec;
+    c->reason = r->label;
+    c->hist = r->hist;
+    c->exclude = !c->excl ? NULL : ws->seen ? ws->seen : ws->train;
+    c->chain = 1;
+  }
+  return 0;
+}
+
+static int answer_lua(actx *c, answer *a) {
+  lua_State *L = c->ws->L;
+  int top = lua_gettop(L);
+  push_call(c, L, "recommend");
   int rc = lcall(c, L, 3, 3, "recommend");
   if (rc == 0) {
-    int items = top + 2, scores = top + 3, reason = top + 4;
+    int items = top + 1, scores = top + 2, reason = top + 3;
     if (lua_isnil(L, items)) {
       a->n = 0;
       a->items = NULL;
@@ -516,7 +563,10 @@ static int apply_filter(actx *c, answer *a) {
 
 static int compute(actx *c, answer *a) {
   memset(a, 0, sizeof *a);
-  int rc = c->ws->rec ? answer_c(c, a) : answer_lua(c, a);
+  int rc = route(c);
+  if (!rc) rc = c->rec ? answer_c(c, a) : answer_lua(c, a);
+  /* a chain rule with nothing for the user: the chain goes on, in Lua */
+  if (!rc && c->chain && a->n == 0) rc = answer_lua(c, a);
   if (rc == 0 && c->ws->ref_filter != LUA_NOREF && a->n > 0) rc = apply_filter(c, a);
   if (rc && !c->failed) {
     c->failed = 1;
@@ -742,7 +792,11 @@ static int request_hook(actx *c, rp_sreq *q2) {
  * item factors about n/8 times instead of n.  The answer is the one the
  * single-request path gives (the same exact top k). */
 struct rp_pending {
-  rp_gen *g; /* held (rp_gen_acquire) until the answer is sent */
+  rp_gen *g;                 /* held (rp_gen_acquire) until the answer is sent */
+  const rp_recommender *rec; /* scored by rec (the recommender or a chain rule's) */
+  const rp_csr *exclude;
+  const char *reason;
+  int chain;
   int32_t u, k, excl, n, done;
   int32_t *items;
   float *scores;
@@ -766,11 +820,13 @@ void rp_pending_free(rp_server *s, rp_worker *w, rp_pending *p) {
 static int try_batch(actx *c, rp_pending **pending) {
   rp_server *s = c->s;
   rp_worker *w = c->w;
-  const rp_recommender *rec = c->ws->rec;
   const rp_sreq *q = c->q;
-  if (!rec || !q->user || q->nhistory || q->allow || q->ndeny || q->nattributes ||
-      c->ws->ref_on_request != LUA_NOREF || !rec->users)
+  if (!q->user || q->nhistory || q->allow || q->ndeny || q->nattributes ||
+      c->ws->ref_on_request != LUA_NOREF)
     return 0;
+  if (route(c)) return -1;
+  const rp_recommender *rec = c->rec;
+  if (!rec || !rec->users) return 0;
   int32_t u = rp_idmap_find(rec->users, q->user, strlen(q->user));
   if (u < 0 || u >= rec->nusers) return 0;
   if (w->nbatch == w->batch_cap) {
@@ -783,6 +839,10 @@ static int try_batch(actx *c, rp_pending **pending) {
   rp_pending *p = rp_calloc(1, sizeof *p);
   if (!p) return 0;
   p->u = u;
+  p->rec = rec;
+  p->exclude = c->exclude;
+  p->reason = c->reason;
+  p->chain = c->chain;
   p->k = c->k < rec->nitems ? c->k : rec->nitems;
   p->excl = c->excl;
   p->user = rp_strdup(q->user);
@@ -804,20 +864,23 @@ static int try_batch(actx *c, rp_pending **pending) {
 }
 
 void rp_answer_batch(rp_server *s, rp_worker *w) {
-  for (int excl = 0; excl < 2; excl++) {
+  (void)s;
+  /* one rec->recommend call per (recommender, exclusion) among the batch */
+  for (;;) {
     int n = 0;
     int32_t kmax = 0;
     rp_pending *first = NULL;
     for (int i = 0; i < w->nbatch; i++) {
       rp_pending *p = w->batch[i];
-      if (p->excl != excl || p->done) continue;
+      if (p->done) continue;
       if (!first) first = p;
+      if (p->rec != first->rec || p->exclude != first->exclude) continue;
       if (p->k > kmax) kmax = p->k;
       n++;
     }
-    if (!n) continue;
-    rp_wstate *ws = &first->g->w[w->id];
-    const rp_recommender *rec = ws->rec;
+    if (!n) break;
+    const rp_recommender *rec = first->rec;
+    const rp_csr *exclude = first->exclude;
     int32_t *users = rp_malloc(sizeof *users * (size_t)n),
             *cnt = rp_malloc(sizeof *cnt * (size_t)n);
     int32_t *items = rp_malloc(sizeof *items * (size_t)n * (size_t)(kmax ? kmax : 1));
@@ -825,15 +888,16 @@ void rp_answer_batch(rp_server *s, rp_worker *w) {
     rp_err err = {0, ""};
     int rc = !users || !cnt || !items || !scores ? rp_enomem(&err, "batch") : RP_OK;
     int j = 0;
-    for (int i = 0; i < w->nbatch && users; i++)
-      if (w->batch[i]->excl == excl && !w->batch[i]->done) users[j++] = w->batch[i]->u;
+    for (int i = 0; i < w->nbatch && users; i++) {
+      rp_pending *p = w->batch[i];
+      if (!p->done && p->rec == rec && p->exclude == exclude) users[j++] = p->u;
+    }
     if (!rc && kmax > 0)
-      rc = rec->recommend(rec->self, users, n, kmax, excl ? ws->seen : NULL, 1, items, scores, cnt,
-                          &err);
+      rc = rec->recommend(rec->self, users, n, kmax, exclude, 1, items, scores, cnt, &err);
     j = 0;
     for (int i = 0; i < w->nbatch; i++) {
       rp_pending *p = w->batch[i];
-      if (p->excl != excl || p->done) continue;
+      if (p->done || p->rec != rec || p->exclude != exclude) continue;
       p->done = 1;
       if (rc) {
         rp_serr_set(&p->err, rc == RP_ENOMEM ? 503 : 500, "", "the recommender failed: %s",
@@ -866,16 +930,24 @@ void rp_answer_pending(rp_server *s, rp_worker *w, rp_pending *p, const char *ri
   rp_sreq_init(&q);
   q.user = p->user;
   q.k = p->k;
-  actx c = {s, w, g, ws, &q, p->k, p->excl, 0, 0, {0, "", ""}};
+  actx c = {.s = s, .w = w, .g = g, .ws = ws, .q = &q, .k = p->k, .excl = p->excl};
   answer a = {p->n, rp_arena_alloc(&w->arena, sizeof(char *) * (size_t)(p->n ? p->n : 1)),
-              p->scores, g->reason, NULL};
+              p->scores, p->reason, NULL};
   if (!a.items) {
     oom_reply(w, rid, r);
     rp_pending_free(s, w, p);
     return;
   }
-  for (int32_t i = 0; i < p->n; i++) a.items[i] = rp_idmap_id(ws->rec->items, p->items[i], NULL);
-  if (a.n == 0) a.reason = "none", a.message = "nothing to recommend for this user";
+  for (int32_t i = 0; i < p->n; i++) a.items[i] = rp_idmap_id(p->rec->items, p->items[i], NULL);
+  if (a.n == 0 && p->chain) { /* the rule had nothing: the chain goes on */
+    if (answer_lua(&c, &a)) {
+      rp_answer_error(w, &c.err, rid, r);
+      rp_pending_free(s, w, p);
+      return;
+    }
+  } else if (a.n == 0) {
+    a.reason = "none", a.message = "nothing to recommend for this user";
+  }
   if (ws->ref_filter != LUA_NOREF && a.n > 0 && apply_filter(&c, &a)) {
     rp_answer_error(w, &c.err, rid, r);
     rp_pending_free(s, w, p);
@@ -897,16 +969,13 @@ void rp_answer_pending(rp_server *s, rp_worker *w, rp_pending *p, const char *ri
 static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q, const char *rid,
                          rp_reply *r, int warm, rp_pending **pending) {
   rp_wstate *ws = &g->w[w->id];
-  actx c = {s,
-            w,
-            g,
-            ws,
-            q,
-            q->k ? q->k : g->k,
-            q->exclude_seen >= 0 ? q->exclude_seen : g->exclude_seen,
-            0,
-            0,
-            {0, "", ""}};
+  actx c = {.s = s,
+            .w = w,
+            .g = g,
+            .ws = ws,
+            .q = q,
+            .k = q->k ? q->k : g->k,
+            .excl = q->exclude_seen >= 0 ? q->exclude_seen : g->exclude_seen};
   rp_sreq q2;
   if (ws->ref_on_request != LUA_NOREF && request_hook(&c, &q2)) {
     rp_answer_error(w, &c.err, rid, r);
@@ -932,7 +1001,12 @@ static void recommend_in(rp_server *s, rp_worker *w, rp_gen *g, const rp_sreq *q
       rp_cache_val_release(v);
       return;
     }
-    if (try_batch(&c, pending)) {
+    int tb = try_batch(&c, pending);
+    if (tb < 0) {
+      rp_answer_error(w, &c.err, rid, r);
+      return;
+    }
+    if (tb) {
       if (s->cache) rp_count(&s->wm[w->id].cache_misses, 1);
       r->status = 0;
       return;
@@ -1031,7 +1105,7 @@ void rp_answer_similar(rp_server *s, rp_worker *w, const rp_sreq *q, const char 
   answer a;
   memset(&a, 0, sizeof a);
   int32_t k = q->k ? q->k : g->k;
-  actx c = {s, w, g, ws, q, k, 0, 0, 0, {0, "", ""}};
+  actx c = {.s = s, .w = w, .g = g, .ws = ws, .q = q, .k = k};
   if (!q->item) {
     rp_serr_set(&e, 400, "item", "item is required (/v1/similar?item=ID)");
     goto fail;

@@ -49,6 +49,7 @@ static const char reason_chunk[] =
 
 static void wstate_clear(rp_wstate *w) {
   if (w->L) lua_close(w->L);
+  rp_free(w->rules);
   memset(w, 0, sizeof *w);
 }
 
@@ -102,6 +103,51 @@ static int has_method(lua_State *L, int idx, const char *name) {
   int ok = lua_pcall(L, 2, 1, 0) == LUA_OK && lua_toboolean(L, -1);
   lua_pop(L, 1);
   return ok;
+}
+
+/* The C recommender behind the object at idx (its __recommender, when it
+ * answers single requests), or NULL. */
+static const rp_recommender *c_recommender(lua_State *L, int idx) {
+  idx = lua_absindex(L, idx);
+  if (!has_method(L, idx, "__recommender")) return NULL;
+  lua_getfield(L, idx, "__recommender");
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 1);
+  const rp_recommender *r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return r && r->one ? r : NULL;
+}
+
+/* A rp.hybrid.chain: its rules' C recommenders and labels, so a request
+ * runs the rules' `when` in Lua and is scored in C (batched with others
+ * when it can be). */
+static void chain_rules(lua_State *L, int rec, rp_wstate *w) {
+  if (!lua_getmetatable(L, rec)) return;
+  lua_getfield(L, -1, "__name");
+  int chain = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "recpipe.Chain") == 0;
+  lua_pop(L, 2);
+  if (!chain || lua_getfield(L, rec, "rules") != LUA_TTABLE) {
+    if (chain) lua_pop(L, 1);
+    return;
+  }
+  int rules = lua_gettop(L), n = (int)luaL_len(L, rules);
+  if (n > 0 && !(w->rules = rp_calloc((size_t)n, sizeof *w->rules)))
+    luaL_error(L, "not enough memory");
+  w->nrules = n;
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, rules, i + 1);
+    lua_getfield(L, -1, "use");
+    w->rules[i].rec = c_recommender(L, -1);
+    w->rules[i].hist = is_box(L, -1, "recpipe.Hybrid");
+    lua_getfield(L, -2, "label");
+    snprintf(w->rules[i].label, sizeof w->rules[i].label, "%s",
+             lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "rule");
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, rec, "train") == LUA_TUSERDATA && is_box(L, -1, RP_MATRIX_T))
+    w->train = rpL_checkmatrix(L, -1);
+  lua_pop(L, 1);
 }
 
 /* Runs in protected mode in the new state: the script, the settings, the
@@ -225,14 +271,8 @@ static int load_state(lua_State *L) {
   }
   w->ref_similar = keep(L);
   /* the C path: an rp_recommender that answers single requests */
-  if (has_method(L, rec, "__recommender")) {
-    lua_getfield(L, rec, "__recommender");
-    lua_pushvalue(L, rec);
-    lua_call(L, 1, 1);
-    const rp_recommender *r = lua_touserdata(L, -1);
-    if (r && r->one) w->rec = r;
-    lua_pop(L, 1);
-  }
+  w->rec = c_recommender(L, rec);
+  chain_rules(L, rec, w);
   if (c->first) {
     if (!c->set->reason[0]) {
       luaL_loadbuffer(L, reason_chunk, sizeof reason_chunk - 1, "=(serve reason)");

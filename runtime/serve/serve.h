@@ -143,12 +143,21 @@ typedef struct rp_slog_stats {
 void rp_slog_stats_get(rp_slog *l, rp_slog_stats *st);
 
 /* ---- generations (model.c) ----------------------------------------------------- */
+typedef struct rp_rule { /* a chain rule whose recommender is scored in C */
+  const rp_recommender *rec; /* NULL: a Lua object, answered through recommend */
+  int hist;                  /* it takes history and attributes (hybrids) */
+  char label[64];            /* its reason */
+} rp_rule;
+
 typedef struct rp_wstate { /* one worker's Lua state of one generation */
   lua_State *L;
   int ref_rec, ref_on_request, ref_filter, ref_similar, ref_opts;
   const rp_recommender *rec; /* the C path (rec->one), else NULL */
   const rp_csr *seen;        /* seen items (borrowed from a box in L), or NULL */
   void *similar_als;         /* an rp_als_model for /v1/similar's C path, or NULL */
+  rp_rule *rules;            /* a chain's rules (nrules > 0): Lua picks, C scores */
+  int nrules;
+  const rp_csr *train; /* the chain's train matrix (its default exclusion) */
 } rp_wstate;
 
 typedef struct rp_gen {
