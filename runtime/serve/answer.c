@@ -1165,7 +1165,7 @@ void rp_answer_similar(rp_server *s, rp_worker *w, const rp_sreq *q, const char 
   rp_jbuf_jstr(b, rid);
   rp_jbuf_puts(b, ",\"model_version\":");
   rp_jbuf_jstr(b, g->version);
-  rp_jbuf_puts(b, ",\"item\":");
+  rp_jbuf_puts(b, ",\"reason\":\"similar\",\"item\":");
   rp_jbuf_jstr(b, q->item);
   rp_jbuf_puts(b, ",\"items\":[");
   for (int32_t i = 0; i < a.n; i++) {
@@ -1246,6 +1246,10 @@ void rp_answer_events(rp_server *s, rp_worker *w, const rp_sevent *ev, int n, co
   rp_jbuf_reset(o);
   rp_jbuf_puts(o, "{\"request_id\":");
   rp_jbuf_jstr(o, rid);
+  rp_gen *g = rp_gen_acquire(s, w->id);
+  rp_jbuf_puts(o, ",\"model_version\":");
+  rp_jbuf_jstr(o, g->version);
+  rp_gen_release(s, w->id);
   rp_jbuf_printf(o, ",\"accepted\":%d}\n", n);
   r->status = 202;
   r->body = o->p;
