@@ -143,7 +143,7 @@ typedef struct rp_slog_stats {
 void rp_slog_stats_get(rp_slog *l, rp_slog_stats *st);
 
 /* ---- generations (model.c) ----------------------------------------------------- */
-typedef struct rp_rule { /* a chain rule whose recommender is scored in C */
+typedef struct rp_rule {     /* a chain rule whose recommender is scored in C */
   const rp_recommender *rec; /* NULL: a Lua object, answered through recommend */
   int hist;                  /* it takes history and attributes (hybrids) */
   char label[64];            /* its reason */
