@@ -16,8 +16,11 @@
  * shards never wait for each other.  There is no global lock.
  *
  * Eviction.  LRU per shard: the capacity is split evenly between shards
- * and a shard over its share drops its least recently used entries.  With
- * shards = 1 the order is exact LRU.  An entry past its TTL is never
+ * and a shard over its share drops its least recently used entries.  A hit
+ * on an entry already among the most recently used quarter of its shard
+ * does not move it (memcached's trick: hot entries cost no list writes);
+ * a shard of at most 64 entries keeps exact LRU order, so with shards = 1
+ * and capacity <= 64 the order is exact LRU.  An entry past its TTL is never
  * returned; it is removed when a lookup meets it or when it reaches the LRU
  * tail (counted as an expiration, not an eviction).
  *

@@ -234,6 +234,31 @@ START_TEST(lru_shards_capacity) {
 }
 END_TEST
 
+/* Above 64 entries a shard leaves hits on its most recent quarter where
+ * they are; an older entry that is hit still moves to the front and so
+ * outlives everything that was not used. */
+START_TEST(lru_large_shard) {
+  rp_cache *c = mk(200, 0, 0, 1);
+  char k[16];
+  for (int i = 0; i < 200; i++) {
+    snprintf(k, sizeof k, "k%d", i);
+    put(c, k, "v", 0);
+  }
+  ck_assert_ptr_nonnull(get(c, "k0"));   /* oldest: moves */
+  ck_assert_ptr_nonnull(get(c, "k199")); /* recent: stays */
+  for (int i = 200; i < 349; i++) {      /* 149 evictions: k1..k149 */
+    snprintf(k, sizeof k, "k%d", i);
+    put(c, k, "v", 0);
+  }
+  ck_assert_ptr_nonnull(get(c, "k0"));
+  ck_assert_ptr_null(get(c, "k149"));
+  ck_assert_ptr_nonnull(get(c, "k150"));
+  ck_assert_uint_eq(stats(c).evictions, 149);
+  check_balance(c);
+  rp_cache_release(c);
+}
+END_TEST
+
 /* A value outlives its entry: the reader's reference keeps it. */
 START_TEST(value_outlives_entry) {
   rp_cache *c = mk(1, 0, 0, 1);
@@ -1088,6 +1113,7 @@ static Suite *suite(void) {
   tcase_add_test(t, shards_lowered_to_capacity);
   tcase_add_test(t, lru_order_by_hand);
   tcase_add_test(t, lru_shards_capacity);
+  tcase_add_test(t, lru_large_shard);
   tcase_add_test(t, value_outlives_entry);
   tcase_add_test(t, bad_calls);
   tcase_add_test(t, ttl_expiry_injected_clock);
