@@ -360,7 +360,7 @@ static int store_locked(rp_cache *c, shard *s, uint64_t h, const void *key, size
     s->entries++;
     s->bytes += ent_bytes(e);
     s->inserts++;
-    if ((size_t)s->entries > s->nbuckets) hgrow(s);
+    if ((size_t)s->entries * 2 > s->nbuckets) hgrow(s); /* load <= 1/2: short chains */
   }
   evict(c, s, e, dead);
   return 0;
