@@ -755,17 +755,9 @@ void rp_cache_stats_read(rp_cache *c, rp_cache_stats *st) {
   for (int32_t i = 0; i < c->nshards; i++) {
     shard *s = &c->shards[i];
     pthread_mutex_lock(&s->mu);
-    st->hits += s->hits;
-    st->misses += s->misses;
-    st->inserts += s->inserts;
-    st->updates += s->updates;
-    st->evictions += s->evictions;
-    st->expirations += s->expirations;
-    st->invalidations += s->invalidations;
-    st->rejected += s->rejected;
-    st->computations += s->computations;
-    st->waits += s->waits;
-    st->compute_errors += s->compute_errors;
+#define ADD(f) st->f += s->f;
+    RP_CACHE_COUNTERS(ADD)
+#undef ADD
     st->entries += s->entries;
     st->bytes += s->bytes;
     pthread_mutex_unlock(&s->mu);

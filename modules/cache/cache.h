@@ -214,6 +214,13 @@ typedef struct rp_cache_stats {
   int32_t shards;
 } rp_cache_stats;
 
+/* The counters of rp_cache_stats, for code that lists them all (the Lua
+ * binding's stats(), a /metrics page): X(name) for each. */
+#define RP_CACHE_COUNTERS(X)                                                               \
+  X(hits)                                                                                  \
+  X(misses) X(inserts) X(updates) X(evictions) X(expirations) X(invalidations) X(rejected) \
+      X(computations) X(waits) X(compute_errors)
+
 /* Fills s with the counters summed over the shards (each shard read under
  * its lock; the sum is not one atomic snapshot while other threads work). */
 void rp_cache_stats_read(rp_cache *c, rp_cache_stats *s);
