@@ -216,10 +216,11 @@ typedef struct rp_cache_stats {
 
 /* The counters of rp_cache_stats, for code that lists them all (the Lua
  * binding's stats(), a /metrics page): X(name) for each. */
-#define RP_CACHE_COUNTERS(X)                                                               \
-  X(hits)                                                                                  \
-  X(misses) X(inserts) X(updates) X(evictions) X(expirations) X(invalidations) X(rejected) \
-      X(computations) X(waits) X(compute_errors)
+/* clang-format off */
+#define RP_CACHE_COUNTERS(X) \
+  X(hits) X(misses) X(inserts) X(updates) X(evictions) X(expirations) \
+  X(invalidations) X(rejected) X(computations) X(waits) X(compute_errors)
+/* clang-format on */
 
 /* Fills s with the counters summed over the shards (each shard read under
  * its lock; the sum is not one atomic snapshot while other threads work). */
