@@ -41,10 +41,10 @@ typedef struct ent {
   uint64_t hash;
   rp_cache_val *val;
   double expires; /* clock seconds; HUGE_VAL = never */
-  uint32_t tick;  /* the shard's tick when it last went to the front */
+  uint32_t pad_;
   uint16_t klen;
-  uint8_t level; /* skip-list height */
-  uint8_t pad_;
+  uint8_t level;       /* skip-list height */
+  uint8_t used;        /* hit since it last went to the front (second chance) */
   unsigned char key[]; /* klen bytes, then the links */
 } ent;
 
@@ -79,7 +79,6 @@ typedef struct shard {
   size_t nbuckets; /* power of two */
   ent *head;       /* LRU sentinel and skip-list head (SL_MAX links) */
   flight *flights;
-  uint32_t tick; /* counts moves to the front (ent.tick) */
   int64_t entries, bytes, cap_entries, cap_bytes;
   uint64_t hits, misses, inserts, updates, evictions, expirations, invalidations, rejected;
   uint64_t computations, waits, compute_errors;
@@ -151,13 +150,22 @@ void rp_cache_val_release(rp_cache_val *v) {
     v2 = ROTL(v2, 32); \
   } while (0)
 
+/* a little-endian 64-bit load (one instruction on x86 and arm64) */
+static inline uint64_t load64(const unsigned char *p) {
+  uint64_t m;
+  memcpy(&m, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  m = __builtin_bswap64(m);
+#endif
+  return m;
+}
+
 static uint64_t siphash13(const unsigned char *in, size_t len, uint64_t k0, uint64_t k1) {
   uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
   uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
   const unsigned char *end = in + (len & ~(size_t)7);
   for (; in != end; in += 8) {
-    uint64_t m = 0;
-    for (int i = 0; i < 8; i++) m |= (uint64_t)in[i] << (8 * i);
+    uint64_t m = load64(in);
     v3 ^= m;
     SIPROUND;
     v0 ^= m;
@@ -259,18 +267,21 @@ static void lru_front(shard *s, ent *e) {
   PREV(e) = s->head;
   PREV(NEXT(s->head)) = e;
   NEXT(s->head) = e;
-  e->tick = ++s->tick;
+  e->used = 0;
 }
 
-/* A hit moves the entry to the front, unless it is already among the most
- * recently used quarter of its shard (fewer entries went to the front since
- * it did): then the order among those is left as it is, as memcached does,
- * which spares hot entries the list writes.  Shards of at most 64 entries
- * keep exact LRU order. */
+/* A hit.  A shard of at most 64 entries moves the entry to the front:
+ * exact LRU.  A larger one only marks it (no list writes: a hit touches
+ * the entry's first cache line and its value, nothing else), and eviction
+ * gives a marked entry at the LRU end a second chance at the front instead
+ * of dropping it (CLOCK, the approximation of LRU that page caches use). */
 static void touch(shard *s, ent *e) {
-  if (s->entries > 64 && (uint32_t)(s->tick - e->tick) < (uint64_t)s->entries / 4) return;
-  lru_unlink(e);
-  lru_front(s, e);
+  if (s->entries > 64) {
+    e->used = 1;
+  } else if (NEXT(s->head) != e) {
+    lru_unlink(e);
+    lru_front(s, e);
+  }
 }
 
 /* up[i]: the last node at level i whose key is < key */
@@ -313,12 +324,21 @@ static ent *lookup(rp_cache *c, shard *s, uint64_t h, const void *key, size_t kl
 }
 
 /* Drops LRU entries (never keep) while the shard is over a capacity. */
-static void evict(rp_cache *c, shard *s, const ent *keep, ent **dead) {
+static void evict(rp_cache *c, shard *s, ent *keep, ent **dead) {
   while ((s->cap_entries && s->entries > s->cap_entries) ||
          (s->cap_bytes && s->bytes > s->cap_bytes)) {
     ent *v = PREV(s->head);
-    if (RP_NEVER(v == s->head || v == keep)) break;
-    if (expired(c, v))
+    if (RP_NEVER(v == s->head)) break;
+    int dead_now = expired(c, v);
+    if (v == keep || (v->used && !dead_now)) {
+      /* a second chance; keep (the entry just stored) is at the end only
+       * when every older entry got one, and is the newest of them all */
+      if (v == keep && NEXT(s->head) == keep) break;
+      lru_unlink(v);
+      lru_front(s, v);
+      continue;
+    }
+    if (dead_now)
       s->expirations++;
     else
       s->evictions++;

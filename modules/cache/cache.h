@@ -16,11 +16,12 @@
  * shards never wait for each other.  There is no global lock.
  *
  * Eviction.  LRU per shard: the capacity is split evenly between shards
- * and a shard over its share drops its least recently used entries.  A hit
- * on an entry already among the most recently used quarter of its shard
- * does not move it (memcached's trick: hot entries cost no list writes);
- * a shard of at most 64 entries keeps exact LRU order, so with shards = 1
- * and capacity <= 64 the order is exact LRU.  An entry past its TTL is never
+ * and a shard over its share drops its least recently used entries.  A
+ * shard of at most 64 entries keeps exact LRU order (a hit moves the entry
+ * to the front); a larger one uses CLOCK, the approximation page caches
+ * use: a hit only marks the entry (no list writes), and eviction moves a
+ * marked entry found at the LRU end back to the front, unmarked, instead
+ * of dropping it.  An entry past its TTL is never
  * returned; it is removed when a lookup meets it or when it reaches the LRU
  * tail (counted as an expiration, not an eviction).
  *

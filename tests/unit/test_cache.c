@@ -234,9 +234,9 @@ START_TEST(lru_shards_capacity) {
 }
 END_TEST
 
-/* Above 64 entries a shard leaves hits on its most recent quarter where
- * they are; an older entry that is hit still moves to the front and so
- * outlives everything that was not used. */
+/* Above 64 entries a shard uses CLOCK: a hit marks the entry, and
+ * eviction sends a marked entry at the old end back to the front, so an
+ * entry that was used outlives every older one that was not. */
 START_TEST(lru_large_shard) {
   rp_cache *c = mk(200, 0, 0, 1);
   char k[16];
@@ -244,8 +244,8 @@ START_TEST(lru_large_shard) {
     snprintf(k, sizeof k, "k%d", i);
     put(c, k, "v", 0);
   }
-  ck_assert_ptr_nonnull(get(c, "k0"));   /* oldest: moves */
-  ck_assert_ptr_nonnull(get(c, "k199")); /* recent: stays */
+  ck_assert_ptr_nonnull(get(c, "k0"));   /* oldest, marked */
+  ck_assert_ptr_nonnull(get(c, "k199")); /* newest, marked */
   for (int i = 200; i < 349; i++) {      /* 149 evictions: k1..k149 */
     snprintf(k, sizeof k, "k%d", i);
     put(c, k, "v", 0);
