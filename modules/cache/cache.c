@@ -284,6 +284,14 @@ static void touch(shard *s, ent *e) {
   }
 }
 
+/* A lookup found e (s->mu held): counts it, touches it, and returns a new
+ * reference to its value for the caller. */
+static rp_cache_val *hit(shard *s, ent *e) {
+  s->hits++;
+  touch(s, e);
+  return rp_cache_val_retain(e->val);
+}
+
 /* up[i]: the last node at level i whose key is < key */
 static void sl_find(shard *s, const void *key, size_t klen, ent **up) {
   ent *x = s->head;
@@ -507,9 +515,7 @@ int rp_cache_get(rp_cache *c, const void *key, size_t klen, rp_cache_val **out) 
   pthread_mutex_lock(&s->mu);
   ent *e = lookup(c, s, h, key, klen, &dead);
   if (e) {
-    s->hits++;
-    touch(s, e);
-    *out = rp_cache_val_retain(e->val);
+    *out = hit(s, e);
   } else {
     s->misses++;
   }
@@ -613,9 +619,7 @@ int rp_cache_fetch(rp_cache *c, const void *key, size_t klen, double ttl, rp_cac
     pthread_mutex_lock(&s->mu);
     ent *e = lookup(c, s, h, key, klen, &dead);
     if (e) {
-      s->hits++;
-      touch(s, e);
-      *out = rp_cache_val_retain(e->val);
+      *out = hit(s, e);
       pthread_mutex_unlock(&s->mu);
       free_dead(dead);
       rp_free(mine);
