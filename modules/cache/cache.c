@@ -33,18 +33,32 @@
 
 #define SL_MAX 12 /* skip list height: 4^12 = 16M entries per shard at p = 1/4 */
 
+/* An entry is one allocation laid out so that a hit reads one cache line
+ * when the key is short: the fields a lookup needs, then the key, then
+ * (8-byte aligned) the LRU and skip-list links, which only changes touch. */
 typedef struct ent {
-  struct ent *prev, *next; /* LRU list */
-  struct ent *hnext;       /* hash chain; after removal, the dead list */
+  struct ent *hnext; /* hash chain; after removal, the dead list */
   uint64_t hash;
-  double expires; /* clock seconds; HUGE_VAL = never */
   rp_cache_val *val;
-  uint32_t klen;
-  uint32_t level;
-  struct ent *fwd[]; /* level skip-list links, then the key bytes */
+  double expires; /* clock seconds; HUGE_VAL = never */
+  uint32_t pad_;
+  uint16_t klen;
+  uint8_t level;       /* skip-list height */
+  uint8_t used;        /* hit since it last went to the front (second chance) */
+  unsigned char key[]; /* klen bytes, then the links */
 } ent;
 
-#define KEY(e) ((const unsigned char *)((e)->fwd + (e)->level))
+typedef struct links {
+  struct ent *prev, *next; /* LRU list */
+  struct ent *fwd[];       /* level skip-list links */
+} links;
+
+#define LINKS_AT(klen) ((sizeof(ent) + (size_t)(klen) + 7) & ~(size_t)7)
+#define LNK(e) ((links *)((char *)(e) + LINKS_AT((e)->klen)))
+#define PREV(e) (LNK(e)->prev)
+#define NEXT(e) (LNK(e)->next)
+#define FWD(e) (LNK(e)->fwd)
+#define KEY(e) ((const unsigned char *)(e)->key)
 
 typedef struct flight {
   struct flight *next; /* in the shard's list while not stale and not done */
@@ -136,13 +150,22 @@ void rp_cache_val_release(rp_cache_val *v) {
     v2 = ROTL(v2, 32); \
   } while (0)
 
+/* a little-endian 64-bit load (one instruction on x86 and arm64) */
+static inline uint64_t load64(const unsigned char *p) {
+  uint64_t m;
+  memcpy(&m, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  m = __builtin_bswap64(m);
+#endif
+  return m;
+}
+
 static uint64_t siphash13(const unsigned char *in, size_t len, uint64_t k0, uint64_t k1) {
   uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
   uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
   const unsigned char *end = in + (len & ~(size_t)7);
   for (; in != end; in += 8) {
-    uint64_t m = 0;
-    for (int i = 0; i < 8; i++) m |= (uint64_t)in[i] << (8 * i);
+    uint64_t m = load64(in);
     v3 ^= m;
     SIPROUND;
     v0 ^= m;
@@ -188,13 +211,14 @@ static ent *ent_new(const void *key, size_t klen, uint64_t h) {
   uint64_t bits = (h >> 40) | (1ULL << 22);
   uint32_t level = 1 + (uint32_t)__builtin_ctzll(bits) / 2;
   if (level > SL_MAX) level = SL_MAX;
-  ent *e = rp_malloc(sizeof *e + level * sizeof(ent *) + klen);
+  size_t size = LINKS_AT(klen) + sizeof(links) + level * sizeof(ent *);
+  ent *e = rp_malloc(size);
   if (!e) return NULL;
-  memset(e, 0, sizeof *e + level * sizeof(ent *));
+  memset(e, 0, size);
   e->hash = h;
-  e->klen = (uint32_t)klen;
-  e->level = level;
-  memcpy((unsigned char *)(e->fwd + level), key, klen);
+  e->klen = (uint16_t)klen;
+  e->level = (uint8_t)level;
+  memcpy(e->key, key, klen);
   return e;
 }
 
@@ -234,22 +258,45 @@ static void hgrow(shard *s) {
 }
 
 static void lru_unlink(ent *e) {
-  e->prev->next = e->next;
-  e->next->prev = e->prev;
+  NEXT(PREV(e)) = NEXT(e);
+  PREV(NEXT(e)) = PREV(e);
 }
 
 static void lru_front(shard *s, ent *e) {
-  e->next = s->head->next;
-  e->prev = s->head;
-  s->head->next->prev = e;
-  s->head->next = e;
+  NEXT(e) = NEXT(s->head);
+  PREV(e) = s->head;
+  PREV(NEXT(s->head)) = e;
+  NEXT(s->head) = e;
+  e->used = 0;
+}
+
+/* A hit.  A shard of at most 64 entries moves the entry to the front:
+ * exact LRU.  A larger one only marks it (no list writes: a hit touches
+ * the entry's first cache line and its value, nothing else), and eviction
+ * gives a marked entry at the LRU end a second chance at the front instead
+ * of dropping it (CLOCK, the approximation of LRU that page caches use). */
+static void touch(shard *s, ent *e) {
+  if (s->entries > 64) {
+    e->used = 1;
+  } else if (NEXT(s->head) != e) {
+    lru_unlink(e);
+    lru_front(s, e);
+  }
+}
+
+/* A lookup found e (s->mu held): counts it, touches it, and returns a new
+ * reference to its value for the caller. */
+static rp_cache_val *hit(shard *s, ent *e) {
+  s->hits++;
+  touch(s, e);
+  return rp_cache_val_retain(e->val);
 }
 
 /* up[i]: the last node at level i whose key is < key */
 static void sl_find(shard *s, const void *key, size_t klen, ent **up) {
   ent *x = s->head;
   for (int i = SL_MAX - 1; i >= 0; i--) {
-    while (x->fwd[i] && keycmp(KEY(x->fwd[i]), x->fwd[i]->klen, key, klen) < 0) x = x->fwd[i];
+    while (FWD(x)[i] && keycmp(KEY(FWD(x)[i]), FWD(x)[i]->klen, key, klen) < 0) x = FWD(x)[i];
     up[i] = x;
   }
 }
@@ -262,7 +309,7 @@ static void remove_entry(shard *s, ent *e, ent **dead) {
   ent *up[SL_MAX];
   sl_find(s, KEY(e), e->klen, up);
   for (uint32_t i = 0; i < e->level; i++)
-    if (up[i]->fwd[i] == e) up[i]->fwd[i] = e->fwd[i];
+    if (FWD(up[i])[i] == e) FWD(up[i])[i] = FWD(e)[i];
   s->entries--;
   s->bytes -= ent_bytes(e);
   e->hnext = *dead;
@@ -285,12 +332,21 @@ static ent *lookup(rp_cache *c, shard *s, uint64_t h, const void *key, size_t kl
 }
 
 /* Drops LRU entries (never keep) while the shard is over a capacity. */
-static void evict(rp_cache *c, shard *s, const ent *keep, ent **dead) {
+static void evict(rp_cache *c, shard *s, ent *keep, ent **dead) {
   while ((s->cap_entries && s->entries > s->cap_entries) ||
          (s->cap_bytes && s->bytes > s->cap_bytes)) {
-    ent *v = s->head->prev;
-    if (RP_NEVER(v == s->head || v == keep)) break;
-    if (expired(c, v))
+    ent *v = PREV(s->head);
+    if (RP_NEVER(v == s->head)) break;
+    int dead_now = expired(c, v);
+    if (v == keep || (v->used && !dead_now)) {
+      /* a second chance; keep (the entry just stored) is at the end only
+       * when every older entry got one, and is the newest of them all */
+      if (v == keep && NEXT(s->head) == keep) break;
+      lru_unlink(v);
+      lru_front(s, v);
+      continue;
+    }
+    if (dead_now)
       s->expirations++;
     else
       s->evictions++;
@@ -326,13 +382,13 @@ static int store_locked(rp_cache *c, shard *s, uint64_t h, const void *key, size
     ent *up[SL_MAX];
     sl_find(s, key, klen, up);
     for (uint32_t i = 0; i < e->level; i++) {
-      e->fwd[i] = up[i]->fwd[i];
-      up[i]->fwd[i] = e;
+      FWD(e)[i] = FWD(up[i])[i];
+      FWD(up[i])[i] = e;
     }
     s->entries++;
     s->bytes += ent_bytes(e);
     s->inserts++;
-    if ((size_t)s->entries > s->nbuckets) hgrow(s);
+    if ((size_t)s->entries * 2 > s->nbuckets) hgrow(s); /* load <= 1/2: short chains */
   }
   evict(c, s, e, dead);
   return 0;
@@ -360,9 +416,9 @@ static int expiry(const rp_cache *c, double ttl, double *exp, rp_err *err, const
 static void destroy(rp_cache *c, int32_t ready) {
   for (int32_t i = 0; i < ready; i++) {
     shard *s = &c->shards[i];
-    if (s->head && s->head->next) {
-      for (ent *e = s->head->next, *n; e != s->head; e = n) {
-        n = e->next;
+    if (s->head && NEXT(s->head)) {
+      for (ent *e = NEXT(s->head), *n; e != s->head; e = n) {
+        n = NEXT(e);
         rp_cache_val_release(e->val);
         rp_free(e);
       }
@@ -423,14 +479,14 @@ rp_cache *rp_cache_new(const rp_cache_opts *o, rp_err *err) {
     }
     s->nbuckets = 16;
     s->buckets = rp_calloc(s->nbuckets, sizeof *s->buckets);
-    s->head = rp_calloc(1, sizeof(ent) + SL_MAX * sizeof(ent *));
+    s->head = rp_calloc(1, LINKS_AT(0) + sizeof(links) + SL_MAX * sizeof(ent *));
     if (!s->buckets || !s->head) {
       destroy(c, i + 1);
       rp_enomem(err, "cache shards");
       return NULL;
     }
     s->head->level = SL_MAX;
-    s->head->prev = s->head->next = s->head;
+    PREV(s->head) = NEXT(s->head) = s->head;
     s->cap_entries = o->capacity / ns + (i < o->capacity % ns);
     s->cap_bytes = o->capacity_bytes / ns + (i < o->capacity_bytes % ns);
   }
@@ -459,12 +515,7 @@ int rp_cache_get(rp_cache *c, const void *key, size_t klen, rp_cache_val **out) 
   pthread_mutex_lock(&s->mu);
   ent *e = lookup(c, s, h, key, klen, &dead);
   if (e) {
-    s->hits++;
-    if (s->head->next != e) {
-      lru_unlink(e);
-      lru_front(s, e);
-    }
-    *out = rp_cache_val_retain(e->val);
+    *out = hit(s, e);
   } else {
     s->misses++;
   }
@@ -568,10 +619,7 @@ int rp_cache_fetch(rp_cache *c, const void *key, size_t klen, double ttl, rp_cac
     pthread_mutex_lock(&s->mu);
     ent *e = lookup(c, s, h, key, klen, &dead);
     if (e) {
-      s->hits++;
-      lru_unlink(e);
-      lru_front(s, e);
-      *out = rp_cache_val_retain(e->val);
+      *out = hit(s, e);
       pthread_mutex_unlock(&s->mu);
       free_dead(dead);
       rp_free(mine);
@@ -700,13 +748,13 @@ size_t rp_cache_invalidate_prefix(rp_cache *c, const void *prefix, size_t plen) 
     ent *dead = NULL, *up[SL_MAX];
     pthread_mutex_lock(&s->mu);
     sl_find(s, prefix, plen, up);
-    ent *x = up[0]->fwd[0];
+    ent *x = FWD(up[0])[0];
     while (x && x->klen >= plen && memcmp(KEY(x), prefix, plen) == 0) {
       /* the matching keys are consecutive from here: each is the first
        * node >= prefix at each of its levels when its turn comes */
-      ent *next = x->fwd[0];
+      ent *next = FWD(x)[0];
       for (uint32_t l = 0; l < x->level; l++)
-        if (RP_ALWAYS(up[l]->fwd[l] == x)) up[l]->fwd[l] = x->fwd[l];
+        if (RP_ALWAYS(FWD(up[l])[l] == x)) FWD(up[l])[l] = FWD(x)[l];
       ent **p = hslot(s, x->hash, KEY(x), x->klen);
       if (RP_ALWAYS(*p == x)) *p = x->hnext;
       lru_unlink(x);
@@ -731,17 +779,9 @@ void rp_cache_stats_read(rp_cache *c, rp_cache_stats *st) {
   for (int32_t i = 0; i < c->nshards; i++) {
     shard *s = &c->shards[i];
     pthread_mutex_lock(&s->mu);
-    st->hits += s->hits;
-    st->misses += s->misses;
-    st->inserts += s->inserts;
-    st->updates += s->updates;
-    st->evictions += s->evictions;
-    st->expirations += s->expirations;
-    st->invalidations += s->invalidations;
-    st->rejected += s->rejected;
-    st->computations += s->computations;
-    st->waits += s->waits;
-    st->compute_errors += s->compute_errors;
+#define ADD(f) st->f += s->f;
+    RP_CACHE_COUNTERS(ADD)
+#undef ADD
     st->entries += s->entries;
     st->bytes += s->bytes;
     pthread_mutex_unlock(&s->mu);

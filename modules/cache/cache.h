@@ -16,8 +16,12 @@
  * shards never wait for each other.  There is no global lock.
  *
  * Eviction.  LRU per shard: the capacity is split evenly between shards
- * and a shard over its share drops its least recently used entries.  With
- * shards = 1 the order is exact LRU.  An entry past its TTL is never
+ * and a shard over its share drops its least recently used entries.  A
+ * shard of at most 64 entries keeps exact LRU order (a hit moves the entry
+ * to the front); a larger one uses CLOCK, the approximation page caches
+ * use: a hit only marks the entry (no list writes), and eviction moves a
+ * marked entry found at the LRU end back to the front, unmarked, instead
+ * of dropping it.  An entry past its TTL is never
  * returned; it is removed when a lookup meets it or when it reaches the LRU
  * tail (counted as an expiration, not an eviction).
  *
@@ -210,6 +214,14 @@ typedef struct rp_cache_stats {
   double ttl;
   int32_t shards;
 } rp_cache_stats;
+
+/* The counters of rp_cache_stats, for code that lists them all (the Lua
+ * binding's stats(), a /metrics page): X(name) for each. */
+/* clang-format off */
+#define RP_CACHE_COUNTERS(X) \
+  X(hits) X(misses) X(inserts) X(updates) X(evictions) X(expirations) \
+  X(invalidations) X(rejected) X(computations) X(waits) X(compute_errors)
+/* clang-format on */
 
 /* Fills s with the counters summed over the shards (each shard read under
  * its lock; the sum is not one atomic snapshot while other threads work). */

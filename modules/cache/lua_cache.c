@@ -483,17 +483,9 @@ static int cache_stats(lua_State *L) {
   rp_cache_stats s;
   rp_cache_stats_read(b->c, &s);
   lua_createtable(L, 0, 17);
-  setint(L, "hits", (int64_t)s.hits);
-  setint(L, "misses", (int64_t)s.misses);
-  setint(L, "inserts", (int64_t)s.inserts);
-  setint(L, "updates", (int64_t)s.updates);
-  setint(L, "evictions", (int64_t)s.evictions);
-  setint(L, "expirations", (int64_t)s.expirations);
-  setint(L, "invalidations", (int64_t)s.invalidations);
-  setint(L, "rejected", (int64_t)s.rejected);
-  setint(L, "computations", (int64_t)s.computations);
-  setint(L, "waits", (int64_t)s.waits);
-  setint(L, "compute_errors", (int64_t)s.compute_errors);
+#define PUSH(f) setint(L, #f, (int64_t)s.f);
+  RP_CACHE_COUNTERS(PUSH)
+#undef PUSH
   setint(L, "entries", s.entries);
   setint(L, "bytes", s.bytes);
   setint(L, "capacity", s.capacity);

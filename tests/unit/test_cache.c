@@ -234,6 +234,31 @@ START_TEST(lru_shards_capacity) {
 }
 END_TEST
 
+/* Above 64 entries a shard uses CLOCK: a hit marks the entry, and
+ * eviction sends a marked entry at the old end back to the front, so an
+ * entry that was used outlives every older one that was not. */
+START_TEST(lru_large_shard) {
+  rp_cache *c = mk(200, 0, 0, 1);
+  char k[16];
+  for (int i = 0; i < 200; i++) {
+    snprintf(k, sizeof k, "k%d", i);
+    put(c, k, "v", 0);
+  }
+  ck_assert_ptr_nonnull(get(c, "k0"));   /* oldest, marked */
+  ck_assert_ptr_nonnull(get(c, "k199")); /* newest, marked */
+  for (int i = 200; i < 349; i++) {      /* 149 evictions: k1..k149 */
+    snprintf(k, sizeof k, "k%d", i);
+    put(c, k, "v", 0);
+  }
+  ck_assert_ptr_nonnull(get(c, "k0"));
+  ck_assert_ptr_null(get(c, "k149"));
+  ck_assert_ptr_nonnull(get(c, "k150"));
+  ck_assert_uint_eq(stats(c).evictions, 149);
+  check_balance(c);
+  rp_cache_release(c);
+}
+END_TEST
+
 /* A value outlives its entry: the reader's reference keeps it. */
 START_TEST(value_outlives_entry) {
   rp_cache *c = mk(1, 0, 0, 1);
@@ -683,7 +708,7 @@ END_TEST
  * invalidation that completed before the lookup began, so the cache must
  * not return it.  A checker thread watches entries and bytes stay within
  * capacity while the others run. */
-enum { NG = 8, NKG = 16, NKEYS = NG * NKG, NTHREADS = 4, OPS = 20000 };
+enum { NG = 8, NKG = 128, NKEYS = NG * NKG, NTHREADS = 4, OPS = 20000 };
 typedef struct {
   rp_cache *c;
   pthread_rwlock_t lock[NG];
@@ -765,8 +790,8 @@ static void *stress_thread(void *a) {
         atomic_fetch_add(&w->problems, 1);
       atomic_fetch_add(&w->lookups, 1);
       check_val(w, v, fl);
-    } else { /* invalidate one key or a group */
-      int group = what < 96;
+    } else {                  /* invalidate one key or a group */
+      int group = what == 92; /* 1% of the operations; one key 7% */
       pthread_rwlock_wrlock(&w->lock[g]);
       uint64_t ng = atomic_fetch_add(&w->gen[g], 1) + 1;
       if (group) {
@@ -796,12 +821,13 @@ static void *checker_thread(void *a) {
   return NULL;
 }
 
+/* _i = 0: 4 shards of 12 entries (exact LRU); 1: one of 100 (CLOCK) */
 START_TEST(stress_threads) {
   static world w;
   memset(&w, 0, sizeof w);
-  w.cap = 48;
-  w.cap_bytes = 48 * 40;
-  w.c = mk(w.cap, w.cap_bytes, 0, 4);
+  w.cap = _i ? 100 : 48;
+  w.cap_bytes = w.cap * (_i ? 60 : 40);
+  w.c = mk(w.cap, w.cap_bytes, 0, _i ? 1 : 4);
   for (int g = 0; g < NG; g++) pthread_rwlock_init(&w.lock[g], NULL);
   pthread_t t[NTHREADS], chk;
   ck_assert_int_eq(pthread_create(&chk, NULL, checker_thread, &w), 0);
@@ -818,6 +844,7 @@ START_TEST(stress_threads) {
   ck_assert_int_le(s.bytes, w.cap_bytes);
   ck_assert_uint_gt(s.evictions, 0);
   ck_assert_uint_gt(s.invalidations, 0);
+  if (_i) ck_assert_int_gt(s.entries, 64); /* it ran in CLOCK mode */
   check_balance(w.c);
   /* the bytes counted are the bytes held */
   int64_t held = 0;
@@ -1088,6 +1115,7 @@ static Suite *suite(void) {
   tcase_add_test(t, shards_lowered_to_capacity);
   tcase_add_test(t, lru_order_by_hand);
   tcase_add_test(t, lru_shards_capacity);
+  tcase_add_test(t, lru_large_shard);
   tcase_add_test(t, value_outlives_entry);
   tcase_add_test(t, bad_calls);
   tcase_add_test(t, ttl_expiry_injected_clock);
@@ -1099,7 +1127,7 @@ static Suite *suite(void) {
   tcase_add_test(t, fetch_basics);
   tcase_add_test(t, fetch_single_flight);
   tcase_add_test(t, fetch_single_flight_error);
-  tcase_add_test(t, stress_threads);
+  tcase_add_loop_test(t, stress_threads, 0, 2);
   tcase_add_test(t, shared_by_name);
   tcase_add_test(t, fault_loop);
   tcase_add_test(t, codec_bytes_by_hand);
