@@ -285,7 +285,8 @@ static void push_attr_report(lua_State *L, const rp_attr_report *rep) {
 
 static void attr_opts(lua_State *L, rp_attr_opts *o) {
   static const char *const known[] = {"id",    "map",       "fields", "sep",      "header", "names",
-                                      "tfidf", "normalize", "extend", "on_error", "min_df", NULL};
+                                      "tfidf", "normalize", "extend", "on_error", "min_df",
+                                      "max_line_bytes", NULL};
   rpL_checkopts(L, 2, known);
   rp_attr_opts_init(o);
   o->sep = rpL_optstring(L, 2, "sep", NULL);
@@ -322,6 +323,9 @@ static void attr_opts(lua_State *L, rp_attr_opts *o) {
   static const char *const onerr[] = {"stop", "skip", NULL};
   o->on_error = rpL_optenum(L, 2, "on_error", RP_ONERR_STOP, onerr);
   o->min_df = (int32_t)rpL_optinteger(L, 2, "min_df", 1, 1, INT32_MAX);
+  /* range checked by the core */
+  o->max_line_bytes = (int64_t)rpL_optinteger(L, 2, "max_line_bytes", o->max_line_bytes,
+                                              LUA_MININTEGER, LUA_MAXINTEGER);
   field_specs(L, 2, o);
 }
 

@@ -674,7 +674,8 @@ static rp_idmap *optmap(lua_State *L, const char *field) {
 static void checkreadopts(lua_State *L, rp_read_opts *o) {
   static const char *const known[] = {
       "sep",     "header",    "user",  "item",  "value",    "time",    "event",   "weights",
-      "context", "time_unit", "users", "items", "on_error", "unknown", "threads", NULL};
+      "context", "time_unit", "users", "items", "on_error", "unknown", "threads", "max_line_bytes",
+      NULL};
   rpL_checkopts(L, 2, known);
   rp_read_opts_init(o);
   o->sep = rpL_optstring(L, 2, "sep", NULL);
@@ -695,6 +696,9 @@ static void checkreadopts(lua_State *L, rp_read_opts *o) {
   o->users = optmap(L, "users");
   o->items = optmap(L, "items");
   o->threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 256);
+  /* range checked by the core */
+  o->max_line_bytes = (int64_t)rpL_optinteger(L, 2, "max_line_bytes", o->max_line_bytes,
+                                              LUA_MININTEGER, LUA_MAXINTEGER);
 }
 
 static void pushreport(lua_State *L, const rp_read_report *r) {

@@ -156,6 +156,27 @@ T.case("read_events: no header, positions, :: and tab", function()
   T.eq(ev.users:index(17850), 2)
 end)
 
+-- issue 8: a header-less first line of one field crashed the reader
+T.case("read_events: one field per line, long first lines, max_line_bytes", function()
+  local p = T.write(dir .. "/one.csv", ("abcdefghijklmnop\n"):rep(1000))
+  local want = "one.csv:1: expected at least 2 fields (user, item), found 1"
+  T.errors(function() rp.io.read_events(p, { header = false }) end, want)
+  T.errors(function() rp.io.read_events(p, { header = false, threads = 1 }) end, want)
+  T.errors(function() rp.io.read_events(T.write(dir .. "/three.csv", "abc"),
+    { header = false, on_error = "skip" }) end, "three.csv:1: expected at least 2 fields")
+  -- a first line longer than a read block: the separator is still found
+  p = T.write(dir .. "/long1.tsv", ("x"):rep(3 * 1024 * 1024) .. "\tb\tc\nu\ti\tz\n")
+  local ev, rep = rp.io.read_events(p, { header = false, context = { 3 } })
+  T.eq(rep.sep, "\t")
+  T.eq(#ev, 2)
+  T.eq(#ev.users:id(1), 3 * 1024 * 1024)
+  -- the line cap: an error naming the line, whatever on_error says
+  p = T.write(dir .. "/cap.csv", "user,item\nu,i\n" .. ("u"):rep(100) .. ",i\nv,j\n")
+  T.eq(#rp.io.read_events(p, { max_line_bytes = 102 }), 3)
+  T.errors(function() rp.io.read_events(p, { max_line_bytes = 101, on_error = "skip" }) end,
+    "cap.csv:3: line longer than max_line_bytes (101)")
+end)
+
 T.case("read_events: standard input", function()
   local bin = os.getenv("BIN") or "./recpipe"
   local script = T.write(dir .. "/stdin.lua", [[
@@ -375,7 +396,7 @@ T.case("read_events: bad arguments", function()
   T.errors(function() rp.io.read_events(dir .. "/missing.csv") end,
     "cannot open '" .. dir .. "/missing.csv': No such file or directory")
   E({ usr = "x" }, "unknown option 'usr' (known: sep, header, user, item, value, time, event, "
-    .. "weights, context, time_unit, users, items, on_error, unknown, threads)")
+    .. "weights, context, time_unit, users, items, on_error, unknown, threads, max_line_bytes)")
   E(5, "table expected")
   E({ sep = 1 }, "field 'sep' must be a string, got 1")
   E({ sep = "" }, "bad separator")
@@ -399,6 +420,9 @@ T.case("read_events: bad arguments", function()
   E({ user = "user_id", item = "sku", event = "type", weights = {} }, "field 'weights' is empty")
   E({ user = "user_id", item = "sku", threads = -1 }, "field 'threads' must be an integer in 0..256")
   E({ user = "user_id", item = "user_id" }, "column 'user_id' is used for both user and item")
+  E({ user = "user_id", item = "sku", max_line_bytes = 0 },
+    "shop.csv: max_line_bytes must be a positive number of bytes, got 0")
+  E({ user = "user_id", item = "sku", max_line_bytes = 1.5 }, "field 'max_line_bytes' must be an integer")
   T.errors(function() rp.io.read_events(shop, { user = "user_id", item = "sku", value = "type" }) end,
     "shop.csv:2: column 'type': cannot parse 'view' as a number")
 end)
