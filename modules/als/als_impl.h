@@ -23,6 +23,14 @@ static inline int64_t rp_als_block_rows(int32_t f) {
   return r < 1024 ? 1024 : r;
 }
 
+/* A new model (refs = 1) that takes ownership of user_factors (nusers x
+ * factors) and item_factors (nitems x factors), blocks from rp_malloc of at
+ * least that size, which it frees on failure too; maps retained (may be
+ * NULL).  For loaders, which read the factors before the model exists. */
+rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors, rp_idmap *users,
+                                 rp_idmap *items, float *user_factors, float *item_factors,
+                                 rp_err *err);
+
 /* ---- confidence ------------------------------------------------------------
  * For a stored value r: the weight w = c - 1 of y y^T added to Y^T Y, and
  * the coefficient bc = c p of y in the right-hand side (implicit); for

@@ -100,22 +100,37 @@ rp_als_model *rp_als_model_new(int32_t nusers, int32_t nitems, int32_t factors, 
             (int)factors);
     return NULL;
   }
-  rp_als_model *m = rp_calloc(1, sizeof *m);
-  if (!m) return rp_enomem(err, "als model"), NULL;
   int ok = 1;
   size_t nu = rp_mulsize((size_t)nusers, (size_t)factors, &ok);
   size_t ni = rp_mulsize((size_t)nitems, (size_t)factors, &ok);
-  m->user_factors = ok ? rp_calloc(nu ? nu : 1, sizeof(float)) : NULL;
-  m->item_factors = ok ? rp_calloc(ni ? ni : 1, sizeof(float)) : NULL;
-  m->yty = rp_calloc((size_t)factors * (size_t)factors, sizeof(float));
-  if (!m->user_factors || !m->item_factors || !m->yty) {
-    rp_free(m->user_factors);
-    rp_free(m->item_factors);
-    rp_free(m->yty);
+  float *uf = ok ? rp_calloc(nu ? nu : 1, sizeof(float)) : NULL;
+  float *itf = ok ? rp_calloc(ni ? ni : 1, sizeof(float)) : NULL;
+  if (!uf || !itf) {
+    rp_free(uf);
+    rp_free(itf);
+    rp_enomem(err, "als factors");
+    return NULL;
+  }
+  return rp_als_model_adopt(nusers, nitems, factors, users, items, uf, itf, err);
+}
+
+rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors, rp_idmap *users,
+                                 rp_idmap *items, float *user_factors, float *item_factors,
+                                 rp_err *err) {
+  size_t nu = (size_t)nusers * (size_t)factors, ni = (size_t)nitems * (size_t)factors;
+  rp_als_model *m = rp_calloc(1, sizeof *m);
+  float *yty = rp_calloc((size_t)factors * (size_t)factors, sizeof(float));
+  if (!m || !yty) {
+    rp_free(user_factors);
+    rp_free(item_factors);
+    rp_free(yty);
     rp_free(m);
     rp_enomem(err, "als factors");
     return NULL;
   }
+  m->user_factors = user_factors;
+  m->item_factors = item_factors;
+  m->yty = yty;
   want_hugepages(m->user_factors, sizeof(float) * nu);
   want_hugepages(m->item_factors, sizeof(float) * ni);
   pthread_mutex_init(&m->lock, NULL);

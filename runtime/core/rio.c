@@ -21,7 +21,7 @@ struct rp_reader {
   int eof;    /* raw input exhausted */
   z_stream zs;
   unsigned char *in; /* raw input buffer */
-  size_t in_len, in_off;
+  size_t in_cap, in_len, in_off;
   uint64_t pos, size;
   char *path;
 };
@@ -41,7 +41,7 @@ static ssize_t raw_fill(rp_reader *r, rp_err *err) {
   if (r->eof) return 0;
   ssize_t k;
   do {
-    k = read(r->fd, r->in + r->in_len, INBUF - r->in_len);
+    k = read(r->fd, r->in + r->in_len, r->in_cap - r->in_len);
   } while (k < 0 && errno == EINTR);
   if (k < 0) return rp_errf(err, RP_EIO, "%s: read error: %s", r->path, strerror(errno)), -1;
   if (k == 0) r->eof = 1;
@@ -55,8 +55,7 @@ rp_reader *rp_reader_open(const char *path, rp_err *err) {
   if (!r) return rp_enomem(err, "reader"), NULL;
   r->fd = -1;
   r->path = rp_strdup(strcmp(path, "-") == 0 ? "<stdin>" : path);
-  r->in = rp_malloc(INBUF);
-  if (!r->path || !r->in) {
+  if (!r->path) {
     rp_enomem(err, "reader buffer");
     rp_reader_close(r);
     return NULL;
@@ -80,6 +79,13 @@ rp_reader *rp_reader_open(const char *path, rp_err *err) {
       }
       if (S_ISREG(st.st_mode)) r->size = (uint64_t)st.st_size;
     }
+  }
+  /* a small file gets a small buffer: opening a 150-byte file costs bytes */
+  r->in_cap = r->size > 0 && r->size < INBUF ? (r->size < 64 ? 64 : (size_t)r->size) : INBUF;
+  if (!(r->in = rp_malloc(r->in_cap))) {
+    rp_enomem(err, "reader buffer");
+    rp_reader_close(r);
+    return NULL;
   }
   /* sniff the gzip magic */
   while (r->in_len < 2 && !r->eof)
@@ -171,6 +177,49 @@ ssize_t rp_reader_read(rp_reader *r, void *buf, size_t n, rp_err *err) {
   memcpy(buf, r->in + r->in_off, k);
   r->in_off += k;
   return (ssize_t)k;
+}
+
+uint64_t rp_reader_left(const rp_reader *r, int *exact) {
+  int ex = 0;
+  uint64_t left = UINT64_MAX;
+  if (r->size > 0 && !r->is_stdin) {
+    uint64_t used = r->pos - (uint64_t)(r->in_len - r->in_off); /* consumed from the file */
+    uint64_t raw = r->size > used ? r->size - used : 0;
+    if (!r->gz) {
+      left = raw, ex = 1;
+    } else {
+      /* deflate gives at most 1032 bytes a compressed byte (a 258-byte
+       * match in 2 bits); slack for what inflate holds inside (its bit
+       * buffer, a match under way) */
+      left = 1032 * (raw + 64) + 1024;
+    }
+  }
+  if (exact) *exact = ex;
+  return left;
+}
+
+int rp_reader_read_grow(rp_reader *r, void **buf, size_t *cap, size_t at, size_t n, rp_err *err) {
+  int exact;
+  uint64_t left = rp_reader_left(r, &exact);
+  if (exact && left < n)
+    return rp_errf(err, RP_EFORMAT, "%s: truncated file (expected %zu more bytes, %llu left)",
+                   r->path, n, (unsigned long long)left);
+  size_t end = at + n, got = at; /* (*buf)[0..got) holds data */
+  while (got < end) {
+    if (*cap < end && (exact || got >= *cap)) {
+      size_t want = exact ? end : got < ((size_t)32 << 10) ? (size_t)64 << 10 : 2 * got;
+      if (want > end || want <= *cap) want = end;
+      void *x = rp_realloc(*buf, want);
+      if (!x) return rp_enomem(err, "read buffer");
+      *buf = x;
+      *cap = want;
+    }
+    size_t upto = *cap < end ? *cap : end;
+    int rc = rp_reader_readall(r, (char *)*buf + got, upto - got, err);
+    if (rc) return rc;
+    got = upto;
+  }
+  return RP_OK;
 }
 
 int rp_reader_readall(rp_reader *r, void *buf, size_t n, rp_err *err) {
