@@ -150,8 +150,8 @@ int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float 
                           float *x, rp_als_scratch *sc);
 /* The Cholesky factor of the row's normal matrix left in sc->A (row-major
  * upper U, A = U^T U, leading dimension rp_als_chol_ld(f)), with column f
- * holding U^-T b (so x = rp_als_chol_backward of it); returns 0 or the
- * failing pivot + 1. */
+ * holding U^-T b (so x = rp_als_chol_backward of it); returns 0, the
+ * failing pivot + 1, or -1 when the normal matrix or b overflowed float. */
 int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
                       rp_als_scratch *sc);
 

@@ -2,6 +2,7 @@
  * model.c -- the ALS model object: options, allocation, reference
  * counting, the caches, the recommender interface, matrix fingerprints.
  */
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -34,16 +35,22 @@ void rp_als_opts_default(rp_als_opts *o) {
   o->init_scale = 0.01;
 }
 
+/* Options are used in float arithmetic (factors, confidences, lambda), so
+ * they are checked in float: a value that is finite as a double can still
+ * be infinite, or make the first scores infinite, once it is a float. */
 int rp_als_opts_check(const rp_als_opts *o, rp_err *err) {
   if (o->factors < 1 || o->factors > 4096)
     return rp_errf(err, RP_EINVAL, "factors must be in 1..4096, got %d", (int)o->factors);
-  if (!isfinite(o->regularization) || o->regularization < 0)
-    return rp_errf(err, RP_EINVAL, "regularization must be a finite number >= 0, got %g",
-                   o->regularization);
+  if (!isfinite(o->regularization) || o->regularization < 0 || o->regularization > (double)FLT_MAX)
+    return rp_errf(err, RP_EINVAL,
+                   "regularization must be a number in [0, %g] (it is used as a float), got %g",
+                   (double)FLT_MAX, o->regularization);
   if (o->iterations < 0)
     return rp_errf(err, RP_EINVAL, "iterations must be >= 0, got %d", (int)o->iterations);
-  if (!isfinite(o->alpha) || o->alpha <= 0)
-    return rp_errf(err, RP_EINVAL, "alpha must be a finite number > 0, got %g", o->alpha);
+  if (!isfinite(o->alpha) || o->alpha <= 0 || o->alpha > (double)FLT_MAX)
+    return rp_errf(err, RP_EINVAL,
+                   "alpha must be a number > 0 and <= %g (it is used as a float), got %g",
+                   (double)FLT_MAX, o->alpha);
   if (!isfinite(o->eps) || o->eps <= 0)
     return rp_errf(err, RP_EINVAL, "eps must be a finite number > 0, got %g", o->eps);
   if (o->confidence < 0 || o->confidence > RP_ALS_CONF_LOG)
@@ -55,9 +62,13 @@ int rp_als_opts_check(const rp_als_opts *o, rp_err *err) {
   if (o->cg_steps < 1 || o->cg_steps > 1000)
     return rp_errf(err, RP_EINVAL, "cg_steps must be in 1..1000, got %d", (int)o->cg_steps);
   if (o->threads < 0) return rp_errf(err, RP_EINVAL, "threads must be >= 0, got %d", o->threads);
-  if (!isfinite(o->init_scale) || o->init_scale < 0)
-    return rp_errf(err, RP_EINVAL, "init_scale must be a finite number >= 0, got %g",
-                   o->init_scale);
+  /* the first scores x.y of two initial rows reach factors * init_scale^2 */
+  double scale_max = sqrt((double)FLT_MAX / (double)o->factors);
+  if (!isfinite(o->init_scale) || o->init_scale < 0 || o->init_scale > scale_max)
+    return rp_errf(err, RP_EINVAL,
+                   "init_scale must be a number in [0, %.3g] (factors x init_scale^2 must be a "
+                   "finite float), got %g",
+                   scale_max, o->init_scale);
   return RP_OK;
 }
 

@@ -329,6 +329,13 @@ int rp_als_load(const char *path, rp_als_model **out, rp_err *err) {
   m->loss = h.loss;
   m->fingerprint = h.fingerprint;
   m->created = h.created;
+  /* options a model is used with (fold-in, the loss) are checked as for
+   * training: a damaged header must not give infinite confidences */
+  rp_err oerr;
+  if (rp_als_opts_check(o, &oerr)) {
+    rc = rp_errf(err, RP_EFORMAT, "%s: corrupt model file (options: %s)", path, oerr.msg);
+    goto done;
+  }
   rc = rp_als_model_refresh(m, err);
 
 done:

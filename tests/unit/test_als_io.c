@@ -332,6 +332,28 @@ START_TEST(large_model_round_trip) {
 }
 END_TEST
 
+
+/* a header with a valid CRC but options training would refuse (alpha 1e300:
+ * infinite confidences in fold-in) is corrupt */
+START_TEST(bad_options_in_file) {
+  rp_als_model *m = trained();
+  const char *p = rp_test_tmp("opts.rpm");
+  ck_assert_int_eq(rp_als_save(m, p, NULL), 0);
+  size_t n;
+  unsigned char *b = slurp(p, &n);
+  double alpha = 1e300;
+  memcpy(b + 68 + 8, &alpha, 8); /* f64 #2 of the header */
+  uint32_t crc = rp_crc32(0, b, 148);
+  memcpy(b + 148, &crc, 4);
+  crc = rp_crc32(0, b, n - 4);
+  memcpy(b + n - 4, &crc, 4);
+  spit(p, b, n);
+  rejected(p, "corrupt model file (options: alpha must be a number > 0 and <= 3.40282e+38");
+  free(b);
+  rp_als_model_free(m);
+}
+END_TEST
+
 static rp_als_model *fault_model;
 static int save_load(void) {
   rp_err err;
@@ -361,6 +383,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, truncated_gzip_rejected);
   tcase_add_test(tc, fault_loop_save_load);
   tcase_add_test(tc, hostile_headers_bounded);
+  tcase_add_test(tc, bad_options_in_file);
   tcase_add_test(tc, large_model_round_trip);
   suite_add_tcase(s, tc);
   return s;
