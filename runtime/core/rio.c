@@ -3,9 +3,12 @@
  */
 #include "rio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -276,6 +279,49 @@ static int write_fd(rp_writer *w, const void *p, size_t n, rp_err *err) {
   return RP_OK;
 }
 
+/* Removes the temporary files "<path>.tmp.<pid>" that saves of path by
+ * processes now gone left behind (killed in the middle of a save, they
+ * never reached their rename or unlink): a process that is gone is one
+ * kill(pid, 0) answers ESRCH for.  A live process's temporary file, ours,
+ * and anything not of that exact form are left alone; failures only mean
+ * a file stays.  (A pid reused by an unrelated live process keeps its stale
+ * file until that process ends: the safe side.) */
+static void remove_stale_temporaries(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  size_t blen = strlen(base);
+  if (!blen) return;
+  char dir[4096];
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == path)
+    snprintf(dir, sizeof dir, "/");
+  else if ((size_t)(slash - path) < sizeof dir)
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  else
+    return;
+  DIR *d = opendir(dir);
+  if (!d) return;
+  long self = (long)getpid();
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    const char *n = e->d_name;
+    if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0) continue;
+    const char *digits = n + blen + 5;
+    char *end;
+    errno = 0;
+    long pid = strtol(digits, &end, 10);
+    if (*digits < '1' || *digits > '9' || *end || errno || pid <= 0 || pid == self) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+    struct stat st;
+    if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (unlinkat(dirfd(d), n, 0) == 0)
+      rp_log(RP_LOG_INFO, "removed '%s/%s', left by a save of process %ld, which is gone", dir, n,
+             pid);
+  }
+  closedir(d);
+}
+
 rp_writer *rp_writer_open(const char *path, rp_err *err) {
   rp_writer *w = rp_calloc(1, sizeof *w);
   if (!w) return rp_enomem(err, "writer"), NULL;
@@ -291,6 +337,7 @@ rp_writer *rp_writer_open(const char *path, rp_err *err) {
     w->tmp = rp_malloc(n);
     if (!w->tmp) goto nomem;
     snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    remove_stale_temporaries(path);
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
       rp_errf(err, RP_EIO, "cannot write '%s': %s", path, strerror(errno));

@@ -49,7 +49,10 @@ void rp_reader_close(rp_reader *r); /* accepts NULL */
 
 typedef struct rp_writer rp_writer;
 /* Opens a writer for path ("-" = stdout, written directly).  Gzip when the
- * name ends in ".gz".  Returns a new writer, or NULL with err set. */
+ * name ends in ".gz".  Returns a new writer, or NULL with err set.  The
+ * temporary file is "<path>.tmp.<pid>"; opening removes those of path left
+ * by processes that are gone (a save killed before its rename), never one
+ * of a live process. */
 rp_writer *rp_writer_open(const char *path, rp_err *err);
 /* Sets the gzip compression level (1 fastest .. 9 smallest; the default is
  * 6) of a ".gz" writer before anything is written; a no-op on plain files. */
