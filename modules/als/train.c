@@ -54,8 +54,8 @@ typedef struct trainer {
   int nt;
   rp_als_scratch *sc; /* nt */
   float *G;
-  atomic_long bad_row;  /* lowest row whose Cholesky failed + 1 (0 = none) */
-  atomic_long nan_row;  /* lowest row solved to a non-finite factor + 1 (0 = none) */
+  atomic_long bad_row; /* lowest row whose Cholesky failed + 1 (0 = none) */
+  atomic_long nan_row; /* lowest row solved to a non-finite factor + 1 (0 = none) */
 } trainer;
 
 static int all_finite(const float *x, int32_t f) {
@@ -118,7 +118,7 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
       if (chol) {
         int info = rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc);
         if (info < 0) memset(x, 0xff, sizeof(float) * (size_t)f); /* overflow: NaN, below */
-        if (info > 0) atomic_min_long(&t->bad_row, (long)u + 1); /* the lowest, for any threads */
+        if (info > 0) atomic_min_long(&t->bad_row, (long)u + 1);  /* the lowest, for any threads */
       } else {
         rp_als_solve_cg(&side, m->indices + a, m->data + a, n, x, sc);
       }
@@ -173,7 +173,8 @@ static int check_input(const rp_csr *ui, const rp_als_opts *o, const rp_als_hook
                    "alpha %g with confidence '%s' overflows float: the matrix's largest value "
                    "%g gets an infinite confidence",
                    o->alpha, rp_als_confidence_name(o->confidence), (double)vmax);
-  if (o->reg_mode == RP_ALS_REG_FREQUENCY && (double)o->regularization * (double)ui->nnz > (double)FLT_MAX) {
+  if (o->reg_mode == RP_ALS_REG_FREQUENCY &&
+      (double)o->regularization * (double)ui->nnz > (double)FLT_MAX) {
     int64_t longest = longest_line(ui);
     if (!isfinite(rp_als_lambda(o, longest)))
       return rp_errf(err, RP_EINVAL,

@@ -103,7 +103,7 @@ typedef struct rp_attr_opts {
   int extend;    /* ids not in map are added to it (new items) */
   int on_error;  /* RP_ONERR_STOP / RP_ONERR_SKIP for malformed lines */
   int tfidf, normalize;
-  int32_t min_df; /* drop features held by fewer entities (<= 1: keep all) */
+  int32_t min_df;         /* drop features held by fewer entities (<= 1: keep all) */
   int64_t max_line_bytes; /* longest line accepted (default RP_READ_MAX_LINE, 64 MiB) */
 } rp_attr_opts;
 

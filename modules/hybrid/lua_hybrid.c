@@ -284,9 +284,9 @@ static void push_attr_report(lua_State *L, const rp_attr_report *rep) {
 }
 
 static void attr_opts(lua_State *L, rp_attr_opts *o) {
-  static const char *const known[] = {"id",    "map",       "fields", "sep",      "header", "names",
-                                      "tfidf", "normalize", "extend", "on_error", "min_df",
-                                      "max_line_bytes", NULL};
+  static const char *const known[] = {
+      "id",        "map",    "fields",   "sep",    "header",         "names", "tfidf",
+      "normalize", "extend", "on_error", "min_df", "max_line_bytes", NULL};
   rpL_checkopts(L, 2, known);
   rp_attr_opts_init(o);
   o->sep = rpL_optstring(L, 2, "sep", NULL);

@@ -673,9 +673,9 @@ static rp_idmap *optmap(lua_State *L, const char *field) {
 
 static void checkreadopts(lua_State *L, rp_read_opts *o) {
   static const char *const known[] = {
-      "sep",     "header",    "user",  "item",  "value",    "time",    "event",   "weights",
-      "context", "time_unit", "users", "items", "on_error", "unknown", "threads", "max_line_bytes",
-      NULL};
+      "sep",      "header",  "user",    "item",           "value", "time",
+      "event",    "weights", "context", "time_unit",      "users", "items",
+      "on_error", "unknown", "threads", "max_line_bytes", NULL};
   rpL_checkopts(L, 2, known);
   rp_read_opts_init(o);
   o->sep = rpL_optstring(L, 2, "sep", NULL);

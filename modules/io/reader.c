@@ -1196,8 +1196,7 @@ int rp_io_lines_next(rp_io_lines *l, char **line, size_t *n, rp_err *err) {
       return 1;
     }
     if (b->eof) return 0;
-    if (l->off == 0 && b->len == b->cap &&
-        grow_line(b, 0, l->max_line, l->lineno + 1, err))
+    if (l->off == 0 && b->len == b->cap && grow_line(b, 0, l->max_line, l->lineno + 1, err))
       return -1;
     size_t used = l->off;
     l->off = 0;
@@ -1287,8 +1286,9 @@ static int check_opts(const char *path, const rp_read_opts *o, rp_err *err) {
   if (o->time_unit < RP_TIME_AUTO || o->time_unit > RP_TIME_MS)
     return rp_errf(err, RP_EINVAL, "%s: bad time unit", path);
   if (o->max_line_bytes < 1 || (uint64_t)o->max_line_bytes > SIZE_MAX / 4)
-    return rp_errf(err, RP_EINVAL, "%s: max_line_bytes must be a positive number of bytes, got %lld",
-                   path, (long long)o->max_line_bytes);
+    return rp_errf(err, RP_EINVAL,
+                   "%s: max_line_bytes must be a positive number of bytes, got %lld", path,
+                   (long long)o->max_line_bytes);
   return RP_OK;
 }
 
@@ -1299,9 +1299,12 @@ static int first_record_ends(const char *p, size_t n) {
   for (const char *e = p + n; p < e; p++) {
     const char *q = inq ? memchr(p, '"', (size_t)(e - p)) : NULL;
     if (inq && !q) return 0;
-    if (inq) p = q, inq = 0;
-    else if (*p == '"') inq = 1;
-    else if (*p == '\n') return 1;
+    if (inq)
+      p = q, inq = 0;
+    else if (*p == '"')
+      inq = 1;
+    else if (*p == '\n')
+      return 1;
   }
   return 0;
 }
@@ -1753,8 +1756,7 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
     used = (size_t)(pcs[np - 1].stop - b.buf);
     if (used == 0 && !b.eof) {
       /* one record longer than the buffer */
-      if ((rc = grow_line(&b, 0, o->max_line_bytes, lineno + 1, err)) ||
-          (rc = refill(&b, 0, err)))
+      if ((rc = grow_line(&b, 0, o->max_line_bytes, lineno + 1, err)) || (rc = refill(&b, 0, err)))
         goto done;
       continue;
     }

@@ -554,7 +554,6 @@ START_TEST(bad_options) {
 }
 END_TEST
 
-
 /* ---- options checked in float, non-finite training (issue 8) ---------------- */
 START_TEST(options_checked_in_float) {
   rp_als_opts o;
@@ -563,21 +562,24 @@ START_TEST(options_checked_in_float) {
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_OK);
   o.alpha = 1e39; /* finite as a double, infinite as a float */
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_EINVAL);
-  ck_assert_str_eq(err.msg, "alpha must be a number > 0 and <= 3.40282e+38 (it is used as a float), "
-                            "got 1e+39");
+  ck_assert_str_eq(err.msg,
+                   "alpha must be a number > 0 and <= 3.40282e+38 (it is used as a float), "
+                   "got 1e+39");
   o.alpha = (double)FLT_MAX;
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_OK);
   rp_als_opts_default(&o);
   o.regularization = 4e38;
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_EINVAL);
-  ck_assert_str_eq(err.msg, "regularization must be a number in [0, 3.40282e+38] (it is used as a "
-                            "float), got 4e+38");
+  ck_assert_str_eq(err.msg,
+                   "regularization must be a number in [0, 3.40282e+38] (it is used as a "
+                   "float), got 4e+38");
   /* 100 factors: a first score reaches 100 x init_scale^2 */
   rp_als_opts_default(&o);
   o.init_scale = 1e20;
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_EINVAL);
-  ck_assert_str_eq(err.msg, "init_scale must be a number in [0, 1.84e+18] (factors x "
-                            "init_scale^2 must be a finite float), got 1e+20");
+  ck_assert_str_eq(err.msg,
+                   "init_scale must be a number in [0, 1.84e+18] (factors x "
+                   "init_scale^2 must be a finite float), got 1e+20");
   o.init_scale = 1.8e18;
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_OK);
   o.factors = 4096; /* the bound follows the factors */
@@ -598,8 +600,9 @@ START_TEST(nonfinite_training_stops) {
   /* options finite in float that overflow against the data */
   rp_als_opts o = small_opts(4, RP_ALS_CG);
   o.alpha = 1e38; /* values up to 5: confidence 5e38 */
-  train_fails(m, &o, "alpha 1e+38 with confidence 'linear' overflows float: the matrix's "
-                     "largest value 5 gets an infinite confidence");
+  train_fails(m, &o,
+              "alpha 1e+38 with confidence 'linear' overflows float: the matrix's "
+              "largest value 5 gets an infinite confidence");
   o = small_opts(4, RP_ALS_CG);
   o.reg_mode = RP_ALS_REG_FREQUENCY, o.regularization = 1e38;
   char want[300];
@@ -634,8 +637,8 @@ START_TEST(nonfinite_training_stops) {
   rp_err err;
   rp_als_model *x;
   ck_assert_int_eq(rp_als_train(big, &o, NULL, &x, &err), RP_EINVAL);
-  ck_assert_msg(strstr(err.msg, "iteration 1: item 'i") && strstr(err.msg, "got non-finite"),
-                "%s", err.msg);
+  ck_assert_msg(strstr(err.msg, "iteration 1: item 'i") && strstr(err.msg, "got non-finite"), "%s",
+                err.msg);
   /* init_scale inside its bound for one score, too large for the sums */
   o = small_opts(4, RP_ALS_CG);
   o.init_scale = 1e18;
@@ -656,8 +659,9 @@ START_TEST(foldin_nonfinite_is_an_error) {
   float vals[2] = {1, 2}, x[4];
   rp_err err;
   ck_assert_int_eq(rp_als_foldin(model, items, vals, 2, x, &err), RP_EINVAL);
-  ck_assert_str_eq(err.msg, "fold-in: the normal matrix overflows float (alpha 3e+38, "
-                            "regularization 0.01)");
+  ck_assert_str_eq(err.msg,
+                   "fold-in: the normal matrix overflows float (alpha 3e+38, "
+                   "regularization 0.01)");
   rp_als_model_free(model);
 }
 END_TEST

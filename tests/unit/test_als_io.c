@@ -213,7 +213,6 @@ START_TEST(truncated_gzip_rejected) {
 }
 END_TEST
 
-
 /* ---- hostile headers (issue 8): nothing is allocated from a count the
  * file cannot back.  The file is built here: magic, version, header (13 i32,
  * 5 f64, 5 u64), header CRC: 152 bytes, and nothing after. */
@@ -260,8 +259,9 @@ START_TEST(hostile_headers_bounded) {
   snprintf(gz, sizeof gz, "%s", rp_test_tmp("hostile.rpm.gz"));
   /* 4 million users x 256 factors (4 GB) in a 152-byte file */
   spit(p, b, hostile(b, 256, 4000000, -1, 0));
-  size_t peak = hostile_load(p, "truncated model file (0 bytes after the header, the header "
-                                "announces 4096000004)");
+  size_t peak = hostile_load(p,
+                             "truncated model file (0 bytes after the header, the header "
+                             "announces 4096000004)");
   ck_assert_msg(peak < 4096, "peak %zu bytes", peak);
   /* 300 million ids of 20 bytes each */
   spit(p, b, hostile(b, 8, 0, 300000000, 6000000000ULL));
@@ -273,8 +273,9 @@ START_TEST(hostile_headers_bounded) {
   ck_assert_msg(peak < 4096, "peak %zu bytes", peak);
   /* gzip: 4 GB cannot come out of ~100 compressed bytes */
   spit_gz(gz, b, hostile(b, 256, 4000000, -1, 0));
-  peak = hostile_load(gz, "corrupt model file (the header announces more data than the "
-                          "compressed file can hold)");
+  peak = hostile_load(gz,
+                      "corrupt model file (the header announces more data than the "
+                      "compressed file can hold)");
   ck_assert_msg(peak < 4096, "peak %zu bytes", peak);
   /* gzip, a claim the compressed size allows: 8 KiB of incompressible
    * bytes after the header could inflate to 8 MB, so 4 MB of factors pass
@@ -331,7 +332,6 @@ START_TEST(large_model_round_trip) {
   rp_idmap_release(users);
 }
 END_TEST
-
 
 /* a header with a valid CRC but options training would refuse (alpha 1e300:
  * infinite confidences in fold-in) is corrupt */

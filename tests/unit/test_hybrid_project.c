@@ -119,7 +119,6 @@ START_TEST(ridge_exact_and_naive) {
 }
 END_TEST
 
-
 /* issue 8: weights solved in double that overflow float are an error, not
  * infinite scores (features of 1e-40 mapped to factors of order 1) */
 START_TEST(ridge_overflowing_float_is_an_error) {
@@ -130,8 +129,9 @@ START_TEST(ridge_overflowing_float_is_an_error) {
   uint8_t keep[2] = {1, 1};
   int it;
   ck_assert_int_eq(rp_hyb_ridge(X, 2, keep, Y, 1, 0.0, 0, W, &it, &err), RP_EINVAL);
-  ck_assert_str_eq(err.msg, "projection: the fitted weights overflow float (regularization 0); "
-                            "raise regularization or scale the features");
+  ck_assert_str_eq(err.msg,
+                   "projection: the fitted weights overflow float (regularization 0); "
+                   "raise regularization or scale the features");
   /* with regularization the same fit is finite */
   ck_assert_int_eq(rp_hyb_ridge(X, 2, keep, Y, 1, 1.0, 0, W, &it, &err), RP_OK);
   ck_assert(isfinite(W[0]) && isfinite(W[1]));

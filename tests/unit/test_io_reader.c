@@ -1031,7 +1031,6 @@ START_TEST(lines_fault_loop) {
 }
 END_TEST
 
-
 /* issue 8, crash 1: a header-less file whose first line has one field
  * (columns 1 and 2 were assumed; the role array was indexed past its end
  * and an item field that was never set was hashed) */
@@ -1180,8 +1179,8 @@ START_TEST(endless_line_memory) {
   rp_mem_reset_peak();
   ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
   size_t peak = rp_mem_peak() - base;
-  ck_assert_msg(strstr(err.msg, "zeros.csv.gz:1: line longer than max_line_bytes (4194304)"),
-                "%s", err.msg);
+  ck_assert_msg(strstr(err.msg, "zeros.csv.gz:1: line longer than max_line_bytes (4194304)"), "%s",
+                err.msg);
   /* the buffer (the limit + 1), two read-ahead chunks of a block, the reader */
   ck_assert_msg(peak < ((size_t)4 << 20) + ((size_t)1 << 20), "peak %zu", peak);
   /* with a header: the second line */

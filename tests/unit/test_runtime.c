@@ -129,7 +129,6 @@ START_TEST(writer_abort_keeps_old_file) {
 }
 END_TEST
 
-
 /* issue 8: temporary files of killed saves were never removed.  A child
  * process opens a writer, writes, tells us, and is killed with SIGKILL in
  * the middle of its save; another child stays alive with a temporary file

@@ -338,7 +338,6 @@ START_TEST(load_memory_is_the_matrix) {
 }
 END_TEST
 
-
 /* ---- hostile headers (issue 8): a header with a valid CRC that announces
  * more than the file holds costs what the file holds, plain or gzip */
 static size_t hostile_header(unsigned char *h, int32_t nrows, int64_t nnz) {
@@ -380,8 +379,9 @@ START_TEST(hostile_headers_bounded) {
   size_t peak = hostile_peak(p, "truncated file (64 bytes, the header announces");
   ck_assert_msg(peak < 4096, "peak %zu", peak);
   spit_gz(gz, b, hostile_header(b, INT32_MAX, (int64_t)1 << 40));
-  peak = hostile_peak(gz, "corrupted matrix file (the header announces 8813272891460 bytes, more "
-                          "than the compressed file can hold)");
+  peak = hostile_peak(gz,
+                      "corrupted matrix file (the header announces 8813272891460 bytes, more "
+                      "than the compressed file can hold)");
   ck_assert_msg(peak < 4096, "peak %zu", peak);
   /* gzip with 8 KiB of incompressible bytes: 4 MB of arrays pass the first
    * check; they grow as data arrives and the load fails as truncated */
