@@ -3,6 +3,7 @@
  * top-k selection against a full sort. */
 #include <math.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <zlib.h>
 
@@ -139,7 +140,8 @@ static pid_t child_saving(const char *path, int killed) {
   pid_t pid = fork();
   ck_assert_int_ge(pid, 0);
   if (pid == 0) {
-    signal(SIGTERM, SIG_DFL); /* Check's handler would signal our process group */
+    signal(SIGTERM, SIG_DFL);         /* Check's handler would signal our process group */
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test, whatever fails */
     close(fd[0]);
     rp_err err;
     rp_writer *w = rp_writer_open(path, &err);
@@ -187,14 +189,17 @@ START_TEST(stale_temporaries_removed) {
   rp_writer *w = rp_writer_open(path, &err);
   ck_assert_ptr_nonnull(w);
   ck_assert_int_eq(rp_writer_write(w, "a model", 7, &err), RP_OK);
-  ck_assert_int_eq(rp_writer_commit(w, &err), RP_OK);
-  ck_assert_msg(!tmp_exists(path, dead), "the killed save's temporary file is still there");
-  ck_assert_msg(tmp_exists(path, alive), "a live process's temporary file was removed");
+  int committed = rp_writer_commit(w, &err);
+  int dead_kept = tmp_exists(path, dead), alive_kept = tmp_exists(path, alive);
+  /* the live one goes before any assertion can leave it behind */
+  kill(alive, SIGKILL);
+  ck_assert_int_eq(waitpid(alive, &st, 0), alive);
+  ck_assert_int_eq(committed, RP_OK);
+  ck_assert_msg(!dead_kept, "the killed save's temporary file is still there");
+  ck_assert_msg(alive_kept, "a live process's temporary file was removed");
   ck_assert_msg(tmp_exists(other, dead_other), "another path's temporary file was removed");
   ck_assert_int_eq(access(odd, F_OK), 0);
   /* once the live one is gone too, the next save takes its file */
-  kill(alive, SIGKILL);
-  ck_assert_int_eq(waitpid(alive, &st, 0), alive);
   w = rp_writer_open(path, &err);
   ck_assert_int_eq(rp_writer_commit(w, &err), RP_OK);
   ck_assert(!tmp_exists(path, alive));
