@@ -16,6 +16,9 @@
 BUILD=${BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 here=$(dirname "$0")
+# LLVM's OpenMP keeps its threads' descriptors until exit (lsan.supp)
+LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 found=0
 for h in "$@"; do
   bin=$BUILD/fuzz/fuzz_$h
