@@ -16,6 +16,7 @@
  * and its line must go, so it becomes an ordinary regression input.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -97,6 +98,36 @@ static void load_xfail(const char *list) {
   fclose(f);
 }
 
+/* Each input runs on a thread with a stack of REPLAY_STACK bytes, the kind
+ * a server's worker thread has, rather than the main thread's 8 MiB: a
+ * recursion the input controls then overflows it in every build, not only
+ * in those whose frames are large. */
+#define REPLAY_STACK ((size_t)1 << 20)
+
+typedef struct call {
+  const unsigned char *data;
+  size_t n;
+} call;
+
+static void *call_main(void *arg) {
+  const call *c = arg;
+  LLVMFuzzerTestOneInput(c->data, c->n);
+  return NULL;
+}
+
+static void run_input(const unsigned char *data, size_t n) {
+  call c = {data, n};
+  pthread_attr_t a;
+  pthread_t th;
+  if (pthread_attr_init(&a) || pthread_attr_setstacksize(&a, REPLAY_STACK) ||
+      pthread_create(&th, &a, call_main, &c)) {
+    fprintf(stderr, "replay: cannot start a thread\n");
+    exit(2);
+  }
+  pthread_join(th, NULL);
+  pthread_attr_destroy(&a);
+}
+
 static int ran, xfailed, failed;
 static unsigned timeout_s = 60;
 
@@ -115,7 +146,7 @@ static void run_one(const char *path) {
       /* the child's report would bury the test's output: keep one line */
       if (!freopen("/dev/null", "w", stderr)) _exit(3);
       alarm(timeout_s);
-      LLVMFuzzerTestOneInput(data, n);
+      run_input(data, n);
       _exit(0);
     }
     int st;
@@ -134,7 +165,7 @@ static void run_one(const char *path) {
     }
   } else {
     alarm(timeout_s);
-    LLVMFuzzerTestOneInput(data, n);
+    run_input(data, n);
     alarm(0);
     ran++;
   }
