@@ -35,14 +35,14 @@ ifeq ($(FUZZ),1)
   BUILD := $(BUILDDIR)-fuzz
   CC := clang
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
-         -fno-sanitize-recover=undefined -march=$(MARCH)
+         -fno-sanitize-recover=undefined -march=$(MARCH) $(FP)
   SANLD := -fsanitize=address,undefined
 else ifeq ($(TSAN),1)
   # LLVM's OpenMP with its Archer tool linked in: Archer tells TSan about
   # OpenMP's barriers and locks, which otherwise show as false races
   BUILD := $(BUILDDIR)-tsan
   CC := clang
-  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -march=$(MARCH)
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -march=$(MARCH) $(FP)
   SANLD := -fsanitize=thread $(abspath $(shell clang -print-resource-dir 2>/dev/null)/../../libarcher_static.a)
 else ifeq ($(SAN),1)
   BUILD := $(BUILDDIR)-san
