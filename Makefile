@@ -9,12 +9,16 @@ PREFIX ?= /usr/local
 BUILDDIR ?= build
 BUILD := $(BUILDDIR)
 SAN ?= 0
+TSAN ?= 0
 MARCH ?= native
 CORE_PKGS := openblas zlib
 HOST_PKGS := lua5.4 yaml-0.1
 PKGS := $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
 DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config
+# clang with libFuzzer, the sanitizer runtimes and LLVM's OpenMP (make fuzz,
+# make test TSAN=1), clang-format (make lint)
+DEV_PKGS := clang libclang-rt-dev libomp-dev clang-format
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -29,10 +33,39 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 FP := -ffp-contract=off
 OPT := -O2 -march=$(MARCH) -fno-math-errno $(FP) -g
 CSTD := -std=gnu11 -D_GNU_SOURCE
-ifeq ($(SAN),1)
+# Variants, each in its own build directory with its own binary:
+#   SAN=1       ASan + UBSan (gcc)                        build-san/recpipe
+#   TSAN=1      ThreadSanitizer (clang, LLVM's OpenMP)    build-tsan/recpipe
+#   FUZZ=1      libFuzzer coverage + ASan + UBSan (clang) build-fuzz/ (make fuzz)
+#   MARCH=x     another -march (x86-64: the portable kernels): BUILD gets -x
+ifeq ($(FUZZ),1)
+  BUILD := $(BUILDDIR)-fuzz
+  CC := clang
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+         -fno-sanitize-recover=undefined -march=$(MARCH) $(FP)
+  SANLD := -fsanitize=address,undefined
+else ifeq ($(TSAN),1)
+  # LLVM's OpenMP with its Archer tool linked in: Archer tells TSan about
+  # OpenMP's barriers and locks, which otherwise show as false races
+  BUILD := $(BUILDDIR)-tsan
+  CC := clang
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -march=$(MARCH) $(FP)
+  SANLD := -fsanitize=thread $(abspath $(shell clang -print-resource-dir 2>/dev/null)/../../libarcher_static.a)
+else ifeq ($(SAN),1)
   BUILD := $(BUILDDIR)-san
   OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -march=$(MARCH) $(FP)
   SANLD := -fsanitize=address,undefined
+endif
+ifneq ($(MARCH),native)
+  BUILD := $(BUILD)-$(MARCH)
+endif
+# clang's -Wdouble-promotion also flags the lossless float -> double of an
+# assignment or a prototyped argument (lua_pushnumber(L, f)); gcc's, which
+# the rule is written for, flags promotions in arithmetic and varargs only.
+# -Wpass-failed: an `omp simd` loop left scalar in an -O1 sanitizer build
+# is an optimizer remark, not a defect.
+ifneq ($(filter clang%,$(notdir $(CC))),)
+  WARN += -Wno-double-promotion -Wno-pass-failed
 endif
 # the fault-injection switch (rp_mem_fail_after) is compiled in every build:
 # it costs one atomic load per allocation and lets `make test` prove that
@@ -65,28 +98,46 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 LIB := $(BUILD)/librpcore.a
-ifeq ($(SAN),1)
-  BIN := $(BUILD)/recpipe
-else
+ifeq ($(BUILD),$(BUILDDIR))
   BIN := recpipe
+else
+  BIN := $(BUILD)/recpipe
 endif
+# the variables that select this build, for tests that run make themselves
+VARIANT := SAN=$(SAN) TSAN=$(TSAN) MARCH=$(MARCH) BUILDDIR=$(BUILDDIR)
+# fuzz harnesses: tests/fuzz/fuzz_<name>.c; replay drivers in every build,
+# libFuzzer binaries in the FUZZ=1 build; the YAML harness needs the host's
+# config.o (and Lua, libyaml)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+REPLAY_BIN := $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_NAMES))
+FUZZ_BIN := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_HOST := yaml
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps demo test test-unit test-lua test-e2e bench lint format install \
-        uninstall clean help check-deps examples
+.PHONY: all deps deps-build deps-dev demo test test-unit test-lua test-e2e test-fuzz test-build bench \
+        lint format install uninstall clean help check-deps examples fuzz fuzz-build
 all: check-deps $(BIN)
 
 help:
 	@echo "make            build ./recpipe"
 	@echo "make deps       install missing Debian packages (apt-get, as root)"
 	@echo "make demo       deps + build + example data + pipelines/explore.lua"
-	@echo "make test       deps + build + every test layer (SAN=1: sanitizers)"
+	@echo "make test       deps + build + every test layer (SAN=1: ASan+UBSan, TSAN=1:"
+	@echo "                ThreadSanitizer, MARCH=x86-64: portable kernels; own build dirs)"
+	@echo "make fuzz       libFuzzer harnesses, FUZZ_SECONDS (default 60) each"
 	@echo "make bench      benchmarks; figures go to tests/bench/RESULTS.md"
 	@echo "make lint       clang-format check; module cores must not include lua.h"
 	@echo "make install PREFIX=/usr/local, make uninstall, make clean"
 
 # ---- dependencies ---------------------------------------------------------
+# `make deps` installs everything; builds and tests ask only for what they use
 deps:
-	@sh tests/deps.sh $(DEB_PKGS)
+	@sh tests/deps.sh $(DEB_PKGS) $(DEV_PKGS)
+deps-build:
+	@sh tests/deps.sh $(DEB_PKGS) $(if $(filter 1,$(TSAN) $(FUZZ)),$(DEV_PKGS))
+deps-dev:
+	@sh tests/deps.sh $(DEV_PKGS)
 
 check-deps:
 	@pkg-config --exists $(PKGS) || { echo "missing libraries: run 'make deps'"; \
@@ -124,6 +175,19 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@echo "  CC $<"
 	$(Q)$(CC) $(CFLAGS_CORE) -O3 -MMD -MP -o $@ $< $(LIB) $(LIBS_CORE)
 
+# fuzz harnesses: replay drivers (any compiler) and libFuzzer binaries (FUZZ=1)
+$(BUILD)/fuzz/replay_yaml $(BUILD)/fuzz/fuzz_yaml: $(BUILD)/runtime/config.o
+$(BUILD)/fuzz/replay_yaml $(BUILD)/fuzz/fuzz_yaml: FUZZ_LINK = $(BUILD)/runtime/config.o $(HOST_LIBS)
+$(REPLAY_BIN): $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS_HOST) -Itests/fuzz -o $@ $< tests/fuzz/replay.c $(FUZZ_LINK) $(LIB) \
+	  $(LIBS_CORE)
+$(FUZZ_BIN): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS_HOST) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_LINK) $(LIB) $(LIBS_CORE)
+
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(HOST_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 # ---- example data -----------------------------------------------------------
@@ -135,30 +199,48 @@ examples/shop/events.csv.gz: examples/generate.lua $(wildcard modules/gen/*.c mo
 	./$(BIN) run examples/generate.lua
 
 # ---- demo -----------------------------------------------------------------
-demo: deps
+demo: deps-build
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory examples
 	./$(BIN) run pipelines/explore.lua examples/shop/events.csv.gz
 
 # ---- tests ----------------------------------------------------------------
-test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+# TSAN=1: the unit, Lua and fuzz-replay layers (every threaded core).  Not
+# e2e: TSan delivers a signal only when the thread next enters its runtime,
+# so a pure Lua loop never sees Ctrl-C and cli.sh's interrupt check hangs.
+TEST_LAYERS := unit lua $(if $(filter 1,$(TSAN)),,e2e) fuzz
+RUN_TESTS = BIN=./$(BIN) BUILD=$(BUILD) RP_MAKEVARS="$(VARIANT)" TSAN=$(TSAN) sh tests/run.sh
+test: deps-build
+	@$(MAKE) --no-print-directory test-build
 	@$(MAKE) --no-print-directory examples
-	@BIN=./$(BIN) BUILD=$(BUILD) sh tests/run.sh
+	@LAYERS="$(TEST_LAYERS)" $(RUN_TESTS)
 
-test-unit test-lua test-e2e: all $(UNIT_BIN)
-	@BIN=./$(BIN) BUILD=$(BUILD) LAYERS=$(subst test-,,$@) sh tests/run.sh
+test-unit test-lua test-e2e test-fuzz: test-build
+	@$(MAKE) --no-print-directory examples
+	@LAYERS=$(subst test-,,$@) $(RUN_TESTS)
+
+test-build: all $(UNIT_BIN) $(REPLAY_BIN)
+	@:
+
+# ---- fuzzing ------------------------------------------------------------------
+# libFuzzer + ASan + UBSan on the cores, built by clang in build-fuzz/; each
+# harness runs FUZZ_SECONDS on a scratch corpus seeded from tests/fuzz/corpus
+fuzz: deps-dev
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(BUILDDIR)-fuzz$(if $(filter-out native,$(MARCH)),-$(MARCH)) \
+	  sh tests/fuzz/run.sh $(FUZZ_NAMES)
+fuzz-build: $(FUZZ_BIN)
 
 # ---- benchmarks -------------------------------------------------------------
 bench: all $(BENCH_BIN)
 	@BIN=./$(BIN) BUILD=$(BUILD) sh tests/bench/run.sh
 
 # ---- lint -----------------------------------------------------------------
-lint:
+lint: deps-dev
 	@sh tests/lint.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c)
+	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 # ---- install ----------------------------------------------------------------
 install: all
@@ -173,4 +255,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/recpipe $(DESTDIR)$(PREFIX)/share/recpipe
 
 clean:
-	rm -rf $(BUILDDIR) $(BUILDDIR)-san recpipe
+	rm -rf $(BUILDDIR) $(BUILDDIR)-* recpipe

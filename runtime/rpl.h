@@ -63,7 +63,8 @@ int rpL_optenum(lua_State *L, int idx, const char *field, int def, const char *c
 /* Pushes field's value (any type) and returns its type. */
 int rpL_getopt(lua_State *L, int idx, const char *field);
 /* Raises a bad-field error for idx/field with a formatted description. */
-int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...);
+int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- memory ---------------------------------------------------------------- */
 /* A scratch array of count (at least 1) elements of size bytes, in a

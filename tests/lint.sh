@@ -10,7 +10,8 @@ if [ -n "$bad" ]; then
 fi
 if command -v clang-format >/dev/null 2>&1; then
   files=$(ls runtime/*.c runtime/*.h runtime/core/*.c runtime/core/*.h modules/*/*.c \
-          modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c 2>/dev/null)
+          modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/fuzz/*.c tests/fuzz/*.h \
+          2>/dev/null)
   n=0
   for f in $files; do
     if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then

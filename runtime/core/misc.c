@@ -153,7 +153,10 @@ int rp_num_cores(void) {
   return n > 0 ? (int)n : 1;
 }
 
-int rp_threads(int req) { return req > 0 ? req : rp_num_cores(); }
+int rp_threads(int req) {
+  int n = req > 0 ? req : rp_num_cores();
+  return n < RP_MAX_THREADS ? n : RP_MAX_THREADS;
+}
 
 int rp_cmp_i32(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;

@@ -289,6 +289,19 @@ START_TEST(topk_against_sort) {
 }
 END_TEST
 
+/* A thread count from a file header or a caller (2^31 - 1 in a damaged model
+ * file made libgomp ask for 481 GB for its team) is capped. */
+START_TEST(threads_capped) {
+  ck_assert_int_eq(rp_threads(3), 3);
+  ck_assert_int_eq(rp_threads(RP_MAX_THREADS), RP_MAX_THREADS);
+  ck_assert_int_eq(rp_threads(RP_MAX_THREADS + 1), RP_MAX_THREADS);
+  ck_assert_int_eq(rp_threads(INT32_MAX), RP_MAX_THREADS);
+  int cores = rp_num_cores() < RP_MAX_THREADS ? rp_num_cores() : RP_MAX_THREADS;
+  ck_assert_int_eq(rp_threads(0), cores);
+  ck_assert_int_eq(rp_threads(-5), cores);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("runtime");
   TCase *tc = tcase_create("core");
@@ -304,6 +317,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, writer_fault_loop);
   tcase_add_test(tc, stale_temporaries_removed);
   tcase_add_test(tc, topk_against_sort);
+  tcase_add_test(tc, threads_capped);
   suite_add_tcase(s, tc);
   return s;
 }
