@@ -4,6 +4,7 @@
 #include "rpl.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -519,13 +520,14 @@ void *rpL_scratch(lua_State *L, size_t count, size_t size) {
   return lua_newuserdatauv(L, (count ? count : 1) * size, 0);
 }
 
-static size_t after_last_gc;
+/* process-wide, as rp_mem_current is (Lua states on several threads share it) */
+static atomic_size_t after_last_gc;
 
 void rpL_gcpressure(lua_State *L) {
   size_t now = rp_mem_current();
-  if (now > 2 * after_last_gc + ((size_t)64 << 20)) {
+  if (now > 2 * atomic_load(&after_last_gc) + ((size_t)64 << 20)) {
     lua_gc(L, LUA_GCCOLLECT);
-    after_last_gc = rp_mem_current();
+    atomic_store(&after_last_gc, rp_mem_current());
   }
 }
 
