@@ -237,7 +237,8 @@ void *rpL_pinopt(lua_State *L, int opt, const char *field, const char *tname) {
   rpL_box *b = luaL_testudata(L, -1, tname);
   if (!b) rpL_fielderror(L, opt, field, "must be a %s, got %s", tname, luaL_typename(L, -1));
   if (!b->obj)
-    luaL_argerror(L, opt, lua_pushfstring(L, "field '%s': attempt to use a freed %s", field, tname));
+    luaL_argerror(L, opt,
+                  lua_pushfstring(L, "field '%s': attempt to use a freed %s", field, tname));
   return pushguard(L, -1, b, 1, opt);
 }
 

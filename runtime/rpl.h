@@ -43,7 +43,7 @@
 /* ---- boxes -------------------------------------------------------------- */
 /* What the box layer knows of a type. */
 typedef struct rpL_class {
-  const char *name;          /* the metatable's __name, "recpipe.Matrix" */
+  const char *name;           /* the metatable's __name, "recpipe.Matrix" */
   void (*destroy)(void *obj); /* frees (or releases) the C object */
   /* The rp_recommender the object answers through (NULL: not a
    * recommender); obj is alive, its box at idx.  May update it first (a
@@ -67,8 +67,7 @@ typedef struct rpL_box {
  * (lifetimes above) unless meta names them; a recommender type also gets
  * the method __recommender (the object itself).  Leaves nothing on the
  * stack. */
-void rpL_newtype(lua_State *L, const rpL_class *cls, const luaL_Reg *methods,
-                 const luaL_Reg *meta);
+void rpL_newtype(lua_State *L, const rpL_class *cls, const luaL_Reg *methods, const luaL_Reg *meta);
 /* Pushes a new empty box of type tname (registered); returns its slot. */
 void **rpL_newbox(lua_State *L, const char *tname);
 /* Pushes the method `name` of type tname (nil when there is none) and

@@ -203,7 +203,8 @@ static rp_csr *seen_matrix(lua_State *L, const char *why) {
   lua_getiuservalue(L, 1, 1);
   rpL_box *b = luaL_testudata(L, -1, RP_MATRIX_T);
   if (!b) luaL_error(L, "%s needs the training matrix: pass it explicitly (model was loaded)", why);
-  if (!b->obj) luaL_error(L, "%s needs the training matrix, which was freed: pass it explicitly", why);
+  if (!b->obj)
+    luaL_error(L, "%s needs the training matrix, which was freed: pass it explicitly", why);
   return rpL_pin(L, -1, RP_MATRIX_T);
 }
 
@@ -257,7 +258,8 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
 }
 
 static const char *const rec_known[] = {"k", "exclude", "items", "deny", "filter_seen", NULL};
-static const rpL_recspec rec_spec = {RP_ALS_T, rec_known, recommend_one, check_exclude, knows_user, 0};
+static const rpL_recspec rec_spec = {RP_ALS_T,      rec_known,  recommend_one,
+                                     check_exclude, knows_user, 0};
 
 /* model:recommend(user, {k, exclude, items, deny, filter_seen}) -> items, scores */
 static int model_recommend(lua_State *L) { return rpL_recommend(L, &rec_spec); }
@@ -463,8 +465,7 @@ static int model_index(lua_State *L) {
     lua_settop(L, 2);
     rpL_pin(L, 1, RP_ALS_T);
     push_options(L, m);
-  }
-  else {
+  } else {
     rpL_method(L, RP_ALS_T, k);
   }
   return 1;
@@ -479,9 +480,8 @@ static const luaL_Reg model_methods[] = {{"recommend", model_recommend},
                                          {"save", model_save},
                                          {"loss", model_loss},
                                          {NULL, NULL}};
-static const luaL_Reg model_meta[] = {{"__tostring", model_tostring},
-                                      {"__index", model_index},
-                                      {NULL, NULL}};
+static const luaL_Reg model_meta[] = {
+    {"__tostring", model_tostring}, {"__index", model_index}, {NULL, NULL}};
 
 static const luaL_Reg als_funcs[] = {{"train", als_train}, {"load", als_load}, {NULL, NULL}};
 

@@ -133,7 +133,6 @@ static int base_similar_items(lua_State *L) {
   return 2;
 }
 
-
 static int base_tostring(lua_State *L) {
   rp_baseline *b = *rpL_slot(L, 1, RP_BASELINE_T);
   if (!b)
@@ -169,9 +168,8 @@ static const luaL_Reg base_methods[] = {{"recommend", base_recommend},
                                         {"recommend_all", base_recommend_all},
                                         {"similar_items", base_similar_items},
                                         {NULL, NULL}};
-static const luaL_Reg base_meta[] = {{"__tostring", base_tostring},
-                                     {"__index", base_index},
-                                     {NULL, NULL}};
+static const luaL_Reg base_meta[] = {
+    {"__tostring", base_tostring}, {"__index", base_index}, {NULL, NULL}};
 
 static const luaL_Reg baseline_funcs[] = {{"popularity", base_popularity},
                                           {"random", base_random},

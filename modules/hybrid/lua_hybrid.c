@@ -166,12 +166,9 @@ static int features_index(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg features_methods[] = {{"names", features_names},
-                                            {"fields", features_fields},
-                                            {"row", features_row},
-                                            {"attributes", features_attributes},
-                                            {"matrix", features_matrix},
-                                            {NULL, NULL}};
+static const luaL_Reg features_methods[] = {
+    {"names", features_names},           {"fields", features_fields}, {"row", features_row},
+    {"attributes", features_attributes}, {"matrix", features_matrix}, {NULL, NULL}};
 static const luaL_Reg features_meta[] = {{"__len", features_len},
                                          {"__tostring", features_tostring},
                                          {"__index", features_index},
@@ -527,9 +524,8 @@ static const luaL_Reg rec_methods[] = {{"recommend", rec_recommend},
                                        {"segment_of", rec_segment_of},
                                        {"restrict", rec_restrict},
                                        {NULL, NULL}};
-static const luaL_Reg rec_meta[] = {{"__tostring", rec_tostring},
-                                    {"__index", rec_index},
-                                    {NULL, NULL}};
+static const luaL_Reg rec_meta[] = {
+    {"__tostring", rec_tostring}, {"__index", rec_index}, {NULL, NULL}};
 
 /* Pushes an empty Hybrid box with a fresh uservalue table; returns its slot. */
 static void **newrec(lua_State *L) {

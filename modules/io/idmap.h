@@ -23,7 +23,7 @@ typedef struct rp_idmap {
   struct rp_idslot *slots; /* open addressing, linear probing */
   uint64_t nslots;         /* any size (positions by multiply-shift), <= 2^32 */
   uint64_t grow_at;        /* the table grows before holding more ids than this */
-  atomic_int refs;          /* C11 atomic: maps are shared by objects in several threads */
+  atomic_int refs;         /* C11 atomic: maps are shared by objects in several threads */
 } rp_idmap;
 
 /* Hash of a byte string as the map uses it. */

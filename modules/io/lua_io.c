@@ -95,13 +95,10 @@ static int idmap_eq(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg idmap_methods[] = {{"index", idmap_index}, {"id", idmap_id},
-                                         {"ids", idmap_ids},     {"add", idmap_add},
-                                         {NULL, NULL}};
-static const luaL_Reg idmap_meta[] = {{"__len", idmap_len},
-                                      {"__tostring", idmap_tostring},
-                                      {"__eq", idmap_eq},
-                                      {NULL, NULL}};
+static const luaL_Reg idmap_methods[] = {
+    {"index", idmap_index}, {"id", idmap_id}, {"ids", idmap_ids}, {"add", idmap_add}, {NULL, NULL}};
+static const luaL_Reg idmap_meta[] = {
+    {"__len", idmap_len}, {"__tostring", idmap_tostring}, {"__eq", idmap_eq}, {NULL, NULL}};
 
 static int newbox_idmap(lua_State *L) {
   rpL_newtype(L, &idmap_class, idmap_methods, idmap_meta);

@@ -415,19 +415,14 @@ static int eval_len(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg eval_methods[] = {{"summary", eval_summary},
-                                        {"curve", eval_curve},
-                                        {"bootstrap", eval_bootstrap},
-                                        {"compare", eval_compare},
-                                        {"per_user", eval_per_user},
-                                        {"values", eval_values},
-                                        {"user_ids", eval_user_ids},
-                                        {"histogram", eval_histogram},
-                                        {"popularity", eval_popularity},
-                                        {NULL, NULL}};
-static const luaL_Reg eval_meta[] = {{"__tostring", eval_tostring},
-                                     {"__len", eval_len},
-                                     {NULL, NULL}};
+static const luaL_Reg eval_methods[] = {
+    {"summary", eval_summary},       {"curve", eval_curve},
+    {"bootstrap", eval_bootstrap},   {"compare", eval_compare},
+    {"per_user", eval_per_user},     {"values", eval_values},
+    {"user_ids", eval_user_ids},     {"histogram", eval_histogram},
+    {"popularity", eval_popularity}, {NULL, NULL}};
+static const luaL_Reg eval_meta[] = {
+    {"__tostring", eval_tostring}, {"__len", eval_len}, {NULL, NULL}};
 
 /* _names() -> array of every metric name */
 static int metrics_names(lua_State *L) {
@@ -439,12 +434,9 @@ static int metrics_names(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg metrics_funcs[] = {{"_check", metrics_check},
-                                         {"_run", metrics_run},
-                                         {"_users", metrics_users},
-                                         {"_from_lists", metrics_from_lists},
-                                         {"_names", metrics_names},
-                                         {NULL, NULL}};
+static const luaL_Reg metrics_funcs[] = {
+    {"_check", metrics_check},           {"_run", metrics_run},     {"_users", metrics_users},
+    {"_from_lists", metrics_from_lists}, {"_names", metrics_names}, {NULL, NULL}};
 
 int luaopen_recpipe_metrics(lua_State *L);
 int luaopen_recpipe_metrics(lua_State *L) {

@@ -62,7 +62,7 @@ int rp_metrics_id(const char *name);
 
 /* Bounds of the options (checked by rp_metrics_check and the bootstrap
  * functions; the Lua options are range-checked against them). */
-#define RP_METRICS_MAX_K (1 << 20)         /* list length */
+#define RP_METRICS_MAX_K (1 << 20)       /* list length */
 #define RP_METRICS_MAX_BOOTSTRAP 1000000 /* resamples */
 
 typedef struct rp_metrics_opts {

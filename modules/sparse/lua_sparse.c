@@ -320,9 +320,8 @@ static const luaL_Reg matrix_methods[] = {{"row", matrix_row},
                                           {"totable", matrix_totable},
                                           {"save", matrix_save},
                                           {NULL, NULL}};
-static const luaL_Reg matrix_meta[] = {{"__tostring", matrix_tostring},
-                                       {"__index", matrix_index},
-                                       {NULL, NULL}};
+static const luaL_Reg matrix_meta[] = {
+    {"__tostring", matrix_tostring}, {"__index", matrix_index}, {NULL, NULL}};
 
 /* Runs rpL_newbox for rpL_pushmatrix (under lua_pcall: a memory error must
  * free the matrix, not leak it) */
@@ -428,10 +427,8 @@ static int dense_totable(lua_State *L) {
 
 static const luaL_Reg dense_methods[] = {
     {"get", dense_get}, {"row", dense_row}, {"totable", dense_totable}, {NULL, NULL}};
-static const luaL_Reg dense_meta[] = {{"__tostring", dense_tostring},
-                                      {"__index", dense_index},
-                                      {"__len", dense_len},
-                                      {NULL, NULL}};
+static const luaL_Reg dense_meta[] = {
+    {"__tostring", dense_tostring}, {"__index", dense_index}, {"__len", dense_len}, {NULL, NULL}};
 
 static int newbox_dense(lua_State *L) {
   rpL_newtype(L, &dense_class, dense_methods, dense_meta);
