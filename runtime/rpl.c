@@ -187,6 +187,8 @@ typedef struct pin {
   rpL_box *box;
 } pin;
 
+static const char pin_key = 0; /* the guards' metatable in the registry */
+
 /* __close and __gc of a guard: the operation ended (or its coroutine died) */
 static int pin_close(lua_State *L) {
   pin *p = lua_touserdata(L, 1);
@@ -207,11 +209,15 @@ static void *pushguard(lua_State *L, int idx, rpL_box *b, int consume, int arg) 
   idx = lua_absindex(L, idx);
   pin *p = lua_newuserdatauv(L, sizeof *p, 1);
   p->box = NULL;
-  if (luaL_newmetatable(L, PIN_T)) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pin_key) != LUA_TTABLE) { /* once per state */
+    lua_pop(L, 1);
+    luaL_newmetatable(L, PIN_T);
     lua_pushcfunction(L, pin_close);
     lua_setfield(L, -2, "__close");
     lua_pushcfunction(L, pin_close);
     lua_setfield(L, -2, "__gc");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pin_key);
   }
   lua_setmetatable(L, -2);
   lua_pushvalue(L, idx);
