@@ -20,7 +20,7 @@ rpL_box *rpL_tobox(lua_State *L, int idx) {
   lua_rawgetp(L, -1, CLASS_KEY);
   const rpL_class *cls = lua_touserdata(L, -1);
   lua_pop(L, 2);
-  return cls ? p : NULL;
+  return cls && cls->destroy ? p : NULL;
 }
 
 static void release_holds(lua_State *L, int idx);
@@ -112,11 +112,12 @@ void rpL_newtype(lua_State *L, const rpL_class *cls, const luaL_Reg *methods,
   lua_rawsetp(L, -2, CLASS_KEY);
   if (meta) luaL_setfuncs(L, meta, 0);
   static const luaL_Reg life[] = {{"__gc", box_gc}, {"__close", rpL_free}, {NULL, NULL}};
-  for (const luaL_Reg *l = life; l->name; l++)
+  for (const luaL_Reg *l = life; cls->destroy && l->name; l++)
     if (!has_field(meta, l->name)) lua_pushcfunction(L, l->func), lua_setfield(L, -2, l->name);
   lua_newtable(L);
   if (methods) luaL_setfuncs(L, methods, 0);
-  if (!has_field(methods, "free")) lua_pushcfunction(L, rpL_free), lua_setfield(L, -2, "free");
+  if (cls->destroy && !has_field(methods, "free"))
+    lua_pushcfunction(L, rpL_free), lua_setfield(L, -2, "free");
   if (cls->recommender && !has_field(methods, "__recommender"))
     lua_pushcfunction(L, box_recommender), lua_setfield(L, -2, "__recommender");
   /* keep a user __index metamethod if meta provided one */
@@ -201,11 +202,12 @@ static int pin_close(lua_State *L) {
 }
 
 /* Pushes a to-be-closed guard pinning the box b at idx and returns its
- * object; with consume, the box (at the top, below the new guard) is taken
+ * object; with CONSUME, the box (at the top, below the new guard) is taken
  * off the stack: the guard references it.  The guard's allocation may run a
  * finalizer that frees the box: that is checked after it (raising as a use
  * of a freed object of argument arg), and the pin taken only then. */
-static void *pushguard(lua_State *L, int idx, rpL_box *b, int consume, int arg) {
+enum { CONSUME = 1 };
+static void *pushguard(lua_State *L, int idx, rpL_box *b, int flags, int arg) {
   idx = lua_absindex(L, idx);
   pin *p = lua_newuserdatauv(L, sizeof *p, 1);
   p->box = NULL;
@@ -223,7 +225,7 @@ static void *pushguard(lua_State *L, int idx, rpL_box *b, int consume, int arg) 
   lua_pushvalue(L, idx);
   lua_setiuservalue(L, -2, 1);
   if (!b->obj) freed_error(L, arg, b->cls->name);
-  if (consume) lua_remove(L, idx);
+  if (flags & CONSUME) lua_remove(L, idx);
   p->box = b;
   b->pins++;
   lua_toclose(L, -1);
@@ -232,7 +234,9 @@ static void *pushguard(lua_State *L, int idx, rpL_box *b, int consume, int arg) 
 
 void *rpL_pin(lua_State *L, int idx, const char *tname) {
   rpL_checkobj(L, idx, tname);
-  return pushguard(L, idx, lua_touserdata(L, idx), 0, idx);
+  rpL_box *b = rpL_tobox(L, idx);
+  if (!b) luaL_error(L, "%s has no lifetime of the box layer (rpL_class.destroy)", tname);
+  return pushguard(L, idx, b, 0, idx);
 }
 
 void *rpL_pinopt(lua_State *L, int opt, const char *field, const char *tname) {
@@ -245,7 +249,7 @@ void *rpL_pinopt(lua_State *L, int opt, const char *field, const char *tname) {
   if (!b->obj)
     luaL_argerror(L, opt,
                   lua_pushfstring(L, "field '%s': attempt to use a freed %s", field, tname));
-  return pushguard(L, -1, b, 1, opt);
+  return pushguard(L, -1, b, CONSUME, opt);
 }
 
 void *rpL_pintop(lua_State *L, int arg, const char *tname) {
@@ -253,7 +257,7 @@ void *rpL_pintop(lua_State *L, int arg, const char *tname) {
   if (!b)
     luaL_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, luaL_typename(L, -1)));
   if (!b->obj) freed_error(L, arg, tname);
-  return pushguard(L, -1, b, 1, arg);
+  return pushguard(L, -1, b, CONSUME, arg);
 }
 
 /* The name of the value at idx's type for messages (its __name when it has
