@@ -38,6 +38,7 @@
 #define RP_ALS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "csr.h"
 #include "recommender.h"
@@ -89,7 +90,7 @@ typedef struct rp_als_model {
   pthread_mutex_t lock;
   float *user_norms, *item_norms;
   void *screen;
-  int refs;
+  atomic_int refs; /* C11 atomic: retained and freed from any thread */
 } rp_als_model;
 
 /* A new model with zeroed factors (refs = 1), maps retained (may be NULL).

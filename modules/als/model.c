@@ -153,7 +153,7 @@ rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors
   rp_als_opts_default(&m->opts);
   m->opts.factors = factors;
   m->loss = NAN;
-  m->refs = 1;
+  atomic_init(&m->refs, 1);
   m->rec.name = "als";
   m->rec.self = m;
   m->rec.users = m->users;
@@ -166,7 +166,7 @@ rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors
 }
 
 rp_als_model *rp_als_model_retain(rp_als_model *m) {
-  __atomic_add_fetch(&m->refs, 1, __ATOMIC_ACQ_REL);
+  atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
   return m;
 }
 
@@ -181,7 +181,7 @@ static void drop_caches(rp_als_model *m) {
 }
 
 void rp_als_model_free(rp_als_model *m) {
-  if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+  if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 1) return;
   drop_caches(m);
   rp_free(m->user_factors);
   rp_free(m->item_factors);

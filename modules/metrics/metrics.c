@@ -381,7 +381,8 @@ static void score_ratings(state *s, const float *pred) {
 int rp_metrics_check(const rp_csr *train, const rp_csr *test, const rp_metrics_opts *o,
                      rp_err *err) {
   if (!test) return rp_errf(err, RP_EINVAL, "no test matrix");
-  if (o->k < 1) return rp_errf(err, RP_EINVAL, "k must be a positive integer, got %d", o->k);
+  if (o->k < 1 || o->k > RP_METRICS_MAX_K)
+    return rp_errf(err, RP_EINVAL, "k must be an integer in 1..%d, got %d", RP_METRICS_MAX_K, o->k);
   if (train && check_maps(train->colmap, test->colmap, "train and test items", err))
     return err->status;
   if (train && check_maps(train->rowmap, test->rowmap, "train and test users", err))

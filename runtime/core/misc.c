@@ -5,6 +5,7 @@
 #include "rp.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,8 +110,10 @@ double rp_rng_normal(rp_rng *r) {
 }
 
 /* ---- CRC32 (IEEE, reflected, slicing by 8) ---------------------------------- */
+/* The table is built once, by whichever thread comes first (pthread_once:
+ * the others wait for it, and see it complete). */
 static uint32_t crc_tab[8][256];
-static int crc_ready;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++) {
@@ -121,11 +124,10 @@ static void crc_init(void) {
   for (int t = 1; t < 8; t++)
     for (int i = 0; i < 256; i++)
       crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-  crc_ready = 1;
 }
 
 uint32_t rp_crc32(uint32_t crc, const void *buf, size_t len) {
-  if (!crc_ready) crc_init(); /* idempotent: a race only recomputes the table */
+  pthread_once(&crc_once, crc_init);
   const unsigned char *p = buf;
   crc = ~crc;
   while (len >= 8) {
