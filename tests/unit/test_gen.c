@@ -739,8 +739,9 @@ START_TEST(taste_shift) {
   o.path = "/tmp/x.csv";
   o.shift_at = o.start - 1;
   ck_assert_int_eq(rp_gen_check(&o, &err), RP_EINVAL);
-  ck_assert_msg(strstr(err.msg, "'shift.at' must be inside the period [2024-01-01 00:00:00, "
-                                "2024-06-29 00:00:00), got 2023-12-31 23:59:59") != NULL,
+  ck_assert_msg(strstr(err.msg,
+                       "'shift.at' must be inside the period [2024-01-01 00:00:00, "
+                       "2024-06-29 00:00:00), got 2023-12-31 23:59:59") != NULL,
                 "%s", err.msg);
   o.shift_at = o.start + 180 * 86400LL;
   ck_assert_int_eq(rp_gen_check(&o, &err), RP_EINVAL);
