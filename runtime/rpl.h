@@ -65,6 +65,11 @@ int rpL_getopt(lua_State *L, int idx, const char *field);
 /* Raises a bad-field error for idx/field with a formatted description. */
 int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...);
 
+/* A time at stack index vidx for field of the options at idx: integer
+ * Unix seconds, a number (floored) or ISO 8601 text; raises a field error
+ * naming field otherwise. */
+int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field);
+
 /* ---- memory ---------------------------------------------------------------- */
 /* A scratch array of count (at least 1) elements of size bytes, in a
  * userdata pushed on the stack: the GC frees it, so a Lua error cannot

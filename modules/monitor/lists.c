@@ -5,6 +5,7 @@
  * (Jaccard, rank-biased overlap) and the shift of the score distribution.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,25 +28,49 @@ int rp_mon_lists_opts_check(const rp_mon_lists_opts *o, rp_err *err) {
   return RP_OK;
 }
 
+/* "list 3" or "the list of user 'u7'" into buf. */
+static const char *which(const rp_mon_lists *s, int32_t u, char *buf, size_t n) {
+  size_t len;
+  if (s->user_ids && u < s->user_ids->n) {
+    const char *id = rp_idmap_id(s->user_ids, u, &len);
+    snprintf(buf, n, "the list of user '%.*s'", (int)(len > 200 ? 200 : len), id);
+  } else {
+    snprintf(buf, n, "list %d", u + 1);
+  }
+  return buf;
+}
+
+/* "item 'i5'" or "item index 5" into buf. */
+static const char *item_name(const rp_mon_lists *s, int32_t i, char *buf, size_t n) {
+  size_t len;
+  if (s->item_ids && i >= 0 && i < s->item_ids->n) {
+    const char *id = rp_idmap_id(s->item_ids, i, &len);
+    snprintf(buf, n, "item '%.*s'", (int)(len > 200 ? 200 : len), id);
+  } else {
+    snprintf(buf, n, "item index %d", i);
+  }
+  return buf;
+}
+
 /* Every list of side s: length in range, items in the catalogue, no
  * repeats (stamp: nitems ints, set to list number + 1 as they are seen). */
 static int check_side(const rp_mon_lists *s, const char *name, int32_t nitems, int32_t *stamp,
                       rp_err *err) {
+  char w[256], it_s[256];
   for (int32_t u = 0; u < s->n; u++) {
     int32_t len = s->len[u];
     if (len < -1 || len > s->k)
-      return rp_errf(err, RP_EINVAL, "monitor: list %d of side %s has length %d (k is %d)", u + 1,
-                     name, len, s->k);
+      return rp_errf(err, RP_EINVAL, "monitor: %s of side %s has length %d (k is %d)",
+                     which(s, u, w, sizeof w), name, len, s->k);
     const int32_t *it = s->items + (size_t)u * (size_t)s->k;
     for (int32_t j = 0; j < len; j++) {
       if (it[j] < 0 || it[j] >= nitems)
-        return rp_errf(err, RP_EINVAL,
-                       "monitor: list %d of side %s holds item index %d, outside the catalogue "
-                       "of %d",
-                       u + 1, name, it[j], nitems);
+        return rp_errf(
+            err, RP_EINVAL, "monitor: %s of side %s holds %s, outside the catalogue of %d",
+            which(s, u, w, sizeof w), name, item_name(s, it[j], it_s, sizeof it_s), nitems);
       if (stamp[it[j]] == u + 1)
-        return rp_errf(err, RP_EINVAL, "monitor: list %d of side %s repeats item index %d", u + 1,
-                       name, it[j]);
+        return rp_errf(err, RP_EINVAL, "monitor: %s of side %s repeats %s",
+                       which(s, u, w, sizeof w), name, item_name(s, it[j], it_s, sizeof it_s));
       stamp[it[j]] = u + 1;
     }
   }

@@ -272,10 +272,12 @@ static void scan(lua_State *L, int idx, int argn, conv *c) {
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (!lua_istable(L, -1)) {
+      const char *got = luaL_typename(L, -1);
       lua_pushvalue(L, -2);
+      const char *who = luaL_tolstring(L, -1, NULL);
       luaL_argerror(L, argn,
                     lua_pushfstring(L, "the list of user '%s' must be an array of item ids, got %s",
-                                    luaL_tolstring(L, -1, NULL), luaL_typename(L, -3)));
+                                    who, got));
     }
     lua_Integer len = luaL_len(L, -1);
     if (len > INT32_MAX / 2) luaL_argerror(L, argn, "a list is too long");
@@ -380,12 +382,23 @@ static int compare_lists(lua_State *L, int ia, int ib, int sa, int sb, int cat) 
   for (int32_t u = 0; u < n; u++) order[u] = u;
   qsort_r(order, (size_t)n, sizeof *order, cmp_ids, c.users);
   for (int32_t r = 0; r < n; r++) row[order[r]] = r;
+  /* the users in row order, for messages */
+  rp_idmap *rowids = scratchmap(L);
+  for (int32_t r = 0; r < n; r++) {
+    size_t len;
+    const char *id = rp_idmap_id(c.users, order[r], &len);
+    int32_t j;
+    rp_err e;
+    if (rp_idmap_intern(rowids, id, len, &j, &e)) return rpL_error(L, &e);
+  }
   size_t nk = (size_t)n * (size_t)c.k;
   rp_mon_lists la, lb;
   int32_t *items = rpL_scratch(L, 2 * nk, sizeof *items), *len = rpL_scratch(L, 2 * (size_t)n, 4);
   float *scores = rpL_scratch(L, 2 * nk, sizeof *scores);
   fill(L, ia, sa, 1, &c, row, &la, items, scores, len);
   fill(L, ib, sb, 2, &c, row, &lb, items + nk, scores + nk, len + n);
+  la.user_ids = lb.user_ids = rowids;
+  la.item_ids = lb.item_ids = c.catalogue ? c.catalogue : c.items;
   if (c.catalogue)
     nitems = c.catalogue->n;
   else if (nitems < c.items->n) {
@@ -506,12 +519,172 @@ static int monitor_models(lua_State *L) {
   return 3;
 }
 
-static const luaL_Reg monitor_funcs[] = {
-    {"windows", monitor_windows},   {"lists", monitor_lists},           {"models", monitor_models},
-    {"measures", monitor_measures}, {"thresholds", monitor_thresholds}, {NULL, NULL}};
+/* ---- rp.monitor.serving(impressions, feedback, opts) ---------------------------------- */
+#define SERVING_T "recpipe.monitor.serving"
+
+static int serving_gc(lua_State *L) {
+  rp_mon_serving_free(luaL_checkudata(L, 1, SERVING_T));
+  return 0;
+}
+
+static void push_rate(lua_State *L, const rp_mon_rate *r) {
+  lua_createtable(L, 0, 5);
+  setint(L, "n", r->n);
+  setint(L, "x", r->x);
+  setnum(L, "rate", r->rate);
+  setnum(L, "lo", r->lo);
+  setnum(L, "hi", r->hi);
+}
+
+static void push_rates(lua_State *L, int64_t requests, int64_t lines, const rp_mon_rate *ctr,
+                       const rp_mon_rate *cv, const rp_mon_rate *hit) {
+  lua_createtable(L, 0, 5);
+  setint(L, "requests", requests);
+  if (lines >= 0) setint(L, "lines", lines);
+  push_rate(L, ctr);
+  lua_setfield(L, -2, "ctr");
+  push_rate(L, cv);
+  lua_setfield(L, -2, "conversion");
+  push_rate(L, hit);
+  lua_setfield(L, -2, "hit_rate");
+}
+
+static void push_groups(lua_State *L, const rp_mon_group *g, int32_t n, const rp_idmap *dict) {
+  lua_createtable(L, 0, n);
+  for (int32_t i = 0; i < n; i++) {
+    size_t len;
+    const char *name = rp_idmap_id(dict, g[i].code, &len);
+    lua_pushlstring(L, name, len);
+    push_rates(L, g[i].ctr.n, -1, &g[i].ctr, &g[i].conversion, &g[i].hit);
+    lua_settable(L, -3);
+  }
+}
+
+/* field (a table {from, to}) of the options at 3 -> *from, *to; 0 when absent */
+static int optwindow(lua_State *L, const char *field, int64_t *from, int64_t *to) {
+  int t = rpL_getopt(L, 3, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (t != LUA_TTABLE)
+    rpL_fielderror(L, 3, field, "must be a table {from = time, to = time}, got %s",
+                   luaL_typename(L, -1));
+  int w = lua_gettop(L);
+  const char *keys[2] = {"from", "to"};
+  int64_t *out[2] = {from, to};
+  for (int k = 0; k < 2; k++) {
+    if (lua_getfield(L, w, keys[k]) == LUA_TNIL)
+      rpL_fielderror(L, 3, field, "needs '%s' (Unix seconds or ISO 8601 text)", keys[k]);
+    *out[k] = rpL_checktime(L, 3, -1, field);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* field (a list of event type names) of the options at 3, in a scratch
+ * array of C strings pushed on the stack with the list; *n = -1 when absent */
+static const char **opttypes(lua_State *L, const char *field, int *n) {
+  *n = -1;
+  int t = rpL_getopt(L, 3, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (t == LUA_TSTRING) { /* one name */
+    lua_createtable(L, 1, 0);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+  } else if (t != LUA_TTABLE) {
+    rpL_fielderror(L, 3, field, "must be an event type name or a list of them, got %s",
+                   luaL_typename(L, -1));
+  }
+  int list = lua_gettop(L);
+  lua_Integer len = luaL_len(L, list);
+  const char **names = rpL_scratch(L, (size_t)len, sizeof *names);
+  for (lua_Integer i = 0; i < len; i++) {
+    if (lua_rawgeti(L, list, i + 1) != LUA_TSTRING)
+      rpL_fielderror(L, 3, field, "must list event type names, got %s", luaL_typename(L, -1));
+    names[i] = lua_tostring(L, -1); /* kept alive by the list */
+    lua_pop(L, 1);
+  }
+  *n = (int)len;
+  return names;
+}
+
+static int monitor_serving(lua_State *L) {
+  static const char *const known[] = {
+      "hits",           "horizon",       "hit_horizon", "level",      "window",
+      "reference",      "click",         "conversion",  "thresholds", "request_column",
+      "version_column", "reason_column", NULL};
+  rp_events *imp = rpL_checkevents(L, 1), *fb = rpL_checkevents(L, 2), *hits = NULL;
+  lua_settop(L, 3);
+  rpL_checkopts(L, 3, known);
+  rp_mon_serving_opts o;
+  rp_mon_serving_opts_init(&o);
+  if (rpL_getopt(L, 3, "hits") != LUA_TNIL) {
+    if (!(hits = rpL_testobj(L, -1, RP_EVENTS_T)))
+      rpL_fielderror(L, 3, "hits", "must be a recpipe.Events, got %s", luaL_typename(L, -1));
+  }
+  lua_pop(L, 1);
+  o.horizon = rpL_optinteger(L, 3, "horizon", o.horizon, LUA_MININTEGER, LUA_MAXINTEGER);
+  o.hit_horizon =
+      rpL_optinteger(L, 3, "hit_horizon", o.hit_horizon, LUA_MININTEGER, LUA_MAXINTEGER);
+  o.level = rpL_optnumber(L, 3, "level", o.level, -HUGE_VAL, HUGE_VAL);
+  optwindow(L, "window", &o.from, &o.to);
+  o.has_reference = optwindow(L, "reference", &o.ref_from, &o.ref_to);
+  int n;
+  const char **names = opttypes(L, "click", &n);
+  if (n >= 0) o.click_types = names, o.nclick = n;
+  names = opttypes(L, "conversion", &n);
+  if (n >= 0) o.conversion_types = names, o.nconversion = n;
+  o.request_column = rpL_optstring(L, 3, "request_column", o.request_column);
+  o.version_column = rpL_optstring(L, 3, "version_column", o.version_column);
+  o.reason_column = rpL_optstring(L, 3, "reason_column", o.reason_column);
+  rp_mon_thresholds t;
+  readthresholds(L, 3, &t);
+  /* the result lives in a userdata whose __gc frees its groups, so a Lua
+   * error while the report is built cannot leak them */
+  rp_mon_serving *sp = lua_newuserdatauv(L, sizeof *sp, 0);
+  memset(sp, 0, sizeof *sp);
+  luaL_setmetatable(L, SERVING_T);
+  rp_err err;
+  if (rp_mon_serving_compute(imp, fb, hits, &o, sp, &err)) return rpL_error(L, &err);
+  const rp_mon_serving s = *sp;
+  lua_createtable(L, 0, 16);
+  for (int i = 0; i < s.nvalues; i++)
+    setnum(L, rp_mon_measure(s.values[i].measure)->name, s.values[i].value);
+  push_rates(L, s.requests[1], s.lines[1], &s.ctr[1], &s.conversion[1], &s.hit[1]);
+  lua_setfield(L, -2, "current");
+  if (o.has_reference) {
+    push_rates(L, s.requests[0], s.lines[0], &s.ctr[0], &s.conversion[0], &s.hit[0]);
+    lua_setfield(L, -2, "reference");
+  }
+  if (s.version_col >= 0) {
+    push_groups(L, s.by_version, s.nversion, imp->context_dicts[s.version_col]);
+    lua_setfield(L, -2, "by_version");
+  }
+  if (s.reason_col >= 0) {
+    push_groups(L, s.by_reason, s.nreason, imp->context_dicts[s.reason_col]);
+    lua_setfield(L, -2, "by_reason");
+  }
+  push_checks(L, s.values, s.nvalues, &t, RP_MON_SERVING, NULL);
+  return 1;
+}
+
+static const luaL_Reg monitor_funcs[] = {{"windows", monitor_windows},
+                                         {"lists", monitor_lists},
+                                         {"models", monitor_models},
+                                         {"serving", monitor_serving},
+                                         {"measures", monitor_measures},
+                                         {"thresholds", monitor_thresholds},
+                                         {NULL, NULL}};
 
 int luaopen_recpipe_monitor(lua_State *L);
 int luaopen_recpipe_monitor(lua_State *L) {
+  static const luaL_Reg meta[] = {{"__gc", serving_gc}, {NULL, NULL}};
+  rpL_newtype(L, SERVING_T, NULL, meta);
   luaL_newlib(L, monitor_funcs);
   return 1;
 }

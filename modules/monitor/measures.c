@@ -19,7 +19,7 @@
 static const rp_mon_measure_info measures[RP_MON_N] = {
     {"volume", RP_MON_WINDOWS, RP_MON_ABS, 0.5, 0, 1e9,
      "relative change in the number of events, N_b / N_a - 1"},
-    {"item_psi", RP_MON_WINDOWS, RP_MON_ABOVE, 0.2, 0, 1e9,
+    {"item_psi", RP_MON_WINDOWS, RP_MON_ABOVE, 0.25, 0, 1e9,
      "PSI of item popularity (item_bins bins: the most popular items, then the rest)"},
     {"item_tv", RP_MON_WINDOWS, RP_MON_ABOVE, 0.15, 0, 1,
      "total-variation distance of item popularity over the same bins"},
@@ -28,7 +28,7 @@ static const rp_mon_measure_info measures[RP_MON_N] = {
      "total-variation distance of the event-type mix"},
     {"context_psi", RP_MON_WINDOWS, RP_MON_ABOVE, 0.1, 0, 1e9,
      "PSI of a context column's values (each column)"},
-    {"context_tv", RP_MON_WINDOWS, RP_MON_ABOVE, 0.1, 0, 1,
+    {"context_tv", RP_MON_WINDOWS, RP_MON_ABOVE, 0.15, 0, 1,
      "total-variation distance of a context column's values (each column)"},
     {"new_users", RP_MON_WINDOWS, RP_MON_ABOVE, 0.5, 0, 1,
      "share of the current window's users without an event in the reference"},

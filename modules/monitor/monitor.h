@@ -196,6 +196,8 @@ typedef struct rp_mon_lists {
   const int32_t *items; /* n * k */
   const float *scores;  /* n * k, or NULL */
   const int32_t *len;   /* n */
+  /* for messages only (may be NULL): the ids of users 0..n-1 and items */
+  const rp_idmap *user_ids, *item_ids;
 } rp_mon_lists;
 
 typedef struct rp_mon_lists_opts {
@@ -223,5 +225,81 @@ int rp_mon_compare_lists(const rp_mon_lists *a, const rp_mon_lists *b, int32_t n
  * (Knuth's selection sampling: one pass, the same sample for the same
  * seed on every platform). */
 int32_t rp_mon_sample(int32_t n, int32_t k, uint64_t seed, int32_t *out);
+
+/* ---- serving logs -------------------------------------------------------------
+ * The impression log of `recpipe serve` (one line per served item:
+ * request id, time, user, item, position, score, model version, reason;
+ * read as Events with those three as context columns) and the feedback
+ * events (user, item, event type, time, request id).  A request -- one
+ * served list -- is the set of impression lines with one request id (or,
+ * without a request id column, consecutive lines of one user and time);
+ * its time, version and reason are its first line's.  For a request of
+ * user u at time t with items L:
+ *   click      an event of a click type by u on an item of L at a time in
+ *              [t, t + horizon]; an event that carries a request id (not
+ *              empty) counts only for that request;
+ *   conversion the same with the conversion types;
+ *   hit        any event of the `hits` log (default: the feedback events)
+ *              by u on an item of L in [t, t + hit_horizon] (prequential
+ *              quality of the served lists).
+ * ctr, conversion and hit_rate are the shares of the requests of a window
+ * (from <= t < to) with a click / conversion / hit, with Wilson score
+ * intervals at `level`:
+ *   (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n);
+ * the drops compare them with a reference window: 1 - rate_b / rate_a.
+ * Events after `to` still count for requests before it (the horizon). */
+typedef struct rp_mon_rate {
+  int64_t n, x;        /* requests, requests with the outcome */
+  double rate, lo, hi; /* x / n and its Wilson interval (NAN when n = 0) */
+} rp_mon_rate;
+
+/* x successes of n: the rate and its Wilson interval at z. */
+void rp_mon_wilson(int64_t x, int64_t n, double z, rp_mon_rate *out);
+/* The standard normal quantile z with P(|Z| <= z) = level (0 < level < 1). */
+double rp_mon_z(double level);
+
+typedef struct rp_mon_serving_opts {
+  int64_t horizon;     /* seconds a click or conversion may follow (default 86400) */
+  int64_t hit_horizon; /* seconds a hit may follow (default 7 days) */
+  double level;        /* interval level (default 0.95) */
+  int64_t from, to;    /* the window of request times; to <= from: every request */
+  int has_reference;   /* also the reference window ref_from <= t < ref_to */
+  int64_t ref_from, ref_to;
+  const char *const *click_types; /* event type names (default {"click"}) */
+  int nclick;
+  const char *const *conversion_types; /* default {"purchase"} */
+  int nconversion;
+  const char *request_column; /* in both logs (default "request_id") */
+  const char *version_column; /* in the impressions (default "model_version") */
+  const char *reason_column;  /* in the impressions (default "reason") */
+} rp_mon_serving_opts;
+void rp_mon_serving_opts_init(rp_mon_serving_opts *o);
+int rp_mon_serving_opts_check(const rp_mon_serving_opts *o, rp_err *err);
+
+typedef struct rp_mon_group {
+  int32_t code; /* the value's code in the impressions' column dictionary */
+  rp_mon_rate ctr, conversion, hit;
+} rp_mon_group;
+
+typedef struct rp_mon_serving {
+  rp_mon_rate ctr[2], conversion[2], hit[2]; /* [0] reference, [1] current */
+  int64_t requests[2], lines[2];             /* requests and impression lines */
+  int has_clicks, has_conversions;           /* the feedback log has a click / conversion type */
+  int32_t nversion, nreason;                 /* groups of the current window, by code */
+  rp_mon_group *by_version, *by_reason;      /* owned */
+  int version_col, reason_col;               /* context columns of the impressions (-1: none) */
+  rp_mon_value values[RP_MON_MAXVALUES];
+  int nvalues;
+} rp_mon_serving;
+
+/* Measures the serving logs: impressions imp (with a time column), feedback
+ * events fb (time and event type columns) and the hits log (NULL: fb), all
+ * on the same user and item maps.  Fills out (free with
+ * rp_mon_serving_free, also after an error).  Cost: a sort of the requests
+ * and, per event, the user's requests within the horizon times their
+ * list length. */
+int rp_mon_serving_compute(const rp_events *imp, const rp_events *fb, const rp_events *hits,
+                           const rp_mon_serving_opts *o, rp_mon_serving *out, rp_err *err);
+void rp_mon_serving_free(rp_mon_serving *s);
 
 #endif

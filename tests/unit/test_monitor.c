@@ -412,7 +412,8 @@ static float sa[9] = {3, 2, 1, 5, 4, 0, 0, 0, 0}, sb[9] = {3.5f, 2.5f, 0.5f, 0, 
 static int32_t la[3] = {3, 2, -1}, lb[3] = {3, 0, 1};
 
 START_TEST(lists_by_hand) {
-  rp_mon_lists a = {3, 3, ia, sa, la}, b = {3, 3, ib, sb, lb};
+  rp_mon_lists a = {.n = 3, .k = 3, .items = ia, .scores = sa, .len = la},
+               b = {.n = 3, .k = 3, .items = ib, .scores = sb, .len = lb};
   rp_mon_lists_opts o;
   rp_mon_lists_opts_init(&o);
   o.score_bins = 2;
@@ -486,7 +487,8 @@ START_TEST(lists_rbo_reference) {
     double rbo_min = (1 - p) / p * sum; /* the agreement of the seen prefix only */
     double want = xd / d * pow(p, d) + rbo_min;
     int32_t len1[1] = {d}, len2[1] = {d};
-    rp_mon_lists a = {1, 10, x, NULL, len1}, b = {1, 10, y, NULL, len2};
+    rp_mon_lists a = {.n = 1, .k = 10, .items = x, .scores = NULL, .len = len1},
+                 b = {.n = 1, .k = 10, .items = y, .scores = NULL, .len = len2};
     rp_mon_lists_opts o;
     rp_mon_lists_opts_init(&o);
     rp_mon_lists_result res;
@@ -507,7 +509,8 @@ START_TEST(lists_bad_input) {
   rp_mon_lists_result r;
   rp_err err;
   int32_t items[4] = {0, 1, 7, 7}, len[2] = {2, 2}, len2[1] = {2};
-  rp_mon_lists a = {2, 2, items, NULL, len}, b = {1, 2, items, NULL, len2};
+  rp_mon_lists a = {.n = 2, .k = 2, .items = items, .scores = NULL, .len = len},
+               b = {.n = 1, .k = 2, .items = items, .scores = NULL, .len = len2};
   ck_assert_int_eq(rp_mon_compare_lists(&a, &b, 8, &o, &r, &err), RP_EINVAL);
   ck_assert_msg(strstr(err.msg, "must list the same users (2 vs 1)"), "%s", err.msg);
   ck_assert_int_eq(rp_mon_compare_lists(&a, &a, 8, &o, &r, &err), RP_EINVAL);
@@ -528,11 +531,216 @@ START_TEST(lists_bad_input) {
   ck_assert_int_eq(rp_mon_compare_lists(&a, &a, 8, &o, &r, &err), RP_EINVAL);
   /* no users, an empty catalogue: nothing to measure, no error */
   rp_mon_lists_opts_init(&o);
-  rp_mon_lists z = {0, 0, NULL, NULL, NULL};
+  rp_mon_lists z = {.n = 0, .k = 0, .items = NULL, .scores = NULL, .len = NULL};
   ck_assert_int_eq(rp_mon_compare_lists(&z, &z, 0, &o, &r, &err), RP_OK);
   ck_assert(isnan(r.coverage[0]) && isnan(r.jaccard) && isnan(r.values[0].value));
 }
 END_TEST
+
+/* ---- serving logs ------------------------------------------------------------------------ */
+/* Events on users/items with a time column, an event column when evn is
+ * given, and context columns ctx[0..nc) whose values are given per row as
+ * strings (vals[row * nc + c]). */
+static rp_events *logrows(rp_idmap *users, rp_idmap *items, int with_events, int nc,
+                          const char *const *ctx, int n, const int *u, const int *it,
+                          const int64_t *t, const char *const *ev, const char *const *vals) {
+  rp_err err;
+  rp_idmap *evn = with_events ? rp_idmap_new(&err) : NULL;
+  rp_events *e = rp_events_new(users, items, 1, evn, nc, ctx, NULL, &err);
+  ck_assert_msg(e != NULL, "%s", err.msg);
+  rp_idmap_release(evn);
+  ck_assert_int_eq(rp_events_reserve(e, n + 1, &err), 0);
+  for (int k = 0; k < n; k++) {
+    e->user[k] = u[k], e->item[k] = it[k], e->value[k] = 1, e->time[k] = t[k];
+    int32_t c;
+    if (with_events) {
+      ck_assert_int_eq(rp_idmap_intern(e->event_names, ev[k], strlen(ev[k]), &c, &err), 0);
+      e->event[k] = (int16_t)c;
+    }
+    for (int j = 0; j < nc; j++) {
+      const char *v = vals[k * nc + j];
+      ck_assert_int_eq(rp_idmap_intern(e->context_dicts[j], v, strlen(v), &c, &err), 0);
+      e->context[j][k] = c;
+    }
+  }
+  e->n = n;
+  return e;
+}
+
+/* Impressions: r1 (t 100, u0: i0 i1, v1, cf), r2 (200, u1: i2 i3, v1,
+ * popularity), r3 (300, u0: i2 i4, v2, cf), r4 (5000, u2: i0, v2, cf).
+ * Feedback: u0 clicks i1 at 150 naming r1 (r1 clicked); u0 clicks i2 at
+ * 350 naming nothing (r3, the request of u0 in the horizon holding i2);
+ * u1 buys i3 at 250 naming r2 (r2 converted); u0 clicks i4 at 400 naming
+ * r1, which does not hold i4 (nothing, though r3 holds it); u1 views i2 at
+ * 100000 (too late for a click, a hit within 7 days of r2); u2 clicks i0
+ * at 4000, before r4 (nothing).  Hits: r1 (i1), r2 (i3, i2), r3 (i2, i4). */
+static void serving_logs(int with_rid, rp_events **imp, rp_events **fb) {
+  rp_idmap *users = rp_test_numbered("u", 3), *items = rp_test_numbered("i", 5);
+  const char *icol[] = {"request_id", "model_version", "reason"};
+  int iu[] = {0, 0, 1, 1, 0, 0, 2}, ii[] = {0, 1, 2, 3, 2, 4, 0};
+  int64_t it[] = {100, 100, 200, 200, 300, 300, 5000};
+  const char *iv[] = {"r1", "v1",         "cf", "r1", "v1",         "cf", "r2",
+                      "v1", "popularity", "r2", "v1", "popularity", "r3", "v2",
+                      "cf", "r3",         "v2", "cf", "r4",         "v2", "cf"};
+  *imp = with_rid ? logrows(users, items, 0, 3, icol, 7, iu, ii, it, NULL, iv)
+                  : logrows(users, items, 0, 2, icol + 1, 7, iu, ii, it, NULL,
+                            (const char *[]){"v1", "cf", "v1", "cf", "v1", "popularity", "v1",
+                                             "popularity", "v2", "cf", "v2", "cf", "v2", "cf"});
+  const char *fcol[] = {"request_id"};
+  int fu[] = {0, 0, 1, 0, 1, 2}, fi[] = {1, 2, 3, 4, 2, 0};
+  int64_t ft[] = {150, 350, 250, 400, 100000, 4000};
+  const char *fe[] = {"click", "click", "purchase", "click", "view", "click"};
+  const char *fv[] = {"r1", "", "r2", "r1", "", ""};
+  *fb = logrows(users, items, 1, 1, fcol, 6, fu, fi, ft, fe, fv);
+  rp_idmap_release(users);
+  rp_idmap_release(items);
+}
+
+static void rate_is(const rp_mon_rate *r, int64_t x, int64_t n) {
+  ck_assert_int_eq(r->x, x);
+  ck_assert_int_eq(r->n, n);
+  NEAR(r->rate, (double)x / n);
+}
+
+START_TEST(serving_by_hand) {
+  NEAR(rp_mon_z(0.95), 1.959963984540054);
+  rp_mon_rate w;
+  rp_mon_wilson(2, 4, rp_mon_z(0.95), &w);
+  NEAR(w.lo, 0.15003898915214947);
+  NEAR(w.hi, 0.8499610108478506);
+  rp_mon_wilson(0, 3, rp_mon_z(0.95), &w);
+  NEAR(w.lo, 0.0);
+  NEAR(w.hi, 0.5614970317550454);
+  rp_mon_wilson(0, 0, 1.96, &w);
+  ck_assert(isnan(w.rate) && isnan(w.lo));
+  for (int with_rid = 1; with_rid >= 0; with_rid--) {
+    rp_events *imp, *fb;
+    serving_logs(with_rid, &imp, &fb);
+    rp_mon_serving_opts o;
+    rp_mon_serving_opts_init(&o);
+    rp_mon_serving s;
+    rp_err err;
+    ck_assert_int_eq(rp_mon_serving_compute(imp, fb, NULL, &o, &s, &err), RP_OK);
+    ck_assert_int_eq(s.requests[1], 4);
+    ck_assert_int_eq(s.lines[1], 7);
+    /* without request ids the click on i4 at 400 falls to r3, already
+     * clicked: the same counts */
+    rate_is(&s.ctr[1], 2, 4);
+    NEAR(s.ctr[1].lo, 0.15003898915214947);
+    rate_is(&s.conversion[1], 1, 4);
+    NEAR(s.conversion[1].hi, 0.6993581574175981);
+    rate_is(&s.hit[1], 3, 4);
+    ck_assert(s.has_clicks && s.has_conversions);
+    /* by version: v1 = r1, r2; v2 = r3, r4 */
+    ck_assert_int_eq(s.nversion, 2);
+    rate_is(&s.by_version[0].ctr, 1, 2);
+    rate_is(&s.by_version[0].conversion, 1, 2);
+    rate_is(&s.by_version[0].hit, 2, 2);
+    rate_is(&s.by_version[1].ctr, 1, 2);
+    rate_is(&s.by_version[1].conversion, 0, 2);
+    rate_is(&s.by_version[1].hit, 1, 2);
+    /* by reason: cf = r1, r3, r4; popularity = r2 */
+    ck_assert_int_eq(s.nreason, 2);
+    rate_is(&s.by_reason[0].ctr, 2, 3);
+    rate_is(&s.by_reason[0].hit, 2, 3);
+    rate_is(&s.by_reason[1].conversion, 1, 1);
+    ck_assert_int_eq(s.nvalues, 6);
+    NEAR(s.values[0].value, 0.5);
+    ck_assert(isnan(s.values[3].value)); /* no reference: no drops */
+    rp_mon_serving_free(&s);
+    /* windows: current [1000, 10000) = r4, reference [0, 1000) = r1..r3 */
+    o.from = 1000, o.to = 10000, o.has_reference = 1, o.ref_from = 0, o.ref_to = 1000;
+    ck_assert_int_eq(rp_mon_serving_compute(imp, fb, NULL, &o, &s, &err), RP_OK);
+    rate_is(&s.ctr[0], 2, 3);
+    rate_is(&s.hit[0], 3, 3);
+    rate_is(&s.ctr[1], 0, 1);
+    ck_assert_int_eq(s.nversion, 1); /* only v2 served in the current window */
+    NEAR(s.values[3].value, 1.0);    /* ctr_drop: 1 - 0 / (2/3) */
+    NEAR(s.values[4].value, 1.0);
+    NEAR(s.values[5].value, 1.0);
+    rp_mon_serving_free(&s);
+    /* a shorter horizon: the hit 99,800 s after r2 no longer counts, the
+     * clicks (50 and 50 s after) still do */
+    rp_mon_serving_opts_init(&o);
+    o.hit_horizon = 3600;
+    rp_mon_serving_compute(imp, fb, NULL, &o, &s, &err);
+    rate_is(&s.hit[1], 3, 4); /* r2 still hit by the purchase of i3 at 250 */
+    o.horizon = 10;           /* clicks 50 s after: none */
+    rp_mon_serving_free(&s);
+    rp_mon_serving_compute(imp, fb, NULL, &o, &s, &err);
+    rate_is(&s.ctr[1], 0, 4);
+    rp_mon_serving_free(&s);
+    /* click types the log lacks: ctr not measured */
+    rp_mon_serving_opts_init(&o);
+    const char *tap[] = {"tap"};
+    o.click_types = tap;
+    rp_mon_serving_compute(imp, fb, NULL, &o, &s, &err);
+    ck_assert(!s.has_clicks);
+    ck_assert(isnan(s.values[0].value));
+    rp_mon_serving_free(&s);
+    /* a separate hits log: only u1's view of i2 -> r2 hit */
+    uint8_t keep[6] = {0, 0, 0, 0, 1, 0};
+    rp_events *h = rp_events_select(fb, keep, &err);
+    rp_mon_serving_opts_init(&o);
+    rp_mon_serving_compute(imp, fb, h, &o, &s, &err);
+    rate_is(&s.hit[1], 1, 4);
+    rate_is(&s.ctr[1], 2, 4);
+    rp_mon_serving_free(&s);
+    rp_events_free(h);
+    rp_events_free(imp);
+    rp_events_free(fb);
+  }
+}
+END_TEST
+
+START_TEST(serving_bad_input) {
+  rp_events *imp, *fb;
+  serving_logs(1, &imp, &fb);
+  rp_mon_serving_opts o;
+  rp_mon_serving_opts_init(&o);
+  rp_mon_serving s;
+  rp_err err;
+  o.level = 1;
+  ck_assert_int_eq(rp_mon_serving_compute(imp, fb, NULL, &o, &s, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg, "'level' must be in (0, 1), got 1"), "%s", err.msg);
+  rp_mon_serving_opts_init(&o);
+  o.horizon = -1;
+  ck_assert_int_eq(rp_mon_serving_compute(imp, fb, NULL, &o, &s, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg, "'horizon'"), "%s", err.msg);
+  rp_mon_serving_opts_init(&o);
+  rp_events *other = rp_test_events(1, (int[]){0}, (int[]){0}, NULL, (int64_t[]){5});
+  ck_assert_int_eq(rp_mon_serving_compute(imp, other, NULL, &o, &s, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg, "the feedback events must be on the impressions' user and item"),
+                "%s", err.msg);
+  rp_events *untimed = rp_events_new(imp->users, imp->items, 0, NULL, 0, NULL, NULL, &err);
+  ck_assert_int_eq(rp_mon_serving_compute(untimed, fb, NULL, &o, &s, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg, "the impressions have no time column"), "%s", err.msg);
+  /* empty logs: nothing measured, no error */
+  uint8_t none[7] = {0};
+  rp_events *e1 = rp_events_select(imp, none, &err), *e2 = rp_events_select(fb, none, &err);
+  ck_assert_int_eq(rp_mon_serving_compute(e1, e2, NULL, &o, &s, &err), RP_OK);
+  ck_assert_int_eq(s.requests[1], 0);
+  ck_assert(isnan(s.values[2].value));
+  rp_mon_serving_free(&s);
+  rp_events_free(e1);
+  rp_events_free(e2);
+  rp_events_free(untimed);
+  rp_events_free(other);
+  rp_events_free(imp);
+  rp_events_free(fb);
+}
+END_TEST
+
+static int serving_once(const rp_events *imp, const rp_events *fb) {
+  rp_mon_serving_opts o;
+  rp_mon_serving_opts_init(&o);
+  rp_mon_serving s;
+  rp_err err;
+  int rc = rp_mon_serving_compute(imp, fb, NULL, &o, &s, &err);
+  rp_mon_serving_free(&s);
+  return rc;
+}
 
 /* ---- allocation failures ---------------------------------------------------------------- */
 static int windows_once(const rp_events *a, const rp_events *b) {
@@ -545,7 +753,8 @@ static int windows_once(const rp_events *a, const rp_events *b) {
 }
 
 static int lists_once(void) {
-  rp_mon_lists a = {3, 3, ia, sa, la}, b = {3, 3, ib, sb, lb};
+  rp_mon_lists a = {.n = 3, .k = 3, .items = ia, .scores = sa, .len = la},
+               b = {.n = 3, .k = 3, .items = ib, .scores = sb, .len = lb};
   rp_mon_lists_opts o;
   rp_mon_lists_opts_init(&o);
   rp_mon_lists_result r;
@@ -560,6 +769,11 @@ START_TEST(fault_loops) {
   RP_FAULT_LOOP(lists_once());
   rp_events_free(a);
   rp_events_free(b);
+  rp_events *imp, *fb;
+  serving_logs(1, &imp, &fb);
+  RP_FAULT_LOOP(serving_once(imp, fb));
+  rp_events_free(imp);
+  rp_events_free(fb);
 }
 END_TEST
 
@@ -576,6 +790,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, lists_by_hand);
   tcase_add_test(tc, lists_rbo_reference);
   tcase_add_test(tc, lists_bad_input);
+  tcase_add_test(tc, serving_by_hand);
+  tcase_add_test(tc, serving_bad_input);
   tcase_add_test(tc, fault_loops);
   suite_add_tcase(s, tc);
   return s;
