@@ -353,4 +353,3 @@ int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field) {
   return rpL_fielderror(L, idx, field, "must be Unix seconds or ISO 8601 text, got %s",
                         luaL_tolstring(L, vidx, NULL));
 }
-
