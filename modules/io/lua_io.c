@@ -397,7 +397,8 @@ static int events_where(lua_State *L) {
   rpL_checkopts(L, 2, known);
   rp_events_filter w;
   memset(&w, 0, sizeof w);
-  if (rpL_getopt(L, 2, "from") != LUA_TNIL) w.has_from = 1, w.from = rpL_checktime(L, 2, -1, "from");
+  if (rpL_getopt(L, 2, "from") != LUA_TNIL)
+    w.has_from = 1, w.from = rpL_checktime(L, 2, -1, "from");
   if (rpL_getopt(L, 2, "to") != LUA_TNIL) w.has_to = 1, w.to = rpL_checktime(L, 2, -1, "to");
   if ((w.has_from || w.has_to) && !ev->time)
     return luaL_error(L, "where: the log has no time column (read it with the 'time' option)");
