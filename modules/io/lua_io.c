@@ -716,8 +716,30 @@ static int io_read_events(lua_State *L) {
   return 2;
 }
 
+/* rp.io.concat{ev1, ev2, ...} -> Events (rp_events_concat) */
+static int io_concat(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= INT32_MAX, 1, "a non-empty list of recpipe.Events expected");
+  rp_events **parts = rpL_scratch(L, (size_t)n, sizeof *parts);
+  for (lua_Integer k = 1; k <= n; k++) {
+    lua_rawgeti(L, 1, k);
+    if (!(parts[k - 1] = rpL_testobj(L, -1, RP_EVENTS_T)))
+      return luaL_argerror(
+          L, 1,
+          lua_pushfstring(L, "item %I is a %s, not a recpipe.Events", k, luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
+  rp_err err;
+  rp_events *ev = rp_events_concat(parts, (int)n, &err);
+  if (!ev) return rpL_error(L, &err);
+  rpL_pushevents(L, ev);
+  rpL_gcpressure(L);
+  return 1;
+}
+
 static const luaL_Reg io_funcs[] = {
-    {"read_events", io_read_events}, {"idmap", io_idmap}, {NULL, NULL}};
+    {"read_events", io_read_events}, {"idmap", io_idmap}, {"concat", io_concat}, {NULL, NULL}};
 
 int luaopen_recpipe_io(lua_State *L);
 int luaopen_recpipe_io(lua_State *L) {
