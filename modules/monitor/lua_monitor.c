@@ -143,11 +143,12 @@ static int monitor_measures(lua_State *L) {
 static int monitor_thresholds(lua_State *L) {
   lua_settop(L, 1);
   if (!lua_isnil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 1); /* {thresholds = overrides} in place of the argument */
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "thresholds");
+  lua_replace(L, 1);
   rp_mon_thresholds t;
-  readthresholds(L, 2, &t);
+  readthresholds(L, 1, &t);
   lua_newtable(L);
   for (int m = 0; m < RP_MON_N; m++) {
     if (isnan(t.t[m]))

@@ -236,8 +236,9 @@ int32_t rp_mon_sample(int32_t n, int32_t k, uint64_t seed, int32_t *out);
  * its time, version and reason are its first line's.  For a request of
  * user u at time t with items L:
  *   click      an event of a click type by u on an item of L at a time in
- *              [t, t + horizon]; an event that carries a request id (not
- *              empty) counts only for that request;
+ *              [t, t + horizon]; an event that carries the request id of
+ *              an impression counts only for that request (an empty or
+ *              unknown request id counts as none);
  *   conversion the same with the conversion types;
  *   hit        any event of the `hits` log (default: the feedback events)
  *              by u on an item of L in [t, t + hit_horizon] (prequential
@@ -295,9 +296,10 @@ typedef struct rp_mon_serving {
 /* Measures the serving logs: impressions imp (with a time column), feedback
  * events fb (time and event type columns) and the hits log (NULL: fb), all
  * on the same user and item maps.  Fills out (free with
- * rp_mon_serving_free, also after an error).  Cost: a sort of the requests
- * and, per event, the user's requests within the horizon times their
- * list length. */
+ * rp_mon_serving_free, also after an error).  Cost: the impression lines
+ * sorted by (user, item, time) within each user, then one binary search
+ * per event (plus the lines it reaches); memory about 50 bytes per
+ * impression line. */
 int rp_mon_serving_compute(const rp_events *imp, const rp_events *fb, const rp_events *hits,
                            const rp_mon_serving_opts *o, rp_mon_serving *out, rp_err *err);
 void rp_mon_serving_free(rp_mon_serving *s);

@@ -80,52 +80,66 @@ enum { F_CLICK = 1, F_CONV = 2, F_HIT = 4 };
 
 typedef struct request {
   int64_t time;
-  int64_t off; /* items[off .. off + n) */
-  int32_t user, n;
+  int32_t user, n;         /* n: impression lines */
   int32_t version, reason; /* codes, -1 when the column is absent */
   uint8_t flags;
 } request;
 
+/* One served item: the request it belongs to, at the request's time. */
+typedef struct line {
+  int64_t time;
+  int32_t item;
+  int32_t req;
+} line;
+
+/* The lines grouped by user (by_user: nusers + 1 offsets) and, within a
+ * user, sorted by (item, time, request): an event of user u on item x at
+ * time t reaches exactly the lines (u, x, t - horizon .. t), found by one
+ * binary search, whatever the number of the user's requests. */
 typedef struct reqset {
   request *r;
   int64_t nr;
-  int32_t *items;
-  int64_t *by_user; /* nusers + 1: requests sorted by (user, time), users' ranges */
-  int64_t *order;   /* nr: request indices in that order */
-  int64_t *of_code; /* request-id code -> request, -1 (NULL without the column) */
+  line *lines;
+  int64_t *by_user;
+  int32_t *of_code; /* request-id code -> request, -1 (NULL without the column) */
 } reqset;
 
 static void reqset_free(reqset *s) {
   rp_free(s->r);
-  rp_free(s->items);
+  rp_free(s->lines);
   rp_free(s->by_user);
-  rp_free(s->order);
   rp_free(s->of_code);
   memset(s, 0, sizeof *s);
 }
 
-static int by_user_time(const void *x, const void *y, void *base) {
-  const request *rs = base;
-  const request *a = &rs[*(const int64_t *)x], *b = &rs[*(const int64_t *)y];
-  if (a->user != b->user) return a->user < b->user ? -1 : 1;
+static int by_item_time(const void *x, const void *y) {
+  const line *a = x, *b = y;
+  if (a->item != b->item) return a->item < b->item ? -1 : 1;
   if (a->time != b->time) return a->time < b->time ? -1 : 1;
-  int64_t i = *(const int64_t *)x, j = *(const int64_t *)y;
-  return (i > j) - (i < j);
+  return (a->req > b->req) - (a->req < b->req);
 }
 
-/* Groups the impression lines into requests. */
+/* Groups the impression lines into requests and indexes them. */
 static int build_requests(const rp_events *imp, int rcol, int vcol, int scol, reqset *s,
                           rp_err *err) {
   int64_t n = imp->n;
-  int64_t *req_of_line = rp_malloc(((size_t)n + 1) * sizeof *req_of_line);
+  if (n >= INT32_MAX) return rp_errf(err, RP_EINVAL, "monitor: more than 2^31 impression lines");
+  int32_t nu = imp->users->n;
+  int32_t *req_of_line = rp_malloc(((size_t)n + 1) * sizeof *req_of_line);
   int32_t ncode = rcol >= 0 ? imp->context_dicts[rcol]->n : 0;
   s->of_code = rcol >= 0 ? rp_malloc(((size_t)ncode + 1) * sizeof *s->of_code) : NULL;
   s->r = rp_malloc(((size_t)n + 1) * sizeof *s->r);
-  if (!req_of_line || !s->r || (rcol >= 0 && !s->of_code)) goto nomem;
+  s->lines = rp_malloc(((size_t)n + 1) * sizeof *s->lines);
+  s->by_user = rp_calloc((size_t)nu + 2, sizeof *s->by_user);
+  if (!req_of_line || !s->r || !s->lines || !s->by_user || (rcol >= 0 && !s->of_code)) {
+    rp_free(req_of_line);
+    reqset_free(s);
+    return rp_enomem(err, "monitor requests");
+  }
   for (int32_t c = 0; c < ncode; c++) s->of_code[c] = -1;
-  int64_t nr = 0;
+  int32_t nr = 0;
   for (int64_t i = 0; i < n; i++) {
-    int64_t q;
+    int32_t q;
     if (rcol >= 0) {
       int32_t c = imp->context[rcol][i];
       if (s->of_code[c] < 0) s->of_code[c] = nr++, s->r[s->of_code[c]].n = 0;
@@ -146,59 +160,49 @@ static int build_requests(const rp_events *imp, int rcol, int vcol, int scol, re
     req_of_line[i] = q;
   }
   s->nr = nr;
-  /* the items of each request, contiguous */
-  s->items = rp_malloc(((size_t)n + 1) * sizeof *s->items);
-  s->order = rp_malloc(((size_t)nr + 1) * sizeof *s->order);
-  s->by_user = rp_calloc((size_t)imp->users->n + 2, sizeof *s->by_user);
-  if (!s->items || !s->order || !s->by_user) goto nomem;
-  int64_t off = 0;
-  for (int64_t q = 0; q < nr; q++) s->r[q].off = off, off += s->r[q].n, s->r[q].n = 0;
-  for (int64_t i = 0; i < n; i++) {
-    request *r = &s->r[req_of_line[i]];
-    s->items[r->off + r->n++] = imp->item[i];
+  /* lines per user (a request's lines are its first line's user's) */
+  for (int64_t i = 0; i < n; i++) s->by_user[s->r[req_of_line[i]].user + 1]++;
+  for (int32_t u = 0; u < nu; u++) s->by_user[u + 1] += s->by_user[u];
+  int64_t *cur = rp_malloc(((size_t)nu + 1) * sizeof *cur);
+  if (!cur) {
+    rp_free(req_of_line);
+    reqset_free(s);
+    return rp_enomem(err, "monitor requests");
   }
-  for (int64_t q = 0; q < nr; q++) s->order[q] = q, s->by_user[s->r[q].user + 1]++;
-  for (int32_t u = 0; u < imp->users->n; u++) s->by_user[u + 1] += s->by_user[u];
-  qsort_r(s->order, (size_t)nr, sizeof *s->order, by_user_time, s->r);
+  memcpy(cur, s->by_user, (size_t)nu * sizeof *cur);
+  for (int64_t i = 0; i < n; i++) {
+    const request *r = &s->r[req_of_line[i]];
+    s->lines[cur[r->user]++] = (line){r->time, imp->item[i], req_of_line[i]};
+  }
+  for (int32_t u = 0; u < nu; u++) {
+    int64_t a = s->by_user[u], b = s->by_user[u + 1];
+    if (b - a > 1) qsort(s->lines + a, (size_t)(b - a), sizeof *s->lines, by_item_time);
+  }
+  rp_free(cur);
   rp_free(req_of_line);
   return RP_OK;
-nomem:
-  rp_free(req_of_line);
-  reqset_free(s);
-  return rp_enomem(err, "monitor requests");
 }
 
-static int holds(const reqset *s, const request *r, int32_t item) {
-  for (int32_t j = 0; j < r->n; j++)
-    if (s->items[r->off + j] == item) return 1;
-  return 0;
-}
-
-/* Marks flag on the requests event e of log ev reaches.  rid_req: the
- * request e names (-1: none). */
+/* Marks flag on the requests event e of log ev reaches: the user's lines of
+ * the event's item from horizon seconds before it up to it; only request
+ * q when q >= 0 (the request the event names). */
 static void attribute(reqset *s, const rp_events *ev, int64_t e, int64_t horizon, uint8_t flag,
-                      int64_t rid_req) {
+                      int64_t q) {
   int32_t u = ev->user[e], item = ev->item[e];
-  int64_t t = ev->time[e];
-  if (rid_req >= 0) {
-    request *r = &s->r[rid_req];
-    if (r->user == u && t >= r->time && t - r->time <= horizon && holds(s, r, item))
-      r->flags |= flag;
-    return;
-  }
-  int64_t lo = s->by_user[u], hi = s->by_user[u + 1];
-  /* the first of the user's requests with time >= t - horizon */
-  while (lo < hi) {
+  int64_t t = ev->time[e], from = t - horizon;
+  int64_t lo = s->by_user[u], hi = s->by_user[u + 1], end = hi;
+  while (lo < hi) { /* the first line >= (item, from) */
     int64_t mid = lo + (hi - lo) / 2;
-    if (s->r[s->order[mid]].time < t - horizon)
+    const line *l = &s->lines[mid];
+    if (l->item < item || (l->item == item && l->time < from))
       lo = mid + 1;
     else
       hi = mid;
   }
-  for (int64_t k = lo; k < s->by_user[u + 1]; k++) {
-    request *r = &s->r[s->order[k]];
-    if (r->time > t) break;
-    if (holds(s, r, item)) r->flags |= flag;
+  for (int64_t k = lo; k < end; k++) {
+    const line *l = &s->lines[k];
+    if (l->item != item || l->time > t) break;
+    if (q < 0 || l->req == q) s->r[l->req].flags |= flag;
   }
 }
 
