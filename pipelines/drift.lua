@@ -306,7 +306,7 @@ if cfg.report and cfg.report ~= "" then
   f:write("now,comparison,measure,column,value,threshold,direction,alert\n")
   for _, row in ipairs(rows) do
     f:write(("%d,%s,%s,%s,%.17g,%s,%s,%s\n"):format(now, row.comparison, row.measure,
-      row.column or "", row.value, row.threshold == false and "" or ("%.17g"):format(row.threshold),
+      row.column or "", row.value, row.threshold == false and "" or ("%.15g"):format(row.threshold),
       directions[row.measure], tostring(row.alert)))
   end
   f:close()

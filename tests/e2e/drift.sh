@@ -123,6 +123,40 @@ grep -q ',serving,ctr_drop,,0.8[0-9]*,0.25,above,true$' "$tmp/drop.csv" || fail 
 grep -q 'serving version 3 .* ctr 0.1000' "$tmp/drop.out" || fail "drop: the by-version line"
 grep -q 'warn: drift alert (serving): ctr_drop 0.8 > 0.25' "$tmp/drop.err" || fail "drop: alert not logged"
 
+# two models' answers: a retrain with another seed stays close; a model
+# trained with the item ids shuffled does not (the broken candidate)
+"$BIN" run - "$tmp/shop/events.csv.gz" "$tmp" <<'EOF' || fail "training the models"
+local rp = require "recpipe"
+local path, dir = arg[1], arg[2]
+local ev = rp.io.read_events(path, { user = "user_id", item = "item_id", time = "timestamp",
+  event = "event", weights = { purchase = 5, addtocart = 3, view = 1 } })
+local train = ev:where { to = "2024-02-19" }:to_matrix()
+local o = { factors = 16, iterations = 8, seed = 1 }
+rp.als.train(train, o):save(dir .. "/a.rpa")
+o.seed = 2
+rp.als.train(train, o):save(dir .. "/b.rpa")
+local ids, list = train.items:ids(), {}
+for u, row in pairs(train:totable()) do
+  for i, v in pairs(row) do
+    local k = train.items:index(i)
+    list[#list + 1] = { u, ids[(k * 7919) % #ids + 1], v }
+  end
+end
+rp.als.train(rp.sparse.from_triplets(list), o):save(dir .. "/shuffled.rpa")
+EOF
+for case in b shuffled; do
+  "$BIN" run --quiet examples/drift.yaml data.path="$tmp/shop/events.csv.gz" now=2024-02-26 \
+    models.reference="$tmp/a.rpa" models.current="$tmp/$case.rpa" models.users=500 \
+    report="$tmp/models-$case.csv" >/dev/null 2>"$tmp/models-$case.err"
+  rc=$?
+  echo "models a vs $case: exit $rc, $(grep ',models,jaccard,' "$tmp/models-$case.csv")"
+  [ $case = b ] && [ $rc -ne 0 ] && fail "a retrain alerts: $(cat "$tmp/models-$case.err")"
+  [ $case = shuffled ] && [ $rc -ne 2 ] && fail "the shuffled model does not alert"
+done
+grep -q ',models,jaccard,,[0-9.e-]*,0.2,below,true$' "$tmp/models-shuffled.csv" ||
+  fail "shuffled: no jaccard alert"
+grep -q ',models,rbo,,[0-9.e-]*,0.3,below,false$' "$tmp/models-b.csv" || fail "retrain: rbo row"
+
 # the registry (rp.registry, when this recpipe has it)
 if echo 'os.exit(require("recpipe").registry and 0 or 3)' | "$BIN" run - 2>/dev/null; then
   "$BIN" run --quiet examples/drift.yaml data.path="$tmp/shop/events.csv.gz" now=2024-03-11 \
