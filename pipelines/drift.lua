@@ -278,10 +278,11 @@ local function thr(row)
 end
 print(("Drift check at %s UTC: last %g days from %s (%d events)"):format(iso(now), cfg.window_days,
   iso(last_from), #last))
-print(("%-10s %-26s %12s  %-12s"):format("against", "measure", "value", "threshold"))
+print(("%-10s %-26s %12s  %s"):format("against", "measure", "value", "threshold"))
 for _, row in ipairs(rows) do
-  print(("%-10s %-26s %12.4f  %-12s%s"):format(row.comparison, key(row), row.value, thr(row),
-    row.alert and "  ALERT" or ""))
+  local text = ("%-10s %-26s %12.4f  %-12s%s"):format(row.comparison, key(row), row.value,
+    thr(row), row.alert and "  ALERT" or "")
+  print((text:gsub("%s+$", "")))
 end
 if cfg.serving and checks[#checks][1] == "serving" then
   local r = checks[#checks][2]

@@ -48,6 +48,19 @@ grep -q '^1710115200,previous,new_users,,[0-9.e-]*,,above,false$' "$tmp/w10.csv"
   fail "new_users against the previous week is reported with its threshold off"
 grep -q 'context_tv\[country\]' "$tmp/w10.out" || fail "context columns in the printed table"
 
+# the README's sample output (Drift checks) is what the check prints on the
+# full-size log of the guide
+"$BIN" run --quiet examples/generate.lua out="$tmp/full" days=112 events=200000 \
+  shift.at=2024-03-06 >/dev/null 2>&1 || fail "generate the full-size log"
+"$BIN" run --quiet examples/drift.yaml data.path="$tmp/full/events.csv.gz" now=2024-03-11 \
+  report= >"$tmp/full.out" 2>/dev/null
+[ $? -eq 2 ] || fail "the guide's check does not exit 2"
+awk '/^### Drift checks/ { on = 1 } on && /^```sh$/ { insh = 1; next } insh && /^```$/ { insh = 0; next }
+     on && !insh && /^```$/ { if (inb) exit; inb = 1; next } inb { print }' README.md >"$tmp/sample"
+[ "$(wc -l <"$tmp/sample")" -gt 25 ] || fail "README drift sample not found"
+cmp -s "$tmp/sample" "$tmp/full.out" || fail "README drift sample differs from the output:
+$(diff "$tmp/sample" "$tmp/full.out" | head -10)"
+
 # thresholds and config keys are checked before any work
 "$BIN" run --quiet examples/drift.yaml data.path="$tmp/shop/events.csv.gz" now=2024-03-11 \
   thresholds.previous.item_psi=1 thresholds.train.item_psi=1 thresholds.previous.item_tv=false \
