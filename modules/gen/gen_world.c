@@ -243,13 +243,14 @@ static void build_budgets(gen_world *w) {
 }
 
 /* Per-day cumulative mass over clusters for draws from the whole
- * catalogue: cluster c weighs its popularity mass times its drift. */
-static void build_gcdf(gen_world *w) {
+ * catalogue into gcdf: cluster c weighs its popularity mass cmass[c] times
+ * its drift (times tilt[c] when tilt is given: the taste shift). */
+static void build_gcdf(gen_world *w, const double *cmass, const double *tilt, double *gcdf) {
   for (int32_t d = 0; d < w->ndays; d++) {
     double acc = 0;
     for (int32_t c = 0; c < w->K; c++) {
-      acc += w->cmass[c] * w->drift[(size_t)d * w->K + c];
-      w->gcdf[(size_t)d * w->K + c] = acc;
+      acc += cmass[c] * (tilt ? tilt[c] : 1.0) * w->drift[(size_t)d * w->K + c];
+      gcdf[(size_t)d * w->K + c] = acc;
     }
   }
 }
@@ -315,13 +316,7 @@ static int build_shift(gen_world *w, int32_t *work) {
     w->s_uc2[u] = (c1 + 1 + (int32_t)rp_rng_below(&ru, (uint64_t)w->K - 1)) % w->K;
     w->s_changed[u] = 1;
   }
-  for (int32_t d = 0; d < w->ndays; d++) {
-    double acc = 0;
-    for (int32_t c = 0; c < w->K; c++) {
-      acc += w->s_cmass[c] * w->s_tilt[c] * w->drift[(size_t)d * w->K + c];
-      w->s_gcdf[(size_t)d * w->K + c] = acc;
-    }
-  }
+  build_gcdf(w, w->s_cmass, w->s_tilt, w->s_gcdf);
   rp_free(weights);
   return 1;
 }
@@ -342,7 +337,7 @@ int gen_world_build(gen_world *w, const rp_gen_opts *o, rp_err *err) {
   build_items(w, work);
   build_users(w);
   build_budgets(w);
-  build_gcdf(w);
+  build_gcdf(w, w->cmass, NULL, w->gcdf);
   if (o->shift_at >= 0 && !build_shift(w, work)) goto nomem;
   rp_free(work);
   return RP_OK;

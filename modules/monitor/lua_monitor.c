@@ -55,6 +55,14 @@ static void setnum(lua_State *L, const char *key, double v) {
   lua_setfield(L, -2, key);
 }
 
+/* a threshold: the number, or false when off */
+static void pushthreshold(lua_State *L, double t) {
+  if (isnan(t))
+    lua_pushboolean(L, 0);
+  else
+    lua_pushnumber(L, t);
+}
+
 static void setint(lua_State *L, const char *key, int64_t v) {
   lua_pushinteger(L, (lua_Integer)v);
   lua_setfield(L, -2, key);
@@ -81,10 +89,7 @@ static void push_checks(lua_State *L, const rp_mon_value *v, int n, const rp_mon
   lua_newtable(L);
   for (int m = 0; m < RP_MON_N; m++) {
     if (rp_mon_measure(m)->family != family) continue;
-    if (isnan(t->t[m]))
-      lua_pushboolean(L, 0);
-    else
-      lua_pushnumber(L, t->t[m]);
+    pushthreshold(L, t->t[m]);
     lua_setfield(L, -2, rp_mon_measure(m)->name);
   }
   lua_setfield(L, -2, "thresholds");
@@ -127,10 +132,7 @@ static int monitor_measures(lua_State *L) {
     lua_setfield(L, -2, "family");
     lua_pushstring(L, rp_mon_direction_name(m->direction));
     lua_setfield(L, -2, "direction");
-    if (isnan(m->def))
-      lua_pushboolean(L, 0);
-    else
-      lua_pushnumber(L, m->def);
+    pushthreshold(L, m->def);
     lua_setfield(L, -2, "default");
     lua_pushstring(L, m->what);
     lua_setfield(L, -2, "what");
@@ -151,10 +153,7 @@ static int monitor_thresholds(lua_State *L) {
   readthresholds(L, 1, &t);
   lua_newtable(L);
   for (int m = 0; m < RP_MON_N; m++) {
-    if (isnan(t.t[m]))
-      lua_pushboolean(L, 0);
-    else
-      lua_pushnumber(L, t.t[m]);
+    pushthreshold(L, t.t[m]);
     lua_setfield(L, -2, rp_mon_measure(m)->name);
   }
   return 1;
