@@ -3,6 +3,8 @@
  */
 #include "rpl.h"
 
+#include "iotext.h"
+
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -636,4 +638,20 @@ int rpL_nilmsg(lua_State *L, const char *fmt, int idx) {
   lua_pushnil(L);
   lua_pushfstring(L, fmt, id);
   return 2;
+}
+
+/* ---- times ------------------------------------------------------------------- */
+int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field) {
+  if (lua_type(L, vidx) == LUA_TNUMBER) {
+    if (lua_isinteger(L, vidx)) return lua_tointeger(L, vidx);
+    double d = floor(lua_tonumber(L, vidx));
+    if (d >= -9.2e18 && d <= 9.2e18) return (int64_t)d;
+  } else if (lua_type(L, vidx) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, vidx, &n);
+    int64_t t;
+    if (rp_parse_time_slow(s, n, RP_TIME_SECONDS, &t) == RP_PARSE_OK) return t;
+  }
+  return rpL_fielderror(L, idx, field, "must be Unix seconds or ISO 8601 text, got %s",
+                        luaL_tolstring(L, vidx, NULL));
 }

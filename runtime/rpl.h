@@ -149,6 +149,11 @@ int rpL_getopt(lua_State *L, int idx, const char *field);
 int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A time at stack index vidx for field of the options at idx: integer
+ * Unix seconds, a number (floored) or ISO 8601 text; raises a field error
+ * naming field otherwise. */
+int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field);
+
 /* ---- memory ---------------------------------------------------------------- */
 /* A scratch array of count (at least 1) elements of size bytes, in a
  * userdata pushed on the stack: the GC frees it, so a Lua error cannot

@@ -370,22 +370,6 @@ static int events_filter(lua_State *L) {
 }
 
 /* ---- Events: where (fast C filters) ------------------------------------------------ */
-/* a time bound: integer seconds, a number (floored) or ISO 8601 text */
-static int64_t checktime(lua_State *L, int idx, int vidx, const char *field) {
-  if (lua_type(L, vidx) == LUA_TNUMBER) {
-    if (lua_isinteger(L, vidx)) return lua_tointeger(L, vidx);
-    double d = floor(lua_tonumber(L, vidx));
-    if (d >= -9.2e18 && d <= 9.2e18) return (int64_t)d;
-  } else if (lua_type(L, vidx) == LUA_TSTRING) {
-    size_t n;
-    const char *s = lua_tolstring(L, vidx, &n);
-    int64_t t;
-    if (rp_parse_time_slow(s, n, RP_TIME_SECONDS, &t) == RP_PARSE_OK) return t;
-  }
-  return rpL_fielderror(L, idx, field, "must be Unix seconds or ISO 8601 text, got %s",
-                        luaL_tolstring(L, vidx, NULL));
-}
-
 /* a mask over map m from field `field` (one value or a list); strict:
  * values not in m are an error, else they are ignored */
 static uint8_t *checkmask(lua_State *L, int idx, const char *field, const rp_idmap *m, int strict) {
@@ -436,8 +420,9 @@ static int events_where(lua_State *L) {
   rpL_checkopts(L, 2, known);
   rp_events_filter w;
   memset(&w, 0, sizeof w);
-  if (rpL_getopt(L, 2, "from") != LUA_TNIL) w.has_from = 1, w.from = checktime(L, 2, -1, "from");
-  if (rpL_getopt(L, 2, "to") != LUA_TNIL) w.has_to = 1, w.to = checktime(L, 2, -1, "to");
+  if (rpL_getopt(L, 2, "from") != LUA_TNIL)
+    w.has_from = 1, w.from = rpL_checktime(L, 2, -1, "from");
+  if (rpL_getopt(L, 2, "to") != LUA_TNIL) w.has_to = 1, w.to = rpL_checktime(L, 2, -1, "to");
   if ((w.has_from || w.has_to) && !ev->time)
     return luaL_error(L, "where: the log has no time column (read it with the 'time' option)");
   if (rpL_getopt(L, 2, "events") != LUA_TNIL) {
@@ -537,7 +522,7 @@ static int events_to_matrix(lua_State *L) {
   int64_t now = 0, *nowp = NULL;
   if (rpL_getopt(L, 2, "now") != LUA_TNIL) {
     if (!(hl > 0)) return rpL_fielderror(L, 2, "now", "needs half_life_days");
-    now = checktime(L, 2, -1, "now");
+    now = rpL_checktime(L, 2, -1, "now");
     nowp = &now;
   }
   if (hl > 0 && !ev->time)
@@ -767,8 +752,30 @@ static int io_read_events(lua_State *L) {
   return 2;
 }
 
+/* rp.io.concat{ev1, ev2, ...} -> Events (rp_events_concat) */
+static int io_concat(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= INT32_MAX, 1, "a non-empty list of recpipe.Events expected");
+  rp_events **parts = rpL_scratch(L, (size_t)n, sizeof *parts);
+  for (lua_Integer k = 1; k <= n; k++) {
+    lua_rawgeti(L, 1, k);
+    if (!(parts[k - 1] = rpL_testobj(L, -1, RP_EVENTS_T)))
+      return luaL_argerror(
+          L, 1,
+          lua_pushfstring(L, "item %I is a %s, not a recpipe.Events", k, luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
+  rp_err err;
+  rp_events *ev = rp_events_concat(parts, (int)n, &err);
+  if (!ev) return rpL_error(L, &err);
+  rpL_pushevents(L, ev);
+  rpL_gcpressure(L);
+  return 1;
+}
+
 static const luaL_Reg io_funcs[] = {
-    {"read_events", io_read_events}, {"idmap", io_idmap}, {NULL, NULL}};
+    {"read_events", io_read_events}, {"idmap", io_idmap}, {"concat", io_concat}, {NULL, NULL}};
 
 int luaopen_recpipe_io(lua_State *L);
 int luaopen_recpipe_io(lua_State *L) {

@@ -18,7 +18,7 @@ local rp = {
 }
 
 local modules = { "io", "sparse", "gen", "als", "split", "metrics", "baseline",
-                  "hybrid", "cache", "serve" }
+                  "hybrid", "cache", "serve", "monitor" }
 for _, name in ipairs(modules) do
   if package.preload["recpipe." .. name] then
     rp[name] = require("recpipe." .. name)

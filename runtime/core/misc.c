@@ -7,6 +7,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,4 +170,16 @@ int rp_cmp_i32(const void *a, const void *b) {
 int rp_cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return (x > y) - (x < y);
+}
+
+double rp_gini(const int64_t *counts, int64_t n, int64_t *tmp) {
+  if (n <= 0) return (double)NAN;
+  memcpy(tmp, counts, (size_t)n * sizeof *tmp);
+  qsort(tmp, (size_t)n, sizeof *tmp, rp_cmp_i64);
+  double num = 0, tot = 0;
+  for (int64_t i = 0; i < n; i++) {
+    num += (2.0 * (double)(i + 1) - (double)n - 1) * (double)tmp[i];
+    tot += (double)tmp[i];
+  }
+  return tot > 0 ? num / ((double)n * tot) : 0.0;
 }

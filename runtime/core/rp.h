@@ -100,6 +100,11 @@ int rp_threads(int req);
 /* qsort/bsearch comparators of int32_t and int64_t, ascending */
 int rp_cmp_i32(const void *a, const void *b);
 int rp_cmp_i64(const void *a, const void *b);
+/* Gini index of counts[0..n): sum_i (2i - n - 1) c_(i) / (n sum c) over the
+ * counts in ascending order (i from 1): 0 when all are equal (or all 0),
+ * (n - 1)/n when one holds everything; NAN when n is 0.  tmp: room for n
+ * (the sorted copy). */
+double rp_gini(const int64_t *counts, int64_t n, int64_t *tmp);
 
 #define RP_ALWAYS(x) (x)
 #define RP_NEVER(x) (x)

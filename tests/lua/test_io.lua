@@ -427,4 +427,31 @@ T.case("read_events: bad arguments", function()
     "shop.csv:2: column 'type': cannot parse 'view' as a number")
 end)
 
+T.case("concat: several logs on one pair of maps", function()
+  local p1 = T.write(dir .. "/day1.csv", "user_id,item_id,event,ts,device,rid\nu1,i1,view,10,mobile,r1\nu2,i2,buy,11,tablet,r2\n")
+  local p2 = T.write(dir .. "/day2.csv", "user_id,item_id,event,ts,rid\nu3,i1,click,20,r9\nu1,i3,view,21,\n")
+  local O = { user = "user_id", item = "item_id", event = "event", time = "ts" }
+  local a = rp.io.read_events(p1, { user = "user_id", item = "item_id", event = "event",
+    time = "ts", context = { "device", "rid" } })
+  local b = rp.io.read_events(p2, { user = "user_id", item = "item_id", event = "event",
+    time = "ts", context = { "rid" }, users = a.users, items = a.items })
+  local c = rp.io.concat { a, b }
+  T.eq(#c, 4)
+  T.ok(c.users == a.users and c.items == a.items, "the maps are shared")
+  T.same(c:context_names(), { "rid" }, "only the columns every log has")
+  T.same(c:event_types(), { "view", "buy", "click" })
+  T.same(c:row(3), { user = "u3", item = "i1", value = 1, time = 20, event = "click", rid = "r9" })
+  T.eq(c:row(4).rid, "")
+  T.eq(c:row(2).event, "buy")
+  T.eq(#rp.io.concat { a }, 2)
+  local untimed = rp.io.read_events(p2, { user = "user_id", item = "item_id", users = a.users,
+    items = a.items })
+  T.ok(not rp.io.concat({ a, untimed }):has_time(), "a time column only when all have one")
+  T.errors(function() rp.io.concat {} end, "a non-empty list of recpipe.Events expected")
+  T.errors(function() rp.io.concat { a, 5 } end, "item 2 is a number, not a recpipe.Events")
+  T.errors(function() rp.io.concat(a) end, "table expected")
+  T.errors(function() rp.io.concat { a, (rp.io.read_events(p2, O)) } end,
+    "concat: log 2 is not on the first log's user and item maps")
+end)
+
 T.done()
