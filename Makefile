@@ -10,11 +10,12 @@ BUILDDIR ?= build
 BUILD := $(BUILDDIR)
 SAN ?= 0
 MARCH ?= native
-CORE_PKGS := openblas zlib
+CORE_PKGS := openblas zlib sqlite3
 HOST_PKGS := lua5.4 yaml-0.1
 PKGS := $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
-DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config
+DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
+            libsqlite3-dev chromium
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
