@@ -39,7 +39,7 @@ HOST_LIBS = $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-INC := -Iruntime -Iruntime/core $(patsubst %,-I%,$(wildcard modules/*))
+INC := -Iruntime -Iruntime/core -Iruntime/schedule $(patsubst %,-I%,$(wildcard modules/*))
 # core objects and unit tests see no Lua headers: a core file that includes
 # lua.h does not compile (make lint says so too)
 CFLAGS_CORE = $(CSTD) $(OPT) $(WARN) -fopenmp $(INC) $(CORE_CFLAGS) $(CFLAGS)
@@ -47,10 +47,14 @@ CFLAGS_HOST = $(CFLAGS_CORE) $(HOST_CFLAGS)
 LIBS_CORE = -fopenmp $(SANLD) $(CORE_LIBS) -lm -lpthread $(LDFLAGS)
 LIBS_HOST = $(LIBS_CORE) $(HOST_LIBS)
 
+# runtime/schedule: plain-C parts in the core library (unit-tested), the
+# command (schedule.c, which reads YAML through the host) in the binary
+SCHED_CLI := runtime/schedule/schedule.c
 CORE_SRC := $(wildcard runtime/core/*.c) \
+            $(filter-out $(SCHED_CLI),$(wildcard runtime/schedule/*.c)) \
             $(filter-out $(wildcard modules/*/lua_*.c),$(wildcard modules/*/*.c))
 BIND_SRC := $(wildcard modules/*/lua_*.c)
-HOST_SRC := $(wildcard runtime/*.c)
+HOST_SRC := $(wildcard runtime/*.c) $(SCHED_CLI)
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC))
 BIND_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(BIND_SRC))
 HOST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HOST_SRC))
@@ -152,7 +156,7 @@ lint:
 	@sh tests/lint.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c)
+	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h runtime/schedule/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c)
 
 # ---- install ----------------------------------------------------------------
 install: all

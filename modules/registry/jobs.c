@@ -32,7 +32,7 @@ static int running_runs(rp_registry *r, const char *name, int *n, rp_err *err) {
 int rp_registry_job_state(rp_registry *r, const char *name, rp_job_state *s, rp_err *err) {
   memset(s, 0, sizeof *s);
   s->slot = s->retry_at = s->last_end = RP_NAN_;
-  if (rp_reg_check_name("job", name, err)) return err->status;
+  if (rp_registry_check_name("job", name, err)) return err->status;
   int rc = RP_OK;
   if (!r->readonly) {
     if (rp_reg_begin(r, err)) return err->status;
@@ -88,7 +88,7 @@ int rp_registry_job_start(rp_registry *r, const char *name, double slot, const c
                           const char *config, int64_t *run, int *busy, rp_err *err) {
   *busy = 0;
   *run = 0;
-  if (rp_reg_writable(r, "start a job", err) || rp_reg_check_name("job", name, err))
+  if (rp_reg_writable(r, "start a job", err) || rp_registry_check_name("job", name, err))
     return err->status;
   if (isnan(slot)) return rp_errf(err, RP_EINVAL, "job '%s': no slot to start", name);
   double now;
@@ -131,7 +131,7 @@ int rp_registry_job_start(rp_registry *r, const char *name, double slot, const c
 
 int rp_registry_job_finish(rp_registry *r, const char *name, int64_t run, int ok,
                            const char *message, int retries, double backoff, rp_err *err) {
-  if (rp_reg_writable(r, "finish a job", err) || rp_reg_check_name("job", name, err))
+  if (rp_reg_writable(r, "finish a job", err) || rp_registry_check_name("job", name, err))
     return err->status;
   if (retries < 0 || isnan(backoff) || backoff < 0)
     return rp_errf(err, RP_EINVAL, "job '%s': retries and backoff must be >= 0", name);

@@ -84,7 +84,7 @@ int rp_registry_register(rp_registry *r, const char *name, const char *path, con
                          int64_t *version, rp_err *err) {
   rp_model_spec none = {0};
   if (!s) s = &none;
-  if (rp_reg_writable(r, "register a model", err) || rp_reg_check_name("model", name, err))
+  if (rp_reg_writable(r, "register a model", err) || rp_registry_check_name("model", name, err))
     return err->status;
   if (!path || !*path) return rp_errf(err, RP_EINVAL, "register: no model file given");
   for (int i = 0; i < s->nmetrics; i++)
@@ -204,7 +204,7 @@ static int live_version(rp_registry *r, const char *name, int64_t *version, rp_e
 
 int rp_registry_live(rp_registry *r, const char *name, int64_t *version, char **path, rp_err *err) {
   if (path) *path = NULL;
-  if (rp_reg_check_name("model", name, err)) return err->status;
+  if (rp_registry_check_name("model", name, err)) return err->status;
   /* one read transaction: the pointer and the file name agree */
   if (sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
     return rp_reg_error(r, err, "reading");
@@ -244,7 +244,7 @@ static int set_live(rp_registry *r, const char *name, int64_t version, double no
 
 int rp_registry_promote(rp_registry *r, const char *name, int64_t version, const rp_promotion *p,
                         rp_err *err) {
-  if (rp_reg_writable(r, "promote", err) || rp_reg_check_name("model", name, err))
+  if (rp_reg_writable(r, "promote", err) || rp_registry_check_name("model", name, err))
     return err->status;
   if (!p || p->action < RP_PROMO_INITIAL || p->action > RP_PROMO_REFUSE)
     return rp_errf(err, RP_EINVAL, "promote: action must be initial, promote or refuse");
@@ -277,7 +277,7 @@ int rp_registry_promote(rp_registry *r, const char *name, int64_t version, const
 
 int rp_registry_rollback(rp_registry *r, const char *name, int64_t to, const char *reason,
                          int64_t run, int64_t *version, rp_err *err) {
-  if (rp_reg_writable(r, "roll back", err) || rp_reg_check_name("model", name, err))
+  if (rp_reg_writable(r, "roll back", err) || rp_registry_check_name("model", name, err))
     return err->status;
   double now;
   if (rp_registry_now(&now, err) || rp_reg_begin(r, err)) return err->status;

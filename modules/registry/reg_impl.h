@@ -59,7 +59,5 @@ double rp_reg_col_double(sqlite3_stmt *st, int i);
 /* Marks dead owners' running runs failed (inside a transaction the caller
  * holds); job: only the runs of this job (NULL: all). */
 int rp_reg_recover_locked(rp_registry *r, const char *job, int *n, rp_err *err);
-/* Checks a model or job name (letters, digits, '_', '-', '.'). */
-int rp_reg_check_name(const char *what, const char *name, rp_err *err);
 
 #endif

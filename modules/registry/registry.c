@@ -120,7 +120,7 @@ double rp_reg_col_double(sqlite3_stmt *st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL ? RP_NAN_ : sqlite3_column_double(st, i);
 }
 
-int rp_reg_check_name(const char *what, const char *name, rp_err *err) {
+int rp_registry_check_name(const char *what, const char *name, rp_err *err) {
   size_t n = name ? strlen(name) : 0;
   if (n == 0 || n > 64 || name[0] == '.')
     return rp_errf(err, RP_EINVAL,

@@ -72,6 +72,10 @@ int rp_registry_now(double *t, rp_err *err);
  * seconds: what RECPIPE_NOW and --now accept. */
 int rp_registry_parse_time(const char *s, double *t, rp_err *err);
 
+/* Checks a model or job name: 1 to 64 letters, digits, '_', '-', '.', not
+ * starting with '.' (names become file names).  what: "model", "job". */
+int rp_registry_check_name(const char *what, const char *name, rp_err *err);
+
 /* ---- runs ------------------------------------------------------------------- */
 typedef struct rp_run_spec {
   const char *pipeline; /* the script or pipeline name (required) */
