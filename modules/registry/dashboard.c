@@ -25,6 +25,9 @@
 
 #include "iotext.h"
 
+/* appends a string literal */
+#define LIT(b, s) rp_buf_add((b), (s), sizeof(s) - 1)
+
 #define MAX_POINTS 400
 #define W 760
 #define H 230
@@ -46,19 +49,19 @@ static void esc(rp_buf *b, const char *s) {
   for (const char *p = s; *p; p++) {
     switch (*p) {
       case '&':
-        rp_buf_add(b, "&amp;", 5);
+        LIT(b, "&amp;");
         break;
       case '<':
-        rp_buf_add(b, "&lt;", 4);
+        LIT(b, "&lt;");
         break;
       case '>':
-        rp_buf_add(b, "&gt;", 4);
+        LIT(b, "&gt;");
         break;
       case '"':
-        rp_buf_add(b, "&quot;", 6);
+        LIT(b, "&quot;");
         break;
       case '\'':
-        rp_buf_add(b, "&#39;", 5);
+        LIT(b, "&#39;");
         break;
       default:
         rp_buf_add(b, p, 1);
@@ -179,7 +182,7 @@ static void chart(rp_buf *b, const char *id, const char *ylabel, const pt *p, in
                 "text-anchor=\"middle\">",
                 (H - MB + MT) / 2, (H - MB + MT) / 2);
   esc(b, ylabel);
-  rp_buf_add(b, "</text>", 7);
+  LIT(b, "</text>");
   if (!isnan(threshold)) {
     char t[32];
     fmt_num(threshold, t, sizeof t);
@@ -191,9 +194,9 @@ static void chart(rp_buf *b, const char *id, const char *ylabel, const pt *p, in
                   t);
   }
   if (line && n > 1) {
-    rp_buf_add(b, "<polyline class=\"series\" points=\"", 34);
+    LIT(b, "<polyline class=\"series\" points=\"");
     for (int i = 0; i < n; i++) rp_buf_printf(b, "%.1f,%.1f ", PX(p[i].x), PY(p[i].y));
-    rp_buf_add(b, "\"/>", 3);
+    LIT(b, "\"/>");
   }
   for (int i = 0; i < n; i++) {
     if (!isnan(p[i].lo) && !isnan(p[i].hi))
@@ -205,9 +208,9 @@ static void chart(rp_buf *b, const char *id, const char *ylabel, const pt *p, in
                   classes[p[i].cls], PX(p[i].x), PY(p[i].y), p[i].y, p[i].x,
                   p[i].data[0] ? " " : "", p[i].data);
     esc(b, p[i].tip);
-    rp_buf_add(b, "</title></circle>", 17);
+    LIT(b, "</title></circle>");
   }
-  rp_buf_add(b, "</svg>\n", 7);
+  LIT(b, "</svg>\n");
 #undef PX
 #undef PY
 }
@@ -305,7 +308,7 @@ static int live_section(rp_registry *r, rp_buf *b, rp_err *err) {
                                  "l.version ORDER BY l.name",
                                  NULL);
   if (!st) return err->status;
-  rp_buf_add(b, "<section id=\"live\"><h2>Live models</h2>", 39);
+  LIT(b, "<section id=\"live\"><h2>Live models</h2>");
   int n = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (!n++)
@@ -315,16 +318,16 @@ static int live_section(rp_registry *r, rp_buf *b, rp_err *err) {
     char since[40], created[40];
     fmt_time(rp_reg_col_double(st, 2), since, sizeof since, 0);
     fmt_time(rp_reg_col_double(st, 5), created, sizeof created, 0);
-    rp_buf_add(b, "<tr class=\"live\" data-name=\"", 28);
+    LIT(b, "<tr class=\"live\" data-name=\"");
     esc(b, col_text(st, 0));
     rp_buf_printf(b, "\" data-version=\"%lld\"><td>", (long long)sqlite3_column_int64(st, 1));
     esc(b, col_text(st, 0));
     rp_buf_printf(b, "</td><td class=\"num\">%lld</td><td>%s</td><td>%s</td><td>",
                   (long long)sqlite3_column_int64(st, 1), since, created);
     version_metrics(r, sqlite3_column_int64(st, 3), b);
-    rp_buf_add(b, "</td><td>", 9);
+    LIT(b, "</td><td>");
     esc(b, col_text(st, 4));
-    rp_buf_add(b, "</td></tr>", 10);
+    LIT(b, "</td></tr>");
   }
   sqlite3_finalize(st);
   rp_buf_printf(b, "%s</section>\n",
@@ -355,7 +358,7 @@ static void chart_metric(rp_registry *r, const char *name, char *out, size_t n) 
 
 static int versions_section(rp_registry *r, rp_buf *b, pt *pts, rp_err *err) {
   static const char *const cls[] = {"registered", "promoted", "refused", "live"};
-  rp_buf_add(b, "<section id=\"versions\"><h2>Model versions</h2>", 46);
+  LIT(b, "<section id=\"versions\"><h2>Model versions</h2>");
   rp_buf_printf(b,
                 "<p class=\"legend\"><span><i class=\"dot\" style=\"background:#2ca02c;"
                 "outline:1px solid #000\"></i>live</span><span><i class=\"dot\" "
@@ -407,15 +410,15 @@ static int versions_section(rp_registry *r, rp_buf *b, pt *pts, rp_err *err) {
                cls[p->cls]);
     }
     sqlite3_finalize(st);
-    rp_buf_add(b, "<h3>", 4);
+    LIT(b, "<h3>");
     esc(b, name);
     rp_buf_printf(b, " <span class=\"muted\">%d versions, %s</span></h3>", nv,
                   metric[0] ? metric : "no metrics recorded");
-    rp_buf_add(b, "<div class=\"model\" data-name=\"", 30);
+    LIT(b, "<div class=\"model\" data-name=\"");
     esc(b, name);
     rp_buf_printf(b, "\" data-metric=\"%s\">", metric);
     if (n) chart(b, "versions", metric, pts, n, RP_NAN_, 1, cls);
-    rp_buf_add(b, "</div>", 6);
+    LIT(b, "</div>");
   }
   sqlite3_finalize(names);
   rp_buf_printf(b, "%s</section>\n", any ? "" : "<p class=\"muted\">No model registered.</p>");
@@ -428,7 +431,7 @@ static int promotions_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) 
                                  "lo, hi, t, run FROM promotions ORDER BY id DESC LIMIT ?1",
                                  "i", (int64_t)rows);
   if (!st) return err->status;
-  rp_buf_add(b, "<section id=\"promotions\"><h2>Promotions and refusals</h2>", 57);
+  LIT(b, "<section id=\"promotions\"><h2>Promotions and refusals</h2>");
   int n = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (!n++)
@@ -448,7 +451,7 @@ static int promotions_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) 
                   (long long)sqlite3_column_int64(st, 2));
     if (sqlite3_column_type(st, 3) != SQLITE_NULL)
       rp_buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, 3));
-    rp_buf_add(b, "</td><td>", 9);
+    LIT(b, "</td><td>");
     if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
       fmt_num(rp_reg_col_double(st, 6), d, sizeof d);
       fmt_num(rp_reg_col_double(st, 7), lo, sizeof lo);
@@ -456,9 +459,9 @@ static int promotions_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) 
       esc(b, col_text(st, 5));
       rp_buf_printf(b, " %s [%s, %s]", d, lo, hi);
     }
-    rp_buf_add(b, "</td><td>", 9);
+    LIT(b, "</td><td>");
     esc_cut(b, col_text(st, 4), 300);
-    rp_buf_add(b, "</td></tr>", 10);
+    LIT(b, "</td></tr>");
   }
   sqlite3_finalize(st);
   rp_buf_printf(b, "%s</section>\n",
@@ -468,7 +471,7 @@ static int promotions_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) 
 
 static int measures_section(rp_registry *r, rp_buf *b, pt *pts, rp_err *err) {
   static const char *const cls[] = {"ok", "crossed"};
-  rp_buf_add(b, "<section id=\"measures\"><h2>Measures</h2>", 40);
+  LIT(b, "<section id=\"measures\"><h2>Measures</h2>");
   /* measures not about a model version or label: one chart per name */
   sqlite3_stmt *names = rp_reg_prep(r, err,
                                     "SELECT name, count(*), sum(crossed) FROM measures WHERE "
@@ -509,18 +512,18 @@ static int measures_section(rp_registry *r, rp_buf *b, pt *pts, rp_err *err) {
       snprintf(p->data, sizeof p->data, "data-crossed=\"%d\"", p->cls);
     }
     sqlite3_finalize(st);
-    rp_buf_add(b, "<h3>", 4);
+    LIT(b, "<h3>");
     esc(b, name);
     rp_buf_printf(b, " <span class=\"muted\">%lld values, %lld over the threshold</span></h3>",
                   (long long)sqlite3_column_int64(names, 1),
                   (long long)sqlite3_column_int64(names, 2));
-    rp_buf_add(b, "<div class=\"measure\" data-name=\"", 32);
+    LIT(b, "<div class=\"measure\" data-name=\"");
     esc(b, name);
     rp_buf_printf(b, "\" data-count=\"%lld\" data-crossed=\"%lld\">",
                   (long long)sqlite3_column_int64(names, 1),
                   (long long)sqlite3_column_int64(names, 2));
     chart(b, "measure", name, pts, n, threshold, 1, cls);
-    rp_buf_add(b, "</div>", 6);
+    LIT(b, "</div>");
   }
   sqlite3_finalize(names);
   rp_buf_printf(b, "%s</section>\n", any ? "" : "<p class=\"muted\">No measures recorded.</p>");
@@ -537,7 +540,7 @@ static int serving_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) {
       "m.name, m.model, m.version, m.label LIMIT ?1",
       "i", (int64_t)rows * 4);
   if (!st) return err->status;
-  rp_buf_add(b, "<section id=\"serving\"><h2>By model version and reason</h2>", 58);
+  LIT(b, "<section id=\"serving\"><h2>By model version and reason</h2>");
   int n = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (!n++)
@@ -553,19 +556,19 @@ static int serving_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) {
     fmt_num(rp_reg_col_double(st, 6), hi, sizeof hi);
     fmt_time(rp_reg_col_double(st, 8), f, sizeof f, 1);
     fmt_time(rp_reg_col_double(st, 9), to, sizeof to, 1);
-    rp_buf_add(b, "<tr class=\"serving\" data-name=\"", 31);
+    LIT(b, "<tr class=\"serving\" data-name=\"");
     esc(b, col_text(st, 0));
     rp_buf_printf(b, "\" data-version=\"%lld\" data-label=\"",
                   (long long)sqlite3_column_int64(st, 2));
     esc(b, col_text(st, 3));
     rp_buf_printf(b, "\" data-value=\"%.17g\"><td>", rp_reg_col_double(st, 4));
     esc(b, col_text(st, 0));
-    rp_buf_add(b, "</td><td>", 9);
+    LIT(b, "</td><td>");
     esc(b, col_text(st, 1));
-    rp_buf_add(b, "</td><td class=\"num\">", 21);
+    LIT(b, "</td><td class=\"num\">");
     if (sqlite3_column_type(st, 2) != SQLITE_NULL)
       rp_buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, 2));
-    rp_buf_add(b, "</td><td>", 9);
+    LIT(b, "</td><td>");
     esc(b, col_text(st, 3));
     rp_buf_printf(b, "</td><td class=\"num\">%s</td><td>", v);
     if (sqlite3_column_type(st, 5) != SQLITE_NULL) rp_buf_printf(b, "[%s, %s]", lo, hi);
@@ -585,7 +588,7 @@ static int alerts_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) {
       "SELECT t, name, message, value, threshold, run FROM alerts ORDER BY id DESC LIMIT ?1", "i",
       (int64_t)rows);
   if (!st) return err->status;
-  rp_buf_add(b, "<section id=\"alerts\"><h2>Recent alerts</h2>", 43);
+  LIT(b, "<section id=\"alerts\"><h2>Recent alerts</h2>");
   int n = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (!n++)
@@ -596,7 +599,7 @@ static int alerts_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) {
     fmt_time(rp_reg_col_double(st, 0), t, sizeof t, 0);
     fmt_num(rp_reg_col_double(st, 3), v, sizeof v);
     fmt_num(rp_reg_col_double(st, 4), th, sizeof th);
-    rp_buf_add(b, "<tr class=\"alert\" data-name=\"", 29);
+    LIT(b, "<tr class=\"alert\" data-name=\"");
     esc(b, col_text(st, 1));
     rp_buf_printf(b, "\"><td>%s</td><td class=\"bad\">", t);
     esc(b, col_text(st, 1));
@@ -604,9 +607,9 @@ static int alerts_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) {
                   th);
     if (sqlite3_column_type(st, 5) != SQLITE_NULL)
       rp_buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, 5));
-    rp_buf_add(b, "</td><td>", 9);
+    LIT(b, "</td><td>");
     esc_cut(b, col_text(st, 2), 300);
-    rp_buf_add(b, "</td></tr>", 10);
+    LIT(b, "</td></tr>");
   }
   sqlite3_finalize(st);
   rp_buf_printf(b, "%s</section>\n", n ? "</tbody></table>" : "<p class=\"muted\">No alerts.</p>");
@@ -624,9 +627,9 @@ static int runs_section(rp_registry *r, rp_buf *b, int rows, int failed_only, rp
                   "i", (int64_t)rows);
   if (!st) return err->status;
   if (failed_only)
-    rp_buf_add(b, "<section id=\"failed\"><h2>Failed runs</h2>", 42);
+    LIT(b, "<section id=\"failed\"><h2>Failed runs</h2>");
   else
-    rp_buf_add(b, "<section id=\"runs\"><h2>Recent runs</h2>", 39);
+    LIT(b, "<section id=\"runs\"><h2>Recent runs</h2>");
   int n = 0;
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (!n++)
@@ -642,12 +645,12 @@ static int runs_section(rp_registry *r, rp_buf *b, int rows, int failed_only, rp
         b, "<tr class=\"run\" data-run=\"%lld\" data-status=\"%s\"><td class=\"num\">%lld</td><td>",
         (long long)sqlite3_column_int64(st, 0), status, (long long)sqlite3_column_int64(st, 0));
     esc(b, col_text(st, 1));
-    rp_buf_add(b, "</td><td>", 9);
+    LIT(b, "</td><td>");
     esc(b, col_text(st, 2));
     rp_buf_printf(b, "</td><td class=\"%s\">%s</td><td>%s</td><td class=\"num\">%s</td><td><pre>",
                   strcmp(status, "failed") == 0 ? "bad" : "", status, t, d);
     esc_cut(b, col_text(st, 6), failed_only ? 600 : 160);
-    rp_buf_add(b, "</pre></td></tr>", 16);
+    LIT(b, "</pre></td></tr>");
   }
   sqlite3_finalize(st);
   rp_buf_printf(b, "%s</section>\n",
@@ -673,14 +676,14 @@ int rp_dashboard_render(rp_registry *r, const rp_dashboard_opts *o, rp_buf *out,
   }
   char t[40];
   fmt_time(now, t, sizeof t, 0);
-  rp_buf_add(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">", 61);
+  LIT(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
   rp_buf_printf(out,
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                 "<title>");
   esc(out, o->title);
   rp_buf_printf(out, "</title><style>%s</style></head><body><h1>", CSS);
   esc(out, o->title);
-  rp_buf_add(out, "</h1><p class=\"muted\">", 22);
+  LIT(out, "</h1><p class=\"muted\">");
   esc(out, r->path);
   rp_buf_printf(out, " · generated %s UTC · schema %d</p>\n", t, RP_REGISTRY_SCHEMA);
   int rc = summary(r, out, err);
@@ -692,7 +695,7 @@ int rp_dashboard_render(rp_registry *r, const rp_dashboard_opts *o, rp_buf *out,
   if (!rc) rc = alerts_section(r, out, o->max_rows, err);
   if (!rc) rc = runs_section(r, out, o->max_rows, 1, err);
   if (!rc) rc = runs_section(r, out, o->max_rows, 0, err);
-  rp_buf_add(out, "</body></html>\n", 15);
+  LIT(out, "</body></html>\n");
   sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
   rp_free(pts);
   if (!rc && out->failed) rc = rp_enomem(err, "dashboard page");
