@@ -138,6 +138,16 @@ int rp_registry_job_finish(rp_registry *r, const char *name, int64_t run, int ok
   double now;
   if (rp_registry_now(&now, err) || rp_reg_begin(r, err)) return err->status;
   int rc = rp_registry_run_end(r, run, ok ? "ok" : "failed", message, !ok, err);
+  /* exited 0 after another process took it for dead (a zombie not yet
+   * reaped): the exit status is the truth */
+  if (!rc && ok)
+    rc = rp_reg_run(r,
+                    rp_reg_prep(r, err,
+                                "UPDATE runs SET status = 'ok', message = NULL WHERE id = ?1 AND "
+                                "status = 'failed' AND message LIKE 'the process % ended before "
+                                "the run did%'",
+                                "i", run),
+                    err);
   /* the child may have recorded 'failed' itself and still exited 0 */
   if (!rc && ok) {
     sqlite3_stmt *st = rp_reg_prep(r, err, "SELECT status FROM runs WHERE id = ?1", "i", run);

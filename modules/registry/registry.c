@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -147,8 +148,9 @@ static int read_small(const char *path, char *buf, size_t size) {
   return (int)k;
 }
 
-/* start time (field 22) and state (field 3) of /proc/pid/stat */
-static int proc_stat(int pid, int64_t *start, char *state) {
+/* start time (field 22), state (field 3) and parent (field 4) of
+ * /proc/pid/stat */
+static int proc_stat(int pid, int64_t *start, char *state, int *ppid) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
   if (read_small(path, buf, sizeof buf) <= 0) return -1;
@@ -156,6 +158,7 @@ static int proc_stat(int pid, int64_t *start, char *state) {
   if (!p) return -1;
   p += 2;
   if (state) *state = *p;
+  if (ppid) *ppid = atoi(p + 2);
   for (int field = 3; field < 22; field++) {
     p = strchr(p, ' ');
     if (!p) return -1;
@@ -178,7 +181,7 @@ static void boot_id(char out[40]) {
 int rp_proc_identify(int pid, rp_proc_id *id) {
   memset(id, 0, sizeof *id);
   id->pid = pid ? pid : (int)getpid();
-  if (proc_stat(id->pid, &id->start, NULL) != 0) return RP_EIO;
+  if (proc_stat(id->pid, &id->start, NULL, NULL) != 0) return RP_EIO;
   boot_id(id->boot);
   if (gethostname(id->host, sizeof id->host - 1) != 0) snprintf(id->host, sizeof id->host, "?");
   return RP_OK;
@@ -190,7 +193,12 @@ int rp_proc_alive(const char *host, const char *boot, int pid, int64_t start) {
   if (!host || strcmp(host, me.host) != 0) return -1;
   if (!boot || strcmp(boot, me.boot) != 0) return 0; /* the machine rebooted since */
   int64_t s;
-  if (pid <= 0 || proc_stat(pid, &s, NULL) != 0) return 0;
+  char state = 0;
+  int ppid = 0;
+  if (pid <= 0 || proc_stat(pid, &s, &state, &ppid) != 0) return 0;
+  /* a zombie whose parent lives will be reaped and its end recorded; one
+   * left to init (which may never reap it in a container) is dead */
+  if (state == 'Z' && ppid <= 1) return 0;
   return s == start;
 }
 
@@ -474,7 +482,7 @@ int rp_registry_integrity(rp_registry *r, rp_err *err) {
 int rp_reg_recover_locked(rp_registry *r, const char *job, int *n, rp_err *err) {
   if (n) *n = 0;
   sqlite3_stmt *st = rp_reg_prep(r, err,
-                                 "SELECT id, host, boot, pid, pid_start FROM runs WHERE "
+                                 "SELECT id, host, boot, pid, pid_start, job FROM runs WHERE "
                                  "status = 'running' AND (?1 IS NULL OR job = ?1)",
                                  "t", job);
   if (!st) return err->status;
@@ -484,7 +492,14 @@ int rp_reg_recover_locked(rp_registry *r, const char *job, int *n, rp_err *err) 
     int alive = rp_proc_alive((const char *)sqlite3_column_text(st, 1),
                               (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
                               sqlite3_column_int64(st, 4));
-    if (alive == 0) dead[nd++] = sqlite3_column_int64(st, 0);
+    if (alive == 0) {
+      dead[nd++] = sqlite3_column_int64(st, 0);
+      /* a scheduler's child led a process group of its own: what it
+       * started (a shell, a sleep) goes with it */
+      int pid = sqlite3_column_int(st, 3);
+      if (sqlite3_column_type(st, 5) != SQLITE_NULL && pid > 1 && pid != (int)getpid())
+        kill(-pid, SIGKILL);
+    }
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) return rp_reg_error(r, err, "reading runs");

@@ -571,6 +571,9 @@ static double scan(runner *r, double t) {
       d.next = rp_sched_slot_after(j, t);
     } else if (d.what == RP_DUE_RUN) {
       start_job(r, i, d.slot);
+    } else if (st.running) {
+      rp_log(RP_LOG_INFO, "job %s: a run is already running (another scheduler?): skipped",
+             j->name);
     }
     if (!isnan(d.next) && (isnan(next) || d.next < next)) next = d.next;
   }
