@@ -29,6 +29,18 @@ static int running_runs(rp_registry *r, const char *name, int *n, rp_err *err) {
   return rc == SQLITE_ROW ? RP_OK : rp_reg_error(r, err, "reading runs");
 }
 
+/* A slot whose run ended ok is done, even when the scheduler died before
+ * it could say so (the child records its own end): never run it twice. */
+static int settle_locked(rp_registry *r, const char *name, rp_err *err) {
+  return rp_reg_run(r,
+                    rp_reg_prep(r, err,
+                                "UPDATE jobs SET done = 1, retry_at = NULL WHERE name = ?1 AND "
+                                "done = 0 AND EXISTS (SELECT 1 FROM runs WHERE job = ?1 AND "
+                                "slot = jobs.slot AND status = 'ok')",
+                                "t", name),
+                    err);
+}
+
 int rp_registry_job_state(rp_registry *r, const char *name, rp_job_state *s, rp_err *err) {
   memset(s, 0, sizeof *s);
   s->slot = s->retry_at = s->last_end = RP_NAN_;
@@ -37,6 +49,7 @@ int rp_registry_job_state(rp_registry *r, const char *name, rp_job_state *s, rp_
   if (!r->readonly) {
     if (rp_reg_begin(r, err)) return err->status;
     rc = rp_reg_recover_locked(r, name, NULL, err);
+    if (!rc) rc = settle_locked(r, name, err);
     if (rc) {
       rp_reg_rollback(r);
       return rc;
@@ -94,11 +107,23 @@ int rp_registry_job_start(rp_registry *r, const char *name, double slot, const c
   double now;
   if (rp_registry_now(&now, err) || rp_reg_begin(r, err)) return err->status;
   int n = 0, rc = rp_reg_recover_locked(r, name, NULL, err);
+  if (!rc) rc = settle_locked(r, name, err);
   if (!rc) rc = running_runs(r, name, &n, err);
   if (!rc && n > 0) {
     *busy = 1;
     rp_reg_rollback(r);
     return RP_OK;
+  }
+  if (!rc) { /* done meanwhile (another scheduler, or a run that ended ok) */
+    sqlite3_stmt *st = rp_reg_prep(
+        r, err, "SELECT 1 FROM jobs WHERE name = ?1 AND slot = ?2 AND done = 1", "td", name, slot);
+    int k = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (st) sqlite3_finalize(st);
+    if (k == SQLITE_ROW) {
+      *busy = 2;
+      rp_reg_commit(r, err);
+      return RP_OK;
+    }
   }
   if (!rc)
     rc = rp_reg_run(

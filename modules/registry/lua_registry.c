@@ -376,9 +376,13 @@ static int reg_list(lua_State *L) {
   return 1;
 }
 
+/* reg:integrity{full = false} -> true, or raises naming the problem */
 static int reg_integrity(lua_State *L) {
+  static const char *const known[] = {"full", NULL};
+  rp_registry *r = checkreg(L);
+  rpL_checkopts(L, 2, known);
   rp_err err;
-  if (rp_registry_integrity(checkreg(L), &err)) return rpL_error(L, &err);
+  if (rp_registry_integrity(r, rpL_optboolean(L, 2, "full", 0), &err)) return rpL_error(L, &err);
   lua_pushboolean(L, 1);
   return 1;
 }

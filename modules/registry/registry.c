@@ -441,7 +441,7 @@ int rp_registry_open(const char *path, const rp_registry_opts *o, rp_registry **
   if (!o->readonly) rc = rp_reg_exec(r, "PRAGMA journal_mode=WAL", err);
   if (!rc) rc = rp_reg_exec(r, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err);
   if (!rc) rc = migrate(r, err);
-  if (!rc && o->check) rc = rp_registry_integrity(r, err);
+  if (!rc && o->check) rc = rp_registry_integrity(r, 0, err);
   if (!rc && o->recover && !o->readonly) rc = rp_registry_recover(r, NULL, err);
   if (rc) {
     rp_registry_close(r);
@@ -463,8 +463,9 @@ void rp_registry_close(rp_registry *r) {
 const char *rp_registry_path(const rp_registry *r) { return r->path; }
 const char *rp_registry_dir(const rp_registry *r) { return r->dir; }
 
-int rp_registry_integrity(rp_registry *r, rp_err *err) {
-  sqlite3_stmt *st = rp_reg_prep(r, err, "PRAGMA quick_check", NULL);
+int rp_registry_integrity(rp_registry *r, int full, rp_err *err) {
+  sqlite3_stmt *st =
+      rp_reg_prep(r, err, full ? "PRAGMA integrity_check" : "PRAGMA quick_check", NULL);
   if (!st) return err->status;
   int rc = sqlite3_step(st);
   if (rc != SQLITE_ROW) {

@@ -61,9 +61,9 @@ const char *rp_registry_dir(const rp_registry *r);
 /* Runs of dead processes (on this host and boot) still marked running are
  * marked failed; *n (may be NULL) gets how many.  open does this. */
 int rp_registry_recover(rp_registry *r, int *n, rp_err *err);
-/* PRAGMA integrity_check: RP_OK when "ok", else RP_EFORMAT with the first
- * problem. */
-int rp_registry_integrity(rp_registry *r, rp_err *err);
+/* PRAGMA quick_check (full: integrity_check, which also checks indexes
+ * against tables): RP_OK when "ok", else RP_EFORMAT with the first problem. */
+int rp_registry_integrity(rp_registry *r, int full, rp_err *err);
 
 /* The registry clock: RECPIPE_NOW (Unix seconds or ISO 8601) when set, else
  * the wall clock.  RP_EINVAL when RECPIPE_NOW does not parse. */
@@ -267,7 +267,8 @@ typedef struct rp_job_state {
  * when the registry is writable). */
 int rp_registry_job_state(rp_registry *r, const char *name, rp_job_state *st, rp_err *err);
 /* Starts an attempt at slot for job name, in one transaction: refuses
- * (*busy = 1, RP_OK) while a run of the job is running with a live owner;
+ * (*busy = 1, RP_OK) while a run of the job is running with a live owner,
+ * and (*busy = 2) when the slot is done already (a run of it ended ok);
  * otherwise creates the run (owner: the caller), moves the job to slot (a
  * newer slot resets the attempts) and counts the attempt.  *run gets the
  * run's id. */
