@@ -196,9 +196,15 @@ int rp_proc_alive(const char *host, const char *boot, int pid, int64_t start) {
   char state = 0;
   int ppid = 0;
   if (pid <= 0 || proc_stat(pid, &s, &state, &ppid) != 0) return 0;
-  /* a zombie whose parent lives will be reaped and its end recorded; one
-   * left to init (which may never reap it in a container) is dead */
-  if (state == 'Z' && ppid <= 1) return 0;
+  /* a zombie whose parent is a recpipe (the scheduler) will be reaped and
+   * its end recorded; one left to init or a subreaper (which may never reap
+   * it in a container) is dead */
+  if (state == 'Z') {
+    char path[64], comm[32];
+    snprintf(path, sizeof path, "/proc/%d/comm", ppid);
+    if (ppid <= 1 || read_small(path, comm, sizeof comm) <= 0 || strncmp(comm, "recpipe", 7) != 0)
+      return 0;
+  }
   return s == start;
 }
 

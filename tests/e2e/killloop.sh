@@ -37,7 +37,10 @@ local reg = rp.registry.open((...))
 assert(reg:integrity { full = true })
 local ok_per_slot = {}
 for _, r in ipairs(reg:runs()) do
-  assert(r.status ~= "running", "run " .. r.id .. " still running")
+  if r.status == "running" then
+    local f = io.open("/proc/" .. tostring(r.pid) .. "/stat")
+    error(("run %d still running (pid %s: %s)"):format(r.id, tostring(r.pid), f and f:read("l") or "gone"))
+  end
   if r.status == "ok" then
     assert(not ok_per_slot[r.slot], ("slot %.0f recorded ok twice"):format(r.slot))
     ok_per_slot[r.slot] = true
