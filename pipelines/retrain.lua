@@ -18,6 +18,8 @@
 --   registry       the registry file (default: $RECPIPE_REGISTRY, else runs/registry.db)
 --   model          the model name in the registry
 --   data           path, read (rp.io.read_events options) -- tune.shop_data() by default
+--   gate_data      the log the gate judges on, when not data (path, read): the events
+--                  the candidate learns from are not always the ones to trust
 --   history_days   days of events before the window to train on (0: all)
 --   matrix         aggregate, half_life_days
 --   kcore          min_user, min_item (0: no k-core)
@@ -33,6 +35,7 @@ local cfg = tune.config({
   registry = os.getenv("RECPIPE_REGISTRY") or "runs/registry.db",
   model = "shop",
   data = tune.shop_data(),
+  gate_data = false,
   history_days = 0,
   matrix = { aggregate = "sum" },
   kcore = { min_user = 0, min_item = 0 },
@@ -40,7 +43,7 @@ local cfg = tune.config({
   warm_start = true,
   gate = {},
   fail_on_refuse = false,
-}, { "data", "als" }, ...)
+}, { "data", "gate_data", "als" }, ...)
 
 local gate = rp.registry.gate_options(cfg.gate)
 local reg <close> = rp.registry.open(cfg.registry)
@@ -49,7 +52,7 @@ local day = 86400
 local cut = math.floor(now) - math.floor(gate.window_days * day) -- the gate window starts here
 
 local run <close> = reg:begin { pipeline = "retrain", config = cfg, seed = cfg.als.seed,
-                                inputs = { cfg.data.path } }
+  inputs = { cfg.data.path, cfg.gate_data and cfg.gate_data.path or nil } }
 local function iso(t) return os.date("!%Y-%m-%d %H:%M", math.floor(t)) end
 
 -- 1. The log as of now: events after now have not happened yet.
@@ -57,7 +60,15 @@ local all = rp.io.read_events(cfg.data.path, cfg.data.read)
 local ev = all:where { to = math.floor(now) + 1 }
 local from = cfg.history_days > 0 and (cut - math.floor(cfg.history_days * day)) or nil
 local train_ev = ev:where { from = from, to = cut }
-local window_ev = ev:where { from = cut, to = math.floor(now) + 1 }
+-- the gate's log: data, or gate_data read onto the same id maps
+local judge = ev
+if cfg.gate_data then
+  local ro = {}
+  for k, v in pairs(cfg.gate_data.read or cfg.data.read or {}) do ro[k] = v end
+  ro.users, ro.items = all.users, all.items
+  judge = rp.io.read_events(cfg.gate_data.path, ro):where { to = math.floor(now) + 1 }
+end
+local window_ev = judge:where { from = cut, to = math.floor(now) + 1 }
 local last = reg:runs { name = "retrain", status = "ok", limit = 1 }[1]
 local new_events = #ev:where { from = last and math.floor(last.started) or nil }
 run:log("info", "now %s: %d events up to now, %d new since %s; training on %d events before %s, "
@@ -86,7 +97,8 @@ run:log("info", "candidate: %s in %.2f s%s", tostring(candidate), rp.clock() - t
   opts.init and (" (warm start from version %d)"):format(live_version) or "")
 
 -- 3. Register it, then promote it through the gate (the first goes live at once).
-local window_train, window_test = tune.matrix(train_ev, cfg.matrix), tune.matrix(window_ev, cfg.matrix)
+local window_train = tune.matrix(judge:where { from = from, to = cut }, cfg.matrix)
+local window_test = tune.matrix(window_ev, cfg.matrix)
 local report = rp.metrics.evaluate(candidate, window_train, window_test, {
   k = gate.k, metrics = { gate.metric }, bootstrap = gate.bootstrap, seed = gate.seed,
   level = gate.level, name = "candidate" })
