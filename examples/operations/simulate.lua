@@ -45,27 +45,8 @@ local gen = rp.gen.events { path = log, truth_path = out .. "/truth.csv", users 
   drift = 0.2, new_users = 0.1, new_items = 0.05,
   shift = cfg.shift and { at = START + (SHIFT_WEEK - 1) * WEEK, users = 0.5, items = 0.5,
                           tilt = 1 } or nil }
-do
-  local items, seen = {}, {}
-  for line in io.lines(log) do
-    local it = line:match("^[^,]*,([^,]*),")
-    if it and it ~= "item_id" and not seen[it] then seen[it] = true; items[#items + 1] = it end
-  end
-  local perm, s = { table.unpack(items) }, cfg.seed
-  for i = #perm, 2, -1 do
-    s = (s * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
-    local j = s % i + 1
-    perm[i], perm[j] = perm[j], perm[i]
-  end
-  local map = {}
-  for i, it in ipairs(items) do map[it] = perm[i] end
-  local f = assert(io.open(broken, "w"))
-  for line in io.lines(log) do
-    local u, it, rest = line:match("^([^,]*),([^,]*),(.*)$")
-    f:write(u, ",", map[it] or it, ",", rest, "\n")
-  end
-  f:close()
-end
+local here = (arg and arg[0] or ""):match("^(.*/)") or "./"
+dofile(here .. "shuffle_items.lua")(log, broken, cfg.seed)
 print(("log: %d events, %d users, %d items over %d weeks, taste shift at the start of week %d "
   .. "(%.1f s)"):format(gen.events, gen.users, gen.items, WEEKS, SHIFT_WEEK, rp.clock() - t0))
 

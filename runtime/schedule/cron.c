@@ -1,5 +1,5 @@
 /*
- * cron.c -- five-field cron expressions in UTC (sched.h).
+ * cron.c -- five-field cron expressions in UTC (schedule.h).
  *
  * next/prev walk the calendar field by field: a month that does not match
  * is skipped whole, then a day, then an hour, then a minute, so even a
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "iotext.h"
-#include "sched.h"
+#include "schedule.h"
 
 static const char *const MONTHS[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
                                      "aug", "sep", "oct", "nov", "dec", NULL};

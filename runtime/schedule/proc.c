@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sched.h"
+#include "schedule.h"
 
 extern char **environ;
 

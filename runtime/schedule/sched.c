@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sched.h"
+#include "schedule.h"
 
 const rp_sched_key rp_sched_top_keys[] = {
     {"registry", RP_SK_STRING, "registry.db",

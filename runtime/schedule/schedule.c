@@ -31,7 +31,7 @@
 #include "host.h"
 #include "iotext.h"
 #include "rio.h"
-#include "sched.h"
+#include "schedule.h"
 
 typedef struct schedule {
   char *path;     /* the YAML file */

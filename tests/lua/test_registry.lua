@@ -87,28 +87,7 @@ local READ = { user = "user_id", item = "item_id", time = "timestamp", event = "
 
 -- the same log with items shuffled: a deliberately broken training set
 local shuffled = dir .. "/shuffled.csv"
-do
-  local items, perm = {}, {}
-  for line in io.lines(log) do
-    local it = line:match("^[^,]*,([^,]*),")
-    if it and it ~= "item_id" and not perm[it] then perm[it] = true; items[#items + 1] = it end
-  end
-  local seed = 12345
-  local shuffled_items = { table.unpack(items) }
-  for i = #shuffled_items, 2, -1 do
-    seed = (seed * 1103515245 + 12345) % 2147483648
-    local j = seed % i + 1
-    shuffled_items[i], shuffled_items[j] = shuffled_items[j], shuffled_items[i]
-  end
-  local map = {}
-  for i, it in ipairs(items) do map[it] = shuffled_items[i] end
-  local out = assert(io.open(shuffled, "w"))
-  for line in io.lines(log) do
-    local u, it, rest = line:match("^([^,]*),([^,]*),(.*)$")
-    out:write(u, ",", map[it] or it, ",", rest, "\n")
-  end
-  out:close()
-end
+dofile("examples/operations/shuffle_items.lua")(log, shuffled, 12345)
 
 T.case("register, promote through the default gate, refuse a broken candidate, rollback", function()
   local reg = fresh()

@@ -6,7 +6,7 @@
 
 #include "rptest.h"
 #include "iotext.h"
-#include "sched.h"
+#include "schedule.h"
 
 #define MON_2024_01_08 1704672000.0 /* a Monday, 00:00 UTC */
 #define DAY 86400.0

@@ -1,5 +1,5 @@
 /*
- * sched.h -- `recpipe schedule`: jobs on a schedule, run as child processes
+ * schedule.h -- `recpipe schedule`: jobs on a schedule, run as child processes
  * of recpipe itself with wall-time and memory limits, their state in the
  * registry.
  *
@@ -7,8 +7,8 @@
  * expressions, when a job is due, and the child processes.  The command
  * (schedule.c) reads the YAML and runs the loop.
  */
-#ifndef RP_SCHED_H
-#define RP_SCHED_H
+#ifndef RP_SCHEDULE_H
+#define RP_SCHEDULE_H
 
 #include <stdint.h>
 
