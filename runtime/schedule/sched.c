@@ -32,6 +32,8 @@ const rp_sched_key rp_sched_job_keys[] = {
     {"memory", RP_SK_SIZE, "0", "resident memory limit of one run (512M, 4G; 0: none)"},
     {"retries", RP_SK_INT, "2", "attempts after a failure before the slot is given up"},
     {"backoff", RP_SK_DURATION, "5m", "wait before the first retry, doubling after each"},
+    {"alert_exit", RP_SK_INT, "2",
+     "the exit status that means 'ran, and raised an alert' (drift.lua): ok, no retry; 0: none"},
     {NULL, 0, NULL, NULL}};
 
 const rp_sched_key *rp_sched_key_find(const rp_sched_key *keys, const char *name) {

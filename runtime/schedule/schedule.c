@@ -285,6 +285,11 @@ static void read_job(lua_State *L, int idx, schedule *s, rp_sched_job *j, int po
   if (*end || r < 0 || r > 100)
     luaL_error(L, "%s: 'retries' must be an integer in 0..100, got '%s'", where, retries);
   j->retries = (int)r;
+  const char *ae = textval(L, idx, rp_sched_job_keys, "alert_exit", where);
+  long a = strtol(ae, &end, 10);
+  if (*end || a < 0 || a > 255)
+    luaL_error(L, "%s: 'alert_exit' must be an exit status in 0..255, got '%s'", where, ae);
+  j->alert_exit = (int)a;
   int t = lua_getfield(L, idx, "config");
   if (t == LUA_TTABLE) {
     flatten(L, -1, "", j, 0);
@@ -512,7 +517,9 @@ static void finish_job(runner *r, int ji, int ws) {
   active *a = &r->act[ji];
   char how[512];
   rp_child_describe(&a->child, ws, how, sizeof how);
-  int ok = WIFEXITED(ws) && WEXITSTATUS(ws) == 0 && !a->child.killed;
+  int alerted = j->alert_exit > 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == j->alert_exit;
+  int ok = WIFEXITED(ws) && (WEXITSTATUS(ws) == 0 || alerted) && !a->child.killed;
+  if (alerted) snprintf(how, sizeof how, "exit status %d: ran and raised an alert", j->alert_exit);
   rp_err err;
   now();
   store_tail(r, a->run, a->log, !ok);
@@ -520,8 +527,8 @@ static void finish_job(runner *r, int ji, int ws) {
     /* stopped, not failed: the slot runs again on the next start */
     if (rp_registry_run_end(r->reg, a->run, "failed", how, 1, &err))
       rp_log(RP_LOG_ERROR, "job %s: %s", j->name, err.msg);
-  } else if (rp_registry_job_finish(r->reg, j->name, a->run, ok, ok ? NULL : how, j->retries,
-                                    j->backoff, &err)) {
+  } else if (rp_registry_job_finish(r->reg, j->name, a->run, ok, ok && !alerted ? NULL : how,
+                                    j->retries, j->backoff, &err)) {
     rp_log(RP_LOG_ERROR, "job %s: %s", j->name, err.msg);
   }
   if (!ok) r->failures++;
@@ -679,7 +686,8 @@ static const char *usage =
     "  --list        show each job, its last run and when it runs next\n"
     "  --now=TIME    start the clock at TIME (Unix seconds or ISO 8601; also RECPIPE_NOW)\n"
     "Schedule keys: registry, jobs, stop_grace, poll; job keys: name, pipeline,\n"
-    "every | cron, start, config, timeout, memory, retries, backoff (README: Operations).\n";
+    "every | cron, start, config, timeout, memory, retries, backoff, alert_exit\n"
+    "(README: Operations).\n";
 
 int rp_schedule_main(int argc, char **argv, int at) {
   int once = 0, list = 0;

@@ -78,6 +78,7 @@ typedef struct rp_sched_job {
   int64_t memory; /* resident memory limit, bytes (0: none) */
   int retries;    /* further attempts after a failure */
   double backoff; /* first retry after this many seconds, doubling */
+  int alert_exit; /* exit status meaning "ok, an alert was raised" (0: none) */
   rp_buf pending; /* an override being built (freed with the job) */
 } rp_sched_job;
 

@@ -55,7 +55,7 @@ nruns() { q "$1" runs | wc -l | tr -d ' '; }
 d=$tmp/keys; mkdir -p "$d"; cp "$tmp/job.lua" "$d/"
 printf 'jobs:\n  - {name: a, pipeline: job.lua, evry: 7d}\n' >"$d/s.yaml"
 expect 1 "$BIN" schedule --list "$d/s.yaml"
-has err "jobs[1]: unknown key 'evry' (known: name, pipeline, every, cron, start, config, timeout, memory, retries, backoff)"
+has err "jobs[1]: unknown key 'evry' (known: name, pipeline, every, cron, start, config, timeout, memory, retries, backoff, alert_exit)"
 printf 'jobz: []\n' >"$d/s.yaml"
 expect 1 "$BIN" schedule --list "$d/s.yaml"
 has err "unknown key 'jobz' (known: registry, jobs, stop_grace, poll)"
@@ -142,6 +142,16 @@ has out "asked to fail"
 has out "exit status 1"
 expect 0 "$BIN" schedule --list --now=$((T + 7200)) "$d/s.yaml"
 has out "2024-01-11T03:00:00Z"
+
+# ---- an alert's exit status is not a failure -------------------------------------------
+d=$tmp/alert; mkdir -p "$d"
+printf 'os.exit(2)\n' >"$d/check.lua"
+printf 'jobs:\n  - {name: check, pipeline: check.lua, every: 1d}\n  - {name: strict, pipeline: check.lua, every: 1d, alert_exit: 0, retries: 0}\n' >"$d/s.yaml"
+expect 1 "$BIN" schedule --once --now=2024-01-10 "$d/s.yaml"
+q "$d/registry.db" runs >"$tmp/out"
+has out "check ok 1704844800"
+has out "strict failed 1704844800"
+has out "exit status 2"
 
 # ---- never two runs of one job at once: two schedulers, one registry -------------------
 d=$tmp/lease; mkdir -p "$d"; cp "$tmp/job.lua" "$d/"

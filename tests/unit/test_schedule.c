@@ -215,7 +215,8 @@ START_TEST(keys_defined_once) {
   char names[512];
   rp_sched_key_names(rp_sched_job_keys, names, sizeof names);
   ck_assert_str_eq(names,
-                   "name, pipeline, every, cron, start, config, timeout, memory, retries, backoff");
+                   "name, pipeline, every, cron, start, config, timeout, memory, retries, backoff, "
+                   "alert_exit");
   rp_sched_key_names(rp_sched_top_keys, names, sizeof names);
   ck_assert_str_eq(names, "registry, jobs, stop_grace, poll");
 }
