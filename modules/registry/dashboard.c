@@ -137,7 +137,7 @@ static double tick_step(double span, int want) {
  * threshold line and a connecting line; classes name each point's CSS
  * class.  id is the chart's data-chart attribute. */
 static void chart(rp_buf *b, const char *id, const char *ylabel, const pt *p, int n,
-                  double threshold, int line, const char *const *classes) {
+                  double threshold, int line, const char *const *classes, int skip) {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (int i = 0; i < n; i++) {
     x0 = fmin(x0, p[i].x), x1 = fmax(x1, p[i].x);
@@ -195,7 +195,8 @@ static void chart(rp_buf *b, const char *id, const char *ylabel, const pt *p, in
   }
   if (line && n > 1) {
     LIT(b, "<polyline class=\"series\" points=\"");
-    for (int i = 0; i < n; i++) rp_buf_printf(b, "%.1f,%.1f ", PX(p[i].x), PY(p[i].y));
+    for (int i = 0; i < n; i++)
+      if (p[i].cls != skip) rp_buf_printf(b, "%.1f,%.1f ", PX(p[i].x), PY(p[i].y));
     LIT(b, "\"/>");
   }
   for (int i = 0; i < n; i++) {
@@ -235,7 +236,8 @@ static const char *CSS =
     "#d62728}.point.ok{fill:#1f77b4}.bad{color:#b00}.good{color:#070}"
     ".legend span{margin-right:14px;font-size:12px}.dot{display:inline-block;width:9px;"
     "height:9px;border-radius:50%;margin-right:4px}pre{white-space:pre-wrap;margin:0;"
-    "font-size:12px;max-width:640px}";
+    "font-size:12px;max-width:640px}.grid{display:grid;grid-template-columns:repeat(auto-fill,"
+    "minmax(500px,1fr));gap:0 18px}";
 
 static int summary(rp_registry *r, rp_buf *b, rp_err *err) {
   int64_t ok = 0, failed = 0, running = 0, models = 0, names = 0, alerts = 0, measures = 0;
@@ -417,7 +419,7 @@ static int versions_section(rp_registry *r, rp_buf *b, pt *pts, rp_err *err) {
     LIT(b, "<div class=\"model\" data-name=\"");
     esc(b, name);
     rp_buf_printf(b, "\" data-metric=\"%s\">", metric);
-    if (n) chart(b, "versions", metric, pts, n, RP_NAN_, 1, cls);
+    if (n) chart(b, "versions", metric, pts, n, RP_NAN_, 1, cls, 2); /* the line skips refusals */
     LIT(b, "</div>");
   }
   sqlite3_finalize(names);
@@ -471,15 +473,19 @@ static int promotions_section(rp_registry *r, rp_buf *b, int rows, rp_err *err) 
 
 static int measures_section(rp_registry *r, rp_buf *b, pt *pts, rp_err *err) {
   static const char *const cls[] = {"ok", "crossed"};
-  LIT(b, "<section id=\"measures\"><h2>Measures</h2>");
+  LIT(b,
+      "<section id=\"measures\"><h2>Measures</h2><p class=\"muted\">Those that crossed "
+      "their threshold first; points over it in red.</p>");
   /* measures not about a model version or label: one chart per name */
   sqlite3_stmt *names = rp_reg_prep(r, err,
                                     "SELECT name, count(*), sum(crossed) FROM measures WHERE "
-                                    "version IS NULL AND label IS NULL GROUP BY name ORDER BY name",
+                                    "version IS NULL AND label IS NULL GROUP BY name ORDER BY "
+                                    "sum(crossed) > 0 DESC, name",
                                     NULL);
   if (!names) return err->status;
   int any = 0;
   while (sqlite3_step(names) == SQLITE_ROW) {
+    if (!any) LIT(b, "<div class=\"grid\">");
     any = 1;
     const char *name = col_text(names, 0);
     sqlite3_stmt *st = rp_reg_prep(
@@ -512,21 +518,21 @@ static int measures_section(rp_registry *r, rp_buf *b, pt *pts, rp_err *err) {
       snprintf(p->data, sizeof p->data, "data-crossed=\"%d\"", p->cls);
     }
     sqlite3_finalize(st);
-    LIT(b, "<h3>");
+    LIT(b, "<div class=\"measure\" data-name=\"");
+    esc(b, name);
+    rp_buf_printf(b, "\" data-count=\"%lld\" data-crossed=\"%lld\"><h3>",
+                  (long long)sqlite3_column_int64(names, 1),
+                  (long long)sqlite3_column_int64(names, 2));
     esc(b, name);
     rp_buf_printf(b, " <span class=\"muted\">%lld values, %lld over the threshold</span></h3>",
                   (long long)sqlite3_column_int64(names, 1),
                   (long long)sqlite3_column_int64(names, 2));
-    LIT(b, "<div class=\"measure\" data-name=\"");
-    esc(b, name);
-    rp_buf_printf(b, "\" data-count=\"%lld\" data-crossed=\"%lld\">",
-                  (long long)sqlite3_column_int64(names, 1),
-                  (long long)sqlite3_column_int64(names, 2));
-    chart(b, "measure", name, pts, n, threshold, 1, cls);
+    chart(b, "measure", name, pts, n, threshold, 1, cls, -1);
     LIT(b, "</div>");
   }
   sqlite3_finalize(names);
-  rp_buf_printf(b, "%s</section>\n", any ? "" : "<p class=\"muted\">No measures recorded.</p>");
+  rp_buf_printf(b, "%s</section>\n",
+                any ? "</div>" : "<p class=\"muted\">No measures recorded.</p>");
   return RP_OK;
 }
 
