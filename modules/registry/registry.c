@@ -444,9 +444,20 @@ int rp_registry_open(const char *path, const rp_registry_opts *o, rp_registry **
   }
   sqlite3_busy_timeout(r->db, o->busy_ms);
   sqlite3_extended_result_codes(r->db, 0);
-  if (!o->readonly) rc = rp_reg_exec(r, "PRAGMA journal_mode=WAL", err);
-  if (!rc) rc = rp_reg_exec(r, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err);
-  if (!rc) rc = migrate(r, err);
+  /* Two processes creating one registry at once: switching a new file to
+   * WAL and creating the schema can meet SQLITE_BUSY without the busy
+   * handler being asked (a lock upgrade that would deadlock); retry the
+   * whole setup until busy_ms has passed. */
+  double give_up = rp_now() + o->busy_ms / 1000.0;
+  for (;;) {
+    rc = o->readonly ? RP_OK : rp_reg_exec(r, "PRAGMA journal_mode=WAL", err);
+    if (!rc) rc = rp_reg_exec(r, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err);
+    if (!rc) rc = migrate(r, err);
+    int code = sqlite3_errcode(r->db);
+    if (!rc || (code != SQLITE_BUSY && code != SQLITE_LOCKED) || rp_now() > give_up) break;
+    rp_reg_rollback(r);
+    usleep(20000);
+  }
   if (!rc && o->check) rc = rp_registry_integrity(r, 0, err);
   if (!rc && o->recover && !o->readonly) rc = rp_registry_recover(r, NULL, err);
   if (rc) {
