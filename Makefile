@@ -11,11 +11,12 @@ BUILD := $(BUILDDIR)
 SAN ?= 0
 TSAN ?= 0
 MARCH ?= native
-CORE_PKGS := openblas zlib
+CORE_PKGS := openblas zlib sqlite3
 HOST_PKGS := lua5.4 yaml-0.1
 PKGS := $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
-DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config
+DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
+            libsqlite3-dev chromium
 # clang with libFuzzer, the sanitizer runtimes and LLVM's OpenMP (make fuzz,
 # make test TSAN=1), clang-format (make lint)
 DEV_PKGS := clang libclang-rt-dev libomp-dev clang-format
@@ -78,7 +79,7 @@ HOST_LIBS = $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-INC := -Iruntime -Iruntime/core $(patsubst %,-I%,$(wildcard modules/*))
+INC := -Iruntime -Iruntime/core -Iruntime/schedule $(patsubst %,-I%,$(wildcard modules/*))
 # core objects and unit tests see no Lua headers: a core file that includes
 # lua.h does not compile (make lint says so too)
 CFLAGS_CORE = $(CSTD) $(OPT) $(WARN) -fopenmp $(INC) $(CORE_CFLAGS) $(CFLAGS)
@@ -86,10 +87,14 @@ CFLAGS_HOST = $(CFLAGS_CORE) $(HOST_CFLAGS)
 LIBS_CORE = -fopenmp $(SANLD) $(CORE_LIBS) -lm -lpthread $(LDFLAGS)
 LIBS_HOST = $(LIBS_CORE) $(HOST_LIBS)
 
+# runtime/schedule: plain-C parts in the core library (unit-tested), the
+# command (schedule.c, which reads YAML through the host) in the binary
+SCHED_CLI := runtime/schedule/schedule.c
 CORE_SRC := $(wildcard runtime/core/*.c) \
+            $(filter-out $(SCHED_CLI),$(wildcard runtime/schedule/*.c)) \
             $(filter-out $(wildcard modules/*/lua_*.c),$(wildcard modules/*/*.c))
 BIND_SRC := $(wildcard modules/*/lua_*.c)
-HOST_SRC := $(wildcard runtime/*.c)
+HOST_SRC := $(wildcard runtime/*.c) $(SCHED_CLI)
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC))
 BIND_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(BIND_SRC))
 HOST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HOST_SRC))
@@ -240,7 +245,7 @@ lint: deps-dev
 	@sh tests/lint.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/fuzz/*.c tests/fuzz/*.h)
+	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h runtime/schedule/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 # ---- install ----------------------------------------------------------------
 install: all

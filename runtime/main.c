@@ -3,6 +3,8 @@
  *
  *   recpipe run [--quiet] [--log-level LEVEL] SCRIPT.lua [args...]
  *   recpipe run [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]
+ *   recpipe schedule [--once] [--list] [--now=TIME] SCHEDULE.yaml
+ *   recpipe dashboard REGISTRY -o FILE
  *   recpipe version | help [run] | run --help
  */
 #include <stdio.h>
@@ -22,6 +24,8 @@ static const char *usage =
     "  run CONFIG.yaml [key=value...]  run the pipeline the YAML names (pipeline: NAME runs\n"
     "                                  pipelines/NAME.lua) with the config table; key=value\n"
     "                                  overrides (dotted keys nest, values typed as YAML)\n"
+    "  schedule SCHEDULE.yaml          run pipelines on a schedule (--once, --list, --now=TIME)\n"
+    "  dashboard REGISTRY -o FILE      the registry as one self-contained HTML page\n"
     "  version                         print the version\n"
     "  help [run]                      this text, or the help of run\n"
     "\n"
@@ -78,6 +82,11 @@ int main(int argc, char **argv) {
       return 1;
     } else if (!cmd) {
       cmd = a;
+      /* these take their own options */
+      if (strcmp(cmd, "schedule") == 0 || strcmp(cmd, "dashboard") == 0) {
+        i++;
+        break;
+      }
     } else {
       break; /* the script: everything after it belongs to the script */
     }
@@ -91,6 +100,11 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "version") == 0) {
     printf("recpipe %s (%s)\n", RP_VERSION, LUA_RELEASE);
     return 0;
+  }
+  if (strcmp(cmd, "schedule") == 0 || strcmp(cmd, "dashboard") == 0) {
+    rp_log_set_level(o.log_level);
+    return strcmp(cmd, "schedule") == 0 ? rp_schedule_main(argc, argv, i)
+                                        : rp_dashboard_main(argc, argv, i);
   }
   if (strcmp(cmd, "run") != 0) {
     fprintf(stderr, "recpipe: unknown command '%s'\n%s", cmd, usage);
