@@ -9,24 +9,64 @@ PREFIX ?= /usr/local
 BUILDDIR ?= build
 BUILD := $(BUILDDIR)
 SAN ?= 0
+TSAN ?= 0
 MARCH ?= native
-CORE_PKGS := openblas zlib
+CORE_PKGS := openblas zlib sqlite3
 HOST_PKGS := lua5.4 yaml-0.1 libmicrohttpd libcjson
 PKGS := $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
 DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
-            libmicrohttpd-dev libcjson-dev
+            libsqlite3-dev libmicrohttpd-dev libcjson-dev chromium
+# clang with libFuzzer, the sanitizer runtimes and LLVM's OpenMP (make fuzz,
+# make test TSAN=1), clang-format (make lint)
+DEV_PKGS := clang libclang-rt-dev libomp-dev clang-format
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
         -Wmissing-prototypes -Wundef -Wwrite-strings -Wformat=2 -Wvla \
         -Wnull-dereference -Wdouble-promotion -Wno-unused-parameter
-OPT := -O2 -march=$(MARCH) -fno-math-errno -g
+# Floating point rounds the same in every build: GCC's default in GNU C
+# mode, -ffp-contract=fast, fuses a*b+c into one FMA wherever the optimiser
+# sees fit, which differs between -O1 (SAN=1) and -O2; off keeps every
+# product and sum rounded as written.  The AVX-512 kernels call FMA
+# intrinsics explicitly, which this flag does not touch.  Every build (this
+# one, SAN=1, benchmarks, fuzzing) must carry $(FP).
+FP := -ffp-contract=off
+OPT := -O2 -march=$(MARCH) -fno-math-errno $(FP) -g
 CSTD := -std=gnu11 -D_GNU_SOURCE
-ifeq ($(SAN),1)
-  BUILD := $(BUILDDIR)-san
-  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -march=$(MARCH)
+# Variants, each in its own build directory with its own binary:
+#   SAN=1       ASan + UBSan (gcc)                        build-san/recpipe
+#   TSAN=1      ThreadSanitizer (clang, LLVM's OpenMP)    build-tsan/recpipe
+#   FUZZ=1      libFuzzer coverage + ASan + UBSan (clang) build-fuzz/ (make fuzz)
+#   MARCH=x     another -march (x86-64: the portable kernels): BUILD gets -x
+ifeq ($(FUZZ),1)
+  BUILD := $(BUILDDIR)-fuzz
+  CC := clang
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+         -fno-sanitize-recover=undefined -march=$(MARCH) $(FP)
   SANLD := -fsanitize=address,undefined
+else ifeq ($(TSAN),1)
+  # LLVM's OpenMP with its Archer tool linked in: Archer tells TSan about
+  # OpenMP's barriers and locks, which otherwise show as false races
+  BUILD := $(BUILDDIR)-tsan
+  CC := clang
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -march=$(MARCH) $(FP)
+  SANLD := -fsanitize=thread $(abspath $(shell clang -print-resource-dir 2>/dev/null)/../../libarcher_static.a)
+else ifeq ($(SAN),1)
+  BUILD := $(BUILDDIR)-san
+  OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -march=$(MARCH) $(FP)
+  SANLD := -fsanitize=address,undefined
+endif
+ifneq ($(MARCH),native)
+  BUILD := $(BUILD)-$(MARCH)
+endif
+# clang's -Wdouble-promotion also flags the lossless float -> double of an
+# assignment or a prototyped argument (lua_pushnumber(L, f)); gcc's, which
+# the rule is written for, flags promotions in arithmetic and varargs only.
+# -Wpass-failed: an `omp simd` loop left scalar in an -O1 sanitizer build
+# is an optimizer remark, not a defect.
+ifneq ($(filter clang%,$(notdir $(CC))),)
+  WARN += -Wno-double-promotion -Wno-pass-failed
 endif
 # the fault-injection switch (rp_mem_fail_after) is compiled in every build:
 # it costs one atomic load per allocation and lets `make test` prove that
@@ -39,7 +79,7 @@ HOST_LIBS = $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-INC := -Iruntime -Iruntime/core $(patsubst %,-I%,$(wildcard modules/*))
+INC := -Iruntime -Iruntime/core -Iruntime/schedule $(patsubst %,-I%,$(wildcard modules/*))
 # core objects and unit tests see no Lua headers: a core file that includes
 # lua.h does not compile (make lint says so too)
 CFLAGS_CORE = $(CSTD) $(OPT) $(WARN) -fopenmp $(INC) $(CORE_CFLAGS) $(CFLAGS)
@@ -47,45 +87,66 @@ CFLAGS_HOST = $(CFLAGS_CORE) $(HOST_CFLAGS)
 LIBS_CORE = -fopenmp $(SANLD) $(CORE_LIBS) -lm -lpthread $(LDFLAGS)
 LIBS_HOST = $(LIBS_CORE) $(HOST_LIBS)
 
+# runtime/schedule: plain-C parts in the core library (unit-tested), the
+# command (schedule.c, which reads YAML through the host) in the binary
+SCHED_CLI := runtime/schedule/schedule.c
 CORE_SRC := $(wildcard runtime/core/*.c) \
+            $(filter-out $(SCHED_CLI),$(wildcard runtime/schedule/*.c)) \
             $(filter-out $(wildcard modules/*/lua_*.c),$(wildcard modules/*/*.c))
 BIND_SRC := $(wildcard modules/*/lua_*.c)
-HOST_SRC := $(wildcard runtime/*.c runtime/serve/*.c)
+HOST_SRC := $(wildcard runtime/*.c runtime/serve/*.c) $(SCHED_CLI)
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC))
 BIND_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(BIND_SRC))
 HOST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(HOST_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_SRC := $(wildcard tests/e2e/*.c)
-TOOL_BIN := $(patsubst tests/e2e/%.c,$(BUILD)/tools/%,$(TOOL_SRC)) $(BUILD)/tools/fuzz_request
+TOOL_BIN := $(patsubst tests/e2e/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 LIB := $(BUILD)/librpcore.a
-ifeq ($(SAN),1)
-  BIN := $(BUILD)/recpipe
-else
+ifeq ($(BUILD),$(BUILDDIR))
   BIN := recpipe
+else
+  BIN := $(BUILD)/recpipe
 endif
+# the variables that select this build, for tests that run make themselves
+VARIANT := SAN=$(SAN) TSAN=$(TSAN) MARCH=$(MARCH) BUILDDIR=$(BUILDDIR)
+# fuzz harnesses: tests/fuzz/fuzz_<name>.c; replay drivers in every build,
+# libFuzzer binaries in the FUZZ=1 build; the YAML harness needs the host's
+# config.o (and Lua, libyaml), the request harness the server's request.o and
+# jbuf.o (and cJSON)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+REPLAY_BIN := $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_NAMES))
+FUZZ_BIN := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_HOST := yaml request
+FUZZ_SECONDS ?= 60
 
-.PHONY: fuzz-request bench-soak
-.PHONY: all deps demo test test-unit test-lua test-e2e bench lint format install \
-        uninstall clean help check-deps examples tsan-cache
+.PHONY: all deps deps-build deps-dev demo test test-unit test-lua test-e2e test-fuzz test-build bench \
+        bench-soak lint format install uninstall clean help check-deps examples fuzz fuzz-build
 all: check-deps $(BIN)
 
 help:
 	@echo "make            build ./recpipe"
 	@echo "make deps       install missing Debian packages (apt-get, as root)"
 	@echo "make demo       deps + build + example data + explore, train and serve the shop"
-	@echo "make test       deps + build + every test layer (SAN=1: sanitizers)"
-	@echo "make tsan-cache the cache's unit test under ThreadSanitizer (gcc)"
+	@echo "make test       deps + build + every test layer (SAN=1: ASan+UBSan, TSAN=1:"
+	@echo "                ThreadSanitizer, MARCH=x86-64: portable kernels; own build dirs)"
+	@echo "make fuzz       libFuzzer harnesses, FUZZ_SECONDS (default 60) each"
 	@echo "make bench      benchmarks; figures go to tests/bench/RESULTS.md"
-	@echo "make bench-soak the server's 10-minute soak (make fuzz-request: its request fuzzer)"
+	@echo "make bench-soak the server's 10-minute soak"
 	@echo "make lint       clang-format check; module cores must not include lua.h"
 	@echo "make install PREFIX=/usr/local, make uninstall, make clean"
 
 # ---- dependencies ---------------------------------------------------------
+# `make deps` installs everything; builds and tests ask only for what they use
 deps:
-	@sh tests/deps.sh $(DEB_PKGS)
+	@sh tests/deps.sh $(DEB_PKGS) $(DEV_PKGS)
+deps-build:
+	@sh tests/deps.sh $(DEB_PKGS) $(if $(filter 1,$(TSAN) $(FUZZ)),$(DEV_PKGS))
+deps-dev:
+	@sh tests/deps.sh $(DEV_PKGS)
 
 check-deps:
 	@pkg-config --exists $(PKGS) || { echo "missing libraries: run 'make deps'"; \
@@ -124,26 +185,26 @@ $(BUILD)/tools/%: tests/e2e/%.c
 	@echo "  CC $<"
 	$(Q)$(CC) $(CSTD) $(OPT) $(WARN) -o $@ $< -lpthread $(SANLD)
 
-# the request fuzzer as a replay program (tests/e2e/serve_fuzz.sh runs it on
-# its corpus) and as a libFuzzer binary (make fuzz-request, clang)
-SERVE_PURE := runtime/serve/request.c runtime/serve/jbuf.c
-$(BUILD)/tools/fuzz_request: tests/fuzz/fuzz_request.c $(SERVE_PURE) $(LIB)
-	@mkdir -p $(dir $@)
-	@echo "  CC $<"
-	$(Q)$(CC) $(CFLAGS_HOST) -DRP_FUZZ_STANDALONE -o $@ $< $(SERVE_PURE) $(LIB) $(LIBS_HOST)
-FUZZ_SECONDS ?= 60
-fuzz-request:
-	@mkdir -p $(BUILDDIR)-fuzz/corpus-request
-	clang $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined $(INC) $(HOST_CFLAGS) \
-	  -o $(BUILDDIR)-fuzz/fuzz_request tests/fuzz/fuzz_request.c $(SERVE_PURE) \
-	  runtime/core/alloc.c runtime/core/misc.c -lcjson -lm
-	$(BUILDDIR)-fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	  -dict=tests/fuzz/request.dict $(BUILDDIR)-fuzz/corpus-request tests/fuzz/corpus/request
-
 $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	$(Q)$(CC) $(CFLAGS_CORE) -O3 -MMD -MP -o $@ $< $(LIB) $(LIBS_CORE)
+
+# fuzz harnesses: replay drivers (any compiler) and libFuzzer binaries (FUZZ=1)
+$(BUILD)/fuzz/replay_yaml $(BUILD)/fuzz/fuzz_yaml: $(BUILD)/runtime/config.o
+$(BUILD)/fuzz/replay_yaml $(BUILD)/fuzz/fuzz_yaml: FUZZ_LINK = $(BUILD)/runtime/config.o $(HOST_LIBS)
+SERVE_PURE := $(BUILD)/runtime/serve/request.o $(BUILD)/runtime/serve/jbuf.o
+$(BUILD)/fuzz/replay_request $(BUILD)/fuzz/fuzz_request: $(SERVE_PURE)
+$(BUILD)/fuzz/replay_request $(BUILD)/fuzz/fuzz_request: FUZZ_LINK = $(SERVE_PURE) $(HOST_LIBS)
+$(REPLAY_BIN): $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS_HOST) -Itests/fuzz -o $@ $< tests/fuzz/replay.c $(FUZZ_LINK) $(LIB) \
+	  $(LIBS_CORE)
+$(FUZZ_BIN): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC $<"
+	$(Q)$(CC) $(CFLAGS_HOST) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_LINK) $(LIB) $(LIBS_CORE)
 
 -include $(CORE_OBJ:.o=.d) $(BIND_OBJ:.o=.d) $(HOST_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
@@ -156,7 +217,7 @@ examples/shop/events.csv.gz: examples/generate.lua $(wildcard modules/gen/*.c mo
 	./$(BIN) run examples/generate.lua
 
 # ---- demo -----------------------------------------------------------------
-demo: deps
+demo: deps-build
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory examples
 	./$(BIN) run pipelines/explore.lua examples/shop/events.csv.gz
@@ -164,29 +225,32 @@ demo: deps
 	@sh examples/serve_demo.sh ./$(BIN)
 
 # ---- tests ----------------------------------------------------------------
-test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+# TSAN=1: the unit, Lua and fuzz-replay layers (every threaded core).  Not
+# e2e: TSan delivers a signal only when the thread next enters its runtime,
+# so a pure Lua loop never sees Ctrl-C and cli.sh's interrupt check hangs.
+TEST_LAYERS := unit lua $(if $(filter 1,$(TSAN)),,e2e) fuzz
+RUN_TESTS = BIN=./$(BIN) BUILD=$(BUILD) RP_MAKEVARS="$(VARIANT)" TSAN=$(TSAN) sh tests/run.sh
+test: deps-build
+	@$(MAKE) --no-print-directory test-build
 	@$(MAKE) --no-print-directory examples
-	@BIN=./$(BIN) BUILD=$(BUILD) sh tests/run.sh
+	@LAYERS="$(TEST_LAYERS)" $(RUN_TESTS)
 
-test-unit test-lua test-e2e: all $(UNIT_BIN) $(TOOL_BIN)
-	@BIN=./$(BIN) BUILD=$(BUILD) LAYERS=$(subst test-,,$@) sh tests/run.sh
+test-unit test-lua test-e2e test-fuzz: test-build
+	@$(MAKE) --no-print-directory examples
+	@LAYERS=$(subst test-,,$@) $(RUN_TESTS)
 
-# ThreadSanitizer (gcc) on the cache test: the sharded cache and its
-# single-flight fetch under threads.  Only the sources the test needs, so it
-# builds without OpenMP (whose runtime TSan cannot see into).
-TSAN_CACHE_SRC := runtime/core/alloc.c runtime/core/misc.c $(wildcard modules/cache/cache*.c)
-TSAN_CACHE_BIN := $(BUILDDIR)-tsan-cache/test_cache
-tsan-cache: $(TSAN_CACHE_BIN)
-	CK_FORK=no TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" $(TSAN_CACHE_BIN)
+# the e2e layer's helper programs (an HTTP client) only where e2e runs
+test-build: all $(UNIT_BIN) $(REPLAY_BIN) $(if $(filter 1,$(TSAN)),,$(TOOL_BIN))
+	@:
 
-$(TSAN_CACHE_BIN): tests/unit/test_cache.c tests/unit/rptest.h $(TSAN_CACHE_SRC) \
-  $(wildcard modules/cache/*.h runtime/core/*.h)
-	@mkdir -p $(dir $@)
-	@echo "  CC $@ (TSan)"
-	$(Q)$(CC) $(CSTD) -O1 -g -fno-omit-frame-pointer -fsanitize=thread $(WARN) $(INC) \
-	  $(CHECK_CFLAGS) -Itests/unit -o $@ tests/unit/test_cache.c $(TSAN_CACHE_SRC) \
-	  $(CHECK_LIBS) -lm -lpthread
+# ---- fuzzing ------------------------------------------------------------------
+# libFuzzer + ASan + UBSan on the cores, built by clang in build-fuzz/; each
+# harness runs FUZZ_SECONDS on a scratch corpus seeded from tests/fuzz/corpus
+fuzz: deps-dev
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=$(BUILDDIR)-fuzz$(if $(filter-out native,$(MARCH)),-$(MARCH)) \
+	  sh tests/fuzz/run.sh $(FUZZ_NAMES)
+fuzz-build: $(FUZZ_BIN)
 
 # ---- benchmarks -------------------------------------------------------------
 bench: all $(BENCH_BIN) $(TOOL_BIN)
@@ -197,11 +261,11 @@ bench-soak: all
 	@BIN=./$(BIN) sh tests/bench/bench_serve.sh soak
 
 # ---- lint -----------------------------------------------------------------
-lint:
+lint: deps-dev
 	@sh tests/lint.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/serve/*.h runtime/core/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c)
+	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h runtime/serve/*.h runtime/schedule/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 # ---- install ----------------------------------------------------------------
 install: all
@@ -216,4 +280,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/recpipe $(DESTDIR)$(PREFIX)/share/recpipe
 
 clean:
-	rm -rf $(BUILDDIR) $(BUILDDIR)-san $(BUILDDIR)-tsan-cache recpipe
+	rm -rf $(BUILDDIR) $(BUILDDIR)-* recpipe

@@ -3,6 +3,8 @@
 --
 --   recpipe run examples/generate.lua                 -- examples/shop/ (what `make demo` uses)
 --   recpipe run examples/generate.lua out=/tmp/shop events=1e6 users=50000 items=10000
+--   recpipe run examples/generate.lua out=/tmp/shift days=112 events=200000 shift.at=2024-03-06
+--     (16 weeks with a taste shift in week 10: what pipelines/drift.lua is calibrated on)
 --
 -- Writes OUT/events.csv.gz (user_id,item_id,event,timestamp,device,country),
 -- OUT/items.csv, OUT/users.csv and OUT/truth.csv (the hidden cluster of every
@@ -28,7 +30,7 @@ local report = rp.gen.events{
   users_path = cfg.out .. "/users.csv",
   truth_path = cfg.out .. "/truth.csv",
   users = cfg.users, items = cfg.items, events = cfg.events, clusters = cfg.clusters,
-  days = cfg.days, start = cfg.start, seed = cfg.seed,
+  days = cfg.days, start = cfg.start, seed = cfg.seed, shift = cfg.shift,
 }
 rp.log.info("wrote %s/events.csv.gz: %d events (%d views, %d add-to-carts, %d purchases), "
   .. "%d users, %d items, %d sessions", cfg.out, report.events, report.views, report.addtocarts,

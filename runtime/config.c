@@ -6,7 +6,9 @@
  * floats (incl. .inf, .nan), else strings; quoted or !!str-tagged scalars are
  * strings.  A null map value leaves the key absent; a null list element is
  * skipped.  Anchors and aliases are supported (an alias shares the table).
- * Errors name the file, line and column.
+ * Errors name the file, line and column.  Nesting is limited to
+ * RP_YAML_MAX_DEPTH levels: parse_node recurses once a level, and 30,000
+ * levels (60 KB of "[[[[...") would overflow the C stack.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,11 +22,15 @@
 
 #include "host.h"
 
+/* Sequences and mappings nest at most this deep (a config needs a few). */
+#define RP_YAML_MAX_DEPTH 256
+
 typedef struct {
   yaml_parser_t parser;
   const char *name;
   int anchors; /* stack index of the anchor table */
   int root;    /* event type of the document's root node */
+  int depth;   /* sequences and mappings open around the current node */
 } yctx;
 
 static int ystrcmp_any(const char *s, const char *const *opts) {
@@ -123,6 +129,15 @@ static void remember_anchor(lua_State *L, yctx *y, const yaml_char_t *anchor) {
  * Returns 0 when the value is null. */
 static int parse_node(lua_State *L, yctx *y, yaml_event_t *ev);
 
+/* Enters a sequence or mapping starting at ev; raises past the limit. */
+static void enter(lua_State *L, yctx *y, yaml_event_t *ev) {
+  if (++y->depth <= RP_YAML_MAX_DEPTH) return;
+  int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+  yaml_event_delete(ev);
+  luaL_error(L, "%s:%d:%d: YAML nested deeper than %d levels", y->name, line, col,
+             RP_YAML_MAX_DEPTH);
+}
+
 static int parse_node(lua_State *L, yctx *y, yaml_event_t *ev) {
   luaL_checkstack(L, 8, "YAML nesting too deep");
   int rc = 1;
@@ -152,6 +167,7 @@ static int parse_node(lua_State *L, yctx *y, yaml_event_t *ev) {
       return 1;
     }
     case YAML_SEQUENCE_START_EVENT: {
+      enter(L, y, ev);
       lua_newtable(L);
       remember_anchor(L, y, ev->data.sequence_start.anchor);
       yaml_event_delete(ev);
@@ -168,9 +184,11 @@ static int parse_node(lua_State *L, yctx *y, yaml_event_t *ev) {
         else
           lua_pop(L, 1);
       }
+      y->depth--;
       return 1;
     }
     case YAML_MAPPING_START_EVENT: {
+      enter(L, y, ev);
       lua_newtable(L);
       remember_anchor(L, y, ev->data.mapping_start.anchor);
       yaml_event_delete(ev);
@@ -193,6 +211,7 @@ static int parse_node(lua_State *L, yctx *y, yaml_event_t *ev) {
         else
           lua_pop(L, 2);
       }
+      y->depth--;
       return 1;
     }
     default: {

@@ -25,7 +25,9 @@
 #include "rp.h"
 
 #define MODULES(X) \
-  X(io) X(sparse) X(gen) X(als) X(split) X(metrics) X(baseline) X(hybrid) X(cache) X(serve)
+  X(io)            \
+  X(sparse)        \
+  X(gen) X(als) X(split) X(metrics) X(baseline) X(hybrid) X(cache) X(serve) X(registry) X(monitor)
 #define DECLARE(m) extern int luaopen_recpipe_##m(lua_State *L) __attribute__((weak));
 MODULES(DECLARE)
 

@@ -36,6 +36,11 @@ const char *rp_host_luadir(void);
 const char *rp_host_pipelinedir(void);
 const char *rp_host_exe(void);
 
+/* `recpipe schedule ARGS` with argv[at..] its arguments (runtime/schedule);
+ * `recpipe dashboard REGISTRY -o FILE` likewise.  Return the exit status. */
+int rp_schedule_main(int argc, char **argv, int at);
+int rp_dashboard_main(int argc, char **argv, int at);
+
 /* luaopen functions of the runtime's own modules */
 int luaopen_recpipe_core(lua_State *L);
 int luaopen_recpipe_log(lua_State *L);

@@ -4,6 +4,8 @@
  *   recpipe run [--quiet] [--log-level LEVEL] SCRIPT.lua [args...]
  *   recpipe run [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]
  *   recpipe serve [--quiet] [--log-level LEVEL] SCRIPT.lua|CONFIG.yaml [key=value...]
+ *   recpipe schedule [--once] [--list] [--now=TIME] SCHEDULE.yaml
+ *   recpipe dashboard REGISTRY -o FILE
  *   recpipe version | help [run] | run --help | serve --help
  */
 #include <stdio.h>
@@ -26,6 +28,8 @@ static const char *usage =
     "                                  overrides (dotted keys nest, values typed as YAML)\n"
     "  serve SCRIPT.lua|CONFIG.yaml [key=value...]\n"
     "                                  serve a recommender over HTTP (serve --help: settings)\n"
+    "  schedule SCHEDULE.yaml          run pipelines on a schedule (--once, --list, --now=TIME)\n"
+    "  dashboard REGISTRY -o FILE      the registry as one self-contained HTML page\n"
     "  version                         print the version\n"
     "  help [run]                      this text, or the help of run\n"
     "\n"
@@ -100,6 +104,11 @@ int main(int argc, char **argv) {
       return 1;
     } else if (!cmd) {
       cmd = a;
+      /* these take their own options */
+      if (strcmp(cmd, "schedule") == 0 || strcmp(cmd, "dashboard") == 0) {
+        i++;
+        break;
+      }
     } else {
       break; /* the script: everything after it belongs to the script */
     }
@@ -121,6 +130,11 @@ int main(int argc, char **argv) {
     }
     rp_host_init(&o, argv[0]);
     return rp_serve_main(argc, argv, i, argv[0]);
+  }
+  if (strcmp(cmd, "schedule") == 0 || strcmp(cmd, "dashboard") == 0) {
+    rp_log_set_level(o.log_level);
+    return strcmp(cmd, "schedule") == 0 ? rp_schedule_main(argc, argv, i)
+                                        : rp_dashboard_main(argc, argv, i);
   }
   if (strcmp(cmd, "run") != 0) {
     fprintf(stderr, "recpipe: unknown command '%s'\n%s", cmd, usage);

@@ -3,18 +3,125 @@
  */
 #include "rpl.h"
 
+#include "iotext.h"
+
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-void rpL_newtype(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta) {
-  if (!luaL_newmetatable(L, tname)) {
+/* ---- boxes and lifetimes (rpl.h) ------------------------------------------- */
+#define CLASS_KEY "__rpclass"
+#define PIN_T "recpipe.Pin"
+
+static int box_gc(lua_State *L);
+
+rpL_box *rpL_tobox(lua_State *L, int idx) {
+  void *p = lua_touserdata(L, idx);
+  if (!p || lua_islightuserdata(L, idx) || !lua_getmetatable(L, idx)) return NULL;
+  lua_rawgetp(L, -1, CLASS_KEY);
+  const rpL_class *cls = lua_touserdata(L, -1);
+  lua_pop(L, 2);
+  return cls && cls->destroy ? p : NULL;
+}
+
+static void release_holds(lua_State *L, int idx);
+
+/* The object of the box at idx is gone from Lua and from every pin: free
+ * it, then let go of what it held (after: it may point into them). */
+static void destroy(lua_State *L, int idx, rpL_box *b, void *obj) {
+  b->cls->destroy(obj);
+  release_holds(L, idx);
+}
+
+/* Drops one pin of the box at idx; the last one destroys a freed object. */
+static void unpin(lua_State *L, int idx, rpL_box *b) {
+  if (--b->pins > 0 || !b->kept) return;
+  void *obj = b->kept;
+  b->kept = NULL;
+  destroy(L, idx, b, obj);
+}
+
+/* Unpins every box the box at idx holds (once). */
+static void release_holds(lua_State *L, int idx) {
+  if (!lua_checkstack(L, 4)) return; /* (a leak beats a crash in a finalizer) */
+  idx = lua_absindex(L, idx);
+  if (lua_getiuservalue(L, idx, 2) != LUA_TTABLE) {
     lua_pop(L, 1);
     return;
   }
+  lua_pushnil(L);
+  lua_setiuservalue(L, idx, 2);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, i);
+    rpL_box *h = rpL_tobox(L, -1);
+    if (h) unpin(L, lua_gettop(L), h);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
+static rpL_box *checkbox(lua_State *L, int idx) {
+  rpL_box *b = rpL_tobox(L, idx);
+  if (!b) luaL_typeerror(L, idx, "recpipe object");
+  return b;
+}
+
+int rpL_free(lua_State *L) {
+  rpL_box *b = checkbox(L, 1);
+  void *obj = b->obj;
+  if (!obj) return 0; /* freed before (or still empty): harmless */
+  b->obj = NULL;
+  if (b->pins)
+    b->kept = obj; /* an operation or another object still uses it */
+  else
+    destroy(L, 1, b, obj);
+  return 0;
+}
+
+/* __gc: as free; an empty box also lets go of what it held (a blend whose
+ * construction failed).  Pins from dead coroutines end in their guards' own
+ * __gc. */
+static int box_gc(lua_State *L) {
+  rpL_box *b = checkbox(L, 1);
+  if (b->obj) return rpL_free(L);
+  if (!b->pins && !b->kept) release_holds(L, 1);
+  return 0;
+}
+
+/* __recommender(): the object itself (checked alive); rpL_pinrec takes it */
+static int box_recommender(lua_State *L) {
+  rpL_box *b = checkbox(L, 1);
+  if (!b->obj) luaL_argerror(L, 1, lua_pushfstring(L, "attempt to use a freed %s", b->cls->name));
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int has_field(const luaL_Reg *l, const char *name) {
+  for (; l && l->name; l++)
+    if (strcmp(l->name, name) == 0) return 1;
+  return 0;
+}
+
+void rpL_newtype(lua_State *L, const rpL_class *cls, const luaL_Reg *methods,
+                 const luaL_Reg *meta) {
+  if (!luaL_newmetatable(L, cls->name)) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushlightuserdata(L, (void *)cls);
+  lua_rawsetp(L, -2, CLASS_KEY);
   if (meta) luaL_setfuncs(L, meta, 0);
+  static const luaL_Reg life[] = {{"__gc", box_gc}, {"__close", rpL_free}, {NULL, NULL}};
+  for (const luaL_Reg *l = life; cls->destroy && l->name; l++)
+    if (!has_field(meta, l->name)) lua_pushcfunction(L, l->func), lua_setfield(L, -2, l->name);
   lua_newtable(L);
   if (methods) luaL_setfuncs(L, methods, 0);
+  if (cls->destroy && !has_field(methods, "free"))
+    lua_pushcfunction(L, rpL_free), lua_setfield(L, -2, "free");
+  if (cls->recommender && !has_field(methods, "__recommender"))
+    lua_pushcfunction(L, box_recommender), lua_setfield(L, -2, "__recommender");
   /* keep a user __index metamethod if meta provided one */
   lua_getfield(L, -2, "__index");
   if (lua_isnil(L, -1)) {
@@ -28,10 +135,14 @@ void rpL_newtype(lua_State *L, const char *tname, const luaL_Reg *methods, const
 }
 
 void **rpL_newbox(lua_State *L, const char *tname) {
-  void **slot = lua_newuserdatauv(L, sizeof(void *), 1);
-  *slot = NULL;
-  luaL_setmetatable(L, tname);
-  return slot;
+  rpL_box *b = lua_newuserdatauv(L, sizeof *b, 2);
+  memset(b, 0, sizeof *b);
+  if (luaL_getmetatable(L, tname) != LUA_TTABLE) luaL_error(L, "type %s is not registered", tname);
+  lua_rawgetp(L, -1, CLASS_KEY);
+  b->cls = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  lua_setmetatable(L, -2);
+  return &b->obj;
 }
 
 int rpL_method(lua_State *L, const char *tname, const char *name) {
@@ -45,17 +156,193 @@ int rpL_method(lua_State *L, const char *tname, const char *name) {
 
 void **rpL_slot(lua_State *L, int idx, const char *tname) { return luaL_checkudata(L, idx, tname); }
 
+static int freed_error(lua_State *L, int idx, const char *tname) {
+  return luaL_argerror(L, idx, lua_pushfstring(L, "attempt to use a freed %s", tname));
+}
+
 void *rpL_checkobj(lua_State *L, int idx, const char *tname) {
-  void **slot = luaL_checkudata(L, idx, tname);
-  if (!*slot) luaL_argerror(L, idx, lua_pushfstring(L, "attempt to use a freed %s", tname));
-  return *slot;
+  rpL_box *b = luaL_checkudata(L, idx, tname);
+  if (!b->obj) freed_error(L, idx, tname);
+  return b->obj;
 }
 
 void *rpL_testobj(lua_State *L, int idx, const char *tname) {
-  void **slot = luaL_testudata(L, idx, tname);
-  if (!slot) return NULL;
-  if (!*slot) luaL_argerror(L, idx, lua_pushfstring(L, "attempt to use a freed %s", tname));
-  return *slot;
+  rpL_box *b = luaL_testudata(L, idx, tname);
+  if (!b) return NULL;
+  if (!b->obj) freed_error(L, idx, tname);
+  return b->obj;
+}
+
+void *rpL_indexobj(lua_State *L, const char *tname, const char *k) {
+  rpL_box *b = luaL_checkudata(L, 1, tname);
+  if (b->obj) return b->obj;
+  if (rpL_method(L, tname, k) == LUA_TNIL) freed_error(L, 1, tname);
+  return NULL;
+}
+
+void *rpL_liveobj(lua_State *L, int idx) {
+  rpL_box *b = rpL_tobox(L, idx);
+  return !b ? NULL : b->obj ? b->obj : b->kept;
+}
+
+/* ---- pins ---------------------------------------------------------------------- */
+typedef struct pin {
+  rpL_box *box;
+} pin;
+
+static const char pin_key = 0; /* the guards' metatable in the registry */
+
+/* __close and __gc of a guard: the operation ended (or its coroutine died) */
+static int pin_close(lua_State *L) {
+  pin *p = lua_touserdata(L, 1);
+  if (!p || !p->box) return 0;
+  rpL_box *b = p->box;
+  p->box = NULL;
+  lua_getiuservalue(L, 1, 1);
+  unpin(L, lua_gettop(L), b);
+  return 0;
+}
+
+/* Pushes a to-be-closed guard pinning the box b at idx and returns its
+ * object; with CONSUME, the box (at the top, below the new guard) is taken
+ * off the stack: the guard references it.  The guard's allocation may run a
+ * finalizer that frees the box: that is checked after it (raising as a use
+ * of a freed object of argument arg), and the pin taken only then. */
+enum { CONSUME = 1 };
+static void *pushguard(lua_State *L, int idx, rpL_box *b, int flags, int arg) {
+  idx = lua_absindex(L, idx);
+  pin *p = lua_newuserdatauv(L, sizeof *p, 1);
+  p->box = NULL;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pin_key) != LUA_TTABLE) { /* once per state */
+    lua_pop(L, 1);
+    luaL_newmetatable(L, PIN_T);
+    lua_pushcfunction(L, pin_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, pin_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &pin_key);
+  }
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, -2, 1);
+  if (!b->obj) freed_error(L, arg, b->cls->name);
+  if (flags & CONSUME) lua_remove(L, idx);
+  p->box = b;
+  b->pins++;
+  lua_toclose(L, -1);
+  return b->obj;
+}
+
+void *rpL_pin(lua_State *L, int idx, const char *tname) {
+  rpL_checkobj(L, idx, tname);
+  rpL_box *b = rpL_tobox(L, idx);
+  if (!b) luaL_error(L, "%s has no lifetime of the box layer (rpL_class.destroy)", tname);
+  return pushguard(L, idx, b, 0, idx);
+}
+
+void *rpL_pinopt(lua_State *L, int opt, const char *field, const char *tname) {
+  if (rpL_getopt(L, opt, field) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  rpL_box *b = luaL_testudata(L, -1, tname);
+  if (!b) rpL_fielderror(L, opt, field, "must be a %s, got %s", tname, luaL_typename(L, -1));
+  if (!b->obj)
+    luaL_argerror(L, opt,
+                  lua_pushfstring(L, "field '%s': attempt to use a freed %s", field, tname));
+  return pushguard(L, -1, b, CONSUME, opt);
+}
+
+void *rpL_pintop(lua_State *L, int arg, const char *tname) {
+  rpL_box *b = luaL_testudata(L, -1, tname);
+  if (!b)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s expected, got %s", tname, luaL_typename(L, -1)));
+  if (!b->obj) freed_error(L, arg, tname);
+  return pushguard(L, -1, b, CONSUME, arg);
+}
+
+/* The name of the value at idx's type for messages (its __name when it has
+ * one: "recpipe.Matrix"). */
+static const char *type_name(lua_State *L, int idx) {
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) return lua_tostring(L, -1);
+  return luaL_typename(L, idx);
+}
+
+/* The box of the recommender at idx (itself, or what its __recommender()
+ * returns, pushed: *at says where it is), alive; raises otherwise. */
+static rpL_box *resolve_rec(lua_State *L, int idx, int *at) {
+  idx = lua_absindex(L, idx);
+  *at = idx;
+  rpL_box *b = rpL_tobox(L, idx);
+  if (!b && lua_type(L, idx) == LUA_TTABLE &&
+      lua_getfield(L, idx, "__recommender") == LUA_TFUNCTION) {
+    /* a Lua object wrapping a C recommender (a blend) names it */
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+    *at = lua_gettop(L);
+    b = rpL_tobox(L, *at);
+  }
+  if (!b || !b->cls->recommender)
+    luaL_argerror(L, idx,
+                  lua_pushfstring(L,
+                                  "a recommender expected (a model, baseline or hybrid, or an "
+                                  "object whose __recommender() returns one), got %s",
+                                  type_name(L, *at)));
+  if (!b->obj) freed_error(L, idx, b->cls->name);
+  return b;
+}
+
+rp_recommender *rpL_pinrec(lua_State *L, int idx) {
+  int at;
+  rpL_box *b = resolve_rec(L, idx, &at);
+  void *obj = pushguard(L, at, b, 0, lua_absindex(L, idx));
+  return b->cls->recommender(L, at, obj);
+}
+
+rp_recommender *rpL_holdrec(lua_State *L, int holder, int idx) {
+  holder = lua_absindex(L, holder);
+  int at;
+  rpL_box *b = resolve_rec(L, idx, &at);
+  void *obj = pushguard(L, at, b, 0, lua_absindex(L, idx)); /* alive while the hold is made */
+  rpL_hold(L, holder, at);
+  return b->cls->recommender(L, at, obj);
+}
+
+rp_recommender *rpL_heldrec(lua_State *L, int idx) {
+  rpL_box *b = rpL_tobox(L, idx);
+  void *obj = b ? (b->obj ? b->obj : b->kept) : NULL;
+  if (!obj || !b->cls->recommender) luaL_error(L, "a held recommender is gone");
+  return b->cls->recommender(L, lua_absindex(L, idx), obj);
+}
+
+/* ---- holds ---------------------------------------------------------------------- */
+void rpL_hold(lua_State *L, int holder, int held) {
+  holder = lua_absindex(L, holder);
+  held = lua_absindex(L, held);
+  rpL_box *h = checkbox(L, held);
+  if (!h->pins) luaL_error(L, "rpL_hold: the held %s must be pinned", h->cls->name);
+  if (lua_getiuservalue(L, holder, 2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, holder, 2);
+  }
+  lua_pushvalue(L, held);
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
+  h->pins++; /* after the allocations: a memory error leaves no pin behind */
+}
+
+int rpL_held(lua_State *L, int holder, int i) {
+  if (lua_getiuservalue(L, holder, 2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  int t = lua_rawgeti(L, -1, i);
+  lua_remove(L, -2);
+  return t;
 }
 
 int rpL_error(lua_State *L, const rp_err *err) {
@@ -246,29 +533,45 @@ void *rpL_scratch(lua_State *L, size_t count, size_t size) {
   return lua_newuserdatauv(L, (count ? count : 1) * size, 0);
 }
 
-/* atomic: a server's workers build objects in their own states at once */
-static size_t after_last_gc;
+/* process-wide, as rp_mem_current is (Lua states on several threads share it) */
+static atomic_size_t after_last_gc;
 
 void rpL_gcpressure(lua_State *L) {
   size_t now = rp_mem_current();
-  if (now > 2 * __atomic_load_n(&after_last_gc, __ATOMIC_RELAXED) + ((size_t)64 << 20)) {
+  if (now > 2 * atomic_load(&after_last_gc) + ((size_t)64 << 20)) {
     lua_gc(L, LUA_GCCOLLECT);
-    __atomic_store_n(&after_last_gc, rp_mem_current(), __ATOMIC_RELAXED);
+    atomic_store(&after_last_gc, rp_mem_current());
   }
 }
 
 /* ---- ids --------------------------------------------------------------------- */
+/* The text of the number at idx as tostring gives it ("17", "1.5", "2.0"),
+ * written to buf without allocating or calling metamethods (rpL_lookup runs
+ * while bindings hold borrowed objects). */
+static size_t numtext(lua_State *L, int idx, char *buf, size_t size) {
+  int n;
+  if (lua_isinteger(L, idx)) {
+    n = snprintf(buf, size, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+  } else {
+    n = snprintf(buf, size, LUA_NUMBER_FMT, (LUAI_UACNUMBER)lua_tonumber(L, idx));
+    if (n > 0 && (size_t)n + 2 < size && buf[strspn(buf, "-0123456789")] == '\0') {
+      buf[n++] = '.'; /* looks like an integer: tostring adds ".0" */
+      buf[n++] = '0';
+      buf[n] = '\0';
+    }
+  }
+  return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
 int32_t rpL_lookup(lua_State *L, int idx, const rp_idmap *map) {
   size_t len;
-  const char *s;
   if (lua_type(L, idx) == LUA_TNUMBER) {
     /* numbers are accepted as their text: 17 -> "17" */
-    s = luaL_tolstring(L, idx, &len);
-    int32_t r = rp_idmap_find(map, s, len);
-    lua_pop(L, 1);
-    return r;
+    char buf[64];
+    len = numtext(L, idx, buf, sizeof buf);
+    return rp_idmap_find(map, buf, len);
   }
-  s = luaL_checklstring(L, idx, &len);
+  const char *s = luaL_checklstring(L, idx, &len);
   return rp_idmap_find(map, s, len);
 }
 
@@ -335,4 +638,20 @@ int rpL_nilmsg(lua_State *L, const char *fmt, int idx) {
   lua_pushnil(L);
   lua_pushfstring(L, fmt, id);
   return 2;
+}
+
+/* ---- times ------------------------------------------------------------------- */
+int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field) {
+  if (lua_type(L, vidx) == LUA_TNUMBER) {
+    if (lua_isinteger(L, vidx)) return lua_tointeger(L, vidx);
+    double d = floor(lua_tonumber(L, vidx));
+    if (d >= -9.2e18 && d <= 9.2e18) return (int64_t)d;
+  } else if (lua_type(L, vidx) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, vidx, &n);
+    int64_t t;
+    if (rp_parse_time_slow(s, n, RP_TIME_SECONDS, &t) == RP_PARSE_OK) return t;
+  }
+  return rpL_fielderror(L, idx, field, "must be Unix seconds or ISO 8601 text, got %s",
+                        luaL_tolstring(L, vidx, NULL));
 }

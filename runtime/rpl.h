@@ -1,12 +1,26 @@
 /*
- * rpl.h -- helpers every binding uses: boxes for C objects, option tables,
- * raising core errors, telling the GC about C memory, and the push/check
- * functions of the types modules share (IdMap, Events, Matrix, Dense).
+ * rpl.h -- helpers every binding uses: boxes for C objects and their
+ * lifetimes, option tables, raising core errors, telling the GC about C
+ * memory, and the push/check functions of the types modules share (IdMap,
+ * Events, Matrix, Dense).
  *
- * A box is a full userdata holding one pointer.  It is pushed empty (NULL)
+ * A box is a full userdata holding one C object.  It is pushed empty (NULL)
  * first and filled after the C object is built, as liolib does, so a memory
  * error in between cannot leak.  A freed or empty box raises "attempt to use
  * a freed recpipe.Matrix" rather than crashing.
+ *
+ * Lifetimes.  A C object lives while its box holds it, while an operation
+ * pins it, and while another object holds it:
+ *  - obj:free() (and __close, __gc) drops the box's hold: the box is
+ *    unusable from then on, and freeing twice is harmless;
+ *  - an operation pins what it borrows (rpL_pin*): until the C function
+ *    returns or raises, Lua code it runs (callbacks, metamethods of the
+ *    tables it reads, finalizers at its allocations) cannot free it;
+ *  - an object built on another holds it (rpL_hold: a Dense view of a
+ *    model's factors, a blend of its sources) until it is destroyed itself.
+ * The C object goes when the last of these ends.  Bindings never keep a
+ * pointer borrowed with rpL_checkobj across anything that can run Lua code
+ * (a call, a metamethod, an allocation of Lua memory): they pin it.
  */
 #ifndef RP_RPL_H
 #define RP_RPL_H
@@ -27,22 +41,91 @@
 #define RP_DENSE_T "recpipe.Dense"
 
 /* ---- boxes -------------------------------------------------------------- */
-/* Creates (once) the metatable tname with __name, __index = a methods table
- * filled from methods, and the metamethods in meta (NULL-terminated lists;
- * either may be NULL).  Leaves nothing on the stack. */
-void rpL_newtype(lua_State *L, const char *tname, const luaL_Reg *methods, const luaL_Reg *meta);
-/* Pushes a new box of type tname holding NULL; returns its slot. */
+/* What the box layer knows of a type. */
+typedef struct rpL_class {
+  const char *name;           /* the metatable's __name, "recpipe.Matrix" */
+  void (*destroy)(void *obj); /* frees (or releases) the C object */
+  /* The rp_recommender the object answers through (NULL: not a
+   * recommender); obj is alive, its box at idx.  May update it first (a
+   * hybrid's sizes after its maps grew). */
+  rp_recommender *(*recommender)(lua_State *L, int idx, void *obj);
+} rpL_class;
+
+/* A box: user value 1 is the type's own (a model's training matrix, ...),
+ * user value 2 the list of boxes it holds (rpL_hold). */
+typedef struct rpL_box {
+  void *obj;  /* what Lua reaches; NULL when empty or freed (first field:
+                 `void **slot` points here) */
+  void *kept; /* freed while pinned or held: destroyed when that ends */
+  const rpL_class *cls;
+  int pins; /* operations using the object and objects holding it */
+} rpL_box;
+
+/* Creates (once) the metatable of cls with __name, __index = a methods
+ * table filled from methods, and the metamethods in meta (NULL-terminated
+ * lists; either may be NULL).  free, __gc and __close are the box layer's
+ * (lifetimes above) unless meta names them; a recommender type also gets
+ * the method __recommender (the object itself).  Leaves nothing on the
+ * stack. */
+void rpL_newtype(lua_State *L, const rpL_class *cls, const luaL_Reg *methods, const luaL_Reg *meta);
+/* Pushes a new empty box of type tname (registered); returns its slot. */
 void **rpL_newbox(lua_State *L, const char *tname);
 /* Pushes the method `name` of type tname (nil when there is none) and
  * returns its Lua type: the fallback of an __index metamethod, which
  * rpL_newtype leaves the methods in a "methods" field for. */
 int rpL_method(lua_State *L, const char *tname, const char *name);
-/* The object in the box at idx (errors when not a tname box or freed). */
+/* For an __index metamethod of a tname box at 1, key k: the object, or,
+ * when the box was freed, NULL after pushing the method k (so k is found
+ * on a freed box: obj:free() twice), raising for any other key. */
+void *rpL_indexobj(lua_State *L, const char *tname, const char *k);
+/* The object in the box at idx (errors when not a tname box or freed).
+ * Borrowed, not pinned: see the lifetime rule above. */
 void *rpL_checkobj(lua_State *L, int idx, const char *tname);
 /* The object or NULL when idx is not a tname box (errors when freed). */
 void *rpL_testobj(lua_State *L, int idx, const char *tname);
-/* The slot of a box (for __gc/free: may hold NULL). */
+/* The slot of a box (for __tostring: may hold NULL). */
 void **rpL_slot(lua_State *L, int idx, const char *tname);
+/* The box at idx when it is any recpipe box, else NULL. */
+rpL_box *rpL_tobox(lua_State *L, int idx);
+/* obj:free() for every type: the lifetime rule above.  Also __gc and
+ * __close. */
+int rpL_free(lua_State *L);
+
+/* ---- pins: what an operation uses lives until it ends -------------------------
+ * Each pin pushes a to-be-closed guard: call before pushing results, and
+ * never lua_settop/lua_pop/lua_remove below a guard (the C function's return
+ * or error closes it).  A coroutine that dies inside an operation releases
+ * its pins when it is collected (or coroutine.close). */
+/* The object in the tname box at idx (as rpL_checkobj), pinned. */
+void *rpL_pin(lua_State *L, int idx, const char *tname);
+/* The same for options[field] (NULL, nothing pushed, when absent; a bad
+ * value raises naming the field).  The box is referenced by the guard. */
+void *rpL_pinopt(lua_State *L, int opt, const char *field, const char *tname);
+/* The tname box at the top of the stack, pinned: the box is replaced by its
+ * guard (for values read from tables in a loop).  Errors name argument arg. */
+void *rpL_pintop(lua_State *L, int arg, const char *tname);
+/* The recommender of the value at idx, pinned: a recpipe object whose type
+ * is a recommender, or any value whose __recommender() returns one (the
+ * protocol of Lua objects wrapping a C recommender: a blend).  Raises
+ * "bad argument #idx (a recommender expected, ...)" otherwise, and for a
+ * freed object.  The result is valid until the running C function ends. */
+rp_recommender *rpL_pinrec(lua_State *L, int idx);
+
+/* ---- holds: an object built on another keeps it ---------------------------------
+ * The box at holder keeps the object of the box at held (pinned by the
+ * caller, so it cannot go while the hold is made) alive until its own object
+ * is destroyed (or it is collected empty).  Held boxes are kept
+ * in order: rpL_held pushes the i-th (1-based; nil past the end). */
+void rpL_hold(lua_State *L, int holder, int held);
+int rpL_held(lua_State *L, int holder, int i);
+/* The recommender of the value at idx (as rpL_pinrec), held by the box at
+ * holder instead of pinned: a blend keeps its sources. */
+rp_recommender *rpL_holdrec(lua_State *L, int holder, int idx);
+/* The recommender of the held box at idx (rpL_held), even after its free(). */
+rp_recommender *rpL_heldrec(lua_State *L, int idx);
+/* The object of the box at idx even after its free() (kept alive by a pin
+ * or a hold), or NULL once destroyed.  For holders using what they hold. */
+void *rpL_liveobj(lua_State *L, int idx);
 
 /* ---- errors --------------------------------------------------------------- */
 /* Raises err's message as a Lua error (never returns). */
@@ -63,7 +146,13 @@ int rpL_optenum(lua_State *L, int idx, const char *field, int def, const char *c
 /* Pushes field's value (any type) and returns its type. */
 int rpL_getopt(lua_State *L, int idx, const char *field);
 /* Raises a bad-field error for idx/field with a formatted description. */
-int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...);
+int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A time at stack index vidx for field of the options at idx: integer
+ * Unix seconds, a number (floored) or ISO 8601 text; raises a field error
+ * naming field otherwise. */
+int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field);
 
 /* ---- memory ---------------------------------------------------------------- */
 /* A scratch array of count (at least 1) elements of size bytes, in a
@@ -85,12 +174,14 @@ rp_events *rpL_checkevents(lua_State *L, int idx);
 void rpL_pushmatrix(lua_State *L, rp_csr *m);
 rp_csr *rpL_checkmatrix(lua_State *L, int idx);
 rp_csr *rpL_testmatrix(lua_State *L, int idx);
-/* Pushes a Dense; when owner_idx != 0 the value at that index is kept alive
- * by the Dense (a view into its storage). */
+/* Pushes a Dense; when owner_idx != 0 the Dense holds the box at that index
+ * (a view into its storage: rpL_hold). */
 void rpL_pushdense(lua_State *L, rp_dense *d, int owner_idx);
 rp_dense *rpL_checkdense(lua_State *L, int idx);
 
-/* Index of external id at idx in map: a string id, or -1 when absent. */
+/* Index of external id at idx in map: a string id (a number counts as its
+ * text), or -1 when absent.  Neither allocates nor runs Lua code, so it may
+ * run while a borrowed (unpinned) object is in use. */
 int32_t rpL_lookup(lua_State *L, int idx, const rp_idmap *map);
 /* Pushes external id i of map. */
 void rpL_pushid(lua_State *L, const rp_idmap *map, int32_t i);
@@ -132,6 +223,7 @@ typedef struct rpL_recreq {
 } rpL_recreq;
 
 typedef struct rpL_recspec {
+  const char *tname;        /* the type of the object (checked: `one` casts rec->self) */
   const char *const *known; /* the options recommend accepts */
   /* Answers one request: top q->k into items/scores, count in *n, RP_OK
    * (else a status with err set: raised).  For a user it cannot answer it
@@ -152,12 +244,12 @@ typedef struct rpL_recspec {
   int strangers;
 } rpL_recspec;
 
-/* obj:recommend(user, opts) with obj at 1, for rec (borrowed from obj)
+/* obj:recommend(user, opts) with obj (a recommender box, pinned here) at 1
  * -> items, scores | nil, message.  opts: k (1..2^24, default 10),
  * exclude (Matrix), items and deny (lists of ids) and spec->known's own. */
-int rpL_recommend(lua_State *L, const rp_recommender *rec, const rpL_recspec *spec);
+int rpL_recommend(lua_State *L, const rpL_recspec *spec);
 /* obj:recommend_all{users, k, exclude, threads} -> two tables keyed by user
  * id (as given in users, else the map's ids): item-id arrays, score arrays. */
-int rpL_recommend_all(lua_State *L, const rp_recommender *rec, const rpL_recspec *spec);
+int rpL_recommend_all(lua_State *L, const rpL_recspec *spec);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * rpl_rec.c -- the Lua recommender protocol, once for every binding whose
  * objects hold an rp_recommender (ALS models, baselines, hybrids):
- * recommend(user, opts) and recommend_all(opts).  See rpl.h.
+ * recommend(user, opts) and recommend_all(opts).  See rpl.h.  The object
+ * and the exclude matrix are pinned for the call: the options' metamethods
+ * and finalizers run by its allocations may free them.
  */
 #include "rpl.h"
 
@@ -11,23 +13,27 @@ static int32_t optk(lua_State *L, int opt, const rp_recommender *rec) {
   return k < rec->nitems ? (int32_t)k : rec->nitems > 0 ? rec->nitems : 1;
 }
 
+/* opts.exclude (pinned), or NULL */
 static const rp_csr *optexclude(lua_State *L, int opt, const rp_recommender *rec,
                                 const rpL_recspec *spec) {
-  rp_csr *x = NULL;
   int t = rpL_getopt(L, opt, "exclude");
   /* false says "exclude nothing" (a chain's default exclusion included) */
   int none = t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1));
-  if (!none && !(x = rpL_testmatrix(L, -1)))
+  if (!none && !luaL_testudata(L, -1, RP_MATRIX_T))
     rpL_fielderror(L, opt, "exclude", "must be a recpipe.Matrix or false, got %s",
                    luaL_typename(L, -1));
-  lua_pop(L, 1); /* the matrix stays referenced by the options */
+  lua_pop(L, 1);
+  if (none) return NULL;
+  rp_csr *x = rpL_pinopt(L, opt, "exclude", RP_MATRIX_T);
   if (x && spec->check_exclude) spec->check_exclude(L, opt, rec, x);
   return x;
 }
 
-int rpL_recommend(lua_State *L, const rp_recommender *rec, const rpL_recspec *spec) {
+int rpL_recommend(lua_State *L, const rpL_recspec *spec) {
   luaL_checkany(L, 2);
   lua_settop(L, 3); /* the options stay at 3 whatever is pushed */
+  luaL_checkudata(L, 1, spec->tname);
+  const rp_recommender *rec = rpL_pinrec(L, 1);
   rpL_checkopts(L, 3, spec->known);
   rpL_recreq q = {3, -1, optk(L, 3, rec), optexclude(L, 3, rec, spec), NULL, 0, NULL, 0};
   q.user = rec->users ? rpL_lookup(L, 2, rec->users) : -1;
@@ -43,9 +49,11 @@ int rpL_recommend(lua_State *L, const rp_recommender *rec, const rpL_recspec *sp
   return 2;
 }
 
-int rpL_recommend_all(lua_State *L, const rp_recommender *rec, const rpL_recspec *spec) {
+int rpL_recommend_all(lua_State *L, const rpL_recspec *spec) {
   static const char *const known[] = {"users", "k", "exclude", "threads", NULL};
   lua_settop(L, 2); /* the options stay at 2 whatever is pushed */
+  luaL_checkudata(L, 1, spec->tname);
+  const rp_recommender *rec = rpL_pinrec(L, 1);
   rpL_checkopts(L, 2, known);
   int32_t k = optk(L, 2, rec);
   int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);

@@ -38,6 +38,7 @@
 #define RP_ALS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "csr.h"
 #include "recommender.h"
@@ -89,7 +90,7 @@ typedef struct rp_als_model {
   pthread_mutex_t lock;
   float *user_norms, *item_norms;
   void *screen;
-  int refs;
+  atomic_int refs; /* C11 atomic: retained and freed from any thread */
 } rp_als_model;
 
 /* A new model with zeroed factors (refs = 1), maps retained (may be NULL).
@@ -232,7 +233,10 @@ int rp_als_explain(const rp_als_model *m, const int32_t *items, const float *val
  * options and counts (own CRC), both id maps, both factor matrices, CRC32
  * over everything.  Written to a temporary name and renamed; ".gz" names
  * are compressed.  Loading reads straight into the final buffers (a model
- * file of N bytes needs about N bytes of memory plus the id hash tables). */
+ * file of N bytes needs about N bytes of memory plus the id hash tables):
+ * nothing is allocated from the header's counts before the file is known
+ * to hold them (a plain file's size; a gzip file's compressed size bounds
+ * them, and its buffers grow as the data arrives). */
 #define RP_ALS_FILE_VERSION 1
 int rp_als_save(const rp_als_model *m, const char *path, rp_err *err);
 /* Loads a model (refs = 1) owned by the caller.  A truncated, corrupted,

@@ -23,6 +23,14 @@ static inline int64_t rp_als_block_rows(int32_t f) {
   return r < 1024 ? 1024 : r;
 }
 
+/* A new model (refs = 1) that takes ownership of user_factors (nusers x
+ * factors) and item_factors (nitems x factors), blocks from rp_malloc of at
+ * least that size, which it frees on failure too; maps retained (may be
+ * NULL).  For loaders, which read the factors before the model exists. */
+rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors, rp_idmap *users,
+                                 rp_idmap *items, float *user_factors, float *item_factors,
+                                 rp_err *err);
+
 /* ---- confidence ------------------------------------------------------------
  * For a stored value r: the weight w = c - 1 of y y^T added to Y^T Y, and
  * the coefficient bc = c p of y in the right-hand side (implicit); for
@@ -142,8 +150,8 @@ int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float 
                           float *x, rp_als_scratch *sc);
 /* The Cholesky factor of the row's normal matrix left in sc->A (row-major
  * upper U, A = U^T U, leading dimension rp_als_chol_ld(f)), with column f
- * holding U^-T b (so x = rp_als_chol_backward of it); returns 0 or the
- * failing pivot + 1. */
+ * holding U^-T b (so x = rp_als_chol_backward of it); returns 0, the
+ * failing pivot + 1, or -1 when the normal matrix or b overflowed float. */
 int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
                       rp_als_scratch *sc);
 

@@ -79,6 +79,10 @@ static int factor(const rp_als_model *m, const int32_t *items, const float *valu
   rp_als_side side = {&m->opts, m->factors, m->item_factors, m->nitems,
                       m->opts.implicit ? m->yty : NULL};
   int info = rp_als_factor_row(&side, *idx, *val, *nu, sc);
+  if (info < 0)
+    return rp_errf(err, RP_EINVAL,
+                   "fold-in: the normal matrix overflows float (alpha %g, regularization %g)",
+                   m->opts.alpha, m->opts.regularization);
   if (info)
     return rp_errf(err, RP_EINVAL,
                    "fold-in: the normal matrix is not positive definite (regularization %g)",
@@ -101,6 +105,14 @@ int rp_als_foldin(const rp_als_model *m, const int32_t *items, const float *valu
       int64_t ld = rp_als_chol_ld(f);
       for (int32_t d = 0; d < f; d++) sc.t[d] = sc.A[d * ld + f];
       rp_als_chol_backward(sc.A, f, ld, sc.t, x);
+      float vmax = 0;
+      for (int64_t j = 0; j < nu; j++) vmax = fabsf(val[j]) > vmax ? fabsf(val[j]) : vmax;
+      for (int32_t d = 0; d < f && rc == RP_OK; d++)
+        if (!isfinite(x[d]))
+          rc = rp_errf(err, RP_EINVAL,
+                       "fold-in: the user's factors are not finite (float overflow: alpha %g, "
+                       "regularization %g, largest history value %g)",
+                       m->opts.alpha, m->opts.regularization, (double)vmax);
     }
   }
   rp_als_scratch_free(&sc);

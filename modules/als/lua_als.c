@@ -6,7 +6,7 @@
  * A model box has one user value: the training matrix when the model was
  * trained in this session (used by filter_seen and explain), else nil.
  * Scratch arrays for a call live in Lua userdata so a Lua error cannot
- * leak them.
+ * leak them.  Factor views (Dense) hold the model (rpl.h, lifetimes).
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,22 +20,13 @@
 
 #define RP_ALS_T "recpipe.ALSModel"
 
-/* The box holds two pointers: the model users reach (NULL after :free())
- * and, once a factor view has been handed out, the same model kept for
- * the views, freed only by __gc (which cannot run while a view, holding
- * the box, lives). */
-typedef struct modelbox {
-  rp_als_model *m, *keep;
-} modelbox;
+static void model_destroy(void *m) { rp_als_model_free(m); }
+static rp_recommender *model_rec(lua_State *L, int idx, void *m) {
+  return &((rp_als_model *)m)->rec;
+}
+static const rpL_class model_class = {RP_ALS_T, model_destroy, model_rec};
 
 static rp_als_model *checkmodel(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_ALS_T); }
-
-static modelbox *newmodelbox(lua_State *L) {
-  modelbox *b = lua_newuserdatauv(L, sizeof *b, 1);
-  b->m = b->keep = NULL;
-  luaL_setmetatable(L, RP_ALS_T);
-  return b;
-}
 
 /* k beyond the candidates gives what there is: no larger scratch than that */
 static int32_t capk(lua_Integer k, int32_t limit) { return k < limit ? (int32_t)k : limit; }
@@ -100,12 +91,11 @@ static void validation_opts(lua_State *L, int idx, rp_als_hooks *h, int implicit
     return;
   }
   if (!lua_istable(L, -1)) rpL_fielderror(L, idx, "validation", "must be a table");
-  int v = lua_gettop(L);
+  int v = lua_gettop(L); /* stays on the stack, below the test matrix's pin */
   static const char *const known[] = {"test", "k", "metric", "patience", NULL};
   rpL_checkopts(L, v, known);
-  if (rpL_getopt(L, v, "test") == LUA_TNIL) rpL_fielderror(L, v, "test", "is required");
-  h->test = rpL_checkmatrix(L, -1);
-  lua_pop(L, 1);
+  if (!rpL_hasopt(L, v, "test")) rpL_fielderror(L, v, "test", "is required");
+  h->test = rpL_pinopt(L, v, "test", RP_MATRIX_T); /* on_iteration may free it */
   h->k = (int32_t)rpL_optinteger(L, v, "k", 10, 1, 1 << 20);
   const char *name = rpL_optstring(L, v, "metric", implicit ? "ndcg" : "rmse");
   rp_err err;
@@ -116,7 +106,6 @@ static void validation_opts(lua_State *L, int idx, rp_als_hooks *h, int implicit
                    "'hit_rate', 'mrr', 'auc' (implicit) or 'rmse', 'mae' (explicit), got '%s'",
                    name);
   h->patience = (int32_t)rpL_optinteger(L, v, "patience", 3, 1, 1000000);
-  lua_pop(L, 1); /* the table stays referenced by the options */
 }
 
 /* ---- training ------------------------------------------------------------------- */
@@ -163,21 +152,25 @@ static int on_iteration(const rp_als_iter_info *info, void *ud) {
   return s->stop;
 }
 
+/* rp.als.train(matrix, opts): what training reads (the matrix, the
+ * validation matrix, the init model) is pinned, so on_iteration (Lua) may
+ * free it: training ends on it and it goes then. */
 static int als_train(lua_State *L) {
-  rp_csr *ui = rpL_checkmatrix(L, 1);
+  lua_settop(L, 2);
+  rp_csr *ui = rpL_pin(L, 1, RP_MATRIX_T);
   rp_als_opts o;
   rp_als_hooks h;
   memset(&h, 0, sizeof h);
   train_opts(L, 2, &o);
   validation_opts(L, 2, &h, o.implicit);
-  if (rpL_getopt(L, 2, "init") != LUA_TNIL) h.init = checkmodel(L, -1);
+  h.init = rpL_pinopt(L, 2, "init", RP_ALS_T);
   int fn = rpL_getopt(L, 2, "on_iteration") == LUA_TNIL ? 0 : lua_gettop(L);
   if (fn && !lua_isfunction(L, fn)) rpL_fielderror(L, 2, "on_iteration", "must be a function");
   h.want_loss = rpL_optboolean(L, 2, "calculate_loss", fn != 0);
   lua_pushnil(L); /* error slot */
   cbstate s = {L, fn, lua_gettop(L), NULL, 0};
   if (fn) h.on_iteration = on_iteration, h.ud = &s;
-  modelbox *box = newmodelbox(L);
+  void **slot = rpL_newbox(L, RP_ALS_T);
   rp_err err;
   rp_als_model *m;
   int rc = rp_als_train(ui, &o, &h, &m, &err);
@@ -187,7 +180,7 @@ static int als_train(lua_State *L) {
     return lua_error(L);
   }
   if (rc) return rpL_error(L, &err);
-  box->m = m;
+  *slot = m;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   rpL_gcpressure(L);
@@ -199,22 +192,22 @@ static int als_train(lua_State *L) {
 static void model_retain(void *m) { rp_als_model_retain(m); }
 static void model_release(void *m) { rp_als_model_free(m); }
 static int model_only_owner(void *m) {
-  return __atomic_load_n(&((rp_als_model *)m)->refs, __ATOMIC_ACQUIRE) == 1;
+  return atomic_load_explicit(&((rp_als_model *)m)->refs, memory_order_acquire) == 1;
 }
 static const rp_objtype model_type = {"als model", model_retain, model_release, model_only_owner};
 
 static int als_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  modelbox *box = newmodelbox(L);
+  void **slot = rpL_newbox(L, RP_ALS_T);
   rp_err err;
   rp_fileid id = rp_fileid_of(path);
   rp_als_model *m = rp_objcache_get(&model_type, path, id, "");
   if (m) {
-    box->m = m;
+    *slot = m;
     return 1;
   }
   if (rp_als_load(path, &m, &err)) return rpL_error(L, &err);
-  box->m = m;
+  *slot = m;
   if (rp_objcache_enabled()) {
     if (m->users) m->users->frozen = 1;
     if (m->items) m->items->frozen = 1;
@@ -225,12 +218,14 @@ static int als_load(lua_State *L) {
 }
 
 /* ---- recommend ---------------------------------------------------------------------- */
-/* The training matrix kept by the box at 1, or raises. */
+/* The training matrix kept by the box at 1 (pinned), or raises. */
 static rp_csr *seen_matrix(lua_State *L, const char *why) {
   lua_getiuservalue(L, 1, 1);
-  rp_csr *x = rpL_testmatrix(L, -1);
-  if (!x) luaL_error(L, "%s needs the training matrix: pass it explicitly (model was loaded)", why);
-  return x;
+  rpL_box *b = luaL_testudata(L, -1, RP_MATRIX_T);
+  if (!b) luaL_error(L, "%s needs the training matrix: pass it explicitly (model was loaded)", why);
+  if (!b->obj)
+    luaL_error(L, "%s needs the training matrix, which was freed: pass it explicitly", why);
+  return rpL_pin(L, -1, RP_MATRIX_T);
 }
 
 /* An id list (rpL_optidlist) as the top-k wants it: sorted, unique. */
@@ -283,17 +278,18 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
 }
 
 static const char *const rec_known[] = {"k", "exclude", "items", "deny", "filter_seen", NULL};
-static const rpL_recspec rec_spec = {rec_known, recommend_one, check_exclude, knows_user, 0};
+static const rpL_recspec rec_spec = {RP_ALS_T,      rec_known,  recommend_one,
+                                     check_exclude, knows_user, 0};
 
 /* model:recommend(user, {k, exclude, items, deny, filter_seen}) -> items, scores */
-static int model_recommend(lua_State *L) {
-  return rpL_recommend(L, &checkmodel(L, 1)->rec, &rec_spec);
-}
+static int model_recommend(lua_State *L) { return rpL_recommend(L, &rec_spec); }
 
 /* model:recommend_new(items, {values, k, exclude?, items, deny, filter_seen = true}) */
 static int model_recommend_new(lua_State *L) {
-  rp_als_model *m = checkmodel(L, 1);
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
   luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
+  rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
   static const char *const known[] = {"values", "k", "items", "deny", "filter_seen", NULL};
   rpL_checkopts(L, 3, known);
   int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), m->nitems);
@@ -336,14 +332,14 @@ static int model_recommend_new(lua_State *L) {
 }
 
 /* model:recommend_all{users = list|nil, k, exclude, threads} -> {user = items}, {user = scores} */
-static int model_recommend_all(lua_State *L) {
-  return rpL_recommend_all(L, &checkmodel(L, 1)->rec, &rec_spec);
-}
+static int model_recommend_all(lua_State *L) { return rpL_recommend_all(L, &rec_spec); }
 
 /* ---- similar, explain ------------------------------------------------------------------ */
 static int similar(lua_State *L, int which) {
-  rp_als_model *m = checkmodel(L, 1);
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
   luaL_checkany(L, 2);
+  lua_settop(L, 3);
+  rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
   static const char *const known[] = {"k", "include_self", NULL};
   rpL_checkopts(L, 3, known);
   int self = rpL_optboolean(L, 3, "include_self", 1);
@@ -369,14 +365,15 @@ static int model_similar_users(lua_State *L) { return similar(L, 1); }
 
 /* model:explain(user, item, {k = 10, history = matrix}) -> items, contributions, total */
 static int model_explain(lua_State *L) {
-  rp_als_model *m = checkmodel(L, 1);
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
   luaL_checkany(L, 2);
   luaL_checkany(L, 3);
+  lua_settop(L, 4);
+  rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
   static const char *const known[] = {"k", "history", NULL};
   rpL_checkopts(L, 4, known);
   int32_t k = capk(rpL_optinteger(L, 4, "k", 10, 0, 1 << 24), m->nitems);
-  rp_csr *hist = NULL;
-  if (rpL_getopt(L, 4, "history") != LUA_TNIL) hist = rpL_checkmatrix(L, -1);
+  rp_csr *hist = rpL_pinopt(L, 4, "history", RP_MATRIX_T);
   if (!hist) hist = seen_matrix(L, "explain");
   check_maps(L, 4, m, hist);
   int32_t u = m->users ? rpL_lookup(L, 2, m->users) : -1;
@@ -398,8 +395,9 @@ static int model_explain(lua_State *L) {
 
 /* ---- the rest ------------------------------------------------------------------------- */
 static int model_save(lua_State *L) {
-  rp_als_model *m = checkmodel(L, 1);
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
   const char *path = luaL_checkstring(L, 2);
+  rp_als_model *m = checkmodel(L, 1); /* borrowed after the last allocation */
   rp_err err;
   if (rp_als_save(m, path, &err)) return rpL_error(L, &err);
   lua_settop(L, 1);
@@ -417,30 +415,8 @@ static int model_loss(lua_State *L) {
   return 1;
 }
 
-static int model_recommender(lua_State *L) {
-  rp_als_model *m = checkmodel(L, 1);
-  lua_pushlightuserdata(L, &m->rec);
-  return 1;
-}
-
-/* :free() and __close: unusable from now on; the memory goes now unless
- * factor views still need it */
-static int model_free(lua_State *L) {
-  modelbox *b = luaL_checkudata(L, 1, RP_ALS_T);
-  if (!b->keep) rp_als_model_free(b->m);
-  b->m = NULL;
-  return 0;
-}
-
-static int model_gc(lua_State *L) {
-  modelbox *b = luaL_checkudata(L, 1, RP_ALS_T);
-  rp_als_model_free(b->keep ? b->keep : b->m);
-  b->m = b->keep = NULL;
-  return 0;
-}
-
 static int model_tostring(lua_State *L) {
-  rp_als_model *m = ((modelbox *)luaL_checkudata(L, 1, RP_ALS_T))->m;
+  rp_als_model *m = *rpL_slot(L, 1, RP_ALS_T);
   if (!m) {
     lua_pushstring(L, "recpipe.ALSModel(freed)");
     return 1;
@@ -473,16 +449,18 @@ static void push_options(lua_State *L, const rp_als_model *m) {
 /* fields: user_factors, item_factors (Dense views), users, items, factors,
  * nusers, nitems, iterations, training_loss, fingerprint, created, options */
 static int model_index(lua_State *L) {
-  rp_als_model *m = checkmodel(L, 1);
   const char *k = luaL_checkstring(L, 2);
+  rp_als_model *m = rpL_indexobj(L, RP_ALS_T, k);
+  if (!m) return 1; /* a method of a freed model (free) */
   rp_err err;
   if (strcmp(k, "user_factors") == 0 || strcmp(k, "item_factors") == 0) {
+    lua_settop(L, 2);
+    rpL_pin(L, 1, RP_ALS_T);
     int u = k[0] == 'u';
     rp_dense *d = rp_dense_view(u ? m->user_factors : m->item_factors, u ? m->nusers : m->nitems,
                                 m->factors, &err);
     if (!d) return rpL_error(L, &err);
-    ((modelbox *)lua_touserdata(L, 1))->keep = m;
-    rpL_pushdense(L, d, 1);
+    rpL_pushdense(L, d, 1); /* the view holds the model */
   } else if (strcmp(k, "users") == 0 && m->users)
     rpL_pushidmap(L, m->users);
   else if (strcmp(k, "items") == 0 && m->items)
@@ -503,9 +481,11 @@ static int model_index(lua_State *L) {
     lua_pushstring(L, hex);
   } else if (strcmp(k, "created") == 0)
     lua_pushinteger(L, m->created);
-  else if (strcmp(k, "options") == 0)
+  else if (strcmp(k, "options") == 0) {
+    lua_settop(L, 2);
+    rpL_pin(L, 1, RP_ALS_T);
     push_options(L, m);
-  else {
+  } else {
     rpL_method(L, RP_ALS_T, k);
   }
   return 1;
@@ -519,20 +499,15 @@ static const luaL_Reg model_methods[] = {{"recommend", model_recommend},
                                          {"explain", model_explain},
                                          {"save", model_save},
                                          {"loss", model_loss},
-                                         {"__recommender", model_recommender},
-                                         {"free", model_free},
                                          {NULL, NULL}};
-static const luaL_Reg model_meta[] = {{"__gc", model_gc},
-                                      {"__close", model_free},
-                                      {"__tostring", model_tostring},
-                                      {"__index", model_index},
-                                      {NULL, NULL}};
+static const luaL_Reg model_meta[] = {
+    {"__tostring", model_tostring}, {"__index", model_index}, {NULL, NULL}};
 
 static const luaL_Reg als_funcs[] = {{"train", als_train}, {"load", als_load}, {NULL, NULL}};
 
 int luaopen_recpipe_als(lua_State *L);
 int luaopen_recpipe_als(lua_State *L) {
-  rpL_newtype(L, RP_ALS_T, model_methods, model_meta);
+  rpL_newtype(L, &model_class, model_methods, model_meta);
   luaL_newlib(L, als_funcs);
   return 1;
 }

@@ -2,6 +2,7 @@
  * model.c -- the ALS model object: options, allocation, reference
  * counting, the caches, the recommender interface, matrix fingerprints.
  */
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -34,16 +35,22 @@ void rp_als_opts_default(rp_als_opts *o) {
   o->init_scale = 0.01;
 }
 
+/* Options are used in float arithmetic (factors, confidences, lambda), so
+ * they are checked in float: a value that is finite as a double can still
+ * be infinite, or make the first scores infinite, once it is a float. */
 int rp_als_opts_check(const rp_als_opts *o, rp_err *err) {
   if (o->factors < 1 || o->factors > 4096)
     return rp_errf(err, RP_EINVAL, "factors must be in 1..4096, got %d", (int)o->factors);
-  if (!isfinite(o->regularization) || o->regularization < 0)
-    return rp_errf(err, RP_EINVAL, "regularization must be a finite number >= 0, got %g",
-                   o->regularization);
+  if (!isfinite(o->regularization) || o->regularization < 0 || o->regularization > (double)FLT_MAX)
+    return rp_errf(err, RP_EINVAL,
+                   "regularization must be a number in [0, %g] (it is used as a float), got %g",
+                   (double)FLT_MAX, o->regularization);
   if (o->iterations < 0)
     return rp_errf(err, RP_EINVAL, "iterations must be >= 0, got %d", (int)o->iterations);
-  if (!isfinite(o->alpha) || o->alpha <= 0)
-    return rp_errf(err, RP_EINVAL, "alpha must be a finite number > 0, got %g", o->alpha);
+  if (!isfinite(o->alpha) || o->alpha <= 0 || o->alpha > (double)FLT_MAX)
+    return rp_errf(err, RP_EINVAL,
+                   "alpha must be a number > 0 and <= %g (it is used as a float), got %g",
+                   (double)FLT_MAX, o->alpha);
   if (!isfinite(o->eps) || o->eps <= 0)
     return rp_errf(err, RP_EINVAL, "eps must be a finite number > 0, got %g", o->eps);
   if (o->confidence < 0 || o->confidence > RP_ALS_CONF_LOG)
@@ -55,9 +62,13 @@ int rp_als_opts_check(const rp_als_opts *o, rp_err *err) {
   if (o->cg_steps < 1 || o->cg_steps > 1000)
     return rp_errf(err, RP_EINVAL, "cg_steps must be in 1..1000, got %d", (int)o->cg_steps);
   if (o->threads < 0) return rp_errf(err, RP_EINVAL, "threads must be >= 0, got %d", o->threads);
-  if (!isfinite(o->init_scale) || o->init_scale < 0)
-    return rp_errf(err, RP_EINVAL, "init_scale must be a finite number >= 0, got %g",
-                   o->init_scale);
+  /* the first scores x.y of two initial rows reach factors * init_scale^2 */
+  double scale_max = sqrt((double)FLT_MAX / (double)o->factors);
+  if (!isfinite(o->init_scale) || o->init_scale < 0 || o->init_scale > scale_max)
+    return rp_errf(err, RP_EINVAL,
+                   "init_scale must be a number in [0, %.3g] (factors x init_scale^2 must be a "
+                   "finite float), got %g",
+                   scale_max, o->init_scale);
   return RP_OK;
 }
 
@@ -135,22 +146,37 @@ rp_als_model *rp_als_model_new(int32_t nusers, int32_t nitems, int32_t factors, 
             (int)factors);
     return NULL;
   }
-  rp_als_model *m = rp_calloc(1, sizeof *m);
-  if (!m) return rp_enomem(err, "als model"), NULL;
   int ok = 1;
   size_t nu = rp_mulsize((size_t)nusers, (size_t)factors, &ok);
   size_t ni = rp_mulsize((size_t)nitems, (size_t)factors, &ok);
-  m->user_factors = ok ? rp_calloc(nu ? nu : 1, sizeof(float)) : NULL;
-  m->item_factors = ok ? rp_calloc(ni ? ni : 1, sizeof(float)) : NULL;
-  m->yty = rp_calloc((size_t)factors * (size_t)factors, sizeof(float));
-  if (!m->user_factors || !m->item_factors || !m->yty) {
-    rp_free(m->user_factors);
-    rp_free(m->item_factors);
-    rp_free(m->yty);
+  float *uf = ok ? rp_calloc(nu ? nu : 1, sizeof(float)) : NULL;
+  float *itf = ok ? rp_calloc(ni ? ni : 1, sizeof(float)) : NULL;
+  if (!uf || !itf) {
+    rp_free(uf);
+    rp_free(itf);
+    rp_enomem(err, "als factors");
+    return NULL;
+  }
+  return rp_als_model_adopt(nusers, nitems, factors, users, items, uf, itf, err);
+}
+
+rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors, rp_idmap *users,
+                                 rp_idmap *items, float *user_factors, float *item_factors,
+                                 rp_err *err) {
+  size_t nu = (size_t)nusers * (size_t)factors, ni = (size_t)nitems * (size_t)factors;
+  rp_als_model *m = rp_calloc(1, sizeof *m);
+  float *yty = rp_calloc((size_t)factors * (size_t)factors, sizeof(float));
+  if (!m || !yty) {
+    rp_free(user_factors);
+    rp_free(item_factors);
+    rp_free(yty);
     rp_free(m);
     rp_enomem(err, "als factors");
     return NULL;
   }
+  m->user_factors = user_factors;
+  m->item_factors = item_factors;
+  m->yty = yty;
   want_hugepages(m->user_factors, sizeof(float) * nu);
   want_hugepages(m->item_factors, sizeof(float) * ni);
   pthread_mutex_init(&m->lock, NULL);
@@ -162,7 +188,7 @@ rp_als_model *rp_als_model_new(int32_t nusers, int32_t nitems, int32_t factors, 
   rp_als_opts_default(&m->opts);
   m->opts.factors = factors;
   m->loss = NAN;
-  m->refs = 1;
+  atomic_init(&m->refs, 1);
   m->rec.name = "als";
   m->rec.self = m;
   m->rec.users = m->users;
@@ -176,7 +202,7 @@ rp_als_model *rp_als_model_new(int32_t nusers, int32_t nitems, int32_t factors, 
 }
 
 rp_als_model *rp_als_model_retain(rp_als_model *m) {
-  __atomic_add_fetch(&m->refs, 1, __ATOMIC_ACQ_REL);
+  atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
   return m;
 }
 
@@ -191,7 +217,7 @@ static void drop_caches(rp_als_model *m) {
 }
 
 void rp_als_model_free(rp_als_model *m) {
-  if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+  if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 1) return;
   drop_caches(m);
   rp_free(m->user_factors);
   rp_free(m->item_factors);

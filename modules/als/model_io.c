@@ -148,20 +148,39 @@ int rp_als_save(const rp_als_model *m, const char *path, rp_err *err) {
   return rp_writer_commit(c.w, err);
 }
 
-/* ---- reading ------------------------------------------------------------------ */
+/* ---- reading ------------------------------------------------------------------
+ * Nothing is allocated from a count before the file is known to hold it:
+ * the header's sizes add up to the file's size, checked against what the
+ * file can still deliver (exactly for a plain file; for gzip or a pipe the
+ * buffers grow as the data arrives instead, see rp_reader_read_grow), so a
+ * model file of N bytes needs about N bytes of memory, whatever its header
+ * says. */
 typedef struct rctx {
   rp_reader *r;
   uint32_t crc;
   const char *path;
   rp_err *err;
+  int exact; /* the file's size is known: counts were checked against it */
 } rctx;
+
+static int truncated(rctx *c, int rc) {
+  if (rc == RP_EFORMAT)
+    return rp_errf(c->err, RP_EFORMAT, "%s: truncated model file (ends early)", c->path);
+  return rc;
+}
 
 static int get(rctx *c, void *p, size_t n) {
   int rc = rp_reader_readall(c->r, p, n, c->err);
-  if (rc == RP_EFORMAT)
-    return rp_errf(c->err, RP_EFORMAT, "%s: truncated model file (ends early)", c->path);
-  if (rc) return rc;
+  if (rc) return truncated(c, rc);
   c->crc = rp_crc32(c->crc, p, n);
+  return RP_OK;
+}
+
+/* n bytes into *buf (*cap bytes, grown as the data arrives) */
+static int get_grow(rctx *c, void **buf, size_t *cap, size_t n) {
+  int rc = rp_reader_read_grow(c->r, buf, cap, 0, n, c->err);
+  if (rc) return truncated(c, rc);
+  c->crc = rp_crc32(c->crc, *buf, n);
   return RP_OK;
 }
 
@@ -174,31 +193,24 @@ static int get_ids(rctx *c, int32_t n, uint64_t bytes, rp_idmap **out) {
   *out = NULL;
   if (n < 0) return RP_OK;
   rp_idmap *m = rp_idmap_new(c->err);
-  uint32_t *len = rp_malloc(sizeof(uint32_t) * (size_t)(n > 0 ? n : 1));
-  char *text = NULL;
-  size_t cap = 0;
-  int rc = !m || !len ? rp_enomem(c->err, "model ids") : RP_OK;
-  if (!rc) rc = rp_idmap_reserve(m, n, (int64_t)bytes + n, c->err);
-  if (!rc) rc = get(c, len, sizeof(uint32_t) * (size_t)n);
+  void *len = NULL, *text = NULL;
+  size_t lcap = 0, cap = 0;
+  int rc = !m ? rp_enomem(c->err, "model ids") : RP_OK;
+  /* sized exactly when the counts were checked against the file's size;
+   * else the map grows with the ids read */
+  if (!rc && c->exact) rc = rp_idmap_reserve(m, n, (int64_t)bytes + n, c->err);
+  if (!rc) rc = get_grow(c, &len, &lcap, sizeof(uint32_t) * (size_t)n);
+  const uint32_t *L = len;
   uint64_t total = 0;
   for (int32_t i = 0; i < n && !rc; i++) {
-    total += len[i];
+    total += L[i];
     if (total > bytes) rc = corrupt(c, "id lengths exceed the header's total");
   }
   if (!rc && total != bytes) rc = corrupt(c, "id lengths do not match the header's total");
   for (int32_t i = 0; i < n && !rc; i++) {
-    if (len[i] + 1 > cap) {
-      cap = len[i] + 64;
-      char *t = rp_realloc(text, cap);
-      if (!t) {
-        rc = rp_enomem(c->err, "model ids");
-        break;
-      }
-      text = t;
-    }
-    if ((rc = get(c, text, len[i]))) break;
+    if ((rc = get_grow(c, &text, &cap, L[i]))) break;
     int32_t idx;
-    if ((rc = rp_idmap_intern(m, text, len[i], &idx, c->err))) break;
+    if ((rc = rp_idmap_intern(m, text ? text : "", L[i], &idx, c->err))) break;
     if (idx != i) rc = corrupt(c, "repeated id");
   }
   rp_free(len);
@@ -215,17 +227,36 @@ static int check_hdr(rctx *c, const hdr *h) {
   if (h->factors < 1 || h->factors > 4096 || h->nusers < 0 || h->nitems < 0 || h->nuser_ids < -1 ||
       h->nitem_ids < -1 || (h->nuser_ids >= 0 && h->nusers > h->nuser_ids) ||
       (h->nitem_ids >= 0 && h->nitems > h->nitem_ids) || h->confidence < 0 || h->confidence > 2 ||
-      h->reg_mode < 0 || h->reg_mode > 1 || h->solver < 0 || h->solver > 1)
+      h->reg_mode < 0 || h->reg_mode > 1 || h->solver < 0 || h->solver > 1 ||
+      h->user_id_bytes > ((uint64_t)1 << 48) || h->item_id_bytes > ((uint64_t)1 << 48) ||
+      (h->nuser_ids < 0 && h->user_id_bytes) || (h->nitem_ids < 0 && h->item_id_bytes))
     return corrupt(c, "impossible header values");
+  /* the rest of the file as the header describes it (no overflow: ids
+   * < 2^33 + 2^48 bytes a side, factors < 2^46 bytes) */
+  uint64_t f = (uint64_t)h->factors, rest = 4;
+  if (h->nuser_ids >= 0) rest += 4 * (uint64_t)h->nuser_ids + h->user_id_bytes;
+  if (h->nitem_ids >= 0) rest += 4 * (uint64_t)h->nitem_ids + h->item_id_bytes;
+  rest += 4 * f * ((uint64_t)h->nusers + (uint64_t)h->nitems);
+  uint64_t left = rp_reader_left(c->r, &c->exact);
+  if (rest > left) {
+    if (c->exact)
+      return rp_errf(c->err, RP_EFORMAT,
+                     "%s: truncated model file (%llu bytes after the header, the header "
+                     "announces %llu)",
+                     c->path, (unsigned long long)left, (unsigned long long)rest);
+    return corrupt(c, "the header announces more data than the compressed file can hold");
+  }
   return RP_OK;
 }
 
 int rp_als_load(const char *path, rp_als_model **out, rp_err *err) {
   *out = NULL;
-  rctx c = {rp_reader_open(path, err), 0, path, err};
+  rctx c = {rp_reader_open(path, err), 0, path, err, 0};
   if (!c.r) return err ? err->status : RP_EIO;
   rp_als_model *m = NULL;
   rp_idmap *users = NULL, *items = NULL;
+  void *uf = NULL, *itf = NULL;
+  size_t ucap = 0, icap = 0;
   char magic[8];
   uint32_t ver, hlen, hcrc, crc;
   unsigned char hb[HDR_BYTES];
@@ -261,14 +292,12 @@ int rp_als_load(const char *path, rp_als_model **out, rp_err *err) {
   if ((rc = check_hdr(&c, &h))) goto done;
   if ((rc = get_ids(&c, h.nuser_ids, h.user_id_bytes, &users))) goto done;
   if ((rc = get_ids(&c, h.nitem_ids, h.item_id_bytes, &items))) goto done;
-  m = rp_als_model_new(h.nusers, h.nitems, h.factors, users, items, err);
-  if (!m) {
-    rc = err ? err->status : RP_ENOMEM;
-    goto done;
-  }
   size_t f = (size_t)h.factors;
-  if ((rc = get(&c, m->user_factors, sizeof(float) * f * (size_t)h.nusers))) goto done;
-  if ((rc = get(&c, m->item_factors, sizeof(float) * f * (size_t)h.nitems))) goto done;
+  size_t nu = sizeof(float) * f * (size_t)h.nusers, ni = sizeof(float) * f * (size_t)h.nitems;
+  /* an empty side still gets a block (the model's arrays are never NULL) */
+  if (nu == 0 && !(uf = rp_malloc(sizeof(float)))) rc = rp_enomem(err, "als factors");
+  if (ni == 0 && !rc && !(itf = rp_malloc(sizeof(float)))) rc = rp_enomem(err, "als factors");
+  if (rc || (rc = get_grow(&c, &uf, &ucap, nu)) || (rc = get_grow(&c, &itf, &icap, ni))) goto done;
   want = c.crc;
   if ((rc = get(&c, &crc, 4))) goto done;
   if (crc != want) {
@@ -285,6 +314,12 @@ int rp_als_load(const char *path, rp_als_model **out, rp_err *err) {
     rc = corrupt(&c, "trailing data after the end");
     goto done;
   }
+  m = rp_als_model_adopt(h.nusers, h.nitems, h.factors, users, items, uf, itf, err);
+  uf = itf = NULL; /* owned by m, or freed */
+  if (!m) {
+    rc = err ? err->status : RP_ENOMEM;
+    goto done;
+  }
   rp_als_opts *o = &m->opts;
   o->iterations = h.iterations, o->cg_steps = h.cg_steps, o->confidence = h.confidence;
   o->reg_mode = h.reg_mode, o->solver = h.solver, o->implicit = h.implicit;
@@ -294,12 +329,21 @@ int rp_als_load(const char *path, rp_als_model **out, rp_err *err) {
   m->loss = h.loss;
   m->fingerprint = h.fingerprint;
   m->created = h.created;
+  /* options a model is used with (fold-in, the loss) are checked as for
+   * training: a damaged header must not give infinite confidences */
+  rp_err oerr;
+  if (rp_als_opts_check(o, &oerr)) {
+    rc = rp_errf(err, RP_EFORMAT, "%s: corrupt model file (options: %s)", path, oerr.msg);
+    goto done;
+  }
   rc = rp_als_model_refresh(m, err);
 
 done:
   rp_reader_close(c.r);
   rp_idmap_release(users);
   rp_idmap_release(items);
+  rp_free(uf);
+  rp_free(itf);
   if (rc) {
     rp_als_model_free(m);
     return rc;

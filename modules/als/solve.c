@@ -148,6 +148,9 @@ int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val
     rp_als_syrk_upper(sc->Bw, sc->B, m, f, A, ld);
   }
   if (sc->nnext > n) rp_als_prefetch_rows(s->Y, sc->next + n, sc->nnext - n, f);
+  /* overflow shows on the diagonal (|A_ij| <= sqrt(A_ii A_jj)) or in b */
+  for (int32_t d = 0; d < f; d++)
+    if (!isfinite(A[d * ld + d]) || !isfinite(b[d])) return -1;
   for (int32_t d = 0; d < f; d++) A[d * ld + f] = b[d];
   return rp_als_cholesky_upper(A, f, f + 1, ld);
 }

@@ -8,9 +8,11 @@
  * per-thread scratch, so a row's result never depends on which thread
  * computed it or when: the factors are bit-identical for any thread count.
  */
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -52,12 +54,43 @@ typedef struct trainer {
   int nt;
   rp_als_scratch *sc; /* nt */
   float *G;
-  atomic_long bad_row; /* first row whose Cholesky failed + 1 (0 = none) */
+  atomic_long bad_row; /* lowest row whose Cholesky failed + 1 (0 = none) */
+  atomic_long nan_row; /* lowest row solved to a non-finite factor + 1 (0 = none) */
 } trainer;
 
-/* X[rows of m] <- solve against Y (ny x f) */
+static int all_finite(const float *x, int32_t f) {
+  for (int32_t d = 0; d < f; d++)
+    if (!isfinite(x[d])) return 0;
+  return 1;
+}
+
+/* lowers *a to v */
+static void atomic_min_long(atomic_long *a, long v) {
+  long cur = atomic_load(a);
+  while ((cur == 0 || v < cur) && !atomic_compare_exchange_weak(a, &cur, v)) {
+  }
+}
+
+/* A row solved to a non-finite factor (what float overflow gives when the
+ * confidences, lambda or the initial factors are too large for the data):
+ * training stops naming the side, the row and the iteration. */
+static int nonfinite_row(const rp_csr *m, long row, const char *side, int32_t it, rp_err *err) {
+  char id[96] = "";
+  if (m->rowmap && row < m->rowmap->n) {
+    size_t len;
+    const char *s = rp_idmap_id(m->rowmap, (int32_t)row, &len);
+    snprintf(id, sizeof id, " '%.*s'", (int)(len > 60 ? 60 : len), s);
+  }
+  return rp_errf(err, RP_EINVAL,
+                 "iteration %d: %s%s (row %ld) got non-finite factors: the float arithmetic "
+                 "overflowed; lower alpha, regularization or init_scale, or scale the values",
+                 (int)it, side, id, row + 1);
+}
+
+/* X[rows of m] <- solve against Y (ny x f); side names m's rows and it the
+ * iteration, for messages */
 static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int32_t ny,
-                     rp_err *err) {
+                     const char *sidename, int32_t it, rp_err *err) {
   const rp_als_opts *o = t->o;
   int32_t f = o->factors;
   if (o->implicit) {
@@ -66,6 +99,7 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
   }
   rp_als_side side = {o, f, Y, ny, o->implicit ? t->G : NULL};
   atomic_store(&t->bad_row, 0);
+  atomic_store(&t->nan_row, 0);
   int chol = o->solver == RP_ALS_CHOLESKY;
 #pragma omp parallel num_threads(t->nt)
   {
@@ -82,13 +116,13 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
         sc->nnext = nn < RP_ALS_PREFETCH_ROWS ? nn : RP_ALS_PREFETCH_ROWS;
       }
       if (chol) {
-        if (rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc)) {
-          long expect = 0;
-          atomic_compare_exchange_strong(&t->bad_row, &expect, (long)u + 1);
-        }
+        int info = rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc);
+        if (info < 0) memset(x, 0xff, sizeof(float) * (size_t)f); /* overflow: NaN, below */
+        if (info > 0) atomic_min_long(&t->bad_row, (long)u + 1);  /* the lowest, for any threads */
       } else {
         rp_als_solve_cg(&side, m->indices + a, m->data + a, n, x, sc);
       }
+      if (!all_finite(x, f)) atomic_min_long(&t->nan_row, (long)u + 1);
     }
   }
   long bad = atomic_load(&t->bad_row);
@@ -102,7 +136,23 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
                    "definite; increase regularization",
                    bad, id);
   }
+  long nan_row = atomic_load(&t->nan_row);
+  if (nan_row) return nonfinite_row(m, nan_row - 1, sidename, it, err);
   return RP_OK;
+}
+
+/* the most values in a row or a column of ui */
+static int64_t longest_line(const rp_csr *ui) {
+  int64_t longest = 0;
+  for (int32_t r = 0; r < ui->nrows; r++)
+    if (rp_csr_rowlen(ui, r) > longest) longest = rp_csr_rowlen(ui, r);
+  int64_t *cnt = rp_malloc(((size_t)ui->ncols + 1) * sizeof *cnt);
+  if (!cnt) return ui->nnz; /* a bound */
+  rp_csr_col_counts(ui, cnt);
+  for (int32_t c = 0; c < ui->ncols; c++)
+    if (cnt[c] > longest) longest = cnt[c];
+  rp_free(cnt);
+  return longest;
 }
 
 static int check_input(const rp_csr *ui, const rp_als_opts *o, const rp_als_hooks *h, rp_err *err) {
@@ -111,9 +161,27 @@ static int check_input(const rp_csr *ui, const rp_als_opts *o, const rp_als_hook
   if (ui->nrows < 1 || ui->ncols < 1)
     return rp_errf(err, RP_EINVAL, "cannot train on an empty %d x %d matrix", (int)ui->nrows,
                    (int)ui->ncols);
-  for (int64_t e = 0; e < ui->nnz; e++)
+  float vmax = 0;
+  for (int64_t e = 0; e < ui->nnz; e++) {
     if (!isfinite(ui->data[e]))
       return rp_errf(err, RP_EINVAL, "matrix value %lld is not finite", (long long)e);
+    if (fabsf(ui->data[e]) > vmax) vmax = fabsf(ui->data[e]);
+  }
+  /* the options against the data, in float as the solvers use them */
+  if (o->implicit && !isfinite(rp_als_conf(o, vmax)))
+    return rp_errf(err, RP_EINVAL,
+                   "alpha %g with confidence '%s' overflows float: the matrix's largest value "
+                   "%g gets an infinite confidence",
+                   o->alpha, rp_als_confidence_name(o->confidence), (double)vmax);
+  if (o->reg_mode == RP_ALS_REG_FREQUENCY &&
+      (double)o->regularization * (double)ui->nnz > (double)FLT_MAX) {
+    int64_t longest = longest_line(ui);
+    if (!isfinite(rp_als_lambda(o, longest)))
+      return rp_errf(err, RP_EINVAL,
+                     "regularization %g overflows float with regularization_mode 'frequency': "
+                     "times the %lld values of the longest row or column it is infinite",
+                     o->regularization, (long long)longest);
+  }
   if (o->solver == RP_ALS_CHOLESKY && o->regularization == 0 && !o->implicit)
     rp_log(RP_LOG_WARN, "als: explicit Cholesky without regularization may fail on short rows");
   if (!h) return RP_OK;
@@ -223,8 +291,10 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
   int32_t best_it = 0, it;
   for (it = 1; it <= o.iterations; it++) {
     double t0 = rp_now();
-    if ((rc = half_step(&t, ui, m->user_factors, m->item_factors, m->nitems, err))) goto done;
-    if ((rc = half_step(&t, iu, m->item_factors, m->user_factors, m->nusers, err))) goto done;
+    if ((rc = half_step(&t, ui, m->user_factors, m->item_factors, m->nitems, "user", it, err)))
+      goto done;
+    if ((rc = half_step(&t, iu, m->item_factors, m->user_factors, m->nusers, "item", it, err)))
+      goto done;
     rp_als_iter_info info = {it, rp_now() - t0, NAN, NAN, 0};
     m->iterations_done = it;
     /* the loss needs Y^T Y, validation needs fresh caches */

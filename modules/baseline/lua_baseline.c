@@ -12,7 +12,9 @@
 
 #define RP_BASELINE_T "recpipe.Baseline"
 
-static rp_baseline *checkbase(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_BASELINE_T); }
+static void base_destroy(void *b) { rp_baseline_free(b); }
+static rp_recommender *base_rec(lua_State *L, int idx, void *b) { return &((rp_baseline *)b)->rec; }
+static const rpL_class base_class = {RP_BASELINE_T, base_destroy, base_rec};
 
 static void **newbox(lua_State *L) { return rpL_newbox(L, RP_BASELINE_T); }
 
@@ -37,9 +39,12 @@ static int base_popularity(lua_State *L) {
   o.half_life = hl * 86400.0;
   o.has_now = rpL_hasopt(L, 2, "now");
   o.now = rpL_optinteger(L, 2, "now", 0, LUA_MININTEGER, LUA_MAXINTEGER);
-  rp_events *ev = rpL_testobj(L, 1, RP_EVENTS_T);
-  rp_csr *m = ev ? NULL : rpL_testmatrix(L, 1);
-  if (!ev && !m) return luaL_typeerror(L, 1, "recpipe.Events or recpipe.Matrix");
+  lua_settop(L, 2);
+  int isev = luaL_testudata(L, 1, RP_EVENTS_T) != NULL;
+  if (!isev && !luaL_testudata(L, 1, RP_MATRIX_T))
+    return luaL_typeerror(L, 1, "recpipe.Events or recpipe.Matrix");
+  rp_events *ev = isev ? rpL_pin(L, 1, RP_EVENTS_T) : NULL;
+  rp_csr *m = isev ? NULL : rpL_pin(L, 1, RP_MATRIX_T);
   void **slot = newbox(L);
   rp_err err;
   int rc = ev ? rp_popularity_fit_events(ev, &o, (rp_popularity **)slot, &err)
@@ -49,7 +54,8 @@ static int base_popularity(lua_State *L) {
 
 /* random(train_matrix, {seed = 42}) */
 static int base_random(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   static const char *const known[] = {"seed", NULL};
   rpL_checkopts(L, 2, known);
   uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
@@ -62,7 +68,8 @@ static const char *const sim_names[] = {"cosine", "jaccard", "bm25", "tfidf", "d
 
 /* item_knn(train_matrix, {k = 50, similarity = "cosine", shrink, k1, b, threads}) */
 static int base_item_knn(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   static const char *const known[] = {"k", "similarity", "shrink", "k1", "b", "threads", NULL};
   rpL_checkopts(L, 2, known);
   rp_knn_opts o;
@@ -94,24 +101,22 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
 static int on_map(const rp_recommender *rec, int32_t u) { return 1; }
 
 static const char *const rec_known[] = {"k", "exclude", "items", "deny", NULL};
-static const rpL_recspec rec_spec = {rec_known, recommend_one, NULL, on_map, 1};
+static const rpL_recspec rec_spec = {RP_BASELINE_T, rec_known, recommend_one, NULL, on_map, 1};
 
 /* b:recommend(user_id, {k = 10, exclude = matrix, items = allow, deny = list})
  * -> items, scores  |  nil, message (item-kNN: a user it has no history for) */
-static int base_recommend(lua_State *L) {
-  return rpL_recommend(L, &checkbase(L, 1)->rec, &rec_spec);
-}
+static int base_recommend(lua_State *L) { return rpL_recommend(L, &rec_spec); }
 
 /* b:recommend_all{users = ids or nil (all), k = 10, exclude = matrix, threads}
  * -> {user_id = items}, {user_id = scores} */
-static int base_recommend_all(lua_State *L) {
-  return rpL_recommend_all(L, &checkbase(L, 1)->rec, &rec_spec);
-}
+static int base_recommend_all(lua_State *L) { return rpL_recommend_all(L, &rec_spec); }
 
 /* b:similar_items(item_id, {k = 10}) -> items, scores (item-kNN only) */
 static int base_similar_items(lua_State *L) {
-  rp_baseline *b = checkbase(L, 1);
+  luaL_checkudata(L, 1, RP_BASELINE_T); /* self first */
   luaL_checkany(L, 2);
+  lua_settop(L, 3);
+  rp_baseline *b = rpL_pin(L, 1, RP_BASELINE_T);
   static const char *const known[] = {"k", NULL};
   rpL_checkopts(L, 3, known);
   int32_t k = (int32_t)rpL_optinteger(L, 3, "k", 10, 1, 1 << 24);
@@ -128,19 +133,6 @@ static int base_similar_items(lua_State *L) {
   return 2;
 }
 
-static int base_recommender(lua_State *L) {
-  rp_baseline *b = checkbase(L, 1);
-  lua_pushlightuserdata(L, &b->rec);
-  return 1;
-}
-
-static int base_free(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_BASELINE_T);
-  rp_baseline_free(*slot);
-  *slot = NULL;
-  return 0;
-}
-
 static int base_tostring(lua_State *L) {
   rp_baseline *b = *rpL_slot(L, 1, RP_BASELINE_T);
   if (!b)
@@ -155,8 +147,9 @@ static int base_tostring(lua_State *L) {
 
 /* b.name, b.items (catalogue size), b.neighbours (item-kNN); other keys are methods */
 static int base_index(lua_State *L) {
-  rp_baseline *b = checkbase(L, 1);
   const char *k = luaL_checkstring(L, 2);
+  rp_baseline *b = rpL_indexobj(L, RP_BASELINE_T, k);
+  if (!b) return 1; /* a method of a freed object (free) */
   if (strcmp(k, "name") == 0) {
     lua_pushstring(L, b->rec.name);
   } else if (strcmp(k, "nitems") == 0) {
@@ -174,14 +167,9 @@ static int base_index(lua_State *L) {
 static const luaL_Reg base_methods[] = {{"recommend", base_recommend},
                                         {"recommend_all", base_recommend_all},
                                         {"similar_items", base_similar_items},
-                                        {"__recommender", base_recommender},
-                                        {"free", base_free},
                                         {NULL, NULL}};
-static const luaL_Reg base_meta[] = {{"__gc", base_free},
-                                     {"__close", base_free},
-                                     {"__tostring", base_tostring},
-                                     {"__index", base_index},
-                                     {NULL, NULL}};
+static const luaL_Reg base_meta[] = {
+    {"__tostring", base_tostring}, {"__index", base_index}, {NULL, NULL}};
 
 static const luaL_Reg baseline_funcs[] = {{"popularity", base_popularity},
                                           {"random", base_random},
@@ -190,7 +178,7 @@ static const luaL_Reg baseline_funcs[] = {{"popularity", base_popularity},
 
 int luaopen_recpipe_baseline(lua_State *L);
 int luaopen_recpipe_baseline(lua_State *L) {
-  rpL_newtype(L, RP_BASELINE_T, base_methods, base_meta);
+  rpL_newtype(L, &base_class, base_methods, base_meta);
   luaL_newlib(L, baseline_funcs);
   return 1;
 }

@@ -557,8 +557,11 @@ static const luaL_Reg cache_funcs[] = {{"new", cache_new}, {"shared", cache_shar
 
 int luaopen_recpipe_cache(lua_State *L);
 int luaopen_recpipe_cache(lua_State *L) {
-  rpL_newtype(L, CACHE_T, cache_methods, cache_meta);
-  rpL_newtype(L, BUF_T, NULL, buf_meta);
+  /* no destroy: the Cache box keeps its own layout (cbox) and lifetime */
+  static const rpL_class cache_class = {CACHE_T, NULL, NULL};
+  static const rpL_class buf_class = {BUF_T, NULL, NULL};
+  rpL_newtype(L, &cache_class, cache_methods, cache_meta);
+  rpL_newtype(L, &buf_class, NULL, buf_meta);
   luaL_newlib(L, cache_funcs);
   return 1;
 }

@@ -57,6 +57,20 @@ typedef struct rp_gen_opts {
   double revisit;       /* chance a view drawn on an item seen before is kept */
   int time_format;      /* RP_GEN_TIME_UNIX (seconds) or _ISO (YYYY-MM-DD HH:MM:SS) */
   int gzip_level;       /* 1..9 for files ending in .gz (default 6) */
+  /* A taste shift at Unix time shift_at (-1: none; else inside the period):
+   * from then on a share shift_users of the users have new main and second
+   * clusters, drawn from the cluster sizes times exp(shift_tilt * z_c)
+   * (z_c standard normal per cluster), catalogue-wide views follow the
+   * tilted cluster weights, and in every cluster a share shift_items of
+   * the items swap their popularity among themselves at random.  Every
+   * draw of the shift comes from its own streams and session times keep
+   * following the user's first cluster, so a log without a shift is byte
+   * for byte what it was before the option existed, and the events before
+   * shift_at are exactly those of the same options without the shift. */
+  int64_t shift_at;
+  double shift_users; /* 0..1 (default 0.5) */
+  double shift_items; /* 0..1 (default 0.5) */
+  double shift_tilt;  /* 0..5 (default 1) */
 } rp_gen_opts;
 
 typedef struct rp_gen_report {
@@ -71,8 +85,9 @@ typedef struct rp_gen_report {
 /* Fills o with the defaults (1000 users, 500 items, 20000 events, seed 42,
  * 180 days from 2024-01-01, popularity 1.2, activity 1, affinity 0.7,
  * secondary 0.15, session 4, cart_rate 0.1, purchase_rate 0.5, drift 0.5,
- * new_users 0.2, new_items 0.1, revisit 0.3, gzip_level 6); path and the
- * attribute paths NULL. */
+ * new_users 0.2, new_items 0.1, revisit 0.3, gzip_level 6, no shift:
+ * shift_at -1, shift_users 0.5, shift_items 0.5, shift_tilt 1); path and
+ * the attribute paths NULL. */
 void rp_gen_opts_init(rp_gen_opts *o);
 
 /* Checks o; returns RP_OK or RP_EINVAL naming the bad option and value. */

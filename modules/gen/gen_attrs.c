@@ -203,5 +203,17 @@ int gen_write_truth(const gen_world *w, rp_writer *out, rp_err *err) {
     if (rp_writer_printf(out, err, "item,i%d,%d,,%.6g,%lld\n", i + 1, w->icluster[i] + 1,
                          w->ipop[i], (long long)(o->start + (int64_t)w->irelease[i])))
       return err->status;
+  if (!w->has_shift) return RP_OK;
+  /* after a taste shift: the new clusters of the users it moved and the
+   * new popularity weight of the items it re-ranked, since the shift */
+  long long at = (long long)o->shift_at;
+  for (int32_t u = 0; u < w->nu; u++)
+    if (w->s_changed[u] && rp_writer_printf(out, err, "user_shift,u%d,%d,%d,%.6g,%lld\n", u + 1,
+                                            w->s_uc1[u] + 1, w->s_uc2[u] + 1, w->uact[u], at))
+      return err->status;
+  for (int32_t i = 0; i < w->ni; i++)
+    if (w->s_ipop[i] != w->ipop[i] && rp_writer_printf(out, err, "item_shift,i%d,%d,,%.6g,%lld\n",
+                                                       i + 1, w->icluster[i] + 1, w->s_ipop[i], at))
+      return err->status;
   return RP_OK;
 }

@@ -47,6 +47,10 @@ void rp_gen_opts_init(rp_gen_opts *o) {
   o->revisit = 0.3;
   o->gzip_level = 6;
   o->time_format = RP_GEN_TIME_UNIX;
+  o->shift_at = -1;
+  o->shift_users = 0.5;
+  o->shift_items = 0.5;
+  o->shift_tilt = 1.0;
 }
 
 static int range(rp_err *err, const char *name, double v, double lo, double hi) {
@@ -85,6 +89,22 @@ int rp_gen_check(const rp_gen_opts *o, rp_err *err) {
                    o->affinity, o->secondary);
   if (o->gzip_level < 1 || o->gzip_level > 9)
     return rp_errf(err, RP_EINVAL, "gen: 'gzip_level' must be in 1..9, got %d", o->gzip_level);
+  if (o->shift_at >= 0) {
+    int64_t end = o->start + (int64_t)o->days * 86400;
+    if (o->shift_at < o->start || o->shift_at >= end) {
+      char a[24], b[24], c[24];
+      rp_gen_format_time(o->shift_at < 0 ? 0 : o->shift_at, 0, a);
+      rp_gen_format_time(o->start, 0, b);
+      rp_gen_format_time(end, 0, c);
+      return rp_errf(err, RP_EINVAL,
+                     "gen: 'shift.at' must be inside the period [%s, %s), got %s (%lld)", b, c, a,
+                     (long long)o->shift_at);
+    }
+    if (range(err, "shift.users", o->shift_users, 0, 1) ||
+        range(err, "shift.items", o->shift_items, 0, 1) ||
+        range(err, "shift.tilt", o->shift_tilt, 0, 5))
+      return RP_EINVAL;
+  }
   if (o->time_format != RP_GEN_TIME_UNIX && o->time_format != RP_GEN_TIME_ISO)
     return rp_errf(err, RP_EINVAL, "gen: bad time format %d", o->time_format);
   return RP_OK;
@@ -448,8 +468,8 @@ static int fill_session(emitter *e, const session *s, rp_err *err) {
     if (p.src[k] == SRC_REPEAT) {
       item[k] = item[p.rep[k]];
     } else {
-      int32_t c = p.src[k] == SRC_PRIMARY     ? w->uc1[u]
-                  : p.src[k] == SRC_SECONDARY ? w->uc2[u]
+      int32_t c = p.src[k] == SRC_PRIMARY     ? gen_user_cluster(w, u, now, 0)
+                  : p.src[k] == SRC_SECONDARY ? gen_user_cluster(w, u, now, 1)
                                               : gen_draw_cluster(w, &r, now);
       /* by popularity first; a user who has seen the cluster's head looks
        * further, with equal chances for every item */

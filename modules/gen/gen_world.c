@@ -79,10 +79,11 @@ static void build_alias(const double *p, int32_t n, double *prob, int32_t *alias
 
 void gen_world_free(gen_world *w) {
   if (!w) return;
-  void *ptrs[] = {w->csize,  w->cmass,   w->anchor, w->icluster, w->ipop,     w->irelease,
-                  w->cstart, w->members, w->aprob,  w->aalias,   w->uc1,      w->uc2,
-                  w->uact,   w->ujoin,   w->uage,   w->udevice,  w->ucountry, w->ubudget,
-                  w->drift,  w->gcdf,    w->traits};
+  void *ptrs[] = {w->csize,     w->cmass,   w->anchor,  w->icluster, w->ipop,     w->irelease,
+                  w->cstart,    w->members, w->aprob,   w->aalias,   w->uc1,      w->uc2,
+                  w->uact,      w->ujoin,   w->uage,    w->udevice,  w->ucountry, w->ubudget,
+                  w->drift,     w->gcdf,    w->traits,  w->s_tilt,   w->s_uc1,    w->s_uc2,
+                  w->s_changed, w->s_ipop,  w->s_cmass, w->s_aprob,  w->s_gcdf,   w->s_aalias};
   for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) rp_free(ptrs[i]);
   memset(w, 0, sizeof *w);
 }
@@ -242,15 +243,82 @@ static void build_budgets(gen_world *w) {
 }
 
 /* Per-day cumulative mass over clusters for draws from the whole
- * catalogue: cluster c weighs its popularity mass times its drift. */
-static void build_gcdf(gen_world *w) {
+ * catalogue into gcdf: cluster c weighs its popularity mass cmass[c] times
+ * its drift (times tilt[c] when tilt is given: the taste shift). */
+static void build_gcdf(gen_world *w, const double *cmass, const double *tilt, double *gcdf) {
   for (int32_t d = 0; d < w->ndays; d++) {
     double acc = 0;
     for (int32_t c = 0; c < w->K; c++) {
-      acc += w->cmass[c] * w->drift[(size_t)d * w->K + c];
-      w->gcdf[(size_t)d * w->K + c] = acc;
+      acc += cmass[c] * (tilt ? tilt[c] : 1.0) * w->drift[(size_t)d * w->K + c];
+      gcdf[(size_t)d * w->K + c] = acc;
     }
   }
+}
+
+/* The taste shift.  Cluster c's weight is multiplied by exp(tilt z_c);
+ * in each cluster every item is picked with probability shift_items and
+ * the picked ones swap popularity weights by a random permutation (their
+ * alias table is rebuilt); each user, with probability shift_users, gets a
+ * new main cluster drawn from the tilted sizes among the clusters other
+ * than the old one, and a new second cluster (any other).  World-level
+ * draws come from stream (SHIFT, 0), a user's from (SHIFT, 1 + u). */
+static int build_shift(gen_world *w, int32_t *work) {
+  const rp_gen_opts *o = w->o;
+  size_t K = (size_t)w->K, ni = (size_t)w->ni, nu = (size_t)w->nu;
+  int ok = 1;
+  size_t dk = rp_mulsize((size_t)w->ndays, K, &ok);
+  w->s_tilt = rp_malloc(K * sizeof(double));
+  w->s_cmass = rp_calloc(K, sizeof(double));
+  w->s_ipop = rp_malloc(ni * sizeof(double));
+  w->s_aprob = rp_malloc(ni * sizeof(double));
+  w->s_aalias = rp_malloc(ni * sizeof(int32_t));
+  w->s_uc1 = rp_malloc(nu * sizeof(int32_t));
+  w->s_uc2 = rp_malloc(nu * sizeof(int32_t));
+  w->s_changed = rp_calloc(nu, 1);
+  w->s_gcdf = rp_malloc(rp_mulsize(dk, sizeof(double), &ok));
+  double *weights = rp_malloc(K * sizeof(double));
+  if (!ok || !w->s_tilt || !w->s_cmass || !w->s_ipop || !w->s_aprob || !w->s_aalias || !w->s_uc1 ||
+      !w->s_uc2 || !w->s_changed || !w->s_gcdf || !weights) {
+    rp_free(weights);
+    return 0;
+  }
+  w->has_shift = 1;
+  w->sat = (uint32_t)(o->shift_at - o->start);
+  rp_rng r;
+  gen_rng(&r, o->seed, GEN_S_SHIFT, 0, 0);
+  for (size_t c = 0; c < K; c++) w->s_tilt[c] = exp(o->shift_tilt * rp_rng_normal(&r));
+  memcpy(w->s_ipop, w->ipop, ni * sizeof(double));
+  for (int32_t c = 0; c < w->K; c++) {
+    int32_t a = w->cstart[c], n = w->cstart[c + 1] - a, m = 0;
+    int32_t *pick = work + w->ni; /* positions within the cluster */
+    for (int32_t k = 0; k < n; k++)
+      if (rp_rng_uniform(&r) < o->shift_items) pick[m++] = k;
+    for (int32_t j = 0; j < m; j++) work[j] = pick[j];
+    gen_shuffle(&r, work, m); /* position pick[j] takes the weight of work[j] */
+    for (int32_t j = 0; j < m; j++)
+      w->s_ipop[w->members[a + pick[j]]] = w->ipop[w->members[a + work[j]]];
+    for (int32_t k = 0; k < n; k++) {
+      w->s_aprob[a + k] = w->s_ipop[w->members[a + k]];
+      w->s_cmass[c] += w->s_aprob[a + k];
+    }
+    build_alias(w->s_aprob + a, n, w->s_aprob + a, w->s_aalias + a, work);
+  }
+  for (int32_t u = 0; u < w->nu; u++) {
+    w->s_uc1[u] = w->uc1[u];
+    w->s_uc2[u] = w->uc2[u];
+    rp_rng ru;
+    gen_rng(&ru, o->seed, GEN_S_SHIFT, 1 + (uint64_t)u, 0);
+    if (w->K < 2 || !(rp_rng_uniform(&ru) < o->shift_users)) continue;
+    for (int32_t c = 0; c < w->K; c++)
+      weights[c] = c == w->uc1[u] ? 0.0 : w->csize[c] * w->s_tilt[c];
+    int32_t c1 = draw_weighted(&ru, weights, w->K);
+    w->s_uc1[u] = c1;
+    w->s_uc2[u] = (c1 + 1 + (int32_t)rp_rng_below(&ru, (uint64_t)w->K - 1)) % w->K;
+    w->s_changed[u] = 1;
+  }
+  build_gcdf(w, w->s_cmass, w->s_tilt, w->s_gcdf);
+  rp_free(weights);
+  return 1;
 }
 
 int gen_world_build(gen_world *w, const rp_gen_opts *o, rp_err *err) {
@@ -269,7 +337,8 @@ int gen_world_build(gen_world *w, const rp_gen_opts *o, rp_err *err) {
   build_items(w, work);
   build_users(w);
   build_budgets(w);
-  build_gcdf(w);
+  build_gcdf(w, w->cmass, NULL, w->gcdf);
+  if (o->shift_at >= 0 && !build_shift(w, work)) goto nomem;
   rp_free(work);
   return RP_OK;
 nomem:
@@ -289,11 +358,14 @@ double gen_time_weight(const gen_world *w, int32_t c, uint32_t t) {
 
 int32_t gen_draw_item(const gen_world *w, rp_rng *r, int32_t c, uint32_t t, int uniform) {
   int32_t a = w->cstart[c], n = w->cstart[c + 1] - a;
+  int after = w->has_shift && t >= w->sat;
+  const double *aprob = after ? w->s_aprob : w->aprob;
+  const int32_t *aalias = after ? w->s_aalias : w->aalias;
   for (int tries = 0; tries < 32; tries++) {
     double x = rp_rng_uniform(r) * n;
     int32_t k = (int32_t)x;
     if (k >= n) k = n - 1;
-    if (!uniform && x - k >= w->aprob[a + k]) k = w->aalias[a + k];
+    if (!uniform && x - k >= aprob[a + k]) k = aalias[a + k];
     int32_t it = w->members[a + k];
     if (w->irelease[it] <= t) return it;
   }
@@ -303,7 +375,7 @@ int32_t gen_draw_item(const gen_world *w, rp_rng *r, int32_t c, uint32_t t, int 
 int32_t gen_draw_cluster(const gen_world *w, rp_rng *r, uint32_t t) {
   int32_t d = (int32_t)(t / 86400);
   if (d >= w->ndays) d = w->ndays - 1;
-  const double *cdf = w->gcdf + (size_t)d * w->K;
+  const double *cdf = (w->has_shift && t >= w->sat ? w->s_gcdf : w->gcdf) + (size_t)d * w->K;
   double x = rp_rng_uniform(r) * cdf[w->K - 1];
   int32_t lo = 0, hi = w->K - 1;
   while (lo < hi) {

@@ -17,7 +17,8 @@ enum {
   GEN_S_TIMES,     /* per user: session start times */
   GEN_S_PLAN,      /* per session: views, carts, purchases */
   GEN_S_FILL,      /* per session: items, gaps, device, country */
-  GEN_S_VOCAB      /* cluster brands, words, categories */
+  GEN_S_VOCAB,     /* cluster brands, words, categories */
+  GEN_S_SHIFT      /* the taste shift: tilt, re-ranked items, users' new clusters */
 };
 void gen_rng(rp_rng *r, uint64_t seed, int tag, uint64_t index, uint64_t sub);
 
@@ -73,12 +74,29 @@ typedef struct gen_world {
   double *gcdf;       /* ndays * K */
   double wmax;        /* bound of the session-time density */
   gen_traits *traits; /* K */
+  /* the taste shift (o->shift_at >= 0): from second sat on, users' clusters
+   * are s_uc1/s_uc2, items are drawn by s_ipop (s_aprob/s_aalias within a
+   * cluster, s_gcdf across clusters); s_changed[u] marks users whose
+   * clusters were redrawn.  All NULL without a shift. */
+  int has_shift;
+  uint32_t sat;
+  double *s_tilt; /* K: multiplier of each cluster's weight */
+  int32_t *s_uc1, *s_uc2;
+  uint8_t *s_changed;
+  double *s_ipop, *s_cmass, *s_aprob, *s_gcdf;
+  int32_t *s_aalias;
 } gen_world;
 
 /* Builds the world for o (checked).  Returns RP_OK or RP_ENOMEM; on error the
  * world is freed. */
 int gen_world_build(gen_world *w, const rp_gen_opts *o, rp_err *err);
 void gen_world_free(gen_world *w);
+
+/* The main (which = 0) or second (1) cluster of user u at time t. */
+static inline int32_t gen_user_cluster(const gen_world *w, int32_t u, uint32_t t, int which) {
+  if (w->has_shift && t >= w->sat) return which ? w->s_uc2[u] : w->s_uc1[u];
+  return which ? w->uc2[u] : w->uc1[u];
+}
 
 /* Relative density of a session starting at t (seconds from start) for a
  * user of cluster c: drift of c times the daily and weekly rhythm. */

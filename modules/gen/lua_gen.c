@@ -2,26 +2,71 @@
  * lua_gen.c -- `recpipe.gen` binding: rp.gen.events{...} writes a synthetic
  * e-commerce log (and its attribute and truth files) and returns a report.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "gen.h"
 #include "iotext.h"
 #include "rpl.h"
 
-/* start: Unix seconds or ISO 8601 text ("2024-01-01", "2024-01-01 08:00") */
-static int64_t opt_start(lua_State *L, int idx, int64_t def) {
-  int t = rpL_getopt(L, idx, "start");
+/* The time at the top of the stack (absent: def): Unix seconds or ISO 8601
+ * text ("2024-01-01", "2024-01-01 08:00"); errors name field of the options
+ * at 1.  Pops it. */
+static int64_t totime(lua_State *L, const char *field, int64_t def) {
   int64_t v = def;
+  int t = lua_type(L, -1);
   if (t == LUA_TSTRING) {
     size_t n;
     const char *s = lua_tolstring(L, -1, &n);
     if (rp_parse_iso8601(s, n, &v) != RP_PARSE_OK)
-      rpL_fielderror(L, idx, "start", "must be Unix seconds or an ISO 8601 date, got '%s'", s);
+      rpL_fielderror(L, 1, field, "must be Unix seconds or an ISO 8601 date, got '%s'", s);
   } else if (t != LUA_TNIL) {
-    v = rpL_optinteger(L, idx, "start", def, 0, LUA_MAXINTEGER);
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+      rpL_fielderror(L, 1, field, "must be Unix seconds or an ISO 8601 date, got %s",
+                     luaL_tolstring(L, -1, NULL));
+    v = lua_tointeger(L, -1);
   }
   lua_pop(L, 1);
   return v;
+}
+
+/* shift = {at = time, users, items, tilt}: the keys are read here, the
+ * defaults and ranges are rp_gen_opts_init's and rp_gen_check's. */
+static void read_shift(lua_State *L, rp_gen_opts *o) {
+  static const char *const keys[] = {"at", "users", "items", "tilt", NULL};
+  double *nums[] = {NULL, &o->shift_users, &o->shift_items, &o->shift_tilt};
+  int t = rpL_getopt(L, 1, "shift");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  if (t != LUA_TTABLE)
+    rpL_fielderror(L, 1, "shift", "must be a table {at = time, users, items, tilt}, got %s",
+                   luaL_typename(L, -1));
+  int sub = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, sub)) {
+    lua_pop(L, 1);
+    int ok = 0;
+    for (int i = 0; keys[i] && lua_type(L, -1) == LUA_TSTRING; i++)
+      ok = ok || strcmp(keys[i], lua_tostring(L, -1)) == 0;
+    if (!ok)
+      rpL_fielderror(L, 1, "shift", "has an unknown key '%s' (known: at, users, items, tilt)",
+                     luaL_tolstring(L, -1, NULL));
+  }
+  char name[32];
+  if (lua_getfield(L, sub, "at") == LUA_TNIL)
+    rpL_fielderror(L, 1, "shift", "needs 'at' (the time of the shift: Unix seconds or ISO 8601)");
+  o->shift_at = totime(L, "shift.at", -1);
+  for (int i = 1; keys[i]; i++) {
+    snprintf(name, sizeof name, "shift.%s", keys[i]);
+    int tt = lua_getfield(L, sub, keys[i]);
+    if (tt != LUA_TNIL && tt != LUA_TNUMBER)
+      rpL_fielderror(L, 1, name, "must be a number, got %s", luaL_typename(L, -1));
+    if (tt == LUA_TNUMBER) *nums[i] = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 }
 
 static void push_report(lua_State *L, const rp_gen_report *r) {
@@ -42,11 +87,11 @@ static void push_report(lua_State *L, const rp_gen_report *r) {
 /* Reads the options table at 1 into o (defaults for absent fields). */
 static void read_opts(lua_State *L, rp_gen_opts *o) {
   static const char *const known[] = {
-      "path",      "items_path", "users_path",    "truth_path", "users",
-      "items",     "clusters",   "events",        "seed",       "days",
-      "start",     "popularity", "activity",      "affinity",   "secondary",
-      "session",   "cart_rate",  "purchase_rate", "drift",      "new_users",
-      "new_items", "revisit",    "time_format",   "gzip_level", NULL};
+      "path",     "items_path", "users_path", "truth_path", "users",       "items",
+      "clusters", "events",     "seed",       "days",       "start",       "popularity",
+      "activity", "affinity",   "secondary",  "session",    "cart_rate",   "purchase_rate",
+      "drift",    "new_users",  "new_items",  "revisit",    "time_format", "gzip_level",
+      "shift",    NULL};
   static const char *const formats[] = {"unix", "iso", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   rpL_checkopts(L, 1, known);
@@ -63,7 +108,8 @@ static void read_opts(lua_State *L, rp_gen_opts *o) {
   o->seed =
       (uint64_t)rpL_optinteger(L, 1, "seed", (lua_Integer)o->seed, LUA_MININTEGER, LUA_MAXINTEGER);
   o->days = (int32_t)rpL_optinteger(L, 1, "days", o->days, 1, 36500);
-  o->start = opt_start(L, 1, o->start);
+  rpL_getopt(L, 1, "start");
+  o->start = totime(L, "start", o->start);
   o->popularity = rpL_optnumber(L, 1, "popularity", o->popularity, 0, 10);
   o->activity = rpL_optnumber(L, 1, "activity", o->activity, 0, 5);
   o->affinity = rpL_optnumber(L, 1, "affinity", o->affinity, 0, 1);
@@ -77,6 +123,7 @@ static void read_opts(lua_State *L, rp_gen_opts *o) {
   o->revisit = rpL_optnumber(L, 1, "revisit", o->revisit, 0, 1);
   o->gzip_level = (int)rpL_optinteger(L, 1, "gzip_level", o->gzip_level, 1, 9);
   o->time_format = rpL_optenum(L, 1, "time_format", RP_GEN_TIME_UNIX, formats);
+  read_shift(L, o);
 }
 
 /* rp.gen.events{path = ..., users = ..., ...} -> report */

@@ -24,6 +24,7 @@ void rp_attr_opts_init(rp_attr_opts *o) {
   memset(o, 0, sizeof *o);
   o->header = 1;
   o->id.name = "id";
+  o->max_line_bytes = RP_READ_MAX_LINE;
 }
 
 typedef struct {
@@ -218,6 +219,10 @@ static int col_error(st *S, const char *what, const char *name, char **names, si
 }
 
 static int check_opts(const rp_attr_opts *o, rp_err *err) {
+  if (o->max_line_bytes < 1)
+    return rp_errf(err, RP_EINVAL,
+                   "attributes: max_line_bytes must be a positive number of bytes, got %lld",
+                   (long long)o->max_line_bytes);
   if (o->nfields < 1 || o->nfields > RP_FEAT_MAX_FIELDS)
     return rp_errf(err, RP_EINVAL, "attributes: between 1 and %d fields expected, got %d",
                    RP_FEAT_MAX_FIELDS, o->nfields);
@@ -421,6 +426,7 @@ int rp_attr_read(const char *path, const rp_attr_opts *o, rp_features **out, rp_
     rc = err ? err->status : RP_EIO;
     goto done;
   }
+  rp_io_lines_set_max(lr, o->max_line_bytes);
   char *line;
   size_t n;
   int r = rp_io_lines_next(lr, &line, &n, err);

@@ -171,7 +171,9 @@ int rp_hyb_blend_new(rp_recommender *const *src, const float *weights, int n, in
   if (n < 1 || n > BLEND_MAX)
     return rp_errf(err, RP_EINVAL, "blend: between 1 and %d sources expected, got %d", BLEND_MAX,
                    n);
-  if (depth < 1) return rp_errf(err, RP_EINVAL, "blend: depth must be positive, got %d", depth);
+  if (depth < 1 || depth > RP_HYB_MAX_DEPTH)
+    return rp_errf(err, RP_EINVAL, "blend: depth must be in 1..%d, got %d", RP_HYB_MAX_DEPTH,
+                   depth);
   if (norm < RP_BLEND_RANK || norm > RP_BLEND_NONE)
     return rp_errf(err, RP_EINVAL, "blend: unknown normalisation %d", norm);
   int32_t ni = 0;

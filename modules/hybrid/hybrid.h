@@ -103,7 +103,8 @@ typedef struct rp_attr_opts {
   int extend;    /* ids not in map are added to it (new items) */
   int on_error;  /* RP_ONERR_STOP / RP_ONERR_SKIP for malformed lines */
   int tfidf, normalize;
-  int32_t min_df; /* drop features held by fewer entities (<= 1: keep all) */
+  int32_t min_df;         /* drop features held by fewer entities (<= 1: keep all) */
+  int64_t max_line_bytes; /* longest line accepted (default RP_READ_MAX_LINE, 64 MiB) */
 } rp_attr_opts;
 
 #define RP_ATTR_FIRST 5
@@ -338,13 +339,16 @@ int rp_hyb_ridge(const rp_csr *X, int32_t n, const uint8_t *keep, const float *Y
 
 /* ---- blend (blend.c) ------------------------------------------------------------ */
 enum { RP_BLEND_RANK = 0, RP_BLEND_ZSCORE, RP_BLEND_NONE };
+/* The deepest list a blend asks its sources for (the bound of a recommend's k). */
+#define RP_HYB_MAX_DEPTH (1 << 24)
 
 /* A weighted sum of the normalised scores of sources' top-depth lists.
  * rank: rank r (1-based) scores 1 - (r - 1) / depth, absent items 0;
  * zscore: (s - mean) / sd over the source's list, absent items the list's
  * lowest z-score; none: raw scores, absent items the list's lowest score.
- * Sources are borrowed (the caller keeps them alive) and must share the
- * id maps.  Owned by the caller. */
+ * depth is in 1..RP_HYB_MAX_DEPTH.  Sources are borrowed (the caller keeps
+ * them alive: the Lua binding's blend holds them) and must share the id
+ * maps.  Owned by the caller. */
 int rp_hyb_blend_new(rp_recommender *const *src, const float *weights, int n, int norm,
                      int32_t depth, rp_hyb_rec **out, rp_err *err);
 /* Replaces the borrowed source pointers (same count). */

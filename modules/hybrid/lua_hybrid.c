@@ -28,15 +28,11 @@ static void setnum(lua_State *L, const char *k, double v) {
 }
 
 /* ---- Features ------------------------------------------------------------------ */
+static void features_destroy(void *f) { rp_features_free(f); }
+static const rpL_class features_class = {RP_FEATURES_T, features_destroy, NULL};
+
 static rp_features *checkfeatures(lua_State *L, int idx) {
   return rpL_checkobj(L, idx, RP_FEATURES_T);
-}
-
-static int features_free(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_FEATURES_T);
-  rp_features_free(*slot);
-  *slot = NULL;
-  return 0;
 }
 
 static int features_tostring(lua_State *L) {
@@ -56,7 +52,8 @@ static int features_len(lua_State *L) {
 
 /* f:names() -> array of feature names ("field=value"), column order */
 static int features_names(lua_State *L) {
-  rp_features *f = checkfeatures(L, 1);
+  lua_settop(L, 1);
+  rp_features *f = rpL_pin(L, 1, RP_FEATURES_T);
   lua_createtable(L, f->m->ncols, 0);
   for (int32_t j = 0; j < f->m->ncols; j++) {
     rpL_pushid(L, f->m->colmap, j);
@@ -67,7 +64,8 @@ static int features_names(lua_State *L) {
 
 /* f:fields() -> array of field names */
 static int features_fields(lua_State *L) {
-  rp_features *f = checkfeatures(L, 1);
+  lua_settop(L, 1);
+  rp_features *f = rpL_pin(L, 1, RP_FEATURES_T);
   lua_createtable(L, f->nfields, 0);
   for (int i = 0; i < f->nfields; i++) {
     lua_pushstring(L, f->field_names[i]);
@@ -85,7 +83,10 @@ static int32_t feature_row(lua_State *L, rp_features *f, int idx) {
 /* f:row(id) -> names, values (empty for an entity without attributes);
  * nil, message for an id not on the map */
 static int features_row(lua_State *L) {
-  rp_features *f = checkfeatures(L, 1);
+  luaL_checkudata(L, 1, RP_FEATURES_T); /* self first */
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  rp_features *f = rpL_pin(L, 1, RP_FEATURES_T);
   int32_t r = feature_row(L, f, 2);
   if (r < 0) {
     return rpL_nilmsg(L, "unknown id '%s'", 2);
@@ -98,7 +99,10 @@ static int features_row(lua_State *L) {
 
 /* f:attributes(id) -> {field = value or {values...}} (nil for an unknown id) */
 static int features_attributes(lua_State *L) {
-  rp_features *f = checkfeatures(L, 1);
+  luaL_checkudata(L, 1, RP_FEATURES_T); /* self first */
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  rp_features *f = rpL_pin(L, 1, RP_FEATURES_T);
   int32_t r = feature_row(L, f, 2);
   if (r < 0) return lua_pushnil(L), 1;
   lua_newtable(L);
@@ -143,8 +147,9 @@ static int features_matrix(lua_State *L) {
 
 /* f.nrows, f.nfeatures, f.entities (IdMap), f.report; others are methods */
 static int features_index(lua_State *L) {
-  rp_features *f = checkfeatures(L, 1);
   const char *k = luaL_checkstring(L, 2);
+  rp_features *f = rpL_indexobj(L, RP_FEATURES_T, k);
+  if (!f) return 1; /* a method of a freed object (free) */
   if (strcmp(k, "nrows") == 0)
     lua_pushinteger(L, f->m->nrows);
   else if (strcmp(k, "nfeatures") == 0)
@@ -161,21 +166,15 @@ static int features_index(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg features_methods[] = {{"names", features_names},
-                                            {"fields", features_fields},
-                                            {"row", features_row},
-                                            {"attributes", features_attributes},
-                                            {"matrix", features_matrix},
-                                            {"free", features_free},
-                                            {NULL, NULL}};
-static const luaL_Reg features_meta[] = {
-    {"__gc", features_free},           {"__close", features_free},  {"__len", features_len},
-    {"__tostring", features_tostring}, {"__index", features_index}, {NULL, NULL}};
+static const luaL_Reg features_methods[] = {
+    {"names", features_names},           {"fields", features_fields}, {"row", features_row},
+    {"attributes", features_attributes}, {"matrix", features_matrix}, {NULL, NULL}};
+static const luaL_Reg features_meta[] = {{"__len", features_len},
+                                         {"__tostring", features_tostring},
+                                         {"__index", features_index},
+                                         {NULL, NULL}};
 
-static void **newfeatures(lua_State *L) {
-  rpL_newtype(L, RP_FEATURES_T, features_methods, features_meta);
-  return rpL_newbox(L, RP_FEATURES_T);
-}
+static void **newfeatures(lua_State *L) { return rpL_newbox(L, RP_FEATURES_T); }
 
 /* ---- attributes(path, opts) ----------------------------------------------------------- */
 static const char *const field_keys[] = {"column", "sep",   "buckets", "tokens",
@@ -284,8 +283,9 @@ static void push_attr_report(lua_State *L, const rp_attr_report *rep) {
 }
 
 static void attr_opts(lua_State *L, rp_attr_opts *o) {
-  static const char *const known[] = {"id",    "map",       "fields", "sep",      "header", "names",
-                                      "tfidf", "normalize", "extend", "on_error", "min_df", NULL};
+  static const char *const known[] = {
+      "id",        "map",    "fields",   "sep",    "header",         "names", "tfidf",
+      "normalize", "extend", "on_error", "min_df", "max_line_bytes", NULL};
   rpL_checkopts(L, 2, known);
   rp_attr_opts_init(o);
   o->sep = rpL_optstring(L, 2, "sep", NULL);
@@ -298,8 +298,7 @@ static void attr_opts(lua_State *L, rp_attr_opts *o) {
   else if (t != LUA_TNIL)
     rpL_fielderror(L, 2, "id", "must be a column name or a 1-based position");
   lua_pop(L, 1);
-  if (rpL_getopt(L, 2, "map") != LUA_TNIL) o->map = rpL_checkidmap(L, -1);
-  lua_pop(L, 1);
+  o->map = rpL_pinopt(L, 2, "map", RP_IDMAP_T);
   if (rpL_getopt(L, 2, "names") != LUA_TNIL) {
     luaL_argcheck(L, lua_istable(L, -1), 2, "field 'names' must be a list of column names");
     int n = (int)luaL_len(L, -1);
@@ -322,6 +321,9 @@ static void attr_opts(lua_State *L, rp_attr_opts *o) {
   static const char *const onerr[] = {"stop", "skip", NULL};
   o->on_error = rpL_optenum(L, 2, "on_error", RP_ONERR_STOP, onerr);
   o->min_df = (int32_t)rpL_optinteger(L, 2, "min_df", 1, 1, INT32_MAX);
+  /* range checked by the core */
+  o->max_line_bytes = (int64_t)rpL_optinteger(L, 2, "max_line_bytes", o->max_line_bytes,
+                                              LUA_MININTEGER, LUA_MAXINTEGER);
   field_specs(L, 2, o);
 }
 
@@ -329,6 +331,7 @@ static void attr_opts(lua_State *L, rp_attr_opts *o) {
 static int hybrid_attributes(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
   rp_attr_opts o;
   attr_opts(L, &o); /* leaves the names array (or nil) on the stack */
   void **slot = newfeatures(L);
@@ -347,21 +350,21 @@ static int hybrid_combine(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   int n = (int)luaL_len(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 32, 1, "expected 1 to 32 {features, weight} entries");
+  luaL_checkstack(L, 2 * n + 8, NULL);
+  lua_settop(L, 1);
   const rp_features *parts[32];
   float w[32];
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < n; i++) { /* each part pinned (the entries stay below the guards) */
     lua_geti(L, 1, i + 1);
     if (lua_istable(L, -1)) {
-      lua_geti(L, -1, 1);
-      parts[i] = checkfeatures(L, -1);
-      lua_geti(L, -2, 2);
+      lua_geti(L, -1, 2);
       w[i] = (float)luaL_optnumber(L, -1, 1.0);
-      lua_pop(L, 3);
-    } else {
-      parts[i] = checkfeatures(L, -1);
-      w[i] = 1.0f;
       lua_pop(L, 1);
+      lua_geti(L, -1, 1);
+    } else {
+      w[i] = 1.0f;
     }
+    parts[i] = rpL_pintop(L, 1, RP_FEATURES_T);
   }
   lua_getfield(L, 1, "normalize");
   int normalize = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
@@ -375,14 +378,9 @@ static int hybrid_combine(lua_State *L) {
 }
 
 /* ---- Hybrid recommenders ------------------------------------------------------------- */
-static rp_hyb_rec *checkrec(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_HYBRID_T); }
-
-static int rec_free(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_HYBRID_T);
-  rp_hyb_rec_free(*slot);
-  *slot = NULL;
-  return 0;
-}
+static rp_recommender *rec_api(lua_State *L, int idx, void *r);
+static void rec_destroy(void *r) { rp_hyb_rec_free(r); }
+static const rpL_class hybrid_class = {RP_HYBRID_T, rec_destroy, rec_api};
 
 static int rec_tostring(lua_State *L) {
   rp_hyb_rec *r = *rpL_slot(L, 1, RP_HYBRID_T);
@@ -397,46 +395,25 @@ static int rec_tostring(lua_State *L) {
 /* The uservalue table of the box at idx (sources, info). */
 static void getuv(lua_State *L, int idx) { lua_getiuservalue(L, idx, 1); }
 
-/* The rp_recommender of the object at idx (its __recommender()), or NULL. */
-static rp_recommender *recommender_of(lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  if (lua_type(L, idx) != LUA_TTABLE && lua_type(L, idx) != LUA_TUSERDATA) return NULL;
-  if (lua_getfield(L, idx, "__recommender") != LUA_TFUNCTION) {
-    lua_pop(L, 1);
-    return NULL;
-  }
-  lua_pushvalue(L, idx);
-  lua_call(L, 1, 1);
-  rp_recommender *r = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return r;
-}
-
-/* A blend's sources are other objects: refresh their rp_recommender
- * pointers (they may have been rebuilt) before any use. */
+/* Brings r (in the box at idx) up to date before use: its sizes (maps
+ * grow), and a blend's view of its sources (held boxes, refreshed first). */
 static void refresh(lua_State *L, int idx, rp_hyb_rec *r) {
   rp_hyb_rec_refresh(r);
   if (r->kind != RP_HYB_BLEND) return;
-  getuv(L, idx);
-  lua_getfield(L, -1, "sources");
-  int n = (int)luaL_len(L, -1);
   rp_recommender *src[16];
-  for (int s = 0; s < n && s < 16; s++) {
-    lua_geti(L, -1, s + 1);
-    if (!(src[s] = recommender_of(L, -1)))
-      luaL_error(L, "blend: source %d has no recommender any more", s + 1);
+  for (int s = 0; s < 16 && rpL_held(L, idx, s + 1) != LUA_TNIL; s++) {
+    src[s] = rpL_heldrec(L, -1);
     lua_pop(L, 1);
   }
+  lua_pop(L, 1);
   rp_hyb_blend_set_sources(r, src);
-  lua_pop(L, 2);
 }
 
-/* obj:__recommender() -> light userdata (rp_recommender *) */
-static int rec_recommender(lua_State *L) {
-  rp_hyb_rec *r = checkrec(L, 1);
-  refresh(L, 1, r);
-  lua_pushlightuserdata(L, &r->api);
-  return 1;
+/* The class's recommender: r refreshed */
+static rp_recommender *rec_api(lua_State *L, int idx, void *obj) {
+  rp_hyb_rec *r = obj;
+  refresh(L, idx, r);
+  return &r->api;
 }
 
 /* The request's history (and its values) from the options (the arrays
@@ -507,27 +484,20 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *rq
 
 static const char *const rec_known[] = {"k",       "exclude", "items",      "deny",
                                         "history", "values",  "attributes", NULL};
-static const rpL_recspec rec_spec = {rec_known, recommend_one, NULL, NULL, 0};
+static const rpL_recspec rec_spec = {RP_HYBRID_T, rec_known, recommend_one, NULL, NULL, 0};
 
 /* obj:recommend(user, {k, exclude, items, deny, history, values}) -> items, scores */
-static int rec_recommend(lua_State *L) {
-  rp_hyb_rec *r = checkrec(L, 1);
-  refresh(L, 1, r);
-  return rpL_recommend(L, &r->api, &rec_spec);
-}
+static int rec_recommend(lua_State *L) { return rpL_recommend(L, &rec_spec); }
 
 /* obj:recommend_all{users, k, exclude, threads} -> items_by_user, scores_by_user */
-static int rec_recommend_all(lua_State *L) {
-  rp_hyb_rec *r = checkrec(L, 1);
-  refresh(L, 1, r);
-  return rpL_recommend_all(L, &r->api, &rec_spec);
-}
+static int rec_recommend_all(lua_State *L) { return rpL_recommend_all(L, &rec_spec); }
 
 /* Fields: kind / reason / name ("content", ...), info, users, items,
  * item_factors / user_factors (projection); other keys are methods */
 static int rec_index(lua_State *L) {
-  rp_hyb_rec *r = checkrec(L, 1);
   const char *k = luaL_checkstring(L, 2);
+  rp_hyb_rec *r = rpL_indexobj(L, RP_HYBRID_T, k);
+  if (!r) return 1; /* a method of a freed object (free) */
   if (strcmp(k, "kind") == 0 || strcmp(k, "reason") == 0 || strcmp(k, "name") == 0) {
     lua_pushstring(L, r->reason);
   } else if (strcmp(k, "info") == 0) {
@@ -535,13 +505,15 @@ static int rec_index(lua_State *L) {
     lua_getfield(L, -1, "info");
   } else if (r->kind == RP_HYB_PROJECT &&
              (strcmp(k, "item_factors") == 0 || strcmp(k, "user_factors") == 0)) {
+    lua_settop(L, 2);
+    rpL_pin(L, 1, RP_HYBRID_T);
     float *U, *V;
     int32_t nu, ni, f;
     rp_hyb_project_factors(r, &U, &nu, &V, &ni, &f);
     rp_err err;
     rp_dense *d = k[0] == 'i' ? rp_dense_view(V, ni, f, &err) : rp_dense_view(U, nu, f, &err);
     if (!d) return rpL_error(L, &err);
-    rpL_pushdense(L, d, 1);
+    rpL_pushdense(L, d, 1); /* the view holds the recommender */
   } else if (strcmp(k, "users") == 0 && r->api.users) {
     rpL_pushidmap(L, r->api.users);
   } else if (strcmp(k, "items") == 0 && r->api.items) {
@@ -554,18 +526,20 @@ static int rec_index(lua_State *L) {
 
 /* obj:restrict(item_ids or nil) -> obj: answers only among these items */
 static int rec_restrict(lua_State *L) {
-  rp_hyb_rec *r = checkrec(L, 1);
+  lua_settop(L, 2);
+  rp_hyb_rec *r = rpL_pin(L, 1, RP_HYBRID_T);
   int32_t n = 0, *ix = NULL;
   if (!lua_isnoneornil(L, 2)) ix = rpL_idlist(L, 2, r->api.items, &n);
   rp_err err;
   if (rp_hyb_restrict(r, ix, n, &err)) return rpL_error(L, &err);
-  lua_settop(L, 1);
+  lua_pushvalue(L, 1);
   return 1;
 }
 
-/* seg:segment_of(user) -> segment name or nil */
+/* seg:segment_of(user) -> segment name or nil (r borrowed unpinned: nothing
+ * allocates before the name is copied) */
 static int rec_segment_of(lua_State *L) {
-  rp_hyb_rec *r = checkrec(L, 1);
+  rp_hyb_rec *r = rpL_checkobj(L, 1, RP_HYBRID_T);
   luaL_argcheck(L, r->kind == RP_HYB_SEGMENT, 1, "not a segment popularity model");
   int32_t u = r->api.users ? rpL_lookup(L, 2, r->api.users) : -1;
   int32_t s = rp_hyb_segment_of(r, u, NULL);
@@ -576,20 +550,14 @@ static int rec_segment_of(lua_State *L) {
 
 static const luaL_Reg rec_methods[] = {{"recommend", rec_recommend},
                                        {"recommend_all", rec_recommend_all},
-                                       {"__recommender", rec_recommender},
                                        {"segment_of", rec_segment_of},
                                        {"restrict", rec_restrict},
-                                       {"free", rec_free},
                                        {NULL, NULL}};
-static const luaL_Reg rec_meta[] = {{"__gc", rec_free},
-                                    {"__close", rec_free},
-                                    {"__tostring", rec_tostring},
-                                    {"__index", rec_index},
-                                    {NULL, NULL}};
+static const luaL_Reg rec_meta[] = {
+    {"__tostring", rec_tostring}, {"__index", rec_index}, {NULL, NULL}};
 
 /* Pushes an empty Hybrid box with a fresh uservalue table; returns its slot. */
 static void **newrec(lua_State *L) {
-  rpL_newtype(L, RP_HYBRID_T, rec_methods, rec_meta);
   void **slot = rpL_newbox(L, RP_HYBRID_T);
   lua_newtable(L);
   lua_setiuservalue(L, -2, 1);
@@ -604,7 +572,7 @@ static rp_csr *train_weights(lua_State *L, int idx, int opt, int binary_default)
   int binary = rpL_optboolean(L, opt, "binary", binary_default);
   rp_err err;
   rp_csr *m = NULL;
-  rp_events *ev = rpL_testobj(L, idx, RP_EVENTS_T);
+  rp_events *ev = rpL_testobj(L, idx, RP_EVENTS_T); /* (used before any allocation) */
   if (ev) {
     if (rp_hyb_weights(ev, hl, (int64_t)now, binary, &m, &err)) rpL_error(L, &err);
     return m;
@@ -628,7 +596,8 @@ static rp_csr *pushed_weights(lua_State *L, int idx, int opt, int binary_default
 /* rp.hybrid.content(train, item_features, opts) */
 static int hybrid_content(lua_State *L) {
   luaL_checkany(L, 1);
-  rp_features *items = checkfeatures(L, 2);
+  lua_settop(L, 3);
+  rp_features *items = rpL_pin(L, 2, RP_FEATURES_T);
   static const char *const known[] = {"half_life_days", "now", "binary", "popularity_ties", NULL};
   rpL_checkopts(L, 3, known);
   rp_content_opts o = {0, rpL_optboolean(L, 3, "popularity_ties", 1)};
@@ -642,14 +611,14 @@ static int hybrid_content(lua_State *L) {
 
 /* rp.hybrid.trending(train_events, {half_life_days, at = events, now, binary}) */
 static int hybrid_trending(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   static const char *const known[] = {"half_life_days", "at", "now", "binary", NULL};
   rpL_checkopts(L, 2, known);
   double hl = rpL_optnumber(L, 2, "half_life_days", 30, 1e-9, HUGE_VAL);
   lua_Integer now = rpL_optinteger(L, 2, "now", 0, 0, LUA_MAXINTEGER);
   int binary = rpL_optboolean(L, 2, "binary", 1);
-  rp_events *at = NULL;
-  if (rpL_getopt(L, 2, "at") != LUA_TNIL) at = rpL_checkevents(L, -1);
+  rp_events *at = rpL_pinopt(L, 2, "at", RP_EVENTS_T);
   void **slot = newrec(L);
   rp_err err;
   if (rp_hyb_trending_new(ev, hl, at, (int64_t)now, binary, (rp_hyb_rec **)slot, &err))
@@ -661,7 +630,8 @@ static int hybrid_trending(lua_State *L) {
 /* rp.hybrid.interaction_features(matrix, {binary = true}) -> Features
  * (items described by their users: content over it is item-kNN) */
 static int hybrid_interaction_features(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   static const char *const known[] = {"binary", NULL};
   rpL_checkopts(L, 2, known);
   int binary = rpL_optboolean(L, 2, "binary", 1);
@@ -701,7 +671,8 @@ static void segment_fields(lua_State *L, int opt, const rp_features *users, rp_s
 /* rp.hybrid.segment_popularity(train, user_features or nil, opts) */
 static int hybrid_segment(lua_State *L) {
   luaL_checkany(L, 1);
-  rp_features *users = lua_isnoneornil(L, 2) ? NULL : checkfeatures(L, 2);
+  lua_settop(L, 3);
+  rp_features *users = lua_isnil(L, 2) ? NULL : rpL_pin(L, 2, RP_FEATURES_T);
   static const char *const known[] = {"field",     "half_life_days", "now", "binary",
                                       "shrinkage", "strict",         NULL};
   rpL_checkopts(L, 3, known);
@@ -718,24 +689,28 @@ static int hybrid_segment(lua_State *L) {
   return 1;
 }
 
+/* A Dense or IdMap field of the object at idx, pinned (nothing pushed and
+ * NULL when the field is something else). */
+static void *pinfield(lua_State *L, int idx, const char *field, const char *tname) {
+  lua_getfield(L, idx, field);
+  if (!luaL_testudata(L, -1, tname)) return lua_pop(L, 1), NULL;
+  return rpL_pintop(L, idx, tname);
+}
+
 /* The factors of a model: its user_factors / item_factors (Dense) and its
- * users / items maps (else the maps of fallback features or train). */
+ * users / items maps (else the maps of fallback features or train), pinned
+ * (getting a field of a Lua object may run any Lua code). */
 static void factor_view(lua_State *L, int idx, rp_factor_view *fm) {
   memset(fm, 0, sizeof *fm);
-  lua_getfield(L, idx, "user_factors");
-  rp_dense *U = rpL_testobj(L, -1, RP_DENSE_T);
-  lua_getfield(L, idx, "item_factors");
-  rp_dense *V = rpL_testobj(L, -1, RP_DENSE_T);
+  rp_dense *U = pinfield(L, idx, "user_factors", RP_DENSE_T);
+  rp_dense *V = pinfield(L, idx, "item_factors", RP_DENSE_T);
   if (!U || !V)
     luaL_argerror(L, idx, "expected a model with user_factors and item_factors (Dense)");
   if (U->cols != V->cols) luaL_argerror(L, idx, "user and item factors differ in width");
   fm->U = U->data, fm->nu = (int32_t)U->rows, fm->V = V->data, fm->ni = (int32_t)V->rows;
   fm->f = V->cols;
-  lua_getfield(L, idx, "users");
-  fm->users = rpL_testobj(L, -1, RP_IDMAP_T);
-  lua_getfield(L, idx, "items");
-  fm->items = rpL_testobj(L, -1, RP_IDMAP_T);
-  lua_pop(L, 2); /* the factor views stay on the stack: they keep the data alive */
+  fm->users = pinfield(L, idx, "users", RP_IDMAP_T);
+  fm->items = pinfield(L, idx, "items", RP_IDMAP_T);
 }
 
 static void push_project_info(lua_State *L, const rp_project_info *in) {
@@ -756,7 +731,8 @@ static void push_project_info(lua_State *L, const rp_project_info *in) {
 /* rp.hybrid.project(model, item_features or nil, opts) */
 static int hybrid_project(lua_State *L) {
   luaL_checkany(L, 1);
-  rp_features *items = lua_isnoneornil(L, 2) ? NULL : checkfeatures(L, 2);
+  lua_settop(L, 3);
+  rp_features *items = lua_isnil(L, 2) ? NULL : rpL_pin(L, 2, RP_FEATURES_T);
   static const char *const known[] = {"regularization", "user_features", "method", "seed",
                                       "train",          "max_direct",    NULL};
   rpL_checkopts(L, 3, known);
@@ -767,9 +743,8 @@ static int hybrid_project(lua_State *L) {
   o.method = rpL_optenum(L, 3, "method", RP_PROJ_RIDGE, methods);
   o.seed = (uint64_t)rpL_optinteger(L, 3, "seed", 42, 0, LUA_MAXINTEGER);
   o.max_direct = (int)rpL_optinteger(L, 3, "max_direct", 4096, 1, 1 << 20);
-  rp_features *users = NULL;
-  if (rpL_getopt(L, 3, "user_features") != LUA_TNIL) users = checkfeatures(L, -1);
-  if (rpL_getopt(L, 3, "train") != LUA_TNIL) o.train = rpL_checkmatrix(L, -1);
+  rp_features *users = rpL_pinopt(L, 3, "user_features", RP_FEATURES_T);
+  o.train = rpL_pinopt(L, 3, "train", RP_MATRIX_T);
   luaL_argcheck(L, items || users, 2, "item features or opts.user_features expected");
   rp_factor_view fm;
   factor_view(L, 1, &fm);
@@ -791,10 +766,12 @@ static int hybrid_project(lua_State *L) {
 /* rp.hybrid.fold_in(als_model, {min_history = 1}) */
 static int hybrid_fold_in(lua_State *L) {
   luaL_checkany(L, 1);
+  lua_settop(L, 2);
   static const char *const known[] = {"min_history", NULL};
   rpL_checkopts(L, 2, known);
   int32_t minh = (int32_t)rpL_optinteger(L, 2, "min_history", 1, 1, INT32_MAX);
-  rp_recommender *rec = recommender_of(L, 1);
+  rp_recommender *rec = NULL;
+  if (rpL_tobox(L, 1) || lua_istable(L, 1)) rec = rpL_pinrec(L, 1); /* the core retains the model */
   if (!rec || !rec->name || strcmp(rec->name, "als") != 0)
     return luaL_argerror(L, 1, "an ALS model (rp.als.train or rp.als.load) expected");
   void **slot = newrec(L);
@@ -809,33 +786,35 @@ static int hybrid_fold_in(lua_State *L) {
 }
 
 /* rp.hybrid._blend({src...}, {w...}, norm, depth): the C core of blend
- * (every source must have __recommender) */
+ * (every source must have __recommender).  The blend holds its sources:
+ * they live as long as it does, whatever frees them (rpl.h). */
 static int hybrid_blend(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   static const char *const norms[] = {"rank", "zscore", "none", NULL};
   int norm = luaL_checkoption(L, 3, "rank", norms);
-  int32_t depth = (int32_t)luaL_optinteger(L, 4, 100);
+  lua_Integer depth = luaL_optinteger(L, 4, 100);
+  luaL_argcheck(L, depth >= 1 && depth <= RP_HYB_MAX_DEPTH, 4,
+                lua_pushfstring(L, "field 'depth' must be an integer in 1..%d, got %I",
+                                RP_HYB_MAX_DEPTH, depth));
   int n = (int)luaL_len(L, 1);
   luaL_argcheck(L, n >= 1 && n <= 16, 1, "1 to 16 sources expected");
+  lua_settop(L, 4);
+  void **slot = newrec(L); /* 5: holds the sources from the first one on */
   rp_recommender *src[16];
   float w[16];
   for (int s = 0; s < n; s++) {
-    lua_geti(L, 1, s + 1);
-    src[s] = recommender_of(L, -1);
     lua_geti(L, 2, s + 1);
     w[s] = (float)luaL_checknumber(L, -1);
-    lua_pop(L, 2);
-    if (!src[s]) return luaL_error(L, "blend: source %d has no __recommender", s + 1);
+    lua_geti(L, 1, s + 1);
+    if (!rpL_tobox(L, -1) && !lua_istable(L, -1))
+      return luaL_error(L, "blend: source %d has no __recommender", s + 1);
+    src[s] = rpL_holdrec(L, 5, -1);
+    lua_settop(L, 5);
   }
-  void **slot = newrec(L);
   rp_err err;
-  if (rp_hyb_blend_new(src, w, n, norm, depth, (rp_hyb_rec **)slot, &err))
+  if (rp_hyb_blend_new(src, w, n, norm, (int32_t)depth, (rp_hyb_rec **)slot, &err))
     return rpL_error(L, &err);
-  getuv(L, -1);
-  lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "sources");
-  lua_pop(L, 1);
   return 1;
 }
 
@@ -876,7 +855,8 @@ static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
  * same_test}) -> train, cases, summary.  Every box and table is made before
  * the split, so the split's results are owned by Lua as soon as they exist. */
 static int hybrid_cold_users(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   static const char *const known[] = {"fraction", "folds",      "fold",      "reveal",
                                       "seed",     "min_events", "same_test", NULL};
   rpL_checkopts(L, 2, known);
@@ -931,7 +911,8 @@ static int hybrid_cold_users(lua_State *L) {
 
 /* rp.hybrid._cold_items(ev, {fraction, seed}) -> train, test, summary */
 static int hybrid_cold_items(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   static const char *const known[] = {"fraction", "seed", NULL};
   rpL_checkopts(L, 2, known);
   double fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
@@ -970,8 +951,10 @@ static const luaL_Reg hybrid_funcs[] = {{"attributes", hybrid_attributes},
 
 int luaopen_recpipe_hybrid(lua_State *L);
 int luaopen_recpipe_hybrid(lua_State *L) {
-  rpL_newtype(L, RP_FEATURES_T, features_methods, features_meta);
-  rpL_newtype(L, RP_HYBRID_T, rec_methods, rec_meta);
+  rpL_newtype(L, &features_class, features_methods, features_meta);
+  rpL_newtype(L, &hybrid_class, rec_methods, rec_meta);
   luaL_newlib(L, hybrid_funcs);
+  lua_pushinteger(L, RP_HYB_MAX_DEPTH); /* blend's depth bound, for hybrid_ext's option check */
+  lua_setfield(L, -2, "_max_depth");
   return 1;
 }

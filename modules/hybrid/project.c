@@ -273,6 +273,13 @@ int rp_hyb_ridge(const rp_csr *X, int32_t n, const uint8_t *keep, const float *Y
                ? ridge_direct(X, n, keep, Y, f, lambda, d, B, W, err)
                : ridge_cg(X, n, keep, f, lambda, d, B, W, cg_iters, err);
   rp_free(B);
+  /* the weights are solved in double and used in float */
+  for (size_t a = 0; rc == RP_OK && a < ((size_t)d + 1) * (size_t)f; a++)
+    if (!isfinite(W[a]))
+      rc = rp_errf(err, RP_EINVAL,
+                   "projection: the fitted weights overflow float (regularization %g); raise "
+                   "regularization or scale the features",
+                   lambda);
   return rc;
 }
 
@@ -355,6 +362,14 @@ static int complete(const float *M, int32_t nm, int32_t nout, int32_t f, const u
     float *dst = out + (size_t)r * f;
     if (o->method == RP_PROJ_RIDGE) {
       place(X, r, W, f, dst);
+      for (int32_t c = 0; c < f; c++)
+        if (!isfinite(dst[c])) {
+          rc = rp_errf(err, RP_EINVAL,
+                       "projection: row %d gets non-finite factors from its features (float "
+                       "overflow; regularization %g): raise regularization or scale the features",
+                       (int)r + 1, o->regularization);
+          goto done;
+        }
     } else {
       rp_rng g;
       rp_rng_seed(&g, o->seed, stream + (uint64_t)r);

@@ -48,6 +48,12 @@ int rp_events_append_row(rp_events *dst, const rp_events *src, int64_t i, rp_err
 rp_events *rp_events_select(const rp_events *ev, const uint8_t *keep, rp_err *err);
 /* A new log with rows idx[0..n) of ev, in that order. */
 rp_events *rp_events_take(const rp_events *ev, const int64_t *idx, int64_t n, rp_err *err);
+/* One log with the rows of parts[0..n) in order (n >= 1; all on the same
+ * user and item maps: RP_EINVAL otherwise).  It has a time or event column
+ * when every part has one, and the context columns of the first part that
+ * every part has (by name); event types and context values are matched by
+ * name into new dictionaries.  Owned by the caller. */
+rp_events *rp_events_concat(rp_events *const *parts, int n, rp_err *err);
 /* Index of a context column by name, or -1. */
 int rp_events_context_index(const rp_events *ev, const char *name);
 /* Bytes held by the columns (not the shared maps). */

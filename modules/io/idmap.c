@@ -119,7 +119,7 @@ static int grow_arena(rp_idmap *m, int64_t want, rp_err *err) {
 rp_idmap *rp_idmap_new(rp_err *err) {
   rp_idmap *m = rp_calloc(1, sizeof *m);
   if (!m) return rp_enomem(err, "id map"), NULL;
-  m->refs = 1;
+  atomic_init(&m->refs, 1);
   m->off32 = rp_malloc(sizeof *m->off32);
   if (!m->off32 || resize_table(m, NULL, MIN_SLOTS, MIN_SLOTS / 2, err)) {
     rp_idmap_release(m);
@@ -131,12 +131,13 @@ rp_idmap *rp_idmap_new(rp_err *err) {
 }
 
 rp_idmap *rp_idmap_retain(rp_idmap *m) {
-  if (m) __atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+  if (m) atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
   return m;
 }
 
 void rp_idmap_release(rp_idmap *m) {
-  if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+  /* acq_rel: the last release sees every other holder's writes */
+  if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 1) return;
   rp_free(m->off32);
   rp_free(m->off64);
   rp_free(m->arena);

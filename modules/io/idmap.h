@@ -9,6 +9,8 @@
 #ifndef RP_IDMAP_H
 #define RP_IDMAP_H
 
+#include <stdatomic.h>
+
 #include "rp.h"
 
 typedef struct rp_idmap {
@@ -21,7 +23,7 @@ typedef struct rp_idmap {
   struct rp_idslot *slots; /* open addressing, linear probing */
   uint64_t nslots;         /* any size (positions by multiply-shift), <= 2^32 */
   uint64_t grow_at;        /* the table grows before holding more ids than this */
-  int refs;                /* atomic: maps are shared between threads */
+  atomic_int refs;         /* C11 atomic: maps are shared by objects in several threads */
   int frozen; /* 1: read-only (shared by a server's workers); intern of a new id fails */
 } rp_idmap;
 
@@ -89,7 +91,8 @@ static inline void rp_idmap_prefetch(const rp_idmap *m, uint32_t h) {
 
 /* Returns a new empty map (refs = 1) owned by the caller, or NULL (err). */
 rp_idmap *rp_idmap_new(rp_err *err);
-/* Adds one reference; returns m.  Release frees at zero (accepts NULL). */
+/* Adds one reference; returns m.  Release frees at zero (accepts NULL).
+ * Both are atomic: any thread holding a reference may call them. */
 rp_idmap *rp_idmap_retain(rp_idmap *m);
 void rp_idmap_release(rp_idmap *m);
 /* Index of id s[0..len), or -1.  Maps may be read from several threads at

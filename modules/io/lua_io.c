@@ -12,12 +12,8 @@
 #define RP_ROW_T "recpipe.EventsRow"
 
 /* ---- IdMap -------------------------------------------------------------- */
-static int idmap_gc(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_IDMAP_T);
-  rp_idmap_release(*slot);
-  *slot = NULL;
-  return 0;
-}
+static void idmap_destroy(void *m) { rp_idmap_release(m); }
+static const rpL_class idmap_class = {RP_IDMAP_T, idmap_destroy, NULL};
 
 static int idmap_len(lua_State *L) {
   rp_idmap *m = rpL_checkidmap(L, 1);
@@ -26,20 +22,19 @@ static int idmap_len(lua_State *L) {
 }
 
 /* an id argument: a string, or an integer taken as its decimal text */
-static const char *checkid(lua_State *L, int idx, size_t *len) {
+static void checkid(lua_State *L, int idx) {
   int t = lua_type(L, idx);
-  if (t == LUA_TNUMBER && lua_isinteger(L, idx)) return luaL_tolstring(L, idx, len);
-  if (t != LUA_TSTRING)
+  if (t != LUA_TSTRING && !(t == LUA_TNUMBER && lua_isinteger(L, idx)))
     luaL_argerror(L, idx, lua_pushfstring(L, "id must be a string, got %s", luaL_typename(L, idx)));
-  return lua_tolstring(L, idx, len);
 }
 
-/* map:index(id) -> 1-based index or nil */
+/* map:index(id) -> 1-based index or nil (m borrowed unpinned: rpL_lookup
+ * allocates nothing) */
 static int idmap_index(lua_State *L) {
+  luaL_checkudata(L, 1, RP_IDMAP_T); /* self first */
+  checkid(L, 2);
   rp_idmap *m = rpL_checkidmap(L, 1);
-  size_t len;
-  const char *s = checkid(L, 2, &len);
-  int32_t i = rp_idmap_find(m, s, len);
+  int32_t i = rpL_lookup(L, 2, m);
   if (i < 0)
     lua_pushnil(L);
   else
@@ -59,7 +54,8 @@ static int idmap_id(lua_State *L) {
 
 /* map:ids() -> array copy of all ids */
 static int idmap_ids(lua_State *L) {
-  rp_idmap *m = rpL_checkidmap(L, 1);
+  lua_settop(L, 1);
+  rp_idmap *m = rpL_pin(L, 1, RP_IDMAP_T);
   lua_createtable(L, m->n, 0);
   for (int32_t i = 0; i < m->n; i++) {
     rpL_pushid(L, m, i);
@@ -70,9 +66,13 @@ static int idmap_ids(lua_State *L) {
 
 /* map:add(id) -> 1-based index (existing or new) */
 static int idmap_add(lua_State *L) {
-  rp_idmap *m = rpL_checkidmap(L, 1);
+  luaL_checkudata(L, 1, RP_IDMAP_T); /* self first */
+  checkid(L, 2);
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2); /* an integer becomes its text in the copy */
   size_t len;
-  const char *s = checkid(L, 2, &len);
+  const char *s = lua_tolstring(L, 3, &len);
+  rp_idmap *m = rpL_checkidmap(L, 1); /* borrowed after the last allocation */
   int32_t i;
   rp_err err;
   if (rp_idmap_intern(m, s, len, &i, &err)) return rpL_error(L, &err);
@@ -95,17 +95,27 @@ static int idmap_eq(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg idmap_methods[] = {{"index", idmap_index}, {"id", idmap_id},
-                                         {"ids", idmap_ids},     {"add", idmap_add},
-                                         {"free", idmap_gc},     {NULL, NULL}};
-static const luaL_Reg idmap_meta[] = {{"__gc", idmap_gc},   {"__close", idmap_gc},
-                                      {"__len", idmap_len}, {"__tostring", idmap_tostring},
-                                      {"__eq", idmap_eq},   {NULL, NULL}};
+static const luaL_Reg idmap_methods[] = {
+    {"index", idmap_index}, {"id", idmap_id}, {"ids", idmap_ids}, {"add", idmap_add}, {NULL, NULL}};
+static const luaL_Reg idmap_meta[] = {
+    {"__len", idmap_len}, {"__tostring", idmap_tostring}, {"__eq", idmap_eq}, {NULL, NULL}};
 
+static int newbox_idmap(lua_State *L) {
+  rpL_newtype(L, &idmap_class, idmap_methods, idmap_meta);
+  rpL_newbox(L, RP_IDMAP_T);
+  return 1;
+}
+
+/* The reference is taken before the box is allocated: a finalizer run by
+ * that allocation may drop the map's last other holder. */
 void rpL_pushidmap(lua_State *L, rp_idmap *m) {
-  rpL_newtype(L, RP_IDMAP_T, idmap_methods, idmap_meta);
-  void **slot = rpL_newbox(L, RP_IDMAP_T);
-  *slot = rp_idmap_retain(m);
+  rp_idmap_retain(m);
+  lua_pushcfunction(L, newbox_idmap);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    rp_idmap_release(m);
+    lua_error(L);
+  }
+  *(void **)lua_touserdata(L, -1) = m;
 }
 
 rp_idmap *rpL_checkidmap(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_IDMAP_T); }
@@ -114,10 +124,11 @@ rp_idmap *rpL_checkidmap(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP
 static int io_idmap(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  rpL_newtype(L, RP_IDMAP_T, idmap_methods, idmap_meta);
-  void **slot = rpL_newbox(L, RP_IDMAP_T);
+  rpL_pushidmap(L, NULL); /* 2 */
+  void **slot = lua_touserdata(L, 2);
   rp_err err;
   if (!(*slot = rp_idmap_new(&err))) return rpL_error(L, &err);
+  rp_idmap *m = rpL_pin(L, 2, RP_IDMAP_T); /* the loop allocates */
   lua_Integer n = lua_isnoneornil(L, 1) ? 0 : (lua_Integer)lua_rawlen(L, 1);
   for (lua_Integer k = 1; k <= n; k++) {
     lua_rawgeti(L, 1, k);
@@ -126,21 +137,18 @@ static int io_idmap(lua_State *L) {
     if (t != LUA_TSTRING && !(t == LUA_TNUMBER && lua_isinteger(L, -1)))
       return luaL_argerror(
           L, 1, lua_pushfstring(L, "ids must be strings, got %s at [%I]", luaL_typename(L, -1), k));
-    const char *s = luaL_tolstring(L, -1, &len);
+    const char *s = lua_tolstring(L, -1, &len); /* an integer becomes its text */
     int32_t i;
-    if (rp_idmap_intern(*slot, s, len, &i, &err)) return rpL_error(L, &err);
-    lua_pop(L, 2);
+    if (rp_idmap_intern(m, s, len, &i, &err)) return rpL_error(L, &err);
+    lua_pop(L, 1);
   }
+  lua_pushvalue(L, 2);
   return 1;
 }
 
 /* ---- Events: basics ------------------------------------------------------------- */
-static int events_free(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_EVENTS_T);
-  rp_events_free(*slot);
-  *slot = NULL;
-  return 0;
-}
+static void events_destroy(void *ev) { rp_events_free(ev); }
+static const rpL_class events_class = {RP_EVENTS_T, events_destroy, NULL};
 
 static int events_len(lua_State *L) {
   rp_events *ev = rpL_checkevents(L, 1);
@@ -184,7 +192,8 @@ static void pushnames(lua_State *L, const rp_idmap *m) {
 
 /* ev:event_types() -> names in code order ({} without an event column) */
 static int events_event_types(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 1);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   pushnames(L, ev->event_names);
   return 1;
 }
@@ -195,7 +204,8 @@ static int events_has_time(lua_State *L) {
 }
 
 static int events_context_names(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 1);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   lua_createtable(L, ev->ncontext, 0);
   for (int c = 0; c < ev->ncontext; c++) {
     lua_pushstring(L, ev->context_names[c]);
@@ -263,8 +273,10 @@ static void pushrow(lua_State *L, const rp_events *ev, int64_t i) {
 
 /* ev:row(i) -> {user=, item=, value=, time=, event=, <context>=} */
 static int events_row(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  luaL_checkudata(L, 1, RP_EVENTS_T); /* self first */
   lua_Integer i = luaL_checkinteger(L, 2);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   luaL_argcheck(L, i >= 1 && i <= ev->n, 2,
                 lua_pushfstring(L, "row out of range 1..%I, got %I", (lua_Integer)ev->n, i));
   pushrow(L, ev, i - 1);
@@ -272,15 +284,17 @@ static int events_row(lua_State *L) {
 }
 
 /* ---- Events: filter (Lua predicate over a reusable row view) -------------------- */
+/* A row view reads the log the filter pinned; the filter's return or error
+ * closes it (it is a to-be-closed slot), so a view kept past its call is
+ * refused rather than read. */
 typedef struct rowview {
-  void **slot; /* the Events box (NULL once the filter returned) */
+  const rp_events *ev; /* NULL once the filter ended */
   int64_t i;
 } rowview;
 
 static rowview *checkrow(lua_State *L) {
   rowview *v = luaL_checkudata(L, 1, RP_ROW_T);
-  if (!v->slot || !*v->slot)
-    luaL_error(L, "a row view is valid only inside the filter call that passed it");
+  if (!v->ev) luaL_error(L, "a row view is valid only inside the filter call that passed it");
   return v;
 }
 
@@ -299,7 +313,7 @@ static void fieldlist(lua_State *L, const rp_events *ev) {
 
 static int row_index(lua_State *L) {
   rowview *v = checkrow(L);
-  const rp_events *ev = *v->slot;
+  const rp_events *ev = v->ev;
   const char *k = luaL_checkstring(L, 2);
   if (pushfield(L, ev, v->i, k)) return 1;
   fieldlist(L, ev);
@@ -308,63 +322,54 @@ static int row_index(lua_State *L) {
 
 static int row_tostring(lua_State *L) {
   rowview *v = luaL_checkudata(L, 1, RP_ROW_T);
-  if (!v->slot || !*v->slot)
+  if (!v->ev)
     lua_pushstring(L, "recpipe.EventsRow(expired)");
   else
     lua_pushfstring(L, "recpipe.EventsRow(%I)", (lua_Integer)v->i + 1);
   return 1;
 }
 
+static int row_close(lua_State *L) {
+  ((rowview *)luaL_checkudata(L, 1, RP_ROW_T))->ev = NULL;
+  return 0;
+}
+
 /* ev:filter(fn) -> a new Events (same maps) with the rows where fn(row) is
- * true; row is one view object reused for every row */
+ * true; row is one view object reused for every row.  The log is pinned:
+ * fn may free it (the filter ends on it, then it goes). */
 static int events_filter(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_EVENTS_T);
-  rp_events *ev = rpL_checkevents(L, 1);
+  luaL_checkudata(L, 1, RP_EVENTS_T); /* self first */
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  rpL_newtype(L, RP_EVENTS_T, NULL, NULL);
-  void **out = rpL_newbox(L, RP_EVENTS_T);                              /* 3 */
-  uint8_t *keep = lua_newuserdatauv(L, (size_t)(ev->n ? ev->n : 1), 0); /* 4 */
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);                           /* 3 */
+  void **out = rpL_newbox(L, RP_EVENTS_T);                              /* 4 */
+  uint8_t *keep = lua_newuserdatauv(L, (size_t)(ev->n ? ev->n : 1), 0); /* 5 */
   static const luaL_Reg meta[] = {
-      {"__index", row_index}, {"__tostring", row_tostring}, {NULL, NULL}};
+      {"__index", row_index}, {"__tostring", row_tostring}, {"__close", row_close}, {NULL, NULL}};
   if (luaL_newmetatable(L, RP_ROW_T)) luaL_setfuncs(L, meta, 0);
   lua_pop(L, 1);
-  rowview *v = lua_newuserdatauv(L, sizeof *v, 0); /* 5 */
-  v->slot = slot;
+  rowview *v = lua_newuserdatauv(L, sizeof *v, 0); /* 6 */
+  v->ev = NULL;
   luaL_setmetatable(L, RP_ROW_T);
+  lua_toclose(L, 6);
+  v->ev = ev;
   for (int64_t i = 0; i < ev->n; i++) {
-    if (*slot != ev) return luaL_error(L, "the Events was freed during filter");
     v->i = i;
     lua_pushvalue(L, 2);
-    lua_pushvalue(L, 5);
+    lua_pushvalue(L, 6);
     lua_call(L, 1, 1);
     keep[i] = (uint8_t)lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
-  v->slot = NULL;
+  v->ev = NULL;
   rp_err err;
   if (!(*out = rp_events_select(ev, keep, &err))) return rpL_error(L, &err);
-  lua_settop(L, 3);
+  lua_pushvalue(L, 4);
   rpL_gcpressure(L);
   return 1;
 }
 
 /* ---- Events: where (fast C filters) ------------------------------------------------ */
-/* a time bound: integer seconds, a number (floored) or ISO 8601 text */
-static int64_t checktime(lua_State *L, int idx, int vidx, const char *field) {
-  if (lua_type(L, vidx) == LUA_TNUMBER) {
-    if (lua_isinteger(L, vidx)) return lua_tointeger(L, vidx);
-    double d = floor(lua_tonumber(L, vidx));
-    if (d >= -9.2e18 && d <= 9.2e18) return (int64_t)d;
-  } else if (lua_type(L, vidx) == LUA_TSTRING) {
-    size_t n;
-    const char *s = lua_tolstring(L, vidx, &n);
-    int64_t t;
-    if (rp_parse_time_slow(s, n, RP_TIME_SECONDS, &t) == RP_PARSE_OK) return t;
-  }
-  return rpL_fielderror(L, idx, field, "must be Unix seconds or ISO 8601 text, got %s",
-                        luaL_tolstring(L, vidx, NULL));
-}
-
 /* a mask over map m from field `field` (one value or a list); strict:
  * values not in m are an error, else they are ignored */
 static uint8_t *checkmask(lua_State *L, int idx, const char *field, const rp_idmap *m, int strict) {
@@ -404,8 +409,10 @@ static uint8_t *checkmask(lua_State *L, int idx, const char *field, const rp_idm
 }
 
 static int events_where(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  luaL_checkudata(L, 1, RP_EVENTS_T); /* self first */
   luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   luaL_checkstack(L, 3 * RP_MAX_CONTEXT + 20, NULL);
   const char *known[5 + RP_MAX_CONTEXT + 1] = {"from", "to", "events", "users", "items"};
   for (int c = 0; c < ev->ncontext; c++) known[5 + c] = ev->context_names[c];
@@ -413,8 +420,9 @@ static int events_where(lua_State *L) {
   rpL_checkopts(L, 2, known);
   rp_events_filter w;
   memset(&w, 0, sizeof w);
-  if (rpL_getopt(L, 2, "from") != LUA_TNIL) w.has_from = 1, w.from = checktime(L, 2, -1, "from");
-  if (rpL_getopt(L, 2, "to") != LUA_TNIL) w.has_to = 1, w.to = checktime(L, 2, -1, "to");
+  if (rpL_getopt(L, 2, "from") != LUA_TNIL)
+    w.has_from = 1, w.from = rpL_checktime(L, 2, -1, "from");
+  if (rpL_getopt(L, 2, "to") != LUA_TNIL) w.has_to = 1, w.to = rpL_checktime(L, 2, -1, "to");
   if ((w.has_from || w.has_to) && !ev->time)
     return luaL_error(L, "where: the log has no time column (read it with the 'time' option)");
   if (rpL_getopt(L, 2, "events") != LUA_TNIL) {
@@ -457,7 +465,8 @@ static void pushcounts(lua_State *L, const rp_idmap *m, const int64_t *cnt) {
 
 /* ev:stats() -> summary table (see README api-io) */
 static int events_stats(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 1);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   rp_events_summary st;
   rp_err err;
   if (rp_events_stats(ev, &st, &err)) return rpL_error(L, &err);
@@ -490,8 +499,9 @@ static int events_stats(lua_State *L) {
 
 /* ev:write(path) */
 static int events_write(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  luaL_checkudata(L, 1, RP_EVENTS_T); /* self first */
   const char *path = luaL_checkstring(L, 2);
+  rp_events *ev = rpL_checkevents(L, 1); /* borrowed after the last allocation */
   rp_err err;
   if (rp_events_write(ev, path, &err)) return rpL_error(L, &err);
   return 0;
@@ -501,7 +511,8 @@ static const char *const agg_names[] = {"sum", "max", "count", "last", NULL};
 
 /* ev:to_matrix{aggregate = "sum", half_life_days = D, now = T} -> Matrix */
 static int events_to_matrix(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   static const char *const known[] = {"aggregate", "half_life_days", "now", NULL};
   rpL_checkopts(L, 2, known);
   int agg = rpL_optenum(L, 2, "aggregate", RP_AGG_SUM, agg_names);
@@ -511,7 +522,7 @@ static int events_to_matrix(lua_State *L) {
   int64_t now = 0, *nowp = NULL;
   if (rpL_getopt(L, 2, "now") != LUA_TNIL) {
     if (!(hl > 0)) return rpL_fielderror(L, 2, "now", "needs half_life_days");
-    now = checktime(L, 2, -1, "now");
+    now = rpL_checktime(L, 2, -1, "now");
     nowp = &now;
   }
   if (hl > 0 && !ev->time)
@@ -567,16 +578,18 @@ static int checkweights(lua_State *L, int arg, const char *field, int tidx, cons
  * values are the weights of their event types, and the number of rows
  * dropped (types without a weight) */
 static int events_weight(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  luaL_checkudata(L, 1, RP_EVENTS_T); /* self first */
   const char *names[RP_READ_MAX_WEIGHTS];
   float values[RP_READ_MAX_WEIGHTS];
+  if (!lua_istable(L, 2)) checkweights(L, 2, NULL, 2, names, values); /* raises: "got no value" */
+  lua_settop(L, 3);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
   int n = checkweights(L, 2, NULL, 2, names, values);
   static const char *const known[] = {"multiply", NULL};
   rpL_checkopts(L, 3, known);
   int multiply = rpL_optboolean(L, 3, "multiply", 0);
   if (!ev->event)
     return luaL_error(L, "weight: the log has no event column (read it with the 'event' option)");
-  lua_settop(L, 2);
   void **out = rpL_newbox(L, RP_EVENTS_T);
   rp_typeweights w;
   rp_err err;
@@ -602,16 +615,25 @@ static const luaL_Reg events_methods[] = {{"to_matrix", events_to_matrix},
                                           {"has_time", events_has_time},
                                           {"row", events_row},
                                           {"bytes", events_bytes},
-                                          {"free", events_free},
                                           {NULL, NULL}};
-static const luaL_Reg events_meta[] = {{"__gc", events_free},     {"__close", events_free},
-                                       {"__len", events_len},     {"__tostring", events_tostring},
-                                       {"__index", events_index}, {NULL, NULL}};
+static const luaL_Reg events_meta[] = {{"__len", events_len},
+                                       {"__tostring", events_tostring},
+                                       {"__index", events_index},
+                                       {NULL, NULL}};
+
+static int newbox_events(lua_State *L) {
+  rpL_newtype(L, &events_class, events_methods, events_meta);
+  rpL_newbox(L, RP_EVENTS_T);
+  return 1;
+}
 
 void rpL_pushevents(lua_State *L, rp_events *ev) {
-  rpL_newtype(L, RP_EVENTS_T, events_methods, events_meta);
-  void **slot = rpL_newbox(L, RP_EVENTS_T);
-  *slot = ev;
+  lua_pushcfunction(L, newbox_events);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) { /* a memory error: free, not leak */
+    rp_events_free(ev);
+    lua_error(L);
+  }
+  *(void **)lua_touserdata(L, -1) = ev;
   rpL_gcpressure(L);
 }
 
@@ -661,20 +683,16 @@ static void optweights(lua_State *L, rp_read_opts *o) {
   lua_pop(L, 1); /* the strings stay referenced by the options table */
 }
 
+/* (pinned: read_events runs on it) */
 static rp_idmap *optmap(lua_State *L, const char *field) {
-  rp_idmap *m = NULL;
-  if (rpL_getopt(L, 2, field) != LUA_TNIL) {
-    m = rpL_testobj(L, -1, RP_IDMAP_T);
-    if (!m) rpL_fielderror(L, 2, field, "must be an IdMap, got %s", luaL_typename(L, -1));
-  }
-  lua_pop(L, 1); /* the box stays referenced by the options table */
-  return m;
+  return rpL_pinopt(L, 2, field, RP_IDMAP_T);
 }
 
 static void checkreadopts(lua_State *L, rp_read_opts *o) {
   static const char *const known[] = {
-      "sep",     "header",    "user",  "item",  "value",    "time",    "event",   "weights",
-      "context", "time_unit", "users", "items", "on_error", "unknown", "threads", NULL};
+      "sep",      "header",  "user",    "item",           "value", "time",
+      "event",    "weights", "context", "time_unit",      "users", "items",
+      "on_error", "unknown", "threads", "max_line_bytes", NULL};
   rpL_checkopts(L, 2, known);
   rp_read_opts_init(o);
   o->sep = rpL_optstring(L, 2, "sep", NULL);
@@ -695,6 +713,9 @@ static void checkreadopts(lua_State *L, rp_read_opts *o) {
   o->users = optmap(L, "users");
   o->items = optmap(L, "items");
   o->threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 256);
+  /* range checked by the core */
+  o->max_line_bytes = (int64_t)rpL_optinteger(L, 2, "max_line_bytes", o->max_line_bytes,
+                                              LUA_MININTEGER, LUA_MAXINTEGER);
 }
 
 static void pushreport(lua_State *L, const rp_read_report *r) {
@@ -720,9 +741,9 @@ static void pushreport(lua_State *L, const rp_read_report *r) {
 /* rp.io.read_events(path, opts) -> Events, report */
 static int io_read_events(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  lua_settop(L, 2);
   rp_read_opts o;
   checkreadopts(L, &o);
-  rpL_newtype(L, RP_EVENTS_T, events_methods, events_meta);
   rp_events **slot = (rp_events **)rpL_newbox(L, RP_EVENTS_T);
   rp_read_report rep;
   rp_err err;
@@ -732,13 +753,35 @@ static int io_read_events(lua_State *L) {
   return 2;
 }
 
+/* rp.io.concat{ev1, ev2, ...} -> Events (rp_events_concat) */
+static int io_concat(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= INT32_MAX, 1, "a non-empty list of recpipe.Events expected");
+  rp_events **parts = rpL_scratch(L, (size_t)n, sizeof *parts);
+  for (lua_Integer k = 1; k <= n; k++) {
+    lua_rawgeti(L, 1, k);
+    if (!(parts[k - 1] = rpL_testobj(L, -1, RP_EVENTS_T)))
+      return luaL_argerror(
+          L, 1,
+          lua_pushfstring(L, "item %I is a %s, not a recpipe.Events", k, luaL_typename(L, -1)));
+    lua_pop(L, 1);
+  }
+  rp_err err;
+  rp_events *ev = rp_events_concat(parts, (int)n, &err);
+  if (!ev) return rpL_error(L, &err);
+  rpL_pushevents(L, ev);
+  rpL_gcpressure(L);
+  return 1;
+}
+
 static const luaL_Reg io_funcs[] = {
-    {"read_events", io_read_events}, {"idmap", io_idmap}, {NULL, NULL}};
+    {"read_events", io_read_events}, {"idmap", io_idmap}, {"concat", io_concat}, {NULL, NULL}};
 
 int luaopen_recpipe_io(lua_State *L);
 int luaopen_recpipe_io(lua_State *L) {
-  rpL_newtype(L, RP_IDMAP_T, idmap_methods, idmap_meta);
-  rpL_newtype(L, RP_EVENTS_T, events_methods, events_meta);
+  rpL_newtype(L, &idmap_class, idmap_methods, idmap_meta);
+  rpL_newtype(L, &events_class, events_methods, events_meta);
   luaL_newlib(L, io_funcs);
   return 1;
 }

@@ -65,12 +65,15 @@ const char *const *rp_read_default_names(int role) { return role == 0 ? user_nam
 void rp_read_opts_init(rp_read_opts *o) {
   memset(o, 0, sizeof *o);
   o->header = 1;
+  o->max_line_bytes = RP_READ_MAX_LINE;
 }
 
 /* ---- per-read context (read-only while pieces are parsed) ----------------- */
 typedef struct rctx {
   const char *path;
   const rp_read_opts *o;
+  int64_t line1;   /* line of the first record (the header, or the first data line) */
+  size_t max_line; /* o->max_line_bytes */
   char sep[8];
   size_t seplen;
   int nf;                   /* fields per record */
@@ -324,6 +327,20 @@ static int fatal(piece *pc, int64_t line, int status) {
   pc->status = status;
   pc->errline = line;
   return -1;
+}
+
+/* The message of a record longer than max_line_bytes (err may be NULL). */
+static int too_long(rp_err *err, const char *path, int64_t line, int64_t max) {
+  return rp_errf(err, RP_EPARSE, "%s:%lld: line longer than max_line_bytes (%lld)", path,
+                 (long long)line, (long long)max);
+}
+
+/* A piece's record longer than max_line_bytes: stops the read whatever
+ * on_error says (its bytes had to be held to find its end). */
+static int piece_too_long(const rctx *c, piece *pc, int64_t line) {
+  rp_errf(&pc->err, RP_EPARSE, "line longer than max_line_bytes (%lld)",
+          (long long)c->o->max_line_bytes);
+  return fatal(pc, line, RP_EPARSE);
 }
 
 /* ---- one row -------------------------------------------------------------------
@@ -733,6 +750,12 @@ static void parse_piece(const rctx *c, piece *pc) {
       }
       if (!slow) {
         if (t == end && !pc->final) break; /* incomplete record */
+        if ((size_t)(t - rec) > c->max_line) {
+          int64_t line = br->line;
+          if (!(nb && flush(c, pc, batch, nb))) piece_too_long(c, pc, line);
+          nb = 0;
+          break;
+        }
         br->unterm = t == end;
         int crlf = t > fs && t[-1] == '\r';
         if (crlf && lastrole >= 0) br->fl[lastrole]--;
@@ -774,6 +797,10 @@ static void parse_piece(const rctx *c, piece *pc) {
       continue;
     }
     size_t raw = (size_t)(next - rec) - (next > rec && next[-1] == '\n');
+    if (raw > c->max_line) {
+      piece_too_long(c, pc, br->line);
+      break;
+    }
     if (br->nfields == 1 && (raw == 0 || (raw == 1 && *rec == '\r'))) continue; /* empty line */
     prepare(c, pc, br);
     if (flush(c, pc, batch, 1)) break;
@@ -873,8 +900,8 @@ static int resolve(rctx *c, int r, const rp_colref *ref, const hdr *h, int heade
   c->col[r] = -1;
   if (ref->pos > 0) {
     if (ref->pos > c->nf)
-      return rp_errf(err, RP_EINVAL, "%s: %s column %d requested, but line 1 has %d fields",
-                     c->path, role_label(r), ref->pos, c->nf);
+      return rp_errf(err, RP_EINVAL, "%s: %s column %d requested, but line %lld has %d fields",
+                     c->path, role_label(r), ref->pos, (long long)c->line1, c->nf);
     c->col[r] = ref->pos - 1;
     if (header)
       snprintf(c->colname[r], sizeof c->colname[r], "column '%.*s'",
@@ -888,6 +915,10 @@ static int resolve(rctx *c, int r, const rp_colref *ref, const hdr *h, int heade
   if (!cands) return RP_OK;
   if (!header) {
     if (r <= R_ITEM && !ref->name) {
+      /* columns 1 and 2: the first line must have them */
+      if (r >= c->nf)
+        return rp_errf(err, RP_EPARSE, "%s:%lld: expected at least 2 fields (user, item), found %d",
+                       c->path, (long long)c->line1, c->nf);
       c->col[r] = r;
       snprintf(c->colname[r], sizeof c->colname[r], "column %d", r + 1);
       return RP_OK;
@@ -1101,13 +1132,27 @@ static int refill(rbuf *b, size_t used, rp_err *err) {
   return RP_OK;
 }
 
-static int grow(rbuf *b, rp_err *err) {
-  size_t nc = b->cap * 2;
+static int grow_to(rbuf *b, size_t nc, rp_err *err) {
   char *x = rp_realloc(b->buf, nc + PAD);
   if (!x) return rp_enomem(err, "read buffer");
   b->buf = x;
   b->cap = nc;
   return RP_OK;
+}
+
+static int grow(rbuf *b, rp_err *err) { return grow_to(b, b->cap * 2, err); }
+
+/* The full buffer ends inside a record that starts at b->buf + off (line
+ * `line`): fails when the record already has more than max bytes, else
+ * grows the buffer for more of it, to at most what a record of max bytes
+ * and its newline need. */
+static int grow_line(rbuf *b, size_t off, int64_t max, int64_t line, rp_err *err) {
+  if ((uint64_t)(b->len - off) > (uint64_t)max)
+    return too_long(err, rp_reader_path(b->rd), line, max);
+  size_t lim = off + (size_t)max + 1, nc = b->cap * 2;
+  if (nc > lim) nc = lim;
+  if (nc <= b->cap) nc = b->cap + 1;
+  return grow_to(b, nc, err);
 }
 
 /* The length of a UTF-8 byte order mark at the start of the buffer (0 or 3). */
@@ -1122,6 +1167,8 @@ struct rp_io_lines {
   rbuf b;
   size_t off; /* start of the next line in b.buf */
   int started;
+  int64_t lineno;   /* lines returned */
+  int64_t max_line; /* longest line accepted */
 };
 
 rp_io_lines *rp_io_lines_open(const char *path, rp_err *err) {
@@ -1129,11 +1176,16 @@ rp_io_lines *rp_io_lines_open(const char *path, rp_err *err) {
   if (!err) err = &ebuf; /* the buffer code reads err->status */
   rp_io_lines *l = rp_calloc(1, sizeof *l);
   if (!l) return rp_enomem(err, "line reader"), NULL;
+  l->max_line = RP_READ_MAX_LINE;
   if (rbuf_open(&l->b, path, LINES_BLOCK, err)) {
     rp_io_lines_close(l);
     return NULL;
   }
   return l;
+}
+
+void rp_io_lines_set_max(rp_io_lines *l, int64_t max_line_bytes) {
+  l->max_line = max_line_bytes > 0 ? max_line_bytes : 1;
 }
 
 void rp_io_lines_close(rp_io_lines *l) {
@@ -1151,6 +1203,9 @@ int rp_io_lines_next(rp_io_lines *l, char **line, size_t *n, rp_err *err) {
     char *s = b->buf + l->off, *nl = memchr(s, '\n', b->len - l->off);
     if (l->started && (nl || (b->eof && l->off < b->len))) {
       size_t len = nl ? (size_t)(nl - s) : b->len - l->off;
+      if ((uint64_t)len > (uint64_t)l->max_line)
+        return too_long(err, rp_reader_path(b->rd), l->lineno + 1, l->max_line), -1;
+      l->lineno++;
       l->off += len + (nl != NULL);
       if (len && s[len - 1] == '\r') len--;
       *line = s;
@@ -1158,7 +1213,8 @@ int rp_io_lines_next(rp_io_lines *l, char **line, size_t *n, rp_err *err) {
       return 1;
     }
     if (b->eof) return 0;
-    if (l->off == 0 && b->len == b->cap && grow(b, err)) return -1;
+    if (l->off == 0 && b->len == b->cap && grow_line(b, 0, l->max_line, l->lineno + 1, err))
+      return -1;
     size_t used = l->off;
     l->off = 0;
     if (refill(b, used, err)) return -1;
@@ -1246,17 +1302,47 @@ static int check_opts(const char *path, const rp_read_opts *o, rp_err *err) {
     return rp_errf(err, RP_EINVAL, "%s: weights need an event column (option 'event')", path);
   if (o->time_unit < RP_TIME_AUTO || o->time_unit > RP_TIME_MS)
     return rp_errf(err, RP_EINVAL, "%s: bad time unit", path);
+  if (o->max_line_bytes < 1 || (uint64_t)o->max_line_bytes > SIZE_MAX / 4)
+    return rp_errf(err, RP_EINVAL,
+                   "%s: max_line_bytes must be a positive number of bytes, got %lld", path,
+                   (long long)o->max_line_bytes);
   return RP_OK;
 }
 
-/* Sets up c from the first record of the buffer (BOM already skipped);
- * *hdr_end is past the header line when there is one. */
+/* Does p[0..n) hold the end of its first record (a newline outside
+ * quotes, as rp_io_detect_sep reads quotes)? */
+static int first_record_ends(const char *p, size_t n) {
+  int inq = 0;
+  for (const char *e = p + n; p < e; p++) {
+    const char *q = inq ? memchr(p, '"', (size_t)(e - p)) : NULL;
+    if (inq && !q) return 0;
+    if (inq)
+      p = q, inq = 0;
+    else if (*p == '"')
+      inq = 1;
+    else if (*p == '\n')
+      return 1;
+  }
+  return 0;
+}
+
+/* Sets up c from the first record of the buffer at `at` (BOM and blank
+ * lines skipped; it is line c->line1); *hdr_end is past the header line when
+ * there is one. */
 static int setup(rctx *c, const rp_read_opts *o, rbuf *b, size_t at, size_t *hdr_end,
                  int64_t *hdr_lines, rp_err *err) {
-  if (o->sep)
+  int rc;
+  if (o->sep) {
     snprintf(c->sep, sizeof c->sep, "%s", o->sep);
-  else
+  } else {
+    /* the separator is counted on the whole first line, however long: a
+     * partial line could miss it and give a wrong field count */
+    while (!b->eof && !first_record_ends(b->buf + at, b->len - at)) {
+      rc = b->len == b->cap ? grow_line(b, at, o->max_line_bytes, c->line1, err) : RP_OK;
+      if (rc || (rc = refill(b, 0, err))) return rc;
+    }
     rp_io_detect_sep(b->buf + at, b->len - at, c->sep);
+  }
   c->seplen = strlen(c->sep);
   /* the first record, all fields */
   hdr h = {0};
@@ -1272,16 +1358,21 @@ static int setup(rctx *c, const rp_read_opts *o, rbuf *b, size_t at, size_t *hdr
                     sizeof msg, hdr_field, &h);
     if (r != 0 || h.oom) break;
     hdr_free(&h); /* incomplete: read more and parse again */
-    int rc = b->len == b->cap ? grow(b, err) : RP_OK;
+    rc = b->len == b->cap ? grow_line(b, at, o->max_line_bytes, c->line1, err) : RP_OK;
     if (rc || (rc = refill(b, 0, err))) return rc;
   }
-  int rc = RP_OK;
+  rc = RP_OK;
   if (h.oom) {
     rc = rp_enomem(err, "header");
     goto out;
   }
   if (r < 0) {
-    rc = rp_errf(err, RP_EPARSE, "%s:1: %s", c->path, msg);
+    rc = rp_errf(err, RP_EPARSE, "%s:%lld: %s", c->path, (long long)c->line1, msg);
+    goto out;
+  }
+  size_t raw = (size_t)(next - (b->buf + at)) - (next[-1] == '\n');
+  if ((uint64_t)raw > (uint64_t)o->max_line_bytes) {
+    rc = too_long(err, c->path, c->line1, o->max_line_bytes);
     goto out;
   }
   c->nf = nfields;
@@ -1308,6 +1399,10 @@ static int setup(rctx *c, const rp_read_opts *o, rbuf *b, size_t at, size_t *hdr
   for (int k = 0; k < NROLES; k++) {
     int j = c->col[k];
     if (j < 0) continue;
+    if (RP_NEVER(j >= c->nf)) { /* resolve() keeps every column within the first line */
+      rc = rp_errf(err, RP_EINVAL, "%s: internal error: column %d of %d", c->path, j + 1, c->nf);
+      goto out;
+    }
     if (c->role[j] >= 0) {
       rc = rp_errf(err, RP_EINVAL, "%s: %s is used for both %s and %s", c->path, c->colname[k],
                    role_label(c->role[j]), role_label(k));
@@ -1573,6 +1668,8 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   }
   size_t hdr_end = 0;
   int64_t hdr_lines = 0;
+  c.line1 = lineno + 1;
+  c.max_line = (size_t)o->max_line_bytes;
   if ((rc = setup(&c, o, &b, at, &hdr_end, &hdr_lines, err))) goto done;
   snprintf(rep->sep, sizeof rep->sep, "%s", c.sep);
   rep->fields = c.nf;
@@ -1616,7 +1713,9 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
       if (!b.eof) {
         const char *nlp = memrchr(b.buf, '\n', b.len);
         if (!nlp) {
-          if ((rc = grow(&b, err)) || (rc = refill(&b, 0, err))) goto done;
+          if ((rc = grow_line(&b, 0, o->max_line_bytes, lineno + 1, err)) ||
+              (rc = refill(&b, 0, err)))
+            goto done;
           continue;
         }
         region = (size_t)(nlp - b.buf) + 1;
@@ -1676,7 +1775,8 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
     used = (size_t)(pcs[np - 1].stop - b.buf);
     if (used == 0 && !b.eof) {
       /* one record longer than the buffer */
-      if ((rc = grow(&b, err)) || (rc = refill(&b, 0, err))) goto done;
+      if ((rc = grow_line(&b, 0, o->max_line_bytes, lineno + 1, err)) || (rc = refill(&b, 0, err)))
+        goto done;
       continue;
     }
     if (used == 0 && b.eof) break;

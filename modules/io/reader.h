@@ -17,6 +17,8 @@ enum { RP_ONERR_STOP = 0, RP_ONERR_SKIP };
 enum { RP_UNKNOWN_ADD = 0, RP_UNKNOWN_DROP };
 
 #define RP_READ_MAX_WEIGHTS 64
+/* The default longest line (max_line_bytes): 64 MiB. */
+#define RP_READ_MAX_LINE ((int64_t)64 << 20)
 
 /* A column: by header name (name != NULL) or 1-based position (pos > 0);
  * neither = absent (for user and item: the default, see rp_read_opts). */
@@ -45,6 +47,10 @@ typedef struct rp_read_opts {
   rp_idmap *users, *items; /* existing maps to read onto (NULL = new) */
   int threads;             /* parser threads; 0 = one per core */
   size_t block;            /* bytes per read block; 0 = 2 MiB (tests use tiny ones) */
+  /* the longest record accepted, in bytes without its final newline (a
+   * quoted field's line breaks count); a longer one is an error whatever
+   * on_error says, so memory stays bounded by it (default RP_READ_MAX_LINE) */
+  int64_t max_line_bytes;
 } rp_read_opts;
 
 #define RP_READ_FIRST_ERRORS 5
@@ -66,7 +72,8 @@ typedef struct rp_read_report {
 } rp_read_report;
 
 /* Sets defaults: detect sep, header = 1, user and item by their default
- * names, on_error = stop, unknown = add, all cores, 2 MiB blocks. */
+ * names, on_error = stop, unknown = add, all cores, 2 MiB blocks, lines of
+ * at most RP_READ_MAX_LINE bytes. */
 void rp_read_opts_init(rp_read_opts *o);
 /* Reads path ("-" = stdin, gzip detected) into a new Events owned by the
  * caller.  On error returns a status, *out stays NULL and err reads
@@ -91,8 +98,12 @@ typedef struct rp_io_lines rp_io_lines;
 rp_io_lines *rp_io_lines_open(const char *path, rp_err *err);
 /* The next line, without its "\n" or "\r\n" (and, on the first line, a
  * UTF-8 byte order mark); the text is writable and valid until the next
- * call.  Returns 1, 0 at the end of the input, -1 on error (err set). */
+ * call.  Returns 1, 0 at the end of the input, -1 on error (err set; a line
+ * longer than the limit is "path:LINE: line longer than max_line_bytes (N)"). */
 int rp_io_lines_next(rp_io_lines *l, char **line, size_t *n, rp_err *err);
+/* Sets the longest line accepted (bytes without the "\n"; at least 1;
+ * RP_READ_MAX_LINE unless set).  Memory stays within about twice it. */
+void rp_io_lines_set_max(rp_io_lines *l, int64_t max_line_bytes);
 void rp_io_lines_close(rp_io_lines *l);
 /* The separator of a file from its first record p[0..n) (up to a newline),
  * as rp_read_events detects it: "::" when present outside quotes, else the

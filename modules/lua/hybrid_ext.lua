@@ -4,7 +4,8 @@
 --
 -- Every object here follows the recommender protocol: recommend(user, opts)
 -- -> items, scores (chains add a reason code), recommend_all(opts) -> two
--- tables keyed by user id; blends of C objects also have __recommender().
+-- tables keyed by user id; blends of C objects also have __recommender(),
+-- which names the C blend (a recpipe.Hybrid holding its sources).
 return function(rp)
   local hybrid = rp.hybrid
   if not hybrid then return end
@@ -251,9 +252,9 @@ return function(rp)
         .. "'none', got '%s')"):format(tostring(normalize)), 2)
     end
     local depth = spec.depth or 100
-    if math.type(depth) ~= "integer" or depth < 1 then
-      error(("bad argument #1 to 'blend' (field 'depth' must be a positive integer, got %s)")
-        :format(tostring(depth)), 2)
+    if math.type(depth) ~= "integer" or depth < 1 or depth > hybrid._max_depth then
+      error(("bad argument #1 to 'blend' (field 'depth' must be an integer in 1..%d, got %s)")
+        :format(hybrid._max_depth, tostring(depth)), 2)
     end
     local sources, weights, all_c = {}, {}, true
     for i, e in ipairs(spec) do

@@ -18,7 +18,7 @@ local rp = {
 }
 
 local modules = { "io", "sparse", "gen", "als", "split", "metrics", "baseline",
-                  "hybrid", "cache", "serve" }
+                  "hybrid", "cache", "serve", "registry", "monitor" }
 for _, name in ipairs(modules) do
   if package.preload["recpipe." .. name] then
     rp[name] = require("recpipe." .. name)
@@ -28,7 +28,7 @@ end
 -- pure-Lua extensions: modules/lua/<name>_ext.lua returns function(rp)
 -- that adds to rp (loaded in this order when present).
 local exts = { "config", "io", "sparse", "split", "metrics", "baseline", "hybrid", "tune",
-               "report" }
+               "report", "registry" }
 for _, name in ipairs(exts) do
   local path = core.paths.lua .. "/" .. name .. "_ext.lua"
   local f = io.open(path, "r")

@@ -1,8 +1,10 @@
 -- rp.metrics.evaluate / compare / format: the report tables around the C
--- evaluation (modules/metrics).  A recommender with __recommender() is
--- scored entirely in C (one recommend call per batch of users, parallel
--- inside); any other object with recommend_all is asked for its lists in
--- Lua and scored by the same C code, so both give the same numbers.
+-- evaluation (modules/metrics).  A recommender with __recommender() (a C
+-- object, or a Lua object naming one) is scored entirely in C (one recommend
+-- call per batch of users, parallel inside); any other object with
+-- recommend_all is asked for its lists in Lua and scored by the same C code,
+-- so both give the same numbers.  Options are range-checked by the C core
+-- (M._check) before any work.
 return function(rp)
   local M = rp.metrics
   if not M then return end
@@ -23,6 +25,20 @@ return function(rp)
     error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
   end
 
+  -- Calls the internal C function f; an argument error it raises ("bad
+  -- argument #i to '_run' (...)") is raised again as one of argument
+  -- args[i] of fname, at the caller of fname.
+  local function internal(fname, args, f, ...)
+    local r = table.pack(pcall(f, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local e = r[2]
+    if type(e) == "string" then
+      local i, msg = e:match("bad argument #(%d+) to '[^']*' %((.*)%)$")
+      if i and args[tonumber(i)] then argerr(args[tonumber(i)], fname, msg, 3) end
+    end
+    error(e, 0)
+  end
+
   local function checkopts(opts, known, fname, n)
     if opts == nil then return {} end
     if type(opts) ~= "table" then argerr(n, fname, "table expected, got " .. type(opts), 3) end
@@ -36,15 +52,6 @@ return function(rp)
       end
     end
     return opts
-  end
-
-  local function posint(opts, f, def, fname)
-    local v = opts[f]
-    if v == nil then return def end
-    if math.type(v) ~= "integer" or v < 1 then
-      argerr(4, fname, ("field '%s' must be a positive integer, got %s"):format(f, tostring(v)), 3)
-    end
-    return v
   end
 
   local function metric_list(list, fname)
@@ -137,16 +144,14 @@ return function(rp)
     if not tostring(test):match("^recpipe%.Matrix") then
       argerr(3, fname, "test must be a recpipe.Matrix, got " .. type(test))
     end
-    local k = posint(opts, "k", 10, fname)
+    internal(fname, { 4 }, M._check, opts)
+    local k = opts.k or 10
     local metrics = metric_list(opts.metrics, fname)
     local ratings = false
     for _, m in ipairs(metrics) do ratings = ratings or m == "rmse" or m == "mae" end
     local B = opts.bootstrap
-    if B ~= nil and B ~= false then B = posint(opts, "bootstrap", 1000, fname) else B = nil end
+    if B == false then B = nil end
     local level = opts.level or 0.95
-    if type(level) ~= "number" or level <= 0 or level >= 1 then
-      argerr(4, fname, "field 'level' must be in (0, 1), got " .. tostring(level))
-    end
     if opts.users ~= nil and type(opts.users) ~= "table" then
       argerr(4, fname, "field 'users' must be a list of user ids")
     end
@@ -157,14 +162,14 @@ return function(rp)
     local ev, lua_trec
     local f = recommender_fn(rec)
     if f then
-      ev = M._run(f(rec), train, test, copts, opts.users)
+      ev = internal(fname, { 1, 2, 3, 4, 4 }, M._run, rec, train, test, copts, opts.users)
     else
       local ok, ra = pcall(function() return rec.recommend_all end)
       if not ok or type(ra) ~= "function" then
         argerr(1, fname, "a recommender (an object with __recommender or recommend_all) expected, got "
           .. type(rec))
       end
-      local users = M._users(train, test, copts, opts.users)
+      local users = internal(fname, { 2, 3, 4, 4 }, M._users, train, test, copts, opts.users)
       local t1 = rp.clock()
       local lists = rec:recommend_all { users = users, k = k,
                                         exclude = (opts.exclude ~= false) and train or false }

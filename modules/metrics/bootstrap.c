@@ -124,7 +124,9 @@ static void interval(double *v, int32_t B, double level, double *lo, double *hi)
 }
 
 static int check_resampling(int32_t B, double level, rp_err *err) {
-  if (B < 1) return rp_errf(err, RP_EINVAL, "bootstrap must be a positive integer, got %d", B);
+  if (B < 1 || B > RP_METRICS_MAX_BOOTSTRAP)
+    return rp_errf(err, RP_EINVAL, "bootstrap must be an integer in 1..%d, got %d",
+                   RP_METRICS_MAX_BOOTSTRAP, B);
   if (!(level > 0 && level < 1))
     return rp_errf(err, RP_EINVAL, "level must be in (0, 1), got %g", level);
   return RP_OK;

@@ -13,6 +13,9 @@
 
 #define RP_EVAL_T "recpipe.Evaluation"
 
+static void eval_destroy(void *r) { rp_metrics_result_free(r); }
+static const rpL_class eval_class = {RP_EVAL_T, eval_destroy, NULL};
+
 static rp_metrics_result *checkeval(lua_State *L, int idx) {
   return rpL_checkobj(L, idx, RP_EVAL_T);
 }
@@ -24,10 +27,10 @@ static int checkmetric(lua_State *L, int idx) {
   return m;
 }
 
-/* options shared by _run and _from_lists (checked by metrics_ext.lua) */
+/* options shared by _check, _run, _users and _from_lists */
 static void readopts(lua_State *L, int idx, rp_metrics_opts *o) {
   rp_metrics_opts_init(o);
-  o->k = (int32_t)rpL_optinteger(L, idx, "k", 10, 1, 1 << 20);
+  o->k = (int32_t)rpL_optinteger(L, idx, "k", 10, 1, RP_METRICS_MAX_K);
   o->curve = rpL_optboolean(L, idx, "curve", 0);
   o->threads = (int)rpL_optinteger(L, idx, "threads", 0, 0, 4096);
   o->threshold = (float)rpL_optnumber(L, idx, "threshold", 0, -HUGE_VAL, HUGE_VAL);
@@ -46,12 +49,34 @@ static void **newevalbox(lua_State *L, const rp_csr *test) {
   return slot;
 }
 
-/* _run(recommender_lightuserdata, train_or_nil, test, opts[, users]) -> Evaluation */
+/* _check(opts): raises naming the field when an option of evaluate is out
+ * of range (before any work): k, threads, threshold, exclude, batch,
+ * bootstrap (false or 1..RP_METRICS_MAX_BOOTSTRAP), seed, level. */
+static int metrics_check(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  rp_metrics_opts o;
+  readopts(L, 1, &o);
+  if (rpL_getopt(L, 1, "bootstrap") != LUA_TBOOLEAN || lua_toboolean(L, -1))
+    rpL_optinteger(L, 1, "bootstrap", 1, 1, RP_METRICS_MAX_BOOTSTRAP);
+  rpL_optinteger(L, 1, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
+  double level = rpL_optnumber(L, 1, "level", 0.95, 0, 1);
+  if (!(level > 0 && level < 1)) rpL_fielderror(L, 1, "level", "must be in (0, 1), got %g", level);
+  return 0;
+}
+
+/* The train matrix at idx (nil: none), pinned. */
+static rp_csr *opttrain(lua_State *L, int idx) {
+  return lua_isnil(L, idx) ? NULL : rpL_pin(L, idx, RP_MATRIX_T);
+}
+
+/* _run(recommender, train_or_nil, test, opts[, users]) -> Evaluation: the
+ * recommender (or the object its __recommender() names) and the matrices
+ * are pinned for the evaluation */
 static int metrics_run(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
-  const rp_recommender *rec = lua_touserdata(L, 1);
-  rp_csr *train = lua_isnil(L, 2) ? NULL : rpL_checkmatrix(L, 2);
-  rp_csr *test = rpL_checkmatrix(L, 3);
+  lua_settop(L, 5);
+  const rp_recommender *rec = rpL_pinrec(L, 1);
+  rp_csr *train = opttrain(L, 2);
+  rp_csr *test = rpL_pin(L, 3, RP_MATRIX_T);
   rp_metrics_opts o;
   readopts(L, 4, &o);
   if (!lua_isnoneornil(L, 5)) o.users = rpL_idlist(L, 5, test->rowmap, &o.nusers);
@@ -66,8 +91,9 @@ static int metrics_run(lua_State *L) {
 /* _users(train_or_nil, test, opts[, users]) -> array of the user ids
  * evaluate scores (after the checks evaluate makes) */
 static int metrics_users(lua_State *L) {
-  rp_csr *train = lua_isnil(L, 1) ? NULL : rpL_checkmatrix(L, 1);
-  rp_csr *test = rpL_checkmatrix(L, 2);
+  lua_settop(L, 4);
+  rp_csr *train = opttrain(L, 1);
+  rp_csr *test = rpL_pin(L, 2, RP_MATRIX_T);
   rp_metrics_opts o;
   readopts(L, 3, &o);
   if (!lua_isnoneornil(L, 4)) o.users = rpL_idlist(L, 4, test->rowmap, &o.nusers);
@@ -133,10 +159,11 @@ static float *readpreds(lua_State *L, int idx, const rp_csr *test, const int32_t
 
 /* _from_lists(train_or_nil, test, user_ids, lists, opts[, preds]) -> Evaluation */
 static int metrics_from_lists(lua_State *L) {
-  rp_csr *train = lua_isnil(L, 1) ? NULL : rpL_checkmatrix(L, 1);
-  rp_csr *test = rpL_checkmatrix(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
   luaL_checktype(L, 4, LUA_TTABLE);
+  lua_settop(L, 6);
+  rp_csr *train = opttrain(L, 1);
+  rp_csr *test = rpL_pin(L, 2, RP_MATRIX_T); /* the lists' metamethods may free it */
   if (!test->rowmap || !test->colmap) return luaL_argerror(L, 2, "test matrix has no id maps");
   rp_metrics_opts o;
   readopts(L, 5, &o);
@@ -166,7 +193,8 @@ static void setint(lua_State *L, const char *k, int64_t v) {
 
 /* ev:summary() -> {k, users, catalogue, ..., means by metric name} */
 static int eval_summary(lua_State *L) {
-  rp_metrics_result *r = checkeval(L, 1);
+  lua_settop(L, 1);
+  rp_metrics_result *r = rpL_pin(L, 1, RP_EVAL_T);
   lua_createtable(L, 0, RP_M_COUNT + 10);
   for (int m = 0; m < RP_M_COUNT; m++) setnum(L, rp_metrics_name(m), r->mean[m]);
   setint(L, "k", r->k);
@@ -182,7 +210,8 @@ static int eval_summary(lua_State *L) {
 
 /* ev:curve() -> {metric = {v1..vk}} (nil when not computed) */
 static int eval_curve(lua_State *L) {
-  rp_metrics_result *r = checkeval(L, 1);
+  lua_settop(L, 1);
+  rp_metrics_result *r = rpL_pin(L, 1, RP_EVAL_T);
   if (!r->curve) return 0;
   lua_createtable(L, 0, RP_M_COUNT);
   for (int m = 0; m < RP_M_COUNT; m++) {
@@ -199,13 +228,16 @@ static int eval_curve(lua_State *L) {
 
 /* ev:bootstrap(B, seed, level, threads) -> {metric = {lo, hi}} */
 static int eval_bootstrap(lua_State *L) {
-  rp_metrics_result *r = checkeval(L, 1);
-  int32_t B = (int32_t)luaL_checkinteger(L, 2);
+  luaL_checkudata(L, 1, RP_EVAL_T); /* self first */
+  lua_Integer nb = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, nb >= 1 && nb <= RP_METRICS_MAX_BOOTSTRAP, 2, "resamples out of range");
+  int32_t B = (int32_t)nb;
   uint64_t seed = (uint64_t)luaL_optinteger(L, 3, 42);
   double level = luaL_optnumber(L, 4, 0.95);
   int threads = (int)luaL_optinteger(L, 5, 0);
   double lo[RP_M_COUNT], hi[RP_M_COUNT];
   rp_err err;
+  rp_metrics_result *r = checkeval(L, 1); /* the results are copied out before any allocation */
   if (rp_metrics_bootstrap(r, B, seed, level, threads, lo, hi, &err)) return rpL_error(L, &err);
   lua_createtable(L, 0, RP_M_COUNT);
   for (int m = 0; m < RP_M_COUNT; m++) {
@@ -222,8 +254,10 @@ static int eval_bootstrap(lua_State *L) {
 
 /* ev:compare(other, {metric, ...}, B, seed, level, threads) -> {metric = {...}} */
 static int eval_compare(lua_State *L) {
-  rp_metrics_result *a = checkeval(L, 1), *b = checkeval(L, 2);
+  luaL_checkudata(L, 1, RP_EVAL_T); /* self first */
   luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 7);
+  rp_metrics_result *a = rpL_pin(L, 1, RP_EVAL_T), *b = rpL_pin(L, 2, RP_EVAL_T);
   int nm = (int)luaL_len(L, 3), ms[RP_M_COUNT];
   luaL_argcheck(L, nm >= 1 && nm <= RP_M_COUNT, 3, "1 to 13 metric names");
   for (int q = 0; q < nm; q++) {
@@ -231,7 +265,9 @@ static int eval_compare(lua_State *L) {
     ms[q] = checkmetric(L, -1);
     lua_pop(L, 1);
   }
-  int32_t B = (int32_t)luaL_optinteger(L, 4, 1000);
+  lua_Integer nb = luaL_optinteger(L, 4, 1000);
+  luaL_argcheck(L, nb >= 1 && nb <= RP_METRICS_MAX_BOOTSTRAP, 4, "resamples out of range");
+  int32_t B = (int32_t)nb;
   uint64_t seed = (uint64_t)luaL_optinteger(L, 5, 42);
   double level = luaL_optnumber(L, 6, 0.95);
   int threads = (int)luaL_optinteger(L, 7, 0);
@@ -261,8 +297,10 @@ static int eval_compare(lua_State *L) {
 
 /* ev:per_user({metric, ...}) -> Dense (users x metrics), in user-index order */
 static int eval_per_user(lua_State *L) {
-  rp_metrics_result *r = checkeval(L, 1);
+  luaL_checkudata(L, 1, RP_EVAL_T); /* self first */
   luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  rp_metrics_result *r = rpL_pin(L, 1, RP_EVAL_T);
   int nm = (int)luaL_len(L, 2), ms[RP_M_NPER];
   luaL_argcheck(L, nm >= 1 && nm <= RP_M_NPER, 2, "1 to 8 per-user metrics");
   for (int j = 0; j < nm; j++) {
@@ -286,18 +324,17 @@ static int eval_per_user(lua_State *L) {
   return 1;
 }
 
-/* The user IdMap kept as the Evaluation's user value (nil without maps). */
+/* The user IdMap kept as the Evaluation's user value (pinned; raises
+ * without maps). */
 static rp_idmap *usermap(lua_State *L, int idx) {
-  lua_getiuservalue(L, idx, 1);
-  rp_idmap *m = lua_isnil(L, -1) ? NULL : rpL_checkidmap(L, -1);
-  lua_pop(L, 1);
-  if (!m) luaL_error(L, "this evaluation has no user id map");
-  return m;
+  if (lua_getiuservalue(L, idx, 1) == LUA_TNIL) luaL_error(L, "this evaluation has no user id map");
+  return rpL_pin(L, -1, RP_IDMAP_T); /* (debug.getuservalue reaches it) */
 }
 
 /* ev:values(metric) -> {user_id = value} (a Lua table: asked for) */
 static int eval_values(lua_State *L) {
-  rp_metrics_result *r = checkeval(L, 1);
+  lua_settop(L, 2);
+  rp_metrics_result *r = rpL_pin(L, 1, RP_EVAL_T);
   int m = checkmetric(L, 2);
   if (m >= RP_M_NPER)
     return luaL_argerror(L, 2,
@@ -314,7 +351,8 @@ static int eval_values(lua_State *L) {
 
 /* ev:user_ids() -> array of the evaluated users' ids, in row order */
 static int eval_user_ids(lua_State *L) {
-  rp_metrics_result *r = checkeval(L, 1);
+  lua_settop(L, 1);
+  rp_metrics_result *r = rpL_pin(L, 1, RP_EVAL_T);
   rp_idmap *users = usermap(L, 1);
   rpL_pushids(L, users, r->users, r->n);
   return 1;
@@ -322,7 +360,8 @@ static int eval_user_ids(lua_State *L) {
 
 /* ev:histogram(metric, bins, lo, hi) -> counts array */
 static int eval_histogram(lua_State *L) {
-  rp_metrics_result *r = checkeval(L, 1);
+  lua_settop(L, 5);
+  rp_metrics_result *r = rpL_pin(L, 1, RP_EVAL_T);
   int m = checkmetric(L, 2);
   int32_t bins = (int32_t)luaL_optinteger(L, 3, 20);
   luaL_argcheck(L, bins >= 1 && bins <= 100000, 3, "bins must be in 1..100000");
@@ -340,7 +379,8 @@ static int eval_histogram(lua_State *L) {
 
 /* ev:popularity(bins) -> {train = shares, recommended = shares, mean_rec, mean_catalogue} */
 static int eval_popularity(lua_State *L) {
-  rp_metrics_result *r = checkeval(L, 1);
+  lua_settop(L, 2);
+  rp_metrics_result *r = rpL_pin(L, 1, RP_EVAL_T);
   int32_t bins = (int32_t)luaL_optinteger(L, 2, 10);
   luaL_argcheck(L, bins >= 1 && bins <= 100000, 2, "bins must be in 1..100000");
   double *ts = lua_newuserdatauv(L, (size_t)bins * 2 * sizeof *ts, 0), *rs = ts + bins;
@@ -361,13 +401,6 @@ static int eval_popularity(lua_State *L) {
   return 1;
 }
 
-static int eval_free(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_EVAL_T);
-  rp_metrics_result_free(*slot);
-  *slot = NULL;
-  return 0;
-}
-
 static int eval_tostring(lua_State *L) {
   rp_metrics_result *r = *rpL_slot(L, 1, RP_EVAL_T);
   if (!r)
@@ -382,22 +415,14 @@ static int eval_len(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg eval_methods[] = {{"summary", eval_summary},
-                                        {"curve", eval_curve},
-                                        {"bootstrap", eval_bootstrap},
-                                        {"compare", eval_compare},
-                                        {"per_user", eval_per_user},
-                                        {"values", eval_values},
-                                        {"user_ids", eval_user_ids},
-                                        {"histogram", eval_histogram},
-                                        {"popularity", eval_popularity},
-                                        {"free", eval_free},
-                                        {NULL, NULL}};
-static const luaL_Reg eval_meta[] = {{"__gc", eval_free},
-                                     {"__close", eval_free},
-                                     {"__tostring", eval_tostring},
-                                     {"__len", eval_len},
-                                     {NULL, NULL}};
+static const luaL_Reg eval_methods[] = {
+    {"summary", eval_summary},       {"curve", eval_curve},
+    {"bootstrap", eval_bootstrap},   {"compare", eval_compare},
+    {"per_user", eval_per_user},     {"values", eval_values},
+    {"user_ids", eval_user_ids},     {"histogram", eval_histogram},
+    {"popularity", eval_popularity}, {NULL, NULL}};
+static const luaL_Reg eval_meta[] = {
+    {"__tostring", eval_tostring}, {"__len", eval_len}, {NULL, NULL}};
 
 /* _names() -> array of every metric name */
 static int metrics_names(lua_State *L) {
@@ -409,15 +434,13 @@ static int metrics_names(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg metrics_funcs[] = {{"_run", metrics_run},
-                                         {"_users", metrics_users},
-                                         {"_from_lists", metrics_from_lists},
-                                         {"_names", metrics_names},
-                                         {NULL, NULL}};
+static const luaL_Reg metrics_funcs[] = {
+    {"_check", metrics_check},           {"_run", metrics_run},     {"_users", metrics_users},
+    {"_from_lists", metrics_from_lists}, {"_names", metrics_names}, {NULL, NULL}};
 
 int luaopen_recpipe_metrics(lua_State *L);
 int luaopen_recpipe_metrics(lua_State *L) {
-  rpL_newtype(L, RP_EVAL_T, eval_methods, eval_meta);
+  rpL_newtype(L, &eval_class, eval_methods, eval_meta);
   luaL_newlib(L, metrics_funcs);
   return 1;
 }

@@ -297,19 +297,6 @@ static int score_batch(state *s, int32_t pos, int32_t bn, const int32_t *lists,
   return RP_OK;
 }
 
-/* Gini index of counts[0..n) (sorted copy in tmp). */
-static double gini(const int64_t *counts, int32_t n, int64_t *tmp) {
-  if (n <= 0) return RP_NAN;
-  memcpy(tmp, counts, (size_t)n * sizeof *tmp);
-  qsort(tmp, (size_t)n, sizeof *tmp, rp_cmp_i64);
-  double num = 0, tot = 0;
-  for (int32_t i = 0; i < n; i++) {
-    num += (2.0 * (i + 1) - n - 1) * (double)tmp[i];
-    tot += (double)tmp[i];
-  }
-  return tot > 0 ? num / ((double)n * tot) : 0.0;
-}
-
 /* Means, aggregates and curves once every batch is scored. */
 static int finalize(state *s, rp_err *err) {
   rp_metrics_result *r = s->r;
@@ -327,7 +314,7 @@ static int finalize(state *s, rp_err *err) {
   int64_t covered = 0;
   for (int32_t i = 0; i < ni; i++) covered += r->rec_count[i] > 0;
   r->mean[RP_M_COVERAGE] = ni > 0 ? (double)covered / ni : RP_NAN;
-  r->mean[RP_M_GINI] = gini(r->rec_count, ni, tmp);
+  r->mean[RP_M_GINI] = rp_gini(r->rec_count, ni, tmp);
   if (r->curve) {
     int64_t *cum = rp_calloc((size_t)ni + 1, sizeof *cum);
     if (!cum) {
@@ -352,7 +339,7 @@ static int finalize(state *s, rp_err *err) {
         cum[i] += pc[i];
       }
       r->curve[RP_M_COVERAGE * k + j] = ni > 0 ? (double)covered / ni : RP_NAN;
-      r->curve[RP_M_GINI * k + j] = gini(cum, ni, tmp);
+      r->curve[RP_M_GINI * k + j] = rp_gini(cum, ni, tmp);
       r->curve[RP_M_RMSE * k + j] = r->mean[RP_M_RMSE];
       r->curve[RP_M_MAE * k + j] = r->mean[RP_M_MAE];
     }
@@ -381,7 +368,8 @@ static void score_ratings(state *s, const float *pred) {
 int rp_metrics_check(const rp_csr *train, const rp_csr *test, const rp_metrics_opts *o,
                      rp_err *err) {
   if (!test) return rp_errf(err, RP_EINVAL, "no test matrix");
-  if (o->k < 1) return rp_errf(err, RP_EINVAL, "k must be a positive integer, got %d", o->k);
+  if (o->k < 1 || o->k > RP_METRICS_MAX_K)
+    return rp_errf(err, RP_EINVAL, "k must be an integer in 1..%d, got %d", RP_METRICS_MAX_K, o->k);
   if (train && check_maps(train->colmap, test->colmap, "train and test items", err))
     return err->status;
   if (train && check_maps(train->rowmap, test->rowmap, "train and test users", err))

@@ -60,8 +60,13 @@ const char *rp_metrics_name(int metric);
 /* The id of a metric name, or -1. */
 int rp_metrics_id(const char *name);
 
+/* Bounds of the options (checked by rp_metrics_check and the bootstrap
+ * functions; the Lua options are range-checked against them). */
+#define RP_METRICS_MAX_K (1 << 20)       /* list length */
+#define RP_METRICS_MAX_BOOTSTRAP 1000000 /* resamples */
+
 typedef struct rp_metrics_opts {
-  int32_t k;            /* list length (>= 1) */
+  int32_t k;            /* list length (1..RP_METRICS_MAX_K) */
   int curve;            /* also compute every metric at 1..k */
   int threads;          /* 0 = all cores */
   float threshold;      /* relevant = test value > threshold (default 0) */
@@ -121,7 +126,7 @@ int rp_metrics_from_lists(const int32_t *users, int32_t n, const int32_t *items,
 int rp_metrics_users(const rp_csr *test, const rp_metrics_opts *o, int32_t **out, int32_t *n,
                      rp_err *err);
 
-/* Checks what evaluate checks before recommending: k >= 1, a test matrix,
+/* Checks what evaluate checks before recommending: k in 1..RP_METRICS_MAX_K, a test matrix,
  * train and test on the same id maps.  RP_OK or RP_EINVAL with err set. */
 int rp_metrics_check(const rp_csr *train, const rp_csr *test, const rp_metrics_opts *o,
                      rp_err *err);

@@ -196,6 +196,7 @@ typedef struct in {
   const char *path;
   uint32_t crc;
   const char *bad; /* first structural problem, reported after the CRC check */
+  int exact;       /* the file's size is known: the header was checked against it */
 } in;
 
 static int in_bytes(in *x, void *p, size_t n, rp_err *err) {
@@ -204,13 +205,23 @@ static int in_bytes(in *x, void *p, size_t n, rp_err *err) {
   return rc;
 }
 
-static int in_array(in *x, void *p, size_t count, size_t size, rp_err *err) {
+/* Reads count elements into a new array *p (freed by the caller whatever
+ * happens): allocated at once when the file's size backed the header, else
+ * grown as the data arrives (rp_reader_read_grow), so a gzip stream or a
+ * pipe whose header lies costs what it really holds. */
+static int in_array(in *x, void **p, size_t count, size_t size, rp_err *err) {
+  size_t total = count * size, cap = 0, step = (size_t)1 << 22;
+  if (x->exact || total == 0) {
+    if (!(*p = rp_malloc(total ? total : size))) return rp_enomem(err, "matrix");
+    cap = total ? total : size;
+  }
   /* in slices, so a huge array's CRC is computed while it is still cached */
-  unsigned char *c = p;
-  size_t total = count * size, step = (size_t)1 << 22;
-  for (size_t off = 0; off < total; off += step)
-    if (in_bytes(x, c + off, total - off < step ? total - off : step, err)) return err->status;
-  if (!HOST_LE) swap_elems(p, count, size);
+  for (size_t off = 0; off < total; off += step) {
+    size_t k = total - off < step ? total - off : step;
+    if (rp_reader_read_grow(x->r, p, &cap, off, k, err)) return err->status;
+    x->crc = rp_crc32(x->crc, (unsigned char *)*p + off, k);
+  }
+  if (!HOST_LE) swap_elems(*p, count, size);
   return RP_OK;
 }
 
@@ -229,8 +240,9 @@ static int in_skip(in *x, int64_t n, rp_err *err) {
 static int in_ids(in *x, int32_t count, int64_t bytes, rp_idmap **out_map, rp_err *err) {
   rp_idmap *m = rp_idmap_new(err);
   if (!m) return err->status;
-  int rc = rp_idmap_reserve(m, count, bytes - 4 * (int64_t)count + count, err);
-  char *buf = NULL;
+  /* sized at once when the file's size backed the header; else grown */
+  int rc = x->exact ? rp_idmap_reserve(m, count, bytes - 4 * (int64_t)count + count, err) : RP_OK;
+  void *buf = NULL;
   size_t cap = 0;
   int64_t left = bytes;
   for (int32_t k = 0; !rc && k < count && !x->bad; k++) {
@@ -246,21 +258,12 @@ static int in_ids(in *x, int32_t count, int64_t bytes, rp_idmap **out_map, rp_er
       x->bad = "id length past the end of its section";
       break;
     }
-    if (len + 1 > cap) {
-      size_t nc = cap ? cap : 256;
-      while (nc < len + 1) nc *= 2;
-      char *nb = rp_realloc(buf, nc);
-      if (!nb) {
-        rc = rp_enomem(err, "matrix file ids");
-        break;
-      }
-      buf = nb;
-      cap = nc;
-    }
-    if ((rc = in_bytes(x, buf, len, err))) break;
+    /* the buffer grows with the bytes read, not with the length claimed */
+    if ((rc = rp_reader_read_grow(x->r, &buf, &cap, 0, len, err))) break;
+    x->crc = rp_crc32(x->crc, buf, len);
     left -= len;
     int32_t idx;
-    if ((rc = rp_idmap_intern(m, buf, len, &idx, err))) break;
+    if ((rc = rp_idmap_intern(m, buf ? buf : "", len, &idx, err))) break;
     if (idx != k) x->bad = "duplicate id";
   }
   if (!rc && left > 0) {
@@ -341,22 +344,34 @@ rp_csr *rp_csr_load(const char *path, rp_err *err) {
     rp_errf(err, RP_EFORMAT, "%s: invalid matrix file header (%s)", path, why);
     goto fail;
   }
-  /* a plain file's size is known: catch truncation before allocating */
-  uint64_t want = HEADER_BYTES + (uint64_t)rb + (uint64_t)cb + 8 * ((uint64_t)nrows + 1) +
-                  8 * (uint64_t)nnz + 4;
-  uint64_t have = rp_reader_size(x.r);
-  if (!rp_reader_is_gzip(x.r) && have && have < want) {
-    rp_errf(err, RP_EFORMAT, "%s: truncated file (%llu bytes, the header announces %llu)", path,
-            (unsigned long long)have, (unsigned long long)want);
+  /* nothing is allocated from the header before the file is known to hold
+   * what it announces: exactly for a plain file; a gzip file's compressed
+   * size bounds what it can hold, and its arrays grow as data arrives */
+  uint64_t want = (uint64_t)rb + (uint64_t)cb + 8 * ((uint64_t)nrows + 1) + 8 * (uint64_t)nnz + 4;
+  uint64_t left = rp_reader_left(x.r, &x.exact);
+  if (want > left) {
+    if (x.exact)
+      rp_errf(err, RP_EFORMAT, "%s: truncated file (%llu bytes, the header announces %llu)", path,
+              (unsigned long long)(left + HEADER_BYTES), (unsigned long long)(want + HEADER_BYTES));
+    else
+      rp_errf(err, RP_EFORMAT,
+              "%s: corrupted matrix file (the header announces %llu bytes, more than the "
+              "compressed file can hold)",
+              path, (unsigned long long)(want + HEADER_BYTES));
     goto fail;
   }
   if ((flags & F_ROWIDS) && in_ids(&x, nr, rb, &rows, err)) goto fail;
   if ((flags & F_COLIDS) && in_ids(&x, nc, cb, &cols, err)) goto fail;
-  m = rp_csr_new(nrows, ncols, nnz, rows, cols, err);
-  if (!m) goto fail;
-  if (in_array(&x, m->indptr, (size_t)nrows + 1, sizeof *m->indptr, err) ||
-      in_array(&x, m->indices, (size_t)nnz, sizeof *m->indices, err) ||
-      in_array(&x, m->data, (size_t)nnz, sizeof *m->data, err))
+  if (!(m = rp_calloc(1, sizeof *m))) {
+    rp_enomem(err, "matrix");
+    goto fail;
+  }
+  m->nrows = nrows, m->ncols = ncols, m->nnz = nnz;
+  m->rowmap = rp_idmap_retain(rows);
+  m->colmap = rp_idmap_retain(cols);
+  if (in_array(&x, (void **)&m->indptr, (size_t)nrows + 1, sizeof *m->indptr, err) ||
+      in_array(&x, (void **)&m->indices, (size_t)nnz, sizeof *m->indices, err) ||
+      in_array(&x, (void **)&m->data, (size_t)nnz, sizeof *m->data, err))
     goto fail;
   uint32_t computed = x.crc;
   unsigned char b[4];

@@ -10,12 +10,8 @@
 #include "rpl.h"
 
 /* ---- Matrix ----------------------------------------------------------------- */
-static int matrix_free(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_MATRIX_T);
-  rp_csr_free(*slot);
-  *slot = NULL;
-  return 0;
-}
+static void matrix_destroy(void *m) { rp_csr_free(m); }
+static const rpL_class matrix_class = {RP_MATRIX_T, matrix_destroy, NULL};
 
 static int matrix_tostring(lua_State *L) {
   rp_csr *m = *rpL_slot(L, 1, RP_MATRIX_T);
@@ -41,11 +37,11 @@ static int matrix_index(lua_State *L) {
     lua_pushinteger(L, m->ncols);
   else if (strcmp(k, "nnz") == 0)
     lua_pushinteger(L, (lua_Integer)m->nnz);
-  else if (strcmp(k, "users") == 0 && m->rowmap)
-    rpL_pushidmap(L, m->rowmap);
-  else if (strcmp(k, "items") == 0 && m->colmap)
-    rpL_pushidmap(L, m->colmap);
-  else
+  else if ((strcmp(k, "users") == 0 && m->rowmap) || (strcmp(k, "items") == 0 && m->colmap)) {
+    lua_settop(L, 2);
+    rpL_pin(L, 1, RP_MATRIX_T); /* the box allocation may run a finalizer */
+    rpL_pushidmap(L, k[0] == 'u' ? m->rowmap : m->colmap);
+  } else
     lua_pushnil(L);
   return 1;
 }
@@ -72,7 +68,10 @@ static int32_t row_of(lua_State *L, const rp_csr *m, int idx, const char *what) 
 
 /* m:row(user_id) -> item ids, values (Lua arrays) | nil, message */
 static int matrix_row(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  luaL_checkudata(L, 1, RP_MATRIX_T); /* self first */
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   int32_t r = row_of(L, m, 2, "user");
   if (r < 0) return 2;
   int64_t a = r < m->nrows ? m->indptr[r] : 0;
@@ -80,7 +79,8 @@ static int matrix_row(lua_State *L) {
   return 2;
 }
 
-/* m:value(user_id, item_id) -> number (0 when not stored) | nil, message */
+/* m:value(user_id, item_id) -> number (0 when not stored) | nil, message
+ * (m is borrowed unpinned: nothing here allocates before its last use) */
 static int matrix_value(lua_State *L) {
   rp_csr *m = rpL_checkmatrix(L, 1);
   int32_t r = row_of(L, m, 2, "user");
@@ -92,7 +92,8 @@ static int matrix_value(lua_State *L) {
 }
 
 static int matrix_transpose(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   static const char *const known[] = {"threads", NULL};
   rpL_checkopts(L, 2, known);
   int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 1024);
@@ -102,7 +103,8 @@ static int matrix_transpose(lua_State *L) {
 }
 
 static int matrix_copy(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 1);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   void **slot = new_matrix_box(L);
   rp_err err;
   return store_matrix(L, slot, rp_csr_copy(m, &err), &err);
@@ -115,7 +117,8 @@ static void setint(lua_State *L, const char *k, lua_Integer v) {
 
 /* m:kcore{min_user = 3, min_item = 5} -> matrix, report */
 static int matrix_kcore(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   static const char *const known[] = {"min_user", "min_item", NULL};
   rpL_checkopts(L, 2, known);
   lua_Integer mu = rpL_optinteger(L, 2, "min_user", 1, 0, LUA_MAXINTEGER);
@@ -162,8 +165,10 @@ static double checkparam(lua_State *L, int idx, const char *name, double def, do
 }
 
 static int matrix_scale(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  luaL_checkudata(L, 1, RP_MATRIX_T); /* self first */
   luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   double alpha = checkparam(L, 2, "alpha", 1.0, 0.0, 0);
   void **slot = new_matrix_box(L);
   rp_err err;
@@ -171,7 +176,8 @@ static int matrix_scale(lua_State *L) {
 }
 
 static int matrix_log1p(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 3);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   double alpha = checkparam(L, 2, "alpha", 1.0, 0.0, 0);
   double eps = checkparam(L, 3, "eps", 1.0, 0.0, 0);
   void **slot = new_matrix_box(L);
@@ -180,7 +186,8 @@ static int matrix_log1p(lua_State *L) {
 }
 
 static int matrix_bm25(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   static const char *const known[] = {"k1", "b", NULL};
   rpL_checkopts(L, 2, known);
   double k1 = rpL_optnumber(L, 2, "k1", 1.2, 0.0, HUGE_VAL);
@@ -191,7 +198,8 @@ static int matrix_bm25(lua_State *L) {
 }
 
 static int matrix_binarize(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   static const char *const known[] = {"threshold", NULL};
   rpL_checkopts(L, 2, known);
   double th = rpL_optnumber(L, 2, "threshold", 0.0, -HUGE_VAL, HUGE_VAL);
@@ -228,7 +236,8 @@ static int matrix_nonempty(lua_State *L) {
 
 /* m:stats() -> {nrows, ncols, nnz, users, items, density, sum, min, max, mean} */
 static int matrix_stats(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 1);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   int32_t r, c;
   rp_err err;
   if (rp_csr_nonempty(m, &r, &c, &err)) return rpL_error(L, &err);
@@ -258,7 +267,8 @@ static int matrix_stats(lua_State *L) {
 
 /* m:totable() -> {[user_id] = {[item_id] = value}} (non-empty rows only) */
 static int matrix_totable(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  lua_settop(L, 1);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   if (!m->rowmap || !m->colmap) return luaL_error(L, "totable: the matrix has no id maps");
   lua_newtable(L);
   for (int32_t i = 0; i < m->nrows; i++) {
@@ -278,8 +288,10 @@ static int matrix_totable(lua_State *L) {
 
 /* m:save(path[, {level = 1}]) -> true */
 static int matrix_save(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  luaL_checkudata(L, 1, RP_MATRIX_T); /* self first */
   const char *path = luaL_checkstring(L, 2);
+  lua_settop(L, 3);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   static const char *const known[] = {"level", NULL};
   rpL_checkopts(L, 3, known);
   int level = (int)rpL_optinteger(L, 3, "level", 1, 1, 9);
@@ -308,23 +320,29 @@ static const luaL_Reg matrix_methods[] = {{"row", matrix_row},
                                           {"stats", matrix_stats},
                                           {"totable", matrix_totable},
                                           {"save", matrix_save},
-                                          {"free", matrix_free},
                                           {NULL, NULL}};
-static const luaL_Reg matrix_meta[] = {{"__gc", matrix_free},
-                                       {"__close", matrix_free},
-                                       {"__tostring", matrix_tostring},
-                                       {"__index", matrix_index},
-                                       {NULL, NULL}};
+static const luaL_Reg matrix_meta[] = {
+    {"__tostring", matrix_tostring}, {"__index", matrix_index}, {NULL, NULL}};
+
+/* Runs rpL_newbox for rpL_pushmatrix (under lua_pcall: a memory error must
+ * free the matrix, not leak it) */
+static int newbox_matrix(lua_State *L) {
+  rpL_newtype(L, &matrix_class, matrix_methods, matrix_meta);
+  rpL_newbox(L, RP_MATRIX_T);
+  return 1;
+}
 
 void rpL_pushmatrix(lua_State *L, rp_csr *m) {
-  rpL_newtype(L, RP_MATRIX_T, matrix_methods, matrix_meta);
-  if (!lua_checkstack(L, 2)) {
+  if (!lua_checkstack(L, 3)) {
     rp_csr_free(m);
     luaL_error(L, "stack overflow");
   }
-  void **slot = lua_newuserdatauv(L, sizeof(void *), 1);
-  *slot = m;
-  luaL_setmetatable(L, RP_MATRIX_T);
+  lua_pushcfunction(L, newbox_matrix);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    rp_csr_free(m);
+    lua_error(L);
+  }
+  *(void **)lua_touserdata(L, -1) = m;
   rpL_gcpressure(L);
 }
 
@@ -332,12 +350,8 @@ rp_csr *rpL_checkmatrix(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_
 rp_csr *rpL_testmatrix(lua_State *L, int idx) { return rpL_testobj(L, idx, RP_MATRIX_T); }
 
 /* ---- Dense -------------------------------------------------------------------- */
-static int dense_free(lua_State *L) {
-  void **slot = rpL_slot(L, 1, RP_DENSE_T);
-  rp_dense_free(*slot);
-  *slot = NULL;
-  return 0;
-}
+static void dense_destroy(void *d) { rp_dense_free(d); }
+static const rpL_class dense_class = {RP_DENSE_T, dense_destroy, NULL};
 
 static int dense_tostring(lua_State *L) {
   rp_dense *d = *rpL_slot(L, 1, RP_DENSE_T);
@@ -379,8 +393,10 @@ static int dense_get(lua_State *L) {
 }
 
 static int dense_row(lua_State *L) {
-  rp_dense *d = rpL_checkdense(L, 1);
+  luaL_checkudata(L, 1, RP_DENSE_T); /* self first */
   lua_Integer r = luaL_checkinteger(L, 2);
+  lua_settop(L, 2);
+  rp_dense *d = rpL_pin(L, 1, RP_DENSE_T);
   luaL_argcheck(L, r >= 1 && r <= d->rows, 2, "row out of range");
   lua_createtable(L, d->cols, 0);
   for (int32_t c = 0; c < d->cols; c++) {
@@ -392,7 +408,8 @@ static int dense_row(lua_State *L) {
 
 /* d:totable() -> array of row arrays; a one-column Dense gives a flat array */
 static int dense_totable(lua_State *L) {
-  rp_dense *d = rpL_checkdense(L, 1);
+  lua_settop(L, 1);
+  rp_dense *d = rpL_pin(L, 1, RP_DENSE_T);
   lua_createtable(L, (int)d->rows, 0);
   for (int64_t r = 0; r < d->rows; r++) {
     if (d->cols == 1) {
@@ -409,57 +426,43 @@ static int dense_totable(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg dense_methods[] = {{"get", dense_get},
-                                         {"row", dense_row},
-                                         {"totable", dense_totable},
-                                         {"free", dense_free},
-                                         {NULL, NULL}};
-static const luaL_Reg dense_meta[] = {{"__gc", dense_free},           {"__close", dense_free},
-                                      {"__tostring", dense_tostring}, {"__index", dense_index},
-                                      {"__len", dense_len},           {NULL, NULL}};
+static const luaL_Reg dense_methods[] = {
+    {"get", dense_get}, {"row", dense_row}, {"totable", dense_totable}, {NULL, NULL}};
+static const luaL_Reg dense_meta[] = {
+    {"__tostring", dense_tostring}, {"__index", dense_index}, {"__len", dense_len}, {NULL, NULL}};
+
+static int newbox_dense(lua_State *L) {
+  rpL_newtype(L, &dense_class, dense_methods, dense_meta);
+  rpL_newbox(L, RP_DENSE_T);
+  return 1;
+}
 
 void rpL_pushdense(lua_State *L, rp_dense *d, int owner_idx) {
   if (owner_idx) owner_idx = lua_absindex(L, owner_idx);
-  rpL_newtype(L, RP_DENSE_T, dense_methods, dense_meta);
-  void **slot = lua_newuserdatauv(L, sizeof(void *), 1);
-  *slot = d;
-  luaL_setmetatable(L, RP_DENSE_T);
-  if (owner_idx) {
-    lua_pushvalue(L, owner_idx);
-    lua_setiuservalue(L, -2, 1);
+  if (!lua_checkstack(L, 3)) {
+    rp_dense_free(d);
+    luaL_error(L, "stack overflow");
   }
+  lua_pushcfunction(L, newbox_dense);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    rp_dense_free(d);
+    lua_error(L);
+  }
+  *(void **)lua_touserdata(L, -1) = d;
+  /* a view keeps its owner (a model, a projection) alive; a memory error
+   * here leaves the Dense owned by its box, which frees it */
+  if (owner_idx) rpL_hold(L, -1, owner_idx);
 }
 
 rp_dense *rpL_checkdense(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_DENSE_T); }
 
 /* ---- module functions --------------------------------------------------------------- */
 
-/* The IdMap in opts[field], or NULL when absent. */
+/* The IdMap in opts[field] (pinned), or NULL when absent. */
 static rp_idmap *optmap(lua_State *L, int opts, const char *field) {
-  rp_idmap *m = NULL;
-  if (rpL_getopt(L, opts, field) != LUA_TNIL) {
-    if (!luaL_testudata(L, -1, RP_IDMAP_T))
-      rpL_fielderror(L, opts, field, "must be a recpipe.IdMap, got %s", luaL_typename(L, -1));
-    m = rpL_checkidmap(L, -1);
-  }
-  lua_pop(L, 1); /* the options table keeps the map alive */
-  return m;
+  return rpL_pinopt(L, opts, field, RP_IDMAP_T);
 }
 
-/* Replaces the matrix in box `slot` by its re-alignment onto the maps in
- * opts (no-op when neither is given). */
-static void align_in_place(lua_State *L, void **slot, int opts) {
-  rp_idmap *um = optmap(L, opts, "users"), *im = optmap(L, opts, "items");
-  if (!um && !im) return;
-  rp_err err;
-  rp_csr *a = rp_csr_align(*slot, um, im, &err);
-  if (!a) rpL_error(L, &err);
-  rp_csr_free(*slot);
-  *slot = a;
-}
-
-/* rp.sparse.load(path[, {users = map, items = map}]) -> Matrix; with its own
- * id maps, or re-aligned onto the given ones */
 /* Matrices shared through the process-wide object cache (recpipe serve:
  * every worker's script loads the same file, one copy is kept). */
 static void csr_retain(void *m) { rp_csr_retain(m); }
@@ -469,33 +472,43 @@ static int csr_only_owner(void *m) {
 }
 static const rp_objtype csr_type = {"matrix", csr_retain, csr_release, csr_only_owner};
 
+/* rp.sparse.load(path[, {users = map, items = map}]) -> Matrix; with its own
+ * id maps, or re-aligned onto the given ones */
 static int sparse_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   static const char *const known[] = {"users", "items", NULL};
   lua_settop(L, 2);
   rpL_checkopts(L, 2, known);
-  rp_idmap *um = optmap(L, 2, "users"), *im = optmap(L, 2, "items"); /* check before the work */
+  rp_idmap *um = optmap(L, 2, "users"), *im = optmap(L, 2, "items"); /* before the work */
   int aligned = um || im;
   void **slot = new_matrix_box(L);
   rp_err err;
   rp_fileid id = rp_fileid_of(path);
   if (!aligned && (*slot = rp_objcache_get(&csr_type, path, id, ""))) return 1;
   store_matrix(L, slot, rp_csr_load(path, &err), &err);
-  align_in_place(L, slot, 2);
-  if (!aligned && rp_objcache_enabled()) { /* a matrix aligned onto given maps is not shared */
-    rp_csr *m = *slot;
-    if (m->rowmap) m->rowmap->frozen = 1;
-    if (m->colmap) m->colmap->frozen = 1;
-    if (rp_objcache_put(&csr_type, path, id, "", m, &err)) return rpL_error(L, &err);
+  if (!aligned) {
+    if (rp_objcache_enabled()) { /* a matrix aligned onto given maps is not shared */
+      rp_csr *m = *slot;
+      if (m->rowmap) m->rowmap->frozen = 1;
+      if (m->colmap) m->colmap->frozen = 1;
+      if (rp_objcache_put(&csr_type, path, id, "", m, &err)) return rpL_error(L, &err);
+    }
+    return 1;
   }
+  rp_csr *a = rp_csr_align(*slot, um, im, &err);
+  if (!a) return rpL_error(L, &err);
+  rp_csr_free(*slot);
+  *slot = a;
   return 1;
 }
 
 /* m:align{users = map, items = map} -> Matrix on those maps */
 static int matrix_align(lua_State *L) {
-  rp_csr *m = rpL_checkmatrix(L, 1);
+  luaL_checkudata(L, 1, RP_MATRIX_T); /* self first */
   static const char *const known[] = {"users", "items", NULL};
   luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
   rpL_checkopts(L, 2, known);
   rp_idmap *um = optmap(L, 2, "users"), *im = optmap(L, 2, "items");
   void **slot = new_matrix_box(L);
@@ -503,19 +516,14 @@ static int matrix_align(lua_State *L) {
   return store_matrix(L, slot, rp_csr_align(m, um, im, &err), &err);
 }
 
-/* A map for from_triplets: opts[field] when given, else a new one (pushed
- * in an IdMap box first so a Lua error cannot leak it). */
+/* A map for from_triplets: opts[field] when given (pinned), else a new one
+ * (pushed in an IdMap box first so a Lua error cannot leak it). */
 static rp_idmap *triplet_map(lua_State *L, int opts, const char *field) {
-  if (rpL_getopt(L, opts, field) != LUA_TNIL) {
-    if (!luaL_testudata(L, -1, RP_IDMAP_T))
-      rpL_fielderror(L, opts, field, "must be a recpipe.IdMap, got %s", luaL_typename(L, -1));
-    return rpL_checkidmap(L, -1);
-  }
-  lua_pop(L, 1);
+  rp_idmap *m = optmap(L, opts, field);
+  if (m) return m;
   rpL_pushidmap(L, NULL);
   rp_err err;
-  rp_idmap *m = rp_idmap_new(&err);
-  if (!m) return rpL_error(L, &err), NULL;
+  if (!(m = rp_idmap_new(&err))) return rpL_error(L, &err), NULL;
   *(void **)lua_touserdata(L, -1) = m;
   return m;
 }
@@ -529,7 +537,8 @@ static int32_t triplet_id(lua_State *L, int idx, rp_idmap *map, lua_Integer row,
                "number, got %s)",
                row, col == 1 ? "user" : "item", lua_typename(L, t));
   size_t len;
-  const char *s = luaL_tolstring(L, idx, &len);
+  lua_pushvalue(L, idx); /* a number becomes its text in the copy (no metamethods) */
+  const char *s = lua_tolstring(L, -1, &len);
   int32_t k;
   rp_err err;
   if (rp_idmap_intern(map, s, len, &k, &err)) rpL_error(L, &err);
@@ -578,8 +587,8 @@ static const luaL_Reg sparse_funcs[] = {
 
 int luaopen_recpipe_sparse(lua_State *L);
 int luaopen_recpipe_sparse(lua_State *L) {
-  rpL_newtype(L, RP_MATRIX_T, matrix_methods, matrix_meta);
-  rpL_newtype(L, RP_DENSE_T, dense_methods, dense_meta);
+  rpL_newtype(L, &matrix_class, matrix_methods, matrix_meta);
+  rpL_newtype(L, &dense_class, dense_methods, dense_meta);
   luaL_newlib(L, sparse_funcs);
   return 1;
 }

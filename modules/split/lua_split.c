@@ -65,7 +65,8 @@ static uint64_t optseed(lua_State *L, int idx) {
 
 /* random(ev, {test_fraction = 0.2, seed = 42, by = "pair"}) */
 static int split_random(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   static const char *const known[] = {"test_fraction", "seed", "by", NULL};
   rpL_checkopts(L, 2, known);
   double f = optfraction(L, 2, "test_fraction", 0.2);
@@ -79,7 +80,8 @@ static int split_random(lua_State *L) {
 
 /* _fold(ev, {k = 5, fold = 1, seed = 42, by = "pair"}) */
 static int split_fold(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   static const char *const known[] = {"k", "fold", "seed", "by", NULL};
   rpL_checkopts(L, 2, known);
   int32_t k = (int32_t)rpL_optinteger(L, 2, "k", 5, 2, INT32_MAX);
@@ -94,7 +96,8 @@ static int split_fold(lua_State *L) {
 
 /* by_time(ev, {test_fraction = 0.2} or {cutoff = T}, keep_unknown = false) */
 static int split_by_time(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   static const char *const known[] = {"test_fraction", "cutoff", "keep_unknown", NULL};
   rpL_checkopts(L, 2, known);
   int use_cutoff = rpL_hasopt(L, 2, "cutoff");
@@ -112,7 +115,8 @@ static int split_by_time(lua_State *L) {
 
 /* window(ev, {train_start, train_end, test_end, keep_unknown = false}) */
 static int split_window(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   static const char *const known[] = {"train_start", "train_end", "test_end", "keep_unknown", NULL};
   rpL_checkopts(L, 2, known);
   int64_t a = rpL_optinteger(L, 2, "train_start", LUA_MININTEGER, LUA_MININTEGER, LUA_MAXINTEGER);
@@ -128,7 +132,8 @@ static int split_window(lua_State *L) {
 
 /* time_range(ev, {from, to}) -> events, summary */
 static int split_time_range(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   static const char *const known[] = {"from", "to", NULL};
   rpL_checkopts(L, 2, known);
   int64_t a = rpL_optinteger(L, 2, "from", LUA_MININTEGER, LUA_MININTEGER, LUA_MAXINTEGER);
@@ -144,7 +149,8 @@ static int split_time_range(lua_State *L) {
 
 /* leave_last(ev, {k = 1, min_history = 2}) */
 static int split_leave_last(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   static const char *const known[] = {"k", "min_history", NULL};
   rpL_checkopts(L, 2, known);
   int32_t k = optcount(L, 2, "k", 1, 1);
@@ -157,7 +163,8 @@ static int split_leave_last(lua_State *L) {
 
 /* per_user_time(ev, {test_fraction = 0.1, min_history = 2}) */
 static int split_per_user_time(lua_State *L) {
-  rp_events *ev = rpL_checkevents(L, 1);
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   static const char *const known[] = {"test_fraction", "min_history", NULL};
   rpL_checkopts(L, 2, known);
   double f = optfraction(L, 2, "test_fraction", 0.1);

@@ -5,7 +5,10 @@
 #include "rp.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,8 +112,10 @@ double rp_rng_normal(rp_rng *r) {
 }
 
 /* ---- CRC32 (IEEE, reflected, slicing by 8) ---------------------------------- */
+/* The table is built once, by whichever thread comes first (pthread_once:
+ * the others wait for it, and see it complete). */
 static uint32_t crc_tab[8][256];
-static int crc_ready;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void) {
   for (uint32_t i = 0; i < 256; i++) {
@@ -121,11 +126,10 @@ static void crc_init(void) {
   for (int t = 1; t < 8; t++)
     for (int i = 0; i < 256; i++)
       crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-  crc_ready = 1;
 }
 
 uint32_t rp_crc32(uint32_t crc, const void *buf, size_t len) {
-  if (!crc_ready) crc_init(); /* idempotent: a race only recomputes the table */
+  pthread_once(&crc_once, crc_init);
   const unsigned char *p = buf;
   crc = ~crc;
   while (len >= 8) {
@@ -153,7 +157,10 @@ int rp_num_cores(void) {
   return n > 0 ? (int)n : 1;
 }
 
-int rp_threads(int req) { return req > 0 ? req : rp_num_cores(); }
+int rp_threads(int req) {
+  int n = req > 0 ? req : rp_num_cores();
+  return n < RP_MAX_THREADS ? n : RP_MAX_THREADS;
+}
 
 int rp_cmp_i32(const void *a, const void *b) {
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -163,4 +170,16 @@ int rp_cmp_i32(const void *a, const void *b) {
 int rp_cmp_i64(const void *a, const void *b) {
   int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return (x > y) - (x < y);
+}
+
+double rp_gini(const int64_t *counts, int64_t n, int64_t *tmp) {
+  if (n <= 0) return (double)NAN;
+  memcpy(tmp, counts, (size_t)n * sizeof *tmp);
+  qsort(tmp, (size_t)n, sizeof *tmp, rp_cmp_i64);
+  double num = 0, tot = 0;
+  for (int64_t i = 0; i < n; i++) {
+    num += (2.0 * (double)(i + 1) - (double)n - 1) * (double)tmp[i];
+    tot += (double)tmp[i];
+  }
+  return tot > 0 ? num / ((double)n * tot) : 0.0;
 }

@@ -3,8 +3,11 @@
  * (ALS models, baselines, hybrids), so rp.metrics.evaluate and the hybrid
  * chain can ask any of them for top-k lists without going through Lua.
  *
- * From Lua, an object exposes its rp_recommender through a method
- * `__recommender` returning a light userdata valid while the object lives.
+ * From Lua, an object whose type is a recommender (runtime/rpl.h,
+ * rpL_class.recommender) is its own `__recommender()`; a Lua object may
+ * return such an object from its `__recommender()` to be scored in C.  The
+ * binding layer (rpL_pinrec) checks the type and keeps the object alive
+ * while C uses its rp_recommender: no raw pointer crosses into Lua.
  * Objects written in Lua instead provide `recommend_all` and are called
  * through Lua (slower, same results).
  */

@@ -3,9 +3,12 @@
  */
 #include "rio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,7 +24,7 @@ struct rp_reader {
   int eof;    /* raw input exhausted */
   z_stream zs;
   unsigned char *in; /* raw input buffer */
-  size_t in_len, in_off;
+  size_t in_cap, in_len, in_off;
   uint64_t pos, size;
   char *path;
 };
@@ -41,7 +44,7 @@ static ssize_t raw_fill(rp_reader *r, rp_err *err) {
   if (r->eof) return 0;
   ssize_t k;
   do {
-    k = read(r->fd, r->in + r->in_len, INBUF - r->in_len);
+    k = read(r->fd, r->in + r->in_len, r->in_cap - r->in_len);
   } while (k < 0 && errno == EINTR);
   if (k < 0) return rp_errf(err, RP_EIO, "%s: read error: %s", r->path, strerror(errno)), -1;
   if (k == 0) r->eof = 1;
@@ -55,8 +58,7 @@ rp_reader *rp_reader_open(const char *path, rp_err *err) {
   if (!r) return rp_enomem(err, "reader"), NULL;
   r->fd = -1;
   r->path = rp_strdup(strcmp(path, "-") == 0 ? "<stdin>" : path);
-  r->in = rp_malloc(INBUF);
-  if (!r->path || !r->in) {
+  if (!r->path) {
     rp_enomem(err, "reader buffer");
     rp_reader_close(r);
     return NULL;
@@ -80,6 +82,13 @@ rp_reader *rp_reader_open(const char *path, rp_err *err) {
       }
       if (S_ISREG(st.st_mode)) r->size = (uint64_t)st.st_size;
     }
+  }
+  /* a small file gets a small buffer: opening a 150-byte file costs bytes */
+  r->in_cap = r->size > 0 && r->size < INBUF ? (r->size < 64 ? 64 : (size_t)r->size) : INBUF;
+  if (!(r->in = rp_malloc(r->in_cap))) {
+    rp_enomem(err, "reader buffer");
+    rp_reader_close(r);
+    return NULL;
   }
   /* sniff the gzip magic */
   while (r->in_len < 2 && !r->eof)
@@ -173,6 +182,49 @@ ssize_t rp_reader_read(rp_reader *r, void *buf, size_t n, rp_err *err) {
   return (ssize_t)k;
 }
 
+uint64_t rp_reader_left(const rp_reader *r, int *exact) {
+  int ex = 0;
+  uint64_t left = UINT64_MAX;
+  if (r->size > 0 && !r->is_stdin) {
+    uint64_t used = r->pos - (uint64_t)(r->in_len - r->in_off); /* consumed from the file */
+    uint64_t raw = r->size > used ? r->size - used : 0;
+    if (!r->gz) {
+      left = raw, ex = 1;
+    } else {
+      /* deflate gives at most 1032 bytes a compressed byte (a 258-byte
+       * match in 2 bits); slack for what inflate holds inside (its bit
+       * buffer, a match under way) */
+      left = 1032 * (raw + 64) + 1024;
+    }
+  }
+  if (exact) *exact = ex;
+  return left;
+}
+
+int rp_reader_read_grow(rp_reader *r, void **buf, size_t *cap, size_t at, size_t n, rp_err *err) {
+  int exact;
+  uint64_t left = rp_reader_left(r, &exact);
+  if (exact && left < n)
+    return rp_errf(err, RP_EFORMAT, "%s: truncated file (expected %zu more bytes, %llu left)",
+                   r->path, n, (unsigned long long)left);
+  size_t end = at + n, got = at; /* (*buf)[0..got) holds data */
+  while (got < end) {
+    if (*cap < end && (exact || got >= *cap)) {
+      size_t want = exact ? end : got < ((size_t)32 << 10) ? (size_t)64 << 10 : 2 * got;
+      if (want > end || want <= *cap) want = end;
+      void *x = rp_realloc(*buf, want);
+      if (!x) return rp_enomem(err, "read buffer");
+      *buf = x;
+      *cap = want;
+    }
+    size_t upto = *cap < end ? *cap : end;
+    int rc = rp_reader_readall(r, (char *)*buf + got, upto - got, err);
+    if (rc) return rc;
+    got = upto;
+  }
+  return RP_OK;
+}
+
 int rp_reader_readall(rp_reader *r, void *buf, size_t n, rp_err *err) {
   size_t got = 0;
   while (got < n) {
@@ -227,6 +279,49 @@ static int write_fd(rp_writer *w, const void *p, size_t n, rp_err *err) {
   return RP_OK;
 }
 
+/* Removes the temporary files "<path>.tmp.<pid>" that saves of path by
+ * processes now gone left behind (killed in the middle of a save, they
+ * never reached their rename or unlink): a process that is gone is one
+ * kill(pid, 0) answers ESRCH for.  A live process's temporary file, ours,
+ * and anything not of that exact form are left alone; failures only mean
+ * a file stays.  (A pid reused by an unrelated live process keeps its stale
+ * file until that process ends: the safe side.) */
+static void remove_stale_temporaries(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  size_t blen = strlen(base);
+  if (!blen) return;
+  char dir[4096];
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == path)
+    snprintf(dir, sizeof dir, "/");
+  else if ((size_t)(slash - path) < sizeof dir)
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  else
+    return;
+  DIR *d = opendir(dir);
+  if (!d) return;
+  long self = (long)getpid();
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    const char *n = e->d_name;
+    if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0) continue;
+    const char *digits = n + blen + 5;
+    char *end;
+    errno = 0;
+    long pid = strtol(digits, &end, 10);
+    if (*digits < '1' || *digits > '9' || *end || errno || pid <= 0 || pid == self) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive, or not ours to judge */
+    struct stat st;
+    if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (unlinkat(dirfd(d), n, 0) == 0)
+      rp_log(RP_LOG_INFO, "removed '%s/%s', left by a save of process %ld, which is gone", dir, n,
+             pid);
+  }
+  closedir(d);
+}
+
 rp_writer *rp_writer_open(const char *path, rp_err *err) {
   rp_writer *w = rp_calloc(1, sizeof *w);
   if (!w) return rp_enomem(err, "writer"), NULL;
@@ -242,6 +337,7 @@ rp_writer *rp_writer_open(const char *path, rp_err *err) {
     w->tmp = rp_malloc(n);
     if (!w->tmp) goto nomem;
     snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    remove_stale_temporaries(path);
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
       rp_errf(err, RP_EIO, "cannot write '%s': %s", path, strerror(errno));

@@ -24,6 +24,22 @@ rp_reader *rp_reader_open(const char *path, rp_err *err);
 ssize_t rp_reader_read(rp_reader *r, void *buf, size_t n, rp_err *err);
 /* Reads exactly n bytes or fails: RP_EFORMAT "truncated" at end of input. */
 int rp_reader_readall(rp_reader *r, void *buf, size_t n, rp_err *err);
+/* What the input can still deliver, in bytes, to check a count read from a
+ * file's header before anything is allocated from it: for a plain regular
+ * file exactly what is left (*exact = 1); for a gzip file of known size an
+ * upper bound, 1032 times the compressed bytes left (deflate's largest
+ * expansion) plus a little (*exact = 0); UINT64_MAX for pipes, standard
+ * input and files whose size is unknown (*exact = 0).  exact may be NULL. */
+uint64_t rp_reader_left(const rp_reader *r, int *exact);
+/* Reads exactly n bytes to (*buf) + at, where *buf is a block of *cap
+ * bytes from rp_malloc (NULL and 0 at first; the caller frees *buf whatever
+ * happens), grown to hold at + n bytes without ever holding much more
+ * memory than the input really delivers: when the bytes left are known
+ * exactly (a plain file) and fewer than n, it fails before allocating;
+ * otherwise *buf grows as data arrives, to at most twice the bytes it holds
+ * (and at least 64 KiB).  So a header announcing more than a stream holds
+ * fails as truncated (RP_EFORMAT) having allocated about what it held. */
+int rp_reader_read_grow(rp_reader *r, void **buf, size_t *cap, size_t at, size_t n, rp_err *err);
 /* Compressed bytes consumed so far and the file size (0 when unknown). */
 uint64_t rp_reader_pos(const rp_reader *r);
 uint64_t rp_reader_size(const rp_reader *r);
@@ -33,7 +49,10 @@ void rp_reader_close(rp_reader *r); /* accepts NULL */
 
 typedef struct rp_writer rp_writer;
 /* Opens a writer for path ("-" = stdout, written directly).  Gzip when the
- * name ends in ".gz".  Returns a new writer, or NULL with err set. */
+ * name ends in ".gz".  Returns a new writer, or NULL with err set.  The
+ * temporary file is "<path>.tmp.<pid>"; opening removes those of path left
+ * by processes that are gone (a save killed before its rename), never one
+ * of a live process. */
 rp_writer *rp_writer_open(const char *path, rp_err *err);
 /* Sets the gzip compression level (1 fastest .. 9 smallest; the default is
  * 6) of a ".gz" writer before anything is written; a no-op on plain files. */

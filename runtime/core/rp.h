@@ -90,12 +90,21 @@ uint64_t rp_hash64(uint64_t x);               /* SplitMix64 finaliser */
 
 /* ---- misc ------------------------------------------------------------------ */
 uint32_t rp_crc32(uint32_t crc, const void *buf, size_t len);
-double rp_now(void);     /* monotonic seconds */
-int rp_num_cores(void);  /* online CPUs, at least 1 */
-int rp_threads(int req); /* req <= 0: all cores; else req */
+double rp_now(void);    /* monotonic seconds */
+int rp_num_cores(void); /* online CPUs, at least 1 */
+/* Threads for a parallel region: req <= 0 means all cores, else req; never
+ * more than RP_MAX_THREADS (a count read from a file or passed by a caller
+ * must not size an OpenMP team or per-thread buffers unchecked). */
+#define RP_MAX_THREADS 256
+int rp_threads(int req);
 /* qsort/bsearch comparators of int32_t and int64_t, ascending */
 int rp_cmp_i32(const void *a, const void *b);
 int rp_cmp_i64(const void *a, const void *b);
+/* Gini index of counts[0..n): sum_i (2i - n - 1) c_(i) / (n sum c) over the
+ * counts in ascending order (i from 1): 0 when all are equal (or all 0),
+ * (n - 1)/n when one holds everything; NAN when n is 0.  tmp: room for n
+ * (the sorted copy). */
+double rp_gini(const int64_t *counts, int64_t n, int64_t *tmp);
 
 #define RP_ALWAYS(x) (x)
 #define RP_NEVER(x) (x)

@@ -105,16 +105,66 @@ static int has_method(lua_State *L, int idx, const char *name) {
   return ok;
 }
 
-/* The C recommender behind the object at idx (its __recommender, when it
- * answers single requests), or NULL. */
-static const rp_recommender *c_recommender(lua_State *L, int idx) {
+/* ---- what the worker keeps across requests ------------------------------------
+ * The worker uses C objects of its state's boxes (the recommender, a
+ * chain's rules, the seen and train matrices, the ALS model of
+ * /v1/similar) on every request, long after the C call that looked them up
+ * has returned.  A registry reference keeps a box from the GC, but not its
+ * object from obj:free() (rpl.h, lifetimes): a hook that frees the model
+ * would leave the worker a dangling pointer.  So each state has a holder
+ * box (in its registry) that holds every object the worker borrows
+ * (rpL_hold); they go when the generation's state closes, whatever the
+ * script did with their boxes. */
+static const char holder_key = 0;
+static void holder_destroy(void *obj) { (void)obj; }
+static const rpL_class holder_class = {"recpipe.ServeHolder", holder_destroy, NULL};
+
+static void new_holder(lua_State *L) {
+  rpL_newtype(L, &holder_class, NULL, NULL);
+  void **slot = rpL_newbox(L, holder_class.name);
+  *slot = (void *)&holder_class; /* any non-NULL: the holder is alive */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &holder_key);
+}
+
+/* hold_call(holder, value, tname|nil) -> the object of the tname box value,
+ * or (nil) the recommender of value, held by holder.  A C function of its
+ * own: the pins it takes on the way end when it returns. */
+static int hold_call(lua_State *L) {
+  void *p;
+  if (lua_isnil(L, 3)) {
+    p = rpL_holdrec(L, 1, 2);
+  } else {
+    p = rpL_pin(L, 2, lua_tostring(L, 3));
+    rpL_hold(L, 1, 2);
+  }
+  lua_pushlightuserdata(L, p);
+  return 1;
+}
+
+/* The object of the tname box at idx, or (tname NULL) the rp_recommender of
+ * the value at idx (a recommender box, or an object whose __recommender()
+ * returns one), valid while the state lives.  Raises as rpL_pin does. */
+static void *hold(lua_State *L, int idx, const char *tname) {
   idx = lua_absindex(L, idx);
-  if (!has_method(L, idx, "__recommender")) return NULL;
-  lua_getfield(L, idx, "__recommender");
+  lua_pushcfunction(L, hold_call);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &holder_key);
   lua_pushvalue(L, idx);
-  lua_call(L, 1, 1);
-  const rp_recommender *r = lua_touserdata(L, -1);
+  if (tname)
+    lua_pushstring(L, tname);
+  else
+    lua_pushnil(L);
+  lua_call(L, 3, 1);
+  void *p = lua_touserdata(L, -1);
   lua_pop(L, 1);
+  return p;
+}
+
+/* The C recommender behind the object at idx (itself, or what its
+ * __recommender() returns), held, when it answers single requests; else
+ * NULL (a Lua object: answered through its recommend). */
+static const rp_recommender *c_recommender(lua_State *L, int idx) {
+  if (!has_method(L, idx, "__recommender")) return NULL;
+  const rp_recommender *r = hold(L, idx, NULL);
   return r && r->one ? r : NULL;
 }
 
@@ -146,7 +196,7 @@ static void chain_rules(lua_State *L, int rec, rp_wstate *w) {
   }
   lua_pop(L, 1);
   if (lua_getfield(L, rec, "train") == LUA_TUSERDATA && is_box(L, -1, RP_MATRIX_T))
-    w->train = rpL_checkmatrix(L, -1);
+    w->train = hold(L, -1, RP_MATRIX_T);
   lua_pop(L, 1);
 }
 
@@ -157,6 +207,7 @@ static int load_state(lua_State *L) {
   rp_server *s = c->s;
   rp_wstate *w = c->w;
   lua_settop(L, 0);
+  new_holder(L);
   lua_pushcfunction(L, rp_host_traceback); /* 1 */
   push_config(L, s);                       /* 2: the config table */
   int cfg = 2;
@@ -241,7 +292,7 @@ static int load_state(lua_State *L) {
     if (!is_box(L, -1, RP_MATRIX_T))
       luaL_error(L, "setting 'seen' must be a recpipe.Matrix (or, in YAML, a matrix file), got %s",
                  luaL_typename(L, -1));
-    w->seen = rpL_checkmatrix(L, -1);
+    w->seen = hold(L, -1, RP_MATRIX_T);
   }
   lua_pop(L, 1);
   /* hooks */
@@ -262,7 +313,7 @@ static int load_state(lua_State *L) {
     lua_pushvalue(L, rec);
   }
   if (is_box(L, -1, "recpipe.ALSModel")) {
-    w->similar_als = rpL_checkobj(L, -1, "recpipe.ALSModel");
+    w->similar_als = hold(L, -1, "recpipe.ALSModel");
   } else if (!has_method(L, -1, "similar_items")) {
     int given = lua_rawequal(L, -1, rec) == 0;
     if (given) luaL_error(L, "setting 'similar' must have a similar_items method");

@@ -7,8 +7,8 @@
 # the same pipeline must print the same, and overrides must take effect.
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-./recpipe}
-san=0
-case $BIN in *build-san/*) san=1 ;; esac
+# the build under test: make test passes its variables (SAN, TSAN, MARCH)
+vars=${RP_MAKEVARS:-SAN=$(case $BIN in *build-san*) echo 1 ;; *) echo 0 ;; esac)}
 tmp=$(mktemp -d /tmp/recpipe-demo.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
@@ -17,7 +17,7 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 value() { sed -n "s/^  $1  *//p" "$tmp/out" | head -1 | tr -d ,; }
 check() { [ "$2" = "$3" ] || fail "$1: explore printed '$2', the log says '$3'"; }
 
-make -s --no-print-directory demo SAN=$san >"$tmp/make.out" 2>"$tmp/make.err" ||
+make -s --no-print-directory demo $vars >"$tmp/make.out" 2>"$tmp/make.err" ||
   { fail "make demo: $(tail -20 "$tmp/make.err")"; exit 1; }
 # explore's part: after the build's and deps' lines, before second_pipeline's
 sed -n '/^Log /,$p' "$tmp/make.out" | sed '/^train [0-9]* events/,$d' >"$tmp/out"

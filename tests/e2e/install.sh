@@ -6,11 +6,11 @@ cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-./recpipe}
 prefix=$(mktemp -d /tmp/recpipe-install.XXXXXX)
 trap 'rm -rf "$prefix"' EXIT
-san=0
-case $BIN in *build-san/*) san=1 ;; esac
+# the build under test: make test passes its variables (SAN, TSAN, MARCH)
+vars=${RP_MAKEVARS:-SAN=$(case $BIN in *build-san*) echo 1 ;; *) echo 0 ;; esac)}
 fail() { echo "FAIL: $*"; exit 1; }
 
-make --no-print-directory install PREFIX="$prefix" SAN=$san >"$prefix/make.log" 2>&1 ||
+make --no-print-directory install PREFIX="$prefix" $vars >"$prefix/make.log" 2>&1 ||
   fail "make install: $(tail -20 "$prefix/make.log")"
 rp="$prefix/bin/recpipe"
 [ -x "$rp" ] || fail "no $rp"

@@ -18,39 +18,16 @@
  *
  * Checks: a parse succeeds or fails with a 4xx status and a message; a
  * success respects every limit; nothing leaks (every rp_malloc is freed,
- * the arena included); memory stays within a fixed allowance plus 64
- * bytes per input byte.
- *
- * Built two ways: by the fuzz infrastructure of tests/fuzz (libFuzzer,
- * -fsanitize=fuzzer), and with -DRP_FUZZ_STANDALONE as a replay program
- * (`make test` runs it over tests/fuzz/corpus/request, see
- * tests/e2e/serve_fuzz.sh): `fuzz_request FILE|DIR...`.
+ * the arena included); memory stays within fuzz.h's allowance for the
+ * input's size.  Links the server's request.o and jbuf.o (FUZZ_LINK in the
+ * Makefile) and cJSON, whose allocations go through rp_malloc here so they
+ * are counted too.
  */
-#include <dirent.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-
 #include <cjson/cJSON.h>
 
-#include "rp.h"
+#include "fuzz.h"
 #include "serve/jbuf.h"
 #include "serve/request.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-__attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("fuzz_request: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  abort();
-}
 
 static void *hook_malloc(size_t n) { return rp_malloc(n); }
 static void hook_free(void *p) { rp_free(p); }
@@ -79,55 +56,56 @@ static void unescape(char *s) {
 }
 
 static void check_error(const rp_serr *e) {
-  if (e->status < 400 || e->status > 499) fail("error status %d: %s", e->status, e->message);
-  if (!e->message[0]) fail("an error without a message");
+  if (e->status < 400 || e->status > 499) fz_fail("error status %d: %s", e->status, e->message);
+  if (!e->message[0]) fz_fail("an error without a message");
 }
 
 static void check_ids(const char **ids, int32_t n, const rp_slimits *lim, const char *what) {
-  if (n > lim->max_list) fail("%s: %d ids past the limit %d", what, n, lim->max_list);
+  if (n > lim->max_list) fz_fail("%s: %d ids past the limit %d", what, n, lim->max_list);
   for (int32_t i = 0; i < n; i++)
-    if (!rp_sid_ok(ids[i], strlen(ids[i]), lim->max_id)) fail("%s[%d] is not a valid id", what, i);
+    if (!rp_sid_ok(ids[i], strlen(ids[i]), lim->max_id))
+      fz_fail("%s[%d] is not a valid id", what, i);
 }
 
 static void check_request(const rp_sreq *q, const rp_slimits *lim) {
-  if (q->k < 0 || q->k > lim->max_k) fail("k %d past the limit", q->k);
-  if (q->user && !rp_sid_ok(q->user, strlen(q->user), lim->max_id)) fail("bad user id accepted");
+  if (q->k < 0 || q->k > lim->max_k) fz_fail("k %d past the limit", q->k);
+  if (q->user && !rp_sid_ok(q->user, strlen(q->user), lim->max_id)) fz_fail("bad user id accepted");
   check_ids(q->history, q->nhistory, lim, "history");
   check_ids(q->allow, q->nallow, lim, "items");
   check_ids(q->deny, q->ndeny, lim, "deny");
-  if (q->values && q->nvalues != q->nhistory) fail("values and history differ in length");
-  if (q->nattributes > lim->max_pairs || q->ncontext > lim->max_pairs) fail("too many pairs");
+  if (q->values && q->nvalues != q->nhistory) fz_fail("values and history differ in length");
+  if (q->nattributes > lim->max_pairs || q->ncontext > lim->max_pairs) fz_fail("too many pairs");
 }
 
 static void roundtrip(const uint8_t *data, size_t size) {
   char *s = malloc(size + 1);
-  if (!s) fail("out of memory");
+  if (!s) fz_fail("out of memory");
   memcpy(s, data, size);
   s[size] = 0;
   rp_jbuf b = {0};
   rp_jbuf_jstr(&b, s);
-  if (b.oom) fail("jstr: out of memory");
+  if (b.oom) fz_fail("jstr: out of memory");
   cJSON *v = cJSON_ParseWithLength(b.p, b.n);
-  if (!v || !cJSON_IsString(v)) fail("jstr wrote something cJSON does not read as a string");
-  if (strcmp(v->valuestring, s) != 0) fail("jstr: the string did not read back the same");
+  if (!v || !cJSON_IsString(v)) fz_fail("jstr wrote something cJSON does not read as a string");
+  if (strcmp(v->valuestring, s) != 0) fz_fail("jstr: the string did not read back the same");
   cJSON_Delete(v);
   /* CSV: unquote the field and compare */
   rp_jbuf_reset(&b);
   rp_csv_field(&b, s);
   size_t n = strlen(s);
   if (b.n && b.p[0] == '"') {
-    if (b.n < 2 || b.p[b.n - 1] != '"') fail("csv: an unterminated quoted field");
+    if (b.n < 2 || b.p[b.n - 1] != '"') fz_fail("csv: an unterminated quoted field");
     size_t o = 0;
     for (size_t i = 1; i + 1 < b.n; i++) {
       if (b.p[i] == '"') {
-        if (b.p[i + 1] != '"') fail("csv: a lone quote inside a quoted field");
+        if (b.p[i + 1] != '"') fz_fail("csv: a lone quote inside a quoted field");
         i++;
       }
-      if (o >= n || b.p[i] != s[o++]) fail("csv: the field does not read back");
+      if (o >= n || b.p[i] != s[o++]) fz_fail("csv: the field does not read back");
     }
-    if (o != n) fail("csv: the field reads back shorter");
+    if (o != n) fz_fail("csv: the field reads back shorter");
   } else if (b.n != n || memcmp(b.p, s, n) != 0 || strpbrk(s, ",\"\r\n")) {
-    fail("csv: an unquoted field that needed quotes or changed");
+    fz_fail("csv: an unquoted field that needed quotes or changed");
   }
   rp_jbuf_free(&b);
   free(s);
@@ -138,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!init) {
     cJSON_Hooks h = {hook_malloc, hook_free};
     cJSON_InitHooks(&h);
-    rp_log_set(NULL, NULL, RP_LOG_ERROR);
+    fz_quiet();
     init = 1;
   }
   if (size == 0) return 0;
@@ -159,8 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     default:
       break;
   }
-  size_t base = rp_mem_current();
-  rp_mem_reset_peak();
+  fz_mem m;
+  fz_mem_begin(&m);
   rp_arena a;
   rp_arena_init(&a, arena_limit);
   rp_serr e;
@@ -181,16 +159,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_error(&e);
       } else {
         if (n < 1 || n > lim.max_batch)
-          fail("%d events accepted (batch limit %d)", n, lim.max_batch);
+          fz_fail("%d events accepted (batch limit %d)", n, lim.max_batch);
         for (int i = 0; i < n; i++)
           if (!ev[i].user || !ev[i].item || !ev[i].event || !ev[i].request_id)
-            fail("event %d lacks a field", i);
+            fz_fail("event %d lacks a field", i);
       }
       break;
     }
     case 2: {
       char *qs = malloc(size + 1);
-      if (!qs) fail("out of memory");
+      if (!qs) fz_fail("out of memory");
       memcpy(qs, data, size);
       qs[size] = 0;
       int bad = 0;
@@ -216,45 +194,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       roundtrip(data, size);
   }
   rp_arena_free(&a);
-  size_t now = rp_mem_current(), peak = rp_mem_peak() - base;
-  if (now != base) fail("leaked %zu bytes", now - base);
-  if (peak > ((size_t)24 << 20) + 64 * size)
-    fail("%zu bytes at the peak for %zu bytes of input", peak, size);
+  fz_mem_end(&m, "the request parser", size);
   return 0;
 }
-
-#ifdef RP_FUZZ_STANDALONE
-/* Replays files (or the files of directories) through the harness. */
-static int replay(const char *path) {
-  struct stat st;
-  if (stat(path, &st) != 0) return fprintf(stderr, "cannot open %s\n", path), 1;
-  if (S_ISDIR(st.st_mode)) {
-    struct dirent **names;
-    int n = scandir(path, &names, NULL, alphasort), rc = 0;
-    for (int i = 0; i < n; i++) {
-      if (names[i]->d_name[0] != '.') {
-        char sub[4096];
-        snprintf(sub, sizeof sub, "%s/%s", path, names[i]->d_name);
-        rc |= replay(sub);
-      }
-      free(names[i]);
-    }
-    free(names);
-    return rc;
-  }
-  FILE *f = fopen(path, "rb");
-  if (!f) return fprintf(stderr, "cannot open %s\n", path), 1;
-  uint8_t *buf = malloc((size_t)st.st_size + 1);
-  size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-  fclose(f);
-  LLVMFuzzerTestOneInput(buf, n);
-  free(buf);
-  return 0;
-}
-
-int main(int argc, char **argv) {
-  int rc = 0;
-  for (int i = 1; i < argc; i++) rc |= replay(argv[i]);
-  return rc;
-}
-#endif

@@ -71,6 +71,37 @@ T.case("option errors name the field", function()
     "init model has 8 factors")
 end)
 
+-- issue 8: options that overflow float arithmetic trained "successfully"
+-- and recommended -nan
+T.case("options checked in float; non-finite training is an error", function()
+  T.errors(function() rp.als.train(train, { factors = 8, alpha = 1e39 }) end,
+    "alpha must be a number > 0 and <= 3.40282e+38 (it is used as a float), got 1e+39")
+  T.errors(function() rp.als.train(train, { factors = 8, regularization = 1e39 }) end,
+    "regularization must be a number in [0, 3.40282e+38] (it is used as a float), got 1e+39")
+  T.errors(function() rp.als.train(train, { factors = 8, init_scale = 1e20 }) end,
+    "init_scale must be a number in [0, 6.52e+18] (factors x init_scale^2 must be a finite "
+    .. "float), got 1e+20")
+  T.errors(function() rp.als.train(train, { factors = 8, alpha = 1e38 }) end,
+    "alpha 1e+38 with confidence 'linear' overflows float: the matrix's largest value ")
+  -- finite confidences whose sums overflow: the row, its side and the iteration
+  local first = train.users:id(1)
+  T.errors(function() rp.als.train(train, { factors = 8, alpha = 1e30, confidence = "log" }) end,
+    "iteration 1: user '" .. first .. "' (row 1) got non-finite factors")
+  -- Cholesky: the same, or a factorisation that fails on the (finite) matrix
+  local ok, e = pcall(rp.als.train, train, { factors = 8, alpha = 1e30, confidence = "log",
+    solver = "cholesky" })
+  T.ok(not ok and (e:find("iteration 1: user '", 1, true) or e:find("cholesky failed on row", 1,
+    true)), e)
+  T.errors(function() rp.als.train(train, { factors = 8, init_scale = 1e18 }) end,
+    "iteration 1: user '" .. first .. "' (row 1) got non-finite factors")
+  -- a trained model never scores NaN
+  local m = rp.als.train(train, { factors = 8, iterations = 3, alpha = 1e6 })
+  local _, scores = m:recommend(first, { k = 5 })
+  for _, s in ipairs(scores) do T.ok(s == s and s > -math.huge and s < math.huge, tostring(s)) end
+  T.errors(function() m:recommend_new({ "i1" }, { values = { 1e36 } }) end,
+    "fold-in: the normal matrix overflows float (alpha 1e+06, regularization 0.01)")
+end)
+
 local model = rp.als.train(train, { factors = 8, iterations = 10, regularization = 0.1, seed = 3 })
 
 T.case("recommend: protocol", function()

@@ -86,6 +86,30 @@ T.case("bad YAML names line and column", function()
   T.errors(function() C.parse("[1]: 2\n", "k.yaml") end, "k.yaml:1:1: mapping key must be a scalar")
 end)
 
+-- issue 8: 30,000 levels (60 KB) overflowed the C stack of the parser
+T.case("nesting deeper than 256 levels is an error naming where", function()
+  local n = 30000
+  T.errors(function() C.parse(("["):rep(n) .. ("]"):rep(n), "deep.yaml") end,
+    "deep.yaml:1:257: YAML nested deeper than 256 levels")
+  T.errors(function() C.parse(("{a: "):rep(n) .. "1" .. ("}"):rep(n), "deep.yaml") end,
+    "deep.yaml:1:1025: YAML nested deeper than 256 levels")
+  T.errors(function() C.parse(("- "):rep(n) .. "x\n", "deep.yaml") end,
+    "deep.yaml:1:513: YAML nested deeper than 256 levels")
+  -- block mappings, one more space of indentation a level
+  local lines = {}
+  for k = 0, 299 do lines[#lines + 1] = (" "):rep(k) .. "a:" end
+  lines[#lines] = lines[#lines] .. " 1"
+  local dir = T.tmpdir()
+  local p = T.write(dir .. "/deep.yaml", table.concat(lines, "\n") .. "\n")
+  T.errors(function() C.load(p) end, "deep.yaml:257:257: YAML nested deeper than 256 levels")
+  -- 256 levels are fine
+  local v = C.parse(("["):rep(256) .. "7" .. ("]"):rep(256))
+  for _ = 1, 256 do v = v[1] end
+  T.eq(v, 7)
+  -- the depth is counted, not the number of nodes
+  T.eq(#C.parse("[" .. ("[1], "):rep(5000) .. "[2]]"), 5001)
+end)
+
 T.case("load: files, overrides, empty and non-mapping files", function()
   local dir = T.tmpdir()
   local p = T.write(dir .. "/c.yaml", "pipeline: explore\nkcore: {min_user: 3}\n")

@@ -135,4 +135,48 @@ T.case("events given as a float with an integer value", function()
   T.eq(r.events, 1000)
 end)
 
+T.case("taste shift: option, determinism, truth rows", function()
+  local base = { users = 200, items = 100, events = 8000, days = 28, start = "2024-03-01" }
+  local function gen(name, shift)
+    local o = { path = dir .. "/" .. name .. ".csv", truth_path = dir .. "/" .. name .. ".truth",
+                shift = shift }
+    for k, v in pairs(base) do o[k] = v end
+    return rp.gen.events(o), slurp(o.path), slurp(o.truth_path)
+  end
+  local _, plain = gen("plain")
+  local r1, s1, t1 = gen("s1", { at = "2024-03-15" })
+  local _, s2 = gen("s2", { at = 1710460800, users = 0.5, items = 0.5, tilt = 1 })
+  T.eq(r1.events, 8000)
+  T.eq(s1, s2, "ISO and Unix 'at', defaults written out: same bytes")
+  T.ok(s1 ~= plain, "the shift changes the log")
+  -- every line before the shift is the unshifted log's
+  local cut = s1:find("\n[^\n]*,17104[6-9]%d%d%d%d,") or s1:find("\n[^\n]*,171[1-9]%d+,")
+  T.ok(cut and cut > 1000, "a prefix before the shift")
+  T.eq(s1:sub(1, cut), plain:sub(1, cut))
+  T.ok(t1:find("\nuser_shift,u%d+,%d+,%d+,[%d.e+-]+,1710460800\n"), "user_shift rows")
+  T.ok(t1:find("\nitem_shift,i%d+,%d+,,[%d.e+-]+,1710460800\n"), "item_shift rows")
+  local _, none = gen("none", { at = "2024-03-15", users = 0, items = 0, tilt = 0 })
+  T.eq(none, plain, "a shift of strength 0 changes nothing")
+
+  local p = dir .. "/bad.csv"
+  T.errors(function() rp.gen.events { path = p, shift = 5 } end,
+    "field 'shift' must be a table {at = time, users, items, tilt}, got number")
+  T.errors(function() rp.gen.events { path = p, shift = {} } end,
+    "field 'shift' needs 'at'")
+  T.errors(function() rp.gen.events { path = p, shift = { at = "2024-03-01", user = 1 } } end,
+    "field 'shift' has an unknown key 'user' (known: at, users, items, tilt)")
+  T.errors(function() rp.gen.events { path = p, shift = { at = "March" } } end,
+    "field 'shift.at' must be Unix seconds or an ISO 8601 date, got 'March'")
+  T.errors(function() rp.gen.events { path = p, shift = { at = 1.5 } } end,
+    "field 'shift.at' must be Unix seconds or an ISO 8601 date, got 1.5")
+  T.errors(function() rp.gen.events { path = p, shift = { at = "2024-03-01", items = "x" } } end,
+    "field 'shift.items' must be a number, got string")
+  T.errors(function() rp.gen.events { path = p, shift = { at = "2023-12-31" } } end,
+    "'shift.at' must be inside the period [2024-01-01 00:00:00, 2024-06-29 00:00:00), got "
+    .. "2023-12-31 00:00:00")
+  T.errors(function() rp.gen.events { path = p, shift = { at = "2024-02-01", users = 2 } } end,
+    "'shift.users' must be in [0, 1], got 2")
+  T.ok(not io.open(p), "nothing written by failed calls")
+end)
+
 T.done()

@@ -105,6 +105,13 @@ T.case("attributes: bad input is a clear error or a counted skip", function()
   T.eq(#f, 2)
   T.ok(rep.first[2]:find("bad.csv:4: expected 2 fields, found 1", 1, true))
   T.ok(rep.first[3]:find("bad.csv:5: empty id", 1, true))
+  -- the line cap (issue 8): a clear error naming the line
+  local long = T.write(dir .. "/long.csv", "id,age\nx,20\n" .. ("y"):rep(50) .. ",30\n")
+  T.eq(#rp.hybrid.attributes(long, { fields = { age = true }, max_line_bytes = 53 }), 2)
+  T.errors(function() rp.hybrid.attributes(long, { fields = { age = true }, max_line_bytes = 52,
+    on_error = "skip" }) end, "long.csv:3: line longer than max_line_bytes (52)")
+  T.errors(function() rp.hybrid.attributes(long, { fields = { age = true }, max_line_bytes = 0 })
+  end, "max_line_bytes must be a positive number of bytes, got 0")
 end)
 
 T.case("content: cosine with the profile, history from exclude, options", function()

@@ -156,6 +156,27 @@ T.case("read_events: no header, positions, :: and tab", function()
   T.eq(ev.users:index(17850), 2)
 end)
 
+-- issue 8: a header-less first line of one field crashed the reader
+T.case("read_events: one field per line, long first lines, max_line_bytes", function()
+  local p = T.write(dir .. "/one.csv", ("abcdefghijklmnop\n"):rep(1000))
+  local want = "one.csv:1: expected at least 2 fields (user, item), found 1"
+  T.errors(function() rp.io.read_events(p, { header = false }) end, want)
+  T.errors(function() rp.io.read_events(p, { header = false, threads = 1 }) end, want)
+  T.errors(function() rp.io.read_events(T.write(dir .. "/three.csv", "abc"),
+    { header = false, on_error = "skip" }) end, "three.csv:1: expected at least 2 fields")
+  -- a first line longer than a read block: the separator is still found
+  p = T.write(dir .. "/long1.tsv", ("x"):rep(3 * 1024 * 1024) .. "\tb\tc\nu\ti\tz\n")
+  local ev, rep = rp.io.read_events(p, { header = false, context = { 3 } })
+  T.eq(rep.sep, "\t")
+  T.eq(#ev, 2)
+  T.eq(#ev.users:id(1), 3 * 1024 * 1024)
+  -- the line cap: an error naming the line, whatever on_error says
+  p = T.write(dir .. "/cap.csv", "user,item\nu,i\n" .. ("u"):rep(100) .. ",i\nv,j\n")
+  T.eq(#rp.io.read_events(p, { max_line_bytes = 102 }), 3)
+  T.errors(function() rp.io.read_events(p, { max_line_bytes = 101, on_error = "skip" }) end,
+    "cap.csv:3: line longer than max_line_bytes (101)")
+end)
+
 T.case("read_events: standard input", function()
   local bin = os.getenv("BIN") or "./recpipe"
   local script = T.write(dir .. "/stdin.lua", [[
@@ -375,7 +396,7 @@ T.case("read_events: bad arguments", function()
   T.errors(function() rp.io.read_events(dir .. "/missing.csv") end,
     "cannot open '" .. dir .. "/missing.csv': No such file or directory")
   E({ usr = "x" }, "unknown option 'usr' (known: sep, header, user, item, value, time, event, "
-    .. "weights, context, time_unit, users, items, on_error, unknown, threads)")
+    .. "weights, context, time_unit, users, items, on_error, unknown, threads, max_line_bytes)")
   E(5, "table expected")
   E({ sep = 1 }, "field 'sep' must be a string, got 1")
   E({ sep = "" }, "bad separator")
@@ -390,7 +411,7 @@ T.case("read_events: bad arguments", function()
   E({ user = "user_id", item = "sku", time_unit = "us" }, "field 'time_unit' must be one of 's', 'ms'")
   E({ user = "user_id", item = "sku", on_error = "ignore" }, "field 'on_error' must be one of 'stop', 'skip'")
   E({ user = "user_id", item = "sku", unknown = "keep" }, "field 'unknown' must be one of 'add', 'drop'")
-  E({ user = "user_id", item = "sku", users = {} }, "field 'users' must be an IdMap, got table")
+  E({ user = "user_id", item = "sku", users = {} }, "field 'users' must be a recpipe.IdMap, got table")
   E({ user = "user_id", item = "sku", context = "device" }, "field 'context' must be a list")
   E({ user = "user_id", item = "sku", context = { "dev" } }, "column 'dev' not found in header")
   E({ user = "user_id", item = "sku", weights = { view = 1 } }, "weights need an event column")
@@ -399,8 +420,38 @@ T.case("read_events: bad arguments", function()
   E({ user = "user_id", item = "sku", event = "type", weights = {} }, "field 'weights' is empty")
   E({ user = "user_id", item = "sku", threads = -1 }, "field 'threads' must be an integer in 0..256")
   E({ user = "user_id", item = "user_id" }, "column 'user_id' is used for both user and item")
+  E({ user = "user_id", item = "sku", max_line_bytes = 0 },
+    "shop.csv: max_line_bytes must be a positive number of bytes, got 0")
+  E({ user = "user_id", item = "sku", max_line_bytes = 1.5 }, "field 'max_line_bytes' must be an integer")
   T.errors(function() rp.io.read_events(shop, { user = "user_id", item = "sku", value = "type" }) end,
     "shop.csv:2: column 'type': cannot parse 'view' as a number")
+end)
+
+T.case("concat: several logs on one pair of maps", function()
+  local p1 = T.write(dir .. "/day1.csv", "user_id,item_id,event,ts,device,rid\nu1,i1,view,10,mobile,r1\nu2,i2,buy,11,tablet,r2\n")
+  local p2 = T.write(dir .. "/day2.csv", "user_id,item_id,event,ts,rid\nu3,i1,click,20,r9\nu1,i3,view,21,\n")
+  local O = { user = "user_id", item = "item_id", event = "event", time = "ts" }
+  local a = rp.io.read_events(p1, { user = "user_id", item = "item_id", event = "event",
+    time = "ts", context = { "device", "rid" } })
+  local b = rp.io.read_events(p2, { user = "user_id", item = "item_id", event = "event",
+    time = "ts", context = { "rid" }, users = a.users, items = a.items })
+  local c = rp.io.concat { a, b }
+  T.eq(#c, 4)
+  T.ok(c.users == a.users and c.items == a.items, "the maps are shared")
+  T.same(c:context_names(), { "rid" }, "only the columns every log has")
+  T.same(c:event_types(), { "view", "buy", "click" })
+  T.same(c:row(3), { user = "u3", item = "i1", value = 1, time = 20, event = "click", rid = "r9" })
+  T.eq(c:row(4).rid, "")
+  T.eq(c:row(2).event, "buy")
+  T.eq(#rp.io.concat { a }, 2)
+  local untimed = rp.io.read_events(p2, { user = "user_id", item = "item_id", users = a.users,
+    items = a.items })
+  T.ok(not rp.io.concat({ a, untimed }):has_time(), "a time column only when all have one")
+  T.errors(function() rp.io.concat {} end, "a non-empty list of recpipe.Events expected")
+  T.errors(function() rp.io.concat { a, 5 } end, "item 2 is a number, not a recpipe.Events")
+  T.errors(function() rp.io.concat(a) end, "table expected")
+  T.errors(function() rp.io.concat { a, (rp.io.read_events(p2, O)) } end,
+    "concat: log 2 is not on the first log's user and item maps")
 end)
 
 T.done()

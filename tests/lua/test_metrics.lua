@@ -174,7 +174,7 @@ end)
 
 T.case("bad arguments", function()
   T.errors(function() rp.metrics.evaluate(rec, train, test, { k = 0 }) end,
-    "field 'k' must be a positive integer, got 0")
+    "bad argument #4 to 'evaluate' (field 'k' must be an integer in 1..1048576, got 0)")
   T.errors(function() rp.metrics.evaluate(rec, train, test, { metrics = { "ndgc" } }) end,
     "unknown metric 'ndgc'")
   T.errors(function() rp.metrics.evaluate(rec, train, test, { K = 10 }) end, "unknown option 'K'")

@@ -7,6 +7,7 @@
  * environment, so the "BLAS single-threaded inside our parallel regions"
  * test runs against a BLAS that would otherwise use 4 threads. */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 
 #include "als_impl.h"
@@ -553,6 +554,118 @@ START_TEST(bad_options) {
 }
 END_TEST
 
+/* ---- options checked in float, non-finite training (issue 8) ---------------- */
+START_TEST(options_checked_in_float) {
+  rp_als_opts o;
+  rp_err err;
+  rp_als_opts_default(&o);
+  ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_OK);
+  o.alpha = 1e39; /* finite as a double, infinite as a float */
+  ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg,
+                   "alpha must be a number > 0 and <= 3.40282e+38 (it is used as a float), "
+                   "got 1e+39");
+  o.alpha = (double)FLT_MAX;
+  ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_OK);
+  rp_als_opts_default(&o);
+  o.regularization = 4e38;
+  ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg,
+                   "regularization must be a number in [0, 3.40282e+38] (it is used as a "
+                   "float), got 4e+38");
+  /* 100 factors: a first score reaches 100 x init_scale^2 */
+  rp_als_opts_default(&o);
+  o.init_scale = 1e20;
+  ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg,
+                   "init_scale must be a number in [0, 1.84e+18] (factors x "
+                   "init_scale^2 must be a finite float), got 1e+20");
+  o.init_scale = 1.8e18;
+  ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_OK);
+  o.factors = 4096; /* the bound follows the factors */
+  ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_EINVAL);
+}
+END_TEST
+
+static void train_fails(const rp_csr *m, const rp_als_opts *o, const char *want) {
+  rp_err err;
+  rp_als_model *x = (rp_als_model *)1;
+  ck_assert_int_eq(rp_als_train(m, o, NULL, &x, &err), RP_EINVAL);
+  ck_assert_ptr_null(x);
+  ck_assert_msg(strcmp(err.msg, want) == 0, "expected '%s', got '%s'", want, err.msg);
+}
+
+START_TEST(nonfinite_training_stops) {
+  rp_csr *m = random_matrix(30, 20, 0.3, 0, 5);
+  /* options finite in float that overflow against the data */
+  rp_als_opts o = small_opts(4, RP_ALS_CG);
+  o.alpha = 1e38; /* values up to 5: confidence 5e38 */
+  train_fails(m, &o,
+              "alpha 1e+38 with confidence 'linear' overflows float: the matrix's "
+              "largest value 5 gets an infinite confidence");
+  o = small_opts(4, RP_ALS_CG);
+  o.reg_mode = RP_ALS_REG_FREQUENCY, o.regularization = 1e38;
+  char want[300];
+  int64_t longest = 0;
+  for (int32_t u = 0; u < m->nrows; u++)
+    longest = rp_csr_rowlen(m, u) > longest ? rp_csr_rowlen(m, u) : longest;
+  int64_t cnt[20] = {0};
+  for (int64_t e = 0; e < m->nnz; e++) cnt[m->indices[e]]++;
+  for (int c = 0; c < 20; c++) longest = cnt[c] > longest ? cnt[c] : longest;
+  snprintf(want, sizeof want,
+           "regularization 1e+38 overflows float with regularization_mode 'frequency': times the "
+           "%lld values of the longest row or column it is infinite",
+           (long long)longest);
+  train_fails(m, &o, want);
+  /* alpha = 1e30 with log confidence: finite confidences, overflowing sums;
+   * the lowest bad row is named whatever the threads, 1-based, no map */
+  for (int th = 1; th <= 4; th += 3) {
+    o = small_opts(4, RP_ALS_CG);
+    o.alpha = 1e30, o.confidence = RP_ALS_CONF_LOG, o.threads = th;
+    train_fails(m, &o,
+                "iteration 1: user (row 1) got non-finite factors: the float arithmetic "
+                "overflowed; lower alpha, regularization or init_scale, or scale the values");
+  }
+  /* the item side: explicit ratings of 1e30 give users factors near 1e32,
+   * finite, whose squares overflow when items are solved */
+  rp_csr *big = rp_csr_copy(m, NULL);
+  for (int64_t e = 0; e < big->nnz; e++) big->data[e] = 1e30f;
+  rp_idmap *users = rp_test_numbered("u", 30), *items = rp_test_numbered("i", 20);
+  big->rowmap = rp_idmap_retain(users), big->colmap = rp_idmap_retain(items);
+  o = small_opts(4, RP_ALS_CHOLESKY);
+  o.implicit = 0, o.reg_mode = RP_ALS_REG_FIXED;
+  rp_err err;
+  rp_als_model *x;
+  ck_assert_int_eq(rp_als_train(big, &o, NULL, &x, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg, "iteration 1: item 'i") && strstr(err.msg, "got non-finite"), "%s",
+                err.msg);
+  /* init_scale inside its bound for one score, too large for the sums */
+  o = small_opts(4, RP_ALS_CG);
+  o.init_scale = 1e18;
+  ck_assert_int_eq(rp_als_train(big, &o, NULL, &x, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg, "iteration 1: user 'u") != NULL, "%s", err.msg);
+  rp_csr_free(big);
+  rp_idmap_release(users);
+  rp_idmap_release(items);
+  rp_csr_free(m);
+}
+END_TEST
+
+START_TEST(foldin_nonfinite_is_an_error) {
+  rp_als_model *model = random_init(10, 6, 4, 3);
+  model->opts.alpha = 3e38; /* 3e38 x 2 is infinite in float */
+  rp_als_model_refresh(model, NULL);
+  int32_t items[2] = {1, 2};
+  float vals[2] = {1, 2}, x[4];
+  rp_err err;
+  ck_assert_int_eq(rp_als_foldin(model, items, vals, 2, x, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg,
+                   "fold-in: the normal matrix overflows float (alpha 3e+38, "
+                   "regularization 0.01)");
+  rp_als_model_free(model);
+}
+END_TEST
+
 /* ---- top-k -------------------------------------------------------------------------------- */
 /* brute force: every item scored with rp_als_dot, sorted */
 static int32_t brute_topk(const rp_als_model *m, const float *x, int32_t k, const uint8_t *skip,
@@ -974,6 +1087,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, blas_single_threaded_inside);
   tcase_add_test(tc, warm_start_continues);
   tcase_add_test(tc, bad_options);
+  tcase_add_test(tc, options_checked_in_float);
+  tcase_add_test(tc, nonfinite_training_stops);
+  tcase_add_test(tc, foldin_nonfinite_is_an_error);
   tcase_add_test(tc, topk_matches_brute_force);
   tcase_add_test(tc, screen_is_exact);
   tcase_add_test(tc, topk_allow_deny_ties);

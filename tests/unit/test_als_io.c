@@ -213,6 +213,147 @@ START_TEST(truncated_gzip_rejected) {
 }
 END_TEST
 
+/* ---- hostile headers (issue 8): nothing is allocated from a count the
+ * file cannot back.  The file is built here: magic, version, header (13 i32,
+ * 5 f64, 5 u64), header CRC: 152 bytes, and nothing after. */
+static size_t hostile(unsigned char *b, int32_t factors, int32_t nusers, int32_t nuser_ids,
+                      uint64_t user_id_bytes) {
+  static const unsigned char magic[8] = {0x89, 'R', 'P', 'A', '\r', '\n', 0x1a, '\n'};
+  memcpy(b, magic, 8);
+  uint32_t ver = 1, hlen = 132;
+  memcpy(b + 8, &ver, 4);
+  memcpy(b + 12, &hlen, 4);
+  int32_t i[13] = {factors, nusers, 0, 1, 1, 3, 0, 0, 0, 1, 0, nuser_ids, -1};
+  double d[5] = {0.01, 1, 1, 0.01, 0};
+  uint64_t u[5] = {42, 0, 0, user_id_bytes, 0};
+  memcpy(b + 16, i, sizeof i);
+  memcpy(b + 68, d, sizeof d);
+  memcpy(b + 108, u, sizeof u);
+  uint32_t crc = rp_crc32(0, b, 148);
+  memcpy(b + 148, &crc, 4);
+  return 152;
+}
+
+/* loads path, expecting RP_EFORMAT with `want` in the message; returns
+ * the peak of C allocation during the load */
+static size_t hostile_load(const char *path, const char *want) {
+  size_t base = rp_mem_current();
+  rp_mem_reset_peak();
+  rejected(path, want);
+  ck_assert_uint_eq(rp_mem_current(), base);
+  return rp_mem_peak() - base;
+}
+
+static void spit_gz(const char *path, const unsigned char *b, size_t n) {
+  rp_err err;
+  rp_writer *w = rp_writer_open(path, &err);
+  ck_assert_ptr_nonnull(w);
+  ck_assert_int_eq(rp_writer_write(w, b, n, &err), 0);
+  ck_assert_int_eq(rp_writer_commit(w, &err), 0);
+}
+
+START_TEST(hostile_headers_bounded) {
+  unsigned char b[152];
+  char p[600], gz[600];
+  snprintf(p, sizeof p, "%s", rp_test_tmp("hostile.rpm"));
+  snprintf(gz, sizeof gz, "%s", rp_test_tmp("hostile.rpm.gz"));
+  /* 4 million users x 256 factors (4 GB) in a 152-byte file */
+  spit(p, b, hostile(b, 256, 4000000, -1, 0));
+  size_t peak = hostile_load(p,
+                             "truncated model file (0 bytes after the header, the header "
+                             "announces 4096000004)");
+  ck_assert_msg(peak < 4096, "peak %zu bytes", peak);
+  /* 300 million ids of 20 bytes each */
+  spit(p, b, hostile(b, 8, 0, 300000000, 6000000000ULL));
+  peak = hostile_load(p, "truncated model file");
+  ck_assert_msg(peak < 4096, "peak %zu bytes", peak);
+  /* an id section of 3e18 bytes: corrupt, not "not enough memory" */
+  spit(p, b, hostile(b, 8, 0, 3, 3000000000000000000ULL));
+  peak = hostile_load(p, "corrupt model file (impossible header values)");
+  ck_assert_msg(peak < 4096, "peak %zu bytes", peak);
+  /* gzip: 4 GB cannot come out of ~100 compressed bytes */
+  spit_gz(gz, b, hostile(b, 256, 4000000, -1, 0));
+  peak = hostile_load(gz,
+                      "corrupt model file (the header announces more data than the "
+                      "compressed file can hold)");
+  ck_assert_msg(peak < 4096, "peak %zu bytes", peak);
+  /* gzip, a claim the compressed size allows: 8 KiB of incompressible
+   * bytes after the header could inflate to 8 MB, so 4 MB of factors pass
+   * the first check; the buffers grow as the data arrives, and the load
+   * fails having held about what the file really had */
+  unsigned char *big = malloc(152 + 8192);
+  hostile(big, 1, 1000000, -1, 0);
+  rp_rng g;
+  rp_rng_seed(&g, 1, 0);
+  for (int k = 0; k < 8192; k++) big[152 + k] = (unsigned char)rp_rng_next(&g);
+  spit_gz(gz, big, 152 + 8192);
+  free(big);
+  peak = hostile_load(gz, "truncated model file (ends early)");
+  ck_assert_msg(peak < ((size_t)256 << 10), "peak %zu bytes", peak);
+  /* ids announced beside a map count of -1 */
+  spit(p, b, hostile(b, 8, 0, -1, 10));
+  hostile_load(p, "impossible header values");
+}
+END_TEST
+
+/* a gzip model large enough for the buffers to grow several times, and the
+ * memory to load a plain model: its size plus the hash tables */
+START_TEST(large_model_round_trip) {
+  rp_err err;
+  rp_idmap *users = rp_test_numbered("user-", 20000);
+  rp_als_model *m = rp_als_model_new(20000, 3000, 8, users, NULL, &err);
+  for (size_t e = 0; e < (size_t)20000 * 8; e++) m->user_factors[e] = (float)e * 0.5f;
+  for (size_t e = 0; e < (size_t)3000 * 8; e++) m->item_factors[e] = -(float)e;
+  char p[600], gz[600];
+  snprintf(p, sizeof p, "%s", rp_test_tmp("large.rpm"));
+  snprintf(gz, sizeof gz, "%s", rp_test_tmp("large.rpm.gz"));
+  ck_assert_int_eq(rp_als_save(m, p, &err), 0);
+  ck_assert_int_eq(rp_als_save(m, gz, &err), 0);
+  const char *paths[] = {p, gz};
+  for (int k = 0; k < 2; k++) {
+    size_t base = rp_mem_current();
+    rp_mem_reset_peak();
+    rp_als_model *b;
+    ck_assert_msg(rp_als_load(paths[k], &b, &err) == 0, "%s", err.msg);
+    size_t peak = rp_mem_peak() - base, held = rp_mem_current() - base;
+    ck_assert(memcmp(m->user_factors, b->user_factors, sizeof(float) * 20000 * 8) == 0);
+    ck_assert(memcmp(m->item_factors, b->item_factors, sizeof(float) * 3000 * 8) == 0);
+    ck_assert_int_eq(b->users->n, 20000);
+    ck_assert_ptr_null(b->items);
+    /* plain: one exact block per section, so the peak is what is kept (the
+     * reader's buffer aside); gzip: within the growth steps */
+    if (k == 0)
+      ck_assert_msg(peak <= held + ((size_t)300 << 10), "peak %zu, held %zu", peak, held);
+    else
+      ck_assert_msg(peak <= held * 2, "peak %zu, held %zu", peak, held);
+    rp_als_model_free(b);
+  }
+  rp_als_model_free(m);
+  rp_idmap_release(users);
+}
+END_TEST
+
+/* a header with a valid CRC but options training would refuse (alpha 1e300:
+ * infinite confidences in fold-in) is corrupt */
+START_TEST(bad_options_in_file) {
+  rp_als_model *m = trained();
+  const char *p = rp_test_tmp("opts.rpm");
+  ck_assert_int_eq(rp_als_save(m, p, NULL), 0);
+  size_t n;
+  unsigned char *b = slurp(p, &n);
+  double alpha = 1e300;
+  memcpy(b + 68 + 8, &alpha, 8); /* f64 #2 of the header */
+  uint32_t crc = rp_crc32(0, b, 148);
+  memcpy(b + 148, &crc, 4);
+  crc = rp_crc32(0, b, n - 4);
+  memcpy(b + n - 4, &crc, 4);
+  spit(p, b, n);
+  rejected(p, "corrupt model file (options: alpha must be a number > 0 and <= 3.40282e+38");
+  free(b);
+  rp_als_model_free(m);
+}
+END_TEST
+
 static rp_als_model *fault_model;
 static int save_load(void) {
   rp_err err;
@@ -241,6 +382,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, bad_files_rejected);
   tcase_add_test(tc, truncated_gzip_rejected);
   tcase_add_test(tc, fault_loop_save_load);
+  tcase_add_test(tc, hostile_headers_bounded);
+  tcase_add_test(tc, bad_options_in_file);
+  tcase_add_test(tc, large_model_round_trip);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -716,6 +716,135 @@ START_TEST(attributes_follow_clusters) {
 }
 END_TEST
 
+/* ---- taste shift ---------------------------------------------------------------------- */
+/* The text of the events file before the first line with time >= at. */
+static char *prefix_before(const char *path, int64_t at, size_t *len) {
+  size_t n;
+  char *buf = slurp(path, &n);
+  char *p = strchr(buf, '\n') + 1;
+  while (*p) {
+    char *f = p;
+    for (int c = 0; c < 3; c++) f = strchr(f, ',') + 1;
+    if (strtoll(f, NULL, 10) >= at) break;
+    p = strchr(p, '\n') + 1;
+  }
+  *len = (size_t)(p - buf);
+  return buf;
+}
+
+START_TEST(taste_shift) {
+  rp_gen_opts o;
+  rp_err err;
+  rp_gen_opts_init(&o);
+  o.path = "/tmp/x.csv";
+  o.shift_at = o.start - 1;
+  ck_assert_int_eq(rp_gen_check(&o, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg,
+                       "'shift.at' must be inside the period [2024-01-01 00:00:00, "
+                       "2024-06-29 00:00:00), got 2023-12-31 23:59:59") != NULL,
+                "%s", err.msg);
+  o.shift_at = o.start + 180 * 86400LL;
+  ck_assert_int_eq(rp_gen_check(&o, &err), RP_EINVAL);
+  o.shift_at = o.start;
+  o.shift_users = 1.5;
+  ck_assert_int_eq(rp_gen_check(&o, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg, "'shift.users' must be in [0, 1], got 1.5") != NULL, "%s", err.msg);
+  o.shift_users = 0.5, o.shift_tilt = -1;
+  ck_assert_int_eq(rp_gen_check(&o, &err), RP_EINVAL);
+  ck_assert_msg(strstr(err.msg, "'shift.tilt'") != NULL, "%s", err.msg);
+
+  /* the same log with and without a shift in the middle */
+  paths pa, pb;
+  rp_gen_opts a, b;
+  small_opts(&a, &pa, "noshift.csv");
+  small_opts(&b, &pb, "shift.csv");
+  a.days = b.days = 60;
+  b.shift_at = b.start + 30 * 86400LL + 43200;
+  rp_gen_report ra, rb;
+  gen_ok(&a, &ra);
+  gen_ok(&b, &rb);
+  ck_assert_int_eq(ra.events, rb.events);
+  size_t la, lb;
+  char *ta = prefix_before(a.path, b.shift_at, &la), *tb = prefix_before(b.path, b.shift_at, &lb);
+  ck_assert_int_gt(la, 1000);
+  ck_assert_int_eq(la, lb);
+  ck_assert(memcmp(ta, tb, la) == 0); /* nothing before the shift changed */
+  ck_assert(strcmp(ta + la, tb + lb) != 0);
+  free(ta);
+  free(tb);
+  /* truth: the old rows, then user_shift and item_shift rows */
+  ta = slurp(a.truth_path, &la);
+  tb = slurp(b.truth_path, &lb);
+  ck_assert(lb > la && memcmp(ta, tb, la) == 0);
+  int32_t *newc = calloc((size_t)b.users, 4); /* 1-based new cluster, 0 = unchanged */
+  double *w0 = calloc((size_t)b.items, 8), *w1 = calloc((size_t)b.items, 8);
+  int32_t *ic = calloc((size_t)b.items, 4), *oldc = calloc((size_t)b.users, 4);
+  int moved = 0, reranked = 0;
+  for (char *p = tb + strlen("kind,id,cluster,secondary,weight,since\n"); *p;
+       p = strchr(p, '\n') + 1) {
+    char kind[16];
+    int id, c;
+    double wgt;
+    long long since;
+    if (sscanf(p, "%15[a-z_],u%d,%d,%*d,%lf,%lld", kind, &id, &c, &wgt, &since) == 5) {
+      if (strcmp(kind, "user") == 0) oldc[id - 1] = c;
+      if (strcmp(kind, "user_shift") == 0) {
+        ck_assert_int_eq(since, b.shift_at);
+        ck_assert_int_ne(c, oldc[id - 1]); /* a moved user really moves */
+        newc[id - 1] = c;
+        moved++;
+      }
+    } else {
+      ck_assert_int_eq(sscanf(p, "%15[a-z_],i%d,%d,,%lf,%lld", kind, &id, &c, &wgt, &since), 5);
+      ic[id - 1] = c;
+      if (strcmp(kind, "item") == 0) w0[id - 1] = w1[id - 1] = wgt;
+      if (strcmp(kind, "item_shift") == 0) w1[id - 1] = wgt, reranked++;
+    }
+  }
+  /* 400 users at 0.5: 200 expected, sd 10 */
+  ck_assert_msg(moved > 160 && moved < 240, "%d users moved", moved);
+  ck_assert_msg(reranked > 60 && reranked < 140, "%d items re-ranked", reranked);
+  /* re-ranking permutes weights within a cluster: the sums stay */
+  for (int c = 1; c <= 8; c++) {
+    double s0 = 0, s1 = 0;
+    for (int32_t i = 0; i < b.items; i++)
+      if (ic[i] == c) s0 += w0[i], s1 += w1[i];
+    ck_assert_msg(fabs(s0 - s1) < 1e-4 * s0, "cluster %d: %g vs %g", c, s0, s1);
+  }
+  /* behaviour: after the shift a moved user views its new cluster most,
+   * and items whose weight rose gain views against those whose fell */
+  logdata L;
+  load_log(b.path, &L);
+  int64_t own_new = 0, own_old = 0, views = 0;
+  double up[2] = {0, 0}, down[2] = {0, 0};
+  for (int64_t k = 0; k < L.n; k++) {
+    if (L.ev[k] != 0) continue;
+    int after = L.t[k] >= b.shift_at;
+    int32_t u = L.user[k], i = L.item[k];
+    if (after && newc[u]) {
+      views++;
+      own_new += ic[i] == newc[u];
+      own_old += ic[i] == oldc[u];
+    }
+    if (w1[i] > w0[i]) up[after]++;
+    if (w1[i] < w0[i]) down[after]++;
+  }
+  ck_assert_int_gt(views, 1000);
+  ck_assert_msg(own_new > views / 2 && own_old < views / 4, "%lld new, %lld old of %lld",
+                (long long)own_new, (long long)own_old, (long long)views);
+  ck_assert_msg(up[1] / down[1] > 2 * (up[0] / down[0]), "up %g/%g down %g/%g", up[0], up[1],
+                down[0], down[1]);
+  free_log(&L);
+  free(newc);
+  free(oldc);
+  free(w0);
+  free(w1);
+  free(ic);
+  free(ta);
+  free(tb);
+}
+END_TEST
+
 /* ---- failure paths ------------------------------------------------------------------- */
 static int count_files(const char *dir) {
   DIR *d = opendir(dir);
@@ -760,6 +889,7 @@ static int gen_small(const char *dir) {
   o.items = 20;
   o.clusters = 3;
   o.events = 400;
+  o.shift_at = o.start + 90 * 86400LL; /* the shift's tables too */
   rp_err err;
   return gen_small_rc = rp_gen_events(&o, NULL, &err);
 }
@@ -802,6 +932,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, drift_over_time);
   tcase_add_test(tc, joins_and_releases);
   tcase_add_test(tc, attributes_follow_clusters);
+  tcase_add_test(tc, taste_shift);
   tcase_add_test(tc, bad_path_writes_nothing);
   tcase_add_test(tc, fault_loop);
   suite_add_tcase(s, tc);

@@ -119,6 +119,26 @@ START_TEST(ridge_exact_and_naive) {
 }
 END_TEST
 
+/* issue 8: weights solved in double that overflow float are an error, not
+ * infinite scores (features of 1e-40 mapped to factors of order 1) */
+START_TEST(ridge_overflowing_float_is_an_error) {
+  int32_t r[2] = {0, 1}, c[2] = {0, 0};
+  float v[2] = {1e-40f, 2e-40f}, Y[2] = {0.0f, 1.0f}, W[2];
+  rp_err err;
+  rp_csr *X = rp_csr_build(2, 1, r, c, v, NULL, 2, RP_AGG_SUM, NULL, NULL, &err);
+  uint8_t keep[2] = {1, 1};
+  int it;
+  ck_assert_int_eq(rp_hyb_ridge(X, 2, keep, Y, 1, 0.0, 0, W, &it, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg,
+                   "projection: the fitted weights overflow float (regularization 0); "
+                   "raise regularization or scale the features");
+  /* with regularization the same fit is finite */
+  ck_assert_int_eq(rp_hyb_ridge(X, 2, keep, Y, 1, 1.0, 0, W, &it, &err), RP_OK);
+  ck_assert(isfinite(W[0]) && isfinite(W[1]));
+  rp_csr_free(X);
+}
+END_TEST
+
 /* A model whose item factors are a linear function of item features:
  * warm items keep their factors, cold items get x W. */
 START_TEST(project_completes_cold_rows) {
@@ -260,6 +280,7 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("project");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, ridge_exact_and_naive);
+  tcase_add_test(tc, ridge_overflowing_float_is_an_error);
   tcase_add_test(tc, project_completes_cold_rows);
   suite_add_tcase(s, tc);
   return s;

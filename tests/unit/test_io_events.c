@@ -472,6 +472,91 @@ START_TEST(weight_fault_loop) {
 }
 END_TEST
 
+/* b: two rows on a's maps with dictionaries of its own ("buy" first, a
+ * device a never had) */
+static rp_events *other_part(const rp_events *a) {
+  rp_err err;
+  rp_idmap *evn = rp_idmap_new(&err);
+  if (!evn) return NULL;
+  const char *cn[] = {"device"};
+  rp_events *b = rp_events_new(a->users, a->items, 1, evn, 1, cn, NULL, &err);
+  rp_idmap_release(evn);
+  if (!b || rp_events_reserve(b, 2, &err)) return rp_events_free(b), NULL;
+  const char *ev[] = {"buy", "zoom"}, *dev[] = {"watch", "mobile"};
+  for (int k = 0; k < 2; k++) {
+    int32_t c, d;
+    if (rp_idmap_intern(b->event_names, ev[k], strlen(ev[k]), &c, &err) ||
+        rp_idmap_intern(b->context_dicts[0], dev[k], strlen(dev[k]), &d, &err))
+      return rp_events_free(b), NULL;
+    b->user[k] = k, b->item[k] = 2 - k, b->value[k] = 10.0f + (float)k, b->time[k] = 9000 + k;
+    b->event[k] = (int16_t)c, b->context[0][k] = d;
+  }
+  b->n = 2;
+  return b;
+}
+
+static int concat_scenario(const rp_events *a) {
+  rp_err err;
+  rp_events *b = other_part(a);
+  if (!b) return RP_ENOMEM;
+  rp_events *parts[2] = {(rp_events *)a, b};
+  rp_events *c = rp_events_concat(parts, 2, &err);
+  int rc = c ? RP_OK : err.status;
+  rp_events_free(c);
+  rp_events_free(b);
+  return rc;
+}
+
+START_TEST(concat_parts) {
+  rp_events *a = sample(), *b = other_part(a);
+  rp_events *parts[3] = {a, b, a};
+  rp_err err;
+  rp_events *c = rp_events_concat(parts, 3, &err);
+  ck_assert_msg(c != NULL, "%s", err.msg);
+  ck_assert_int_eq(c->n, 16);
+  ck_assert_ptr_eq(c->users, a->users);
+  ck_assert_int_eq(c->ncontext, 1);
+  ck_assert_int_eq(c->event_names->n, 4);      /* view, buy, cart, zoom */
+  ck_assert_int_eq(c->context_dicts[0]->n, 4); /* mobile, desktop, tablet, watch */
+  for (int64_t r = 0; r < c->n; r++) {
+    const rp_events *p = r < 7 ? a : r < 9 ? b : a;
+    int64_t i = r < 7 ? r : r < 9 ? r - 7 : r - 9;
+    size_t l1, l2;
+    ck_assert_int_eq(c->user[r], p->user[i]);
+    ck_assert_int_eq(c->item[r], p->item[i]);
+    ck_assert(c->value[r] == p->value[i]);
+    ck_assert_int_eq(c->time[r], p->time[i]);
+    const char *x = rp_idmap_id(c->event_names, c->event[r], &l1),
+               *y = rp_idmap_id(p->event_names, p->event[i], &l2);
+    ck_assert(l1 == l2 && memcmp(x, y, l1) == 0);
+    x = rp_idmap_id(c->context_dicts[0], c->context[0][r], &l1);
+    y = rp_idmap_id(p->context_dicts[0], p->context[0][i], &l2);
+    ck_assert(l1 == l2 && memcmp(x, y, l1) == 0);
+  }
+  rp_events_free(c);
+  /* a part without the column or the time: they go */
+  rp_events *plain = rp_events_new(a->users, a->items, 0, NULL, 0, NULL, NULL, &err);
+  parts[1] = plain;
+  c = rp_events_concat(parts, 2, &err);
+  ck_assert_ptr_nonnull(c);
+  ck_assert(c->time == NULL && c->event == NULL && c->ncontext == 0);
+  ck_assert_int_eq(c->n, 7);
+  rp_events_free(c);
+  /* other maps, nothing given */
+  rp_events *stranger = rp_test_events(1, (int[]){0}, (int[]){0}, NULL, NULL);
+  parts[1] = stranger;
+  ck_assert_ptr_null(rp_events_concat(parts, 2, &err));
+  ck_assert_msg(strstr(err.msg, "concat: log 2 is not on the first log's user and item maps"), "%s",
+                err.msg);
+  ck_assert_ptr_null(rp_events_concat(parts, 0, &err));
+  RP_FAULT_LOOP(concat_scenario(a));
+  rp_events_free(stranger);
+  rp_events_free(plain);
+  rp_events_free(b);
+  rp_events_free(a);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("io_events");
   TCase *tc = tcase_create("core");
@@ -483,6 +568,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, fault_loop);
   tcase_add_test(tc, weight_by_type);
   tcase_add_test(tc, weight_fault_loop);
+  tcase_add_test(tc, concat_parts);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -46,7 +46,9 @@ static const char *msg(void) {
 
 static void fails_with(const char *text, const rp_read_opts *o, const char *want) {
   rp_events *ev = rd(text, o);
-  ck_assert_msg(ev == NULL, "expected an error for %s", want);
+  rp_events_free(ev);
+  ck_assert_msg(ev == NULL, "expected an error for %s (block %zu, threads %d)", want, o->block,
+                o->threads);
   ck_assert_msg(strcmp(msg(), want) == 0, "expected '%s', got '%s'", want, msg());
 }
 
@@ -208,6 +210,9 @@ START_TEST(separators) {
   o.sep = ";";
   fails_with("a;b;1,5;7\n", &o, "in.csv:1: column 3: cannot parse '1,5' as a number");
   o.sep = ",";
+  fails_with("a;b;1;7\n", &o, "in.csv:1: expected at least 2 fields (user, item), found 1");
+  o.user.pos = 1;
+  o.item.pos = 1;
   fails_with("a;b;1;7\n", &o, "in.csv: value column 3 requested, but line 1 has 1 fields");
 }
 END_TEST
@@ -1026,6 +1031,198 @@ START_TEST(lines_fault_loop) {
 }
 END_TEST
 
+/* issue 8, crash 1: a header-less file whose first line has one field
+ * (columns 1 and 2 were assumed; the role array was indexed past its end
+ * and an item field that was never set was hashed) */
+START_TEST(one_field_first_line) {
+  const char *want = "in.csv:1: expected at least 2 fields (user, item), found 1";
+  char *text = malloc(17 * 1000 + 1);
+  for (int k = 0; k < 1000; k++) memcpy(text + 17 * k, "abcdefghijklmnop\n", 17);
+  text[17 * 1000] = 0;
+  static const size_t blocks[] = {0, 1, 2, 3, 5, 16, 64, 1024};
+  for (int th = 1; th <= 2; th++)
+    for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++)
+      for (int skip = 0; skip <= 1; skip++) {
+        rp_read_opts o = opts();
+        o.header = 0;
+        o.threads = th;
+        o.block = blocks[b];
+        o.on_error = skip ? RP_ONERR_SKIP : RP_ONERR_STOP;
+        fails_with(text, &o, want);
+        fails_with("abc", &o, want); /* 3 bytes */
+        fails_with("ab\n", &o, want);
+        o.user.pos = 1; /* item still defaults to column 2 */
+        fails_with(text, &o, want);
+      }
+  free(text);
+  rp_read_opts o = opts();
+  o.header = 0;
+  /* the first record's own line number */
+  fails_with("\n\r\nabc\nx,y\n", &o, "in.csv:3: expected at least 2 fields (user, item), found 1");
+  o.item.pos = 2;
+  fails_with("abc\n", &o, "in.csv: item column 2 requested, but line 1 has 1 fields");
+  /* two fields are enough */
+  o = opts();
+  o.header = 0;
+  rp_events *ev = rd("a,b\nc,d\n", &o);
+  ck_assert_ptr_nonnull(ev);
+  ck_assert_int_eq(ev->n, 2);
+  rp_events_free(ev);
+}
+END_TEST
+
+/* a first line longer than the read block: the separator is detected on
+ * the whole line (it used to be counted on the first block only, which
+ * gave one field, a wrong role table and "column 2 is used for both
+ * context and item") */
+START_TEST(first_line_longer_than_block) {
+  size_t big = 5000;
+  char *text = malloc(big + 64);
+  memset(text, 'x', big);
+  strcpy(text + big, "\tb\tc\nu\ti\tz\n");
+  static const size_t blocks[] = {1, 7, 64, 1000, 4096};
+  for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++)
+    for (int th = 1; th <= 2; th++) {
+      rp_read_opts o = opts();
+      o.header = 0;
+      o.block = blocks[b];
+      o.threads = th;
+      o.ncontext = 1;
+      o.context[0].pos = 3;
+      rp_events *ev = rd(text, &o);
+      ck_assert_msg(ev != NULL, "block %zu: %s", blocks[b], last_err.msg);
+      ck_assert_str_eq(last_rep.sep, "\t");
+      ck_assert_int_eq(last_rep.fields, 3);
+      ck_assert_int_eq(ev->n, 2);
+      size_t len;
+      rp_idmap_id(ev->users, 0, &len);
+      ck_assert_uint_eq(len, big);
+      id_is(ev->items, 1, "i");
+      rp_events_free(ev);
+    }
+  /* a quoted first field holding a newline and tabs: still one record */
+  rp_read_opts o = opts();
+  o.header = 0;
+  o.block = 4;
+  rp_events *ev = rd("\"a\nb\tc\",d\ne,f\n", &o);
+  ck_assert_ptr_nonnull(ev);
+  ck_assert_str_eq(last_rep.sep, ",");
+  id_is(ev->users, 0, "a\nb\tc");
+  rp_events_free(ev);
+  free(text);
+}
+END_TEST
+
+/* issue 8, item 5: max_line_bytes */
+START_TEST(max_line_bytes) {
+  static const size_t blocks[] = {0, 3, 8, 64};
+  for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++)
+    for (int th = 1; th <= 2; th++)
+      for (int skip = 0; skip <= 1; skip++) {
+        rp_read_opts o = opts();
+        o.block = blocks[b];
+        o.threads = th;
+        o.on_error = skip ? RP_ONERR_SKIP : RP_ONERR_STOP; /* a limit, not a malformed line */
+        o.max_line_bytes = 10;
+        /* exactly 10 bytes pass (CR counts, the newline does not) */
+        rp_events *ev = rd("user,item\nu1234567,i\nu123456,i\r\n", &o);
+        ck_assert_msg(ev != NULL, "%s", last_err.msg);
+        ck_assert_int_eq(ev->n, 2);
+        rp_events_free(ev);
+        fails_with("user,item\nu1234567,i\nu12345678,i\n", &o,
+                   "in.csv:3: line longer than max_line_bytes (10)");
+        fails_with("user,item\nu12345678,i", &o, "in.csv:2: line longer than max_line_bytes (10)");
+        fails_with("user,itemxx\nu,i\n", &o, "in.csv:1: line longer than max_line_bytes (10)");
+        /* a quoted record is one line, its line breaks included */
+        fails_with("user,item\na,b\n\"u\n\n\n\n\n\",ii\n", &o,
+                   "in.csv:3: line longer than max_line_bytes (10)");
+        o.header = 0;
+        o.sep = ",";
+        fails_with("u,i\nuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu", &o,
+                   "in.csv:2: line longer than max_line_bytes (10)");
+      }
+  rp_read_opts o = opts();
+  o.max_line_bytes = 0;
+  fails_with("user,item\nu,i\n", &o,
+             "in.csv: max_line_bytes must be a positive number of bytes, got 0");
+  o.max_line_bytes = -5;
+  fails_with("user,item\nu,i\n", &o,
+             "in.csv: max_line_bytes must be a positive number of bytes, got -5");
+  o = opts();
+  ck_assert_int_eq(o.max_line_bytes, (int64_t)64 << 20);
+}
+END_TEST
+
+/* a gzip stream of zeros is one endless line: the read stops at the limit
+ * having held about the limit in memory, not the whole line */
+static const char *zeros_gz(size_t n) {
+  static char path[600];
+  snprintf(path, sizeof path, "%s", rp_test_tmp("zeros.csv.gz"));
+  gzFile g = gzopen(path, "wb9");
+  ck_assert_ptr_nonnull(g);
+  char *z = calloc(1, 1 << 20);
+  memset(z, '0', 1 << 20);
+  for (size_t k = 0; k < n; k += 1 << 20) gzwrite(g, z, 1 << 20);
+  gzclose(g);
+  free(z);
+  return path;
+}
+
+START_TEST(endless_line_memory) {
+  const char *path = zeros_gz((size_t)40 << 20);
+  rp_read_opts o = opts();
+  o.max_line_bytes = (int64_t)4 << 20;
+  o.block = (size_t)64 << 10;
+  rp_events *ev;
+  rp_err err;
+  size_t base = rp_mem_current();
+  rp_mem_reset_peak();
+  ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
+  size_t peak = rp_mem_peak() - base;
+  ck_assert_msg(strstr(err.msg, "zeros.csv.gz:1: line longer than max_line_bytes (4194304)"), "%s",
+                err.msg);
+  /* the buffer (the limit + 1), two read-ahead chunks of a block, the reader */
+  ck_assert_msg(peak < ((size_t)4 << 20) + ((size_t)1 << 20), "peak %zu", peak);
+  /* with a header: the second line */
+  o.header = 0;
+  o.sep = ",";
+  ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
+  ck_assert_msg(strstr(err.msg, "zeros.csv.gz:1: line longer"), "%s", err.msg);
+  /* the line reader of side files */
+  rp_io_lines *l = rp_io_lines_open(path, &err);
+  ck_assert_ptr_nonnull(l);
+  rp_io_lines_set_max(l, (int64_t)1 << 20);
+  rp_mem_reset_peak();
+  base = rp_mem_current();
+  char *line;
+  size_t n;
+  ck_assert_int_eq(rp_io_lines_next(l, &line, &n, &err), -1);
+  ck_assert_msg(strstr(err.msg, "zeros.csv.gz:1: line longer than max_line_bytes (1048576)"), "%s",
+                err.msg);
+  ck_assert_msg(rp_mem_peak() - base < ((size_t)3 << 20), "peak %zu", rp_mem_peak() - base);
+  rp_io_lines_close(l);
+}
+END_TEST
+
+START_TEST(lines_max) {
+  const char *p = rp_test_tmp("lines-max.txt");
+  rp_test_write(p, "abc\r\nabcd\nabcde\n");
+  rp_err err;
+  rp_io_lines *l = rp_io_lines_open(p, &err);
+  rp_io_lines_set_max(l, 4);
+  char *line;
+  size_t n;
+  ck_assert_int_eq(rp_io_lines_next(l, &line, &n, &err), 1);
+  ck_assert_uint_eq(n, 3);
+  ck_assert_int_eq(rp_io_lines_next(l, &line, &n, &err), 1);
+  ck_assert_uint_eq(n, 4);
+  ck_assert_int_eq(rp_io_lines_next(l, &line, &n, &err), -1);
+  ck_assert_msg(strstr(err.msg, "lines-max.txt:3: line longer than max_line_bytes (4)"), "%s",
+                err.msg);
+  rp_io_lines_close(l);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("io_reader");
   TCase *tc = tcase_create("core");
@@ -1051,6 +1248,11 @@ static Suite *suite(void) {
   tcase_add_test(tc, split_fields_agree_with_read);
   tcase_add_test(tc, lines);
   tcase_add_test(tc, lines_fault_loop);
+  tcase_add_test(tc, one_field_first_line);
+  tcase_add_test(tc, first_line_longer_than_block);
+  tcase_add_test(tc, max_line_bytes);
+  tcase_add_test(tc, endless_line_memory);
+  tcase_add_test(tc, lines_max);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -2,6 +2,9 @@
  * injection, CRC32, the seeded generator, atomic writers and gzip readers,
  * top-k selection against a full sort. */
 #include <math.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <zlib.h>
 
 #include "rio.h"
@@ -127,6 +130,86 @@ START_TEST(writer_abort_keeps_old_file) {
 }
 END_TEST
 
+/* issue 8: temporary files of killed saves were never removed.  A child
+ * process opens a writer, writes, tells us, and is killed with SIGKILL in
+ * the middle of its save; another child stays alive with a temporary file
+ * of its own.  Our next save of the path removes the dead one's file only. */
+static pid_t child_saving(const char *path, int killed) {
+  int fd[2];
+  ck_assert_int_eq(pipe(fd), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    signal(SIGTERM, SIG_DFL);         /* Check's handler would signal our process group */
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives the test, whatever fails */
+    close(fd[0]);
+    rp_err err;
+    rp_writer *w = rp_writer_open(path, &err);
+    if (!w || rp_writer_write(w, "half a model", 12, &err)) _exit(2);
+    /* the bytes reach the temporary file (a plain writer buffers them) */
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "ab");
+    if (!f) _exit(3);
+    fputs("x", f);
+    fclose(f);
+    if (write(fd[1], "w", 1) != 1) _exit(4);
+    if (killed) raise(SIGKILL);
+    pause(); /* the live one waits for our SIGKILL */
+    _exit(0);
+  }
+  close(fd[1]);
+  char c;
+  ck_assert_int_eq(read(fd[0], &c, 1), 1); /* its temporary file exists */
+  close(fd[0]);
+  return pid;
+}
+
+static int tmp_exists(const char *path, pid_t pid) {
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
+  return access(tmp, F_OK) == 0;
+}
+
+START_TEST(stale_temporaries_removed) {
+  char path[512], other[512], odd[600];
+  snprintf(path, sizeof path, "%s", rp_test_tmp("model.rpm"));
+  snprintf(other, sizeof other, "%s", rp_test_tmp("model.rpm.gz"));
+  pid_t dead = child_saving(path, 1), dead_other = child_saving(other, 1);
+  pid_t alive = child_saving(path, 0);
+  int st;
+  ck_assert_int_eq(waitpid(dead, &st, 0), dead); /* reaped: the pid is gone */
+  ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+  ck_assert_int_eq(waitpid(dead_other, &st, 0), dead_other);
+  ck_assert(tmp_exists(path, dead) && tmp_exists(path, alive) && tmp_exists(other, dead_other));
+  /* not of the form path.tmp.<pid>: left alone */
+  snprintf(odd, sizeof odd, "%s.tmp.%ldx", path, (long)dead);
+  rp_test_write(odd, "keep");
+  rp_err err;
+  rp_writer *w = rp_writer_open(path, &err);
+  ck_assert_ptr_nonnull(w);
+  ck_assert_int_eq(rp_writer_write(w, "a model", 7, &err), RP_OK);
+  int committed = rp_writer_commit(w, &err);
+  int dead_kept = tmp_exists(path, dead), alive_kept = tmp_exists(path, alive);
+  /* the live one goes before any assertion can leave it behind */
+  kill(alive, SIGKILL);
+  ck_assert_int_eq(waitpid(alive, &st, 0), alive);
+  ck_assert_int_eq(committed, RP_OK);
+  ck_assert_msg(!dead_kept, "the killed save's temporary file is still there");
+  ck_assert_msg(alive_kept, "a live process's temporary file was removed");
+  ck_assert_msg(tmp_exists(other, dead_other), "another path's temporary file was removed");
+  ck_assert_int_eq(access(odd, F_OK), 0);
+  /* once the live one is gone too, the next save takes its file */
+  w = rp_writer_open(path, &err);
+  ck_assert_int_eq(rp_writer_commit(w, &err), RP_OK);
+  ck_assert(!tmp_exists(path, alive));
+  unlink(odd);
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", other, (long)dead_other);
+  unlink(tmp);
+}
+END_TEST
+
 START_TEST(gzip_truncated_is_error) {
   const char *p = rp_test_tmp("t.gz");
   ck_assert_int_eq(write_then_read(p), 0);
@@ -206,6 +289,19 @@ START_TEST(topk_against_sort) {
 }
 END_TEST
 
+/* A thread count from a file header or a caller (2^31 - 1 in a damaged model
+ * file made libgomp ask for 481 GB for its team) is capped. */
+START_TEST(threads_capped) {
+  ck_assert_int_eq(rp_threads(3), 3);
+  ck_assert_int_eq(rp_threads(RP_MAX_THREADS), RP_MAX_THREADS);
+  ck_assert_int_eq(rp_threads(RP_MAX_THREADS + 1), RP_MAX_THREADS);
+  ck_assert_int_eq(rp_threads(INT32_MAX), RP_MAX_THREADS);
+  int cores = rp_num_cores() < RP_MAX_THREADS ? rp_num_cores() : RP_MAX_THREADS;
+  ck_assert_int_eq(rp_threads(0), cores);
+  ck_assert_int_eq(rp_threads(-5), cores);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("runtime");
   TCase *tc = tcase_create("core");
@@ -219,7 +315,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, gzip_truncated_is_error);
   tcase_add_test(tc, reader_missing_file);
   tcase_add_test(tc, writer_fault_loop);
+  tcase_add_test(tc, stale_temporaries_removed);
   tcase_add_test(tc, topk_against_sort);
+  tcase_add_test(tc, threads_capped);
   suite_add_tcase(s, tc);
   return s;
 }

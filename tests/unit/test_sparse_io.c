@@ -338,6 +338,86 @@ START_TEST(load_memory_is_the_matrix) {
 }
 END_TEST
 
+/* ---- hostile headers (issue 8): a header with a valid CRC that announces
+ * more than the file holds costs what the file holds, plain or gzip */
+static size_t hostile_header(unsigned char *h, int32_t nrows, int64_t nnz) {
+  static const unsigned char magic[8] = {0x89, 'R', 'P', 'M', '\r', '\n', 0x1a, '\n'};
+  memset(h, 0, 64);
+  memcpy(h, magic, 8);
+  h[8] = 1; /* version */
+  for (int k = 0; k < 4; k++) h[16 + k] = (unsigned char)((uint32_t)nrows >> (8 * k));
+  h[20] = 8; /* ncols */
+  for (int k = 0; k < 8; k++) h[24 + k] = (unsigned char)((uint64_t)nnz >> (8 * k));
+  uint32_t crc = rp_crc32(0, h, 60);
+  for (int k = 0; k < 4; k++) h[60 + k] = (unsigned char)(crc >> (8 * k));
+  return 64;
+}
+
+static size_t hostile_peak(const char *path, const char *want) {
+  size_t base = rp_mem_current();
+  rp_mem_reset_peak();
+  const char *msg = load_error(path);
+  ck_assert_msg(strstr(msg, want) != NULL, "expected '%s' in '%s'", want, msg);
+  ck_assert_uint_eq(rp_mem_current(), base);
+  return rp_mem_peak() - base;
+}
+
+static void spit_gz(const char *path, const void *b, size_t n) {
+  rp_err err;
+  rp_writer *w = rp_writer_open(path, &err);
+  ck_assert_int_eq(rp_writer_write(w, b, n, &err), RP_OK);
+  ck_assert_int_eq(rp_writer_commit(w, &err), RP_OK);
+}
+
+START_TEST(hostile_headers_bounded) {
+  unsigned char *b = malloc(64 + 8192);
+  char p[600], gz[600];
+  snprintf(p, sizeof p, "%s", rp_test_tmp("hostile.rpm"));
+  snprintf(gz, sizeof gz, "%s", rp_test_tmp("hostile.rpm.gz"));
+  /* 2^31 - 1 rows (16 GB of offsets) and 2^40 non-zeros in 64 bytes */
+  spit(p, b, hostile_header(b, INT32_MAX, (int64_t)1 << 40));
+  size_t peak = hostile_peak(p, "truncated file (64 bytes, the header announces");
+  ck_assert_msg(peak < 4096, "peak %zu", peak);
+  spit_gz(gz, b, hostile_header(b, INT32_MAX, (int64_t)1 << 40));
+  peak = hostile_peak(gz,
+                      "corrupted matrix file (the header announces 8813272891460 bytes, more "
+                      "than the compressed file can hold)");
+  ck_assert_msg(peak < 4096, "peak %zu", peak);
+  /* gzip with 8 KiB of incompressible bytes: 4 MB of arrays pass the first
+   * check; they grow as data arrives and the load fails as truncated */
+  hostile_header(b, 10, 500000);
+  rp_rng g;
+  rp_rng_seed(&g, 3, 0);
+  for (int k = 0; k < 8192; k++) b[64 + k] = (unsigned char)rp_rng_next(&g);
+  spit_gz(gz, b, 64 + 8192);
+  peak = hostile_peak(gz, "truncated");
+  ck_assert_msg(peak < ((size_t)256 << 10), "peak %zu", peak);
+  free(b);
+}
+END_TEST
+
+/* a gzip matrix big enough for its arrays to grow several times */
+START_TEST(gzip_load_grows) {
+  rp_idmap *um = tmap("user-", 3000), *im = tmap("item-", 2000);
+  rp_csr *m = random_matrix(17, 3000, 2000, 0.05, um, im);
+  const char *p = rp_test_tmp("grow.rpm.gz");
+  rp_err err;
+  ck_assert_int_eq(rp_csr_save(m, p, &err), RP_OK);
+  size_t base = rp_mem_current();
+  rp_mem_reset_peak();
+  rp_csr *l = rp_csr_load(p, &err);
+  ck_assert_msg(l != NULL, "%s", err.msg);
+  size_t held = rp_mem_current() - base, peak = rp_mem_peak() - base;
+  check_same(l, m);
+  check_maps_eq(m->rowmap, l->rowmap);
+  ck_assert_msg(peak <= 2 * held, "peak %zu, held %zu", peak, held);
+  rp_csr_free(l);
+  rp_csr_free(m);
+  rp_idmap_release(um);
+  rp_idmap_release(im);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("sparse_io");
   TCase *tc = tcase_create("files");
@@ -351,6 +431,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, save_is_atomic);
   tcase_add_test(tc, load_memory_is_the_matrix);
   tcase_add_test(tc, fault_loops);
+  tcase_add_test(tc, hostile_headers_bounded);
+  tcase_add_test(tc, gzip_load_grows);
   suite_add_tcase(s, tc);
   return s;
 }
