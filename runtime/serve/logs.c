@@ -35,9 +35,10 @@ struct rp_slog {
   pthread_mutex_t mu;
   char *buf, *wbuf; /* pending (workers), being written (committer) */
   size_t n, cap, wcap;
+  uint64_t plines; /* lines in buf (under mu) */
   int64_t limit;
   pthread_mutex_t wmu; /* one commit at a time */
-  _Atomic uint64_t lines, bytes, dropped, commits, write_errors, torn;
+  _Atomic uint64_t lines, committed, bytes, dropped, commits, write_errors, torn;
   _Atomic int64_t backlog;
   _Atomic double last_commit;
 };
@@ -145,6 +146,8 @@ int rp_slog_open(rp_slog **out, const char *dir, const char *prefix, const char 
 }
 
 int rp_slog_append(rp_slog *l, const char *text, size_t len) {
+  uint64_t nl = 0;
+  for (size_t i = 0; i < len; i++) nl += text[i] == '\n';
   pthread_mutex_lock(&l->mu);
   if ((int64_t)(l->n + len) > l->limit) {
     pthread_mutex_unlock(&l->mu);
@@ -166,10 +169,9 @@ int rp_slog_append(rp_slog *l, const char *text, size_t len) {
   memcpy(l->buf + l->n, text, len);
   l->n += len;
   l->backlog = (int64_t)l->n;
-  pthread_mutex_unlock(&l->mu);
-  uint64_t nl = 0;
-  for (size_t i = 0; i < len; i++) nl += text[i] == '\n';
+  l->plines += nl;
   l->lines += nl;
+  pthread_mutex_unlock(&l->mu);
   return 0;
 }
 
@@ -178,9 +180,11 @@ int rp_slog_commit(rp_slog *l) {
   pthread_mutex_lock(&l->mu);
   char *b = l->buf;
   size_t n = l->n, cap = l->cap;
+  uint64_t nl = l->plines;
   l->buf = l->wbuf;
   l->cap = l->wcap;
   l->n = 0;
+  l->plines = 0;
   l->backlog = 0;
   pthread_mutex_unlock(&l->mu);
   l->wbuf = b;
@@ -220,6 +224,8 @@ int rp_slog_commit(rp_slog *l) {
     if (fdatasync(l->fd) != 0) {
       l->write_errors++;
       rc = -1;
+    } else if (off == n) {
+      l->committed += nl; /* on disk: a crash from now on keeps them */
     }
     l->bytes += off;
     l->commits++;
@@ -247,6 +253,7 @@ void rp_slog_stats_get(rp_slog *l, rp_slog_stats *st) {
   memset(st, 0, sizeof *st);
   if (!l) return;
   st->lines = l->lines;
+  st->committed = l->committed;
   st->bytes = l->bytes;
   st->dropped = l->dropped;
   st->commits = l->commits;

@@ -202,6 +202,8 @@ void rp_metrics_render(rp_server *s, int worker, rp_jbuf *b) {
     const char *name, *type, *help;
   } series[] = {
       {"recpipe_log_lines_total", "counter", "Lines appended to the logs."},
+      {"recpipe_log_committed_lines_total", "counter",
+       "Lines written and fdatasync'ed: on disk whatever happens to the process."},
       {"recpipe_log_dropped_total", "counter",
        "Appends refused because the backlog was full (lost impressions, 503 events)."},
       {"recpipe_log_write_errors_total", "counter", "Failed writes or fsyncs of the logs."},
@@ -209,16 +211,17 @@ void rp_metrics_render(rp_server *s, int worker, rp_jbuf *b) {
       {"recpipe_log_backlog_bytes", "gauge", "Bytes waiting for the next commit."},
       {"recpipe_log_torn_lines_repaired_total", "counter",
        "Torn last lines (left by a crash) cut off when a log was opened."}};
-  for (int k = 0; k < 6; k++) {
+  for (int k = 0; k < 7; k++) {
     head(b, series[k].name, series[k].type, series[k].help);
     for (int i = 0; i < 2; i++) {
       if (!logs[i]) continue;
       const rp_slog_stats *t = &st[i];
       uint64_t v = k == 0   ? t->lines
-                   : k == 1 ? t->dropped
-                   : k == 2 ? t->write_errors
-                   : k == 3 ? t->commits
-                   : k == 4 ? (uint64_t)(t->backlog > 0 ? t->backlog : 0)
+                   : k == 1 ? t->committed
+                   : k == 2 ? t->dropped
+                   : k == 3 ? t->write_errors
+                   : k == 4 ? t->commits
+                   : k == 5 ? (uint64_t)(t->backlog > 0 ? t->backlog : 0)
                             : t->torn_repaired;
       rp_jbuf_printf(b, "%s{log=\"%s\"} %llu\n", series[k].name, names[i], (unsigned long long)v);
     }

@@ -136,7 +136,7 @@ void rp_slog_close(rp_slog *l); /* commits, closes, frees (accepts NULL) */
 int rp_slog_start(rp_slog **logs, int n, int fsync_ms, rp_err *err);
 void rp_slog_stop(void);
 typedef struct rp_slog_stats {
-  uint64_t lines, bytes, dropped, commits, write_errors, torn_repaired;
+  uint64_t lines, committed, bytes, dropped, commits, write_errors, torn_repaired;
   int64_t backlog;
   double last_commit_seconds;
 } rp_slog_stats;

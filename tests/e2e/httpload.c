@@ -7,6 +7,8 @@
  *       127.0.0.1:PORT over keep-alive connections for SECONDS; prints
  *       "requests N", "status CODE N" per code, "errors N" (connect, read
  *       or parse failures), "versions N" (distinct model_version values seen).
+ *       SIGTERM or SIGINT ends the run early (with the same report), so a
+ *       test can run it "until done" with a large SECONDS.
  *   httpload raw PORT < BYTES
  *       sends the bytes as they are, prints the status line of the answer
  *       (or "closed" when the server closed without one).
@@ -18,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,12 @@ static int port;
 static char **paths;
 static int npaths;
 static double until;
+static volatile sig_atomic_t stopped;
+
+static void on_stop(int sig) {
+  (void)sig;
+  stopped = 1;
+}
 static _Atomic long requests, errors, codes[600];
 static pthread_mutex_t vlock = PTHREAD_MUTEX_INITIALIZER;
 static char versions[64][64];
@@ -116,7 +125,7 @@ static void *worker(void *ud) {
   long id = (long)(intptr_t)ud;
   char *buf = malloc(1 << 20);
   int fd = -1, i = (int)id;
-  while (now() < until) {
+  while (!stopped && now() < until) {
     if (fd < 0 && (fd = dial()) < 0) {
       errors++;
       usleep(1000);
@@ -159,6 +168,8 @@ static int load(int argc, char **argv) {
   if (!npaths) return fprintf(stderr, "no paths\n"), 1;
   int conns = atoi(argv[4]);
   until = now() + atof(argv[5]);
+  signal(SIGTERM, on_stop);
+  signal(SIGINT, on_stop);
   pthread_t th[256];
   if (conns < 1 || conns > 256) return 2;
   for (long c = 0; c < conns; c++) pthread_create(&th[c], NULL, worker, (void *)(intptr_t)c);

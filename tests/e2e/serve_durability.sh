@@ -1,6 +1,7 @@
 #!/bin/sh
-# The impression and event logs survive kill -9 and SIGTERM: events
-# acknowledged longer ago than the commit window are all on disk after
+# The impression and event logs survive kill -9 and SIGTERM: once the
+# server reports the lines committed (recpipe_log_committed_lines_total, at
+# most fsync_ms after they were acknowledged), all of them are on disk after
 # kill -9; a torn last line (a write cut short) is reported by
 # rp.io.read_events, never fatal, and cut off when the server opens the log
 # again; SIGTERM drains and flushes everything acknowledged; a kill -9 in
@@ -42,7 +43,9 @@ post_events() { # post_events FROM TO: events u$i, 5 per request, each acknowled
 start "$tmp/serve.yaml" || { fail "start: $(cat "$tmp/server.log")"; finish; }
 post_events 1 40
 for u in 1 2 3 4 5 6 7 8 9 10; do expect 200 GET "/v1/recommend?user=u$u&k=5"; done
-sleep 0.5
+wait_for "the logs committed" 120 committed
+[ "$(metric 'recpipe_log_committed_lines_total{log="events"}')" = 200 ] ||
+  fail "committed events: $(metric 'recpipe_log_committed_lines_total{log="events"}')"
 stop KILL
 set -- $(readback) || fail "read after kill -9: $(cat "$tmp/read.err")"
 [ "$1" = 200 ] || fail "events after kill -9: $1 of 200 acknowledged"
@@ -81,10 +84,13 @@ grep -q '^u40,i5,view,[0-9.]*,r40$' "$evlog" || fail "event line format: $(tail 
 i=1
 while [ $i -le 2000 ]; do echo "/v1/recommend?user=u$i&k=20"; i=$((i + 1)); done >"$tmp/paths"
 start "$tmp/serve.yaml" fsync_ms=1 || { fail "start 3"; finish; }
-"$HTTPLOAD" load "$port" "$tmp/paths" 8 3 >"$tmp/load.out" 2>&1 &
+"$HTTPLOAD" load "$port" "$tmp/paths" 8 600 >"$tmp/load.out" 2>&1 &
 lp=$!
-sleep 1.5
+# killed while the load goes on, once more than 1000 impressions are on disk
+wait_for "1000 impressions committed under load" 300 \
+  metric_ge 'recpipe_log_committed_lines_total{log="impressions"}' 1001
 stop KILL
+kill -TERM $lp
 wait $lp
 set -- $(readback) || fail "read after kill -9 under load: $(cat "$tmp/read.err")"
 [ "$1" = 300 ] || fail "events after kill -9 under load: $1"

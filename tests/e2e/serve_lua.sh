@@ -89,6 +89,63 @@ has "filter exploded"
 expect 200 GET "/v1/recommend?user=u42&k=5"
 stop
 
+# ---- lifetimes: a hook that frees what the worker uses ------------------------------------------
+# The worker keeps the recommender, the seen matrix and the /v1/similar model
+# across requests; a hook calling free() on them (or the GC) must not leave it
+# a dangling pointer: the objects live until the generation is retired (Lua
+# code that uses a freed object gets an error, as anywhere).  The model is
+# trained here and the matrix copied, so nothing else (the object cache)
+# keeps them alive; a SAN=1 build would report any use after free.
+cat >"$tmp/frees.lua" <<'LUA'
+local rp = require "recpipe"
+local p = (...).params
+local seen = rp.sparse.load(p.seen):copy()
+local model = rp.als.train(seen, { factors = 8, iterations = 2, seed = 3 })
+local fold = rp.hybrid.fold_in(model)
+local chain = rp.hybrid.chain { { when = function(ctx) return ctx.known end, use = model },
+                                { use = fold }, train = seen }
+if p.print then
+  print("u42", table.concat((model:recommend("u42", { k = 5, exclude = seen })), ","))
+  print("sim", table.concat((model:similar_items("i1229", { k = 3, include_self = false })), ","))
+  return
+end
+return p.chain and chain or model, {
+  seen = seen, similar = model, version = "frees",
+  on_request = function(req)
+    if req.context.free then
+      model:free(); fold:free()
+      if not p.chain then seen:free() end -- a chain's rules read it in Lua (ctx.known)
+      collectgarbage(); collectgarbage()
+    end
+  end,
+}
+LUA
+cat >"$tmp/frees_ref.lua" <<'LUA'
+assert(loadfile(arg[1]))({ params = { seen = arg[2], print = true } })
+LUA
+"$BIN" run --quiet "$tmp/frees_ref.lua" "$tmp/frees.lua" "$tmp/train.rpm" >"$tmp/frees.out" ||
+  fail "the lifetime script's reference run"
+frees_ref() { sed -n "s/^$1\t//p" "$tmp/frees.out"; }
+for mode in model chain; do
+  start "$tmp/frees.lua" "params.seen=$tmp/train.rpm" "params.chain=$([ $mode = chain ] && echo true || echo false)" \
+    "log_dir=''" workers=1 cache_capacity=0 || { fail "frees.lua ($mode): $(cat "$tmp/server.log")"; finish; }
+  expect 200 GET "/v1/recommend?user=u42&k=5"
+  [ "$(items)" = "$(frees_ref u42)" ] || fail "$mode: before free: $(items), Lua: $(frees_ref u42)"
+  expect 200 GET "/v1/recommend?user=u42&k=5&context.free=1"
+  [ "$(items)" = "$(frees_ref u42)" ] || fail "$mode: the request that frees: $(items)"
+  for n in 1 2 3; do
+    expect 200 GET "/v1/recommend?user=u42&k=5"
+    [ "$(items)" = "$(frees_ref u42)" ] || fail "$mode: after free ($n): $(items)"
+  done
+  expect 200 GET "/v1/similar?item=i1229&k=3"
+  [ "$(items)" = "$(frees_ref sim)" ] || fail "$mode: similar after free: $(items), Lua: $(frees_ref sim)"
+  expect 200 POST /v1/admin/reload ''
+  expect 200 GET "/v1/recommend?user=u42&k=5&context.free=1"
+  [ "$(items)" = "$(frees_ref u42)" ] || fail "$mode: after a reload: $(items)"
+  stop
+  [ "$rc" = 0 ] || fail "$mode: exit status $rc after frees: $(tail -5 "$tmp/server.log")"
+done
+
 # ---- a rule that raises, a Lua object that answers badly ------------------------------------
 cat >"$tmp/boom.lua" <<'LUA'
 local rp = require "recpipe"

@@ -48,21 +48,57 @@ LUA
 }
 expect_of() { sed -n "s/^$1 //p" "$tmp/expect.txt"; }
 
+# wait_for WHAT SECONDS CMD...: runs CMD every 50 ms until it succeeds; after
+# SECONDS (a deadline for a loaded machine, not a timing assumption) the
+# test fails saying WHAT did not happen.  Returns CMD's last status.
+wait_for() {
+  what=$1 secs=$2
+  shift 2
+  end=$(($(date +%s) + secs))
+  until "$@"; do
+    if [ "$(date +%s)" -ge "$end" ]; then
+      fail "$what: not within $secs s"
+      return 1
+    fi
+    sleep 0.05
+  done
+}
 # start ARGS...: recpipe serve ARGS port=0 port_file=... (log to $tmp/server.log);
-# waits until the port file appears (or the process dies)
+# waits until the port file appears and GET /readyz answers 200 (or the
+# process dies: returns 1)
+ready() {
+  kill -0 "$pid" 2>/dev/null || return 0 # dead: stop waiting (start checks)
+  [ -s "$tmp/port" ] || return 1
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat "$tmp/port")/readyz")" = 200 ]
+}
 start() {
   rm -f "$tmp/port"
   "$BIN" serve "$@" port=0 port_file="$tmp/port" >>"$tmp/server.log" 2>&1 &
   pid=$!
-  i=0
-  while [ ! -s "$tmp/port" ]; do
-    kill -0 "$pid" 2>/dev/null || { pid=; return 1; }
-    i=$((i + 1))
-    [ $i -gt 600 ] && { fail "server did not start in 60 s"; return 1; }
-    sleep 0.1
-  done
+  wait_for "the server's /readyz" 300 ready || return 1
+  kill -0 "$pid" 2>/dev/null || { pid=; return 1; }
   port=$(cat "$tmp/port")
   url="http://127.0.0.1:$port"
+}
+# metric SERIES: the value of one series of /metrics ('name{labels}' as
+# printed), empty when absent
+metric() {
+  curl -s "$url/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { print $2; exit }'
+}
+# metric_ge SERIES N: the series is at least N
+metric_ge() {
+  v=$(metric "$1")
+  [ -n "$v" ] && [ "$v" -ge "$2" ]
+}
+# committed: every line appended to both logs is on disk (written and
+# fdatasync'ed, as the server reports it)
+committed() {
+  m=$(curl -s "$url/metrics")
+  for l in impressions events; do
+    a=$(echo "$m" | awk -v k="recpipe_log_lines_total{log=\"$l\"}" 'index($0, k " ") == 1 { print $2 }')
+    c=$(echo "$m" | awk -v k="recpipe_log_committed_lines_total{log=\"$l\"}" 'index($0, k " ") == 1 { print $2 }')
+    [ -n "$a" ] && [ "$a" = "$c" ] || return 1
+  done
 }
 # stop [SIGNAL]: stops the server, waits, leaves its exit status in $rc
 stop() {
@@ -76,6 +112,7 @@ stop() {
 req() {
   m=$1 p=$2
   shift 2
+  : >"$tmp/body"
   if [ "$m" = POST ]; then
     b=$1
     shift
