@@ -8,12 +8,12 @@
  * heavy C objects behind them are one copy: the loaders go through the
  * object cache (runtime/core/objcache.h).
  *
- * Swap.  `current` points at the newest generation.  A worker publishes
- * the generation it answers with in in_use[w] (a hazard pointer: store,
- * then re-read current, retry if it moved) and clears it when the request
- * is done.  A swap exchanges `current`, then waits until no in_use slot
- * points at the old generation -- at most the time of the requests already
- * running on it -- and frees it: its states close, the objects only it
+ * Swap.  s->gens (runtime/core/hazard.h) points at the newest generation.
+ * A worker publishes the generation it answers with in its slot (a hazard
+ * pointer: store, then re-read the current one, retry if it moved) and
+ * clears it when the request is done.  A swap exchanges the current
+ * generation, then waits until no slot holds the old one -- at most the
+ * time of the requests already running on it -- and frees it: its states close, the objects only it
  * used are released, the object cache drops what nobody references, and
  * malloc gives the memory back.  A worker never waits for a swap.
  */
@@ -420,33 +420,19 @@ rp_gen *rp_gen_load(rp_server *s, rp_serve_settings *first, rp_err *err) {
 rp_gen *rp_gen_acquire(rp_server *s, int w) {
   rp_worker *wk = &s->workers[w];
   if (wk->pins++ > 0) return wk->held; /* a batch of this worker holds one already */
-  rp_gen *g;
-  do {
-    g = atomic_load(&s->current);
-    atomic_store(&s->in_use[w], g);
-  } while (g != atomic_load(&s->current));
-  wk->held = g;
-  return g;
+  return wk->held = rp_hazard_acquire(&s->gens, w);
 }
 
 void rp_gen_release(rp_server *s, int w) {
   rp_worker *wk = &s->workers[w];
   if (--wk->pins > 0) return;
   wk->held = NULL;
-  atomic_store(&s->in_use[w], NULL);
+  rp_hazard_release(&s->gens, w);
 }
 
 void rp_gen_swap(rp_server *s, rp_gen *g) {
-  rp_gen *old = atomic_exchange(&s->current, g);
+  rp_gen *old = rp_hazard_swap(&s->gens, g); /* waits for the requests still on it */
   if (!old) return;
-  /* wait for the requests still running on the old generation */
-  for (;;) {
-    int busy = 0;
-    for (int w = 0; w < s->nworkers; w++) busy |= atomic_load(&s->in_use[w]) == old;
-    if (!busy) break;
-    struct timespec ts = {0, 200000};
-    nanosleep(&ts, NULL);
-  }
   rp_gen_free(old);
   rp_objcache_sweep();
   malloc_trim(0);
@@ -467,7 +453,7 @@ int rp_server_reload(rp_server *s, const char *why, rp_err *err) {
     s->last_error_unix = rp_unix_now();
     pthread_mutex_unlock(&s->status_lock);
     rp_log(RP_LOG_ERROR, "serve: reload failed, the model %s keeps serving: %s",
-           atomic_load(&s->current)->version, err->msg);
+           ((rp_gen *)rp_hazard_peek(&s->gens))->version, err->msg);
     rp_objcache_sweep();
     malloc_trim(0);
   } else {
@@ -477,7 +463,7 @@ int rp_server_reload(rp_server *s, const char *why, rp_err *err) {
              "serve: host, port, workers and log_dir changes take effect at the next "
              "start, not at a reload");
     rp_answer_warm(s, g);
-    rp_gen *old = atomic_load(&s->current);
+    rp_gen *old = rp_hazard_peek(&s->gens);
     uint64_t old_serial = old ? old->serial : 0;
     rp_gen_swap(s, g);
     if (s->cache && old_serial) rp_acache_forget_serial(s->cache, old_serial);

@@ -53,7 +53,7 @@ static int write_port_file(const char *path, int port) {
 }
 
 static void server_free(rp_server *s) {
-  rp_gen_free(atomic_load(&s->current));
+  rp_gen_free(rp_hazard_peek(&s->gens));
   rp_acache_free(s->cache);
   rp_slog_close(s->impressions);
   rp_slog_close(s->events);
@@ -70,7 +70,7 @@ static void server_free(rp_server *s) {
       rp_free(s->workers[i].susp);
     }
   rp_free(s->workers);
-  rp_free((void *)s->in_use);
+  rp_hazard_free(&s->gens);
   rp_free(s->wm);
   rp_serve_settings_clear(&s->set);
   rp_objcache_enable(0);
@@ -85,10 +85,9 @@ static int setup(rp_server *s, rp_err *err) {
            s->set.admin_token[0] ? s->set.admin_token
            : env                 ? env
                                  : "");
-  s->in_use = rp_calloc((size_t)s->nworkers + 1, sizeof *s->in_use);
   s->wm = rp_calloc((size_t)s->nworkers + 1, sizeof *s->wm);
   s->workers = rp_calloc((size_t)s->nworkers, sizeof *s->workers);
-  if (!s->in_use || !s->wm || !s->workers) return rp_enomem(err, "server");
+  if (!s->wm || !s->workers) return rp_enomem(err, "server");
   for (int i = 0; i < s->nworkers; i++) {
     s->workers[i].id = i;
     /* a request's parsed form: bounded by what its body can hold */
@@ -166,7 +165,11 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
   rp_serve_settings_defaults(&s->set);
   rp_gen *g = rp_gen_load(s, &s->set, &err);
   if (!g) return fail(s, err.msg);
-  atomic_store(&s->current, g);
+  if (rp_hazard_init(&s->gens, s->nworkers, &err)) {
+    rp_gen_free(g);
+    return fail(s, err.msg);
+  }
+  rp_hazard_swap(&s->gens, g); /* the first: nothing to wait for */
   if (setup(s, &err)) return fail(s, err.msg);
   rp_answer_warm(s, g);
   if (rp_http_start(s, &err)) return fail(s, err.msg);
@@ -189,7 +192,7 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
     if (sig == SIGHUP || sig == SIGUSR1) {
       rp_err e = {0, ""};
       int rc = rp_server_reload(s, sig == SIGHUP ? "SIGHUP" : "POST /v1/admin/reload", &e);
-      rp_gen *cur = atomic_load(&s->current);
+      rp_gen *cur = rp_hazard_peek(&s->gens);
       char msg[700];
       if (rc)
         snprintf(msg, sizeof msg, "reload failed, model %.127s keeps serving: %.500s", cur->version,

@@ -34,6 +34,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "hazard.h"
 #include "jbuf.h"
 #include "recommender.h"
 #include "request.h"
@@ -183,9 +184,9 @@ typedef struct rp_server {
   char **argv;
   const char *argv0;
   /* the current generation and the one each worker is using (hazard
-   * pointers: a retired generation is freed once no worker points at it) */
-  _Atomic(rp_gen *) current;
-  _Atomic(rp_gen *) *in_use; /* nworkers */
+   * pointers, runtime/core/hazard.h: a retired generation is freed once no
+   * worker's slot holds it) */
+  rp_hazard gens; /* one slot per worker */
   uint64_t next_serial;
   pthread_mutex_t reload_lock; /* one reload at a time */
   /* reload results for /metrics */
