@@ -57,11 +57,13 @@ static const char *serve_usage =
     "       recpipe serve [--quiet] [--log-level LEVEL] CONFIG.yaml [key=value...]\n"
     "\n"
     "Serves a recommender over HTTP: GET|POST /v1/recommend, GET /v1/similar,\n"
-    "POST /v1/events, /healthz, /readyz, /metrics, POST /v1/admin/reload.\n"
-    "The script returns the recommender and a settings table; a YAML config\n"
-    "holds settings and names the script (script: FILE.lua) or a model file\n"
-    "(model: FILE.rpa).  key=value arguments override settings.  SIGHUP reloads\n"
-    "(the old model serves until the new one is ready); SIGTERM drains and stops.\n"
+    "POST /v1/events, /healthz, /readyz, /metrics, POST /v1/admin/reload,\n"
+    "GET /dashboard (with a registry).  The script returns the recommender and a\n"
+    "settings table; a YAML config holds settings and names the script (script:\n"
+    "FILE.lua), a model file (model: FILE.rpa) or a registry's live model\n"
+    "(registry: FILE, live: NAME; promotions are followed).  key=value arguments\n"
+    "override settings.  SIGHUP reloads (the old model serves until the new one\n"
+    "is ready); SIGTERM drains and stops.\n"
     "\n"
     "settings (default, meaning):\n";
 

@@ -36,6 +36,7 @@
 
 #include <microhttpd.h>
 
+#include "registry.h"
 #include "serve.h"
 
 typedef struct hconn {
@@ -102,10 +103,10 @@ static int route(const char *url) {
   static const struct {
     const char *path;
     int ep;
-  } routes[] = {{"/v1/recommend", EP_RECOMMEND}, {"/v1/similar", EP_SIMILAR},
-                {"/v1/events", EP_EVENTS},       {"/healthz", EP_HEALTHZ},
-                {"/readyz", EP_READYZ},          {"/metrics", EP_METRICS},
-                {"/v1/admin/reload", EP_RELOAD}, {NULL, EP_OTHER}};
+  } routes[] = {
+      {"/v1/recommend", EP_RECOMMEND}, {"/v1/similar", EP_SIMILAR},  {"/v1/events", EP_EVENTS},
+      {"/healthz", EP_HEALTHZ},        {"/readyz", EP_READYZ},       {"/metrics", EP_METRICS},
+      {"/v1/admin/reload", EP_RELOAD}, {"/dashboard", EP_DASHBOARD}, {NULL, EP_OTHER}};
   for (int i = 0; routes[i].path; i++)
     if (strcmp(url, routes[i].path) == 0) return routes[i].ep;
   return EP_OTHER;
@@ -237,6 +238,40 @@ static enum MHD_Result reload(rp_server *s, hconn *h, rp_worker *w) {
   return MHD_YES;
 }
 
+/* GET /dashboard: the registry's page (rp_dashboard_render, as `recpipe
+ * dashboard` writes it), read from a read-only connection of its own (the
+ * main thread's is for the live pointer).  An admin endpoint: the page shows
+ * run configurations and logs. */
+static enum MHD_Result dashboard(rp_server *s, hconn *h, rp_worker *w) {
+  rp_serr e;
+  if (admin_check(s, h->mc, &e)) return send_error(s, h, w, &e);
+  if (!s->set.registry[0])
+    return error(s, h, w, 404, "path", "no dashboard: no registry configured (setting 'registry')");
+  rp_registry_opts o;
+  rp_registry_opts_init(&o);
+  o.readonly = 1;
+  o.check = 0;
+  o.recover = 0;
+  o.create = 0;
+  rp_registry *reg;
+  rp_err err;
+  rp_buf page = {0};
+  rp_dashboard_opts d;
+  rp_dashboard_opts_init(&d);
+  int rc = rp_registry_open(s->set.registry, &o, &reg, &err);
+  if (!rc) {
+    rc = rp_dashboard_render(reg, &d, &page, &err);
+    rp_registry_close(reg);
+  }
+  enum MHD_Result r;
+  if (rc)
+    r = error(s, h, w, 503, "", err.msg);
+  else
+    r = send_reply(s, h, 200, page.data, page.len, "text/html; charset=utf-8");
+  rp_buf_free(&page);
+  return r;
+}
+
 /* ---- the handler -------------------------------------------------------------------- */
 static enum MHD_Result dispatch(rp_server *s, hconn *h, rp_worker *w, const char *method) {
   rp_reply r;
@@ -255,6 +290,8 @@ static enum MHD_Result dispatch(rp_server *s, hconn *h, rp_worker *w, const char
       return send_reply(s, h, 200, w->out.p, w->out.n, "text/plain; version=0.0.4; charset=utf-8");
     case EP_RELOAD:
       return reload(s, h, w);
+    case EP_DASHBOARD:
+      return dashboard(s, h, w);
     case EP_EVENTS: {
       rp_sevent *ev;
       int n =

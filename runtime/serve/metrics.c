@@ -16,8 +16,9 @@
 
 static const int status_codes[RP_NSTATUS - 1] = {200, 202, 400, 401, 403, 404,
                                                  405, 408, 413, 431, 500, 503};
-static const char *const endpoints[EP_N] = {"recommend", "similar", "events", "healthz",
-                                            "readyz",    "metrics", "reload", "other"};
+static const char *const endpoints[EP_N] = {"recommend", "similar",   "events",
+                                            "healthz",   "readyz",    "metrics",
+                                            "reload",    "dashboard", "other"};
 static const double buckets[RP_NBUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                             0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
                                             1,      2.5,     5,      10};
@@ -152,6 +153,17 @@ void rp_metrics_render(rp_server *s, int worker, rp_jbuf *b) {
   rp_jbuf_printf(b, "recpipe_model_loaded_timestamp_seconds %.3f\n", g ? g->loaded_unix : 0.0);
   head(b, "recpipe_model_load_seconds", "gauge", "How long loading the model answering took.");
   rp_jbuf_printf(b, "recpipe_model_load_seconds %.6f\n", g ? g->load_seconds : 0.0);
+  if (s->set.live[0]) {
+    head(b, "recpipe_model_live_version", "gauge",
+         "The registry version of the live model answering (setting live).");
+    rp_jbuf_puts(b, "recpipe_model_live_version{name=\"");
+    label(b, s->set.live);
+    rp_jbuf_printf(b, "\"} %lld\n", (long long)(g ? g->live_version : 0));
+    head(b, "recpipe_registry_errors_total", "counter",
+         "Looks at the registry's live version that failed (the model keeps serving).");
+    rp_jbuf_printf(b, "recpipe_registry_errors_total %llu\n",
+                   (unsigned long long)atomic_load(&s->registry_errors));
+  }
   rp_gen_release(s, worker);
   head(b, "recpipe_model_reloads_total", "counter", "Reloads, by result.");
   rp_jbuf_printf(b, "recpipe_model_reloads_total{result=\"ok\"} %llu\n",

@@ -26,6 +26,7 @@
 #include "als.h"
 #include "host.h"
 #include "objcache.h"
+#include "registry.h"
 #include "rpl.h"
 #include "serve.h"
 
@@ -60,12 +61,50 @@ void rp_gen_free(rp_gen *g) {
 }
 
 /* ---- building one worker's state ---------------------------------------------- */
+/* The registry's live version a generation serves (settings registry and
+ * live): looked up once, by worker 0's state, and used by every worker. */
+typedef struct livepick {
+  int64_t version; /* 0: not live */
+  char path[4096];
+} livepick;
+
 typedef struct loadctx {
   rp_server *s;
   rp_serve_settings *set; /* filled from worker 0's settings */
   rp_wstate *w;
   int first; /* worker 0 */
+  livepick *pick;
 } loadctx;
+
+/* Looks up the live version of model name in the registry file at path
+ * (opened read-only, closed again) into p; raises when there is none. */
+static void pick_live(lua_State *L, const char *path, const char *name, livepick *p) {
+  rp_registry_opts o;
+  rp_registry_opts_init(&o);
+  o.readonly = 1;
+  o.check = 0;
+  o.recover = 0;
+  o.create = 0;
+  rp_registry *r;
+  rp_err err;
+  char *file = NULL;
+  int64_t v = 0;
+  if (rp_registry_check_name("model", name, &err)) luaL_error(L, "setting 'live': %s", err.msg);
+  if (rp_registry_open(path, &o, &r, &err)) luaL_error(L, "setting 'registry': %s", err.msg);
+  int rc = rp_registry_live(r, name, &v, &file, &err);
+  rp_registry_close(r);
+  if (rc) luaL_error(L, "setting 'live': %s", err.msg);
+  if (!v || !file) {
+    rp_free(file);
+    luaL_error(L,
+               "setting 'live': the registry '%s' has no live version of '%s' (register and "
+               "promote one with rp.registry)",
+               path, name);
+  }
+  snprintf(p->path, sizeof p->path, "%s", file);
+  p->version = v;
+  rp_free(file);
+}
 
 /* The config table: the YAML file (or an empty table) with the key=value
  * overrides applied. */
@@ -213,11 +252,26 @@ static int load_state(lua_State *L) {
   int cfg = 2;
   const char *source = s->config[0] ? s->config : "the command line";
   rp_serve_settings_check(L, cfg, source, 0);
+  char registry[sizeof c->set->registry], live[sizeof c->set->live];
   { /* types and ranges of the config's settings, before the script runs */
     rp_serve_settings tmp;
     rp_serve_settings_defaults(&tmp);
     rp_serve_settings_read(L, cfg, &tmp);
+    memcpy(registry, tmp.registry, sizeof registry);
+    memcpy(live, tmp.live, sizeof live);
     rp_serve_settings_clear(&tmp);
+  }
+  if (live[0]) { /* the registry's live model: the config's `model` for the script */
+    if (!registry[0])
+      luaL_error(L, "%s: setting 'live' needs 'registry' (the registry's file)", source);
+    if (lua_getfield(L, cfg, "model") != LUA_TNIL)
+      luaL_error(L, "%s: give 'model' or 'live', not both", source);
+    lua_pop(L, 1);
+    if (c->first) pick_live(L, registry, live, c->pick);
+    lua_pushstring(L, c->pick->path);
+    lua_setfield(L, cfg, "model");
+    lua_pushinteger(L, c->pick->version);
+    lua_setfield(L, cfg, "live_version");
   }
   char script[8600];
   snprintf(script, sizeof script, "%s", s->script);
@@ -241,8 +295,8 @@ static int load_state(lua_State *L) {
     lua_getfield(L, cfg, "model");
     if (lua_type(L, -1) != LUA_TSTRING)
       luaL_error(L,
-                 "%s: needs 'script: FILE.lua' (a serve script) or 'model: FILE' (an ALS model "
-                 "file)",
+                 "%s: needs 'script: FILE.lua' (a serve script), 'model: FILE' (an ALS model "
+                 "file) or 'registry' and 'live' (a registry's live model)",
                  source);
     lua_pop(L, 1);
     luaL_loadbuffer(L, model_chunk, sizeof model_chunk - 1, "=(serve model)");
@@ -270,7 +324,8 @@ static int load_state(lua_State *L) {
     lua_pushnil(L);
     while (lua_next(L, t)) {
       const char *k = lua_tostring(L, -2);
-      if (k[0] == '_' || strcmp(k, "script") == 0 || strcmp(k, "model") == 0) {
+      if (k[0] == '_' || strcmp(k, "script") == 0 || strcmp(k, "model") == 0 ||
+          strcmp(k, "live_version") == 0) {
         lua_pop(L, 1);
         continue;
       }
@@ -340,13 +395,14 @@ static int load_state(lua_State *L) {
   return 0;
 }
 
-static int build_state(rp_server *s, rp_wstate *w, rp_serve_settings *set, int first, rp_err *err) {
+static int build_state(rp_server *s, rp_wstate *w, rp_serve_settings *set, int first,
+                       livepick *pick, rp_err *err) {
   char msg[1024];
   memset(w, 0, sizeof *w);
   w->ref_rec = w->ref_on_request = w->ref_filter = w->ref_similar = w->ref_opts = LUA_NOREF;
   if (!(w->L = rp_host_state(msg, sizeof msg))) return rp_errf(err, RP_ENOMEM, "%s", msg);
   lua_State *L = w->L;
-  loadctx c = {s, set, w, first};
+  loadctx c = {s, set, w, first, pick};
   lua_pushcfunction(L, load_state);
   lua_pushlightuserdata(L, &c);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
@@ -368,8 +424,9 @@ rp_gen *rp_gen_load(rp_server *s, rp_serve_settings *first, rp_err *err) {
   if (s->script[0]) rp_objcache_trace_file(s->script, rp_fileid_of(s->script));
   if (s->config[0]) rp_objcache_trace_file(s->config, rp_fileid_of(s->config));
   /* worker 0 first: its settings say how many workers the first load has */
+  livepick pick = {0, ""};
   rp_wstate w0;
-  if (build_state(s, &w0, &set, 1, err)) {
+  if (build_state(s, &w0, &set, 1, &pick, err)) {
     rp_serve_settings_clear(&set);
     return NULL;
   }
@@ -386,7 +443,7 @@ rp_gen *rp_gen_load(rp_server *s, rp_serve_settings *first, rp_err *err) {
   for (int i = 1; i < s->nworkers; i++) {
     rp_serve_settings tmp;
     rp_serve_settings_defaults(&tmp);
-    int rc = build_state(s, &g->w[i], &tmp, 0, err);
+    int rc = build_state(s, &g->w[i], &tmp, 0, &pick, err);
     rp_serve_settings_clear(&tmp);
     if (rc) {
       rp_serve_settings_clear(&set);
@@ -396,8 +453,11 @@ rp_gen *rp_gen_load(rp_server *s, rp_serve_settings *first, rp_err *err) {
   }
   for (int i = 0; i < s->argc; i++)
     for (const char *p = s->argv[i]; *p; p++) h = rp_hash64(h ^ (unsigned char)*p);
+  g->live_version = pick.version;
   if (set.version[0])
     snprintf(g->version, sizeof g->version, "%s", set.version);
+  else if (pick.version)
+    snprintf(g->version, sizeof g->version, "%.64s-v%lld", set.live, (long long)pick.version);
   else
     snprintf(g->version, sizeof g->version, "m-%012llx",
              (unsigned long long)(rp_hash64(h) & 0xffffffffffffULL));

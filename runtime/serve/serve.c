@@ -22,6 +22,7 @@
 
 #include "host.h"
 #include "objcache.h"
+#include "registry.h"
 #include "rio.h"
 #include "serve.h"
 
@@ -53,6 +54,8 @@ static int write_port_file(const char *path, int port) {
 }
 
 static void server_free(rp_server *s) {
+  rp_registry_close(s->reg);
+  s->reg = NULL;
   rp_gen_free(rp_hazard_peek(&s->gens));
   rp_acache_free(s->cache);
   rp_slog_close(s->impressions);
@@ -105,7 +108,44 @@ static int setup(rp_server *s, rp_err *err) {
     rp_slog *logs[2] = {s->impressions, s->events};
     if (rp_slog_start(logs, 2, s->set.fsync_ms, err)) return err->status;
   }
+  if (s->set.registry[0]) { /* read-only: the live pointer's polls, and /dashboard's check */
+    rp_registry_opts o;
+    rp_registry_opts_init(&o);
+    o.readonly = 1;
+    o.check = 0;
+    o.recover = 0;
+    o.create = 0;
+    if (rp_registry_open(s->set.registry, &o, &s->reg, err)) return err->status;
+  }
   return RP_OK;
+}
+
+/* The main thread's look at the registry (setting live): a live version
+ * other than the one serving (and other than one whose load failed) is
+ * loaded and swapped in like any reload; a rollback is the same. */
+static void poll_live(rp_server *s) {
+  static char last_error[512];
+  rp_err e = {0, ""};
+  int64_t v = 0;
+  if (rp_registry_live(s->reg, s->set.live, &v, NULL, &e)) {
+    atomic_fetch_add(&s->registry_errors, 1);
+    if (strcmp(e.msg, last_error) != 0) /* said once, not every poll */
+      rp_log(RP_LOG_WARN, "serve: the registry's live '%s' cannot be read (%s): serving on",
+             s->set.live, e.msg);
+    snprintf(last_error, sizeof last_error, "%s", e.msg);
+    return;
+  }
+  last_error[0] = 0;
+  rp_gen *cur = rp_hazard_peek(&s->gens);
+  if (!v || v == cur->live_version || v == s->live_failed) return;
+  char why[160];
+  snprintf(why, sizeof why, "the registry's live %.64s is v%lld, serving v%lld", s->set.live,
+           (long long)v, (long long)cur->live_version);
+  if (rp_server_reload(s, why, &e)) {
+    s->live_failed = v;
+  } else {
+    s->live_failed = 0;
+  }
 }
 
 static int fail(rp_server *s, const char *msg) {
@@ -180,18 +220,27 @@ int rp_serve_main(int argc, char **argv, int at, const char *argv0) {
   rp_log(RP_LOG_INFO, "serve: listening on http://%s:%d (%d workers, model %s%s%s)", s->set.host,
          s->port, s->nworkers, g->version, s->set.log_dir[0] ? ", logs in " : "", s->set.log_dir);
 
-  /* The main thread: signals and reload requests.  A reload source that
-   * polls (the model registry's live pointer of issue 10: `live = "shop"`
-   * instead of a file, reloading on promotion) belongs in this loop: check
-   * it every tick and call rp_server_reload when the pointer moved; the
-   * serve script then loads the file the pointer names. */
+  /* The main thread: signals and reload requests, and every registry_poll
+   * seconds (setting live) a look at the registry's live pointer. */
   int stop = 0;
+  double next_poll = rp_now() + s->set.registry_poll;
   while (!stop) {
-    struct timespec ts = {1, 0};
+    double wait = 1.0;
+    if (s->set.live[0]) {
+      double now = rp_now();
+      if (now >= next_poll) {
+        poll_live(s);
+        next_poll = rp_now() + s->set.registry_poll;
+      }
+      if (next_poll - rp_now() < wait) wait = next_poll - rp_now();
+      if (wait < 0.001) wait = 0.001;
+    }
+    struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
     int sig = sigtimedwait(&set, NULL, &ts);
     if (sig == SIGHUP || sig == SIGUSR1) {
       rp_err e = {0, ""};
       int rc = rp_server_reload(s, sig == SIGHUP ? "SIGHUP" : "POST /v1/admin/reload", &e);
+      if (rc == 0) s->live_failed = 0;
       rp_gen *cur = rp_hazard_peek(&s->gens);
       char msg[700];
       if (rc)

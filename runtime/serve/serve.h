@@ -61,6 +61,8 @@ typedef struct rp_serve_settings {
   int nevent_types;
   char cache_capacity[32]; /* entries ("100000") or bytes ("64MB"); "0": no cache */
   double cache_ttl;
+  char registry[1024], live[65]; /* the registry's live model (process: from the first load) */
+  double registry_poll;
   /* the model: read again at every reload */
   int k, exclude_seen;
   char version[128], reason[64];
@@ -92,6 +94,7 @@ enum {
   EP_READYZ,
   EP_METRICS,
   EP_RELOAD,
+  EP_DASHBOARD,
   EP_OTHER,
   EP_N
 };
@@ -162,9 +165,10 @@ typedef struct rp_wstate { /* one worker's Lua state of one generation */
 } rp_wstate;
 
 typedef struct rp_gen {
-  uint64_t serial;   /* 1, 2, ... in load order */
-  char version[128]; /* model_version of every answer */
-  char reason[64];   /* reason of C-path answers */
+  uint64_t serial;      /* 1, 2, ... in load order */
+  int64_t live_version; /* the registry version it serves (setting live), else 0 */
+  char version[128];    /* model_version of every answer */
+  char reason[64];      /* reason of C-path answers */
   double loaded_unix, load_seconds;
   int k, exclude_seen;
   int nworkers;
@@ -191,6 +195,10 @@ typedef struct rp_server {
   pthread_mutex_t reload_lock; /* one reload at a time */
   /* reload results for /metrics */
   _Atomic uint64_t reloads_ok, reloads_failed;
+  /* the registry's live pointer (setting live; the main thread polls it) */
+  struct rp_registry *reg;
+  int64_t live_failed; /* a live version whose load failed: not tried again until it moves */
+  _Atomic uint64_t registry_errors;
   pthread_mutex_t status_lock;
   char last_error[512];
   double last_error_unix;

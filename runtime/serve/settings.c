@@ -16,6 +16,8 @@ enum {
   T_INT,    /* integer in [lo, hi] */
   T_NUM,    /* number in [lo, hi] */
   T_STR,    /* text (a fixed buffer in the struct) */
+  T_CSTR,   /* text, from the YAML config and key=value only: needed before the
+               script runs, so its settings table cannot set it */
   T_BOOL,   /* true / false */
   T_ROTATE, /* "daily" | "none" */
   T_TYPES,  /* list of event type names */
@@ -49,7 +51,7 @@ static const sdesc table[] = {
     {"workers", T_INT, F(workers), 0, 0, 256, NULL,
      "worker threads, each with its own Lua state; 0 = one per core"},
     {"admin_token", T_STR, F(admin_token), 0, 0, 0, "",
-     "bearer token of /v1/admin/*; else $RECPIPE_ADMIN_TOKEN"},
+     "bearer token of /v1/admin/* and /dashboard; else $RECPIPE_ADMIN_TOKEN"},
     {"max_body", T_INT, F(max_body), 1 << 20, 1024, 1 << 30, NULL, "largest request body, bytes"},
     {"max_header", T_INT, F(max_header), 16384, 1024, 1 << 20, NULL,
      "largest request line plus headers, bytes"},
@@ -82,8 +84,14 @@ static const sdesc table[] = {
     {"k", T_INT, F(k), 10, 1, 1000000, NULL, "items per answer when the request gives no k"},
     {"exclude_seen", T_BOOL, F(exclude_seen), 1, 0, 1, NULL,
      "leave out the user's seen items (the seen matrix, or a chain's train) by default"},
+    {"registry", T_CSTR, F(registry), 0, 0, 0, "",
+     "(config) a model registry (rp.registry's file): with live, its live model; GET /dashboard"},
+    {"live", T_CSTR, F(live), 0, 0, 0, "",
+     "(config) serve the registry's live version of this model name, following promotions"},
+    {"registry_poll", T_NUM, F(registry_poll), 5, 0.05, 86400, NULL,
+     "seconds between two looks at the registry's live version"},
     {"version", T_STR, F(version), 0, 0, 0, "",
-     "model_version of the answers; default: a digest of the files loaded"},
+     "model_version of the answers; default: NAME-vN when live, else a digest of the files"},
     {"reason", T_STR, F(reason), 0, 0, 0, "",
      "reason of answers that are not a chain's (default: cf for ALS, else the kind)"},
     {"seen", T_LUA, NOF, 0, 0, 0, "",
@@ -144,6 +152,7 @@ void rp_serve_settings_defaults(rp_serve_settings *s) {
         *(double *)f = d->def;
         break;
       case T_STR:
+      case T_CSTR:
       case T_SIZE:
         snprintf(f, d->size, "%s", d->sdef);
         break;
@@ -161,7 +170,7 @@ static const char *known_list(lua_State *L, int config) {
   luaL_buffinit(L, &b);
   int first = 1;
   for (const sdesc *d = table; d->name; d++) {
-    if (d->type == T_CONFIG && !config) continue;
+    if ((d->type == T_CONFIG || d->type == T_CSTR) && !config) continue;
     if (!first) luaL_addstring(&b, ", ");
     luaL_addstring(&b, d->name);
     first = 0;
@@ -182,7 +191,7 @@ void rp_serve_settings_check(lua_State *L, int idx, const char *source, int from
     const char *k = lua_tostring(L, -1);
     if (k[0] == '_') continue; /* _config_file and other private keys */
     const sdesc *d = find(k);
-    if (!d || (d->type == T_CONFIG && from_script))
+    if (!d || ((d->type == T_CONFIG || d->type == T_CSTR) && from_script))
       luaL_error(L, "%s: unknown setting '%s' (known: %s)", source, k, known_list(L, !from_script));
   }
 }
@@ -221,7 +230,8 @@ static void read_one(lua_State *L, const sdesc *d, int v, rp_serve_settings *s) 
       if (!lua_isboolean(L, v)) bad(L, d, "true or false", v);
       *(int *)f = lua_toboolean(L, v);
       break;
-    case T_STR: {
+    case T_STR:
+    case T_CSTR: {
       size_t n;
       if (lua_type(L, v) != LUA_TSTRING) bad(L, d, "a string", v);
       const char *x = lua_tolstring(L, v, &n);

@@ -186,6 +186,8 @@ expect 200 GET "/v1/recommend?user=u42&k=5"
 has '"cached":false'
 [ "$(items)" = "$(expect_of u42_5_seen)" ] || fail "after a reload: $(items)"
 bad 405 method GET /v1/admin/reload
+bad 404 path GET /dashboard
+has "no registry configured (setting 'registry')"
 
 # ---- malformed HTTP, answered by libmicrohttpd, the server stays up ------------------------
 raw() { printf "$1" | "$HTTPLOAD" raw "$port"; }
@@ -232,10 +234,13 @@ start "$tmp/serve.yaml" admin_token=s3cret || fail "restart failed"
 bad 401 Authorization POST /v1/admin/reload ''
 expect 401 POST /v1/admin/reload '' -H "Authorization: Bearer wrong"
 expect 200 POST /v1/admin/reload '' -H "Authorization: Bearer s3cret"
+expect 401 GET /dashboard
+expect 404 GET /dashboard -H "Authorization: Bearer s3cret"
 stop
 start "$tmp/serve.yaml" host=0.0.0.0 || fail "start on 0.0.0.0 failed"
 expect 403 POST /v1/admin/reload ''
 has "non-loopback address"
+expect 403 GET /dashboard
 expect 200 GET "/v1/recommend?user=u42&k=1"
 stop
 RECPIPE_ADMIN_TOKEN=envtok start "$tmp/serve.yaml" host=0.0.0.0 || fail "start with env token"
