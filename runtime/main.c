@@ -58,12 +58,12 @@ static const char *serve_usage =
     "\n"
     "Serves a recommender over HTTP: GET|POST /v1/recommend, GET /v1/similar,\n"
     "POST /v1/events, /healthz, /readyz, /metrics, POST /v1/admin/reload,\n"
-    "GET /dashboard (with a registry).  The script returns the recommender and a\n"
-    "settings table; a YAML config holds settings and names the script (script:\n"
-    "FILE.lua), a model file (model: FILE.rpa) or a registry's live model\n"
-    "(registry: FILE, live: NAME; promotions are followed).  key=value arguments\n"
-    "override settings.  SIGHUP reloads (the old model serves until the new one\n"
-    "is ready); SIGTERM drains and stops.\n"
+    "GET /dashboard (with a registry).  The script returns the recommender and\n"
+    "a table of settings; a YAML config holds settings and names the script\n"
+    "(script: FILE.lua), a model file (model: FILE.rpa) or a registry's live\n"
+    "model (registry: FILE, live: NAME; promotions are followed).  key=value\n"
+    "arguments override settings.  SIGHUP reloads (the old model serves until\n"
+    "the new one is ready); SIGTERM drains and stops.\n"
     "\n"
     "settings (default, meaning):\n";
 

@@ -192,7 +192,7 @@ fails_with "setting 'port' must be an integer in 0..65535, got 'x'" "$tmp/hooks.
 fails_with "unknown setting 'workerz'" "$tmp/hooks.lua" workerz=2
 fails_with "setting 'k' (2000) must not exceed max_k (1000)" "$tmp/hooks.lua" "params.model=$tmp/model.rpa" "params.seen=$tmp/train.rpm" k=2000
 printf 'port: 0\n' >"$tmp/empty.yaml"
-fails_with "needs 'script: FILE.lua' (a serve script) or 'model: FILE'" "$tmp/empty.yaml"
+fails_with "needs 'script: FILE.lua' (a serve script), 'model: FILE' (an ALS model file) or 'registry' and 'live'" "$tmp/empty.yaml"
 printf 'model: %s\nscript: x.lua\nfoo: 1\n' "$tmp/model.rpa" >"$tmp/foo.yaml"
 fails_with "unknown setting 'foo'" "$tmp/foo.yaml"
 printf 'model: %s/nosuch.rpa\n' "$tmp" >"$tmp/nomodel.yaml"
