@@ -247,18 +247,12 @@ static enum MHD_Result dashboard(rp_server *s, hconn *h, rp_worker *w) {
   if (admin_check(s, h->mc, &e)) return send_error(s, h, w, &e);
   if (!s->set.registry[0])
     return error(s, h, w, 404, "path", "no dashboard: no registry configured (setting 'registry')");
-  rp_registry_opts o;
-  rp_registry_opts_init(&o);
-  o.readonly = 1;
-  o.check = 0;
-  o.recover = 0;
-  o.create = 0;
   rp_registry *reg;
   rp_err err;
   rp_buf page = {0};
   rp_dashboard_opts d;
   rp_dashboard_opts_init(&d);
-  int rc = rp_registry_open(s->set.registry, &o, &reg, &err);
+  int rc = rp_serve_registry_open(s->set.registry, &reg, &err);
   if (!rc) {
     rc = rp_dashboard_render(reg, &d, &page, &err);
     rp_registry_close(reg);

@@ -79,18 +79,12 @@ typedef struct loadctx {
 /* Looks up the live version of model name in the registry file at path
  * (opened read-only, closed again) into p; raises when there is none. */
 static void pick_live(lua_State *L, const char *path, const char *name, livepick *p) {
-  rp_registry_opts o;
-  rp_registry_opts_init(&o);
-  o.readonly = 1;
-  o.check = 0;
-  o.recover = 0;
-  o.create = 0;
   rp_registry *r;
   rp_err err;
   char *file = NULL;
   int64_t v = 0;
   if (rp_registry_check_name("model", name, &err)) luaL_error(L, "setting 'live': %s", err.msg);
-  if (rp_registry_open(path, &o, &r, &err)) luaL_error(L, "setting 'registry': %s", err.msg);
+  if (rp_serve_registry_open(path, &r, &err)) luaL_error(L, "setting 'registry': %s", err.msg);
   int rc = rp_registry_live(r, name, &v, &file, &err);
   rp_registry_close(r);
   if (rc) luaL_error(L, "setting 'live': %s", err.msg);

@@ -53,6 +53,16 @@ static int write_port_file(const char *path, int port) {
   return 0;
 }
 
+int rp_serve_registry_open(const char *path, struct rp_registry **out, rp_err *err) {
+  rp_registry_opts o;
+  rp_registry_opts_init(&o);
+  o.readonly = 1;
+  o.check = 0;
+  o.recover = 0;
+  o.create = 0;
+  return rp_registry_open(path, &o, out, err);
+}
+
 static void server_free(rp_server *s) {
   rp_registry_close(s->reg);
   s->reg = NULL;
@@ -108,15 +118,9 @@ static int setup(rp_server *s, rp_err *err) {
     rp_slog *logs[2] = {s->impressions, s->events};
     if (rp_slog_start(logs, 2, s->set.fsync_ms, err)) return err->status;
   }
-  if (s->set.registry[0]) { /* read-only: the live pointer's polls, and /dashboard's check */
-    rp_registry_opts o;
-    rp_registry_opts_init(&o);
-    o.readonly = 1;
-    o.check = 0;
-    o.recover = 0;
-    o.create = 0;
-    if (rp_registry_open(s->set.registry, &o, &s->reg, err)) return err->status;
-  }
+  /* the live pointer's polls (and a check that the registry opens) */
+  if (s->set.registry[0] && rp_serve_registry_open(s->set.registry, &s->reg, err))
+    return err->status;
   return RP_OK;
 }
 
@@ -124,7 +128,7 @@ static int setup(rp_server *s, rp_err *err) {
  * other than the one serving (and other than one whose load failed) is
  * loaded and swapped in like any reload; a rollback is the same. */
 static void poll_live(rp_server *s) {
-  static char last_error[512];
+  static char last_error[sizeof((rp_err *)0)->msg];
   rp_err e = {0, ""};
   int64_t v = 0;
   if (rp_registry_live(s->reg, s->set.live, &v, NULL, &e)) {
@@ -132,7 +136,7 @@ static void poll_live(rp_server *s) {
     if (strcmp(e.msg, last_error) != 0) /* said once, not every poll */
       rp_log(RP_LOG_WARN, "serve: the registry's live '%s' cannot be read (%s): serving on",
              s->set.live, e.msg);
-    snprintf(last_error, sizeof last_error, "%s", e.msg);
+    memcpy(last_error, e.msg, sizeof last_error);
     return;
   }
   last_error[0] = 0;

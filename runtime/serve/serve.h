@@ -328,6 +328,10 @@ void rp_http_reload_done(rp_server *s, int ok, const char *message);
 /* ---- the command (serve.c) --------------------------------------------------------- */
 /* recpipe serve SCRIPT.lua|CONFIG.yaml [key=value...]: returns the exit status. */
 int rp_serve_main(int argc, char **argv, int at, const char *argv0);
+/* Opens the registry file at path read-only, without the checks and the
+ * recovery a writer's open does (the server only reads the live pointer
+ * and renders /dashboard); *out as rp_registry_open. */
+int rp_serve_registry_open(const char *path, struct rp_registry **out, rp_err *err);
 /* A new request id (16 hex digits) into buf (at least 17 bytes). */
 void rp_server_request_id(rp_server *s, char *buf);
 double rp_unix_now(void);

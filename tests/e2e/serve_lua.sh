@@ -172,14 +172,6 @@ expect 404 GET "/v1/similar?item=i1"
 stop
 
 # ---- the serve script contract: errors at start-up -------------------------------------------
-fails_with() { # fails_with TEXT ARGS...: recpipe serve ARGS exits 1 saying TEXT
-  text=$1
-  shift
-  script=$1
-  shift
-  "$BIN" serve "$script" port=0 "$@" >"$tmp/out" 2>&1 && fail "serve $script $* started"
-  grep -qF -- "$text" "$tmp/out" || fail "serve $*: wanted '$text', got: $(head -c 400 "$tmp/out")"
-}
 printf 'return 42\n' >"$tmp/num.lua"
 fails_with "must return a recommender (an object with recommend)" "$tmp/num.lua"
 printf 'local x = = 1\n' >"$tmp/syntax.lua"

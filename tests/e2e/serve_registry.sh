@@ -101,12 +101,6 @@ stop
 [ "$rc" = 0 ] || fail "exit status $rc"
 
 # ---- start-up errors -------------------------------------------------------------------------
-fails_with() { # fails_with TEXT ARGS...: recpipe serve ARGS exits 1 saying TEXT
-  text=$1
-  shift
-  "$BIN" serve "$@" port=0 "log_dir=''" >"$tmp/out" 2>&1 && fail "serve $* started"
-  grep -qF -- "$text" "$tmp/out" || fail "serve $*: wanted '$text', got: $(head -c 400 "$tmp/out")"
-}
 printf 'live: shop\n' >"$tmp/nolive.yaml"
 fails_with "setting 'live' needs 'registry'" "$tmp/nolive.yaml"
 fails_with "has no live version of 'other'" "$tmp/serve.yaml" live=other

@@ -132,6 +132,14 @@ has() { grep -qF -- "$1" "$tmp/body" || fail "body lacks '$1': $(head -c 400 "$t
 # items: the "items" array of the body as a comma-separated list
 items() { sed -n 's/.*"items":\[\([^]]*\)\].*/\1/p' "$tmp/body" | tr -d '"'; }
 field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$tmp/body"; }
+# fails_with TEXT SCRIPT [ARGS...]: recpipe serve SCRIPT port=0 log_dir=''
+# ARGS exits 1 saying TEXT
+fails_with() {
+  text=$1 script=$2
+  shift 2
+  "$BIN" serve "$script" port=0 "log_dir=''" "$@" >"$tmp/out" 2>&1 && fail "serve $script $* started"
+  grep -qF -- "$text" "$tmp/out" || fail "serve $*: wanted '$text', got: $(head -c 400 "$tmp/out")"
+}
 finish() {
   [ -n "$pid" ] && stop
   [ $fails -eq 0 ] || { echo "server log:"; tail -30 "$tmp/server.log"; exit 1; }
