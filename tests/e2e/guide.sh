@@ -22,21 +22,7 @@ tmp=$(mktemp -d /tmp/recpipe-guide.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# same(printed, readme): the two lines have the same words, and where both
-# hold a decimal number the printed one is within one unit of the README's
-# last printed digit (0.098 accepts 0.097..0.099): the last digit of a
-# figure may differ by machine and build (float summation order)
-SAME='function norm(s) { gsub(/[][(),]/, " ", s); return s }
-  function same(a, b,   x, y, n, i, d, u) {
-    n = split(norm(a), x); if (n != split(norm(b), y)) return 0
-    for (i = 1; i <= n; i++) {
-      if (x[i] == y[i]) continue
-      if (x[i] !~ /^-?[0-9]*\.[0-9]+$/ || y[i] !~ /^-?[0-9]*\.[0-9]+$/) return 0
-      u = 10 ^ -(length(y[i]) - index(y[i], "."))
-      d = x[i] - y[i]; if (d < 0) d = -d
-      if (d > u * 1.000001) return 0
-    }
-    return 1 }'
+. tests/e2e/same.sh
 
 check() { [ "$2" = "$3" ] || fail "$1: the script printed '$2', the log says '$3'"; }
 
