@@ -22,7 +22,7 @@ tmp=$(mktemp -d /tmp/recpipe-guide.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-. tests/e2e/same.sh
+. tests/e2e/lib/same.sh
 
 check() { [ "$2" = "$3" ] || fail "$1: the script printed '$2', the log says '$3'"; }
 

@@ -23,7 +23,7 @@ awk '/^### Operations: registry/ { on = 1 } on && /^promoted shop v1/ { p = 1 } 
   README.md >"$tmp/readme.out"
 # the same lines, figures to one unit of their last printed digit (same.sh):
 # another build or machine may sum floats in another order
-. tests/e2e/same.sh
+. tests/e2e/lib/same.sh
 awk "$SAME"' NR == FNR { out[++n] = $0; next } { if (!same(out[FNR], $0)) bad = 1 }
      END { exit bad || n != FNR }' "$tmp/retrain.out" "$tmp/readme.out" ||
   fail "README's retrain output differs:
