@@ -25,10 +25,17 @@
 --   als:              rp.als.train options (+ values)
 --   segment, trending, content, projection, blend: the strategies' options
 --   strategies:       which to report, by name (see `build` below)
---   chain:            rules {when = {min_history, max_history, known, attribute},
+--   chain:            auto (default: tuned per band of history size on inner folds of
+--                     each outer fold's training users, rp.hybrid.tune_chain, over the
+--                     single strategies listed in `strategies`), or rules
+--                     {when = {min_history, max_history, known, attribute},
 --                     use = name | {blend = [[name, weight], ...]}, label}, or
 --   chain_script:     a Lua file returning function(parts, case, cfg, attributes) -> a chain
 --                     (parts: every strategy by name; attributes: {users, items} features)
+--   chains:           more chains to report beside `chain`, by name: {name: rules | auto}
+--   tuning:           rp.hybrid.tune_chain options for `auto` (folds, search, steps,
+--                     max_parts, bands, reveal, select, ...; k and seed default to
+--                     eval.k and split.seed)
 --   cold_items:       {fraction (0: skip), seed, k, strategies}
 --   eval:             k, metrics, bootstrap, seed, baseline (the strategy compared against)
 --   results:          a Markdown file for the tables ("" = none)
@@ -51,20 +58,21 @@ local cfg = tune.config({
   blend = { normalize = "rank", depth = 100 },
   strategies = { "popularity", "segment", "trending", "content", "item_knn", "fold_in",
                  "projection", "chain" },
-  chain = {
-    { when = { max_history = 0 }, use = "popularity", label = "new" },
-    { use = { blend = { { "popularity", 1 }, { "item_knn", 1 } } }, label = "few" },
-  },
+  chain = "auto",
+  chains = {},
+  tuning = {},
   chain_script = nil,
   cold_items = { fraction = 0.1, seed = 42, k = 50,
                  strategies = { "projection", "random_placement", "content" } },
   eval = { k = 10, metrics = { "ndcg", "recall", "map", "hit_rate" }, bootstrap = 1000,
            seed = 42, baseline = "popularity" },
   results = "",
-}, { "data", "item_attributes", "user_attributes", "split", "strategies", "chain" }, ...)
+}, { "data", "item_attributes", "user_attributes", "split", "strategies", "chain", "chains" },
+  ...)
 
 local t0 = rp.clock()
 local function fail(msg) error("coldstart: " .. msg, 0) end
+local S = cfg.split
 
 -- ---- data --------------------------------------------------------------------------
 local d = cfg.data
@@ -156,11 +164,12 @@ end
 -- strategies that depend on the reveal case (the request time of trending)
 local function trending_for(P, case)
   P._trending = P._trending or {}
-  if P._trending[case] == nil then
-    P._trending[case] = rp.hybrid.trending(P._train_ev, { half_life_days =
-      cfg.trending.half_life_days, at = case.test })
+  local key = case or "now" -- no case: the request time is now (the latest training event)
+  if P._trending[key] == nil then
+    P._trending[key] = rp.hybrid.trending(P._train_ev, { half_life_days =
+      cfg.trending.half_life_days, at = case and case.test })
   end
-  return P._trending[case]
+  return P._trending[key]
 end
 
 local function get(P, case, name)
@@ -198,27 +207,89 @@ end
 
 local chain_script = cfg.chain_script and dofile(cfg.chain_script) or nil
 
-local function chain_for(P, case)
+-- the chains by strategy name: `chain` and those under `chains`
+local function chain_spec(name)
+  if name == "chain" then return cfg.chain end
+  return type(cfg.chains) == "table" and cfg.chains[name] or nil
+end
+
+-- strategies that answer from a user's known interactions only (nothing at
+-- reveal 0), and those that need user attributes to say anything of a new user
+local NEEDS_HISTORY = { content = true, item_knn = true, fold_in = true }
+local NEEDS_USERS = { segment = true, projection = true }
+local NEEDS_ITEMS = { content = true, random_placement = true }
+
+-- The single strategies a tuned chain chooses from: those of `strategies`
+-- this dataset can build.
+local function tunable()
+  local names = {}
+  for _, name in ipairs(cfg.strategies) do
+    if not chain_spec(name) and name ~= "random_placement"
+      and not (NEEDS_USERS[name] and not user_attrs) and not (NEEDS_ITEMS[name] and not item_attrs)
+      and not (name == "segment" and not cfg.segment.field) then
+      names[#names + 1] = name
+    end
+  end
+  return names
+end
+
+-- The parts of a training set, built once whoever asks (tune_chain's inner
+-- folds, the outer folds).
+local parts_cache = setmetatable({}, { __mode = "k" })
+local function parts_for(tr)
+  local P = parts_cache[tr]
+  if not P then
+    P = parts_of(tr, nil)
+    parts_cache[tr] = P
+  end
+  return P
+end
+
+-- `chain: auto` of one outer fold: tuned on its training users only.
+local function tuned(F)
+  if F.tuning then return F.tuning end
+  local names, builders = tunable(), {}
+  for _, name in ipairs(names) do
+    builders[name] = function(tr, case) return get(parts_for(tr), case, name) end
+  end
+  local o = { k = cfg.eval.k, seed = S.seed, min_events = S.min_events }
+  for key, v in pairs(cfg.tuning or {}) do o[key] = v end
+  local _, report = rp.hybrid.tune_chain(builders, F.parts._train_ev, "cold", o)
+  F.tuning = report
+  return report
+end
+
+local function chain_for(P, case, name, F)
   P._chain = P._chain or {}
-  if P._chain[case] then return P._chain[case] end
-  local c
-  if chain_script then
-    c = chain_script(setmetatable({}, { __index = function(_, name) return get(P, case, name) end }),
+  local key = name .. "\0"
+  P._chain[key] = P._chain[key] or {}
+  if P._chain[key][case] then return P._chain[key][case] end
+  local c, spec = nil, chain_spec(name)
+  if name == "chain" and chain_script then
+    c = chain_script(setmetatable({}, { __index = function(_, n) return get(P, case, n) end }),
       case, cfg, { users = user_attrs, items = item_attrs })
-  else
+  elseif spec == "auto" then
+    local report, recs = tuned(F), {}
+    for _, n in ipairs(report.parts) do recs[n] = get(P, case, n) end
+    c = rp.hybrid.tuned_chain(report, recs)
+  elseif type(spec) == "table" then
     local rules = { attributes = user_attrs }
-    for i, r in ipairs(cfg.chain) do
+    for i, r in ipairs(spec) do
       rules[i] = { when = predicate(r.when), use = resolve(P, case, r.use), label = r.label }
     end
     c = rp.hybrid.chain(rules)
+  else
+    fail(("chain '%s' must be auto or a list of rules, got %s"):format(name, tostring(spec)))
   end
-  P._chain[case] = c
+  P._chain[key][case] = c
   return c
 end
 
-local function strategy(P, case, name)
-  if name == "chain" then return chain_for(P, case) end
-  return get(P, case, name)
+local function strategy(F, case, name)
+  if chain_spec(name) or (name == "chain" and chain_script) then
+    return chain_for(F.parts, case, name, F)
+  end
+  return get(F.parts, case, name)
 end
 
 -- ---- reports --------------------------------------------------------------------------
@@ -267,8 +338,42 @@ local function compare_line(reports)
   end
 end
 
+local function is_chain(name) return chain_spec(name) ~= nil or (name == "chain" and chain_script) end
+
+-- The guarantee a tuned chain gives, checked for every chain: its NDCG is
+-- not below the best single strategy's by more than the paired interval's
+-- half-width, and above the baseline's with the paired interval above zero.
+local function guarantee_lines(reports)
+  local single, best, base = {}, nil, nil
+  for _, n in ipairs(tunable()) do single[n] = true end
+  for _, r in ipairs(reports) do
+    if single[r.model] and (not best or r.ndcg > best.ndcg) then best = r end
+    if r.model == E.baseline then base = r end
+  end
+  local function diff(a, b)
+    return rp.metrics.compare(a, b, { metrics = { "ndcg" }, bootstrap = E.bootstrap,
+      seed = E.seed }).ndcg
+  end
+  for _, r in ipairs(reports) do
+    if is_chain(r.model) then
+      local t = {}
+      if best then
+        local x = diff(r, best)
+        local h = (x.hi - x.lo) / 2
+        t[#t + 1] = ("vs the best single strategy (%s) %+.4f [%+.4f, %+.4f], half-width %.4f: %s")
+          :format(best.model, x.diff, x.lo, x.hi, h, x.diff >= -h and "met" or "NOT met")
+      end
+      if base and base ~= r then
+        local y = diff(r, base)
+        t[#t + 1] = ("vs %s %+.4f [%+.4f, %+.4f]: %s"):format(base.model, y.diff, y.lo, y.hi,
+          y.lo > 0 and "above zero" or "NOT above zero")
+      end
+      if #t > 0 then out(("- guarantee (%s), ndcg: %s"):format(r.model, table.concat(t, "; "))) end
+    end
+  end
+end
+
 -- ---- new users -------------------------------------------------------------------------
-local S = cfg.split
 out(("## %s: new users"):format(cfg.name))
 local folds = {}
 if S.folds and S.folds > 1 then
@@ -276,11 +381,13 @@ if S.folds and S.folds > 1 then
     local tr, cases, sum = rp.split.cold_users(ev, { folds = S.folds, fold = f, reveal = S.reveal,
       seed = S.seed, min_events = S.min_events })
     folds[f] = { parts = parts_of(tr, cases), cases = cases, users = sum.users }
+    parts_cache[tr] = folds[f].parts
   end
 else
   local tr, cases, sum = rp.split.cold_users(ev, { fraction = S.fraction or 0.1,
     reveal = S.reveal, seed = S.seed, min_events = S.min_events })
   folds[1] = { parts = parts_of(tr, cases), cases = cases, users = sum.users }
+  parts_cache[tr] = folds[1].parts
 end
 local fold_of = {}
 for f, F in ipairs(folds) do for _, u in ipairs(F.users) do fold_of[u] = f end end
@@ -293,17 +400,48 @@ for _ in pairs(fold_of) do nheld = nheld + 1 end
 out(("%d users held out in %d fold%s; known = each user's oldest n interactions, test = the rest")
   :format(nheld, #folds, #folds > 1 and "s (every user held out once, metrics pooled)" or ""))
 
--- strategies that answer from a user's known interactions only (nothing at
--- reveal 0), and those that need user attributes to say anything of a new user
-local NEEDS_HISTORY = { content = true, item_knn = true, fold_in = true }
-local NEEDS_USERS = { segment = true, projection = true }
+-- chain: auto: every outer fold's chain is tuned on its own training users
+local autos = {}
+for _, name in ipairs(cfg.strategies) do
+  if chain_spec(name) == "auto" and not (name == "chain" and chain_script) then
+    autos[#autos + 1] = name
+  end
+end
+if #autos > 0 then
+  local reps = {}
+  for f, F in ipairs(folds) do reps[f] = tuned(F) end
+  out("")
+  out(("**tuned chain (%s: auto)**: `rp.hybrid.tune_chain` over %s, on each outer fold's "
+    .. "training users only"):format(table.concat(autos, ", "), table.concat(reps[1].parts, ", ")))
+  out("")
+  local head, total = { "fold", "validation users" }, 0
+  for _, b in ipairs(reps[1].bands) do head[#head + 1] = "history " .. b.label end
+  head[#head + 1] = "seconds"
+  out("| " .. table.concat(head, " | ") .. " |")
+  out("|" .. string.rep("---|", #head))
+  for f, rep in ipairs(reps) do
+    local row = { tostring(f), tostring(rep.users) }
+    for _, b in ipairs(rep.bands) do
+      row[#row + 1] = b.from and ("%s (as %s)"):format(b.rule, rep.bands[b.from].label)
+        or ("%s (%.4f)"):format(b.rule, b.chosen.score)
+    end
+    row[#row + 1] = ("%.1f"):format(rep.seconds.total)
+    total = total + rep.seconds.total
+    out("| " .. table.concat(row, " | ") .. " |")
+  end
+  out("")
+  out(("Tuning took %.1f s in all. Fold 1 in full: %s"):format(total,
+    rp.hybrid.tuning_summary(reps[1])[1]))
+  local sum = rp.hybrid.tuning_summary(reps[1])
+  for i = 2, #sum do out(sum[i]) end
+end
 
 -- a recommender answering each user with its fold's strategy
 local function routed(name, r)
-  if #folds == 1 then return strategy(folds[1].parts, folds[1].cases[r], name) end
+  if #folds == 1 then return strategy(folds[1], folds[1].cases[r], name) end
   local rules = {}
   for f, F in ipairs(folds) do
-    local rec = strategy(F.parts, F.cases[r], name)
+    local rec = strategy(F, F.cases[r], name)
     if not rec then return nil end
     rules[f] = { when = function(ctx) return fold_of[ctx.user] == f end, use = rec,
                  label = "fold" .. f }
@@ -328,6 +466,7 @@ for r, case in ipairs(pooled) do
     reports[1] and reports[1].users or 0), reports, E.k)
   out("")
   compare_line(reports)
+  guarantee_lines(reports)
 end
 
 -- ---- new items ------------------------------------------------------------------------------

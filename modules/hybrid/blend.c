@@ -76,33 +76,58 @@ typedef struct {
   int32_t *count;
 } srcbuf;
 
-/* Merges the sources' lists of user row i of the chunk. */
-static int32_t merge_user(const blend *b, srcbuf *sb, int32_t i, int32_t depth, int32_t k,
-                          double *acc, uint8_t *mask, int32_t *touched, float *fsc, double *val,
-                          int32_t *out_items, float *out_scores) {
+int rp_hyb_merge_ws_init(rp_hyb_merge_ws *ws, int32_t nitems, int32_t depth, int n, rp_err *err) {
+  memset(ws, 0, sizeof *ws);
+  size_t ni = (size_t)(nitems > 0 ? nitems : 1), nd = (size_t)(depth > 0 ? depth : 1);
+  ws->acc = rp_malloc(ni * sizeof *ws->acc);
+  ws->val = rp_malloc(nd * sizeof *ws->val);
+  ws->fsc = rp_malloc(ni * sizeof *ws->fsc);
+  ws->mask = rp_calloc(ni, 1);
+  ws->touched = rp_malloc(nd * (size_t)(n > 0 ? n : 1) * sizeof *ws->touched);
+  ws->nitems = nitems;
+  if (!ws->acc || !ws->val || !ws->fsc || !ws->mask || !ws->touched) {
+    rp_hyb_merge_ws_free(ws);
+    return rp_enomem(err, "blend");
+  }
+  return RP_OK;
+}
+
+void rp_hyb_merge_ws_free(rp_hyb_merge_ws *ws) {
+  rp_free(ws->acc);
+  rp_free(ws->val);
+  rp_free(ws->fsc);
+  rp_free(ws->mask);
+  rp_free(ws->touched);
+  memset(ws, 0, sizeof *ws);
+}
+
+int32_t rp_hyb_blend_merge(int n, const int32_t *const *items, const float *const *scores,
+                           const int32_t *count, const float *w, int norm, int32_t depth,
+                           int32_t k, rp_hyb_merge_ws *ws, int32_t *out_items, float *out_scores) {
   int32_t nt = 0;
   double base = 0;
-  for (int s = 0; s < b->n; s++) {
-    int32_t m = sb[s].count[i];
-    const int32_t *it = sb[s].items + (size_t)i * depth;
+  for (int s = 0; s < n; s++) {
+    int32_t m = count[s];
+    const int32_t *it = items[s];
     double absent;
-    norm_list(b->norm, sb[s].scores + (size_t)i * depth, m, depth, val, &absent);
-    base += (double)b->w[s] * absent;
+    norm_list(norm, scores[s], m, depth, ws->val, &absent);
+    base += (double)w[s] * absent;
     for (int32_t j = 0; j < m; j++) {
       int32_t item = it[j];
-      if (!mask[item]) {
-        mask[item] = 1;
-        acc[item] = 0;
-        touched[nt++] = item;
+      if (!ws->mask[item]) {
+        ws->mask[item] = 1;
+        ws->acc[item] = 0;
+        ws->touched[nt++] = item;
       }
-      acc[item] += (double)b->w[s] * (val[j] - absent);
+      ws->acc[item] += (double)w[s] * (ws->val[j] - absent);
     }
   }
   for (int32_t t = 0; t < nt; t++) {
-    fsc[touched[t]] = (float)(base + acc[touched[t]]);
-    mask[touched[t]] = 0;
+    ws->fsc[ws->touched[t]] = (float)(base + ws->acc[ws->touched[t]]);
+    ws->mask[ws->touched[t]] = 0;
   }
-  return rp_hyb_topk(fsc, b->base.api.nitems, NULL, mask, touched, nt, k, out_items, out_scores);
+  return rp_hyb_topk(ws->fsc, ws->nitems, NULL, ws->mask, ws->touched, nt, k, out_items,
+                     out_scores);
 }
 
 static int blend_batch(void *self, const int32_t *users, int32_t n, int32_t k,
@@ -132,12 +157,8 @@ static int blend_batch(void *self, const int32_t *users, int32_t n, int32_t k,
     int failed = 0;
 #pragma omp parallel num_threads(nt > cn / 64 + 1 ? cn / 64 + 1 : nt)
     {
-      double *acc = rp_malloc((size_t)(ni ? ni : 1) * sizeof *acc);
-      double *val = rp_malloc((size_t)depth * sizeof *val);
-      float *fsc = rp_malloc((size_t)(ni ? ni : 1) * sizeof *fsc);
-      uint8_t *mask = rp_calloc((size_t)(ni ? ni : 1), 1);
-      int32_t *touched = rp_malloc((size_t)depth * b->n * sizeof *touched);
-      int ok = acc && val && fsc && mask && touched;
+      rp_hyb_merge_ws ws;
+      int ok = rp_hyb_merge_ws_init(&ws, ni, depth, b->n, NULL) == RP_OK;
       if (!ok) {
 #pragma omp atomic write
         failed = 1;
@@ -145,15 +166,19 @@ static int blend_batch(void *self, const int32_t *users, int32_t n, int32_t k,
 #pragma omp for schedule(dynamic, 32)
       for (int32_t i = 0; i < cn; i++) {
         if (!ok) continue;
+        const int32_t *it[BLEND_MAX];
+        const float *sc[BLEND_MAX];
+        int32_t cnt[BLEND_MAX];
+        for (int s = 0; s < b->n; s++) {
+          it[s] = sb[s].items + (size_t)i * depth;
+          sc[s] = sb[s].scores + (size_t)i * depth;
+          cnt[s] = sb[s].count[i];
+        }
         int64_t at = (int64_t)(c0 + i) * k;
-        out_n[c0 + i] = merge_user(b, sb, i, depth, k, acc, mask, touched, fsc, val, out_items + at,
-                                   out_scores + at);
+        out_n[c0 + i] = rp_hyb_blend_merge(b->n, it, sc, cnt, b->w, b->norm, depth, k, &ws,
+                                           out_items + at, out_scores + at);
       }
-      rp_free(acc);
-      rp_free(val);
-      rp_free(fsc);
-      rp_free(mask);
-      rp_free(touched);
+      rp_hyb_merge_ws_free(&ws);
     }
     if (failed) rc = rp_enomem(err, "blend");
   }

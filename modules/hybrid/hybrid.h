@@ -354,8 +354,177 @@ int rp_hyb_blend_new(rp_recommender *const *src, const float *weights, int n, in
 /* Replaces the borrowed source pointers (same count). */
 void rp_hyb_blend_set_sources(rp_hyb_rec *r, rp_recommender *const *src);
 
+/* One thread's work space for rp_hyb_blend_merge: lists over nitems items,
+ * at most depth long, from at most n sources. */
+typedef struct rp_hyb_merge_ws {
+  double *acc, *val;
+  float *fsc;
+  uint8_t *mask; /* all zero between merges */
+  int32_t *touched;
+  int32_t nitems;
+} rp_hyb_merge_ws;
+int rp_hyb_merge_ws_init(rp_hyb_merge_ws *ws, int32_t nitems, int32_t depth, int n, rp_err *err);
+void rp_hyb_merge_ws_free(rp_hyb_merge_ws *ws); /* accepts a zeroed or freed one */
+/* The blend of one user: source s's list is items[s][0..count[s]) with
+ * scores[s][..] (its top depth, best first; count 0 = nothing to say),
+ * normalised by norm and summed with weights w[s] in source order, then
+ * the best k (ties to the lower index) into out_items/out_scores; returns
+ * the count.  A blend answers every user through this, and the chain tuner
+ * scores weight candidates through it, so a tuned weight means what it
+ * means in the blend that ships. */
+int32_t rp_hyb_blend_merge(int n, const int32_t *const *items, const float *const *scores,
+                           const int32_t *count, const float *w, int norm, int32_t depth,
+                           int32_t k, rp_hyb_merge_ws *ws, int32_t *out_items, float *out_scores);
+
+/* ---- chain tuning (chaintune.c) -------------------------------------------------
+ * rp.hybrid.tune_chain chooses, for each band of history sizes (the number
+ * of interactions a user has: 0, 1-2, 3-5, 6+ by default), a single part
+ * or a weighted blend of parts by a ranking metric on validation users
+ * taken from the training data only.  The Lua side makes the validation
+ * folds and builds the parts on each fold's training data; this core does
+ * the rest.  rp_tuner_add asks every part ONCE for the top-depth list of
+ * each validation user (what a blend of that depth merges) and keeps the
+ * lists; rp_tuner_run then scores each weight candidate by merging the kept
+ * lists through rp_hyb_blend_merge, the blend's own merge: same
+ * normalisation, same float weights, same order of sums, so a candidate's
+ * validation score is that of the blend that ships.  Weights live on the
+ * simplex (a blend's ranking ignores their scale).
+ *
+ * Search: "grid" evaluates every weight vector whose weights are multiples
+ * of 1/steps with at most max_parts non-zero (single parts included);
+ * "coordinate" starts from the best single part and, part by part, tries
+ * giving it each share a/steps (a = 0 .. steps - 1: 0 drops it) with the
+ * others scaled to fill the rest, keeping a change only when it raises the
+ * mean, until a pass changes nothing (at most 10 passes); "auto" is grid
+ * when the grid has at most max_candidates points, else coordinate.
+ * Selection: "one_se" (default) takes the simplest candidate (fewest parts,
+ * then the higher score) whose mean is within one standard error of the
+ * best's, the error being that of the paired difference over validation
+ * users (a user seen at several reveal sizes is one unit); "best" takes the
+ * best.  A band without validation users takes the rule of the nearest band
+ * below (else above) that has some.  An empty list (a part with nothing to
+ * say) is answered by the fallback part, as the chain's last rule does. */
+#define RP_COLD_MAX_REVEAL 32 /* reveal sizes of a cold-user split (coldsplit.c) */
+#define RP_TUNE_MAX_PARTS 16
+#define RP_TUNE_MAX_BANDS 16
+#define RP_TUNE_MAX_NAME 64
+enum { RP_TUNE_COLD = 0, RP_TUNE_TIME }; /* how validation cases are made */
+extern const char *const rp_tune_cases_names[]; /* "cold", "time", NULL */
+enum { RP_TUNE_AUTO = 0, RP_TUNE_GRID, RP_TUNE_COORD }; /* search */
+enum { RP_TUNE_ONE_SE = 0, RP_TUNE_BEST };      /* selection */
+
+/* Every option of tune_chain, named, defaulted and range-checked here
+ * (rp_tune_opt_table); the binding passes a Lua table through the setters
+ * and reads the checked values back through the same table. */
+typedef struct rp_tune_opts {
+  int cases;  /* cold (held-out training users, reveal sizes) or time (later windows) */
+  int metric; /* RP_M_NDCG, ... (a list-only metric) */
+  int32_t k;
+  int32_t folds;
+  int64_t seed;
+  int nbands;
+  int32_t bands[RP_TUNE_MAX_BANDS]; /* lower bounds of the bands, ascending from 0 */
+  int nreveal;                      /* 0: derived from the bands (rp_tune_opts_check) */
+  int32_t reveal[RP_COLD_MAX_REVEAL];
+  int32_t min_events;
+  double test_fraction;
+  int search;
+  int32_t steps, max_parts, max_candidates;
+  int select;
+  int norm;
+  int32_t depth;
+  int32_t max_users; /* validation users kept per rp_tuner_add (seeded sample) */
+  int32_t bootstrap;
+  double level;
+  int32_t threads;
+  char fallback[RP_TUNE_MAX_NAME]; /* part of the chain's last rule ("" = chosen) */
+} rp_tune_opts;
+
+enum { RP_OPT_ENUM = 1, RP_OPT_I32, RP_OPT_I64, RP_OPT_NUM, RP_OPT_LIST, RP_OPT_STR };
+typedef struct rp_tune_opt {
+  const char *name;
+  int type;
+  size_t offset;             /* of the value in rp_tune_opts */
+  size_t count_offset;       /* LIST: of its int count */
+  int max_count;             /* LIST: capacity */
+  double lo, hi;             /* numbers and list entries */
+  const char *const *names;  /* ENUM: names by value */
+} rp_tune_opt;
+/* The options, NULL-name terminated. */
+extern const rp_tune_opt rp_tune_opt_table[];
+
+void rp_tune_opts_init(rp_tune_opts *o);
+/* Sets option name from a number, a string or a list of numbers; an
+ * unknown name, a value out of range or of the wrong kind is an error
+ * naming the option, what it must be and what it got. */
+int rp_tune_opts_set_number(rp_tune_opts *o, const char *name, double v, rp_err *err);
+int rp_tune_opts_set_string(rp_tune_opts *o, const char *name, const char *v, rp_err *err);
+int rp_tune_opts_set_list(rp_tune_opts *o, const char *name, const double *v, int n,
+                          rp_err *err);
+/* The error for a value of another type (got: its type name). */
+int rp_tune_opts_bad_type(const char *name, const char *got, rp_err *err);
+/* Checks what depends on several options (bands ascending from 0, reveal
+ * sizes, folds >= 2 for cold cases, depth >= k) and derives the reveal
+ * sizes from the bands when none are given: each band [lo, hi] of at most
+ * three sizes gives all of them, a wider one lo, its middle and hi, the
+ * open last band lo and 2 lo (0 alone when it starts at 0). */
+int rp_tune_opts_check(rp_tune_opts *o, rp_err *err);
+
+typedef struct rp_tune_cand {
+  float w[RP_TUNE_MAX_PARTS]; /* on the simplex; 0 = not in the blend */
+  int nparts;                 /* non-zero weights */
+  double score;               /* mean over the band's validation rows */
+  double se;                  /* standard error of score - best's (paired, by user) */
+} rp_tune_cand;
+
+typedef struct rp_tune_band {
+  int32_t lo, hi;      /* history sizes lo..hi (hi = -1: no upper bound) */
+  int32_t rows, users; /* validation rows (user x reveal) and distinct users */
+  int from;            /* -1, or the band whose rule this one takes (no rows of its own) */
+  int search;          /* RP_TUNE_GRID or RP_TUNE_COORD (what ran) */
+  int ncand;
+  rp_tune_cand *cand; /* every candidate evaluated, in order */
+  int chosen, best, runner_up; /* indices into cand, -1 when none */
+  double lo_ci, hi_ci;         /* chosen's score interval */
+  double ru_diff, ru_lo, ru_hi; /* runner-up - chosen, paired interval */
+  double single[RP_TUNE_MAX_PARTS], single_lo[RP_TUNE_MAX_PARTS], single_hi[RP_TUNE_MAX_PARTS];
+  int32_t answered[RP_TUNE_MAX_PARTS]; /* rows the part had a list for */
+} rp_tune_band;
+
+typedef struct rp_tune_result {
+  int nparts, nbands;
+  rp_tune_band band[RP_TUNE_MAX_BANDS];
+  int fallback; /* part of the last rule, -1 when no part answered every row */
+  int64_t rows;
+  int32_t users;
+  double seconds_scoring, seconds_search;
+} rp_tune_result;
+
+typedef struct rp_tuner rp_tuner;
+/* A tuner for parts named names[0..nparts) (copied) with checked options
+ * o (copied).  Owned by the caller (rp_tuner_free). */
+int rp_tuner_new(const rp_tune_opts *o, const char *const *names, int nparts, rp_tuner **out,
+                 rp_err *err);
+void rp_tuner_free(rp_tuner *t); /* accepts NULL */
+const rp_tune_opts *rp_tuner_opts(const rp_tuner *t);
+int rp_tuner_nparts(const rp_tuner *t);
+const char *rp_tuner_name(const rp_tuner *t, int p); /* part p's name (borrowed) */
+/* Adds one validation case of fold `fold`: the users with a relevant
+ * (value > 0) entry in test (at most max_users of them: those with the
+ * smallest seeded hash), their history the rows of `known` (the band is
+ * the row's length; known is also the exclude matrix), and each part's
+ * top-depth list (parts[p] NULL: the part is not available, no list).
+ * Parts, known and test must share id maps.  Borrows nothing after it
+ * returns. */
+int rp_tuner_add(rp_tuner *t, int32_t fold, rp_recommender *const *parts, const rp_csr *known,
+                 const rp_csr *test, rp_err *err);
+/* Validation rows added so far. */
+int64_t rp_tuner_rows(const rp_tuner *t);
+/* Searches every band; *out points to the result, owned by t (valid until
+ * the next run or rp_tuner_free). */
+int rp_tuner_run(rp_tuner *t, const rp_tune_result **out, rp_err *err);
+
 /* ---- cold-start splits (coldsplit.c) ------------------------------------------ */
-#define RP_COLD_MAX_REVEAL 32
 
 typedef struct rp_cold_users {
   rp_events *train;

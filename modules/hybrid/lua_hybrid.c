@@ -935,6 +935,207 @@ static int hybrid_cold_items(lua_State *L) {
   return 3;
 }
 
+/* ---- chain tuning (rp.hybrid.tune_chain; the driver is in hybrid_ext.lua) ---------------- */
+#define RP_TUNER_T "recpipe.ChainTuner"
+static void tuner_destroy(void *t) { rp_tuner_free(t); }
+static const rpL_class tuner_class = {RP_TUNER_T, tuner_destroy, NULL};
+
+/* The options table at idx through the core's setters: the names, defaults
+ * and ranges are the core's (rp_tune_opt_table). */
+static void tune_opts(lua_State *L, int idx, rp_tune_opts *o) {
+  rp_tune_opts_init(o);
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  rp_err err;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_argerror(L, idx, "option names must be strings");
+    const char *k = lua_tostring(L, -2);
+    int rc, t = lua_type(L, -1);
+    if (t == LUA_TNUMBER) {
+      rc = rp_tune_opts_set_number(o, k, lua_tonumber(L, -1), &err);
+    } else if (t == LUA_TSTRING) {
+      rc = rp_tune_opts_set_string(o, k, lua_tostring(L, -1), &err);
+    } else if (t == LUA_TTABLE) {
+      double v[RP_COLD_MAX_REVEAL + 1];
+      lua_Integer n = luaL_len(L, -1);
+      int m = n > RP_COLD_MAX_REVEAL ? RP_COLD_MAX_REVEAL + 1 : (int)n;
+      for (int i = 0; i < m; i++) {
+        if (lua_geti(L, -1, i + 1) != LUA_TNUMBER) {
+          rp_tune_opts_bad_type(k, lua_pushfstring(L, "a list holding a %s", luaL_typename(L, -1)),
+                                &err);
+          luaL_argerror(L, idx, err.msg);
+        }
+        v[i] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+      }
+      rc = rp_tune_opts_set_list(o, k, v, m, &err);
+    } else {
+      rc = rp_tune_opts_bad_type(k, luaL_typename(L, -1), &err);
+    }
+    if (rc) luaL_argerror(L, idx, err.msg);
+    lua_pop(L, 1);
+  }
+}
+
+/* rp.hybrid._tuner({part names}, cases, opts) -> a tuner */
+static int hybrid_tuner(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int cases = luaL_checkoption(L, 2, "cold", rp_tune_cases_names);
+  lua_settop(L, 3);
+  rp_tune_opts o;
+  tune_opts(L, 3, &o);
+  o.cases = cases;
+  int n = (int)luaL_len(L, 1);
+  const char *names[RP_TUNE_MAX_PARTS];
+  luaL_argcheck(L, n >= 1 && n <= RP_TUNE_MAX_PARTS, 1, "1 to 16 part names expected");
+  for (int p = 0; p < n; p++) {
+    lua_geti(L, 1, p + 1); /* the strings stay referenced by the table */
+    names[p] = luaL_checkstring(L, -1);
+    lua_pop(L, 1);
+  }
+  void **slot = rpL_newbox(L, RP_TUNER_T);
+  rp_err err;
+  if (rp_tuner_new(&o, names, n, (rp_tuner **)slot, &err)) return rpL_error(L, &err);
+  return 1;
+}
+
+/* tuner:options() -> every option's checked value (defaults filled, the
+ * reveal sizes derived), and cases */
+static int tuner_options(lua_State *L) {
+  const rp_tuner *t = rpL_checkobj(L, 1, RP_TUNER_T);
+  const rp_tune_opts *o = rp_tuner_opts(t);
+  rp_tune_opts copy = *o; /* Lua allocations below cannot free t, but keep the values */
+  lua_newtable(L);
+  for (const rp_tune_opt *d = rp_tune_opt_table; d->name; d++) {
+    const char *at = (const char *)&copy + d->offset;
+    switch (d->type) {
+    case RP_OPT_ENUM: lua_pushstring(L, d->names[*(const int *)(const void *)at]); break;
+    case RP_OPT_I32: lua_pushinteger(L, *(const int32_t *)(const void *)at); break;
+    case RP_OPT_I64: lua_pushinteger(L, *(const int64_t *)(const void *)at); break;
+    case RP_OPT_NUM: lua_pushnumber(L, *(const double *)(const void *)at); break;
+    case RP_OPT_STR: lua_pushstring(L, at); break;
+    default: {
+      int n = *(const int *)(const void *)((const char *)&copy + d->count_offset);
+      lua_createtable(L, n, 0);
+      for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, ((const int32_t *)(const void *)at)[i]);
+        lua_rawseti(L, -2, i + 1);
+      }
+    }
+    }
+    lua_setfield(L, -2, d->name);
+  }
+  lua_pushstring(L, rp_tune_cases_names[copy.cases]);
+  lua_setfield(L, -2, "cases");
+  return 1;
+}
+
+/* tuner:add(fold, {rec or false, ...}, known or nil, test) -> rows so far */
+static int tuner_add(lua_State *L) {
+  lua_settop(L, 5);
+  rp_tuner *t = rpL_pin(L, 1, RP_TUNER_T);
+  int32_t fold = (int32_t)luaL_checkinteger(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  rp_csr *known = lua_isnil(L, 4) ? NULL : rpL_pin(L, 4, RP_MATRIX_T);
+  rp_csr *test = rpL_pin(L, 5, RP_MATRIX_T);
+  int P = rp_tuner_nparts(t);
+  rp_recommender *parts[RP_TUNE_MAX_PARTS];
+  luaL_checkstack(L, 2 * P + 4, NULL);
+  for (int p = 0; p < P; p++) {
+    lua_geti(L, 3, p + 1);
+    int top = lua_gettop(L);
+    parts[p] = lua_toboolean(L, -1) ? rpL_pinrec(L, top) : NULL; /* its guard stays above */
+  }
+  rp_err err;
+  if (rp_tuner_add(t, fold, parts, known, test, &err)) return rpL_error(L, &err);
+  lua_pushinteger(L, (lua_Integer)rp_tuner_rows(t));
+  return 1;
+}
+
+/* {weights = {name = w}, parts = n, score, se} */
+static void push_cand(lua_State *L, const rp_tuner *t, const rp_tune_cand *c) {
+  lua_createtable(L, 0, 6);
+  lua_newtable(L);
+  for (int p = 0; p < rp_tuner_nparts(t); p++)
+    if (c->w[p] > 0) setnum(L, rp_tuner_name(t, p), (double)c->w[p]);
+  lua_setfield(L, -2, "weights");
+  setint(L, "parts", c->nparts);
+  setnum(L, "score", c->score);
+  setnum(L, "se", c->se);
+}
+
+static void push_band(lua_State *L, const rp_tuner *t, const rp_tune_band *b) {
+  lua_createtable(L, 0, 12);
+  setint(L, "lo", b->lo);
+  if (b->hi >= 0) setint(L, "hi", b->hi);
+  setint(L, "rows", b->rows);
+  setint(L, "users", b->users);
+  if (b->from >= 0) setint(L, "from", b->from + 1);
+  if (b->chosen < 0) return;
+  lua_pushstring(L, b->search == RP_TUNE_GRID ? "grid" : "coordinate");
+  lua_setfield(L, -2, "search");
+  push_cand(L, t, &b->cand[b->chosen]);
+  setnum(L, "lo", b->lo_ci);
+  setnum(L, "hi", b->hi_ci);
+  lua_setfield(L, -2, "chosen");
+  push_cand(L, t, &b->cand[b->best]);
+  lua_setfield(L, -2, "best");
+  if (b->runner_up >= 0) {
+    push_cand(L, t, &b->cand[b->runner_up]);
+    setnum(L, "diff", b->ru_diff);
+    setnum(L, "diff_lo", b->ru_lo);
+    setnum(L, "diff_hi", b->ru_hi);
+    lua_setfield(L, -2, "runner_up");
+  }
+  lua_newtable(L);
+  for (int p = 0; p < rp_tuner_nparts(t); p++) {
+    if (isnan(b->single[p])) continue;
+    lua_createtable(L, 0, 4);
+    setnum(L, "score", b->single[p]);
+    setnum(L, "lo", b->single_lo[p]);
+    setnum(L, "hi", b->single_hi[p]);
+    setint(L, "answered", b->answered[p]);
+    lua_setfield(L, -2, rp_tuner_name(t, p));
+  }
+  lua_setfield(L, -2, "singles");
+  lua_createtable(L, b->ncand, 0);
+  for (int c = 0; c < b->ncand; c++) {
+    push_cand(L, t, &b->cand[c]);
+    lua_rawseti(L, -2, c + 1);
+  }
+  lua_setfield(L, -2, "candidates");
+}
+
+/* tuner:run() -> {bands = {...}, fallback, rows, users, seconds_scoring, seconds_search} */
+static int tuner_run(lua_State *L) {
+  lua_settop(L, 1);
+  rp_tuner *t = rpL_pin(L, 1, RP_TUNER_T);
+  const rp_tune_result *r;
+  rp_err err;
+  if (rp_tuner_run(t, &r, &err)) return rpL_error(L, &err);
+  lua_newtable(L); /* (the result is the tuner's: a memory error here leaks nothing) */
+  int res = lua_gettop(L);
+  lua_createtable(L, r->nbands, 0);
+  for (int b = 0; b < r->nbands; b++) {
+    push_band(L, t, &r->band[b]);
+    lua_rawseti(L, -2, b + 1);
+  }
+  lua_setfield(L, res, "bands");
+  if (r->fallback >= 0) {
+    lua_pushstring(L, rp_tuner_name(t, r->fallback));
+    lua_setfield(L, res, "fallback");
+  }
+  setint(L, "rows", r->rows);
+  setint(L, "users", r->users);
+  setnum(L, "seconds_scoring", r->seconds_scoring);
+  setnum(L, "seconds_search", r->seconds_search);
+  return 1;
+}
+
+static const luaL_Reg tuner_methods[] = {
+    {"options", tuner_options}, {"add", tuner_add}, {"run", tuner_run}, {NULL, NULL}};
+
 static const luaL_Reg hybrid_funcs[] = {{"attributes", hybrid_attributes},
                                         {"combine", hybrid_combine},
                                         {"content", hybrid_content},
@@ -947,12 +1148,14 @@ static const luaL_Reg hybrid_funcs[] = {{"attributes", hybrid_attributes},
                                         {"_blend", hybrid_blend},
                                         {"_cold_users", hybrid_cold_users},
                                         {"_cold_items", hybrid_cold_items},
+                                        {"_tuner", hybrid_tuner},
                                         {NULL, NULL}};
 
 int luaopen_recpipe_hybrid(lua_State *L);
 int luaopen_recpipe_hybrid(lua_State *L) {
   rpL_newtype(L, &features_class, features_methods, features_meta);
   rpL_newtype(L, &hybrid_class, rec_methods, rec_meta);
+  rpL_newtype(L, &tuner_class, tuner_methods, NULL);
   luaL_newlib(L, hybrid_funcs);
   lua_pushinteger(L, RP_HYB_MAX_DEPTH); /* blend's depth bound, for hybrid_ext's option check */
   lua_setfield(L, -2, "_max_depth");

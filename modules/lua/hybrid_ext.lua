@@ -355,4 +355,191 @@ return function(rp)
     end
     return items, scores
   end
+
+  ---------------------------------------------------------------------------
+  -- tune_chain: the validation folds and the parts are made here; the
+  -- options, the scoring, the search and the intervals are the C core's
+  -- (chaintune.c).
+  ---------------------------------------------------------------------------
+  local function structure(e) return e:to_matrix():binarize() end
+
+  -- Validation folds of the training events.  cold: fold f holds out the
+  -- f-th of `folds` parts of the training users (rp.split.cold_users), one
+  -- case per reveal size; time: `folds` successive windows covering the
+  -- last test_fraction of the log, fold f training on everything before
+  -- its window (users and items new in a window are dropped, as by_time
+  -- does).
+  local function validation_folds(train, o)
+    local folds = {}
+    if o.cases == "cold" then
+      for f = 1, o.folds do
+        local tr, cases = rp.split.cold_users(train, { folds = o.folds, fold = f,
+          reveal = o.reveal, seed = o.seed, min_events = o.min_events })
+        local list = {}
+        for i, c in ipairs(cases) do
+          list[i] = { fold = f, reveal = c.reveal, known = c.known, test = c.test }
+        end
+        folds[f] = { train = tr, cases = list }
+      end
+      return folds
+    end
+    local cut = {}
+    for f = 1, o.folds do
+      local _, _, s = rp.split.by_time(train, { test_fraction = o.test_fraction
+        * (o.folds - f + 1) / o.folds })
+      cut[f] = s.cutoff
+    end
+    for f = 1, o.folds do
+      local tr, te = rp.split.by_time(train, { cutoff = cut[f] })
+      if f < o.folds then te = rp.split.time_range(te, { to = cut[f + 1] }) end
+      folds[f] = { train = tr, cases = { { fold = f, known = tr, test = te } } }
+    end
+    return folds
+  end
+
+  local function band_label(b)
+    if b.hi == nil then return b.lo .. "+" end
+    if b.hi == b.lo then return tostring(b.lo) end
+    return b.lo .. "-" .. b.hi
+  end
+
+  -- "segment" or "item_knn 0.50 + segment 0.25 + popularity 0.25" (part order)
+  local function rule_text(cand, names)
+    if cand.parts == 1 then return next(cand.weights) end
+    local t = {}
+    for _, name in ipairs(names) do
+      local w = cand.weights[name]
+      if w then t[#t + 1] = ("%s %.2f"):format(name, w) end
+    end
+    return table.concat(t, " + ")
+  end
+
+  -- hybrid.tuned_chain(report, recs, {train}) -> the chain of a tune_chain
+  -- report built from recommenders by part name (the parts of another
+  -- training set, or of another request time).
+  function hybrid.tuned_chain(report, recs, opts)
+    if type(report) ~= "table" or type(report.bands) ~= "table" then
+      error("bad argument #1 to 'tuned_chain' (a tune_chain report expected)", 2)
+    end
+    if type(recs) ~= "table" then
+      error("bad argument #2 to 'tuned_chain' (table of recommenders by part name expected)", 2)
+    end
+    local function rec_of(name)
+      local r = recs[name]
+      if not r then
+        error(("tuned_chain: no recommender for part '%s'"):format(name), 3)
+      end
+      return r
+    end
+    local rules = {}
+    for _, band in ipairs(report.bands) do
+      local src = band.from and report.bands[band.from] or band
+      local c, use = src.chosen, nil
+      if c.parts == 1 then
+        use = rec_of((next(c.weights)))
+      else
+        local spec = { normalize = report.options.normalize, depth = report.options.depth }
+        for _, name in ipairs(report.parts) do
+          if c.weights[name] then spec[#spec + 1] = { rec_of(name), c.weights[name] } end
+        end
+        use = hybrid.blend(spec)
+      end
+      local lo, hi = band.lo, band.hi
+      rules[#rules + 1] = { when = function(ctx) return ctx.n >= lo and (hi == nil or ctx.n <= hi) end,
+                            use = use, label = band.label .. ":" .. (c.parts == 1 and
+                              next(c.weights) or "blend") }
+    end
+    if report.fallback then
+      rules[#rules + 1] = { use = rec_of(report.fallback), label = "fallback" }
+    end
+    rules.train = opts and opts.train
+    return hybrid.chain(rules)
+  end
+
+  -- hybrid.tune_chain(parts, train, cases, opts) -> chain, report
+  --   parts: {name = function(train_events, case, memo) -> recommender or nil}
+  --   cases: "cold" (new users: held-out training users) or "time" (later windows)
+  function hybrid.tune_chain(parts, train, cases, opts)
+    if type(parts) ~= "table" then
+      error("bad argument #1 to 'tune_chain' (table of part builders by name expected)", 2)
+    end
+    local names = {}
+    for name, b in pairs(parts) do
+      if type(name) ~= "string" or type(b) ~= "function" then
+        error(("bad argument #1 to 'tune_chain' (entry '%s' must be a function(train, case, "
+          .. "memo) returning a recommender)"):format(tostring(name)), 2)
+      end
+      names[#names + 1] = name
+    end
+    table.sort(names)
+    local tuner = hybrid._tuner(names, cases, opts) -- checks cases and every option
+    local o = tuner:options()
+    local t0 = rp.clock()
+    local folds = validation_folds(train, o)
+    local seconds = { split = rp.clock() - t0, parts = 0 }
+    for f, F in ipairs(folds) do
+      local memo = {}
+      local known = o.cases == "time" and structure(F.train) or nil
+      for _, case in ipairs(F.cases) do
+        local tb, recs = rp.clock(), {}
+        for i, name in ipairs(names) do recs[i] = parts[name](F.train, case, memo) or false end
+        seconds.parts = seconds.parts + rp.clock() - tb
+        tuner:add(f, recs, known or structure(case.known), structure(case.test))
+      end
+    end
+    local res = tuner:run()
+    seconds.scoring, seconds.search = res.seconds_scoring, res.seconds_search
+    local report = { parts = names, options = o, cases = o.cases, bands = res.bands,
+                     fallback = res.fallback, rows = res.rows, users = res.users,
+                     seconds = seconds }
+    for _, b in ipairs(report.bands) do
+      b.label = band_label(b)
+      local src = b.from and report.bands[b.from] or b
+      b.rule = rule_text(src.chosen, names)
+      if b.runner_up then b.runner_up.rule = rule_text(b.runner_up, names) end
+      if b.best then b.best.rule = rule_text(b.best, names) end
+    end
+    local memo, recs = {}, {}
+    for _, name in ipairs(names) do recs[name] = parts[name](train, nil, memo) end
+    local tm = structure(train)
+    local chain = hybrid.tuned_chain(report, recs, { train = tm })
+    seconds.total = rp.clock() - t0
+    return chain, report
+  end
+
+  -- hybrid.tuning_summary(report) -> Markdown lines: what was searched,
+  -- and per band the rule, its validation score and the runner-up.
+  function hybrid.tuning_summary(report)
+    local o, s = report.options, report.seconds
+    local m = ("%s@%d"):format(o.metric, o.k)
+    local lines = {}
+    lines[1] = ("tuned on %d validation rows of %d training users (%s cases, %d folds%s), %s; "
+      .. "search %s (weights in steps of 1/%d, at most %d parts), selection %s; %.1f s "
+      .. "(splits %.1f, parts %.1f, scoring %.1f, search %.1f)"):format(report.rows,
+      report.users, report.cases, o.folds, report.cases == "cold"
+        and ", reveal " .. table.concat(o.reveal, ",") or "", m, o.search, o.steps,
+      o.max_parts, o.select, s.total or 0, s.split, s.parts, s.scoring, s.search)
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = ("| history | rows | rule | validation %s [95%% CI] | tried | runner-up | "
+      .. "runner-up − rule [95%% CI] |"):format(m)
+    lines[#lines + 1] = "|---|---|---|---|---|---|---|"
+    for _, b in ipairs(report.bands) do
+      if b.from then
+        lines[#lines + 1] = ("| %s | 0 | %s (band %s's) | | | | |"):format(b.label, b.rule,
+          report.bands[b.from].label)
+      else
+        local c, ru = b.chosen, b.runner_up
+        lines[#lines + 1] = ("| %s | %d | %s | %.4f [%.4f, %.4f] | %d %s | %s | %s |"):format(
+          b.label, b.rows, b.rule, c.score, c.lo, c.hi, #b.candidates, b.search,
+          ru and ru.rule or "", ru and ("%+.4f [%+.4f, %+.4f]"):format(ru.diff, ru.diff_lo,
+            ru.diff_hi) or "")
+      end
+    end
+    if report.fallback then
+      lines[#lines + 1] = ""
+      lines[#lines + 1] = ("fallback (a rule's part with nothing to say): %s"):format(
+        report.fallback)
+    end
+    return lines
+  end
 end

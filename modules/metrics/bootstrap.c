@@ -86,7 +86,7 @@ static void resample(const float *rows, int32_t n, int w, int32_t B, uint64_t se
 #pragma omp for schedule(dynamic, 1)
     for (int32_t blk = 0; blk < nblk; blk++) {
       int nr = B - blk * BLK < BLK ? B - blk * BLK : BLK;
-      double acc[BLK][2 * RP_M_COUNT * 2];
+      double acc[BLK][2 * RP_METRICS_MAX_RATIOS];
       memset(acc, 0, sizeof acc);
       memset(c, 0, (size_t)BLK * (size_t)n * sizeof *c);
       for (int r = 0; r < nr; r++) {
@@ -162,6 +162,35 @@ int rp_metrics_bootstrap(const rp_metrics_result *r, int32_t B, uint64_t seed, d
     interval(col, B, level, &lo[ms[q]], &hi[ms[q]]);
   }
   rp_free(rows), rp_free(sums), rp_free(col);
+  return RP_OK;
+}
+
+int rp_metrics_bootstrap_ratios(const float *rows, int32_t n, int npairs, int32_t B,
+                                uint64_t seed, double level, int threads, double *lo, double *hi,
+                                rp_err *err) {
+  for (int q = 0; q < npairs; q++) lo[q] = hi[q] = RP_NAN;
+  if (npairs < 1 || npairs > RP_METRICS_MAX_RATIOS)
+    return rp_errf(err, RP_EINVAL, "bootstrap of 1 to %d ratios expected, got %d",
+                   RP_METRICS_MAX_RATIOS, npairs);
+  int rc = check_resampling(B, level, err);
+  if (rc || n < 1) return rc;
+  int w = 2 * npairs, nt = rp_threads(threads);
+  double *sums = rp_malloc((size_t)B * (size_t)w * sizeof *sums);
+  double *col = rp_malloc((size_t)B * sizeof *col);
+  uint32_t *cnt = resample_scratch(n, nt);
+  if (!sums || !col || !cnt) {
+    rp_free(sums), rp_free(col), rp_free(cnt);
+    return rp_enomem(err, "bootstrap");
+  }
+  resample(rows, n, w, B, seed, nt, cnt, sums);
+  for (int q = 0; q < npairs; q++) {
+    for (int32_t b = 0; b < B; b++) {
+      const double *sm = sums + (size_t)b * w + 2 * q;
+      col[b] = sm[1] > 0 ? sm[0] / sm[1] : RP_NAN;
+    }
+    interval(col, B, level, &lo[q], &hi[q]);
+  }
+  rp_free(sums), rp_free(col), rp_free(cnt);
   return RP_OK;
 }
 

@@ -201,6 +201,38 @@ static int is_relevant(const rp_csr *t, int64_t a, int64_t b, int32_t item, floa
   return a < end && t->indices[a] == item && t->data[a] > thr;
 }
 
+/* The metrics of a list that need only its hits (ranks 1..J, h hits, tn
+ * relevant items, mj = min(J, tn), ap and dcg summed over the hits, idcg
+ * the ideal dcg of mj hits, first the rank of the first hit or 0). */
+static void list_values(double *v, int32_t J, int32_t h, int32_t tn, int32_t mj, double ap,
+                        double dcg, double idcg, int32_t first) {
+  v[RP_M_PRECISION] = (double)h / J;
+  v[RP_M_RECALL] = (double)h / tn;
+  v[RP_M_MAP] = ap / mj;
+  v[RP_M_NDCG] = dcg / idcg;
+  v[RP_M_HIT_RATE] = h > 0;
+  v[RP_M_MRR] = first ? 1.0 / first : 0.0;
+}
+
+double rp_metrics_list_value(int metric, const uint8_t *hit, int32_t c, int32_t k, int32_t ntest) {
+  if (metric < RP_M_PRECISION || metric > RP_M_MRR || k < 1 || ntest < 1) return RP_NAN;
+  int32_t h = 0, first = 0, mj = k < ntest ? k : ntest;
+  double ap = 0, dcg = 0, idcg = 0;
+  for (int32_t j = 0; j < k; j++) {
+    double disc = 1.0 / log2((double)j + 2.0); /* as state_init's table */
+    if (j < mj) idcg += disc;
+    if (j < c && hit[j]) {
+      h++;
+      ap += (double)h / (j + 1);
+      dcg += disc;
+      if (!first) first = j + 1;
+    }
+  }
+  double v[RP_M_NPER];
+  list_values(v, k, h, ntest, mj, ap, dcg, idcg, first);
+  return v[metric];
+}
+
 /* Scores one user's list (c items of the k): fills pu[RP_M_NPER], *hits,
  * *m, and when cs is given adds metric@j for j = 1..k into cs. */
 static void score_user(const state *s, int32_t u, const int32_t *list, int32_t c, double *pu,
@@ -227,12 +259,7 @@ static void score_user(const state *s, int32_t u, const int32_t *list, int32_t c
     if (cs || j == k - 1) {
       int32_t J = j + 1, mj = J < tn ? J : tn, len = J < c ? J : c;
       double v[RP_M_NPER];
-      v[RP_M_PRECISION] = (double)h / J;
-      v[RP_M_RECALL] = (double)h / tn;
-      v[RP_M_MAP] = ap / mj;
-      v[RP_M_NDCG] = dcg / s->idcg[mj - 1];
-      v[RP_M_HIT_RATE] = h > 0;
-      v[RP_M_MRR] = first ? 1.0 / first : 0.0;
+      list_values(v, J, h, tn, mj, ap, dcg, s->idcg[mj - 1], first);
       v[RP_M_AUC] = nneg > 0 ? (aucm + (h + tn) / 2.0 * (nneg - (J - h))) / (tn * nneg) : RP_NAN;
       v[RP_M_NOVELTY] = len > 0 ? nov / len : RP_NAN;
       if (cs) {

@@ -126,6 +126,13 @@ int rp_metrics_from_lists(const int32_t *users, int32_t n, const int32_t *items,
 int rp_metrics_users(const rp_csr *test, const rp_metrics_opts *o, int32_t **out, int32_t *n,
                      rp_err *err);
 
+/* One list's value of a metric that needs only the list's hits
+ * (precision, recall, map, ndcg, hit_rate, mrr), computed as evaluate
+ * computes it: hit[j] != 0 when the item at rank j + 1 (j < c <= k) is
+ * relevant, ntest >= 1 the user's relevant items.  NAN for another metric
+ * (auc and novelty need the catalogue), k < 1 or ntest < 1. */
+double rp_metrics_list_value(int metric, const uint8_t *hit, int32_t c, int32_t k, int32_t ntest);
+
 /* Checks what evaluate checks before recommending: k in 1..RP_METRICS_MAX_K, a test matrix,
  * train and test on the same id maps.  RP_OK or RP_EINVAL with err set. */
 int rp_metrics_check(const rp_csr *train, const rp_csr *test, const rp_metrics_opts *o,
@@ -146,6 +153,17 @@ double rp_metrics_stat(const rp_metrics_result *r, int metric, const int32_t *id
  * metric rp_metrics_stat defines that r has (NAN otherwise). */
 int rp_metrics_bootstrap(const rp_metrics_result *r, int32_t B, uint64_t seed, double level,
                          int threads, double lo[RP_M_COUNT], double hi[RP_M_COUNT], rp_err *err);
+
+/* The same engine for any statistic that is a ratio of sums over units
+ * (users): rows[i * 2 * npairs ..] holds unit i's (numerator, denominator)
+ * of each of npairs ratios (a mean over a user's several validation rows
+ * is sum(values) / count; a paired difference sum(a - b) / count).  B
+ * resamples of the n units (resample b seeded (seed, b)); lo[q], hi[q] the
+ * level percentile interval of ratio q (NAN when undefined). */
+#define RP_METRICS_MAX_RATIOS (2 * RP_M_COUNT)
+int rp_metrics_bootstrap_ratios(const float *rows, int32_t n, int npairs, int32_t B,
+                                uint64_t seed, double level, int threads, double *lo, double *hi,
+                                rp_err *err);
 
 typedef struct rp_metrics_diff {
   int32_t n;                  /* common users */

@@ -343,6 +343,34 @@ START_TEST(invariance) {
   ck_assert_mem_eq(a->per_user, c->per_user, (size_t)a->n * RP_M_NPER * sizeof(double));
   ck_assert_mem_eq(a->curve, c->curve, (size_t)RP_M_COUNT * 20 * sizeof(double));
   rp_metrics_result_free(c);
+  /* one list's value from its hits, as evaluate computes it (to the bit) */
+  for (int32_t i = 0; i < a->n; i++) {
+    int32_t u = a->users[i], ntest = 0;
+    uint8_t hit[20];
+    for (int64_t p = test->indptr[u]; p < test->indptr[u + 1]; p++) ntest += test->data[p] > 0;
+    for (int32_t j = 0; j < cnt[i]; j++) {
+      hit[j] = 0;
+      for (int64_t p = test->indptr[u]; p < test->indptr[u + 1]; p++)
+        hit[j] |= test->indices[p] == items[(size_t)i * 20 + j] && test->data[p] > 0;
+    }
+    for (int m = RP_M_PRECISION; m <= RP_M_MRR; m++)
+      ck_assert(rp_metrics_list_value(m, hit, cnt[i], 20, ntest) ==
+                a->per_user[(size_t)i * RP_M_NPER + m]);
+  }
+  uint8_t none[1] = {0};
+  ck_assert(isnan(rp_metrics_list_value(RP_M_AUC, none, 0, 20, 1)));
+  ck_assert(isnan(rp_metrics_list_value(RP_M_NDCG, none, 0, 20, 0)));
+  /* the ratio bootstrap on (value, 1) rows is the per-user bootstrap */
+  float *rows = malloc(sizeof(float) * 2 * (size_t)a->n);
+  for (int32_t i = 0; i < a->n; i++)
+    rows[2 * i] = (float)a->per_user[(size_t)i * RP_M_NPER + RP_M_NDCG], rows[2 * i + 1] = 1;
+  double rlo, rhi;
+  ck_assert_int_eq(rp_metrics_bootstrap_ratios(rows, a->n, 1, 200, 9, 0.95, 2, &rlo, &rhi, &err),
+                   0);
+  ck_assert(rlo == lo1[RP_M_NDCG] && rhi == hi1[RP_M_NDCG]);
+  ck_assert_int_eq(rp_metrics_bootstrap_ratios(rows, a->n, 0, 200, 9, 0.95, 2, &rlo, &rhi, &err),
+                   RP_EINVAL);
+  free(rows);
   free(items), free(cnt), free(sc);
   /* histogram counts every defined value once */
   int64_t h[10];
