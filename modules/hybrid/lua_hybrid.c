@@ -978,13 +978,15 @@ static void tune_opts(lua_State *L, int idx, rp_tune_opts *o) {
   }
 }
 
-/* rp.hybrid._tuner({part names}, cases, opts) -> a tuner */
+/* rp.hybrid._tuner({part names}, train, cases, opts) -> a tuner (the
+ * arguments in tune_chain's positions, so errors name them right) */
 static int hybrid_tuner(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  int cases = luaL_checkoption(L, 2, "cold", rp_tune_cases_names);
-  lua_settop(L, 3);
+  rpL_checkobj(L, 2, RP_EVENTS_T);
+  int cases = luaL_checkoption(L, 3, "cold", rp_tune_cases_names);
+  lua_settop(L, 4);
   rp_tune_opts o;
-  tune_opts(L, 3, &o);
+  tune_opts(L, 4, &o);
   o.cases = cases;
   int n = (int)luaL_len(L, 1);
   const char *names[RP_TUNE_MAX_PARTS];

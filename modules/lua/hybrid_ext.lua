@@ -472,7 +472,8 @@ return function(rp)
       names[#names + 1] = name
     end
     table.sort(names)
-    local tuner = hybrid._tuner(names, cases, opts) -- checks cases and every option
+    local tune_chain = hybrid._tuner -- (named so its errors read "bad argument #n to 'tune_chain'")
+    local tuner = tune_chain(names, train, cases, opts) -- checks train, cases and every option
     local o = tuner:options()
     local t0 = rp.clock()
     local folds = validation_folds(train, o)
@@ -482,7 +483,15 @@ return function(rp)
       local known = o.cases == "time" and structure(F.train) or nil
       for _, case in ipairs(F.cases) do
         local tb, recs = rp.clock(), {}
-        for i, name in ipairs(names) do recs[i] = parts[name](F.train, case, memo) or false end
+        for i, name in ipairs(names) do
+          local r = parts[name](F.train, case, memo)
+          if r and field(r, "__recommender") == nil then
+            error(("tune_chain: part '%s' built %s, not a recommender scored in C (one with "
+              .. "__recommender: rp.als, rp.baseline, rp.hybrid objects and their blends)")
+              :format(name, tostring(r)), 2)
+          end
+          recs[i] = r or false
+        end
         seconds.parts = seconds.parts + rp.clock() - tb
         tuner:add(f, recs, known or structure(case.known), structure(case.test))
       end
@@ -513,7 +522,7 @@ return function(rp)
     local o, s = report.options, report.seconds
     local m = ("%s@%d"):format(o.metric, o.k)
     local lines = {}
-    lines[1] = ("tuned on %d validation rows of %d training users (%s cases, %d folds%s), %s; "
+    lines[1] = ("tuned on %d validation rows of %d users (%s cases, %d folds%s), %s; "
       .. "search %s (weights in steps of 1/%d, at most %d parts), selection %s; %.1f s "
       .. "(splits %.1f, parts %.1f, scoring %.1f, search %.1f)"):format(report.rows,
       report.users, report.cases, o.folds, report.cases == "cold"

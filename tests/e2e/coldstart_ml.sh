@@ -5,9 +5,13 @@
 #   - new users with 3 and 5 known interactions: the chain's NDCG@10 is
 #     above popularity's with the two 95% intervals disjoint (and the
 #     pipeline's own verdict line says "intervals apart, above");
+#   - the tuned chain's guarantee (chain: auto, rp.hybrid.tune_chain on each
+#     outer fold's training users) at every reveal size: its NDCG@10 is not
+#     below the best single strategy's by more than the paired interval's
+#     half-width, and above popularity's with a paired interval above zero;
 #   - new items: projection's recall@K is at least twice random placement's.
 # Opt-in: needs ../shared/data (MovieLens is not part of recpipe); exits 77
-# (skip) without it.  A few seconds.
+# (skip) without it.  About 30 s (the tuning is most of it).
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-./recpipe}
 D=../shared/data
@@ -69,6 +73,13 @@ check() { # name config
     else
       fail "$name reveal $r: chain NDCG@10 $cv (lower bound $clo) vs popularity $pv (upper bound $phi); verdict '$verdict'"
     fi
+  done
+  for r in 0 1 3 5; do
+    g=$(awk -v r="$r" '$0 ~ "^\\*\\*reveal " r ":" { on = 1 } on && /^- guarantee \(chain\)/ { print; exit }' "$tmp/$name.out")
+    case $g in
+      *": met; vs popularity "*": above zero") echo "$name reveal $r: ${g#- }" ;;
+      *) fail "$name reveal $r: the guarantee does not hold: ${g:-no guarantee line}" ;;
+    esac
   done
   proj=$(get "$tmp/$name.parsed" cold projection recall 4)
   rand=$(get "$tmp/$name.parsed" cold random_placement recall 4)
