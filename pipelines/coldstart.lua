@@ -371,6 +371,18 @@ local function guarantee_lines(reports)
       if #t > 0 then out(("- guarantee (%s), ndcg: %s"):format(r.model, table.concat(t, "; "))) end
     end
   end
+  -- the chains against each other (the tuned one against a hand-written one)
+  local chains = {}
+  for _, r in ipairs(reports) do if is_chain(r.model) then chains[#chains + 1] = r end end
+  for i = 1, #chains do
+    for j = i + 1, #chains do
+      local a, b = chains[j], chains[i]
+      if b.model == "chain" then a, b = chains[i], chains[j] end
+      local x = diff(a, b)
+      out(("- %s − %s: ndcg %+.4f [%+.4f, %+.4f] (paired)"):format(a.model, b.model, x.diff,
+        x.lo, x.hi))
+    end
+  end
 end
 
 -- ---- new users -------------------------------------------------------------------------

@@ -102,8 +102,8 @@ void rp_hyb_merge_ws_free(rp_hyb_merge_ws *ws) {
 }
 
 int32_t rp_hyb_blend_merge(int n, const int32_t *const *items, const float *const *scores,
-                           const int32_t *count, const float *w, int norm, int32_t depth,
-                           int32_t k, rp_hyb_merge_ws *ws, int32_t *out_items, float *out_scores) {
+                           const int32_t *count, const float *w, int norm, int32_t depth, int32_t k,
+                           rp_hyb_merge_ws *ws, int32_t *out_items, float *out_scores) {
   int32_t nt = 0;
   double base = 0;
   for (int s = 0; s < n; s++) {

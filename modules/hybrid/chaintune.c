@@ -27,8 +27,8 @@
 /* ---- options ------------------------------------------------------------------ */
 const char *const rp_tune_cases_names[] = {"cold", "time", NULL};
 /* by RP_M_* value: the metrics computable from a list's hits alone */
-static const char *const metric_names[] = {"precision", "recall",   "map",
-                                           "ndcg",      "hit_rate", "mrr", NULL};
+static const char *const metric_names[] = {"precision", "recall", "map", "ndcg",
+                                           "hit_rate",  "mrr",    NULL};
 static const char *const search_names[] = {"auto", "grid", "coordinate", NULL};
 static const char *const select_names[] = {"one_se", "best", NULL};
 static const char *const norm_names[] = {"rank", "zscore", "none", NULL}; /* RP_BLEND_* */
@@ -108,14 +108,20 @@ static const char *choices(const char *const *names, char *buf, size_t cap) {
 /* What a value of option d must be, for messages. */
 static const char *must_be(const rp_tune_opt *d, char *buf, size_t cap) {
   switch (d->type) {
-  case RP_OPT_ENUM: return choices(d->names, buf, cap);
-  case RP_OPT_I32:
-  case RP_OPT_I64: snprintf(buf, cap, "an integer in %.0f..%.0f", d->lo, d->hi); break;
-  case RP_OPT_NUM: snprintf(buf, cap, "a number in (%g, %g)", d->lo, d->hi); break;
-  case RP_OPT_LIST:
-    snprintf(buf, cap, "a list of 1 to %d integers in %.0f..%.0f", d->max_count, d->lo, d->hi);
-    break;
-  default: snprintf(buf, cap, "a string of at most %d bytes", RP_TUNE_MAX_NAME - 1);
+    case RP_OPT_ENUM:
+      return choices(d->names, buf, cap);
+    case RP_OPT_I32:
+    case RP_OPT_I64:
+      snprintf(buf, cap, "an integer in %.0f..%.0f", d->lo, d->hi);
+      break;
+    case RP_OPT_NUM:
+      snprintf(buf, cap, "a number in (%g, %g)", d->lo, d->hi);
+      break;
+    case RP_OPT_LIST:
+      snprintf(buf, cap, "a list of 1 to %d integers in %.0f..%.0f", d->max_count, d->lo, d->hi);
+      break;
+    default:
+      snprintf(buf, cap, "a string of at most %d bytes", RP_TUNE_MAX_NAME - 1);
   }
   return buf;
 }
@@ -146,19 +152,20 @@ int rp_tune_opts_set_number(rp_tune_opts *o, const char *name, double v, rp_err 
   if (!d) return unknown_opt(name, err);
   char *at = (char *)o + d->offset;
   switch (d->type) {
-  case RP_OPT_I32:
-    if (!in_range(d, v)) return bad_number(d, v, err);
-    *(int32_t *)(void *)at = (int32_t)v;
-    return RP_OK;
-  case RP_OPT_I64:
-    if (!in_range(d, v)) return bad_number(d, v, err);
-    *(int64_t *)(void *)at = (int64_t)v;
-    return RP_OK;
-  case RP_OPT_NUM:
-    if (!in_range(d, v)) return bad_number(d, v, err);
-    *(double *)(void *)at = v;
-    return RP_OK;
-  default: return rp_tune_opts_bad_type(name, "number", err);
+    case RP_OPT_I32:
+      if (!in_range(d, v)) return bad_number(d, v, err);
+      *(int32_t *)(void *)at = (int32_t)v;
+      return RP_OK;
+    case RP_OPT_I64:
+      if (!in_range(d, v)) return bad_number(d, v, err);
+      *(int64_t *)(void *)at = (int64_t)v;
+      return RP_OK;
+    case RP_OPT_NUM:
+      if (!in_range(d, v)) return bad_number(d, v, err);
+      *(double *)(void *)at = v;
+      return RP_OK;
+    default:
+      return rp_tune_opts_bad_type(name, "number", err);
   }
 }
 
@@ -185,8 +192,7 @@ int rp_tune_opts_set_string(rp_tune_opts *o, const char *name, const char *v, rp
   return rp_tune_opts_bad_type(name, "string", err);
 }
 
-int rp_tune_opts_set_list(rp_tune_opts *o, const char *name, const double *v, int n,
-                          rp_err *err) {
+int rp_tune_opts_set_list(rp_tune_opts *o, const char *name, const double *v, int n, rp_err *err) {
   const rp_tune_opt *d = find_opt(name);
   if (!d) return unknown_opt(name, err);
   if (d->type != RP_OPT_LIST) return rp_tune_opts_bad_type(name, "table", err);
@@ -210,8 +216,9 @@ int rp_tune_opts_check(rp_tune_opts *o, rp_err *err) {
   if (o->cases != RP_TUNE_COLD && o->cases != RP_TUNE_TIME)
     return rp_errf(err, RP_EINVAL, "cases must be 'cold' or 'time'");
   if (o->nbands < 1 || o->bands[0] != 0)
-    return rp_errf(err, RP_EINVAL, "option 'bands' must start at 0 (the lower bounds of the "
-                                   "bands: {0, 1, 3, 6} is 0, 1-2, 3-5, 6 and more)");
+    return rp_errf(err, RP_EINVAL,
+                   "option 'bands' must start at 0 (the lower bounds of the "
+                   "bands: {0, 1, 3, 6} is 0, 1-2, 3-5, 6 and more)");
   for (int b = 1; b < o->nbands; b++)
     if (o->bands[b] <= o->bands[b - 1])
       return rp_errf(err, RP_EINVAL,
@@ -298,7 +305,9 @@ void rp_tuner_free(rp_tuner *t) {
 const rp_tune_opts *rp_tuner_opts(const rp_tuner *t) { return &t->o; }
 int64_t rp_tuner_rows(const rp_tuner *t) { return t->rows; }
 int rp_tuner_nparts(const rp_tuner *t) { return t->P; }
-const char *rp_tuner_name(const rp_tuner *t, int p) { return p >= 0 && p < t->P ? t->names[p] : ""; }
+const char *rp_tuner_name(const rp_tuner *t, int p) {
+  return p >= 0 && p < t->P ? t->names[p] : "";
+}
 
 int rp_tuner_new(const rp_tune_opts *o, const char *const *names, int nparts, rp_tuner **out,
                  rp_err *err) {
@@ -360,11 +369,12 @@ int rp_tuner_add(rp_tuner *t, int32_t fold, rp_recommender *const *parts, const 
   const rp_tune_opts *o = &t->o;
   if (!test) return rp_errf(err, RP_EINVAL, "tune_chain: a test matrix is required");
   if (known && (!same_map(known->rowmap, test->rowmap) || !same_map(known->colmap, test->colmap)))
-    return rp_errf(err, RP_EINVAL, "tune_chain: the known and test matrices are not on the same "
-                                   "id maps");
+    return rp_errf(err, RP_EINVAL,
+                   "tune_chain: the known and test matrices are not on the same "
+                   "id maps");
   for (int p = 0; p < t->P; p++)
-    if (parts[p] && (!same_map(parts[p]->users, test->rowmap) ||
-                     !same_map(parts[p]->items, test->colmap)))
+    if (parts[p] &&
+        (!same_map(parts[p]->users, test->rowmap) || !same_map(parts[p]->items, test->colmap)))
       return rp_errf(err, RP_EINVAL,
                      "tune_chain: part '%s' is not on the id maps of the validation data "
                      "(build the parts from the events tune_chain passes)",
@@ -398,8 +408,8 @@ int rp_tuner_add(rp_tuner *t, int32_t fold, rp_recommender *const *parts, const 
     b.scores = ok ? rp_malloc(nl * sizeof *b.scores) : NULL;
     if (!b.band || !b.roff || !b.count || !b.items || !b.scores)
       rc = ok ? rp_enomem(err, "tune_chain: validation lists")
-              : rp_errf(err, RP_EINVAL, "tune_chain: %d users x %d parts x depth %d is too many",
-                        n, P, D);
+              : rp_errf(err, RP_EINVAL, "tune_chain: %d users x %d parts x depth %d is too many", n,
+                        P, D);
   }
   int64_t nrel = 0;
   for (int32_t i = 0; i < n && !rc; i++) {
@@ -861,8 +871,7 @@ static int search_band(const rp_tuner *t, int bi, int fb, twork *tw, int nt, rp_
   }
   bd->search = grid ? RP_TUNE_GRID : RP_TUNE_COORD;
   if (!rc) rc = select_band(t, &br, &cs, bd, err);
-  if (!rc)
-    rc = band_intervals(t, &br, &cs, bd, rp_hash64((uint64_t)t->o.seed + (uint64_t)bi), err);
+  if (!rc) rc = band_intervals(t, &br, &cs, bd, rp_hash64((uint64_t)t->o.seed + (uint64_t)bi), err);
   if (!rc) {
     bd->cand = cs.c, bd->ncand = cs.n;
     cs.c = NULL;
@@ -888,9 +897,10 @@ int rp_tuner_run(rp_tuner *t, const rp_tune_result **res, rp_err *err) {
     for (int p = 0; p < t->P; p++) bd->single[p] = bd->single_lo[p] = bd->single_hi[p] = RP_NAN;
   }
   if (t->rows == 0)
-    return rp_errf(err, RP_EINVAL, "tune_chain: no validation users (every test set is empty: "
-                                   "too few events per user for the reveal sizes, or too few "
-                                   "users for the folds)");
+    return rp_errf(err, RP_EINVAL,
+                   "tune_chain: no validation users (every test set is empty: "
+                   "too few events per user for the reveal sizes, or too few "
+                   "users for the folds)");
   double t0 = rp_now();
   int nt = rp_threads(o->threads);
   twork *tw = rp_calloc((size_t)nt, sizeof *tw);
@@ -924,8 +934,10 @@ int rp_tuner_run(rp_tuner *t, const rp_tune_result **res, rp_err *err) {
   for (int b = 0; b < o->nbands && !rc; b++) {
     if (out->band[b].rows > 0) continue;
     for (int d = 1; d < o->nbands && out->band[b].from < 0; d++) {
-      if (b - d >= 0 && out->band[b - d].rows > 0) out->band[b].from = b - d;
-      else if (b + d < o->nbands && out->band[b + d].rows > 0) out->band[b].from = b + d;
+      if (b - d >= 0 && out->band[b - d].rows > 0)
+        out->band[b].from = b - d;
+      else if (b + d < o->nbands && out->band[b + d].rows > 0)
+        out->band[b].from = b + d;
     }
   }
   for (int q = 0; q < nt && tw; q++) {
@@ -936,7 +948,9 @@ int rp_tuner_run(rp_tuner *t, const rp_tune_result **res, rp_err *err) {
   }
   rp_free(tw);
   out->seconds_search = rp_now() - t0;
-  if (rc) result_free(out);
-  else *res = out;
+  if (rc)
+    result_free(out);
+  else
+    *res = out;
   return rc;
 }

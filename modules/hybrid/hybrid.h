@@ -373,8 +373,8 @@ void rp_hyb_merge_ws_free(rp_hyb_merge_ws *ws); /* accepts a zeroed or freed one
  * scores weight candidates through it, so a tuned weight means what it
  * means in the blend that ships. */
 int32_t rp_hyb_blend_merge(int n, const int32_t *const *items, const float *const *scores,
-                           const int32_t *count, const float *w, int norm, int32_t depth,
-                           int32_t k, rp_hyb_merge_ws *ws, int32_t *out_items, float *out_scores);
+                           const int32_t *count, const float *w, int norm, int32_t depth, int32_t k,
+                           rp_hyb_merge_ws *ws, int32_t *out_items, float *out_scores);
 
 /* ---- chain tuning (chaintune.c) -------------------------------------------------
  * rp.hybrid.tune_chain chooses, for each band of history sizes (the number
@@ -408,10 +408,10 @@ int32_t rp_hyb_blend_merge(int n, const int32_t *const *items, const float *cons
 #define RP_TUNE_MAX_PARTS 16
 #define RP_TUNE_MAX_BANDS 16
 #define RP_TUNE_MAX_NAME 64
-enum { RP_TUNE_COLD = 0, RP_TUNE_TIME }; /* how validation cases are made */
-extern const char *const rp_tune_cases_names[]; /* "cold", "time", NULL */
+enum { RP_TUNE_COLD = 0, RP_TUNE_TIME };                /* how validation cases are made */
+extern const char *const rp_tune_cases_names[];         /* "cold", "time", NULL */
 enum { RP_TUNE_AUTO = 0, RP_TUNE_GRID, RP_TUNE_COORD }; /* search */
-enum { RP_TUNE_ONE_SE = 0, RP_TUNE_BEST };      /* selection */
+enum { RP_TUNE_ONE_SE = 0, RP_TUNE_BEST };              /* selection */
 
 /* Every option of tune_chain, named, defaulted and range-checked here
  * (rp_tune_opt_table); the binding passes a Lua table through the setters
@@ -444,11 +444,11 @@ enum { RP_OPT_ENUM = 1, RP_OPT_I32, RP_OPT_I64, RP_OPT_NUM, RP_OPT_LIST, RP_OPT_
 typedef struct rp_tune_opt {
   const char *name;
   int type;
-  size_t offset;             /* of the value in rp_tune_opts */
-  size_t count_offset;       /* LIST: of its int count */
-  int max_count;             /* LIST: capacity */
-  double lo, hi;             /* numbers and list entries */
-  const char *const *names;  /* ENUM: names by value */
+  size_t offset;            /* of the value in rp_tune_opts */
+  size_t count_offset;      /* LIST: of its int count */
+  int max_count;            /* LIST: capacity */
+  double lo, hi;            /* numbers and list entries */
+  const char *const *names; /* ENUM: names by value */
 } rp_tune_opt;
 /* The options, NULL-name terminated. */
 extern const rp_tune_opt rp_tune_opt_table[];
@@ -459,8 +459,7 @@ void rp_tune_opts_init(rp_tune_opts *o);
  * naming the option, what it must be and what it got. */
 int rp_tune_opts_set_number(rp_tune_opts *o, const char *name, double v, rp_err *err);
 int rp_tune_opts_set_string(rp_tune_opts *o, const char *name, const char *v, rp_err *err);
-int rp_tune_opts_set_list(rp_tune_opts *o, const char *name, const double *v, int n,
-                          rp_err *err);
+int rp_tune_opts_set_list(rp_tune_opts *o, const char *name, const double *v, int n, rp_err *err);
 /* The error for a value of another type (got: its type name). */
 int rp_tune_opts_bad_type(const char *name, const char *got, rp_err *err);
 /* Checks what depends on several options (bands ascending from 0, reveal
@@ -483,9 +482,9 @@ typedef struct rp_tune_band {
   int from;            /* -1, or the band whose rule this one takes (no rows of its own) */
   int search;          /* RP_TUNE_GRID or RP_TUNE_COORD (what ran) */
   int ncand;
-  rp_tune_cand *cand; /* every candidate evaluated, in order */
-  int chosen, best, runner_up; /* indices into cand, -1 when none */
-  double lo_ci, hi_ci;         /* chosen's score interval */
+  rp_tune_cand *cand;           /* every candidate evaluated, in order */
+  int chosen, best, runner_up;  /* indices into cand, -1 when none */
+  double lo_ci, hi_ci;          /* chosen's score interval */
   double ru_diff, ru_lo, ru_hi; /* runner-up - chosen, paired interval */
   double single[RP_TUNE_MAX_PARTS], single_lo[RP_TUNE_MAX_PARTS], single_hi[RP_TUNE_MAX_PARTS];
   int32_t answered[RP_TUNE_MAX_PARTS]; /* rows the part had a list for */

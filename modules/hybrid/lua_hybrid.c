@@ -1012,19 +1012,29 @@ static int tuner_options(lua_State *L) {
   for (const rp_tune_opt *d = rp_tune_opt_table; d->name; d++) {
     const char *at = (const char *)&copy + d->offset;
     switch (d->type) {
-    case RP_OPT_ENUM: lua_pushstring(L, d->names[*(const int *)(const void *)at]); break;
-    case RP_OPT_I32: lua_pushinteger(L, *(const int32_t *)(const void *)at); break;
-    case RP_OPT_I64: lua_pushinteger(L, *(const int64_t *)(const void *)at); break;
-    case RP_OPT_NUM: lua_pushnumber(L, *(const double *)(const void *)at); break;
-    case RP_OPT_STR: lua_pushstring(L, at); break;
-    default: {
-      int n = *(const int *)(const void *)((const char *)&copy + d->count_offset);
-      lua_createtable(L, n, 0);
-      for (int i = 0; i < n; i++) {
-        lua_pushinteger(L, ((const int32_t *)(const void *)at)[i]);
-        lua_rawseti(L, -2, i + 1);
+      case RP_OPT_ENUM:
+        lua_pushstring(L, d->names[*(const int *)(const void *)at]);
+        break;
+      case RP_OPT_I32:
+        lua_pushinteger(L, *(const int32_t *)(const void *)at);
+        break;
+      case RP_OPT_I64:
+        lua_pushinteger(L, *(const int64_t *)(const void *)at);
+        break;
+      case RP_OPT_NUM:
+        lua_pushnumber(L, *(const double *)(const void *)at);
+        break;
+      case RP_OPT_STR:
+        lua_pushstring(L, at);
+        break;
+      default: {
+        int n = *(const int *)(const void *)((const char *)&copy + d->count_offset);
+        lua_createtable(L, n, 0);
+        for (int i = 0; i < n; i++) {
+          lua_pushinteger(L, ((const int32_t *)(const void *)at)[i]);
+          lua_rawseti(L, -2, i + 1);
+        }
       }
-    }
     }
     lua_setfield(L, -2, d->name);
   }

@@ -165,9 +165,8 @@ int rp_metrics_bootstrap(const rp_metrics_result *r, int32_t B, uint64_t seed, d
   return RP_OK;
 }
 
-int rp_metrics_bootstrap_ratios(const float *rows, int32_t n, int npairs, int32_t B,
-                                uint64_t seed, double level, int threads, double *lo, double *hi,
-                                rp_err *err) {
+int rp_metrics_bootstrap_ratios(const float *rows, int32_t n, int npairs, int32_t B, uint64_t seed,
+                                double level, int threads, double *lo, double *hi, rp_err *err) {
   for (int q = 0; q < npairs; q++) lo[q] = hi[q] = RP_NAN;
   if (npairs < 1 || npairs > RP_METRICS_MAX_RATIOS)
     return rp_errf(err, RP_EINVAL, "bootstrap of 1 to %d ratios expected, got %d",

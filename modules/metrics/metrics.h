@@ -161,9 +161,8 @@ int rp_metrics_bootstrap(const rp_metrics_result *r, int32_t B, uint64_t seed, d
  * resamples of the n units (resample b seeded (seed, b)); lo[q], hi[q] the
  * level percentile interval of ratio q (NAN when undefined). */
 #define RP_METRICS_MAX_RATIOS (2 * RP_M_COUNT)
-int rp_metrics_bootstrap_ratios(const float *rows, int32_t n, int npairs, int32_t B,
-                                uint64_t seed, double level, int threads, double *lo, double *hi,
-                                rp_err *err);
+int rp_metrics_bootstrap_ratios(const float *rows, int32_t n, int npairs, int32_t B, uint64_t seed,
+                                double level, int threads, double *lo, double *hi, rp_err *err);
 
 typedef struct rp_metrics_diff {
   int32_t n;                  /* common users */

@@ -72,6 +72,12 @@ grep -c '^| chain ' "$tmp/out2" | grep -q '^4$' || fail "chain_script: no chain 
 grep -q '^| tuned chain | ' "$tmp/warm" || fail "tune_warm.lua printed no tuned chain row"
 grep -q '^| 6+ | [0-9]' "$tmp/warm" || fail "tune_warm.lua: no rule for the 6+ band"
 
+# the README's tune_chain example runs as written (on the small shop)
+awk '/^#### Tuning a chain: `rp.hybrid.tune_chain`/ { on = 1 } on && /^```lua$/ { inb = 1; next }
+     inb && /^```$/ { exit } inb { print }' README.md | sed "s#examples/shop/#$tmp/shop/#g" >"$tmp/tune.lua"
+got=$("$BIN" run --quiet "$tmp/tune.lua" 2>&1 | tail -1)
+case $got in "1-2:"*"	10") ;; *) fail "README tune_chain example: $got" ;; esac
+
 # the README's cold-start chain runs as written (on MovieLens 100K, when present)
 if [ -f ../shared/data/movielens-100k/u.data ]; then
   awk '/^#### A cold-start chain in a few lines/ { on = 1 } on && /^```lua$/ { inb = 1; next }

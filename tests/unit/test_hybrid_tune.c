@@ -18,8 +18,8 @@ typedef struct fake {
 } fake;
 
 static int fake_recommend(void *self, const int32_t *users, int32_t n, int32_t k,
-                          const rp_csr *exclude, int threads, int32_t *out_items,
-                          float *out_scores, int32_t *out_n, rp_err *err) {
+                          const rp_csr *exclude, int threads, int32_t *out_items, float *out_scores,
+                          int32_t *out_n, rp_err *err) {
   const fake *f = self;
   for (int32_t i = 0; i < n; i++) {
     int32_t u = users[i], c = 0;
@@ -103,8 +103,9 @@ START_TEST(options_defaults_ranges) {
   ck_assert_int_eq(rp_tune_opts_set_number(&o, "colour", 1, &err), RP_EINVAL);
   ck_assert_ptr_nonnull(strstr(err.msg, "unknown option 'colour' (known: metric, k, folds"));
   ck_assert_int_eq(rp_tune_opts_set_string(&o, "metric", "auc", &err), RP_EINVAL);
-  ck_assert_str_eq(err.msg, "option 'metric' must be one of 'precision', 'recall', 'map', 'ndcg', "
-                            "'hit_rate', 'mrr', got 'auc'");
+  ck_assert_str_eq(err.msg,
+                   "option 'metric' must be one of 'precision', 'recall', 'map', 'ndcg', "
+                   "'hit_rate', 'mrr', got 'auc'");
   ck_assert_int_eq(rp_tune_opts_set_string(&o, "metric", "map", &err), 0);
   ck_assert_int_eq(o.metric, RP_M_MAP);
   ck_assert_int_eq(rp_tune_opts_set_string(&o, "search", "coordinate", &err), 0);
@@ -188,8 +189,10 @@ static void world_new(world *w) {
             *c = w->p[2]->lists + u * 12;
     for (int j = 0; j < 12; j++) /* distinct fillers 30..38, never relevant nor known */
       a[j] = b[j] = c[j] = j < 9 ? 30 + (j + u) % 9 : -1;
-    if (u < 30) a[0] = rel;
-    else b[0] = rel;
+    if (u < 30)
+      a[0] = rel;
+    else
+      b[0] = rel;
     c[5] = rel;
   }
 }
@@ -414,8 +417,8 @@ START_TEST(candidate_score_is_the_blend_score) {
       rp_metrics_result *mr;
       ck_assert_int_eq(rp_metrics_evaluate(rec, known, test, &mo, &mr, &err), 0);
       ck_assert_int_eq(mr->n, nb);
-      ck_assert_msg(mr->mean[RP_M_NDCG] == cd->score, "band %d candidate %d: %.17g vs %.17g",
-                    bi, c, mr->mean[RP_M_NDCG], cd->score);
+      ck_assert_msg(mr->mean[RP_M_NDCG] == cd->score, "band %d candidate %d: %.17g vs %.17g", bi, c,
+                    mr->mean[RP_M_NDCG], cd->score);
       rp_metrics_result_free(mr);
       rp_hyb_rec_free(bl);
     }
