@@ -75,7 +75,7 @@ void rp_tune_opts_init(rp_tune_opts *o) {
   o->steps = 4;
   o->max_parts = 3;
   o->max_candidates = 500;
-  o->select = RP_TUNE_ONE_SE;
+  o->select = RP_TUNE_BEST; /* one_se cost NDCG in every test of it (RESULTS.md, hybrid) */
   o->norm = RP_BLEND_RANK;
   o->depth = 100;
   o->max_users = 2000;

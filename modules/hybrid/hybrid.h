@@ -397,13 +397,14 @@ int32_t rp_hyb_blend_merge(int n, const int32_t *const *items, const float *cons
  * others scaled to fill the rest, keeping a change only when it raises the
  * mean, until a pass changes nothing (at most 10 passes); "auto" is grid
  * when the grid has at most max_candidates points, else coordinate.
- * Selection: "one_se" (default) takes the simplest candidate (fewest parts,
- * then the higher score) whose mean is within one standard error of the
- * best's, the error being that of the paired difference over validation
- * users (a user seen at several reveal sizes is one unit); "best" takes the
- * best.  A band without validation users takes the rule of the nearest band
- * below (else above) that has some.  An empty list (a part with nothing to
- * say) is answered by the fallback part, as the chain's last rule does. */
+ * Selection: "best" (default) takes the top mean (ties: fewer parts);
+ * "one_se" the simplest candidate (fewest parts, then the higher score)
+ * whose mean is within one standard error of the best's, the error being
+ * that of the paired difference over validation users (a user seen at
+ * several reveal sizes is one unit).  A band without validation users takes
+ * the rule of the nearest band below (else above) that has some.  An empty
+ * list (a part with nothing to say) is answered by the fallback part, as
+ * the chain's last rule does. */
 #define RP_COLD_MAX_REVEAL 32 /* reveal sizes of a cold-user split (coldsplit.c) */
 #define RP_TUNE_MAX_PARTS 16
 #define RP_TUNE_MAX_BANDS 16

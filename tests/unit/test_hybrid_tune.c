@@ -444,6 +444,21 @@ START_TEST(candidate_score_is_the_blend_score) {
     ck_assert_int_eq(c2->search, RP_TUNE_COORD);
     for (int q = 0; q < 3; q++) ck_assert(c2->single[q] == g1->single[q]);
   }
+  /* the same answer on one thread */
+  rp_tuner *t1;
+  o.search = RP_TUNE_GRID, o.threads = 1;
+  ck_assert_int_eq(rp_tuner_new(&o, names, 3, &t1, &err), 0);
+  ck_assert_int_eq(rp_tuner_add(t1, 1, parts, known, test, &err), 0);
+  const rp_tune_result *r1;
+  ck_assert_int_eq(rp_tuner_run(t1, &r1, &err), 0);
+  for (int bi = 0; bi < 3; bi++) {
+    const rp_tune_band *a = &r->band[bi], *c1 = &r1->band[bi];
+    ck_assert_int_eq(a->ncand, c1->ncand);
+    ck_assert_int_eq(a->chosen, c1->chosen);
+    for (int c = 0; c < a->ncand; c++) ck_assert(a->cand[c].score == c1->cand[c].score);
+    ck_assert(a->lo_ci == c1->lo_ci && a->hi_ci == c1->hi_ci && a->ru_lo == c1->ru_lo);
+  }
+  rp_tuner_free(t1);
   rp_tuner_free(t2);
   rp_tuner_free(t);
   for (int q = 0; q < 3; q++) fake_free(p[q]);
