@@ -512,19 +512,6 @@ static double row_value(const rp_tuner *t, const tbatch *b, int32_t i, const flo
   return rp_metrics_list_value(t->o.metric, tw->hit, c, k, (int32_t)nrel);
 }
 
-/* vals[r] for every row of br */
-static void eval_rows(const rp_tuner *t, const bandrows *br, const float *w, int fb, twork *tw,
-                      int nt, double *vals) {
-#pragma omp parallel for schedule(dynamic, 64) num_threads(nt)
-  for (int32_t r = 0; r < br->n; r++) {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    vals[r] = row_value(t, br->b[r], br->i[r], w, fb, &tw[tid]);
-  }
-}
-
 /* The candidates of one band and their per-row values. */
 typedef struct candset {
   rp_tune_cand *c;
@@ -544,49 +531,81 @@ static int same_weights(const float *a, const float *b, int P) {
   return 1;
 }
 
-/* Index of the candidate with weights w, evaluating it when new; -1 on
- * allocation failure. */
-static int cand_eval(const rp_tuner *t, const bandrows *br, candset *cs, const float *w, int fb,
-                     twork *tw, int nt) {
-  for (int c = 0; c < cs->n; c++)
-    if (same_weights(cs->c[c].w, w, t->P)) return c;
-  if (cs->n == cs->cap) {
-    int cap = cs->cap ? 2 * cs->cap : 64;
-    rp_tune_cand *nc = rp_realloc(cs->c, (size_t)cap * sizeof *nc);
-    if (!nc) return -1;
-    cs->c = nc;
-    double *nv = rp_realloc(cs->vals, (size_t)cap * (size_t)(br->n ? br->n : 1) * sizeof *nv);
-    if (!nv) return -1;
-    cs->vals = nv, cs->cap = cap;
+/* Evaluates the weight vectors W[q * RP_TUNE_MAX_PARTS ..], q < nw, on
+ * every row of br: idx[q] receives the candidate's index (one seen before
+ * is not evaluated again).  The new candidates are split into tasks of
+ * CAND_ROWS rows, all in one parallel region: a search is a few regions,
+ * not one per candidate (each region's barrier costs much when the cores
+ * are shared).  RP_ENOMEM on allocation failure. */
+#define CAND_ROWS 256
+static int eval_many(const rp_tuner *t, const bandrows *br, candset *cs, const float *W, int nw,
+                     int fb, twork *tw, int nt, int *idx) {
+  int P = t->P, first = cs->n;
+  for (int q = 0; q < nw; q++) {
+    const float *w = W + (size_t)q * RP_TUNE_MAX_PARTS;
+    int found = -1;
+    for (int c = 0; c < cs->n && found < 0; c++)
+      if (same_weights(cs->c[c].w, w, P)) found = c;
+    if (found < 0) {
+      if (cs->n == cs->cap) {
+        int cap = cs->cap ? 2 * cs->cap : 64;
+        while (cap < cs->n + 1) cap *= 2;
+        rp_tune_cand *nc = rp_realloc(cs->c, (size_t)cap * sizeof *nc);
+        if (!nc) return RP_ENOMEM;
+        cs->c = nc;
+        double *nv = rp_realloc(cs->vals, (size_t)cap * (size_t)(br->n ? br->n : 1) * sizeof *nv);
+        if (!nv) return RP_ENOMEM;
+        cs->vals = nv, cs->cap = cap;
+      }
+      rp_tune_cand *c = &cs->c[cs->n];
+      memset(c, 0, sizeof *c);
+      for (int p = 0; p < P; p++) c->w[p] = w[p], c->nparts += w[p] > 0;
+      found = cs->n++;
+    }
+    idx[q] = found;
   }
-  rp_tune_cand *c = &cs->c[cs->n];
-  memset(c, 0, sizeof *c);
-  for (int p = 0; p < t->P; p++) c->w[p] = w[p], c->nparts += w[p] > 0;
-  double *v = cs->vals + (size_t)cs->n * (size_t)br->n, s = 0;
-  eval_rows(t, br, w, fb, tw, nt, v);
-  for (int32_t r = 0; r < br->n; r++) s += v[r];
-  c->score = br->n ? s / br->n : RP_NAN;
-  return cs->n++;
+  int64_t chunks = (br->n + CAND_ROWS - 1) / CAND_ROWS, tasks = chunks * (cs->n - first);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (int64_t k = 0; k < tasks; k++) {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    int c = first + (int)(k / chunks);
+    int32_t r0 = (int32_t)(k % chunks) * CAND_ROWS, r1 = r0 + CAND_ROWS;
+    if (r1 > br->n) r1 = br->n;
+    double *v = cs->vals + (size_t)c * (size_t)br->n;
+    for (int32_t r = r0; r < r1; r++)
+      v[r] = row_value(t, br->b[r], br->i[r], cs->c[c].w, fb, &tw[tid]);
+  }
+  for (int c = first; c < cs->n; c++) { /* sums in row order: thread-count free */
+    const double *v = cs->vals + (size_t)c * (size_t)br->n;
+    double sum = 0;
+    for (int32_t r = 0; r < br->n; r++) sum += v[r];
+    cs->c[c].score = br->n ? sum / br->n : RP_NAN;
+  }
+  return RP_OK;
 }
 
 /* ---- search ------------------------------------------------------------------------ */
 /* Grid points: counts cnt[] over the parts avail[0..na) summing to steps
- * with at most max_parts non-zero.  emit == NULL counts them. */
+ * with at most max_parts non-zero, appended to W as weights (W NULL:
+ * counted only). */
 typedef struct gridwalk {
   const int *avail;
   int na, max_parts, steps, P;
   int32_t cnt[RP_TUNE_MAX_PARTS];
   int64_t count;
-  int (*emit)(struct gridwalk *g);
-  void *ctx;
-  int failed;
+  float *W;
 } gridwalk;
 
 static void grid_rec(gridwalk *g, int j, int rem, int m) {
-  if (g->failed) return;
   if (rem == 0) {
+    if (g->W)
+      for (int p = 0; p < g->P; p++)
+        g->W[(size_t)g->count * RP_TUNE_MAX_PARTS + (size_t)p] =
+            (float)((double)g->cnt[p] / g->steps);
     g->count++;
-    if (g->emit && g->emit(g)) g->failed = 1;
     return;
   }
   if (j == g->na || m == g->max_parts) return;
@@ -599,19 +618,30 @@ static void grid_rec(gridwalk *g, int j, int rem, int m) {
   grid_rec(g, j + 1, rem, m);
 }
 
-typedef struct gridctx {
+typedef struct searchctx {
   const rp_tuner *t;
   const bandrows *br;
   candset *cs;
   int fb, nt;
   twork *tw;
-} gridctx;
+} searchctx;
 
-static int grid_emit(gridwalk *g) {
-  gridctx *x = g->ctx;
-  float w[RP_TUNE_MAX_PARTS];
-  for (int p = 0; p < g->P; p++) w[p] = (float)((double)g->cnt[p] / g->steps);
-  return cand_eval(x->t, x->br, x->cs, w, x->fb, x->tw, x->nt) < 0;
+static int grid_search(searchctx *x, gridwalk *g) {
+  float *W = rp_malloc((size_t)(g->count ? g->count : 1) * RP_TUNE_MAX_PARTS * sizeof *W);
+  int *idx = rp_malloc((size_t)(g->count ? g->count : 1) * sizeof *idx);
+  int rc = W && idx ? RP_OK : RP_ENOMEM;
+  if (!rc) {
+    memset(W, 0, (size_t)g->count * RP_TUNE_MAX_PARTS * sizeof *W);
+    memset(g->cnt, 0, sizeof g->cnt);
+    int64_t n = g->count;
+    g->count = 0, g->W = W;
+    grid_rec(g, 0, g->steps, 0);
+    g->W = NULL;
+    rc = eval_many(x->t, x->br, x->cs, W, (int)n, x->fb, x->tw, x->nt, idx);
+  }
+  rp_free(W);
+  rp_free(idx);
+  return rc;
 }
 
 static int nonzero(const float *w, int P) {
@@ -620,40 +650,43 @@ static int nonzero(const float *w, int P) {
   return m;
 }
 
-/* Coordinate ascent from the best single part (see hybrid.h). */
-static int coord_search(gridctx *x, const int *avail, int na) {
+/* Coordinate ascent from the best single part (see hybrid.h); the shares
+ * tried for one part are evaluated together. */
+static int coord_search(searchctx *x, const int *avail, int na) {
   const rp_tuner *t = x->t;
-  int P = t->P, S = t->o.steps, cur = -1;
-  for (int a = 0; a < na; a++) { /* the singles */
-    float w[RP_TUNE_MAX_PARTS] = {0};
-    w[avail[a]] = 1;
-    int c = cand_eval(t, x->br, x->cs, w, x->fb, x->tw, x->nt);
-    if (c < 0) return -1;
-    if (cur < 0 || x->cs->c[c].score > x->cs->c[cur].score) cur = c;
-  }
-  for (int pass = 0; pass < MAX_PASSES; pass++) {
+  int P = t->P, S = t->o.steps, cur = -1, nmax = na > S ? na : S;
+  float *W = rp_calloc((size_t)nmax * RP_TUNE_MAX_PARTS, sizeof *W);
+  int *idx = rp_malloc((size_t)nmax * sizeof *idx);
+  int rc = W && idx ? RP_OK : RP_ENOMEM;
+  for (int a = 0; a < na && !rc; a++) W[(size_t)a * RP_TUNE_MAX_PARTS + (size_t)avail[a]] = 1;
+  if (!rc) rc = eval_many(t, x->br, x->cs, W, na, x->fb, x->tw, x->nt, idx); /* the singles */
+  for (int a = 0; a < na && !rc; a++)
+    if (cur < 0 || x->cs->c[idx[a]].score > x->cs->c[cur].score) cur = idx[a];
+  for (int pass = 0; pass < MAX_PASSES && !rc; pass++) {
     int changed = 0;
-    for (int a = 0; a < na; a++) {
-      int p = avail[a], best = cur;
+    for (int a = 0; a < na && !rc; a++) {
+      int p = avail[a], best = cur, nw = 0;
       float base[RP_TUNE_MAX_PARTS];
       memcpy(base, x->cs->c[cur].w, sizeof base);
       double rest = 1.0 - (double)base[p];
       if (!(rest > 1e-9)) continue; /* p alone: other parts come in on their turn */
       for (int s = 0; s < S; s++) {
-        float w[RP_TUNE_MAX_PARTS];
+        float *w = W + (size_t)nw * RP_TUNE_MAX_PARTS;
         double share = (double)s / S;
         for (int q = 0; q < P; q++) w[q] = (float)((double)base[q] / rest * (1.0 - share));
         w[p] = (float)share;
-        if (nonzero(w, P) > t->o.max_parts || same_weights(w, base, P)) continue;
-        int c = cand_eval(t, x->br, x->cs, w, x->fb, x->tw, x->nt);
-        if (c < 0) return -1;
-        if (x->cs->c[c].score > x->cs->c[best].score + 1e-12) best = c;
+        if (nonzero(w, P) <= t->o.max_parts && !same_weights(w, base, P)) nw++;
       }
+      rc = eval_many(t, x->br, x->cs, W, nw, x->fb, x->tw, x->nt, idx);
+      for (int q = 0; q < nw && !rc; q++)
+        if (x->cs->c[idx[q]].score > x->cs->c[best].score + 1e-12) best = idx[q];
       if (best != cur) cur = best, changed = 1;
     }
     if (!changed) break;
   }
-  return 0;
+  rp_free(W);
+  rp_free(idx);
+  return rc;
 }
 
 /* ---- selection and intervals -------------------------------------------------------- */
@@ -745,12 +778,13 @@ static int band_intervals(const rp_tuner *t, const bandrows *br, const candset *
   return RP_OK;
 }
 
-/* The rows of band bi (batch order, then row order) and their units. */
+/* The rows of band bi (every row when bi < 0; batch order, then row
+ * order) and their units. */
 static int gather_band(const rp_tuner *t, int bi, bandrows *br, rp_err *err) {
   memset(br, 0, sizeof *br);
   int32_t n = 0;
   for (int q = 0; q < t->nb; q++)
-    for (int32_t i = 0; i < t->b[q].n; i++) n += t->b[q].band[i] == bi;
+    for (int32_t i = 0; i < t->b[q].n; i++) n += bi < 0 || t->b[q].band[i] == bi;
   size_t nn = (size_t)(n ? n : 1);
   br->b = rp_malloc(nn * sizeof *br->b);
   br->i = rp_malloc(nn * sizeof *br->i);
@@ -763,7 +797,7 @@ static int gather_band(const rp_tuner *t, int bi, bandrows *br, rp_err *err) {
   }
   for (int q = 0; q < t->nb; q++)
     for (int32_t i = 0; i < t->b[q].n; i++)
-      if (t->b[q].band[i] == bi) {
+      if (bi < 0 || t->b[q].band[i] == bi) {
         br->b[br->n] = &t->b[q], br->i[br->n] = i;
         key[br->n] = (int64_t)t->b[q].user[i] << 32 | br->n; /* user, then row */
         br->n++;
@@ -786,40 +820,32 @@ static int gather_band(const rp_tuner *t, int bi, bandrows *br, rp_err *err) {
 }
 
 /* The part of the last rule: the option's, else the best single part among
- * those that had a list for every validation row. */
+ * those that had a list for every validation row (all bands). */
 static int choose_fallback(const rp_tuner *t, twork *tw, int nt, int *fb, rp_err *err) {
   *fb = t->fallback;
   if (*fb >= 0) return RP_OK;
-  double best = -1;
+  float W[RP_TUNE_MAX_PARTS * RP_TUNE_MAX_PARTS];
+  int part[RP_TUNE_MAX_PARTS], idx[RP_TUNE_MAX_PARTS], n = 0;
+  memset(W, 0, sizeof W);
   for (int p = 0; p < t->P; p++) {
     int all = 1;
     for (int q = 0; q < t->nb && all; q++)
       for (int32_t i = 0; i < t->b[q].n && all; i++)
         all = t->b[q].count[(size_t)p * (size_t)t->b[q].n + (size_t)i] > 0;
-    if (!all) continue;
-    float w[RP_TUNE_MAX_PARTS] = {0};
-    w[p] = 1;
-    double s = 0;
-    for (int q = 0; q < t->nb; q++) {
-      bandrows br = {0};
-      br.n = t->b[q].n;
-      br.b = rp_malloc((size_t)(br.n ? br.n : 1) * sizeof *br.b);
-      br.i = rp_malloc((size_t)(br.n ? br.n : 1) * sizeof *br.i);
-      double *v = rp_malloc((size_t)(br.n ? br.n : 1) * sizeof *v);
-      if (!br.b || !br.i || !v) {
-        rp_free(v);
-        bandrows_free(&br);
-        return rp_enomem(err, "tune_chain");
-      }
-      for (int32_t i = 0; i < br.n; i++) br.b[i] = &t->b[q], br.i[i] = i;
-      eval_rows(t, &br, w, -1, tw, nt, v);
-      for (int32_t i = 0; i < br.n; i++) s += v[i];
-      rp_free(v);
-      bandrows_free(&br);
-    }
-    if (s > best) best = s, *fb = p;
+    if (all) W[n * RP_TUNE_MAX_PARTS + p] = 1, part[n++] = p;
   }
-  return RP_OK;
+  if (n == 0) return RP_OK;
+  bandrows br;
+  int rc = gather_band(t, -1, &br, err);
+  if (rc) return rc;
+  candset cs = {0};
+  if (eval_many(t, &br, &cs, W, n, -1, tw, nt, idx)) rc = rp_enomem(err, "tune_chain");
+  double best = -1;
+  for (int q = 0; q < n && !rc; q++)
+    if (cs.c[idx[q]].score > best) best = cs.c[idx[q]].score, *fb = part[q];
+  candset_free(&cs);
+  bandrows_free(&br);
+  return rc;
 }
 
 static void result_free(rp_tune_result *r) {
@@ -849,7 +875,7 @@ static int search_band(const rp_tuner *t, int bi, int fb, twork *tw, int nt, rp_
   if (na == 0 && fb >= 0) avail[na++] = fb; /* nothing answers: the fallback's zeros */
   if (na == 0) avail[na++] = 0;
   candset cs = {0};
-  gridctx x = {t, &br, &cs, fb, nt, tw};
+  searchctx x = {t, &br, &cs, fb, nt, tw};
   gridwalk g;
   memset(&g, 0, sizeof g);
   g.avail = avail, g.na = na, g.max_parts = t->o.max_parts, g.steps = t->o.steps, g.P = t->P;
@@ -861,14 +887,8 @@ static int search_band(const rp_tuner *t, int bi, int fb, twork *tw, int nt, rp_
                  "tune_chain: the grid has %lld candidates in band %d, more than max_candidates "
                  "(%d): lower steps or max_parts, raise max_candidates or search 'coordinate'",
                  (long long)g.count, bi + 1, t->o.max_candidates);
-  if (!rc && grid) {
-    memset(g.cnt, 0, sizeof g.cnt);
-    g.count = 0, g.emit = grid_emit, g.ctx = &x;
-    grid_rec(&g, 0, g.steps, 0);
-    if (g.failed) rc = rp_enomem(err, "tune_chain");
-  } else if (!rc && coord_search(&x, avail, na)) {
+  if (!rc && (grid ? grid_search(&x, &g) : coord_search(&x, avail, na)))
     rc = rp_enomem(err, "tune_chain");
-  }
   bd->search = grid ? RP_TUNE_GRID : RP_TUNE_COORD;
   if (!rc) rc = select_band(t, &br, &cs, bd, err);
   if (!rc) rc = band_intervals(t, &br, &cs, bd, rp_hash64((uint64_t)t->o.seed + (uint64_t)bi), err);

@@ -108,7 +108,7 @@ print("")
 local other = {
   { { folds = 3, steps = 6 }, "grid 1/6, 3 parts" },
   { { folds = 3, search = "coordinate", steps = 10, max_parts = 7 }, "coordinate 1/10, 7 parts" },
-  { { folds = 3, select = "best" }, "grid 1/4, select best" },
+  { { folds = 3, select = "one_se" }, "grid 1/4, select one_se" },
 }
 for _, o in ipairs(other) do
   local r = bench(o[1], 1, o[2])
