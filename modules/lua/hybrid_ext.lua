@@ -414,9 +414,10 @@ return function(rp)
     return table.concat(t, " + ")
   end
 
-  -- hybrid.tuned_chain(report, recs, {train}) -> the chain of a tune_chain
-  -- report built from recommenders by part name (the parts of another
-  -- training set, or of another request time).
+  -- hybrid.tuned_chain(report, recs, {train, attributes}) -> the chain of a
+  -- tune_chain report built from recommenders by part name (the parts of
+  -- another training set, or of another request time); the options are
+  -- chain's.
   function hybrid.tuned_chain(report, recs, opts)
     if type(report) ~= "table" or type(report.bands) ~= "table" then
       error("bad argument #1 to 'tuned_chain' (a tune_chain report expected)", 2)
@@ -452,7 +453,7 @@ return function(rp)
     if report.fallback then
       rules[#rules + 1] = { use = rec_of(report.fallback), label = "fallback" }
     end
-    rules.train = opts and opts.train
+    for key, v in pairs(opts or {}) do rules[key] = v end -- chain's own (train, attributes)
     return hybrid.chain(rules)
   end
 
