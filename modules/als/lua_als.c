@@ -78,7 +78,8 @@ static void train_opts(lua_State *L, int idx, rp_als_opts *o) {
   if (o->eps <= 0) rpL_fielderror(L, idx, "eps", "must be > 0, got %g", o->eps);
   o->reg_mode = rpL_optenum(L, idx, "regularization_mode",
                             o->implicit ? RP_ALS_REG_FIXED : RP_ALS_REG_FREQUENCY, reg_names);
-  o->solver = rpL_optenum(L, idx, "solver", RP_ALS_CG, solver_names);
+  o->solver =
+      rpL_optenum(L, idx, "solver", o->implicit ? RP_ALS_CG : RP_ALS_CHOLESKY, solver_names);
   o->cg_steps = (int32_t)rpL_optinteger(L, idx, "cg_steps", 3, 1, 1000);
   o->threads = (int)rpL_optinteger(L, idx, "threads", 0, 0, 4096);
   o->seed = (uint64_t)rpL_optinteger(L, idx, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
