@@ -273,8 +273,8 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
   }
   if (q->deny) ex[nex++] = sorted_list(q->deny, q->ndeny);
   if (q->allow) allow = sorted_list(q->allow, q->nallow);
-  return rp_als_topk(m, m->user_factors + (int64_t)u * m->factors, q->k, ex, nex,
-                     q->allow ? &allow : NULL, items, scores, n, err);
+  return rp_als_recommend_user(m, u, q->k, ex, nex, q->allow ? &allow : NULL, items, scores, n,
+                               err);
 }
 
 static const char *const rec_known[] = {"k", "exclude", "items", "deny", "filter_seen", NULL};
@@ -393,6 +393,56 @@ static int model_explain(lua_State *L) {
   return 3;
 }
 
+/* ---- incremental updates -------------------------------------------------------- */
+/* model:partial_fit_users(ids, matrix) / model:partial_fit_items(ids, matrix):
+ * row r of matrix holds the interactions of ids[r]; its columns are on the
+ * model's other map.  Returns the model. */
+static int partial_fit(lua_State *L, int which) {
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
+  rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
+  rp_csr *x = rpL_pin(L, 3, RP_MATRIX_T);
+  const char *side = which ? "item" : "user";
+  const rp_idmap *other = which ? m->users : m->items;
+  if (!rp_als_maps_compatible(other, x->colmap))
+    luaL_argerror(
+        L, 3,
+        lua_pushfstring(L,
+                        "matrix columns are not on the model's %s map (read it with "
+                        "%ss = model.%ss)",
+                        which ? "user" : "item", which ? "user" : "item", which ? "user" : "item"));
+  lua_Integer n = luaL_len(L, 2);
+  if (n != x->nrows)
+    luaL_argerror(L, 3,
+                  lua_pushfstring(L, "matrix has %d rows, expected one per %s id (%d)",
+                                  (int)x->nrows, side, (int)n));
+  const char **ids = rpL_scratch(L, (size_t)n, sizeof(char *));
+  size_t *lens = rpL_scratch(L, (size_t)n, sizeof(size_t));
+  lua_createtable(L, (int)n, 0); /* keeps the id strings alive */
+  int keep = lua_gettop(L);
+  for (lua_Integer a = 1; a <= n; a++) {
+    int t = lua_rawgeti(L, 2, a);
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, -1));
+      lua_replace(L, -2);
+    } else if (t != LUA_TSTRING) {
+      return luaL_argerror(L, 2,
+                           lua_pushfstring(L, "%s id %d must be a string or an integer, got %s",
+                                           side, (int)a, luaL_typename(L, -1)));
+    }
+    ids[a - 1] = lua_tolstring(L, -1, &lens[a - 1]);
+    lua_rawseti(L, keep, a);
+  }
+  rp_err err;
+  if (rp_als_partial_fit_ids(m, which, ids, lens, x, m->opts.threads, &err))
+    return rpL_error(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_partial_fit_users(lua_State *L) { return partial_fit(L, 0); }
+static int model_partial_fit_items(lua_State *L) { return partial_fit(L, 1); }
+
 /* ---- the rest ------------------------------------------------------------------------- */
 static int model_save(lua_State *L) {
   luaL_checkudata(L, 1, RP_ALS_T); /* self first */
@@ -497,6 +547,8 @@ static const luaL_Reg model_methods[] = {{"recommend", model_recommend},
                                          {"similar_items", model_similar_items},
                                          {"similar_users", model_similar_users},
                                          {"explain", model_explain},
+                                         {"partial_fit_users", model_partial_fit_users},
+                                         {"partial_fit_items", model_partial_fit_items},
                                          {"save", model_save},
                                          {"loss", model_loss},
                                          {NULL, NULL}};

@@ -95,6 +95,28 @@ static int check_excl(int nexcl, rp_err *err) {
 int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
                 int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
                 int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = rp_als_topk_locked(m, x, k, excl, nexcl, allow, out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
+                          int nexcl, const rp_als_list *allow, int32_t *out_items,
+                          float *out_scores, int32_t *out_n, rp_err *err) {
+  *out_n = 0;
+  rp_als_model_rdlock(m);
+  int rc = RP_OK;
+  if (rp_als_knows_user_locked(m, u))
+    rc = rp_als_topk_locked(m, m->user_factors + (int64_t)u * m->factors, k, excl, nexcl, allow,
+                            out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+int rp_als_topk_locked(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                       int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                       int32_t *out_n, rp_err *err) {
   *out_n = 0;
   if (check_excl(nexcl, err)) return RP_EINVAL;
   if (k > m->nitems) k = m->nitems;
@@ -112,7 +134,20 @@ int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_l
 }
 
 /* ---- batch ------------------------------------------------------------------------ */
+static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                           const rp_csr *exclude, int threads, int32_t *out_items,
+                           float *out_scores, int32_t *out_n, rp_err *err);
+
 int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                           const rp_csr *exclude, int threads, int32_t *out_items,
+                           float *out_scores, int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = recommend_batch(m, users, n, k, exclude, threads, out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
                            const rp_csr *exclude, int threads, int32_t *out_items,
                            float *out_scores, int32_t *out_n, rp_err *err) {
   if (n <= 0) return RP_OK;
@@ -142,7 +177,7 @@ int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
 #pragma omp for schedule(dynamic, 16)
     for (int32_t a = 0; a < n; a++) {
       int32_t u = users[a];
-      if (!rp_als_model_knows_user(m, u)) continue;
+      if (!rp_als_knows_user_locked(m, u)) continue;
       rp_als_list ex = {NULL, 0};
       if (exclude && u < exclude->nrows) {
         ex.idx = exclude->indices + exclude->indptr[u];
@@ -180,7 +215,18 @@ static const float *norms(rp_als_model *m, int which, rp_err *err) {
   return res;
 }
 
+static int similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err);
+
 int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = similar(m, which, idx, k, include_self, out_idx, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+static int similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
                    int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
   *out_n = 0;
   int32_t rows = which ? m->nusers : m->nitems, f = m->factors;
