@@ -221,6 +221,17 @@ T.case("recommend_new: fold-in", function()
   T.ok(common >= 3, "fold-in and trained lists share " .. common)
 end)
 
+T.case("recommend_new without an options table, trained and loaded", function()
+  local want = model:recommend_new({ "i1", "i2" }, {})
+  T.eq(#want, 10)
+  T.same(model:recommend_new({ "i1", "i2" }), want)
+  local p = dir .. "/noopts.rpm"
+  model:save(p)
+  local loaded = rp.als.load(p)
+  T.same(loaded:recommend_new({ "i1", "i2" }), want)
+  T.same(select(2, loaded:recommend_new({ "i1", "i2" })), select(2, model:recommend_new({ "i1", "i2" })))
+end)
+
 T.case("explain", function()
   local items, contrib, total = model:explain("u1", "i5", { k = 3 })
   T.ok(#items >= 1 and #items <= 3)
