@@ -101,6 +101,7 @@ typedef struct rp_als_model {
   pthread_mutex_t lock;
   float *user_norms, *item_norms;
   void *screen;
+  void *untrained; /* the items with a zero factor row (topk.c) */
   atomic_int refs; /* C11 atomic: retained and freed from any thread */
   /* incremental updates (partial.c): readers and the one writer */
   pthread_rwlock_t rw;
@@ -214,11 +215,22 @@ int64_t rp_als_sort_unique(int32_t *idx, int64_t n);
 
 #define RP_ALS_MAX_EXCL 3
 
+/* Flags of the top-k queries.  By default an item without factors (an
+ * all-zero row of Y: an item the training matrix had no entries for, e.g.
+ * one removed by k-core) is never recommended: its score 0 says nothing,
+ * yet it would rank above every negatively scored item. */
+#define RP_ALS_UNTRAINED 1 /* rank items without factors too (score 0) */
+
 /* Top k items for the factor vector x (f floats): items in any of the
- * exclusion lists (up to 3, each sorted) are skipped; when allow is given
- * only its items are candidates.  Writes up to k items, best first (ties:
- * lower index first), and their scores; *out_n < k only when fewer
- * candidates exist.  Exact: the same items and scores as a brute-force scan. */
+ * exclusion lists (up to 3, each sorted) are skipped, and items without
+ * factors unless flags has RP_ALS_UNTRAINED; when allow is given only its
+ * items are candidates.  Writes up to k items, best first (ties: lower
+ * index first), and their scores; *out_n < k only when fewer candidates
+ * exist.  Exact: the same items and scores as a brute-force scan.
+ * rp_als_topk is rp_als_topk_flags with flags 0. */
+int rp_als_topk_flags(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                      int nexcl, const rp_als_list *allow, int flags, int32_t *out_items,
+                      float *out_scores, int32_t *out_n, rp_err *err);
 int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
                 int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
                 int32_t *out_n, rp_err *err);
@@ -226,13 +238,23 @@ int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_l
 /* rp_als_topk for the model's own row of user u (read under the lock, so
  * it may run while rp_als_partial_fit updates the model; x for rp_als_topk
  * must not point into the model's factors then).  Nothing (*out_n = 0) for
- * a user without factors. */
+ * a user without factors.  Items without factors as in rp_als_topk_flags;
+ * rp_als_recommend_user is the _flags variant with flags 0. */
+int rp_als_recommend_user_flags(const rp_als_model *m, int32_t u, int32_t k,
+                                const rp_als_list *excl, int nexcl, const rp_als_list *allow,
+                                int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                                rp_err *err);
 int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
                           int nexcl, const rp_als_list *allow, int32_t *out_items,
                           float *out_scores, int32_t *out_n, rp_err *err);
 
 /* Top k for model users users[0..n) excluding their rows of exclude (may be
- * NULL) -- the rp_recommender contract (recommender.h).  Parallel. */
+ * NULL) -- the rp_recommender contract (recommender.h); items without
+ * factors as in rp_als_topk_flags.  Parallel.  rp_als_recommend_batch is
+ * the _flags variant with flags 0. */
+int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags, int32_t *out_items,
+                                 float *out_scores, int32_t *out_n, rp_err *err);
 int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
                            const rp_csr *exclude, int threads, int32_t *out_items,
                            float *out_scores, int32_t *out_n, rp_err *err);

@@ -235,12 +235,13 @@ static rp_als_list sorted_list(int32_t *idx, int32_t n) {
 }
 
 static int topk_push(lua_State *L, const rp_als_model *m, const float *x, int32_t k,
-                     const rp_als_list *ex, int nex, const rp_als_list *allow) {
+                     const rp_als_list *ex, int nex, const rp_als_list *allow, int flags) {
   int32_t *items = rpL_scratch(L, (size_t)k, sizeof(int32_t));
   float *scores = rpL_scratch(L, (size_t)k, sizeof(float));
   int32_t n;
   rp_err err;
-  if (rp_als_topk(m, x, k, ex, nex, allow, items, scores, &n, &err)) return rpL_error(L, &err);
+  if (rp_als_topk_flags(m, x, k, ex, nex, allow, flags, items, scores, &n, &err))
+    return rpL_error(L, &err);
   rpL_pushlists(L, m->items, items, scores, n);
   return 2;
 }
@@ -251,6 +252,12 @@ static void check_exclude(lua_State *L, int opt, const rp_recommender *rec, cons
 
 static int knows_user(const rp_recommender *rec, int32_t u) {
   return rp_als_model_knows_user(rec->self, u);
+}
+
+/* opts.include_untrained (default false): may items without factors be
+ * recommended? */
+static int untrained_flag(lua_State *L, int opt) {
+  return rpL_optboolean(L, opt, "include_untrained", 0) ? RP_ALS_UNTRAINED : 0;
 }
 
 /* One request of model:recommend (rpL_recommend): exclude's row (else, with
@@ -273,13 +280,24 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
   }
   if (q->deny) ex[nex++] = sorted_list(q->deny, q->ndeny);
   if (q->allow) allow = sorted_list(q->allow, q->nallow);
-  return rp_als_recommend_user(m, u, q->k, ex, nex, q->allow ? &allow : NULL, items, scores, n,
-                               err);
+  return rp_als_recommend_user_flags(m, u, q->k, ex, nex, q->allow ? &allow : NULL,
+                                     untrained_flag(L, q->opt), items, scores, n, err);
 }
 
-static const char *const rec_known[] = {"k", "exclude", "items", "deny", "filter_seen", NULL};
-static const rpL_recspec rec_spec = {RP_ALS_T,      rec_known,  recommend_one,
-                                     check_exclude, knows_user, 0};
+/* model:recommend_all's batch: include_untrained read from its options */
+static int recommend_batch(lua_State *L, int opt, const rp_recommender *rec, const int32_t *users,
+                           int32_t n, int32_t k, const rp_csr *exclude, int threads, int32_t *items,
+                           float *scores, int32_t *cnt, rp_err *err) {
+  return rp_als_recommend_batch_flags(rec->self, users, n, k, exclude, threads,
+                                      untrained_flag(L, opt), items, scores, cnt, err);
+}
+
+static const char *const rec_known[] = {"k",           "exclude",           "items", "deny",
+                                        "filter_seen", "include_untrained", NULL};
+static const char *const all_known[] = {"users", "k", "exclude", "threads", "include_untrained",
+                                        NULL};
+static const rpL_recspec rec_spec = {RP_ALS_T,   rec_known, recommend_one, check_exclude,
+                                     knows_user, 0,         all_known,     recommend_batch};
 
 /* model:recommend(user, {k, exclude, items, deny, filter_seen}) -> items, scores */
 static int model_recommend(lua_State *L) { return rpL_recommend(L, &rec_spec); }
@@ -290,7 +308,8 @@ static int model_recommend_new(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 3);
   rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
-  static const char *const known[] = {"values", "k", "items", "deny", "filter_seen", NULL};
+  static const char *const known[] = {
+      "values", "k", "items", "deny", "filter_seen", "include_untrained", NULL};
   rpL_checkopts(L, 3, known);
   int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), m->nitems);
   lua_Integer n = luaL_len(L, 2);
@@ -328,7 +347,7 @@ static int model_recommend_new(lua_State *L) {
     ex[nex].n = rp_als_sort_unique(given, n);
     nex++;
   }
-  return topk_push(L, m, x, k, ex, nex, al ? &allow : NULL);
+  return topk_push(L, m, x, k, ex, nex, al ? &allow : NULL, untrained_flag(L, 3));
 }
 
 /* model:recommend_all{users = list|nil, k, exclude, threads} -> {user = items}, {user = scores} */

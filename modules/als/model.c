@@ -226,8 +226,9 @@ static void drop_caches(rp_als_model *m) {
   rp_free(m->user_norms);
   rp_free(m->item_norms);
   rp_als_screen_free(m->screen);
+  rp_als_untrained_free(m->untrained);
   m->user_norms = m->item_norms = NULL;
-  m->screen = NULL;
+  m->screen = m->untrained = NULL;
 }
 
 void rp_als_model_free(rp_als_model *m) {
