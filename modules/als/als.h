@@ -52,10 +52,13 @@
 #include <stdatomic.h>
 
 #include "csr.h"
+#include "opts.h"
 #include "recommender.h"
 
 enum { RP_ALS_CONF_LINEAR = 0, RP_ALS_CONF_HU, RP_ALS_CONF_LOG };
-enum { RP_ALS_REG_FIXED = 0, RP_ALS_REG_FREQUENCY };
+/* auto: frequency-scaled (weighted-lambda) for explicit models, fixed for
+ * implicit ones; resolved by rp_als_train (a model holds fixed or frequency) */
+enum { RP_ALS_REG_FIXED = 0, RP_ALS_REG_FREQUENCY, RP_ALS_REG_AUTO };
 enum { RP_ALS_CG = 0, RP_ALS_CHOLESKY };
 
 typedef struct rp_als_opts {
@@ -65,7 +68,7 @@ typedef struct rp_als_opts {
   double alpha;          /* confidence scale, default 1.0 */
   double eps;            /* "log" confidence: 1 + alpha log(1 + r/eps), default 1.0 */
   int confidence;        /* RP_ALS_CONF_*, default linear */
-  int reg_mode;          /* RP_ALS_REG_*, default fixed (frequency when explicit) */
+  int reg_mode;          /* RP_ALS_REG_*, default auto */
   int solver;            /* RP_ALS_CG (default) or RP_ALS_CHOLESKY */
   int32_t cg_steps;      /* default 3 */
   int implicit;          /* 1 (default) = implicit feedback; 0 = explicit ratings */
@@ -74,8 +77,15 @@ typedef struct rp_als_opts {
   double init_scale;     /* initial factors uniform in [0, init_scale), default 0.01 */
 } rp_als_opts;
 
+/* rp.als.train's options: names, defaults and ranges (opts.h), the only
+ * place they are written. */
+extern const rp_optdesc rp_als_train_optdesc[];
+extern const char *const rp_als_confidence_names[], *const rp_als_reg_mode_names[],
+                                                        *const rp_als_solver_names[];
 /* Fills o with the defaults above (implicit 0.7's for the shared ones). */
 void rp_als_opts_default(rp_als_opts *o);
+/* Replaces reg_mode auto by the mode it stands for (rp_als_train does). */
+void rp_als_opts_resolve(rp_als_opts *o);
 /* Checks every field; returns RP_OK or RP_EINVAL naming the field. */
 int rp_als_opts_check(const rp_als_opts *o, rp_err *err);
 /* Names of the enums ("linear", "cg", ...), for messages and files. */
@@ -169,6 +179,11 @@ typedef struct rp_als_hooks {
   int metric;
   int32_t patience;
 } rp_als_hooks;
+
+/* validation = {test, k, metric, patience}: the early-stopping fields of
+ * rp_als_hooks (opts.h), and the metric used when none is named. */
+extern const rp_optdesc rp_als_validation_optdesc[];
+const char *rp_als_default_metric(int implicit);
 
 /* Trains a model on ui (users x items, same maps as the model gets).
  * hooks may be NULL.  On success *out is a new model owned by the caller;

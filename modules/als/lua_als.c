@@ -42,70 +42,35 @@ static void check_maps(lua_State *L, int arg, const rp_als_model *m, const rp_cs
 }
 
 /* ---- options ------------------------------------------------------------------ */
-static const char *const conf_names[] = {"linear", "hu", "log", NULL};
-static const char *const reg_names[] = {"fixed", "frequency", NULL};
-static const char *const solver_names[] = {"cg", "cholesky", NULL};
-
+/* names, defaults and ranges: rp_als_train_optdesc (model.c) */
 static void train_opts(lua_State *L, int idx, rp_als_opts *o) {
-  static const char *const known[] = {"factors",
-                                      "regularization",
-                                      "iterations",
-                                      "alpha",
-                                      "confidence",
-                                      "eps",
-                                      "regularization_mode",
-                                      "solver",
-                                      "cg_steps",
-                                      "implicit",
-                                      "threads",
-                                      "seed",
-                                      "init",
-                                      "init_scale",
-                                      "validation",
-                                      "on_iteration",
-                                      "calculate_loss",
-                                      NULL};
-  rpL_checkopts(L, idx, known);
-  rp_als_opts_default(o);
-  o->implicit = rpL_optboolean(L, idx, "implicit", 1);
-  o->factors = (int32_t)rpL_optinteger(L, idx, "factors", 100, 1, 4096);
-  o->regularization = rpL_optnumber(L, idx, "regularization", 0.01, 0, HUGE_VAL);
-  o->iterations = (int32_t)rpL_optinteger(L, idx, "iterations", 15, 0, 1000000);
-  o->alpha = rpL_optnumber(L, idx, "alpha", 1.0, 0, HUGE_VAL);
-  if (o->alpha <= 0) rpL_fielderror(L, idx, "alpha", "must be > 0, got %g", o->alpha);
-  o->confidence = rpL_optenum(L, idx, "confidence", RP_ALS_CONF_LINEAR, conf_names);
-  o->eps = rpL_optnumber(L, idx, "eps", 1.0, 0, HUGE_VAL);
-  if (o->eps <= 0) rpL_fielderror(L, idx, "eps", "must be > 0, got %g", o->eps);
-  o->reg_mode = rpL_optenum(L, idx, "regularization_mode",
-                            o->implicit ? RP_ALS_REG_FIXED : RP_ALS_REG_FREQUENCY, reg_names);
-  o->solver = rpL_optenum(L, idx, "solver", RP_ALS_CG, solver_names);
-  o->cg_steps = (int32_t)rpL_optinteger(L, idx, "cg_steps", 3, 1, 1000);
-  o->threads = (int)rpL_optinteger(L, idx, "threads", 0, 0, 4096);
-  o->seed = (uint64_t)rpL_optinteger(L, idx, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
-  o->init_scale = rpL_optnumber(L, idx, "init_scale", 0.01, 0, HUGE_VAL);
+  memset(o, 0, sizeof *o);
+  rpL_readopts(L, idx, rp_als_train_optdesc, o);
 }
 
+/* validation = {test, k, metric, patience}: errors name argument idx and
+ * the field 'validation.k' */
 static void validation_opts(lua_State *L, int idx, rp_als_hooks *h, int implicit) {
-  if (rpL_getopt(L, idx, "validation") == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  if (!lua_istable(L, -1)) rpL_fielderror(L, idx, "validation", "must be a table");
+  if (!rpL_readsubopts(L, idx, "validation", rp_als_validation_optdesc, h)) return;
   int v = lua_gettop(L); /* stays on the stack, below the test matrix's pin */
-  static const char *const known[] = {"test", "k", "metric", "patience", NULL};
-  rpL_checkopts(L, v, known);
-  if (!rpL_hasopt(L, v, "test")) rpL_fielderror(L, v, "test", "is required");
+  if (!rpL_hasopt(L, v, "test")) rpL_fielderror(L, idx, "validation.test", "is required");
+  if (rpL_getopt(L, v, "test") != LUA_TUSERDATA || !rpL_testobj(L, -1, RP_MATRIX_T))
+    rpL_fielderror(L, idx, "validation.test", "must be a %s, got %s", RP_MATRIX_T,
+                   luaL_typename(L, -1));
+  lua_pop(L, 1);
   h->test = rpL_pinopt(L, v, "test", RP_MATRIX_T); /* on_iteration may free it */
-  h->k = (int32_t)rpL_optinteger(L, v, "k", 10, 1, 1 << 20);
-  const char *name = rpL_optstring(L, v, "metric", implicit ? "ndcg" : "rmse");
+  if (rpL_getopt(L, v, "metric") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING)
+    rpL_fielderror(L, idx, "validation.metric", "must be a metric name, got %s",
+                   luaL_typename(L, -1));
+  const char *name = lua_isnil(L, -1) ? rp_als_default_metric(implicit) : lua_tostring(L, -1);
+  lua_pop(L, 1); /* the string stays referenced by the table */
   rp_err err;
   h->metric = rp_metrics_id(name);
   if (h->metric < 0 || rp_als_metric_check(h->metric, implicit, &err))
-    rpL_fielderror(L, v, "metric",
+    rpL_fielderror(L, idx, "validation.metric",
                    "must be one of 'ndcg', 'map', 'precision', 'precision_pooled', 'recall', "
                    "'hit_rate', 'mrr', 'auc' (implicit) or 'rmse', 'mae' (explicit), got '%s'",
                    name);
-  h->patience = (int32_t)rpL_optinteger(L, v, "patience", 3, 1, 1000000);
 }
 
 /* ---- training ------------------------------------------------------------------- */
@@ -578,7 +543,10 @@ static const luaL_Reg als_funcs[] = {{"train", als_train}, {"load", als_load}, {
 
 int luaopen_recpipe_als(lua_State *L);
 int luaopen_recpipe_als(lua_State *L) {
+  static const rpL_optset sets[] = {
+      {"train", rp_als_train_optdesc}, {"validation", rp_als_validation_optdesc}, {NULL, NULL}};
   rpL_newtype(L, &model_class, model_methods, model_meta);
   luaL_newlib(L, als_funcs);
+  rpL_setoptions(L, -1, sets);
   return 1;
 }
