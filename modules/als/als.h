@@ -52,11 +52,16 @@
 #include <stdatomic.h>
 
 #include "csr.h"
+#include "opts.h"
 #include "recommender.h"
 
 enum { RP_ALS_CONF_LINEAR = 0, RP_ALS_CONF_HU, RP_ALS_CONF_LOG };
-enum { RP_ALS_REG_FIXED = 0, RP_ALS_REG_FREQUENCY };
-enum { RP_ALS_CG = 0, RP_ALS_CHOLESKY };
+/* auto: frequency-scaled (weighted-lambda) for explicit models, fixed for
+ * implicit ones; resolved by rp_als_train (a model holds fixed or frequency) */
+enum { RP_ALS_REG_FIXED = 0, RP_ALS_REG_FREQUENCY, RP_ALS_REG_AUTO };
+/* auto: Cholesky (exact, in double) for explicit models, CG for implicit ones;
+ * resolved by rp_als_train (a model holds cg or cholesky) */
+enum { RP_ALS_CG = 0, RP_ALS_CHOLESKY, RP_ALS_SOLVER_AUTO };
 
 typedef struct rp_als_opts {
   int32_t factors;       /* f, default 100 (implicit 0.7) */
@@ -65,7 +70,7 @@ typedef struct rp_als_opts {
   double alpha;          /* confidence scale, default 1.0 */
   double eps;            /* "log" confidence: 1 + alpha log(1 + r/eps), default 1.0 */
   int confidence;        /* RP_ALS_CONF_*, default linear */
-  int reg_mode;          /* RP_ALS_REG_*, default fixed (frequency when explicit) */
+  int reg_mode;          /* RP_ALS_REG_*, default auto */
   int solver;            /* RP_ALS_CG (default) or RP_ALS_CHOLESKY */
   int32_t cg_steps;      /* default 3 */
   int implicit;          /* 1 (default) = implicit feedback; 0 = explicit ratings */
@@ -74,8 +79,15 @@ typedef struct rp_als_opts {
   double init_scale;     /* initial factors uniform in [0, init_scale), default 0.01 */
 } rp_als_opts;
 
+/* rp.als.train's options: names, defaults and ranges (opts.h), the only
+ * place they are written. */
+extern const rp_optdesc rp_als_train_optdesc[];
+extern const char *const rp_als_confidence_names[], *const rp_als_reg_mode_names[],
+                                                        *const rp_als_solver_names[];
 /* Fills o with the defaults above (implicit 0.7's for the shared ones). */
 void rp_als_opts_default(rp_als_opts *o);
+/* Replaces reg_mode auto by the mode it stands for (rp_als_train does). */
+void rp_als_opts_resolve(rp_als_opts *o);
 /* Checks every field; returns RP_OK or RP_EINVAL naming the field. */
 int rp_als_opts_check(const rp_als_opts *o, rp_err *err);
 /* Names of the enums ("linear", "cg", ...), for messages and files. */
@@ -101,6 +113,7 @@ typedef struct rp_als_model {
   pthread_mutex_t lock;
   float *user_norms, *item_norms;
   void *screen;
+  void *untrained; /* the items with a zero factor row (topk.c) */
   atomic_int refs; /* C11 atomic: retained and freed from any thread */
   /* incremental updates (partial.c): readers and the one writer */
   pthread_rwlock_t rw;
@@ -169,6 +182,11 @@ typedef struct rp_als_hooks {
   int32_t patience;
 } rp_als_hooks;
 
+/* validation = {test, k, metric, patience}: the early-stopping fields of
+ * rp_als_hooks (opts.h), and the metric used when none is named. */
+extern const rp_optdesc rp_als_validation_optdesc[];
+const char *rp_als_default_metric(int implicit);
+
 /* Trains a model on ui (users x items, same maps as the model gets).
  * hooks may be NULL.  On success *out is a new model owned by the caller;
  * on failure *out is NULL and err says why.  A stop requested by
@@ -214,11 +232,22 @@ int64_t rp_als_sort_unique(int32_t *idx, int64_t n);
 
 #define RP_ALS_MAX_EXCL 3
 
+/* Flags of the top-k queries.  By default an item without factors (an
+ * all-zero row of Y: an item the training matrix had no entries for, e.g.
+ * one removed by k-core) is never recommended: its score 0 says nothing,
+ * yet it would rank above every negatively scored item. */
+#define RP_ALS_UNTRAINED 1 /* rank items without factors too (score 0) */
+
 /* Top k items for the factor vector x (f floats): items in any of the
- * exclusion lists (up to 3, each sorted) are skipped; when allow is given
- * only its items are candidates.  Writes up to k items, best first (ties:
- * lower index first), and their scores; *out_n < k only when fewer
- * candidates exist.  Exact: the same items and scores as a brute-force scan. */
+ * exclusion lists (up to 3, each sorted) are skipped, and items without
+ * factors unless flags has RP_ALS_UNTRAINED; when allow is given only its
+ * items are candidates.  Writes up to k items, best first (ties: lower
+ * index first), and their scores; *out_n < k only when fewer candidates
+ * exist.  Exact: the same items and scores as a brute-force scan.
+ * rp_als_topk is rp_als_topk_flags with flags 0. */
+int rp_als_topk_flags(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                      int nexcl, const rp_als_list *allow, int flags, int32_t *out_items,
+                      float *out_scores, int32_t *out_n, rp_err *err);
 int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
                 int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
                 int32_t *out_n, rp_err *err);
@@ -226,13 +255,23 @@ int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_l
 /* rp_als_topk for the model's own row of user u (read under the lock, so
  * it may run while rp_als_partial_fit updates the model; x for rp_als_topk
  * must not point into the model's factors then).  Nothing (*out_n = 0) for
- * a user without factors. */
+ * a user without factors.  Items without factors as in rp_als_topk_flags;
+ * rp_als_recommend_user is the _flags variant with flags 0. */
+int rp_als_recommend_user_flags(const rp_als_model *m, int32_t u, int32_t k,
+                                const rp_als_list *excl, int nexcl, const rp_als_list *allow,
+                                int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                                rp_err *err);
 int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
                           int nexcl, const rp_als_list *allow, int32_t *out_items,
                           float *out_scores, int32_t *out_n, rp_err *err);
 
 /* Top k for model users users[0..n) excluding their rows of exclude (may be
- * NULL) -- the rp_recommender contract (recommender.h).  Parallel. */
+ * NULL) -- the rp_recommender contract (recommender.h); items without
+ * factors as in rp_als_topk_flags.  Parallel.  rp_als_recommend_batch is
+ * the _flags variant with flags 0. */
+int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags, int32_t *out_items,
+                                 float *out_scores, int32_t *out_n, rp_err *err);
 int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
                            const rp_csr *exclude, int threads, int32_t *out_items,
                            float *out_scores, int32_t *out_n, rp_err *err);

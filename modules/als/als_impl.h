@@ -23,6 +23,16 @@ static inline int64_t rp_als_block_rows(int32_t f) {
   return r < 1024 ? 1024 : r;
 }
 
+/* Exclusion lists a top-k scan walks: the caller's, plus the items
+ * without factors. */
+#define RP_ALS_EXCL_SLOTS (RP_ALS_MAX_EXCL + 1)
+
+/* The sorted list of items without factors (zero rows of Y), built once
+ * per model (thread-safe; dropped with the other caches); NULL (err set)
+ * when out of memory. */
+const rp_als_list *rp_als_untrained(const rp_als_model *m, rp_err *err);
+void rp_als_untrained_free(void *list); /* accepts NULL */
+
 /* A new model (refs = 1) that takes ownership of user_factors (nusers x
  * factors) and item_factors (nitems x factors), blocks from rp_malloc of at
  * least that size, which it frees on failure too; maps retained (may be

@@ -267,6 +267,10 @@ static int fit(rp_als_model *m, int which, const int32_t *rows_in, const char *c
       m->item_norms = NULL;
       rp_als_screen_free(m->screen);
       m->screen = NULL;
+      /* the items without factors are found again at the next query (no
+       * reader holds the list: every one runs under the read lock) */
+      rp_als_untrained_free(m->untrained);
+      m->untrained = NULL;
     } else {
       m->nusers = m->rec.nusers = need;
       rp_free(m->user_norms);
