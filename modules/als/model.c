@@ -41,6 +41,7 @@ const rp_optdesc rp_als_train_optdesc[] = {
     RP_OPT_E(O, solver, "solver", RP_ALS_SOLVER_AUTO, rp_als_solver_names),
     RP_OPT_I(O, cg_steps, "cg_steps", 3, 1, 1000),
     RP_OPT_B(O, implicit, "implicit", 1),
+    RP_OPT_B(O, nonnegative, "nonnegative", 0),
     RP_OPT_I(O, threads, "threads", 0, 0, 4096),
     RP_OPT_SEED_(O, seed, "seed", 42),
     RP_OPT_N(O, init_scale, "init_scale", 0.01, 0, HUGE_VAL, 0),

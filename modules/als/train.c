@@ -21,8 +21,9 @@
 
 /* The initial factors, from a per-row stream (they depend on (seed, side,
  * row) only): implicit mode, implicit's uniform [0, init_scale); explicit
- * mode, Spark's ALS.initialize: Gaussian entries (as floats), the row
- * scaled to unit norm. */
+ * mode, Spark's ALS.initialize: Gaussian entries (as floats; their
+ * absolute values with nonnegative, a start inside the feasible set), the
+ * row scaled to unit norm. */
 static void init_rows(float *F, int32_t rows, int32_t f, uint64_t seed, uint64_t side,
                       const rp_als_opts *o) {
   for (int32_t r = 0; r < rows; r++) {
@@ -36,6 +37,7 @@ static void init_rows(float *F, int32_t rows, int32_t f, uint64_t seed, uint64_t
     double nrm = 0;
     for (int32_t d = 0; d < f; d++) {
       x[d] = (float)rp_rng_normal(&g);
+      if (o->nonnegative) x[d] = fabsf(x[d]);
       nrm += (double)x[d] * (double)x[d];
     }
     double s = nrm > 0 ? 1 / sqrt(nrm) : 0;
@@ -128,7 +130,11 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
         sc->next = m->indices + m->indptr[u + 1];
         sc->nnext = nn < RP_ALS_PREFETCH_ROWS ? nn : RP_ALS_PREFETCH_ROWS;
       }
-      if (chol) {
+      if (o->nonnegative) {
+        int info = rp_als_solve_exact(&side, m->indices + a, m->data + a, n, x, sc);
+        if (info < 0) memset(x, 0xff, sizeof(float) * (size_t)f); /* overflow: NaN, below */
+        if (info > 0) atomic_min_long(&t->bad_row, (long)u + 1);
+      } else if (chol) {
         /* explicit rows are short: their system is solved in double */
         int info = o->implicit ? rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc)
                                : rp_als_solve_exact(&side, m->indices + a, m->data + a, n, x, sc);
