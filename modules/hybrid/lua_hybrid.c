@@ -484,7 +484,8 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *rq
 
 static const char *const rec_known[] = {"k",       "exclude", "items",      "deny",
                                         "history", "values",  "attributes", NULL};
-static const rpL_recspec rec_spec = {RP_HYBRID_T, rec_known, recommend_one, NULL, NULL, 0};
+static const rpL_recspec rec_spec = {RP_HYBRID_T, rec_known, recommend_one, NULL,
+                                     NULL,        0,         NULL,          NULL};
 
 /* obj:recommend(user, {k, exclude, items, deny, history, values}) -> items, scores */
 static int rec_recommend(lua_State *L) { return rpL_recommend(L, &rec_spec); }
@@ -1012,19 +1013,19 @@ static int tuner_options(lua_State *L) {
   for (const rp_tune_opt *d = rp_tune_opt_table; d->name; d++) {
     const char *at = (const char *)&copy + d->offset;
     switch (d->type) {
-      case RP_OPT_ENUM:
+      case RP_TOPT_ENUM:
         lua_pushstring(L, d->names[*(const int *)(const void *)at]);
         break;
-      case RP_OPT_I32:
+      case RP_TOPT_I32:
         lua_pushinteger(L, *(const int32_t *)(const void *)at);
         break;
-      case RP_OPT_I64:
+      case RP_TOPT_I64:
         lua_pushinteger(L, *(const int64_t *)(const void *)at);
         break;
-      case RP_OPT_NUM:
+      case RP_TOPT_NUM:
         lua_pushnumber(L, *(const double *)(const void *)at);
         break;
-      case RP_OPT_STR:
+      case RP_TOPT_STR:
         lua_pushstring(L, at);
         break;
       default: {

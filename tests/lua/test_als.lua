@@ -57,14 +57,26 @@ T.case("option errors name the field", function()
   T.errors(function() rp.als.train(train, { solver = "lu" }) end,
     "field 'solver' must be one of 'cg', 'cholesky', got 'lu'")
   T.errors(function() rp.als.train(train, { confidence = "exp" }) end, "field 'confidence'")
-  T.errors(function() rp.als.train(train, { alpha = 0 }) end, "field 'alpha' must be > 0")
+  T.errors(function() rp.als.train(train, { alpha = 0 }) end, "field 'alpha' must be a number in (0, 3.40282e+38]")
   T.errors(function() rp.als.train(train, { factor = 3 }) end, "unknown option 'factor'")
   T.errors(function() rp.als.train(train, { on_iteration = 3 }) end,
     "field 'on_iteration' must be a function")
   T.errors(function() rp.als.train(train, { validation = { k = 3 } }) end,
-    "field 'test' is required")
+    "bad argument #2 to 'train' (field 'validation.test' is required)")
   T.errors(function() rp.als.train(train, { validation = { test = train, metric = "rmse" } }) end,
-    "field 'metric' must be one of")
+    "bad argument #2 to 'train' (field 'validation.metric' must be one of")
+  -- issue 11: a validation typo named argument #3 (train takes two)
+  T.errors(function() rp.als.train(train, { validation = { test = train, metric = "ndgc" } }) end,
+    "bad argument #2 to 'train' (field 'validation.metric' must be one of 'ndcg'")
+  T.errors(function() rp.als.train(train, { validation = { test = train, kk = 3 } }) end,
+    "bad argument #2 to 'train' (field 'validation': unknown option 'kk' (known: test, k, "
+    .. "metric, patience))")
+  T.errors(function() rp.als.train(train, { validation = { test = train, k = 0 } }) end,
+    "bad argument #2 to 'train' (field 'validation.k' must be an integer in 1..1048576, got 0)")
+  T.errors(function() rp.als.train(train, { validation = { test = 3 } }) end,
+    "bad argument #2 to 'train' (field 'validation.test' must be a recpipe.Matrix, got number)")
+  T.errors(function() rp.als.train(train, { validation = 3 }) end,
+    "bad argument #2 to 'train' (field 'validation' must be a table, got number)")
   T.errors(function() rp.als.train({}, {}) end, "recpipe.Matrix expected")
   local m8 = rp.als.train(train, { factors = 8, iterations = 1 })
   T.errors(function() rp.als.train(train, { factors = 9, init = m8 }) end,
@@ -75,9 +87,10 @@ end)
 -- and recommended -nan
 T.case("options checked in float; non-finite training is an error", function()
   T.errors(function() rp.als.train(train, { factors = 8, alpha = 1e39 }) end,
-    "alpha must be a number > 0 and <= 3.40282e+38 (it is used as a float), got 1e+39")
+    "field 'alpha' must be a number in (0, 3.40282e+38] (it is used as a float), got 1e+39")
   T.errors(function() rp.als.train(train, { factors = 8, regularization = 1e39 }) end,
-    "regularization must be a number in [0, 3.40282e+38] (it is used as a float), got 1e+39")
+    "field 'regularization' must be a number in [0, 3.40282e+38] (it is used as a float), got "
+    .. "1e+39")
   T.errors(function() rp.als.train(train, { factors = 8, init_scale = 1e20 }) end,
     "init_scale must be a number in [0, 6.52e+18] (factors x init_scale^2 must be a finite "
     .. "float), got 1e+20")
@@ -176,6 +189,53 @@ T.case("recommend_all and __recommender", function()
   T.eq(type(model:__recommender()), "userdata")
 end)
 
+T.case("items without factors are never recommended unless asked", function()
+  -- items nobody in the training matrix touched keep a zero factor row
+  -- (score 0, above every negative score); 41 items scan exactly, 100 go
+  -- through the int8 screen
+  for _, nitems in ipairs { 41, 100 } do
+    local lines = { "user,item,value" }
+    math.randomseed(11)
+    for u = 1, 40 do
+      for _ = 1, 10 do lines[#lines + 1] = ("u%d,i%d,1"):format(u, math.random(1, nitems)) end
+    end
+    lines[#lines + 1] = "lonely,i3,1"
+    local e = rp.io.read_events(T.write(dir .. "/untrained.csv", table.concat(lines, "\n") .. "\n"))
+    local cut = { i3 = true, i7 = true }
+    local m = rp.als.train(e:filter(function(r) return not cut[r.item] end):to_matrix(),
+      { factors = 4, iterations = 3, seed = 2 })
+    local n = #e.items
+    local function check(items, scores, with)
+      local found = 0
+      for a, it in ipairs(items) do
+        if cut[it] then
+          found = found + 1
+          T.eq(scores[a], 0)
+        end
+        if a > 1 then T.ok(scores[a] <= scores[a - 1]) end
+      end
+      T.eq(found, with and 2 or 0, nitems .. " items")
+      T.eq(#items, with and n or n - 2)
+    end
+    check(m:recommend("u1", { k = n }))
+    check(select(1, m:recommend("u1", { k = n, include_untrained = true })),
+      select(2, m:recommend("u1", { k = n, include_untrained = true })), true)
+    local a, b = m:recommend_new({ "i1" }, { k = n, filter_seen = false })
+    check(a, b)
+    a, b = m:recommend_new({ "i1" }, { k = n, filter_seen = false, include_untrained = true })
+    check(a, b, true)
+    local all, sc, left = m:recommend_all { k = n }
+    check(all.u1, sc.u1)
+    T.eq(left, 1) -- lonely: on the map, no factors
+    all, sc = m:recommend_all { k = n, include_untrained = true }
+    check(all.u2, sc.u2, true)
+    local some
+    some, sc, left = m:recommend_all { users = { "u1", "ghost", "lonely", "u2" }, k = 3 }
+    T.eq(left, 2)
+    T.ok(some.u1 and some.u2 and not some.ghost and not some.lonely)
+  end
+end)
+
 T.case("negative values and unseen rows", function()
   -- u61 only disliked i1: it has factors (confidence |c|, preference 0)
   T.ok(model:recommend("u61", { k = 1 }) ~= nil)
@@ -219,6 +279,17 @@ T.case("recommend_new: fold-in", function()
   local common = 0
   for _, x in ipairs(a) do if contains(b, x) then common = common + 1 end end
   T.ok(common >= 3, "fold-in and trained lists share " .. common)
+end)
+
+T.case("recommend_new without an options table, trained and loaded", function()
+  local want = model:recommend_new({ "i1", "i2" }, {})
+  T.eq(#want, 10)
+  T.same(model:recommend_new({ "i1", "i2" }), want)
+  local p = dir .. "/noopts.rpm"
+  model:save(p)
+  local loaded = rp.als.load(p)
+  T.same(loaded:recommend_new({ "i1", "i2" }), want)
+  T.same(select(2, loaded:recommend_new({ "i1", "i2" })), select(2, model:recommend_new({ "i1", "i2" })))
 end)
 
 T.case("explain", function()
