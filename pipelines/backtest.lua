@@ -33,7 +33,7 @@ local b = cfg.backtest
 local t0 = rp.clock()
 local ev = rp.io.read_events(cfg.data.path, cfg.data.read)
 local tmin, tmax = rp.split.span(ev)
-if not tmin then error("backtest needs a log with a time column (data.read.time)") end
+if not tmin then rp.config.error("backtest needs a log with a time column (data.read.time)") end
 rp.log.info("data: %d events over %.1f days; train window %s days%s", #ev,
   (tmax - tmin) / DAY, tostring(b.train_days), b.expanding and " (expanding)" or "")
 

@@ -71,7 +71,7 @@ local cfg = tune.config({
   ...)
 
 local t0 = rp.clock()
-local function fail(msg) error("coldstart: " .. msg, 0) end
+local function fail(msg) rp.config.error("coldstart: " .. msg) end
 local S = cfg.split
 
 -- ---- data --------------------------------------------------------------------------

@@ -10,7 +10,8 @@ local rp = require "recpipe"
 
 local M = {}
 
-local function fail(msg, level) error(msg, (level or 1) + 1) end
+-- a mistake in the configuration: the message alone, no traceback
+local function fail(msg) rp.config.error(msg) end
 
 -- ---- configuration ------------------------------------------------------------------
 -- M.config(defaults, whole, ...) -> cfg: the pipeline's configuration from a
