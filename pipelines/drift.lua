@@ -300,18 +300,14 @@ end
 print(#alerts == 0 and "no alert" or ("%d alert(s)"):format(#alerts))
 
 if cfg.report and cfg.report ~= "" then
-  local dir = cfg.report:match("^(.*)/[^/]*$")
-  if dir then os.execute(("mkdir -p '%s'"):format(dir:gsub("'", "'\\''"))) end
-  local tmp = cfg.report .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  f:write("now,comparison,measure,column,value,threshold,direction,alert\n")
+  local out = {}
   for _, row in ipairs(rows) do
-    f:write(("%d,%s,%s,%s,%.17g,%s,%s,%s\n"):format(now, row.comparison, row.measure,
-      row.column or "", row.value, row.threshold == false and "" or ("%.15g"):format(row.threshold),
-      directions[row.measure], tostring(row.alert)))
+    out[#out + 1] = { now, row.comparison, row.measure, row.column, row.value,
+      row.threshold ~= false and row.threshold or nil, directions[row.measure],
+      tostring(row.alert) }
   end
-  f:close()
-  assert(os.rename(tmp, cfg.report))
+  require("recpipe.tune").write(cfg.report, require("recpipe.csv").text({ "now", "comparison",
+    "measure", "column", "value", "threshold", "direction", "alert" }, out))
 end
 
 -- ---- the registry ---------------------------------------------------------------------------------

@@ -322,11 +322,7 @@ local function cell(v)
   return tostring(v)
 end
 
-local function csv_cell(v)
-  local s = cell(v)
-  if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
-end
+local function csv_cell(v) return require("recpipe.csv").quote(cell(v)) end
 
 -- M.csv(results, names, metrics) -> text (header + one line per result)
 function M.csv(results, names, metrics)
