@@ -528,6 +528,204 @@ int rpL_optenum(lua_State *L, int idx, const char *field, int def, const char *c
   return rpL_fielderror(L, idx, field, "must be one of %s, got '%s'", lua_tostring(L, -1), s);
 }
 
+/* ---- option descriptors ------------------------------------------------------- */
+void rpL_checkoptsd(lua_State *L, int idx, const rp_optdesc *d) {
+  if (!hastable(L, idx)) return;
+  idx = lua_absindex(L, idx);
+  size_t n = 0;
+  while (d[n].name) n++;
+  const char **names = rpL_scratch(L, n + 1, sizeof *names);
+  for (size_t i = 0; i < n; i++) names[i] = d[i].name;
+  names[n] = NULL;
+  rpL_checkopts(L, idx, names);
+  lua_pop(L, 1);
+}
+
+static lua_Integer ibound(double v) {
+  if (v <= (double)LUA_MININTEGER) return LUA_MININTEGER;
+  if (v >= (double)LUA_MAXINTEGER) return LUA_MAXINTEGER;
+  return (lua_Integer)v;
+}
+
+void rpL_readopts(lua_State *L, int idx, const rp_optdesc *d, void *o) {
+  idx = lua_absindex(L, idx);
+  rpL_checkoptsd(L, idx, d);
+  rp_opts_init(d, o);
+  if (!hastable(L, idx)) return;
+  for (; d->name; d++) {
+    if (d->type == RP_OPT_OTHER || !rpL_hasopt(L, idx, d->name)) continue;
+    switch (d->type) {
+      case RP_OPT_INT:
+        rp_opt_set_int(d, o, rpL_optinteger(L, idx, d->name, 0, ibound(d->lo), ibound(d->hi)));
+        break;
+      case RP_OPT_SEED:
+        rp_opt_set_int(d, o, rpL_optinteger(L, idx, d->name, 0, LUA_MININTEGER, LUA_MAXINTEGER));
+        break;
+      case RP_OPT_NUM: {
+        double v = rpL_optnumber(L, idx, d->name, 0, -HUGE_VAL, HUGE_VAL);
+        if (!rp_opt_inrange(d, v)) {
+          char want[128];
+          rpL_fielderror(L, idx, d->name, "must be %s, got %g", rp_opt_expect(d, want, sizeof want),
+                         v);
+        }
+        rp_opt_set(d, o, v);
+        break;
+      }
+      case RP_OPT_BOOL:
+        rp_opt_set_int(d, o, rpL_optboolean(L, idx, d->name, 0));
+        break;
+      case RP_OPT_ENUM:
+        rp_opt_set_int(d, o, rpL_optenum(L, idx, d->name, 0, d->names));
+        break;
+      case RP_OPT_STR:
+        *(const char **)((char *)o + d->offset) = rpL_optstring(L, idx, d->name, NULL);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+static int readopts_p(lua_State *L) {
+  rpL_readopts(L, 1, lua_touserdata(L, 2), lua_touserdata(L, 3));
+  return 0;
+}
+
+int rpL_readsubopts(lua_State *L, int idx, const char *field, const rp_optdesc *d, void *o) {
+  idx = lua_absindex(L, idx);
+  int t = rpL_getopt(L, idx, field);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    rp_opts_init(d, o);
+    return 0;
+  }
+  if (t != LUA_TTABLE)
+    rpL_fielderror(L, idx, field, "must be a table, got %s", luaL_typename(L, -1));
+  int sub = lua_gettop(L);
+  lua_pushcfunction(L, readopts_p);
+  lua_pushvalue(L, sub);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)d);
+  lua_pushlightuserdata(L, o);
+  if (lua_pcall(L, 3, 0, 0) == LUA_OK) return 1;
+  /* "bad argument #1 to 'f' (field 'k' must be ...)" or "(unknown option ...)":
+   * said again of argument idx, field field.k */
+  const char *msg = lua_tostring(L, -1);
+  const char *p = msg && strncmp(msg, "bad argument #1 to ", 19) == 0 ? strstr(msg, " (") : NULL;
+  if (!p) return lua_error(L);
+  p += 2;
+  size_t n = strlen(p);
+  if (n && p[n - 1] == ')') n--;
+  if (strncmp(p, "field '", 7) == 0)
+    lua_pushfstring(L, "field '%s.%s", field, lua_pushlstring(L, p + 7, n - 7));
+  else
+    lua_pushfstring(L, "field '%s': %s", field, lua_pushlstring(L, p, n));
+  return luaL_argerror(L, idx, lua_tostring(L, -1));
+}
+
+static const char *const type_names[] = {"integer", "integer", "number", "boolean",
+                                         "enum",    "string",  "other"};
+
+static void pushentry(lua_State *L, const rp_optdesc *d) {
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, d->name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, type_names[d->type]);
+  lua_setfield(L, -2, "type");
+  int hasdef = !(d->flags & RP_OPT_NODEFAULT);
+  switch (d->type) {
+    case RP_OPT_INT:
+    case RP_OPT_SEED:
+      lua_pushinteger(L, (lua_Integer)d->def);
+      break;
+    case RP_OPT_NUM:
+      lua_pushnumber(L, d->def);
+      break;
+    case RP_OPT_BOOL:
+      lua_pushboolean(L, d->def != 0);
+      break;
+    case RP_OPT_ENUM:
+      lua_pushstring(L, d->names[(int)d->def]);
+      break;
+    case RP_OPT_STR:
+      d->sdef ? lua_pushstring(L, d->sdef) : lua_pushnil(L);
+      break;
+    default:
+      lua_pushnil(L);
+  }
+  if (!hasdef) lua_pop(L, 1), lua_pushnil(L);
+  lua_setfield(L, -2, "default");
+  if (d->type == RP_OPT_INT || d->type == RP_OPT_NUM) {
+    if (isfinite(d->lo) && d->lo > -9e18) {
+      if (d->type == RP_OPT_INT)
+        lua_pushinteger(L, (lua_Integer)d->lo);
+      else
+        lua_pushnumber(L, d->lo);
+      lua_setfield(L, -2, "min");
+    }
+    if (isfinite(d->hi) && d->hi < 9e18) {
+      if (d->type == RP_OPT_INT)
+        lua_pushinteger(L, (lua_Integer)d->hi);
+      else
+        lua_pushnumber(L, d->hi);
+      lua_setfield(L, -2, "max");
+    }
+    lua_pushboolean(L, (d->flags & RP_OPT_LO_OPEN) != 0);
+    lua_setfield(L, -2, "min_open");
+  }
+  if (d->type == RP_OPT_ENUM) {
+    lua_newtable(L);
+    for (int i = 0; d->names[i]; i++) {
+      lua_pushstring(L, d->names[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "values");
+  }
+  char want[256];
+  lua_pushstring(L, rp_opt_expect(d, want, sizeof want));
+  lua_setfield(L, -2, "what");
+}
+
+void rpL_pushoptdesc(lua_State *L, const rp_optdesc *d) {
+  lua_newtable(L);
+  for (int i = 1; d->name; d++, i++) {
+    pushentry(L, d);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, d->name);
+    lua_rawseti(L, -2, i);
+  }
+}
+
+static int options_fn(lua_State *L) {
+  const rpL_optset *sets = lua_touserdata(L, lua_upvalueindex(1));
+  if (!lua_isnoneornil(L, 1)) {
+    const char *f = luaL_checkstring(L, 1);
+    for (const rpL_optset *s = sets; s->fname; s++)
+      if (strcmp(s->fname, f) == 0) return rpL_pushoptdesc(L, s->d), 1;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (const rpL_optset *s = sets; s->fname; s++) {
+      if (s != sets) luaL_addstring(&b, ", ");
+      luaL_addstring(&b, s->fname);
+    }
+    luaL_pushresult(&b);
+    return luaL_argerror(
+        L, 1, lua_pushfstring(L, "no function '%s' (known: %s)", f, lua_tostring(L, -1)));
+  }
+  lua_newtable(L);
+  for (const rpL_optset *s = sets; s->fname; s++) {
+    rpL_pushoptdesc(L, s->d);
+    lua_setfield(L, -2, s->fname);
+  }
+  return 1;
+}
+
+void rpL_setoptions(lua_State *L, int lib, const rpL_optset *sets) {
+  lib = lua_absindex(L, lib);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)sets);
+  lua_pushcclosure(L, options_fn, 1);
+  lua_setfield(L, lib, "options");
+}
+
 /* ---- memory ---------------------------------------------------------------- */
 void *rpL_scratch(lua_State *L, size_t count, size_t size) {
   return lua_newuserdatauv(L, (count ? count : 1) * size, 0);

@@ -33,6 +33,7 @@
 #include "recommender.h"
 #include "events.h"
 #include "idmap.h"
+#include "opts.h"
 #include "rp.h"
 
 #define RP_IDMAP_T "recpipe.IdMap"
@@ -143,6 +144,30 @@ const char *rpL_optstring(lua_State *L, int idx, const char *field, const char *
 int rpL_optboolean(lua_State *L, int idx, const char *field, int def);
 /* Index into names (NULL-terminated) of the string in field, def if absent. */
 int rpL_optenum(lua_State *L, int idx, const char *field, int def, const char *const names[]);
+/* Reads the options table at idx (absent or nil = all defaults) into o as
+ * the descriptors d say (runtime/core/opts.h): defaults from d, unknown keys
+ * refused listing d's names, each present key type- and range-checked.
+ * RP_OPT_OTHER entries are known keys the caller reads itself. */
+void rpL_readopts(lua_State *L, int idx, const rp_optdesc *d, void *o);
+/* Refuses keys of the options at idx that d does not name. */
+void rpL_checkoptsd(lua_State *L, int idx, const rp_optdesc *d);
+/* The same for the table options[field] at idx (a nested table such as
+ * validation = {...}), errors naming argument idx and field 'field.key';
+ * the table stays pushed (1) unless absent (0, o has the defaults). */
+int rpL_readsubopts(lua_State *L, int idx, const char *field, const rp_optdesc *d, void *o);
+/* Pushes d as a Lua table: an array of entries {name, type, default, min,
+ * max, min_open, values, what} in d's order, each also under its name. */
+void rpL_pushoptdesc(lua_State *L, const rp_optdesc *d);
+/* The option tables of a module's functions, exported as
+ * rp.<module>.options([fname]). */
+typedef struct rpL_optset {
+  const char *fname;
+  const rp_optdesc *d;
+} rpL_optset;
+/* Sets field "options" of the table at lib to a function: options(fname)
+ * -> the table of fname's options (rpL_pushoptdesc); options() -> a table
+ * of them keyed by function name.  sets ends with {NULL, NULL}. */
+void rpL_setoptions(lua_State *L, int lib, const rpL_optset *sets);
 /* Pushes field's value (any type) and returns its type. */
 int rpL_getopt(lua_State *L, int idx, const char *field);
 /* Raises a bad-field error for idx/field with a formatted description. */

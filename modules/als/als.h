@@ -27,8 +27,19 @@
  * reference, rp_als_model_free drops one and frees at zero, so another
  * module (a hybrid chain, a server) may keep a model alive independently of
  * the Lua object that created it.  Factors and the recommender interface
- * belong to the model.  A model is read-only after creation: every query
- * function below may run concurrently from several threads on one model.
+ * belong to the model.
+ *
+ * Concurrency.  Every query function below may run concurrently from
+ * several threads on one model.  The only writer is rp_als_partial_fit
+ * (partial.c): writers are serialised by the model's `wlock`, and queries
+ * hold the read side of `rw` while they read factors, the writer its write
+ * side only while it copies the solved rows in (the solves run before, with
+ * readers going on).  When a model grows, its factor arrays are replaced by
+ * larger ones (capacity doubling) and the old ones are kept until the model
+ * is freed, so a pointer taken before (a Dense view, another module's
+ * cached pointer) stays valid memory; such a pointer sees rows change in
+ * place, so code that reads factors outside these functions must not run
+ * concurrently with rp_als_partial_fit (or must take rp_als_model_rdlock).
  *
  * Threads.  Functions taking `threads` use at most that many OpenMP threads
  * (0 = all cores); BLAS is set single-threaded for the duration and
@@ -41,10 +52,13 @@
 #include <stdatomic.h>
 
 #include "csr.h"
+#include "opts.h"
 #include "recommender.h"
 
 enum { RP_ALS_CONF_LINEAR = 0, RP_ALS_CONF_HU, RP_ALS_CONF_LOG };
-enum { RP_ALS_REG_FIXED = 0, RP_ALS_REG_FREQUENCY };
+/* auto: frequency-scaled (weighted-lambda) for explicit models, fixed for
+ * implicit ones; resolved by rp_als_train (a model holds fixed or frequency) */
+enum { RP_ALS_REG_FIXED = 0, RP_ALS_REG_FREQUENCY, RP_ALS_REG_AUTO };
 enum { RP_ALS_CG = 0, RP_ALS_CHOLESKY };
 
 typedef struct rp_als_opts {
@@ -54,7 +68,7 @@ typedef struct rp_als_opts {
   double alpha;          /* confidence scale, default 1.0 */
   double eps;            /* "log" confidence: 1 + alpha log(1 + r/eps), default 1.0 */
   int confidence;        /* RP_ALS_CONF_*, default linear */
-  int reg_mode;          /* RP_ALS_REG_*, default fixed (frequency when explicit) */
+  int reg_mode;          /* RP_ALS_REG_*, default auto */
   int solver;            /* RP_ALS_CG (default) or RP_ALS_CHOLESKY */
   int32_t cg_steps;      /* default 3 */
   int implicit;          /* 1 (default) = implicit feedback; 0 = explicit ratings */
@@ -63,8 +77,15 @@ typedef struct rp_als_opts {
   double init_scale;     /* initial factors uniform in [0, init_scale), default 0.01 */
 } rp_als_opts;
 
+/* rp.als.train's options: names, defaults and ranges (opts.h), the only
+ * place they are written. */
+extern const rp_optdesc rp_als_train_optdesc[];
+extern const char *const rp_als_confidence_names[], *const rp_als_reg_mode_names[],
+                                                        *const rp_als_solver_names[];
 /* Fills o with the defaults above (implicit 0.7's for the shared ones). */
 void rp_als_opts_default(rp_als_opts *o);
+/* Replaces reg_mode auto by the mode it stands for (rp_als_train does). */
+void rp_als_opts_resolve(rp_als_opts *o);
 /* Checks every field; returns RP_OK or RP_EINVAL naming the field. */
 int rp_als_opts_check(const rp_als_opts *o, rp_err *err);
 /* Names of the enums ("linear", "cg", ...), for messages and files. */
@@ -92,7 +113,18 @@ typedef struct rp_als_model {
   void *screen;
   void *untrained; /* the items with a zero factor row (topk.c) */
   atomic_int refs; /* C11 atomic: retained and freed from any thread */
+  /* incremental updates (partial.c): readers and the one writer */
+  pthread_rwlock_t rw;
+  pthread_mutex_t wlock;
+  int32_t user_cap, item_cap;     /* rows allocated in user_factors, item_factors */
+  struct rp_als_retired *retired; /* replaced factor arrays, freed with the model */
 } rp_als_model;
+
+/* The read side of the model's lock, for code that reads factors directly
+ * while rp_als_partial_fit may run (the query functions take it
+ * themselves; they must not be called while holding it). */
+void rp_als_model_rdlock(const rp_als_model *m);
+void rp_als_model_unlock(const rp_als_model *m);
 
 /* A new model with zeroed factors (refs = 1), maps retained (may be NULL).
  * Owned by the caller. */
@@ -108,7 +140,7 @@ int rp_als_model_refresh(rp_als_model *m, rp_err *err);
 /* Bytes held by the model (factors and caches, not the maps). */
 size_t rp_als_model_bytes(const rp_als_model *m);
 /* Does the model have a nonzero factor row for user u (a user it can
- * recommend for)? */
+ * recommend for)?  Takes the read lock. */
 int rp_als_model_knows_user(const rp_als_model *m, int32_t u);
 
 /* Can a matrix on maps (rows b, cols ...) be used with a model on map a:
@@ -148,6 +180,11 @@ typedef struct rp_als_hooks {
   int32_t patience;
 } rp_als_hooks;
 
+/* validation = {test, k, metric, patience}: the early-stopping fields of
+ * rp_als_hooks (opts.h), and the metric used when none is named. */
+extern const rp_optdesc rp_als_validation_optdesc[];
+const char *rp_als_default_metric(int implicit);
+
 /* Trains a model on ui (users x items, same maps as the model gets).
  * hooks may be NULL.  On success *out is a new model owned by the caller;
  * on failure *out is NULL and err says why.  A stop requested by
@@ -165,6 +202,8 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
  * + 4 T (2 c f' + 2 c + f' (f' + 16) + 5 f')  per thread: gather blocks B, Bw
  *                                             of c = min(longest row, 4 MiB/4f)
  *                                             rows, weights, the normal matrix
+ * + 8 T (f8^2 + 8 f8)                         per thread: the double solves
+ *                                             (f8 = f rounded up to 8)
  * + 4 f^2 18                                  Y^T Y, Gram partial sums
  * (+ 4 f (nrows + ncols) with validation: the best factors), with T threads
  * and f' = f rounded up to 16.  The transpose's buffers are the sparse
@@ -211,6 +250,19 @@ int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_l
                 int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
                 int32_t *out_n, rp_err *err);
 
+/* rp_als_topk for the model's own row of user u (read under the lock, so
+ * it may run while rp_als_partial_fit updates the model; x for rp_als_topk
+ * must not point into the model's factors then).  Nothing (*out_n = 0) for
+ * a user without factors.  Items without factors as in rp_als_topk_flags;
+ * rp_als_recommend_user is the _flags variant with flags 0. */
+int rp_als_recommend_user_flags(const rp_als_model *m, int32_t u, int32_t k,
+                                const rp_als_list *excl, int nexcl, const rp_als_list *allow,
+                                int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                                rp_err *err);
+int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
+                          int nexcl, const rp_als_list *allow, int32_t *out_items,
+                          float *out_scores, int32_t *out_n, rp_err *err);
+
 /* Top k for model users users[0..n) excluding their rows of exclude (may be
  * NULL) -- the rp_recommender contract (recommender.h); items without
  * factors as in rp_als_topk_flags.  Parallel.  rp_als_recommend_batch is
@@ -244,6 +296,28 @@ int rp_als_foldin(const rp_als_model *m, const int32_t *items, const float *valu
 int rp_als_explain(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
                    int32_t item, int32_t k, int32_t *out_items, float *out_contrib, int32_t *out_n,
                    double *total, rp_err *err);
+
+/* ---- incremental updates (partial.c) ----------------------------------------
+ * implicit 0.7's partial_fit_users / partial_fit_items.  Recomputes the
+ * factors of the users (which = 0) or items (which = 1) named by the rows
+ * of mat -- row r is the user (item) rows[r] -- exactly (the Cholesky solve
+ * of the normal equations, in double), holding the other side fixed: for a
+ * user, x = (Y^T C_u Y + lambda I)^-1 Y^T C_u p_u with the model's
+ * confidence, alpha, regularization (the user half-step of training with
+ * the current item factors); for an item the same against the user factors
+ * (X^T X computed for the call).  mat's columns are indices of the other
+ * side (all must exist in the model); its values as for training.  Rows
+ * past the model's end grow it (rows between stay zero: unknown).  Y^T Y,
+ * the norms and the screening copy are kept right.  Repeated rows are an
+ * error.  On failure the model is unchanged. */
+int rp_als_partial_fit(rp_als_model *m, int which, const int32_t *rows, const rp_csr *mat,
+                       int threads, rp_err *err);
+/* The same with external ids (ids[r], lens[r] for row r): ids not on the
+ * model's map are appended to it (the map is shared: every object on it
+ * sees the new ids; a frozen map refuses them).  A model without a map for
+ * that side takes no ids.  New ids stay on the map when the solve fails. */
+int rp_als_partial_fit_ids(rp_als_model *m, int which, const char *const *ids, const size_t *lens,
+                           const rp_csr *mat, int threads, rp_err *err);
 
 /* ---- model files ----------------------------------------------------------
  * Versioned binary (see README "formats"): magic, version, header with the

@@ -42,70 +42,35 @@ static void check_maps(lua_State *L, int arg, const rp_als_model *m, const rp_cs
 }
 
 /* ---- options ------------------------------------------------------------------ */
-static const char *const conf_names[] = {"linear", "hu", "log", NULL};
-static const char *const reg_names[] = {"fixed", "frequency", NULL};
-static const char *const solver_names[] = {"cg", "cholesky", NULL};
-
+/* names, defaults and ranges: rp_als_train_optdesc (model.c) */
 static void train_opts(lua_State *L, int idx, rp_als_opts *o) {
-  static const char *const known[] = {"factors",
-                                      "regularization",
-                                      "iterations",
-                                      "alpha",
-                                      "confidence",
-                                      "eps",
-                                      "regularization_mode",
-                                      "solver",
-                                      "cg_steps",
-                                      "implicit",
-                                      "threads",
-                                      "seed",
-                                      "init",
-                                      "init_scale",
-                                      "validation",
-                                      "on_iteration",
-                                      "calculate_loss",
-                                      NULL};
-  rpL_checkopts(L, idx, known);
-  rp_als_opts_default(o);
-  o->implicit = rpL_optboolean(L, idx, "implicit", 1);
-  o->factors = (int32_t)rpL_optinteger(L, idx, "factors", 100, 1, 4096);
-  o->regularization = rpL_optnumber(L, idx, "regularization", 0.01, 0, HUGE_VAL);
-  o->iterations = (int32_t)rpL_optinteger(L, idx, "iterations", 15, 0, 1000000);
-  o->alpha = rpL_optnumber(L, idx, "alpha", 1.0, 0, HUGE_VAL);
-  if (o->alpha <= 0) rpL_fielderror(L, idx, "alpha", "must be > 0, got %g", o->alpha);
-  o->confidence = rpL_optenum(L, idx, "confidence", RP_ALS_CONF_LINEAR, conf_names);
-  o->eps = rpL_optnumber(L, idx, "eps", 1.0, 0, HUGE_VAL);
-  if (o->eps <= 0) rpL_fielderror(L, idx, "eps", "must be > 0, got %g", o->eps);
-  o->reg_mode = rpL_optenum(L, idx, "regularization_mode",
-                            o->implicit ? RP_ALS_REG_FIXED : RP_ALS_REG_FREQUENCY, reg_names);
-  o->solver = rpL_optenum(L, idx, "solver", RP_ALS_CG, solver_names);
-  o->cg_steps = (int32_t)rpL_optinteger(L, idx, "cg_steps", 3, 1, 1000);
-  o->threads = (int)rpL_optinteger(L, idx, "threads", 0, 0, 4096);
-  o->seed = (uint64_t)rpL_optinteger(L, idx, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
-  o->init_scale = rpL_optnumber(L, idx, "init_scale", 0.01, 0, HUGE_VAL);
+  memset(o, 0, sizeof *o);
+  rpL_readopts(L, idx, rp_als_train_optdesc, o);
 }
 
+/* validation = {test, k, metric, patience}: errors name argument idx and
+ * the field 'validation.k' */
 static void validation_opts(lua_State *L, int idx, rp_als_hooks *h, int implicit) {
-  if (rpL_getopt(L, idx, "validation") == LUA_TNIL) {
-    lua_pop(L, 1);
-    return;
-  }
-  if (!lua_istable(L, -1)) rpL_fielderror(L, idx, "validation", "must be a table");
+  if (!rpL_readsubopts(L, idx, "validation", rp_als_validation_optdesc, h)) return;
   int v = lua_gettop(L); /* stays on the stack, below the test matrix's pin */
-  static const char *const known[] = {"test", "k", "metric", "patience", NULL};
-  rpL_checkopts(L, v, known);
-  if (!rpL_hasopt(L, v, "test")) rpL_fielderror(L, v, "test", "is required");
+  if (!rpL_hasopt(L, v, "test")) rpL_fielderror(L, idx, "validation.test", "is required");
+  if (rpL_getopt(L, v, "test") != LUA_TUSERDATA || !rpL_testobj(L, -1, RP_MATRIX_T))
+    rpL_fielderror(L, idx, "validation.test", "must be a %s, got %s", RP_MATRIX_T,
+                   luaL_typename(L, -1));
+  lua_pop(L, 1);
   h->test = rpL_pinopt(L, v, "test", RP_MATRIX_T); /* on_iteration may free it */
-  h->k = (int32_t)rpL_optinteger(L, v, "k", 10, 1, 1 << 20);
-  const char *name = rpL_optstring(L, v, "metric", implicit ? "ndcg" : "rmse");
+  if (rpL_getopt(L, v, "metric") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING)
+    rpL_fielderror(L, idx, "validation.metric", "must be a metric name, got %s",
+                   luaL_typename(L, -1));
+  const char *name = lua_isnil(L, -1) ? rp_als_default_metric(implicit) : lua_tostring(L, -1);
+  lua_pop(L, 1); /* the string stays referenced by the table */
   rp_err err;
   h->metric = rp_metrics_id(name);
   if (h->metric < 0 || rp_als_metric_check(h->metric, implicit, &err))
-    rpL_fielderror(L, v, "metric",
+    rpL_fielderror(L, idx, "validation.metric",
                    "must be one of 'ndcg', 'map', 'precision', 'precision_pooled', 'recall', "
                    "'hit_rate', 'mrr', 'auc' (implicit) or 'rmse', 'mae' (explicit), got '%s'",
                    name);
-  h->patience = (int32_t)rpL_optinteger(L, v, "patience", 3, 1, 1000000);
 }
 
 /* ---- training ------------------------------------------------------------------- */
@@ -280,9 +245,8 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
   }
   if (q->deny) ex[nex++] = sorted_list(q->deny, q->ndeny);
   if (q->allow) allow = sorted_list(q->allow, q->nallow);
-  return rp_als_topk_flags(m, m->user_factors + (int64_t)u * m->factors, q->k, ex, nex,
-                           q->allow ? &allow : NULL, untrained_flag(L, q->opt), items, scores, n,
-                           err);
+  return rp_als_recommend_user_flags(m, u, q->k, ex, nex, q->allow ? &allow : NULL,
+                                     untrained_flag(L, q->opt), items, scores, n, err);
 }
 
 /* model:recommend_all's batch: include_untrained read from its options */
@@ -413,6 +377,56 @@ static int model_explain(lua_State *L) {
   return 3;
 }
 
+/* ---- incremental updates -------------------------------------------------------- */
+/* model:partial_fit_users(ids, matrix) / model:partial_fit_items(ids, matrix):
+ * row r of matrix holds the interactions of ids[r]; its columns are on the
+ * model's other map.  Returns the model. */
+static int partial_fit(lua_State *L, int which) {
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
+  rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
+  rp_csr *x = rpL_pin(L, 3, RP_MATRIX_T);
+  const char *side = which ? "item" : "user";
+  const rp_idmap *other = which ? m->users : m->items;
+  if (!rp_als_maps_compatible(other, x->colmap))
+    luaL_argerror(
+        L, 3,
+        lua_pushfstring(L,
+                        "matrix columns are not on the model's %s map (read it with "
+                        "%ss = model.%ss)",
+                        which ? "user" : "item", which ? "user" : "item", which ? "user" : "item"));
+  lua_Integer n = luaL_len(L, 2);
+  if (n != x->nrows)
+    luaL_argerror(L, 3,
+                  lua_pushfstring(L, "matrix has %d rows, expected one per %s id (%d)",
+                                  (int)x->nrows, side, (int)n));
+  const char **ids = rpL_scratch(L, (size_t)n, sizeof(char *));
+  size_t *lens = rpL_scratch(L, (size_t)n, sizeof(size_t));
+  lua_createtable(L, (int)n, 0); /* keeps the id strings alive */
+  int keep = lua_gettop(L);
+  for (lua_Integer a = 1; a <= n; a++) {
+    int t = lua_rawgeti(L, 2, a);
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, -1));
+      lua_replace(L, -2);
+    } else if (t != LUA_TSTRING) {
+      return luaL_argerror(L, 2,
+                           lua_pushfstring(L, "%s id %d must be a string or an integer, got %s",
+                                           side, (int)a, luaL_typename(L, -1)));
+    }
+    ids[a - 1] = lua_tolstring(L, -1, &lens[a - 1]);
+    lua_rawseti(L, keep, a);
+  }
+  rp_err err;
+  if (rp_als_partial_fit_ids(m, which, ids, lens, x, m->opts.threads, &err))
+    return rpL_error(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_partial_fit_users(lua_State *L) { return partial_fit(L, 0); }
+static int model_partial_fit_items(lua_State *L) { return partial_fit(L, 1); }
+
 /* ---- the rest ------------------------------------------------------------------------- */
 static int model_save(lua_State *L) {
   luaL_checkudata(L, 1, RP_ALS_T); /* self first */
@@ -517,6 +531,8 @@ static const luaL_Reg model_methods[] = {{"recommend", model_recommend},
                                          {"similar_items", model_similar_items},
                                          {"similar_users", model_similar_users},
                                          {"explain", model_explain},
+                                         {"partial_fit_users", model_partial_fit_users},
+                                         {"partial_fit_items", model_partial_fit_items},
                                          {"save", model_save},
                                          {"loss", model_loss},
                                          {NULL, NULL}};
@@ -527,7 +543,10 @@ static const luaL_Reg als_funcs[] = {{"train", als_train}, {"load", als_load}, {
 
 int luaopen_recpipe_als(lua_State *L);
 int luaopen_recpipe_als(lua_State *L) {
+  static const rpL_optset sets[] = {
+      {"train", rp_als_train_optdesc}, {"validation", rp_als_validation_optdesc}, {NULL, NULL}};
   rpL_newtype(L, &model_class, model_methods, model_meta);
   luaL_newlib(L, als_funcs);
+  rpL_setoptions(L, -1, sets);
   return 1;
 }

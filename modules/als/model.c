@@ -10,58 +10,61 @@
 
 #include "als_impl.h"
 
-static const char *const conf_names[] = {"linear", "hu", "log"};
-static const char *const reg_names[] = {"fixed", "frequency"};
-static const char *const solver_names[] = {"cg", "cholesky"};
+/* the enum name tables, in the order of the RP_ALS_* values */
+const char *const rp_als_confidence_names[] = {"linear", "hu", "log", NULL};
+const char *const rp_als_reg_mode_names[] = {"fixed", "frequency", "auto", NULL};
+const char *const rp_als_solver_names[] = {"cg", "cholesky", NULL};
 
-const char *rp_als_confidence_name(int c) { return c >= 0 && c < 3 ? conf_names[c] : "?"; }
-const char *rp_als_reg_mode_name(int m) { return m >= 0 && m < 2 ? reg_names[m] : "?"; }
-const char *rp_als_solver_name(int s) { return s >= 0 && s < 2 ? solver_names[s] : "?"; }
-
-void rp_als_opts_default(rp_als_opts *o) {
-  memset(o, 0, sizeof *o);
-  o->factors = 100;
-  o->regularization = 0.01;
-  o->iterations = 15;
-  o->alpha = 1.0;
-  o->eps = 1.0;
-  o->confidence = RP_ALS_CONF_LINEAR;
-  o->reg_mode = RP_ALS_REG_FIXED;
-  o->solver = RP_ALS_CG;
-  o->cg_steps = 3;
-  o->implicit = 1;
-  o->threads = 0;
-  o->seed = 42;
-  o->init_scale = 0.01;
+const char *rp_als_confidence_name(int c) {
+  return c >= 0 && c <= RP_ALS_CONF_LOG ? rp_als_confidence_names[c] : "?";
+}
+const char *rp_als_reg_mode_name(int m) {
+  return m >= 0 && m <= RP_ALS_REG_AUTO ? rp_als_reg_mode_names[m] : "?";
+}
+const char *rp_als_solver_name(int s) {
+  return s >= 0 && s <= RP_ALS_CHOLESKY ? rp_als_solver_names[s] : "?";
 }
 
 /* Options are used in float arithmetic (factors, confidences, lambda), so
- * they are checked in float: a value that is finite as a double can still
- * be infinite, or make the first scores infinite, once it is a float. */
+ * the ranges are float ones: a value that is finite as a double can still
+ * be infinite once it is a float. */
+#define O rp_als_opts
+#define FLOAT "it is used as a float"
+const rp_optdesc rp_als_train_optdesc[] = {
+    RP_OPT_I(O, factors, "factors", 100, 1, 4096),
+    RP_OPT_NW(O, regularization, "regularization", 0.01, 0, FLT_MAX, 0, FLOAT),
+    RP_OPT_I(O, iterations, "iterations", 15, 0, 1000000),
+    RP_OPT_NW(O, alpha, "alpha", 1.0, 0, FLT_MAX, RP_OPT_LO_OPEN, FLOAT),
+    RP_OPT_E(O, confidence, "confidence", RP_ALS_CONF_LINEAR, rp_als_confidence_names),
+    RP_OPT_N(O, eps, "eps", 1.0, 0, HUGE_VAL, RP_OPT_LO_OPEN),
+    RP_OPT_E(O, reg_mode, "regularization_mode", RP_ALS_REG_AUTO, rp_als_reg_mode_names),
+    RP_OPT_E(O, solver, "solver", RP_ALS_CG, rp_als_solver_names),
+    RP_OPT_I(O, cg_steps, "cg_steps", 3, 1, 1000),
+    RP_OPT_B(O, implicit, "implicit", 1),
+    RP_OPT_I(O, threads, "threads", 0, 0, 4096),
+    RP_OPT_SEED_(O, seed, "seed", 42),
+    RP_OPT_N(O, init_scale, "init_scale", 0.01, 0, HUGE_VAL, 0),
+    RP_OPT_X("init", "an ALS model whose factors training starts from"),
+    RP_OPT_X("validation", "a table {test = Matrix, k = 10, metric, patience = 3}"),
+    RP_OPT_X("on_iteration", "a function(iteration, info)"),
+    RP_OPT_X("calculate_loss", "a boolean (default: true with on_iteration)"),
+    RP_OPT_END};
+#undef O
+#undef FLOAT
+
+void rp_als_opts_default(rp_als_opts *o) {
+  memset(o, 0, sizeof *o);
+  rp_opts_init(rp_als_train_optdesc, o);
+}
+
+void rp_als_opts_resolve(rp_als_opts *o) {
+  if (o->reg_mode == RP_ALS_REG_AUTO)
+    o->reg_mode = o->implicit ? RP_ALS_REG_FIXED : RP_ALS_REG_FREQUENCY;
+}
+
 int rp_als_opts_check(const rp_als_opts *o, rp_err *err) {
-  if (o->factors < 1 || o->factors > 4096)
-    return rp_errf(err, RP_EINVAL, "factors must be in 1..4096, got %d", (int)o->factors);
-  if (!isfinite(o->regularization) || o->regularization < 0 || o->regularization > (double)FLT_MAX)
-    return rp_errf(err, RP_EINVAL,
-                   "regularization must be a number in [0, %g] (it is used as a float), got %g",
-                   (double)FLT_MAX, o->regularization);
-  if (o->iterations < 0)
-    return rp_errf(err, RP_EINVAL, "iterations must be >= 0, got %d", (int)o->iterations);
-  if (!isfinite(o->alpha) || o->alpha <= 0 || o->alpha > (double)FLT_MAX)
-    return rp_errf(err, RP_EINVAL,
-                   "alpha must be a number > 0 and <= %g (it is used as a float), got %g",
-                   (double)FLT_MAX, o->alpha);
-  if (!isfinite(o->eps) || o->eps <= 0)
-    return rp_errf(err, RP_EINVAL, "eps must be a finite number > 0, got %g", o->eps);
-  if (o->confidence < 0 || o->confidence > RP_ALS_CONF_LOG)
-    return rp_errf(err, RP_EINVAL, "unknown confidence %d", o->confidence);
-  if (o->reg_mode < 0 || o->reg_mode > RP_ALS_REG_FREQUENCY)
-    return rp_errf(err, RP_EINVAL, "unknown regularization mode %d", o->reg_mode);
-  if (o->solver < 0 || o->solver > RP_ALS_CHOLESKY)
-    return rp_errf(err, RP_EINVAL, "unknown solver %d", o->solver);
-  if (o->cg_steps < 1 || o->cg_steps > 1000)
-    return rp_errf(err, RP_EINVAL, "cg_steps must be in 1..1000, got %d", (int)o->cg_steps);
-  if (o->threads < 0) return rp_errf(err, RP_EINVAL, "threads must be >= 0, got %d", o->threads);
+  int rc = rp_opts_check(rp_als_train_optdesc, o, err);
+  if (rc) return rc;
   /* the first scores x.y of two initial rows reach factors * init_scale^2 */
   double scale_max = sqrt((double)FLT_MAX / (double)o->factors);
   if (!isfinite(o->init_scale) || o->init_scale < 0 || o->init_scale > scale_max)
@@ -90,24 +93,32 @@ static int model_one(void *self, const rp_rec_query *q, int32_t k, int32_t *item
   int nex = 0, rc;
   *n = 0;
   if (q->deny) ex[nex].idx = q->deny, ex[nex++].n = q->ndeny;
-  if (rp_als_model_knows_user(m, q->user)) {
+  rp_als_model_rdlock(m);
+  if (rp_als_knows_user_locked(m, q->user)) {
     const rp_csr *x = q->exclude;
     if (x && q->user < x->nrows) {
       ex[nex].idx = x->indices + x->indptr[q->user];
       ex[nex++].n = x->indptr[q->user + 1] - x->indptr[q->user];
     }
-    return rp_als_topk(m, m->user_factors + (int64_t)q->user * m->factors, k, ex, nex,
-                       q->allow ? &allow : NULL, items, scores, n, err);
+    rc = rp_als_topk_locked(m, m->user_factors + (int64_t)q->user * m->factors, k, ex, nex,
+                            q->allow ? &allow : NULL, items, scores, n, err);
+    rp_als_model_unlock(m);
+    return rc;
   }
+  rp_als_model_unlock(m);
   if (q->nhist <= 0) return RP_OK;
   float *x = rp_malloc(sizeof(float) * (size_t)m->factors);
   int32_t *seen = rp_malloc(sizeof(int32_t) * (size_t)q->nhist);
   if (!x || !seen) {
     rc = rp_enomem(err, "fold-in");
-  } else if (!(rc = rp_als_foldin(m, q->hist, q->hval, q->nhist, x, err))) {
-    memcpy(seen, q->hist, sizeof(int32_t) * (size_t)q->nhist);
-    ex[nex].idx = seen, ex[nex++].n = rp_als_sort_unique(seen, q->nhist);
-    rc = rp_als_topk(m, x, k, ex, nex, q->allow ? &allow : NULL, items, scores, n, err);
+  } else {
+    rp_als_model_rdlock(m);
+    if (!(rc = rp_als_foldin_locked(m, q->hist, q->hval, q->nhist, x, err))) {
+      memcpy(seen, q->hist, sizeof(int32_t) * (size_t)q->nhist);
+      ex[nex].idx = seen, ex[nex++].n = rp_als_sort_unique(seen, q->nhist);
+      rc = rp_als_topk_locked(m, x, k, ex, nex, q->allow ? &allow : NULL, items, scores, n, err);
+    }
+    rp_als_model_unlock(m);
   }
   rp_free(x);
   rp_free(seen);
@@ -129,6 +140,7 @@ static int model_predict(void *self, const int32_t *users, const int32_t *items,
   const rp_als_model *m = self;
   (void)err;
   int32_t f = m->factors;
+  rp_als_model_rdlock(m);
 #pragma omp parallel for schedule(static) num_threads(rp_threads(threads)) if (n > 4096)
   for (int64_t a = 0; a < n; a++) {
     int32_t u = users[a], i = items[a];
@@ -136,6 +148,7 @@ static int model_predict(void *self, const int32_t *users, const int32_t *items,
                  ? rp_als_dot(m->user_factors + (int64_t)u * f, m->item_factors + (int64_t)i * f, f)
                  : 0.0f;
   }
+  rp_als_model_unlock(m);
   return RP_OK;
 }
 
@@ -180,12 +193,17 @@ rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors
   want_hugepages(m->user_factors, sizeof(float) * nu);
   want_hugepages(m->item_factors, sizeof(float) * ni);
   pthread_mutex_init(&m->lock, NULL);
+  pthread_rwlock_init(&m->rw, NULL);
+  pthread_mutex_init(&m->wlock, NULL);
+  m->user_cap = nusers;
+  m->item_cap = nitems;
   m->factors = factors;
   m->nusers = nusers;
   m->nitems = nitems;
   m->users = users ? rp_idmap_retain(users) : NULL;
   m->items = items ? rp_idmap_retain(items) : NULL;
   rp_als_opts_default(&m->opts);
+  rp_als_opts_resolve(&m->opts); /* a model holds a resolved mode */
   m->opts.factors = factors;
   m->loss = NAN;
   atomic_init(&m->refs, 1);
@@ -225,7 +243,15 @@ void rp_als_model_free(rp_als_model *m) {
   rp_free(m->yty);
   rp_idmap_release(m->users);
   rp_idmap_release(m->items);
+  while (m->retired) {
+    rp_als_retired *r = m->retired;
+    m->retired = r->next;
+    rp_free(r->p);
+    rp_free(r);
+  }
   pthread_mutex_destroy(&m->lock);
+  pthread_rwlock_destroy(&m->rw);
+  pthread_mutex_destroy(&m->wlock);
   rp_free(m);
 }
 
@@ -245,7 +271,21 @@ size_t rp_als_model_bytes(const rp_als_model *m) {
   return b;
 }
 
+void rp_als_model_rdlock(const rp_als_model *m) {
+  pthread_rwlock_rdlock((pthread_rwlock_t *)&m->rw);
+}
+void rp_als_model_unlock(const rp_als_model *m) {
+  pthread_rwlock_unlock((pthread_rwlock_t *)&m->rw);
+}
+
 int rp_als_model_knows_user(const rp_als_model *m, int32_t u) {
+  rp_als_model_rdlock(m);
+  int r = rp_als_knows_user_locked(m, u);
+  rp_als_model_unlock(m);
+  return r;
+}
+
+int rp_als_knows_user_locked(const rp_als_model *m, int32_t u) {
   if (u < 0 || u >= m->nusers) return 0;
   const float *x = m->user_factors + (int64_t)u * m->factors;
   for (int32_t d = 0; d < m->factors; d++)

@@ -435,7 +435,7 @@ int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, 
       for (int32_t a = a0; a < a1; a++) {
         int32_t u = users[a];
         out_n[a] = 0;
-        if (!rp_als_model_knows_user(m, u)) continue;
+        if (!rp_als_knows_user_locked(m, u)) continue;
         query *q = &qs[nl];
         query_bind(q, tm + qb * (size_t)nl, s, k);
         int ne = 0;

@@ -129,9 +129,10 @@ static int check_excl(int nexcl, rp_err *err) {
   return RP_OK;
 }
 
-int rp_als_topk_flags(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl_in,
-                      int nexcl, const rp_als_list *allow, int flags, int32_t *out_items,
-                      float *out_scores, int32_t *out_n, rp_err *err) {
+static int topk_flags_locked(const rp_als_model *m, const float *x, int32_t k,
+                             const rp_als_list *excl_in, int nexcl, const rp_als_list *allow,
+                             int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                             rp_err *err) {
   *out_n = 0;
   if (check_excl(nexcl, err)) return RP_EINVAL;
   if (k > m->nitems) k = m->nitems;
@@ -155,16 +156,52 @@ int rp_als_topk_flags(const rp_als_model *m, const float *x, int32_t k, const rp
   return rc;
 }
 
+int rp_als_topk_locked(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                       int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                       int32_t *out_n, rp_err *err) {
+  return topk_flags_locked(m, x, k, excl, nexcl, allow, 0, out_items, out_scores, out_n, err);
+}
+
+int rp_als_topk_flags(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                      int nexcl, const rp_als_list *allow, int flags, int32_t *out_items,
+                      float *out_scores, int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = topk_flags_locked(m, x, k, excl, nexcl, allow, flags, out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
 int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
                 int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
                 int32_t *out_n, rp_err *err) {
   return rp_als_topk_flags(m, x, k, excl, nexcl, allow, 0, out_items, out_scores, out_n, err);
 }
 
+int rp_als_recommend_user_flags(const rp_als_model *m, int32_t u, int32_t k,
+                                const rp_als_list *excl, int nexcl, const rp_als_list *allow,
+                                int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                                rp_err *err) {
+  *out_n = 0;
+  rp_als_model_rdlock(m);
+  int rc = RP_OK;
+  if (rp_als_knows_user_locked(m, u))
+    rc = topk_flags_locked(m, m->user_factors + (int64_t)u * m->factors, k, excl, nexcl, allow,
+                           flags, out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
+                          int nexcl, const rp_als_list *allow, int32_t *out_items,
+                          float *out_scores, int32_t *out_n, rp_err *err) {
+  return rp_als_recommend_user_flags(m, u, k, excl, nexcl, allow, 0, out_items, out_scores, out_n,
+                                     err);
+}
+
 /* ---- batch ------------------------------------------------------------------------ */
-int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
-                                 const rp_csr *exclude, int threads, int flags, int32_t *out_items,
-                                 float *out_scores, int32_t *out_n, rp_err *err) {
+static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                           const rp_csr *exclude, int threads, int flags, int32_t *out_items,
+                           float *out_scores, int32_t *out_n, rp_err *err) {
   if (n <= 0) return RP_OK;
   int32_t kk = k < m->nitems ? k : m->nitems;
   for (int32_t a = 0; a < n; a++) out_n[a] = 0;
@@ -197,7 +234,7 @@ int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, in
 #pragma omp for schedule(dynamic, 16)
     for (int32_t a = 0; a < n; a++) {
       int32_t u = users[a];
-      if (!rp_als_model_knows_user(m, u)) continue;
+      if (!rp_als_knows_user_locked(m, u)) continue;
       rp_als_list ex[2] = {{NULL, 0}, {NULL, 0}};
       if (exclude && u < exclude->nrows) {
         ex[0].idx = exclude->indices + exclude->indptr[u];
@@ -212,6 +249,16 @@ int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, in
   rp_free(hs);
   rp_free(hi);
   return RP_OK;
+}
+
+int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags, int32_t *out_items,
+                                 float *out_scores, int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc =
+      recommend_batch(m, users, n, k, exclude, threads, flags, out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
 }
 
 int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
@@ -243,7 +290,18 @@ static const float *norms(rp_als_model *m, int which, rp_err *err) {
   return res;
 }
 
+static int similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err);
+
 int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = similar(m, which, idx, k, include_self, out_idx, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+static int similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
                    int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
   *out_n = 0;
   int32_t rows = which ? m->nusers : m->nitems, f = m->factors;

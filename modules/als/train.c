@@ -234,6 +234,7 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
                  rp_als_model **out, rp_err *err) {
   *out = NULL;
   rp_als_opts o = *opts;
+  rp_als_opts_resolve(&o);
   int rc = check_input(ui, &o, hooks, err);
   if (rc) return rc;
   rp_als_hooks none;

@@ -21,3 +21,13 @@ int rp_als_metric_check(int metric, int implicit, rp_err *err) {
     return rp_errf(err, RP_EINVAL, "validation metric '%s' does not fit implicit ALS", name);
   return RP_OK;
 }
+
+#define H rp_als_hooks
+const rp_optdesc rp_als_validation_optdesc[] = {
+    RP_OPT_X("test", "a Matrix on the training matrix's id maps"),
+    RP_OPT_I(H, k, "k", 10, 1, 1 << 20),
+    RP_OPT_X("metric", "a metric name (default ndcg; rmse for explicit models)"),
+    RP_OPT_I(H, patience, "patience", 3, 1, 1000000), RP_OPT_END};
+#undef H
+
+const char *rp_als_default_metric(int implicit) { return implicit ? "ndcg" : "rmse"; }

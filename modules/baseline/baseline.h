@@ -80,6 +80,10 @@ int rp_popularity_fit_matrix(const rp_csr *m, const rp_pop_opts *o, rp_popularit
                              rp_err *err);
 
 /* ---- random ------------------------------------------------------------------- */
+typedef struct rp_randrec_opts {
+  uint64_t seed;
+} rp_randrec_opts;
+
 typedef struct rp_randrec {
   rp_baseline base;
   uint64_t seed;
@@ -102,6 +106,9 @@ typedef struct rp_knn_opts {
   int threads;    /* 0 = all cores */
 } rp_knn_opts;
 void rp_knn_opts_init(rp_knn_opts *o);
+/* item_knn's, popularity's and random's options (opts.h); the enum names */
+extern const rp_optdesc rp_knn_optdesc[], rp_pop_optdesc[], rp_randrec_optdesc[];
+extern const char *const rp_sim_names[], *const rp_pop_by_names[];
 
 typedef struct rp_itemknn {
   rp_baseline base;

@@ -23,12 +23,22 @@
 
 #include "baseline_impl.h"
 
+const char *const rp_sim_names[] = {"cosine", "jaccard", "bm25", "tfidf", "dot", NULL};
+
+#define O rp_knn_opts
+const rp_optdesc rp_knn_optdesc[] = {
+    RP_OPT_I(O, k, "k", 50, 1, 1 << 20),
+    RP_OPT_E(O, similarity, "similarity", RP_SIM_COSINE, rp_sim_names),
+    RP_OPT_N(O, shrink, "shrink", 0, 0, HUGE_VAL, 0),
+    RP_OPT_N(O, k1, "k1", 1.2, 0, HUGE_VAL, RP_OPT_LO_OPEN),
+    RP_OPT_N(O, b, "b", 0.75, 0, 1, 0),
+    RP_OPT_I(O, threads, "threads", 0, 0, 4096),
+    RP_OPT_END};
+#undef O
+
 void rp_knn_opts_init(rp_knn_opts *o) {
   memset(o, 0, sizeof *o);
-  o->k = 50;
-  o->similarity = RP_SIM_COSINE;
-  o->k1 = 1.2;
-  o->b = 0.75;
+  rp_opts_init(rp_knn_optdesc, o);
 }
 
 /* The weighted item x user matrix W (a new matrix) for the similarity. */

@@ -25,14 +25,10 @@ static int done(lua_State *L, int rc, const rp_err *err) {
 }
 
 /* ---- constructors ------------------------------------------------------------ */
-static const char *const by_names[] = {"users", "events", "value", NULL};
-
 /* popularity(train_events_or_matrix, {half_life_days, now, by = "users"}) */
 static int base_popularity(lua_State *L) {
-  static const char *const known[] = {"half_life_days", "now", "by", NULL};
-  rpL_checkopts(L, 2, known);
   rp_pop_opts o = {0};
-  o.by = rpL_optenum(L, 2, "by", RP_POP_USERS, by_names);
+  rpL_readopts(L, 2, rp_pop_optdesc, &o);
   double hl = rpL_optnumber(L, 2, "half_life_days", 0, 0, HUGE_VAL);
   if (rpL_hasopt(L, 2, "half_life_days") && !(hl > 0))
     rpL_fielderror(L, 2, "half_life_days", "must be a positive number of days, got %g", hl);
@@ -56,30 +52,19 @@ static int base_popularity(lua_State *L) {
 static int base_random(lua_State *L) {
   lua_settop(L, 2);
   rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
-  static const char *const known[] = {"seed", NULL};
-  rpL_checkopts(L, 2, known);
-  uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
+  rp_randrec_opts o;
+  rpL_readopts(L, 2, rp_randrec_optdesc, &o);
   void **slot = newbox(L);
   rp_err err;
-  return done(L, rp_randrec_fit(m, seed, (rp_randrec **)slot, &err), &err);
+  return done(L, rp_randrec_fit(m, o.seed, (rp_randrec **)slot, &err), &err);
 }
-
-static const char *const sim_names[] = {"cosine", "jaccard", "bm25", "tfidf", "dot", NULL};
 
 /* item_knn(train_matrix, {k = 50, similarity = "cosine", shrink, k1, b, threads}) */
 static int base_item_knn(lua_State *L) {
   lua_settop(L, 2);
   rp_csr *m = rpL_pin(L, 1, RP_MATRIX_T);
-  static const char *const known[] = {"k", "similarity", "shrink", "k1", "b", "threads", NULL};
-  rpL_checkopts(L, 2, known);
   rp_knn_opts o;
-  rp_knn_opts_init(&o);
-  o.k = (int32_t)rpL_optinteger(L, 2, "k", o.k, 1, 1 << 20);
-  o.similarity = rpL_optenum(L, 2, "similarity", RP_SIM_COSINE, sim_names);
-  o.shrink = rpL_optnumber(L, 2, "shrink", 0, 0, HUGE_VAL);
-  o.k1 = rpL_optnumber(L, 2, "k1", o.k1, 1e-9, HUGE_VAL);
-  o.b = rpL_optnumber(L, 2, "b", o.b, 0, 1);
-  o.threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
+  rpL_readopts(L, 2, rp_knn_optdesc, &o);
   void **slot = newbox(L);
   rp_err err;
   return done(L, rp_itemknn_fit(m, &o, (rp_itemknn **)slot, &err), &err);
@@ -179,7 +164,12 @@ static const luaL_Reg baseline_funcs[] = {{"popularity", base_popularity},
 
 int luaopen_recpipe_baseline(lua_State *L);
 int luaopen_recpipe_baseline(lua_State *L) {
+  static const rpL_optset sets[] = {{"popularity", rp_pop_optdesc},
+                                    {"random", rp_randrec_optdesc},
+                                    {"item_knn", rp_knn_optdesc},
+                                    {NULL, NULL}};
   rpL_newtype(L, &base_class, base_methods, base_meta);
   luaL_newlib(L, baseline_funcs);
+  rpL_setoptions(L, -1, sets);
   return 1;
 }

@@ -11,6 +11,19 @@
 
 #include "baseline_impl.h"
 
+const char *const rp_pop_by_names[] = {"users", "events", "value", NULL};
+
+#define O rp_pop_opts
+const rp_optdesc rp_pop_optdesc[] = {
+    RP_OPT_E(O, by, "by", RP_POP_USERS, rp_pop_by_names),
+    RP_OPT_X("half_life_days", "a number > 0 (days; absent: no decay; needs Events)"),
+    RP_OPT_X("now", "Unix seconds (the decay's reference; default: the latest event)"), RP_OPT_END};
+#undef O
+
+#define O rp_randrec_opts
+const rp_optdesc rp_randrec_optdesc[] = {RP_OPT_SEED_(O, seed, "seed", 42), RP_OPT_END};
+#undef O
+
 static int cmp_score(const void *a, const void *b, void *ctx) {
   const double *s = ctx;
   int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;

@@ -38,26 +38,26 @@ static const char *const norm_names[] = {"rank", "zscore", "none", NULL}; /* RP_
 #define MAX_PASSES 10
 
 const rp_tune_opt rp_tune_opt_table[] = {
-    {"metric", RP_OPT_ENUM, OFF(metric), 0, 0, 0, 0, metric_names},
-    {"k", RP_OPT_I32, OFF(k), 0, 0, 1, RP_METRICS_MAX_K, NULL},
-    {"folds", RP_OPT_I32, OFF(folds), 0, 0, 1, 100, NULL},
-    {"seed", RP_OPT_I64, OFF(seed), 0, 0, 0, MAX_SEED, NULL},
-    {"bands", RP_OPT_LIST, OFF(bands), OFF(nbands), RP_TUNE_MAX_BANDS, 0, INT32_MAX, NULL},
-    {"reveal", RP_OPT_LIST, OFF(reveal), OFF(nreveal), RP_COLD_MAX_REVEAL, 0, INT32_MAX, NULL},
-    {"min_events", RP_OPT_I32, OFF(min_events), 0, 0, 1, INT32_MAX, NULL},
-    {"test_fraction", RP_OPT_NUM, OFF(test_fraction), 0, 0, 0, 1, NULL},
-    {"search", RP_OPT_ENUM, OFF(search), 0, 0, 0, 0, search_names},
-    {"steps", RP_OPT_I32, OFF(steps), 0, 0, 1, 100, NULL},
-    {"max_parts", RP_OPT_I32, OFF(max_parts), 0, 0, 1, RP_TUNE_MAX_PARTS, NULL},
-    {"max_candidates", RP_OPT_I32, OFF(max_candidates), 0, 0, 1, 1000000, NULL},
-    {"select", RP_OPT_ENUM, OFF(select), 0, 0, 0, 0, select_names},
-    {"normalize", RP_OPT_ENUM, OFF(norm), 0, 0, 0, 0, norm_names},
-    {"depth", RP_OPT_I32, OFF(depth), 0, 0, 1, 100000, NULL},
-    {"max_users", RP_OPT_I32, OFF(max_users), 0, 0, 1, INT32_MAX, NULL},
-    {"bootstrap", RP_OPT_I32, OFF(bootstrap), 0, 0, 1, RP_METRICS_MAX_BOOTSTRAP, NULL},
-    {"level", RP_OPT_NUM, OFF(level), 0, 0, 0, 1, NULL},
-    {"threads", RP_OPT_I32, OFF(threads), 0, 0, 0, RP_MAX_THREADS, NULL},
-    {"fallback", RP_OPT_STR, OFF(fallback), 0, 0, 0, 0, NULL},
+    {"metric", RP_TOPT_ENUM, OFF(metric), 0, 0, 0, 0, metric_names},
+    {"k", RP_TOPT_I32, OFF(k), 0, 0, 1, RP_METRICS_MAX_K, NULL},
+    {"folds", RP_TOPT_I32, OFF(folds), 0, 0, 1, 100, NULL},
+    {"seed", RP_TOPT_I64, OFF(seed), 0, 0, 0, MAX_SEED, NULL},
+    {"bands", RP_TOPT_LIST, OFF(bands), OFF(nbands), RP_TUNE_MAX_BANDS, 0, INT32_MAX, NULL},
+    {"reveal", RP_TOPT_LIST, OFF(reveal), OFF(nreveal), RP_COLD_MAX_REVEAL, 0, INT32_MAX, NULL},
+    {"min_events", RP_TOPT_I32, OFF(min_events), 0, 0, 1, INT32_MAX, NULL},
+    {"test_fraction", RP_TOPT_NUM, OFF(test_fraction), 0, 0, 0, 1, NULL},
+    {"search", RP_TOPT_ENUM, OFF(search), 0, 0, 0, 0, search_names},
+    {"steps", RP_TOPT_I32, OFF(steps), 0, 0, 1, 100, NULL},
+    {"max_parts", RP_TOPT_I32, OFF(max_parts), 0, 0, 1, RP_TUNE_MAX_PARTS, NULL},
+    {"max_candidates", RP_TOPT_I32, OFF(max_candidates), 0, 0, 1, 1000000, NULL},
+    {"select", RP_TOPT_ENUM, OFF(select), 0, 0, 0, 0, select_names},
+    {"normalize", RP_TOPT_ENUM, OFF(norm), 0, 0, 0, 0, norm_names},
+    {"depth", RP_TOPT_I32, OFF(depth), 0, 0, 1, 100000, NULL},
+    {"max_users", RP_TOPT_I32, OFF(max_users), 0, 0, 1, INT32_MAX, NULL},
+    {"bootstrap", RP_TOPT_I32, OFF(bootstrap), 0, 0, 1, RP_METRICS_MAX_BOOTSTRAP, NULL},
+    {"level", RP_TOPT_NUM, OFF(level), 0, 0, 0, 1, NULL},
+    {"threads", RP_TOPT_I32, OFF(threads), 0, 0, 0, RP_MAX_THREADS, NULL},
+    {"fallback", RP_TOPT_STR, OFF(fallback), 0, 0, 0, 0, NULL},
     {NULL, 0, 0, 0, 0, 0, 0, NULL}};
 
 void rp_tune_opts_init(rp_tune_opts *o) {
@@ -108,16 +108,16 @@ static const char *choices(const char *const *names, char *buf, size_t cap) {
 /* What a value of option d must be, for messages. */
 static const char *must_be(const rp_tune_opt *d, char *buf, size_t cap) {
   switch (d->type) {
-    case RP_OPT_ENUM:
+    case RP_TOPT_ENUM:
       return choices(d->names, buf, cap);
-    case RP_OPT_I32:
-    case RP_OPT_I64:
+    case RP_TOPT_I32:
+    case RP_TOPT_I64:
       snprintf(buf, cap, "an integer in %.0f..%.0f", d->lo, d->hi);
       break;
-    case RP_OPT_NUM:
+    case RP_TOPT_NUM:
       snprintf(buf, cap, "a number in (%g, %g)", d->lo, d->hi);
       break;
-    case RP_OPT_LIST:
+    case RP_TOPT_LIST:
       snprintf(buf, cap, "a list of 1 to %d integers in %.0f..%.0f", d->max_count, d->lo, d->hi);
       break;
     default:
@@ -143,7 +143,7 @@ static int bad_number(const rp_tune_opt *d, double v, rp_err *err) {
 /* v is a whole number in d's range (numbers: strictly inside (lo, hi)) */
 static int in_range(const rp_tune_opt *d, double v) {
   if (!isfinite(v)) return 0;
-  if (d->type == RP_OPT_NUM) return v > d->lo && v < d->hi;
+  if (d->type == RP_TOPT_NUM) return v > d->lo && v < d->hi;
   return v == floor(v) && v >= d->lo && v <= d->hi;
 }
 
@@ -152,15 +152,15 @@ int rp_tune_opts_set_number(rp_tune_opts *o, const char *name, double v, rp_err 
   if (!d) return unknown_opt(name, err);
   char *at = (char *)o + d->offset;
   switch (d->type) {
-    case RP_OPT_I32:
+    case RP_TOPT_I32:
       if (!in_range(d, v)) return bad_number(d, v, err);
       *(int32_t *)(void *)at = (int32_t)v;
       return RP_OK;
-    case RP_OPT_I64:
+    case RP_TOPT_I64:
       if (!in_range(d, v)) return bad_number(d, v, err);
       *(int64_t *)(void *)at = (int64_t)v;
       return RP_OK;
-    case RP_OPT_NUM:
+    case RP_TOPT_NUM:
       if (!in_range(d, v)) return bad_number(d, v, err);
       *(double *)(void *)at = v;
       return RP_OK;
@@ -173,7 +173,7 @@ int rp_tune_opts_set_string(rp_tune_opts *o, const char *name, const char *v, rp
   const rp_tune_opt *d = find_opt(name);
   if (!d) return unknown_opt(name, err);
   char *at = (char *)o + d->offset, buf[160];
-  if (d->type == RP_OPT_ENUM) {
+  if (d->type == RP_TOPT_ENUM) {
     for (int i = 0; d->names[i]; i++)
       if (strcmp(d->names[i], v) == 0) {
         *(int *)(void *)at = i;
@@ -182,7 +182,7 @@ int rp_tune_opts_set_string(rp_tune_opts *o, const char *name, const char *v, rp
     return rp_errf(err, RP_EINVAL, "option '%s' must be %s, got '%s'", name,
                    must_be(d, buf, sizeof buf), v);
   }
-  if (d->type == RP_OPT_STR) {
+  if (d->type == RP_TOPT_STR) {
     if (strlen(v) >= RP_TUNE_MAX_NAME)
       return rp_errf(err, RP_EINVAL, "option '%s' must be %s, got '%.40s...'", name,
                      must_be(d, buf, sizeof buf), v);
@@ -195,7 +195,7 @@ int rp_tune_opts_set_string(rp_tune_opts *o, const char *name, const char *v, rp
 int rp_tune_opts_set_list(rp_tune_opts *o, const char *name, const double *v, int n, rp_err *err) {
   const rp_tune_opt *d = find_opt(name);
   if (!d) return unknown_opt(name, err);
-  if (d->type != RP_OPT_LIST) return rp_tune_opts_bad_type(name, "table", err);
+  if (d->type != RP_TOPT_LIST) return rp_tune_opts_bad_type(name, "table", err);
   char buf[160];
   if (n < 1 || n > d->max_count)
     return rp_errf(err, RP_EINVAL, "option '%s' must be %s, got %d entries", name,

@@ -441,7 +441,7 @@ typedef struct rp_tune_opts {
   char fallback[RP_TUNE_MAX_NAME]; /* part of the chain's last rule ("" = chosen) */
 } rp_tune_opts;
 
-enum { RP_OPT_ENUM = 1, RP_OPT_I32, RP_OPT_I64, RP_OPT_NUM, RP_OPT_LIST, RP_OPT_STR };
+enum { RP_TOPT_ENUM = 1, RP_TOPT_I32, RP_TOPT_I64, RP_TOPT_NUM, RP_TOPT_LIST, RP_TOPT_STR };
 typedef struct rp_tune_opt {
   const char *name;
   int type;

@@ -1013,19 +1013,19 @@ static int tuner_options(lua_State *L) {
   for (const rp_tune_opt *d = rp_tune_opt_table; d->name; d++) {
     const char *at = (const char *)&copy + d->offset;
     switch (d->type) {
-      case RP_OPT_ENUM:
+      case RP_TOPT_ENUM:
         lua_pushstring(L, d->names[*(const int *)(const void *)at]);
         break;
-      case RP_OPT_I32:
+      case RP_TOPT_I32:
         lua_pushinteger(L, *(const int32_t *)(const void *)at);
         break;
-      case RP_OPT_I64:
+      case RP_TOPT_I64:
         lua_pushinteger(L, *(const int64_t *)(const void *)at);
         break;
-      case RP_OPT_NUM:
+      case RP_TOPT_NUM:
         lua_pushnumber(L, *(const double *)(const void *)at);
         break;
-      case RP_OPT_STR:
+      case RP_TOPT_STR:
         lua_pushstring(L, at);
         break;
       default: {

@@ -11,6 +11,8 @@
 #define RP_EVENTS_H
 
 #include "idmap.h"
+#include "aggregate.h"
+#include "opts.h"
 
 #define RP_MAX_CONTEXT 16
 
@@ -61,8 +63,14 @@ size_t rp_events_bytes(const rp_events *ev);
 /* Time range; returns 0 when there is no time column or no rows. */
 int rp_events_time_range(const rp_events *ev, int64_t *tmin, int64_t *tmax);
 
-/* Aggregation of repeated (user, item) pairs when building a matrix. */
-enum { RP_AGG_SUM = 0, RP_AGG_MAX, RP_AGG_COUNT, RP_AGG_LAST };
+/* ev:to_matrix's options (rp_events_to_csr's arguments): aggregate
+ * (RP_AGG_*, aggregate.h), half_life_days (0 = no decay) and now (read by
+ * the binding). */
+typedef struct rp_events_matrix_opts {
+  int aggregate;
+  double half_life_days;
+} rp_events_matrix_opts;
+extern const rp_optdesc rp_events_matrix_optdesc[];
 
 /* ---- operations (evops.c) ------------------------------------------------- */
 

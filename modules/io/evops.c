@@ -209,6 +209,17 @@ int rp_events_decay(const rp_events *ev, double half_life_days, int64_t now, flo
   return RP_OK;
 }
 
+#define O rp_events_matrix_opts
+const rp_optdesc rp_events_matrix_optdesc[] = {
+    RP_OPT_E(O, aggregate, "aggregate", RP_AGG_SUM, rp_agg_names),
+    {"half_life_days", RP_OPT_NUM, RP_OPTF_(O, half_life_days), 0, NULL, 0, HUGE_VAL,
+     RP_OPT_LO_OPEN | RP_OPT_NODEFAULT, NULL, NULL},
+    RP_OPT_X("now",
+             "a time (Unix seconds or ISO 8601; default: the log's latest; needs "
+             "half_life_days)"),
+    RP_OPT_END};
+#undef O
+
 rp_csr *rp_events_to_csr(const rp_events *ev, int agg, double half_life_days, const int64_t *now,
                          rp_err *err) {
   if (agg < RP_AGG_SUM || agg > RP_AGG_LAST)

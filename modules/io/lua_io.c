@@ -507,18 +507,15 @@ static int events_write(lua_State *L) {
   return 0;
 }
 
-static const char *const agg_names[] = {"sum", "max", "count", "last", NULL};
-
-/* ev:to_matrix{aggregate = "sum", half_life_days = D, now = T} -> Matrix */
+/* ev:to_matrix{aggregate = "sum", half_life_days = D, now = T} -> Matrix
+ * (options: rp_events_matrix_optdesc) */
 static int events_to_matrix(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
-  static const char *const known[] = {"aggregate", "half_life_days", "now", NULL};
-  rpL_checkopts(L, 2, known);
-  int agg = rpL_optenum(L, 2, "aggregate", RP_AGG_SUM, agg_names);
-  double hl = rpL_optnumber(L, 2, "half_life_days", 0, 0, HUGE_VAL);
-  if (rpL_hasopt(L, 2, "half_life_days") && !(hl > 0))
-    return rpL_fielderror(L, 2, "half_life_days", "must be a positive number, got %g", hl);
+  rp_events_matrix_opts mo;
+  rpL_readopts(L, 2, rp_events_matrix_optdesc, &mo);
+  int agg = mo.aggregate;
+  double hl = mo.half_life_days;
   int64_t now = 0, *nowp = NULL;
   if (rpL_getopt(L, 2, "now") != LUA_TNIL) {
     if (!(hl > 0)) return rpL_fielderror(L, 2, "now", "needs half_life_days");
@@ -688,15 +685,11 @@ static rp_idmap *optmap(lua_State *L, const char *field) {
   return rpL_pinopt(L, 2, field, RP_IDMAP_T);
 }
 
+/* names, defaults and ranges: rp_read_optdesc (reader.c); the columns,
+ * weights, context and maps are read here */
 static void checkreadopts(lua_State *L, rp_read_opts *o) {
-  static const char *const known[] = {
-      "sep",      "header",  "user",    "item",           "value", "time",
-      "event",    "weights", "context", "time_unit",      "users", "items",
-      "on_error", "unknown", "threads", "max_line_bytes", NULL};
-  rpL_checkopts(L, 2, known);
   rp_read_opts_init(o);
-  o->sep = rpL_optstring(L, 2, "sep", NULL);
-  o->header = rpL_optboolean(L, 2, "header", 1);
+  rpL_readopts(L, 2, rp_read_optdesc, o);
   optcol(L, "user", &o->user);
   optcol(L, "item", &o->item);
   optcol(L, "value", &o->value);
@@ -704,18 +697,8 @@ static void checkreadopts(lua_State *L, rp_read_opts *o) {
   optcol(L, "event", &o->event);
   optcontext(L, o);
   optweights(L, o);
-  static const char *const units[] = {"s", "ms", NULL};
-  o->time_unit = rpL_optenum(L, 2, "time_unit", 0, units) == 1 ? RP_TIME_MS : RP_TIME_SECONDS;
-  static const char *const onerr[] = {"stop", "skip", NULL};
-  o->on_error = rpL_optenum(L, 2, "on_error", RP_ONERR_STOP, onerr);
-  static const char *const unk[] = {"add", "drop", NULL};
-  o->unknown = rpL_optenum(L, 2, "unknown", RP_UNKNOWN_ADD, unk);
   o->users = optmap(L, "users");
   o->items = optmap(L, "items");
-  o->threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 256);
-  /* range checked by the core */
-  o->max_line_bytes = (int64_t)rpL_optinteger(L, 2, "max_line_bytes", o->max_line_bytes,
-                                              LUA_MININTEGER, LUA_MAXINTEGER);
 }
 
 static void pushreport(lua_State *L, const rp_read_report *r) {
@@ -783,5 +766,8 @@ int luaopen_recpipe_io(lua_State *L) {
   rpL_newtype(L, &idmap_class, idmap_methods, idmap_meta);
   rpL_newtype(L, &events_class, events_methods, events_meta);
   luaL_newlib(L, io_funcs);
+  static const rpL_optset sets[] = {
+      {"read_events", rp_read_optdesc}, {"to_matrix", rp_events_matrix_optdesc}, {NULL, NULL}};
+  rpL_setoptions(L, -1, sets);
   return 1;
 }

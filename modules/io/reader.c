@@ -62,10 +62,36 @@ static const char *const item_names[] = {
 
 const char *const *rp_read_default_names(int role) { return role == 0 ? user_names : item_names; }
 
+const char *const rp_time_unit_names[] = {"auto", "s", "ms", NULL};
+const char *const rp_onerr_names[] = {"stop", "skip", NULL};
+const char *const rp_unknown_names[] = {"add", "drop", NULL};
+
+#define O rp_read_opts
+#define COLUMN "a column name or a 1-based position"
+const rp_optdesc rp_read_optdesc[] = {
+    RP_OPT_S(O, sep, "sep", NULL),
+    RP_OPT_B(O, header, "header", 1),
+    RP_OPT_X("user", COLUMN " (default: the first header column named user, user_id, ...)"),
+    RP_OPT_X("item", COLUMN " (default: the first header column named item, item_id, ...)"),
+    RP_OPT_X("value", COLUMN),
+    RP_OPT_X("time", COLUMN),
+    RP_OPT_X("event", COLUMN),
+    RP_OPT_X("weights", "a table {event type = weight}"),
+    RP_OPT_X("context", "a list of column names or positions"),
+    RP_OPT_E(O, time_unit, "time_unit", RP_TIME_SECONDS, rp_time_unit_names),
+    RP_OPT_X("users", "an IdMap to read the users onto"),
+    RP_OPT_X("items", "an IdMap to read the items onto"),
+    RP_OPT_E(O, on_error, "on_error", RP_ONERR_STOP, rp_onerr_names),
+    RP_OPT_E(O, unknown, "unknown", RP_UNKNOWN_ADD, rp_unknown_names),
+    RP_OPT_I(O, threads, "threads", 0, 0, 256),
+    RP_OPT_I(O, max_line_bytes, "max_line_bytes", (double)RP_READ_MAX_LINE, 1, 1e15),
+    RP_OPT_END};
+#undef COLUMN
+#undef O
+
 void rp_read_opts_init(rp_read_opts *o) {
   memset(o, 0, sizeof *o);
-  o->header = 1;
-  o->max_line_bytes = RP_READ_MAX_LINE;
+  rp_opts_init(rp_read_optdesc, o);
 }
 
 /* ---- per-read context (read-only while pieces are parsed) ----------------- */

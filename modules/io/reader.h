@@ -12,6 +12,7 @@
 
 #include "events.h"
 #include "iotext.h"
+#include "opts.h"
 
 enum { RP_ONERR_STOP = 0, RP_ONERR_SKIP };
 enum { RP_UNKNOWN_ADD = 0, RP_UNKNOWN_DROP };
@@ -71,6 +72,9 @@ typedef struct rp_read_report {
                                (a torn write); 0 when none */
 } rp_read_report;
 
+/* rp.io.read_events's options: names, defaults, ranges (opts.h). */
+extern const rp_optdesc rp_read_optdesc[];
+extern const char *const rp_time_unit_names[], *const rp_onerr_names[], *const rp_unknown_names[];
 /* Sets defaults: detect sep, header = 1, user and item by their default
  * names, on_error = stop, unknown = add, all cores, 2 MiB blocks, lines of
  * at most RP_READ_MAX_LINE bytes. */

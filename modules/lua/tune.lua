@@ -50,9 +50,20 @@ function M.shop_data()
                     weights = { purchase = 5, addtocart = 3, view = 1 } } }
 end
 
--- read options accepted under data.read (passed to rp.io.read_events)
-local READ_KEYS = { "sep", "header", "user", "item", "value", "time", "event", "weights",
-                    "time_unit", "on_error", "context" }
+-- The names of a function's options as its module exports them
+-- (rp.<module>.options(fname)), less those a config cannot give.
+local function option_names(opts, except)
+  local names = {}
+  for _, o in ipairs(opts) do
+    if not (except and except[o.name]) then names[#names + 1] = o.name end
+  end
+  return names
+end
+M.option_names = option_names
+
+-- read options accepted under data.read: rp.io.read_events's own, less the
+-- id maps the pipeline passes itself
+local READ_KEYS = option_names(rp.io.options("read_events"), { users = true, items = true })
 
 local function read_opts(r)
   local o = {}
@@ -130,10 +141,13 @@ local function transform(train, v, mcfg)
   fail(("model values must be raw, binary, log1p or bm25, got '%s'"):format(tostring(v)), 3)
 end
 
-local ALS_KEYS = { "factors", "regularization", "iterations", "alpha", "confidence", "eps",
-                   "regularization_mode", "solver", "cg_steps", "implicit", "threads", "seed",
-                   "init_scale", "calculate_loss" }
-local KNN_KEYS = { "k", "similarity", "shrink", "k1", "b", "threads" }
+-- rp.als.train's options, less those that take Lua objects
+local ALS_KEYS = rp.als and option_names(rp.als.options("train"),
+  { init = true, validation = true, on_iteration = true }) or {}
+local BASE = rp.baseline and rp.baseline.options() or {}
+local KNN_KEYS = BASE.item_knn and option_names(BASE.item_knn) or {}
+local POP_KEYS = BASE.popularity and option_names(BASE.popularity) or {}
+local RANDOM_KEYS = BASE.random and option_names(BASE.random) or {}
 local COMMON = { type = true, name = true, values = true, binary_threshold = true,
                  log_alpha = true, log_eps = true, bm25_k1 = true, bm25_b = true }
 
@@ -166,11 +180,11 @@ function M.build(mcfg, train, train_ev)
   elseif t == "item_knn" then
     return rp.baseline.item_knn(transform(train, mcfg.values, mcfg), pick(mcfg, KNN_KEYS, t))
   elseif t == "popularity" then
-    local o = pick(mcfg, { "half_life_days", "by", "now" }, t)
+    local o = pick(mcfg, POP_KEYS, t)
     return rp.baseline.popularity((train_ev and (o.half_life_days or o.by == "events")) and train_ev
       or train, o)
   elseif t == "random" then
-    return rp.baseline.random(train, pick(mcfg, { "seed" }, t))
+    return rp.baseline.random(train, pick(mcfg, RANDOM_KEYS, t))
   end
   fail(("model type must be one of %s, got '%s'"):format(table.concat(M.MODEL_TYPES, ", "),
     tostring(t)), 2)

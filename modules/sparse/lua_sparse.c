@@ -552,9 +552,8 @@ static int sparse_from_triplets(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 2);
   static const char *const known[] = {"users", "items", "aggregate", NULL};
-  static const char *const aggs[] = {"sum", "max", "count", "last", NULL};
   rpL_checkopts(L, 2, known);
-  int agg = rpL_optenum(L, 2, "aggregate", RP_AGG_SUM, aggs);
+  int agg = rpL_optenum(L, 2, "aggregate", RP_AGG_SUM, rp_agg_names);
   rp_idmap *um = triplet_map(L, 2, "users"), *im = triplet_map(L, 2, "items");
   lua_Integer n = (lua_Integer)luaL_len(L, 1);
   int32_t *r = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *r, 0);

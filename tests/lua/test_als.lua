@@ -57,14 +57,26 @@ T.case("option errors name the field", function()
   T.errors(function() rp.als.train(train, { solver = "lu" }) end,
     "field 'solver' must be one of 'cg', 'cholesky', got 'lu'")
   T.errors(function() rp.als.train(train, { confidence = "exp" }) end, "field 'confidence'")
-  T.errors(function() rp.als.train(train, { alpha = 0 }) end, "field 'alpha' must be > 0")
+  T.errors(function() rp.als.train(train, { alpha = 0 }) end, "field 'alpha' must be a number in (0, 3.40282e+38]")
   T.errors(function() rp.als.train(train, { factor = 3 }) end, "unknown option 'factor'")
   T.errors(function() rp.als.train(train, { on_iteration = 3 }) end,
     "field 'on_iteration' must be a function")
   T.errors(function() rp.als.train(train, { validation = { k = 3 } }) end,
-    "field 'test' is required")
+    "bad argument #2 to 'train' (field 'validation.test' is required)")
   T.errors(function() rp.als.train(train, { validation = { test = train, metric = "rmse" } }) end,
-    "field 'metric' must be one of")
+    "bad argument #2 to 'train' (field 'validation.metric' must be one of")
+  -- issue 11: a validation typo named argument #3 (train takes two)
+  T.errors(function() rp.als.train(train, { validation = { test = train, metric = "ndgc" } }) end,
+    "bad argument #2 to 'train' (field 'validation.metric' must be one of 'ndcg'")
+  T.errors(function() rp.als.train(train, { validation = { test = train, kk = 3 } }) end,
+    "bad argument #2 to 'train' (field 'validation': unknown option 'kk' (known: test, k, "
+    .. "metric, patience))")
+  T.errors(function() rp.als.train(train, { validation = { test = train, k = 0 } }) end,
+    "bad argument #2 to 'train' (field 'validation.k' must be an integer in 1..1048576, got 0)")
+  T.errors(function() rp.als.train(train, { validation = { test = 3 } }) end,
+    "bad argument #2 to 'train' (field 'validation.test' must be a recpipe.Matrix, got number)")
+  T.errors(function() rp.als.train(train, { validation = 3 }) end,
+    "bad argument #2 to 'train' (field 'validation' must be a table, got number)")
   T.errors(function() rp.als.train({}, {}) end, "recpipe.Matrix expected")
   local m8 = rp.als.train(train, { factors = 8, iterations = 1 })
   T.errors(function() rp.als.train(train, { factors = 9, init = m8 }) end,
@@ -75,9 +87,10 @@ end)
 -- and recommended -nan
 T.case("options checked in float; non-finite training is an error", function()
   T.errors(function() rp.als.train(train, { factors = 8, alpha = 1e39 }) end,
-    "alpha must be a number > 0 and <= 3.40282e+38 (it is used as a float), got 1e+39")
+    "field 'alpha' must be a number in (0, 3.40282e+38] (it is used as a float), got 1e+39")
   T.errors(function() rp.als.train(train, { factors = 8, regularization = 1e39 }) end,
-    "regularization must be a number in [0, 3.40282e+38] (it is used as a float), got 1e+39")
+    "field 'regularization' must be a number in [0, 3.40282e+38] (it is used as a float), got "
+    .. "1e+39")
   T.errors(function() rp.als.train(train, { factors = 8, init_scale = 1e20 }) end,
     "init_scale must be a number in [0, 6.52e+18] (factors x init_scale^2 must be a finite "
     .. "float), got 1e+20")

@@ -554,6 +554,29 @@ START_TEST(bad_options) {
 }
 END_TEST
 
+/* ---- regularization_mode auto (issue 11) -----------------------------------------
+ * The explicit default (frequency-scaled lambda) lived only in the Lua
+ * binding: a C caller with the default options got a fixed-lambda model. */
+START_TEST(reg_mode_auto_resolved_in_core) {
+  rp_csr *m = random_matrix(30, 20, 0.3, 0, 5);
+  rp_als_opts o = small_opts(4, RP_ALS_CHOLESKY);
+  ck_assert_int_eq(o.reg_mode, RP_ALS_REG_AUTO);
+  o.implicit = 0;
+  rp_als_model *a = train_ok(m, &o, NULL);
+  ck_assert_int_eq(a->opts.reg_mode, RP_ALS_REG_FREQUENCY);
+  o.reg_mode = RP_ALS_REG_FREQUENCY;
+  rp_als_model *b = train_ok(m, &o, NULL);
+  ck_assert_int_eq(memcmp(a->user_factors, b->user_factors, sizeof(float) * 30 * 4), 0);
+  ck_assert_int_eq(memcmp(a->item_factors, b->item_factors, sizeof(float) * 20 * 4), 0);
+  o.implicit = 1, o.reg_mode = RP_ALS_REG_AUTO;
+  rp_als_model *c = train_ok(m, &o, NULL);
+  ck_assert_int_eq(c->opts.reg_mode, RP_ALS_REG_FIXED);
+  ck_assert_str_eq(rp_als_reg_mode_name(RP_ALS_REG_AUTO), "auto");
+  rp_als_model_free(a), rp_als_model_free(b), rp_als_model_free(c);
+  rp_csr_free(m);
+}
+END_TEST
+
 /* ---- options checked in float, non-finite training (issue 8) ---------------- */
 START_TEST(options_checked_in_float) {
   rp_als_opts o;
@@ -563,7 +586,7 @@ START_TEST(options_checked_in_float) {
   o.alpha = 1e39; /* finite as a double, infinite as a float */
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_EINVAL);
   ck_assert_str_eq(err.msg,
-                   "alpha must be a number > 0 and <= 3.40282e+38 (it is used as a float), "
+                   "alpha must be a number in (0, 3.40282e+38] (it is used as a float), "
                    "got 1e+39");
   o.alpha = (double)FLT_MAX;
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_OK);
@@ -1113,6 +1136,7 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("core");
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, cholesky_matches_reference);
+  tcase_add_test(tc, reg_mode_auto_resolved_in_core);
   tcase_add_test(tc, cg_matches_reference);
   tcase_add_test(tc, long_rows_match_blocked);
   tcase_add_test(tc, loss_matches_reference);

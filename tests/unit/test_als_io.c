@@ -348,7 +348,7 @@ START_TEST(bad_options_in_file) {
   crc = rp_crc32(0, b, n - 4);
   memcpy(b + n - 4, &crc, 4);
   spit(p, b, n);
-  rejected(p, "corrupt model file (options: alpha must be a number > 0 and <= 3.40282e+38");
+  rejected(p, "corrupt model file (options: alpha must be a number in (0, 3.40282e+38]");
   free(b);
   rp_als_model_free(m);
 }
