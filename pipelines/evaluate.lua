@@ -61,7 +61,8 @@ for i, mcfg in ipairs(cfg.models) do
   end
   rp.log.info("%s: fitted in %.2f s, evaluated %d users in %.2f s (%.0f users/s)", name, fit,
     rep.users, rep.seconds, rep.users_per_second or 0)
-  entries[#entries + 1] = { name = name, report = rep, curve = curve, fit_seconds = fit }
+  entries[#entries + 1] = { name = name, report = rep, curve = curve, fit_seconds = fit,
+                            options = mcfg }
   reports[#reports + 1] = rep
 end
 
