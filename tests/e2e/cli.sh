@@ -228,6 +228,11 @@ if command -v script >/dev/null 2>&1; then
   # script(1) gives the command a pseudo-terminal and records what it drew
   env -u CI TERM=xterm script -qec "'$BIN' run '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
   grep -qF "working [" "$tmp/tty.log" || fail "no progress bar on a terminal: $(cat -v "$tmp/tty.log")"
+  # done/total, rate, elapsed, ETA while running; the summary line stays
+  grep -qE "working \[#+\.*\] +[0-9.]+%  [12]/3  [0-9.]+/s  [0-9.]+s  ETA [0-9.]+s" "$tmp/tty.log" ||
+    fail "progress line without done/total, rate, elapsed, ETA: $(cat -v "$tmp/tty.log")"
+  grep -qE "working: 3/3 in [0-9.]+s \([0-9.]+/s\)" "$tmp/tty.log" ||
+    fail "no summary line: $(cat -v "$tmp/tty.log")"
   CI=true TERM=xterm script -qec "'$BIN' run '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
   ! grep -qF "working" "$tmp/tty.log" || fail "progress bar drawn with CI=true"
   env -u CI TERM=xterm script -qec "'$BIN' run --quiet '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
