@@ -10,7 +10,8 @@ local rp = require "recpipe"
 
 local M = {}
 
-local function fail(msg, level) error(msg, (level or 1) + 1) end
+-- a mistake in the configuration: the message alone, no traceback
+local function fail(msg) rp.config.error(msg) end
 
 -- ---- configuration ------------------------------------------------------------------
 -- M.config(defaults, whole, ...) -> cfg: the pipeline's configuration from a
@@ -335,11 +336,7 @@ local function cell(v)
   return tostring(v)
 end
 
-local function csv_cell(v)
-  local s = cell(v)
-  if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
-end
+local function csv_cell(v) return require("recpipe.csv").quote(cell(v)) end
 
 -- M.csv(results, names, metrics) -> text (header + one line per result)
 function M.csv(results, names, metrics)
