@@ -267,6 +267,13 @@ typedef struct rpL_recspec {
    * when they get items (popularity answers anyone); 0: they are left out,
    * and recommend_all needs a user map. */
   int strangers;
+  /* The options recommend_all accepts (NULL: users, k, exclude, threads) */
+  const char *const *known_all;
+  /* recommend_all's batch, given its options at index opt (NULL: the
+   * recommender's own rec->recommend, which takes no options) */
+  int (*batch)(lua_State *L, int opt, const rp_recommender *rec, const int32_t *users, int32_t n,
+               int32_t k, const rp_csr *exclude, int threads, int32_t *items, float *scores,
+               int32_t *cnt, rp_err *err);
 } rpL_recspec;
 
 /* obj:recommend(user, opts) with obj (a recommender box, pinned here) at 1
@@ -274,7 +281,9 @@ typedef struct rpL_recspec {
  * exclude (Matrix), items and deny (lists of ids) and spec->known's own. */
 int rpL_recommend(lua_State *L, const rpL_recspec *spec);
 /* obj:recommend_all{users, k, exclude, threads} -> two tables keyed by user
- * id (as given in users, else the map's ids): item-id arrays, score arrays. */
+ * id (as given in users, else the map's ids): item-id arrays, score arrays;
+ * and the number of users asked for (given, else on the map) left out of
+ * them because the recommender does not know them. */
 int rpL_recommend_all(lua_State *L, const rpL_recspec *spec);
 
 #endif

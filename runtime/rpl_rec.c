@@ -54,7 +54,7 @@ int rpL_recommend_all(lua_State *L, const rpL_recspec *spec) {
   lua_settop(L, 2); /* the options stay at 2 whatever is pushed */
   luaL_checkudata(L, 1, spec->tname);
   const rp_recommender *rec = rpL_pinrec(L, 1);
-  rpL_checkopts(L, 2, known);
+  rpL_checkopts(L, 2, spec->known_all ? spec->known_all : known);
   int32_t k = optk(L, 2, rec);
   int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
   const rp_csr *x = optexclude(L, 2, rec, spec);
@@ -80,12 +80,15 @@ int rpL_recommend_all(lua_State *L, const rpL_recspec *spec) {
   int32_t *items = rpL_scratch(L, nk, sizeof *items), *cnt = rpL_scratch(L, (size_t)n, sizeof *cnt);
   float *scores = rpL_scratch(L, nk, sizeof *scores);
   rp_err err;
-  if (rec->recommend(rec->self, users, n, k, x, threads, items, scores, cnt, &err))
+  if (spec->batch ? spec->batch(L, 2, rec, users, n, k, x, threads, items, scores, cnt, &err)
+                  : rec->recommend(rec->self, users, n, k, x, threads, items, scores, cnt, &err))
     return rpL_error(L, &err);
   lua_createtable(L, 0, n);
   lua_createtable(L, 0, n);
+  lua_Integer listed = 0;
   for (int32_t i = 0; i < n; i++) {
     if (cnt[i] == 0 && !(users[i] >= 0 && spec->listed && spec->listed(rec, users[i]))) continue;
+    listed++;
     if (given)
       lua_rawgeti(L, ul, at[i]);
     else
@@ -96,5 +99,6 @@ int rpL_recommend_all(lua_State *L, const rpL_recspec *spec) {
     lua_settable(L, -5); /* scores table */
     lua_settable(L, -4); /* items table */
   }
-  return 2;
+  lua_pushinteger(L, len - listed);
+  return 3;
 }

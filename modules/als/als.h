@@ -27,8 +27,19 @@
  * reference, rp_als_model_free drops one and frees at zero, so another
  * module (a hybrid chain, a server) may keep a model alive independently of
  * the Lua object that created it.  Factors and the recommender interface
- * belong to the model.  A model is read-only after creation: every query
- * function below may run concurrently from several threads on one model.
+ * belong to the model.
+ *
+ * Concurrency.  Every query function below may run concurrently from
+ * several threads on one model.  The only writer is rp_als_partial_fit
+ * (partial.c): writers are serialised by the model's `wlock`, and queries
+ * hold the read side of `rw` while they read factors, the writer its write
+ * side only while it copies the solved rows in (the solves run before, with
+ * readers going on).  When a model grows, its factor arrays are replaced by
+ * larger ones (capacity doubling) and the old ones are kept until the model
+ * is freed, so a pointer taken before (a Dense view, another module's
+ * cached pointer) stays valid memory; such a pointer sees rows change in
+ * place, so code that reads factors outside these functions must not run
+ * concurrently with rp_als_partial_fit (or must take rp_als_model_rdlock).
  *
  * Threads.  Functions taking `threads` use at most that many OpenMP threads
  * (0 = all cores); BLAS is set single-threaded for the duration and
@@ -100,8 +111,20 @@ typedef struct rp_als_model {
   pthread_mutex_t lock;
   float *user_norms, *item_norms;
   void *screen;
+  void *untrained; /* the items with a zero factor row (topk.c) */
   atomic_int refs; /* C11 atomic: retained and freed from any thread */
+  /* incremental updates (partial.c): readers and the one writer */
+  pthread_rwlock_t rw;
+  pthread_mutex_t wlock;
+  int32_t user_cap, item_cap;     /* rows allocated in user_factors, item_factors */
+  struct rp_als_retired *retired; /* replaced factor arrays, freed with the model */
 } rp_als_model;
+
+/* The read side of the model's lock, for code that reads factors directly
+ * while rp_als_partial_fit may run (the query functions take it
+ * themselves; they must not be called while holding it). */
+void rp_als_model_rdlock(const rp_als_model *m);
+void rp_als_model_unlock(const rp_als_model *m);
 
 /* A new model with zeroed factors (refs = 1), maps retained (may be NULL).
  * Owned by the caller. */
@@ -117,7 +140,7 @@ int rp_als_model_refresh(rp_als_model *m, rp_err *err);
 /* Bytes held by the model (factors and caches, not the maps). */
 size_t rp_als_model_bytes(const rp_als_model *m);
 /* Does the model have a nonzero factor row for user u (a user it can
- * recommend for)? */
+ * recommend for)?  Takes the read lock. */
 int rp_als_model_knows_user(const rp_als_model *m, int32_t u);
 
 /* Can a matrix on maps (rows b, cols ...) be used with a model on map a:
@@ -179,6 +202,8 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
  * + 4 T (2 c f' + 2 c + f' (f' + 16) + 5 f')  per thread: gather blocks B, Bw
  *                                             of c = min(longest row, 4 MiB/4f)
  *                                             rows, weights, the normal matrix
+ * + 8 T (f8^2 + 8 f8)                         per thread: the double solves
+ *                                             (f8 = f rounded up to 8)
  * + 4 f^2 18                                  Y^T Y, Gram partial sums
  * (+ 4 f (nrows + ncols) with validation: the best factors), with T threads
  * and f' = f rounded up to 16.  The transpose's buffers are the sparse
@@ -205,17 +230,46 @@ int64_t rp_als_sort_unique(int32_t *idx, int64_t n);
 
 #define RP_ALS_MAX_EXCL 3
 
+/* Flags of the top-k queries.  By default an item without factors (an
+ * all-zero row of Y: an item the training matrix had no entries for, e.g.
+ * one removed by k-core) is never recommended: its score 0 says nothing,
+ * yet it would rank above every negatively scored item. */
+#define RP_ALS_UNTRAINED 1 /* rank items without factors too (score 0) */
+
 /* Top k items for the factor vector x (f floats): items in any of the
- * exclusion lists (up to 3, each sorted) are skipped; when allow is given
- * only its items are candidates.  Writes up to k items, best first (ties:
- * lower index first), and their scores; *out_n < k only when fewer
- * candidates exist.  Exact: the same items and scores as a brute-force scan. */
+ * exclusion lists (up to 3, each sorted) are skipped, and items without
+ * factors unless flags has RP_ALS_UNTRAINED; when allow is given only its
+ * items are candidates.  Writes up to k items, best first (ties: lower
+ * index first), and their scores; *out_n < k only when fewer candidates
+ * exist.  Exact: the same items and scores as a brute-force scan.
+ * rp_als_topk is rp_als_topk_flags with flags 0. */
+int rp_als_topk_flags(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                      int nexcl, const rp_als_list *allow, int flags, int32_t *out_items,
+                      float *out_scores, int32_t *out_n, rp_err *err);
 int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
                 int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
                 int32_t *out_n, rp_err *err);
 
+/* rp_als_topk for the model's own row of user u (read under the lock, so
+ * it may run while rp_als_partial_fit updates the model; x for rp_als_topk
+ * must not point into the model's factors then).  Nothing (*out_n = 0) for
+ * a user without factors.  Items without factors as in rp_als_topk_flags;
+ * rp_als_recommend_user is the _flags variant with flags 0. */
+int rp_als_recommend_user_flags(const rp_als_model *m, int32_t u, int32_t k,
+                                const rp_als_list *excl, int nexcl, const rp_als_list *allow,
+                                int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                                rp_err *err);
+int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
+                          int nexcl, const rp_als_list *allow, int32_t *out_items,
+                          float *out_scores, int32_t *out_n, rp_err *err);
+
 /* Top k for model users users[0..n) excluding their rows of exclude (may be
- * NULL) -- the rp_recommender contract (recommender.h).  Parallel. */
+ * NULL) -- the rp_recommender contract (recommender.h); items without
+ * factors as in rp_als_topk_flags.  Parallel.  rp_als_recommend_batch is
+ * the _flags variant with flags 0. */
+int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags, int32_t *out_items,
+                                 float *out_scores, int32_t *out_n, rp_err *err);
 int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
                            const rp_csr *exclude, int threads, int32_t *out_items,
                            float *out_scores, int32_t *out_n, rp_err *err);
@@ -242,6 +296,28 @@ int rp_als_foldin(const rp_als_model *m, const int32_t *items, const float *valu
 int rp_als_explain(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
                    int32_t item, int32_t k, int32_t *out_items, float *out_contrib, int32_t *out_n,
                    double *total, rp_err *err);
+
+/* ---- incremental updates (partial.c) ----------------------------------------
+ * implicit 0.7's partial_fit_users / partial_fit_items.  Recomputes the
+ * factors of the users (which = 0) or items (which = 1) named by the rows
+ * of mat -- row r is the user (item) rows[r] -- exactly (the Cholesky solve
+ * of the normal equations, in double), holding the other side fixed: for a
+ * user, x = (Y^T C_u Y + lambda I)^-1 Y^T C_u p_u with the model's
+ * confidence, alpha, regularization (the user half-step of training with
+ * the current item factors); for an item the same against the user factors
+ * (X^T X computed for the call).  mat's columns are indices of the other
+ * side (all must exist in the model); its values as for training.  Rows
+ * past the model's end grow it (rows between stay zero: unknown).  Y^T Y,
+ * the norms and the screening copy are kept right.  Repeated rows are an
+ * error.  On failure the model is unchanged. */
+int rp_als_partial_fit(rp_als_model *m, int which, const int32_t *rows, const rp_csr *mat,
+                       int threads, rp_err *err);
+/* The same with external ids (ids[r], lens[r] for row r): ids not on the
+ * model's map are appended to it (the map is shared: every object on it
+ * sees the new ids; a frozen map refuses them).  A model without a map for
+ * that side takes no ids.  New ids stay on the map when the solve fails. */
+int rp_als_partial_fit_ids(rp_als_model *m, int which, const char *const *ids, const size_t *lens,
+                           const rp_csr *mat, int threads, rp_err *err);
 
 /* ---- model files ----------------------------------------------------------
  * Versioned binary (see README "formats"): magic, version, header with the

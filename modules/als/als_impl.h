@@ -23,6 +23,16 @@ static inline int64_t rp_als_block_rows(int32_t f) {
   return r < 1024 ? 1024 : r;
 }
 
+/* Exclusion lists a top-k scan walks: the caller's, plus the items
+ * without factors. */
+#define RP_ALS_EXCL_SLOTS (RP_ALS_MAX_EXCL + 1)
+
+/* The sorted list of items without factors (zero rows of Y), built once
+ * per model (thread-safe; dropped with the other caches); NULL (err set)
+ * when out of memory. */
+const rp_als_list *rp_als_untrained(const rp_als_model *m, rp_err *err);
+void rp_als_untrained_free(void *list); /* accepts NULL */
+
 /* A new model (refs = 1) that takes ownership of user_factors (nusers x
  * factors) and item_factors (nitems x factors), blocks from rp_malloc of at
  * least that size, which it frees on failure too; maps retained (may be
@@ -30,6 +40,22 @@ static inline int64_t rp_als_block_rows(int32_t f) {
 rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors, rp_idmap *users,
                                  rp_idmap *items, float *user_factors, float *item_factors,
                                  rp_err *err);
+
+/* A factor array replaced when the model grew (partial.c), kept until the
+ * model is freed. */
+typedef struct rp_als_retired {
+  struct rp_als_retired *next;
+  void *p;
+} rp_als_retired;
+
+/* The versions of the query functions for a caller that holds the model's
+ * read lock (rp_als_model_rdlock): a read lock is never taken twice. */
+int rp_als_knows_user_locked(const rp_als_model *m, int32_t u);
+int rp_als_topk_locked(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                       int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                       int32_t *out_n, rp_err *err);
+int rp_als_foldin_locked(const rp_als_model *m, const int32_t *items, const float *values,
+                         int64_t n, float *x, rp_err *err);
 
 /* ---- confidence ------------------------------------------------------------
  * For a stored value r: the weight w = c - 1 of y y^T added to Y^T Y, and
@@ -119,10 +145,17 @@ typedef struct rp_als_scratch {
   float *B, *Bw, *w, *bc;
   float *A;                  /* f x rp_als_chol_ld(f) */
   float *r, *p, *Ap, *b, *t; /* f each */
+  double *D;                 /* rp_als_scratch_doubles(f): the double solves */
   const int32_t *next;       /* the next row's items to prefetch (set by the caller) */
   int64_t nnext;
 } rp_als_scratch;
 
+/* Doubles of the double-precision part of a scratch: an f x f matrix and
+ * 8 vectors of f (rp_als_solve_exact, and the NNLS). */
+static inline size_t rp_als_scratch_doubles(int32_t f) {
+  size_t fa = ((size_t)f + 7) & ~(size_t)7;
+  return fa * fa + 8 * fa;
+}
 /* Floats of one thread's scratch (ok = 0 on overflow). */
 size_t rp_als_scratch_floats(int32_t f, int64_t cap, int *ok);
 /* Scratch for factors f and gather blocks of cap rows (one allocation). */
@@ -148,6 +181,18 @@ void rp_als_solve_cg(const rp_als_side *s, const int32_t *idx, const float *val,
  * when the normal matrix is not positive definite (x untouched). */
 int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
                           float *x, rp_als_scratch *sc);
+/* x <- the exact solution with the normal matrix and right-hand side
+ * accumulated in float as rp_als_factor_row does (the same kernels, the
+ * same bits), then factored and solved in double (Cholesky), as Spark
+ * solves its normal equations: used by fold-in, partial fits.  Returns 0,
+ * the failing pivot + 1 (x untouched), or -1 when the normal matrix or b
+ * overflowed float.  n = 0 gives x = 0. */
+int rp_als_solve_exact(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                       float *x, rp_als_scratch *sc);
+/* Solves the symmetric positive definite system A x = b in double (A f x f
+ * row-major, lower triangle overwritten by its Cholesky factor L, b by x).
+ * Returns 0 or the failing pivot + 1. */
+int rp_als_cholesky_solve_d(double *A, int32_t f, double *b);
 /* The Cholesky factor of the row's normal matrix left in sc->A (row-major
  * upper U, A = U^T U, leading dimension rp_als_chol_ld(f)), with column f
  * holding U^-T b (so x = rp_als_chol_backward of it); returns 0, the

@@ -92,6 +92,14 @@ static int factor(const rp_als_model *m, const int32_t *items, const float *valu
 
 int rp_als_foldin(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
                   float *x, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = rp_als_foldin_locked(m, items, values, n, x, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+int rp_als_foldin_locked(const rp_als_model *m, const int32_t *items, const float *values,
+                         int64_t n, float *x, rp_err *err) {
   rp_als_scratch sc;
   int32_t *idx;
   float *val;
@@ -121,7 +129,20 @@ int rp_als_foldin(const rp_als_model *m, const int32_t *items, const float *valu
   return rc;
 }
 
+static int explain(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
+                   int32_t item, int32_t k, int32_t *out_items, float *out_contrib, int32_t *out_n,
+                   double *total, rp_err *err);
+
 int rp_als_explain(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
+                   int32_t item, int32_t k, int32_t *out_items, float *out_contrib, int32_t *out_n,
+                   double *total, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = explain(m, items, values, n, item, k, out_items, out_contrib, out_n, total, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+static int explain(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
                    int32_t item, int32_t k, int32_t *out_items, float *out_contrib, int32_t *out_n,
                    double *total, rp_err *err) {
   *out_n = 0;

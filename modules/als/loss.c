@@ -22,8 +22,19 @@
 
 #define LOSS_CHUNK 1024
 
+static int loss_locked(const rp_als_model *model, const rp_csr *m, int threads, double *loss,
+                       rp_err *err);
+
 int rp_als_loss(const rp_als_model *model, const rp_csr *m, int threads, double *loss,
                 rp_err *err) {
+  rp_als_model_rdlock(model);
+  int rc = loss_locked(model, m, threads, loss, err);
+  rp_als_model_unlock(model);
+  return rc;
+}
+
+static int loss_locked(const rp_als_model *model, const rp_csr *m, int threads, double *loss,
+                       rp_err *err) {
   int32_t f = model->factors;
   const rp_als_opts *o = &model->opts;
   int64_t nchunks = ((int64_t)m->nrows + LOSS_CHUNK - 1) / LOSS_CHUNK;

@@ -200,12 +200,13 @@ static rp_als_list sorted_list(int32_t *idx, int32_t n) {
 }
 
 static int topk_push(lua_State *L, const rp_als_model *m, const float *x, int32_t k,
-                     const rp_als_list *ex, int nex, const rp_als_list *allow) {
+                     const rp_als_list *ex, int nex, const rp_als_list *allow, int flags) {
   int32_t *items = rpL_scratch(L, (size_t)k, sizeof(int32_t));
   float *scores = rpL_scratch(L, (size_t)k, sizeof(float));
   int32_t n;
   rp_err err;
-  if (rp_als_topk(m, x, k, ex, nex, allow, items, scores, &n, &err)) return rpL_error(L, &err);
+  if (rp_als_topk_flags(m, x, k, ex, nex, allow, flags, items, scores, &n, &err))
+    return rpL_error(L, &err);
   rpL_pushlists(L, m->items, items, scores, n);
   return 2;
 }
@@ -216,6 +217,12 @@ static void check_exclude(lua_State *L, int opt, const rp_recommender *rec, cons
 
 static int knows_user(const rp_recommender *rec, int32_t u) {
   return rp_als_model_knows_user(rec->self, u);
+}
+
+/* opts.include_untrained (default false): may items without factors be
+ * recommended? */
+static int untrained_flag(lua_State *L, int opt) {
+  return rpL_optboolean(L, opt, "include_untrained", 0) ? RP_ALS_UNTRAINED : 0;
 }
 
 /* One request of model:recommend (rpL_recommend): exclude's row (else, with
@@ -238,13 +245,24 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
   }
   if (q->deny) ex[nex++] = sorted_list(q->deny, q->ndeny);
   if (q->allow) allow = sorted_list(q->allow, q->nallow);
-  return rp_als_topk(m, m->user_factors + (int64_t)u * m->factors, q->k, ex, nex,
-                     q->allow ? &allow : NULL, items, scores, n, err);
+  return rp_als_recommend_user_flags(m, u, q->k, ex, nex, q->allow ? &allow : NULL,
+                                     untrained_flag(L, q->opt), items, scores, n, err);
 }
 
-static const char *const rec_known[] = {"k", "exclude", "items", "deny", "filter_seen", NULL};
-static const rpL_recspec rec_spec = {RP_ALS_T,      rec_known,  recommend_one,
-                                     check_exclude, knows_user, 0};
+/* model:recommend_all's batch: include_untrained read from its options */
+static int recommend_batch(lua_State *L, int opt, const rp_recommender *rec, const int32_t *users,
+                           int32_t n, int32_t k, const rp_csr *exclude, int threads, int32_t *items,
+                           float *scores, int32_t *cnt, rp_err *err) {
+  return rp_als_recommend_batch_flags(rec->self, users, n, k, exclude, threads,
+                                      untrained_flag(L, opt), items, scores, cnt, err);
+}
+
+static const char *const rec_known[] = {"k",           "exclude",           "items", "deny",
+                                        "filter_seen", "include_untrained", NULL};
+static const char *const all_known[] = {"users", "k", "exclude", "threads", "include_untrained",
+                                        NULL};
+static const rpL_recspec rec_spec = {RP_ALS_T,   rec_known, recommend_one, check_exclude,
+                                     knows_user, 0,         all_known,     recommend_batch};
 
 /* model:recommend(user, {k, exclude, items, deny, filter_seen}) -> items, scores */
 static int model_recommend(lua_State *L) { return rpL_recommend(L, &rec_spec); }
@@ -255,7 +273,8 @@ static int model_recommend_new(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 3);
   rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
-  static const char *const known[] = {"values", "k", "items", "deny", "filter_seen", NULL};
+  static const char *const known[] = {
+      "values", "k", "items", "deny", "filter_seen", "include_untrained", NULL};
   rpL_checkopts(L, 3, known);
   int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), m->nitems);
   lua_Integer n = luaL_len(L, 2);
@@ -293,7 +312,7 @@ static int model_recommend_new(lua_State *L) {
     ex[nex].n = rp_als_sort_unique(given, n);
     nex++;
   }
-  return topk_push(L, m, x, k, ex, nex, al ? &allow : NULL);
+  return topk_push(L, m, x, k, ex, nex, al ? &allow : NULL, untrained_flag(L, 3));
 }
 
 /* model:recommend_all{users = list|nil, k, exclude, threads} -> {user = items}, {user = scores} */
@@ -357,6 +376,56 @@ static int model_explain(lua_State *L) {
   lua_pushnumber(L, total);
   return 3;
 }
+
+/* ---- incremental updates -------------------------------------------------------- */
+/* model:partial_fit_users(ids, matrix) / model:partial_fit_items(ids, matrix):
+ * row r of matrix holds the interactions of ids[r]; its columns are on the
+ * model's other map.  Returns the model. */
+static int partial_fit(lua_State *L, int which) {
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 3);
+  rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
+  rp_csr *x = rpL_pin(L, 3, RP_MATRIX_T);
+  const char *side = which ? "item" : "user";
+  const rp_idmap *other = which ? m->users : m->items;
+  if (!rp_als_maps_compatible(other, x->colmap))
+    luaL_argerror(
+        L, 3,
+        lua_pushfstring(L,
+                        "matrix columns are not on the model's %s map (read it with "
+                        "%ss = model.%ss)",
+                        which ? "user" : "item", which ? "user" : "item", which ? "user" : "item"));
+  lua_Integer n = luaL_len(L, 2);
+  if (n != x->nrows)
+    luaL_argerror(L, 3,
+                  lua_pushfstring(L, "matrix has %d rows, expected one per %s id (%d)",
+                                  (int)x->nrows, side, (int)n));
+  const char **ids = rpL_scratch(L, (size_t)n, sizeof(char *));
+  size_t *lens = rpL_scratch(L, (size_t)n, sizeof(size_t));
+  lua_createtable(L, (int)n, 0); /* keeps the id strings alive */
+  int keep = lua_gettop(L);
+  for (lua_Integer a = 1; a <= n; a++) {
+    int t = lua_rawgeti(L, 2, a);
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+      lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, -1));
+      lua_replace(L, -2);
+    } else if (t != LUA_TSTRING) {
+      return luaL_argerror(L, 2,
+                           lua_pushfstring(L, "%s id %d must be a string or an integer, got %s",
+                                           side, (int)a, luaL_typename(L, -1)));
+    }
+    ids[a - 1] = lua_tolstring(L, -1, &lens[a - 1]);
+    lua_rawseti(L, keep, a);
+  }
+  rp_err err;
+  if (rp_als_partial_fit_ids(m, which, ids, lens, x, m->opts.threads, &err))
+    return rpL_error(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+static int model_partial_fit_users(lua_State *L) { return partial_fit(L, 0); }
+static int model_partial_fit_items(lua_State *L) { return partial_fit(L, 1); }
 
 /* ---- the rest ------------------------------------------------------------------------- */
 static int model_save(lua_State *L) {
@@ -462,6 +531,8 @@ static const luaL_Reg model_methods[] = {{"recommend", model_recommend},
                                          {"similar_items", model_similar_items},
                                          {"similar_users", model_similar_users},
                                          {"explain", model_explain},
+                                         {"partial_fit_users", model_partial_fit_users},
+                                         {"partial_fit_items", model_partial_fit_items},
                                          {"save", model_save},
                                          {"loss", model_loss},
                                          {NULL, NULL}};

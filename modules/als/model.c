@@ -93,24 +93,32 @@ static int model_one(void *self, const rp_rec_query *q, int32_t k, int32_t *item
   int nex = 0, rc;
   *n = 0;
   if (q->deny) ex[nex].idx = q->deny, ex[nex++].n = q->ndeny;
-  if (rp_als_model_knows_user(m, q->user)) {
+  rp_als_model_rdlock(m);
+  if (rp_als_knows_user_locked(m, q->user)) {
     const rp_csr *x = q->exclude;
     if (x && q->user < x->nrows) {
       ex[nex].idx = x->indices + x->indptr[q->user];
       ex[nex++].n = x->indptr[q->user + 1] - x->indptr[q->user];
     }
-    return rp_als_topk(m, m->user_factors + (int64_t)q->user * m->factors, k, ex, nex,
-                       q->allow ? &allow : NULL, items, scores, n, err);
+    rc = rp_als_topk_locked(m, m->user_factors + (int64_t)q->user * m->factors, k, ex, nex,
+                            q->allow ? &allow : NULL, items, scores, n, err);
+    rp_als_model_unlock(m);
+    return rc;
   }
+  rp_als_model_unlock(m);
   if (q->nhist <= 0) return RP_OK;
   float *x = rp_malloc(sizeof(float) * (size_t)m->factors);
   int32_t *seen = rp_malloc(sizeof(int32_t) * (size_t)q->nhist);
   if (!x || !seen) {
     rc = rp_enomem(err, "fold-in");
-  } else if (!(rc = rp_als_foldin(m, q->hist, q->hval, q->nhist, x, err))) {
-    memcpy(seen, q->hist, sizeof(int32_t) * (size_t)q->nhist);
-    ex[nex].idx = seen, ex[nex++].n = rp_als_sort_unique(seen, q->nhist);
-    rc = rp_als_topk(m, x, k, ex, nex, q->allow ? &allow : NULL, items, scores, n, err);
+  } else {
+    rp_als_model_rdlock(m);
+    if (!(rc = rp_als_foldin_locked(m, q->hist, q->hval, q->nhist, x, err))) {
+      memcpy(seen, q->hist, sizeof(int32_t) * (size_t)q->nhist);
+      ex[nex].idx = seen, ex[nex++].n = rp_als_sort_unique(seen, q->nhist);
+      rc = rp_als_topk_locked(m, x, k, ex, nex, q->allow ? &allow : NULL, items, scores, n, err);
+    }
+    rp_als_model_unlock(m);
   }
   rp_free(x);
   rp_free(seen);
@@ -132,6 +140,7 @@ static int model_predict(void *self, const int32_t *users, const int32_t *items,
   const rp_als_model *m = self;
   (void)err;
   int32_t f = m->factors;
+  rp_als_model_rdlock(m);
 #pragma omp parallel for schedule(static) num_threads(rp_threads(threads)) if (n > 4096)
   for (int64_t a = 0; a < n; a++) {
     int32_t u = users[a], i = items[a];
@@ -139,6 +148,7 @@ static int model_predict(void *self, const int32_t *users, const int32_t *items,
                  ? rp_als_dot(m->user_factors + (int64_t)u * f, m->item_factors + (int64_t)i * f, f)
                  : 0.0f;
   }
+  rp_als_model_unlock(m);
   return RP_OK;
 }
 
@@ -183,6 +193,10 @@ rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors
   want_hugepages(m->user_factors, sizeof(float) * nu);
   want_hugepages(m->item_factors, sizeof(float) * ni);
   pthread_mutex_init(&m->lock, NULL);
+  pthread_rwlock_init(&m->rw, NULL);
+  pthread_mutex_init(&m->wlock, NULL);
+  m->user_cap = nusers;
+  m->item_cap = nitems;
   m->factors = factors;
   m->nusers = nusers;
   m->nitems = nitems;
@@ -216,8 +230,9 @@ static void drop_caches(rp_als_model *m) {
   rp_free(m->user_norms);
   rp_free(m->item_norms);
   rp_als_screen_free(m->screen);
+  rp_als_untrained_free(m->untrained);
   m->user_norms = m->item_norms = NULL;
-  m->screen = NULL;
+  m->screen = m->untrained = NULL;
 }
 
 void rp_als_model_free(rp_als_model *m) {
@@ -228,7 +243,15 @@ void rp_als_model_free(rp_als_model *m) {
   rp_free(m->yty);
   rp_idmap_release(m->users);
   rp_idmap_release(m->items);
+  while (m->retired) {
+    rp_als_retired *r = m->retired;
+    m->retired = r->next;
+    rp_free(r->p);
+    rp_free(r);
+  }
   pthread_mutex_destroy(&m->lock);
+  pthread_rwlock_destroy(&m->rw);
+  pthread_mutex_destroy(&m->wlock);
   rp_free(m);
 }
 
@@ -248,7 +271,21 @@ size_t rp_als_model_bytes(const rp_als_model *m) {
   return b;
 }
 
+void rp_als_model_rdlock(const rp_als_model *m) {
+  pthread_rwlock_rdlock((pthread_rwlock_t *)&m->rw);
+}
+void rp_als_model_unlock(const rp_als_model *m) {
+  pthread_rwlock_unlock((pthread_rwlock_t *)&m->rw);
+}
+
 int rp_als_model_knows_user(const rp_als_model *m, int32_t u) {
+  rp_als_model_rdlock(m);
+  int r = rp_als_knows_user_locked(m, u);
+  rp_als_model_unlock(m);
+  return r;
+}
+
+int rp_als_knows_user_locked(const rp_als_model *m, int32_t u) {
   if (u < 0 || u >= m->nusers) return 0;
   const float *x = m->user_factors + (int64_t)u * m->factors;
   for (int32_t d = 0; d < m->factors; d++)

@@ -109,7 +109,16 @@ static int put_ids(wctx *c, const rp_idmap *m) {
   return rc;
 }
 
+static int save_locked(const rp_als_model *m, const char *path, rp_err *err);
+
 int rp_als_save(const rp_als_model *m, const char *path, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = save_locked(m, path, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+static int save_locked(const rp_als_model *m, const char *path, rp_err *err) {
   hdr h;
   memset(&h, 0, sizeof h);
   h.factors = m->factors, h.nusers = m->nusers, h.nitems = m->nitems;

@@ -131,7 +131,7 @@ typedef struct query {
   /* exclusions */
   int nexcl;
   const rp_als_list *excl;
-  int64_t pos[RP_ALS_MAX_EXCL];
+  int64_t pos[RP_ALS_EXCL_SLOTS];
 } query;
 
 /* Quantises x; returns 0 when x is zero (the caller scans exactly). */
@@ -350,7 +350,7 @@ static int rescore(const rp_als_model *m, const query *q, const float *x, rp_top
 /* the exact scan over all items (zero queries, overflows) */
 static void exact_all(const rp_als_model *m, const float *x, const rp_als_list *excl, int nexcl,
                       rp_topk *h) {
-  int64_t pos[RP_ALS_MAX_EXCL] = {0};
+  int64_t pos[RP_ALS_EXCL_SLOTS] = {0};
   int32_t f = m->factors;
   h->n = 0;
   for (int32_t i = 0; i < m->nitems; i++) {
@@ -407,8 +407,8 @@ void rp_als_screen_topk(const rp_als_model *m, const float *x, const rp_als_list
 
 /* ---- batches ---------------------------------------------------------------- */
 int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
-                        int32_t kout, const rp_csr *exclude, int threads, int32_t *out_items,
-                        float *out_scores, int32_t *out_n, rp_err *err) {
+                        int32_t kout, const rp_csr *exclude, const rp_als_list *skip, int threads,
+                        int32_t *out_items, float *out_scores, int32_t *out_n, rp_err *err) {
   const screen *s = __atomic_load_n(&m->screen, __ATOMIC_ACQUIRE);
   int nt = rp_threads(threads);
   int32_t nblocks = (n + USERS_PER_BLOCK - 1) / USERS_PER_BLOCK;
@@ -423,7 +423,7 @@ int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, 
   {
     char *tm = mem + per_thread * (size_t)omp_get_thread_num();
     query qs[USERS_PER_BLOCK];
-    rp_als_list ex[USERS_PER_BLOCK];
+    rp_als_list ex[USERS_PER_BLOCK][2];
     rp_topk h;
     rp_topk_init(&h, k, (int32_t *)(tm + qb * USERS_PER_BLOCK + sizeof(float) * (size_t)k),
                  (float *)(tm + qb * USERS_PER_BLOCK));
@@ -435,15 +435,16 @@ int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, 
       for (int32_t a = a0; a < a1; a++) {
         int32_t u = users[a];
         out_n[a] = 0;
-        if (!rp_als_model_knows_user(m, u)) continue;
+        if (!rp_als_knows_user_locked(m, u)) continue;
         query *q = &qs[nl];
         query_bind(q, tm + qb * (size_t)nl, s, k);
-        ex[nl].idx = NULL, ex[nl].n = 0;
-        if (exclude && u < exclude->nrows) {
-          ex[nl].idx = exclude->indices + exclude->indptr[u];
-          ex[nl].n = exclude->indptr[u + 1] - exclude->indptr[u];
+        int ne = 0;
+        if (exclude && u < exclude->nrows && exclude->indptr[u + 1] > exclude->indptr[u]) {
+          ex[nl][ne].idx = exclude->indices + exclude->indptr[u];
+          ex[nl][ne++].n = exclude->indptr[u + 1] - exclude->indptr[u];
         }
-        q->excl = &ex[nl], q->nexcl = ex[nl].n > 0;
+        if (skip) ex[nl][ne++] = *skip;
+        q->excl = ex[nl], q->nexcl = ne;
         const float *x = m->user_factors + (int64_t)u * f;
         if (!query_init(q, s, x)) { /* cannot happen for a known user; be safe */
           exact_all(m, x, q->excl, q->nexcl, &h);

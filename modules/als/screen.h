@@ -18,10 +18,11 @@ int rp_als_screen_ready(const rp_als_model *m);
 void rp_als_screen_topk(const rp_als_model *m, const float *x, const rp_als_list *excl, int nexcl,
                         rp_topk *h);
 /* The rp_recommender batch through the screen (the cache must be ready):
- * top k (<= nitems) for each user, written with stride kout. */
+ * top k (<= nitems) for each user, written with stride kout; items in the
+ * user's row of exclude or in skip (sorted; NULL = none) never returned. */
 int rp_als_screen_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
-                        int32_t kout, const rp_csr *exclude, int threads, int32_t *out_items,
-                        float *out_scores, int32_t *out_n, rp_err *err);
+                        int32_t kout, const rp_csr *exclude, const rp_als_list *skip, int threads,
+                        int32_t *out_items, float *out_scores, int32_t *out_n, rp_err *err);
 void rp_als_screen_free(void *screen); /* accepts NULL */
 
 #endif

@@ -34,7 +34,8 @@
 
 size_t rp_als_scratch_floats(int32_t f, int64_t cap, int *ok) {
   size_t fa = ((size_t)f + 15) & ~(size_t)15, ca = ((size_t)cap + 15) & ~(size_t)15;
-  return 2 * rp_mulsize(ca, fa, ok) + 2 * ca + fa * (size_t)rp_als_chol_ld(f) + 5 * fa;
+  return 2 * rp_mulsize(ca, fa, ok) + 2 * ca + fa * (size_t)rp_als_chol_ld(f) + 5 * fa +
+         2 * rp_als_scratch_doubles(f);
 }
 
 int rp_als_scratch_init(rp_als_scratch *s, int32_t f, int64_t cap, rp_err *err) {
@@ -59,6 +60,7 @@ int rp_als_scratch_init(rp_als_scratch *s, int32_t f, int64_t cap, rp_err *err) 
   s->Ap = s->p + fa;
   s->b = s->Ap + fa;
   s->t = s->b + fa;
+  s->D = (double *)(void *)(s->t + fa); /* fa is a multiple of 16: 64-byte aligned */
   return RP_OK;
 }
 
@@ -124,8 +126,9 @@ void rp_als_solve_cg(const rp_als_side *s, const int32_t *idx, const float *val,
   }
 }
 
-int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
-                      rp_als_scratch *sc) {
+/* A (upper triangle of sc->A) and b (sc->b) of a row; -1 on float overflow */
+static int build_normal(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                        rp_als_scratch *sc) {
   const rp_als_opts *o = s->o;
   int32_t f = s->f;
   int64_t ld = rp_als_chol_ld(f);
@@ -151,8 +154,68 @@ int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val
   /* overflow shows on the diagonal (|A_ij| <= sqrt(A_ii A_jj)) or in b */
   for (int32_t d = 0; d < f; d++)
     if (!isfinite(A[d * ld + d]) || !isfinite(b[d])) return -1;
-  for (int32_t d = 0; d < f; d++) A[d * ld + f] = b[d];
-  return rp_als_cholesky_upper(A, f, f + 1, ld);
+  return 0;
+}
+
+int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                      rp_als_scratch *sc) {
+  int32_t f = s->f;
+  int64_t ld = rp_als_chol_ld(f);
+  if (build_normal(s, idx, val, n, sc)) return -1;
+  for (int32_t d = 0; d < f; d++) sc->A[d * ld + f] = sc->b[d];
+  return rp_als_cholesky_upper(sc->A, f, f + 1, ld);
+}
+
+int rp_als_cholesky_solve_d(double *A, int32_t f, double *b) {
+  /* A = L L^T, L in the lower triangle, row by row (inner loops run along
+   * rows, contiguous) */
+  for (int32_t j = 0; j < f; j++) {
+    double *lj = A + (int64_t)j * f;
+    double d = lj[j];
+    for (int32_t k = 0; k < j; k++) d -= lj[k] * lj[k];
+    if (!(d > 0)) return j + 1;
+    d = sqrt(d);
+    lj[j] = d;
+    for (int32_t i = j + 1; i < f; i++) {
+      double *li = A + (int64_t)i * f;
+      double v = li[j];
+      for (int32_t k = 0; k < j; k++) v -= li[k] * lj[k];
+      li[j] = v / d;
+    }
+  }
+  for (int32_t i = 0; i < f; i++) { /* L y = b */
+    const double *li = A + (int64_t)i * f;
+    double v = b[i];
+    for (int32_t k = 0; k < i; k++) v -= li[k] * b[k];
+    b[i] = v / li[i];
+  }
+  for (int32_t i = f - 1; i >= 0; i--) { /* L^T x = y */
+    double v = b[i];
+    for (int32_t k = i + 1; k < f; k++) v -= A[(int64_t)k * f + i] * b[k];
+    b[i] = v / A[(int64_t)i * f + i];
+  }
+  return 0;
+}
+
+int rp_als_solve_exact(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
+                       float *x, rp_als_scratch *sc) {
+  int32_t f = s->f;
+  if (n == 0) {
+    memset(x, 0, sizeof(float) * (size_t)f);
+    return 0;
+  }
+  if (build_normal(s, idx, val, n, sc)) return -1;
+  int64_t ld = rp_als_chol_ld(f);
+  double *A = sc->D, *b = A + (size_t)f * (size_t)f;
+  /* the upper triangle row i, columns j >= i, into both triangles */
+  for (int32_t i = 0; i < f; i++)
+    for (int32_t j = i; j < f; j++)
+      A[(int64_t)i * f + j] = A[(int64_t)j * f + i] = sc->A[i * ld + j];
+  for (int32_t d = 0; d < f; d++) b[d] = sc->b[d];
+  int info = rp_als_cholesky_solve_d(A, f, b);
+  if (info) return info;
+  for (int32_t d = 0; d < f; d++) x[d] = (float)b[d];
+  return 0;
 }
 
 int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,

@@ -24,11 +24,48 @@ int64_t rp_als_sort_unique(int32_t *idx, int64_t n) {
   return o;
 }
 
+/* ---- items without factors ------------------------------------------------- */
+typedef struct untrained {
+  rp_als_list list;
+  int32_t idx[];
+} untrained;
+
+void rp_als_untrained_free(void *list) { rp_free(list); }
+
+static int zero_row(const float *y, int32_t f) {
+  for (int32_t d = 0; d < f; d++)
+    if (y[d] != 0) return 0;
+  return 1;
+}
+
+const rp_als_list *rp_als_untrained(const rp_als_model *cm, rp_err *err) {
+  rp_als_model *m = (rp_als_model *)cm; /* the cache only */
+  const untrained *u = __atomic_load_n(&m->untrained, __ATOMIC_ACQUIRE);
+  if (u) return &u->list;
+  pthread_mutex_lock(&m->lock);
+  if (!m->untrained) {
+    int32_t f = m->factors, n = 0;
+    for (int32_t i = 0; i < m->nitems; i++) n += zero_row(m->item_factors + (int64_t)i * f, f);
+    untrained *t = rp_malloc(sizeof *t + sizeof(int32_t) * (size_t)n);
+    if (t) {
+      n = 0;
+      for (int32_t i = 0; i < m->nitems; i++)
+        if (zero_row(m->item_factors + (int64_t)i * f, f)) t->idx[n++] = i;
+      t->list.idx = t->idx, t->list.n = n;
+      __atomic_store_n(&m->untrained, t, __ATOMIC_RELEASE);
+    }
+  }
+  u = m->untrained;
+  pthread_mutex_unlock(&m->lock);
+  if (!u) rp_enomem(err, "list of items without factors");
+  return u ? &u->list : NULL;
+}
+
 /* ---- exclusion walker -------------------------------------------------------- */
 typedef struct walker {
   int n;
   const rp_als_list *l;
-  int64_t pos[RP_ALS_MAX_EXCL];
+  int64_t pos[RP_ALS_EXCL_SLOTS];
 } walker;
 
 static void walker_init(walker *w, const rp_als_list *l, int n) {
@@ -92,13 +129,21 @@ static int check_excl(int nexcl, rp_err *err) {
   return RP_OK;
 }
 
-int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
-                int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
-                int32_t *out_n, rp_err *err) {
+static int topk_flags_locked(const rp_als_model *m, const float *x, int32_t k,
+                             const rp_als_list *excl_in, int nexcl, const rp_als_list *allow,
+                             int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                             rp_err *err) {
   *out_n = 0;
   if (check_excl(nexcl, err)) return RP_EINVAL;
   if (k > m->nitems) k = m->nitems;
   if (k <= 0) return RP_OK;
+  rp_als_list excl[RP_ALS_EXCL_SLOTS];
+  for (int a = 0; a < nexcl; a++) excl[a] = excl_in[a];
+  if (!(flags & RP_ALS_UNTRAINED)) {
+    const rp_als_list *u = rp_als_untrained(m, err);
+    if (!u) return RP_ENOMEM;
+    if (u->n) excl[nexcl++] = *u;
+  }
   rp_topk h;
   rp_topk_init(&h, k, rp_malloc(sizeof(int32_t) * (size_t)k), rp_malloc(sizeof(float) * (size_t)k));
   int rc = RP_OK;
@@ -111,9 +156,51 @@ int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_l
   return rc;
 }
 
+int rp_als_topk_locked(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                       int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                       int32_t *out_n, rp_err *err) {
+  return topk_flags_locked(m, x, k, excl, nexcl, allow, 0, out_items, out_scores, out_n, err);
+}
+
+int rp_als_topk_flags(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                      int nexcl, const rp_als_list *allow, int flags, int32_t *out_items,
+                      float *out_scores, int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = topk_flags_locked(m, x, k, excl, nexcl, allow, flags, out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
+                int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                int32_t *out_n, rp_err *err) {
+  return rp_als_topk_flags(m, x, k, excl, nexcl, allow, 0, out_items, out_scores, out_n, err);
+}
+
+int rp_als_recommend_user_flags(const rp_als_model *m, int32_t u, int32_t k,
+                                const rp_als_list *excl, int nexcl, const rp_als_list *allow,
+                                int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                                rp_err *err) {
+  *out_n = 0;
+  rp_als_model_rdlock(m);
+  int rc = RP_OK;
+  if (rp_als_knows_user_locked(m, u))
+    rc = topk_flags_locked(m, m->user_factors + (int64_t)u * m->factors, k, excl, nexcl, allow,
+                           flags, out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
+                          int nexcl, const rp_als_list *allow, int32_t *out_items,
+                          float *out_scores, int32_t *out_n, rp_err *err) {
+  return rp_als_recommend_user_flags(m, u, k, excl, nexcl, allow, 0, out_items, out_scores, out_n,
+                                     err);
+}
+
 /* ---- batch ------------------------------------------------------------------------ */
-int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
-                           const rp_csr *exclude, int threads, int32_t *out_items,
+static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                           const rp_csr *exclude, int threads, int flags, int32_t *out_items,
                            float *out_scores, int32_t *out_n, rp_err *err) {
   if (n <= 0) return RP_OK;
   int32_t kk = k < m->nitems ? k : m->nitems;
@@ -121,9 +208,14 @@ int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
   if (kk <= 0) return RP_OK;
   int rc = rp_als_screen_prepare((rp_als_model *)m, err);
   if (rc) return rc;
+  const rp_als_list *skip = NULL;
+  if (!(flags & RP_ALS_UNTRAINED)) {
+    if (!(skip = rp_als_untrained(m, err))) return RP_ENOMEM;
+    if (!skip->n) skip = NULL;
+  }
   if (rp_als_screen_ready(m))
-    return rp_als_screen_batch(m, users, n, kk, k, exclude, threads, out_items, out_scores, out_n,
-                               err);
+    return rp_als_screen_batch(m, users, n, kk, k, exclude, skip, threads, out_items, out_scores,
+                               out_n, err);
   int nt = rp_threads(threads);
   if (nt > n) nt = n;
   float *hs = rp_malloc(sizeof(float) * (size_t)kk * (size_t)nt);
@@ -142,13 +234,14 @@ int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
 #pragma omp for schedule(dynamic, 16)
     for (int32_t a = 0; a < n; a++) {
       int32_t u = users[a];
-      if (!rp_als_model_knows_user(m, u)) continue;
-      rp_als_list ex = {NULL, 0};
+      if (!rp_als_knows_user_locked(m, u)) continue;
+      rp_als_list ex[2] = {{NULL, 0}, {NULL, 0}};
       if (exclude && u < exclude->nrows) {
-        ex.idx = exclude->indices + exclude->indptr[u];
-        ex.n = exclude->indptr[u + 1] - exclude->indptr[u];
+        ex[0].idx = exclude->indices + exclude->indptr[u];
+        ex[0].n = exclude->indptr[u + 1] - exclude->indptr[u];
       }
-      rp_als_topk_scratch(m, m->user_factors + (int64_t)u * m->factors, kk, &ex, 1, NULL, &h,
+      if (skip) ex[1] = *skip;
+      rp_als_topk_scratch(m, m->user_factors + (int64_t)u * m->factors, kk, ex, 2, NULL, &h,
                           out_items + (int64_t)a * k, out_scores + (int64_t)a * k, &out_n[a]);
     }
   }
@@ -156,6 +249,23 @@ int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
   rp_free(hs);
   rp_free(hi);
   return RP_OK;
+}
+
+int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags, int32_t *out_items,
+                                 float *out_scores, int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc =
+      recommend_batch(m, users, n, k, exclude, threads, flags, out_items, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                           const rp_csr *exclude, int threads, int32_t *out_items,
+                           float *out_scores, int32_t *out_n, rp_err *err) {
+  return rp_als_recommend_batch_flags(m, users, n, k, exclude, threads, 0, out_items, out_scores,
+                                      out_n, err);
 }
 
 /* ---- similar --------------------------------------------------------------------- */
@@ -180,7 +290,18 @@ static const float *norms(rp_als_model *m, int which, rp_err *err) {
   return res;
 }
 
+static int similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err);
+
 int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = similar(m, which, idx, k, include_self, out_idx, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+static int similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
                    int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
   *out_n = 0;
   int32_t rows = which ? m->nusers : m->nitems, f = m->factors;

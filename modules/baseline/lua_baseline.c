@@ -86,7 +86,8 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
 static int on_map(const rp_recommender *rec, int32_t u) { return 1; }
 
 static const char *const rec_known[] = {"k", "exclude", "items", "deny", NULL};
-static const rpL_recspec rec_spec = {RP_BASELINE_T, rec_known, recommend_one, NULL, on_map, 1};
+static const rpL_recspec rec_spec = {RP_BASELINE_T, rec_known, recommend_one, NULL,
+                                     on_map,        1,         NULL,          NULL};
 
 /* b:recommend(user_id, {k = 10, exclude = matrix, items = allow, deny = list})
  * -> items, scores  |  nil, message (item-kNN: a user it has no history for) */

@@ -484,7 +484,8 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *rq
 
 static const char *const rec_known[] = {"k",       "exclude", "items",      "deny",
                                         "history", "values",  "attributes", NULL};
-static const rpL_recspec rec_spec = {RP_HYBRID_T, rec_known, recommend_one, NULL, NULL, 0};
+static const rpL_recspec rec_spec = {RP_HYBRID_T, rec_known, recommend_one, NULL,
+                                     NULL,        0,         NULL,          NULL};
 
 /* obj:recommend(user, {k, exclude, items, deny, history, values}) -> items, scores */
 static int rec_recommend(lua_State *L) { return rpL_recommend(L, &rec_spec); }

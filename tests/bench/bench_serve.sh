@@ -98,8 +98,11 @@ bench() {
 if [ "$1" = soak ]; then
   # ---- 10 minutes of mixed valid and malformed requests -----------------------------
   SOAK=${SERVE_SOAK_SECONDS:-600}
-  start "$B/chain.lua" "params.model=$MODEL" "params.seen=$SEEN" workers=2 log_dir="$tmp/logs"
-  echo "soak: $SOAK s of mixed requests (soak.lua), RSS every 30 s"
+  # SERVE_SOAK_SETTINGS adds settings (e.g. cache_capacity=0 to see RSS without the cache)
+  # shellcheck disable=SC2086
+  start "$B/chain.lua" "params.model=$MODEL" "params.seen=$SEEN" workers=2 log_dir="$tmp/logs" \
+    ${SERVE_SOAK_SETTINGS:-}
+  echo "soak: $SOAK s of mixed requests (soak.lua), RSS and cached answers every 30 s${SERVE_SOAK_SETTINGS:+ (settings: $SERVE_SOAK_SETTINGS)}"
   wrk -t1 -c32 -d"${SOAK}s" -s "$B/soak.lua" "http://127.0.0.1:$port/" >"$tmp/soak.wrk" 2>&1 &
   wp=$!
   t=0
@@ -108,7 +111,8 @@ if [ "$1" = soak ]; then
     t=$((t + 30))
     kill -0 "$pid" 2>/dev/null || { echo "soak: the server died at $t s"; exit 1; }
     r=$(rss "$pid")
-    echo "  ${t}s rss ${r} MiB"
+    ce=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "recpipe_cache_entries" { print $2 }')
+    echo "  ${t}s rss ${r} MiB, cached answers ${ce:-0}"
     [ $t = 60 ] && r60=$r
     rlast=$r
   done

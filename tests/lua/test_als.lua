@@ -189,6 +189,53 @@ T.case("recommend_all and __recommender", function()
   T.eq(type(model:__recommender()), "userdata")
 end)
 
+T.case("items without factors are never recommended unless asked", function()
+  -- items nobody in the training matrix touched keep a zero factor row
+  -- (score 0, above every negative score); 41 items scan exactly, 100 go
+  -- through the int8 screen
+  for _, nitems in ipairs { 41, 100 } do
+    local lines = { "user,item,value" }
+    math.randomseed(11)
+    for u = 1, 40 do
+      for _ = 1, 10 do lines[#lines + 1] = ("u%d,i%d,1"):format(u, math.random(1, nitems)) end
+    end
+    lines[#lines + 1] = "lonely,i3,1"
+    local e = rp.io.read_events(T.write(dir .. "/untrained.csv", table.concat(lines, "\n") .. "\n"))
+    local cut = { i3 = true, i7 = true }
+    local m = rp.als.train(e:filter(function(r) return not cut[r.item] end):to_matrix(),
+      { factors = 4, iterations = 3, seed = 2 })
+    local n = #e.items
+    local function check(items, scores, with)
+      local found = 0
+      for a, it in ipairs(items) do
+        if cut[it] then
+          found = found + 1
+          T.eq(scores[a], 0)
+        end
+        if a > 1 then T.ok(scores[a] <= scores[a - 1]) end
+      end
+      T.eq(found, with and 2 or 0, nitems .. " items")
+      T.eq(#items, with and n or n - 2)
+    end
+    check(m:recommend("u1", { k = n }))
+    check(select(1, m:recommend("u1", { k = n, include_untrained = true })),
+      select(2, m:recommend("u1", { k = n, include_untrained = true })), true)
+    local a, b = m:recommend_new({ "i1" }, { k = n, filter_seen = false })
+    check(a, b)
+    a, b = m:recommend_new({ "i1" }, { k = n, filter_seen = false, include_untrained = true })
+    check(a, b, true)
+    local all, sc, left = m:recommend_all { k = n }
+    check(all.u1, sc.u1)
+    T.eq(left, 1) -- lonely: on the map, no factors
+    all, sc = m:recommend_all { k = n, include_untrained = true }
+    check(all.u2, sc.u2, true)
+    local some
+    some, sc, left = m:recommend_all { users = { "u1", "ghost", "lonely", "u2" }, k = 3 }
+    T.eq(left, 2)
+    T.ok(some.u1 and some.u2 and not some.ghost and not some.lonely)
+  end
+end)
+
 T.case("negative values and unseen rows", function()
   -- u61 only disliked i1: it has factors (confidence |c|, preference 0)
   T.ok(model:recommend("u61", { k = 1 }) ~= nil)
@@ -232,6 +279,17 @@ T.case("recommend_new: fold-in", function()
   local common = 0
   for _, x in ipairs(a) do if contains(b, x) then common = common + 1 end end
   T.ok(common >= 3, "fold-in and trained lists share " .. common)
+end)
+
+T.case("recommend_new without an options table, trained and loaded", function()
+  local want = model:recommend_new({ "i1", "i2" }, {})
+  T.eq(#want, 10)
+  T.same(model:recommend_new({ "i1", "i2" }), want)
+  local p = dir .. "/noopts.rpm"
+  model:save(p)
+  local loaded = rp.als.load(p)
+  T.same(loaded:recommend_new({ "i1", "i2" }), want)
+  T.same(select(2, loaded:recommend_new({ "i1", "i2" })), select(2, model:recommend_new({ "i1", "i2" })))
 end)
 
 T.case("explain", function()

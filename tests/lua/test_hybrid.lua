@@ -419,16 +419,35 @@ end)
 T.case("allocation failures are errors, not crashes", function()
   local e = ev()
   local train = e:to_matrix()
-  for n = 1, 200 do
-    rp._fail_alloc(n)
-    local ok = pcall(function()
-      local f = rp.hybrid.attributes(items_csv, { map = e.items, fields = ITEM_FIELDS })
-      local c = rp.hybrid.content(train, f)
-      c:recommend_all { k = 2, exclude = train }
-    end)
-    local fired = rp._fail_alloc(0)
-    if not fired then T.ok(ok); break end
+  local function run()
+    local f = rp.hybrid.attributes(items_csv, { map = e.items, fields = ITEM_FIELDS })
+    local c = rp.hybrid.content(train, f)
+    c:recommend_all { k = 2, exclude = train }
   end
+  -- how many core allocations a whole run makes: failing each of them in
+  -- turn, the run after the last one must complete
+  rp._fail_alloc(1 << 40)
+  run()
+  local fired, count = rp._fail_alloc(0)
+  T.eq(fired, false)
+  T.ok(count > 0, "allocations counted")
+  local finished, failures = nil, 0
+  for n = 1, count + 1 do
+    rp._fail_alloc(n)
+    local ok, err = pcall(run)
+    fired = rp._fail_alloc(0)
+    if not fired then
+      T.ok(ok, tostring(err))
+      finished = n
+      break
+    end
+    if not ok then
+      failures = failures + 1
+      T.ok(tostring(err):find("not enough memory", 1, true), "allocation " .. n .. ": " .. tostring(err))
+    end
+  end
+  T.eq(finished, count + 1, "the run completes once no allocation fails")
+  T.ok(failures > 0, "failing allocations raised errors")
 end)
 
 T.done()

@@ -59,7 +59,7 @@ T.case("the same option errors everywhere", function()
     T.errors(function() r:recommend_all { threads = -1 } end, "field 'threads'", name)
     T.errors(function() r:recommend_all { k = 1 << 25 } end, "field 'k'", name)
     T.errors(function() r:recommend_all { filter_seen = true } end,
-      "unknown option 'filter_seen' (known: users, k, exclude, threads)", name)
+      "unknown option 'filter_seen' (known: users, k, exclude, threads", name)
   end
 end)
 

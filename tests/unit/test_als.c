@@ -710,6 +710,18 @@ static int32_t brute_topk(const rp_als_model *m, const float *x, int32_t k, cons
   return n;
 }
 
+/* marks the items whose factor row is zero (no factors) in skip */
+static int32_t skip_zero_rows(const rp_als_model *m, uint8_t *skip) {
+  int32_t z = 0;
+  for (int32_t i = 0; i < m->nitems; i++) {
+    int zero = 1;
+    for (int32_t d = 0; d < m->factors; d++)
+      zero &= m->item_factors[(int64_t)i * m->factors + d] == 0;
+    if (zero) skip[i] = 1, z++;
+  }
+  return z;
+}
+
 START_TEST(topk_matches_brute_force) {
   rp_csr *m = random_matrix(60, 500, 0.05, 0, 23);
   rp_als_opts o = small_opts(16, RP_ALS_CG);
@@ -721,9 +733,19 @@ START_TEST(topk_matches_brute_force) {
     const float *x = model->user_factors + (int64_t)u * 16;
     for (int32_t k = 1; k <= 600; k = k * 3 + 1) {
       rp_als_list ex = {m->indices + m->indptr[u], m->indptr[u + 1] - m->indptr[u]};
-      ck_assert_int_eq(rp_als_topk(model, x, k, &ex, 1, NULL, items, scores, &n, NULL), 0);
+      /* items nobody rated keep zero factors: ranked with RP_ALS_UNTRAINED */
+      ck_assert_int_eq(
+          rp_als_topk_flags(model, x, k, &ex, 1, NULL, RP_ALS_UNTRAINED, items, scores, &n, NULL),
+          0);
       memset(skip, 0, sizeof skip);
       for (int64_t e = 0; e < ex.n; e++) skip[ex.idx[e]] = 1;
+      wn = brute_topk(model, x, k, skip, want, wscores);
+      ck_assert_int_eq(n, wn);
+      ck_assert(memcmp(items, want, sizeof(int32_t) * (size_t)n) == 0);
+      ck_assert(memcmp(scores, wscores, sizeof(float) * (size_t)n) == 0);
+      /* and by default never */
+      ck_assert_int_eq(rp_als_topk(model, x, k, &ex, 1, NULL, items, scores, &n, NULL), 0);
+      skip_zero_rows(model, skip);
       wn = brute_topk(model, x, k, skip, want, wscores);
       ck_assert_int_eq(n, wn);
       ck_assert(memcmp(items, want, sizeof(int32_t) * (size_t)n) == 0);
@@ -768,16 +790,21 @@ static void screen_case(int32_t f, int32_t ni, int degenerate) {
       rp_als_list ex[2] = {{ex1, rp_als_sort_unique(ex1, 50)}, {ex2, 7}};
       int nex = u % 3;
       const float *x = m->user_factors + (int64_t)u * f;
-      ck_assert_int_eq(rp_als_topk(m, x, k, ex, nex, NULL, items, scores, &n, NULL), 0);
-      memset(skip, 0, sizeof skip);
-      for (int a = 0; a < nex; a++)
-        for (int64_t e = 0; e < ex[a].n; e++)
-          if (ex[a].idx[e] < ni) skip[ex[a].idx[e]] = 1;
-      int32_t wn = brute_topk(m, x, k, skip, want, wscores);
-      ck_assert_int_eq(n, wn);
-      ck_assert_msg(memcmp(items, want, sizeof(int32_t) * (size_t)n) == 0,
-                    "f=%d n=%d user %d k=%d: lists differ", f, ni, u, k);
-      ck_assert(memcmp(scores, wscores, sizeof(float) * (size_t)n) == 0);
+      for (int untrained = 0; untrained < 2; untrained++) {
+        ck_assert_int_eq(rp_als_topk_flags(m, x, k, ex, nex, NULL, untrained ? RP_ALS_UNTRAINED : 0,
+                                           items, scores, &n, NULL),
+                         0);
+        memset(skip, 0, sizeof skip);
+        for (int a = 0; a < nex; a++)
+          for (int64_t e = 0; e < ex[a].n; e++)
+            if (ex[a].idx[e] < ni) skip[ex[a].idx[e]] = 1;
+        if (!untrained) ck_assert_int_eq(skip_zero_rows(m, skip), 1); /* item 5 */
+        int32_t wn = brute_topk(m, x, k, skip, want, wscores);
+        ck_assert_int_eq(n, wn);
+        ck_assert_msg(memcmp(items, want, sizeof(int32_t) * (size_t)n) == 0,
+                      "f=%d n=%d user %d k=%d: lists differ", f, ni, u, k);
+        ck_assert(memcmp(scores, wscores, sizeof(float) * (size_t)n) == 0);
+      }
     }
   /* the batch through the screen gives the same lists */
   int32_t users[40], cnt[40];
@@ -831,14 +858,23 @@ START_TEST(topk_allow_deny_ties) {
   ck_assert(memcmp(it, w2, sizeof w2) == 0);
   int32_t allow_ids[] = {0, 2, 5, 6, 9, 42};
   rp_als_list allow = {allow_ids, 6};
-  ck_assert_int_eq(rp_als_topk(m, x, 10, ex, 2, &allow, it, s, &n, NULL), 0);
+  /* item 0's factor row is zero (no factors): a candidate only when asked,
+   * then above the negative item 9 */
+  ck_assert_int_eq(rp_als_topk_flags(m, x, 10, ex, 2, &allow, RP_ALS_UNTRAINED, it, s, &n, NULL),
+                   0);
   int32_t w3[] = {5, 2, 0, 9}; /* 6 denied, 42 out of range */
   ck_assert_int_eq(n, 4);
   ck_assert(memcmp(it, w3, sizeof w3) == 0);
   ck_assert(s[0] == 2 && s[3] == -1);
+  ck_assert_int_eq(rp_als_topk(m, x, 10, ex, 2, &allow, it, s, &n, NULL), 0);
+  int32_t w3d[] = {5, 2, 9};
+  ck_assert_int_eq(n, 3);
+  ck_assert(memcmp(it, w3d, sizeof w3d) == 0);
   /* k larger than the candidates: what there is */
-  ck_assert_int_eq(rp_als_topk(m, x, 100, ex, 2, NULL, it, s, &n, NULL), 0);
+  ck_assert_int_eq(rp_als_topk_flags(m, x, 100, ex, 2, NULL, RP_ALS_UNTRAINED, it, s, &n, NULL), 0);
   ck_assert_int_eq(n, 7);
+  ck_assert_int_eq(rp_als_topk(m, x, 100, ex, 2, NULL, it, s, &n, NULL), 0);
+  ck_assert_int_eq(n, 6);
   ck_assert_int_eq(rp_als_topk(m, x, 0, NULL, 0, NULL, it, s, &n, NULL), 0);
   ck_assert_int_eq(n, 0);
   rp_als_model_free(m);

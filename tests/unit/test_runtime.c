@@ -70,8 +70,31 @@ START_TEST(rng_reproducible) {
   rp_rng_seed(&a, 42, 7);
   rp_rng_seed(&b, 42, 7);
   for (int i = 0; i < 1000; i++) ck_assert_uint_eq(rp_rng_next(&a), rp_rng_next(&b));
+  /* another stream, or another seed, from the same position (the first
+   * draw): no draw of the first 64 agrees (a collision has odds 2^-58) */
+  rp_rng c, d;
+  rp_rng_seed(&a, 42, 7);
   rp_rng_seed(&b, 42, 8);
-  ck_assert_uint_ne(rp_rng_next(&a), rp_rng_next(&b));
+  rp_rng_seed(&c, 43, 7);
+  rp_rng_seed(&d, 42, 7);
+  for (int i = 0; i < 64; i++) {
+    uint64_t x = rp_rng_next(&a), y = rp_rng_next(&b), z = rp_rng_next(&c), w = rp_rng_next(&d);
+    ck_assert_uint_ne(x, y);
+    ck_assert_uint_ne(x, z);
+    ck_assert_uint_ne(y, z);
+    ck_assert_uint_eq(x, w);
+  }
+  /* the published reference outputs: xoshiro256** from the state
+   * {1, 2, 3, 4}, SplitMix64 from 1234567 (Vigna's reference code) */
+  rp_rng_seed(&a, 42, 7);
+  a.s[0] = 1, a.s[1] = 2, a.s[2] = 3, a.s[3] = 4;
+  const uint64_t xo[] = {
+      11520u, 0u, 1509978240u, 1215971899390074240u, 1216172134540287360u, 607988272756665600u};
+  for (int i = 0; i < 6; i++) ck_assert_uint_eq(rp_rng_next(&a), xo[i]);
+  const uint64_t gamma = 0x9e3779b97f4a7c15ULL;
+  ck_assert_uint_eq(rp_hash64(1234567u), 6457827717110365317u);
+  ck_assert_uint_eq(rp_hash64(1234567u + gamma), 3203168211198807973u);
+  ck_assert_uint_eq(rp_hash64(1234567u + 2 * gamma), 9817491932198370423u);
   /* uniform mean and below() range */
   double s = 0;
   for (int i = 0; i < 100000; i++) {

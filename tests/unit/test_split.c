@@ -159,7 +159,11 @@ START_TEST(by_time_cutoff_and_unknown) {
   rp_split_report rep;
   rp_err err;
   ck_assert_int_eq(rp_split_by_time(ev, 0, 8, 1, 0, &tr, &te, &rep, &err), 0);
-  ck_assert_int_eq(tr->n, 3); /* times 1, 2, 3 */
+  ck_assert_int_eq(tr->n, 3); /* times 1, 2, 3: rows 0, 1, 3 */
+  uint8_t *lab = partition(ev, tr, te);
+  const uint8_t want8[] = {1, 1, 0, 1, 0, 0, 0};
+  ck_assert(memcmp(lab, want8, 7) == 0);
+  free(lab);
   /* test candidates: i2@8 (u0 known, i2 unknown), i3@9 (i3 unknown), u2 i1@9
    * (u2 unknown), i4@10 (unknown item) */
   ck_assert_int_eq(te->n, 0);
@@ -174,6 +178,10 @@ START_TEST(by_time_cutoff_and_unknown) {
   /* keep_unknown keeps them, counts stay */
   ck_assert_int_eq(rp_split_by_time(ev, 0, 8, 1, 1, &tr, &te, &rep, &err), 0);
   ck_assert_int_eq(te->n, 4);
+  lab = partition(ev, tr, te);
+  const uint8_t want8k[] = {1, 1, 2, 1, 2, 2, 2};
+  ck_assert(memcmp(lab, want8k, 7) == 0);
+  free(lab);
   ck_assert_int_eq(rep.dropped, 0);
   ck_assert_int_eq(rep.unknown_users, 1);
   ck_assert_int_eq(rep.test_users, 3);
@@ -184,6 +192,10 @@ START_TEST(by_time_cutoff_and_unknown) {
   ck_assert_int_eq(tr->n, 4);
   ck_assert_int_eq(te->n, 0); /* i3 unknown, u2 unknown, i4 unknown */
   ck_assert_int_eq(rep.dropped, 3);
+  lab = partition(ev, tr, te);
+  const uint8_t want9[] = {1, 1, 1, 1, 0, 0, 0};
+  ck_assert(memcmp(lab, want9, 7) == 0);
+  free(lab);
   rp_events_free(tr);
   rp_events_free(te);
   rp_events_free(ev);
@@ -240,6 +252,10 @@ START_TEST(leave_last_hand) {
   ck_assert_int_eq(te->n, 2);
   ck_assert_int_eq((int)te->value[0], 3);
   ck_assert_int_eq((int)te->value[1], 4);
+  uint8_t *lab1 = partition(ev, tr, te);
+  const uint8_t want1[] = {1, 1, 1, 2, 2, 1, 1};
+  ck_assert(memcmp(lab1, want1, 7) == 0);
+  free(lab1);
   ck_assert_int_eq(rep.short_users, 1);
   ck_assert_int_eq(rep.test_users, 2);
   rp_events_free(tr);
@@ -257,6 +273,8 @@ START_TEST(leave_last_hand) {
   /* min_history 4: only u0 qualifies */
   ck_assert_int_eq(rp_split_leave_last(ev, 1, 4, &tr, &te, &rep, &err), 0);
   ck_assert_int_eq(te->n, 1);
+  ck_assert_int_eq((int)te->value[0], 3);
+  ck_assert_int_eq(tr->n, 6);
   ck_assert_int_eq(rep.short_users, 2);
   rp_events_free(tr);
   rp_events_free(te);
@@ -268,6 +286,9 @@ START_TEST(leave_last_hand) {
   ck_assert_int_eq(rp_split_leave_last(ev, 1, 2, &tr, &te, &rep, &err), 0);
   ck_assert_int_eq(te->n, 1);
   ck_assert_int_eq((int)te->value[0], 2);
+  ck_assert_int_eq(tr->n, 2);
+  ck_assert_int_eq((int)tr->value[0], 0);
+  ck_assert_int_eq((int)tr->value[1], 1);
   rp_events_free(tr);
   rp_events_free(te);
   rp_events_free(ev);
@@ -339,17 +360,24 @@ START_TEST(empty_input) {
   rp_events_free(tr);
   rp_events_free(te);
   ck_assert_int_eq(rp_split_by_time(ev, 0.2, 0, 0, 0, &tr, &te, &rep, &err), 0);
+  ck_assert_int_eq(tr->n + te->n, 0);
+  ck_assert_int_eq(rep.dropped, 0);
+  ck_assert_ptr_eq(tr->users, ev->users);
   rp_events_free(tr);
   rp_events_free(te);
   ck_assert_int_eq(rp_split_leave_last(ev, 1, 2, &tr, &te, &rep, &err), 0);
+  ck_assert_int_eq(tr->n + te->n, 0);
+  ck_assert_int_eq(rep.test_users, 0);
+  ck_assert_ptr_eq(te->items, ev->items);
   rp_events_free(tr);
   rp_events_free(te);
   rp_events_free(ev);
 }
 END_TEST
 
-/* fault loops: every allocation of each split may fail cleanly */
-static rp_events *fev;
+/* fault loops: every allocation of each split may fail cleanly, and the
+ * run that completes gives the split of a run without failures (ref) */
+static rp_events *fev, *ref_tr[6], *ref_te[6];
 static int run_split(int which) {
   rp_events *tr = NULL, *te = NULL;
   rp_split_report rep;
@@ -379,6 +407,12 @@ static int run_split(int which) {
     ck_assert_int_eq(rc, RP_ENOMEM);
     ck_assert_ptr_null(tr);
     ck_assert_ptr_null(te);
+  } else if (!ref_tr[which]) {
+    ref_tr[which] = tr, ref_te[which] = te;
+    return rc;
+  } else {
+    ck_assert(same_events(tr, ref_tr[which]));
+    ck_assert(te ? same_events(te, ref_te[which]) : !ref_te[which]);
   }
   rp_events_free(tr);
   rp_events_free(te);
@@ -387,7 +421,14 @@ static int run_split(int which) {
 
 START_TEST(fault_loops) {
   fev = mk_random(500, 20, 20, 6);
-  for (int w = 0; w < 6; w++) RP_FAULT_LOOP(run_split(w));
+  for (int w = 0; w < 6; w++) {
+    ck_assert_int_eq(run_split(w), 0); /* the reference */
+    ck_assert(ref_tr[w]->n > 0);
+    if (w < 5) ck_assert(ref_te[w]->n > 0 && ref_tr[w]->n + ref_te[w]->n <= fev->n);
+    RP_FAULT_LOOP(run_split(w));
+    rp_events_free(ref_tr[w]);
+    rp_events_free(ref_te[w]);
+  }
   rp_events_free(fev);
 }
 END_TEST
