@@ -214,6 +214,9 @@ int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val
  * threads; the same bits whatever the thread count (fixed chunks, summed in
  * a fixed order).  Returns RP_OK or RP_ENOMEM. */
 int rp_als_gram(const float *Y, int64_t n, int32_t f, int threads, float *G, rp_err *err);
+/* The same G (the same bits) with the groups shared among the MPI ranks
+ * (dist.h); every rank must call it, with the same Y. */
+int rp_als_gram_dist(const float *Y, int64_t n, int32_t f, int threads, float *G, rp_err *err);
 
 /* ---- BLAS threads ----------------------------------------------------------------
  * rp_als_blas_begin sets OpenBLAS single-threaded and returns the previous

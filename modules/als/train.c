@@ -7,7 +7,16 @@
  * schedule, each row solved independently into its own factor row with
  * per-thread scratch, so a row's result never depends on which thread
  * computed it or when: the factors are bit-identical for any thread count.
+ *
+ * Under MPI (dist.h) every rank holds the whole matrix and both factor
+ * matrices; a half-step solves only the rank's block of rows (contiguous,
+ * cut once by work: the row's values plus a share for its f x f solve),
+ * then the blocks are all-gathered, and G is summed by rp_als_gram_dist in
+ * the single-process order.  A row's solve reads only G, the other side's
+ * factors and its own previous factors, all bit-identical on every rank,
+ * so the factors are those of one process for any number of ranks.
  */
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <omp.h>
@@ -18,6 +27,7 @@
 #include <time.h>
 
 #include "als_impl.h"
+#include "dist.h"
 
 /* The initial factors, from a per-row stream (they depend on (seed, side,
  * row) only): implicit mode, implicit's uniform [0, init_scale); explicit
@@ -69,8 +79,10 @@ typedef struct trainer {
   int nt;
   rp_als_scratch *sc; /* nt */
   float *G;
-  atomic_long bad_row; /* lowest row whose Cholesky failed + 1 (0 = none) */
-  atomic_long nan_row; /* lowest row solved to a non-finite factor + 1 (0 = none) */
+  atomic_long bad_row;  /* lowest row whose Cholesky failed + 1 (0 = none) */
+  atomic_long nan_row;  /* lowest row solved to a non-finite factor + 1 (0 = none) */
+  int size, rank;       /* MPI ranks (1, 0 in one process) */
+  int64_t *uoff, *ioff; /* size + 1 row offsets: each rank's block of users, items */
 } trainer;
 
 static int all_finite(const float *x, int32_t f) {
@@ -102,16 +114,19 @@ static int nonfinite_row(const rp_csr *m, long row, const char *side, int32_t it
                  (int)it, side, id, row + 1);
 }
 
-/* X[rows of m] <- solve against Y (ny x f); side names m's rows and it the
+/* X[rows of m] <- solve against Y (ny x f), this rank's rows off[rank] ..
+ * off[rank + 1] then every rank's; side names m's rows and it the
  * iteration, for messages */
 static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int32_t ny,
-                     const char *sidename, int32_t it, rp_err *err) {
+                     const int64_t *off, const char *sidename, int32_t it, rp_err *err) {
   const rp_als_opts *o = t->o;
   int32_t f = o->factors;
   if (o->implicit) {
-    int rc = rp_als_gram(Y, ny, f, t->nt, t->G, err);
+    int rc = t->size > 1 ? rp_als_gram_dist(Y, ny, f, t->nt, t->G, err)
+                         : rp_als_gram(Y, ny, f, t->nt, t->G, err);
     if (rc) return rc;
   }
+  int32_t lo = (int32_t)off[t->rank], hi = (int32_t)off[t->rank + 1];
   rp_als_side side = {o, f, Y, ny, o->implicit ? t->G : NULL};
   atomic_store(&t->bad_row, 0);
   atomic_store(&t->nan_row, 0);
@@ -121,7 +136,7 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
     rp_als_scratch *sc = &t->sc[omp_get_thread_num()];
     if (omp_get_thread_num() == 0) rp_als_blas_note();
 #pragma omp for schedule(dynamic, 32)
-    for (int32_t u = 0; u < m->nrows; u++) {
+    for (int32_t u = lo; u < hi; u++) {
       int64_t a = m->indptr[u], n = m->indptr[u + 1] - a;
       float *x = X + (int64_t)u * f;
       sc->next = NULL, sc->nnext = 0;
@@ -159,6 +174,7 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
   }
   long nan_row = atomic_load(&t->nan_row);
   if (nan_row) return nonfinite_row(m, nan_row - 1, sidename, it, err);
+  if (t->size > 1) return rp_dist_allgather_rows(X, sizeof(float) * (size_t)f, off, err);
   return RP_OK;
 }
 
@@ -184,6 +200,36 @@ static void balance(rp_als_model *m, const rp_csr *ui, const rp_csr *iu, const r
     m->user_factors[e] = (float)((double)m->user_factors[e] * s);
   for (int64_t e = 0; e < (int64_t)m->nitems * f; e++)
     m->item_factors[e] = (float)((double)m->item_factors[e] / s);
+}
+
+/* off[0..size]: blocks of m's rows of about equal work per rank */
+static int row_blocks(const rp_csr *m, int32_t f, int size, int64_t *off, rp_err *err) {
+  if (size == 1) {
+    off[0] = 0, off[1] = m->nrows;
+    return RP_OK;
+  }
+  int64_t *work = rp_malloc(((size_t)m->nrows + 1) * sizeof *work);
+  if (!work) return rp_enomem(err, "als row blocks");
+  for (int32_t r = 0; r < m->nrows; r++) work[r] = 2 * rp_csr_rowlen(m, r) + f;
+  rp_dist_blocks(m->nrows, work, size, off);
+  rp_free(work);
+  return RP_OK;
+}
+
+/* The model's creation time: now, or SOURCE_DATE_EPOCH when set to Unix
+ * seconds (the reproducible-builds convention), so that two trainings of
+ * the same data, on 1 or N processes, write byte-identical model files. */
+static int64_t created_time(void) {
+  const char *s = getenv("SOURCE_DATE_EPOCH");
+  if (s && *s) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*end && !errno && v >= 0) return (int64_t)v;
+    rp_log(RP_LOG_WARN, "als: SOURCE_DATE_EPOCH '%.40s' is not Unix seconds; using the time now",
+           s);
+  }
+  return (int64_t)time(NULL);
 }
 
 /* the most values in a row or a column of ui */
@@ -271,7 +317,7 @@ size_t rp_als_train_memory(const rp_csr *ui, const rp_als_opts *o, int validatio
   size_t transpose = 8 * (cols + 1) + 8 * nnz + 8 * nt * (cols + 1); /* + its counting buffer */
   size_t factors = 4 * f * (rows + cols);
   size_t scratch = 4 * nt * rp_als_scratch_floats(o->factors, block_cap(ui, NULL, o->factors), &ok);
-  size_t small = 4 * f * f * (1 + 1 + 16) + sizeof(rp_als_model); /* yty, G, Gram partials */
+  size_t small = 4 * f * f * (1 + 1 + 17) + sizeof(rp_als_model); /* yty, G, Gram partials */
   return transpose + factors + scratch + small + (validation ? factors : 0);
 }
 
@@ -313,6 +359,16 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
     rc = rp_enomem(err, "als training state");
     goto done;
   }
+  t.size = rp_dist_size(), t.rank = rp_dist_rank();
+  t.uoff = rp_malloc(2 * ((size_t)t.size + 1) * sizeof *t.uoff);
+  if (!t.uoff) {
+    rc = rp_enomem(err, "als row blocks");
+    goto done;
+  }
+  t.ioff = t.uoff + t.size + 1;
+  if ((rc = row_blocks(ui, f, t.size, t.uoff, err)) ||
+      (rc = row_blocks(iu, f, t.size, t.ioff, err)))
+    goto done;
   int64_t cap = block_cap(ui, iu, f);
   for (int i = 0; i < t.nt; i++)
     if ((rc = rp_als_scratch_init(&t.sc[i], f, cap, err))) goto done;
@@ -337,9 +393,10 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
   int32_t best_it = 0, it;
   for (it = 1; it <= o.iterations; it++) {
     double t0 = rp_now();
-    if ((rc = half_step(&t, ui, m->user_factors, m->item_factors, m->nitems, "user", it, err)))
-      goto done;
-    if ((rc = half_step(&t, iu, m->item_factors, m->user_factors, m->nusers, "item", it, err)))
+    if ((rc = half_step(&t, ui, m->user_factors, m->item_factors, m->nitems, t.uoff, "user", it,
+                        err)) ||
+        (rc = half_step(&t, iu, m->item_factors, m->user_factors, m->nusers, t.ioff, "item", it,
+                        err)))
       goto done;
     if (!o.implicit) balance(m, ui, iu, &o);
     rp_als_iter_info info = {it, rp_now() - t0, NAN, NAN, 0};
@@ -382,7 +439,7 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
       goto done;
   }
   m->fingerprint = rp_als_fingerprint(ui);
-  m->created = (int64_t)time(NULL);
+  m->created = created_time();
   rc = rp_als_model_refresh(m, err);
 
 done:
@@ -391,6 +448,7 @@ done:
     for (int i = 0; i < t.nt; i++) rp_als_scratch_free(&t.sc[i]);
   rp_free(t.sc);
   rp_free(t.G);
+  rp_free(t.uoff);
   rp_free(best);
   rp_csr_free(iu);
   if (rc) {

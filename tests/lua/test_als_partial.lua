@@ -188,6 +188,24 @@ T.case("new ids grow the model and survive save/load", function()
   T.eq(sim[1], "brand-new")
 end)
 
+T.case("partial_fit_items gives an item without factors factors: it can be recommended", function()
+  -- i3 is on the item map but has no training entries: never recommended
+  -- until partial_fit_items fits it (the cached list of items without
+  -- factors must be found again after the fit)
+  local m = rp.als.train(ev:filter(function(r) return r.item ~= "i3" end):to_matrix(),
+    { factors = 4, iterations = 3, seed = 2 })
+  local function has_i3()
+    local items = m:recommend("u1", { k = m.nitems })
+    for _, it in ipairs(items) do if it == "i3" then return true end end
+    return false
+  end
+  T.eq(has_i3(), false)
+  local it = rp.sparse.from_triplets({ { "i3", "u1", 2 }, { "i3", "u3", 1 } }, { items = m.users })
+  m:partial_fit_items({ "i3" }, it)
+  T.ok(m.item_factors:row(m.items:index("i3"))[1] ~= 0)
+  T.eq(has_i3(), true)
+end)
+
 T.case("bad input gives clear errors", function()
   local m = rp.als.train(train, { factors = 4, iterations = 2, seed = 5 })
   local x = rp.sparse.from_triplets({ { "u1", "i1", 1 } }, { items = m.items })
