@@ -110,7 +110,8 @@ static int solve_rows(const rp_als_model *m, int which, const rp_csr *mat, const
   int bad_info = 0;
   if (!rc) {
     rp_als_side side = {&m->opts, f, Y, ny, G};
-    int saved = rp_als_blas_begin();
+    /* the row solves call no BLAS (own kernels): no BLAS thread guard, whose
+     * openblas_set_num_threads calls cost more than a row */
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nt) if (nt > 1)
     for (int32_t r = 0; r < n; r++) {
       rp_als_scratch *s = &sc[omp_get_thread_num()];
@@ -125,7 +126,6 @@ static int solve_rows(const rp_als_model *m, int which, const rp_csr *mat, const
         if (!bad || r + 1 < bad) bad = r + 1, bad_info = info ? info : -1;
       }
     }
-    rp_als_blas_end(saved);
   }
   for (int t = 0; t < nt; t++) rp_als_scratch_free(&sc[t]);
   rp_free(sc);
