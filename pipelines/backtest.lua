@@ -30,7 +30,13 @@ local cfg = tune.config({
   backtest = { train_days = 60, cadences = { 7, 14 }, expanding = false, k = 10,
                metric = "ndcg", keep_unknown = false },
   report = "out/backtest.html",
-}, { "data", "model" }, ...)
+}, { "data", "model",
+     -- every key this pipeline reads: any other is refused, naming the file
+     keys = { data = rp.config.keys({ "path" }, { read = tune.READ_KEYS }),
+              matrix = tune.MATRIX_KEYS, model = true,
+              backtest = rp.config.keys { "train_days", "cadences", "expanding", "k", "metric",
+                                          "keep_unknown", "start", "stop" },
+              report = true } }, ...)
 
 local b = cfg.backtest
 local t0 = rp.clock()

@@ -34,7 +34,12 @@ local cfg = tune.config({
                        "mrr", "auc", "coverage", "gini", "novelty" } },
   report = "out/evaluate.html",
   results = "",
-}, { "data", "split", "models" }, ...)
+}, { "data", "split", "models",
+     -- every key this pipeline reads: any other is refused, naming the file
+     keys = { data = tune.DATA_KEYS, split = true, matrix = tune.MATRIX_KEYS, models = true,
+              eval = rp.config.keys { "k", "metrics", "bootstrap", "seed", "curve_k",
+                                      "threshold" },
+              report = true, results = true } }, ...)
 
 local t0 = rp.clock()
 local d = tune.load(cfg)

@@ -27,9 +27,22 @@
 #define MODULES(X) \
   X(io)            \
   X(sparse)        \
-  X(gen) X(als) X(split) X(metrics) X(baseline) X(hybrid) X(cache) X(serve) X(registry) X(monitor)
+  X(gen)           \
+  X(als)           \
+  X(split) X(metrics) X(baseline) X(hybrid) X(cache) X(serve) X(registry) X(monitor) X(dist)
 #define DECLARE(m) extern int luaopen_recpipe_##m(lua_State *L) __attribute__((weak));
 MODULES(DECLARE)
+
+/* modules/dist: a script's error under mpirun ends every rank */
+extern int rp_dist_launched(void) __attribute__((weak));
+extern void rp_dist_abort(const char *msg) __attribute__((weak, noreturn));
+
+/* Prints a script's error; under mpirun, as "rank R: message", and ends
+ * every rank (the others may be waiting in a collective for this one). */
+static void script_error(const char *msg) {
+  if (rp_dist_launched && rp_dist_abort && rp_dist_launched()) rp_dist_abort(msg);
+  fprintf(stderr, "recpipe: %s\n", msg);
+}
 
 static char luadir[4096], pipedir[4096], exepath[4096];
 static double t0;
@@ -265,7 +278,7 @@ static int run_script(lua_State *L, const char *script, int argc, char **argv, i
   }
   lua_setglobal(L, "arg");
   if (luaL_loadfile(L, script) != LUA_OK) {
-    fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+    script_error(lua_tostring(L, -1));
     lua_settop(L, base);
     return 1;
   }
@@ -287,7 +300,7 @@ static int run_script(lua_State *L, const char *script, int argc, char **argv, i
   int rc = lua_pcall(L, nargs, 0, base + 1);
   signal(SIGINT, SIG_DFL);
   clear_progress();
-  if (rc != LUA_OK) fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+  if (rc != LUA_OK) script_error(lua_tostring(L, -1));
   lua_settop(L, base);
   return rc != LUA_OK;
 }

@@ -18,7 +18,7 @@ local rp = {
 }
 
 local modules = { "io", "sparse", "gen", "als", "split", "metrics", "baseline",
-                  "hybrid", "cache", "serve", "registry", "monitor" }
+                  "hybrid", "cache", "serve", "registry", "monitor", "dist" }
 for _, name in ipairs(modules) do
   if package.preload["recpipe." .. name] then
     rp[name] = require("recpipe." .. name)
