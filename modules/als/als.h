@@ -146,6 +146,10 @@ size_t rp_als_model_bytes(const rp_als_model *m);
  * recommend for)?  Takes the read lock. */
 int rp_als_model_knows_user(const rp_als_model *m, int32_t u);
 
+/* Has row r of the users (which = 1) or items (which = 0) a nonzero factor
+ * row?  Takes the read lock. */
+int rp_als_model_has_factors(const rp_als_model *m, int which, int32_t r);
+
 /* Can a matrix on maps (rows b, cols ...) be used with a model on map a:
  * the same object, either NULL, or one a prefix of the other (a map that
  * grew after training, a model loaded from a file)? */
@@ -276,12 +280,31 @@ int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, in
 int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
                            const rp_csr *exclude, int threads, int32_t *out_items,
                            float *out_scores, int32_t *out_n, rp_err *err);
+/* The same ranking only the candidates of allow (sorted, unique; NULL:
+ * all items): recommend_all's items = {...}. */
+int rp_als_recommend_batch_allow(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags,
+                                 const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                                 int32_t *out_n, rp_err *err);
 
 /* The k items (which = 0) or users (which = 1) most similar to index idx by
  * cosine of the factors, the query itself included (score 1) unless
  * include_self = 0.  Zero rows have similarity 0. */
 int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
                    int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err);
+
+/* rp_als_similar ranking only the candidates of allow (sorted and unique,
+ * rp_als_sort_unique; NULL: all), the query itself among them when it is a
+ * candidate and include_self. */
+int rp_als_similar_in(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                      const rp_als_list *allow, int32_t *out_idx, float *out_scores, int32_t *out_n,
+                      rp_err *err);
+/* rp_als_similar_in for each query q[a], a < n, in parallel (at most
+ * `threads` threads): results at out_idx + a k, out_scores + a k, count
+ * out_n[a] (0 for a query out of range or without factors). */
+int rp_als_similar_batch(const rp_als_model *m, int which, const int32_t *q, int32_t n, int32_t k,
+                         int include_self, const rp_als_list *allow, int threads, int32_t *out_idx,
+                         float *out_scores, int32_t *out_n, rp_err *err);
 
 /* Fold-in: the factors of a user who interacted with items[0..n) with
  * values[0..n) (NULL = all 1), solved exactly (Cholesky) against the item

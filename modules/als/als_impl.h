@@ -198,7 +198,8 @@ int rp_als_solve_exact(const rp_als_side *s, const int32_t *idx, const float *va
 #define RP_ALS_NNLS_WORK(f) ((size_t)(f) * (size_t)(f) + 5 * (size_t)(f) + 1)
 int rp_als_nnls(const double *A, const double *b, int32_t f, double *x, double *work);
 /* Solves the symmetric positive definite system A x = b in double (A f x f
- * row-major, lower triangle overwritten by its Cholesky factor L, b by x).
+ * row-major; its upper triangle is read and overwritten by the Cholesky
+ * factor U, A = U^T U; b by x).
  * Returns 0 or the failing pivot + 1. */
 int rp_als_cholesky_solve_d(double *A, int32_t f, double *b);
 /* The Cholesky factor of the row's normal matrix left in sc->A (row-major

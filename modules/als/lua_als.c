@@ -250,18 +250,24 @@ static int recommend_one(lua_State *L, const rp_recommender *rec, rpL_recreq *q,
                                      untrained_flag(L, q->opt), items, scores, n, err);
 }
 
-/* model:recommend_all's batch: include_untrained read from its options */
+/* model:recommend_all's batch: include_untrained and the candidates
+ * (items) read from its options */
 static int recommend_batch(lua_State *L, int opt, const rp_recommender *rec, const int32_t *users,
                            int32_t n, int32_t k, const rp_csr *exclude, int threads, int32_t *items,
                            float *scores, int32_t *cnt, rp_err *err) {
-  return rp_als_recommend_batch_flags(rec->self, users, n, k, exclude, threads,
-                                      untrained_flag(L, opt), items, scores, cnt, err);
+  int32_t na;
+  int32_t *al = rpL_optidlist(L, opt, "items", rec->items, &na);
+  rp_als_list allow;
+  if (al) allow = sorted_list(al, na);
+  return rp_als_recommend_batch_allow(rec->self, users, n, k, exclude, threads,
+                                      untrained_flag(L, opt), al ? &allow : NULL, items, scores,
+                                      cnt, err);
 }
 
 static const char *const rec_known[] = {"k",           "exclude",           "items", "deny",
                                         "filter_seen", "include_untrained", NULL};
 static const char *const all_known[] = {"users", "k", "exclude", "threads", "include_untrained",
-                                        NULL};
+                                        "items", NULL};
 static const rpL_recspec rec_spec = {RP_ALS_T,   rec_known, recommend_one, check_exclude,
                                      knows_user, 0,         all_known,     recommend_batch};
 
@@ -320,23 +326,42 @@ static int model_recommend_new(lua_State *L) {
 static int model_recommend_all(lua_State *L) { return rpL_recommend_all(L, &rec_spec); }
 
 /* ---- similar, explain ------------------------------------------------------------------ */
+/* The candidates option of similar (field "items" or "users") at opt as a
+ * sorted list on map; NULL when absent. */
+static const rp_als_list *candidates(lua_State *L, int opt, int which, const rp_idmap *map,
+                                     rp_als_list *out) {
+  int32_t n;
+  int32_t *c = rpL_optidlist(L, opt, which ? "users" : "items", map, &n);
+  if (!c) return NULL;
+  *out = sorted_list(c, n);
+  return out;
+}
+
+/* model:similar_items(item, {k, include_self, items}) / similar_users(user,
+ * {k, include_self, users}) */
 static int similar(lua_State *L, int which) {
   luaL_checkudata(L, 1, RP_ALS_T); /* self first */
   luaL_checkany(L, 2);
   lua_settop(L, 3);
   rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
-  static const char *const known[] = {"k", "include_self", NULL};
-  rpL_checkopts(L, 3, known);
+  static const char *const known_items[] = {"k", "include_self", "items", NULL};
+  static const char *const known_users[] = {"k", "include_self", "users", NULL};
+  rpL_checkopts(L, 3, which ? known_users : known_items);
   int self = rpL_optboolean(L, 3, "include_self", 1);
   const rp_idmap *map = which ? m->users : m->items;
   int32_t k = capk(rpL_optinteger(L, 3, "k", 10, 0, 1 << 24), which ? m->nusers : m->nitems);
+  rp_als_list cl;
+  const rp_als_list *cand = candidates(L, 3, which, map, &cl);
   int32_t i = map ? rpL_lookup(L, 2, map) : -1;
   if (i < 0 || i >= (which ? m->nusers : m->nitems))
     return rpL_nilmsg(L, which ? "unknown user '%s'" : "unknown item '%s'", 2);
   int32_t *idx = rpL_scratch(L, (size_t)k, sizeof(int32_t)), n;
   float *scores = rpL_scratch(L, (size_t)k, sizeof(float));
   rp_err err;
-  if (rp_als_similar(m, which, i, k, self, idx, scores, &n, &err)) return rpL_error(L, &err);
+  if (rp_als_similar_in(m, which, i, k, self, cand, idx, scores, &n, &err))
+    return rpL_error(L, &err);
+  if (n == 0 && cand && rp_als_model_has_factors(m, which, i))
+    return rpL_pushlists(L, map, idx, scores, 0), 2;
   if (n == 0 && k > 0)
     return rpL_nilmsg(L,
                       which ? "user '%s' has no interactions in training"
@@ -347,6 +372,73 @@ static int similar(lua_State *L, int which) {
 }
 static int model_similar_items(lua_State *L) { return similar(L, 0); }
 static int model_similar_users(lua_State *L) { return similar(L, 1); }
+
+/* model:similar_items_all{items = {...} or nil, k = 10, include_self = true,
+ * candidates = {...}, threads = 0} (and similar_users_all with users):
+ * tables keyed by id of the lists and of the scores, as recommend_all */
+static int similar_all(lua_State *L, int which) {
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
+  lua_settop(L, 2);
+  if (lua_isnil(L, 2)) lua_newtable(L), lua_replace(L, 2);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
+  static const char *const known_items[] = {"items",      "k",       "include_self",
+                                            "candidates", "threads", NULL};
+  static const char *const known_users[] = {"users",      "k",       "include_self",
+                                            "candidates", "threads", NULL};
+  rpL_checkopts(L, 2, which ? known_users : known_items);
+  const char *field = which ? "users" : "items";
+  const rp_idmap *map = which ? m->users : m->items;
+  if (!map) return luaL_argerror(L, 1, "the model has no id map");
+  int32_t rows = which ? m->nusers : m->nitems;
+  int32_t k = capk(rpL_optinteger(L, 2, "k", 10, 0, 1 << 24), rows);
+  int self = rpL_optboolean(L, 2, "include_self", 1);
+  int threads = (int)rpL_optinteger(L, 2, "threads", 0, 0, 4096);
+  rp_als_list cl;
+  int32_t nc;
+  int32_t *c = rpL_optidlist(L, 2, "candidates", map, &nc);
+  if (c) cl = sorted_list(c, nc);
+  int given = rpL_getopt(L, 2, field) != LUA_TNIL, ql = lua_gettop(L);
+  if (given && !lua_istable(L, ql))
+    rpL_fielderror(L, 2, field, "must be a list of ids, got %s", luaL_typename(L, ql));
+  lua_Integer len = given ? luaL_len(L, ql) : rows;
+  int32_t *q = rpL_scratch(L, (size_t)len, sizeof *q), n = 0;
+  int32_t *at = rpL_scratch(L, (size_t)len, sizeof *at);
+  for (lua_Integer a = 0; a < len; a++) {
+    int32_t r = (int32_t)a;
+    if (given) {
+      lua_rawgeti(L, ql, a + 1);
+      r = rpL_lookup(L, -1, map);
+      lua_pop(L, 1);
+    }
+    if (r < 0 || r >= rows) continue;
+    q[n] = r, at[n++] = (int32_t)a + 1;
+  }
+  size_t nk = (size_t)n * (size_t)k;
+  int32_t *idx = rpL_scratch(L, nk, sizeof *idx), *cnt = rpL_scratch(L, (size_t)n, sizeof *cnt);
+  float *scores = rpL_scratch(L, nk, sizeof *scores);
+  rp_err err;
+  if (rp_als_similar_batch(m, which, q, n, k, self, c ? &cl : NULL, threads, idx, scores, cnt,
+                           &err))
+    return rpL_error(L, &err);
+  lua_createtable(L, 0, n);
+  lua_createtable(L, 0, n);
+  for (int32_t a = 0; a < n; a++) {
+    if (!rp_als_model_has_factors(m, which, q[a])) continue;
+    if (given)
+      lua_rawgeti(L, ql, at[a]);
+    else
+      rpL_pushid(L, map, q[a]);
+    rpL_pushlists(L, map, idx + (size_t)a * k, scores + (size_t)a * k, cnt[a]);
+    lua_pushvalue(L, -3); /* key, ids, scores, key */
+    lua_insert(L, -2);
+    lua_settable(L, -5); /* scores table */
+    lua_settable(L, -4); /* ids table */
+  }
+  return 2;
+}
+static int model_similar_items_all(lua_State *L) { return similar_all(L, 0); }
+static int model_similar_users_all(lua_State *L) { return similar_all(L, 1); }
 
 /* model:explain(user, item, {k = 10, history = matrix}) -> items, contributions, total */
 static int model_explain(lua_State *L) {
@@ -535,6 +627,8 @@ static const luaL_Reg model_methods[] = {{"recommend", model_recommend},
                                          {"recommend_new", model_recommend_new},
                                          {"similar_items", model_similar_items},
                                          {"similar_users", model_similar_users},
+                                         {"similar_items_all", model_similar_items_all},
+                                         {"similar_users_all", model_similar_users_all},
                                          {"explain", model_explain},
                                          {"partial_fit_users", model_partial_fit_users},
                                          {"partial_fit_items", model_partial_fit_items},

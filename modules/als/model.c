@@ -287,6 +287,17 @@ int rp_als_model_knows_user(const rp_als_model *m, int32_t u) {
   return r;
 }
 
+int rp_als_model_has_factors(const rp_als_model *m, int which, int32_t r) {
+  if (which) return rp_als_model_knows_user(m, r);
+  rp_als_model_rdlock(m);
+  int has = 0;
+  if (r >= 0 && r < m->nitems)
+    for (int32_t d = 0; d < m->factors && !has; d++)
+      has = m->item_factors[(int64_t)r * m->factors + d] != 0;
+  rp_als_model_unlock(m);
+  return has;
+}
+
 int rp_als_knows_user_locked(const rp_als_model *m, int32_t u) {
   if (u < 0 || u >= m->nusers) return 0;
   const float *x = m->user_factors + (int64_t)u * m->factors;

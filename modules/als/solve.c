@@ -166,33 +166,39 @@ int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val
   return rp_als_cholesky_upper(sc->A, f, f + 1, ld);
 }
 
+/* y += a x over n doubles that do not overlap (vectorised whatever the
+ * compiler's cost model: the loops are short and their count varies) */
+static inline void axpy_d(double *restrict y, const double *restrict x, double a, int32_t n) {
+#pragma omp simd
+  for (int32_t j = 0; j < n; j++) y[j] += a * x[j];
+}
+
 int rp_als_cholesky_solve_d(double *A, int32_t f, double *b) {
-  /* A = L L^T, L in the lower triangle, row by row (inner loops run along
-   * rows, contiguous) */
-  for (int32_t j = 0; j < f; j++) {
-    double *lj = A + (int64_t)j * f;
-    double d = lj[j];
-    for (int32_t k = 0; k < j; k++) d -= lj[k] * lj[k];
-    if (!(d > 0)) return j + 1;
+  /* A = U^T U with U upper, row by row in A's upper triangle (right-looking:
+   * each step scales row k and subtracts its outer product from the
+   * trailing rows, contiguous axpys the compiler vectorises) */
+  for (int32_t k = 0; k < f; k++) {
+    double *uk = A + (int64_t)k * f;
+    double d = uk[k];
+    if (!(d > 0)) return k + 1;
     d = sqrt(d);
-    lj[j] = d;
-    for (int32_t i = j + 1; i < f; i++) {
-      double *li = A + (int64_t)i * f;
-      double v = li[j];
-      for (int32_t k = 0; k < j; k++) v -= li[k] * lj[k];
-      li[j] = v / d;
-    }
+    double inv = 1 / d;
+    uk[k] = d;
+    for (int32_t j = k + 1; j < f; j++) uk[j] *= inv;
+    for (int32_t i = k + 1; i < f; i++)
+      axpy_d(A + (int64_t)i * f + i, uk + i, -uk[i], f - i); /* rows i and k differ */
   }
-  for (int32_t i = 0; i < f; i++) { /* L y = b */
-    const double *li = A + (int64_t)i * f;
-    double v = b[i];
-    for (int32_t k = 0; k < i; k++) v -= li[k] * b[k];
-    b[i] = v / li[i];
+  for (int32_t k = 0; k < f; k++) { /* U^T y = b, column by column */
+    const double *uk = A + (int64_t)k * f;
+    double y = b[k] / uk[k];
+    b[k] = y;
+    axpy_d(b + k + 1, uk + k + 1, -y, f - k - 1);
   }
-  for (int32_t i = f - 1; i >= 0; i--) { /* L^T x = y */
+  for (int32_t i = f - 1; i >= 0; i--) { /* U x = y */
+    const double *ui = A + (int64_t)i * f;
     double v = b[i];
-    for (int32_t k = i + 1; k < f; k++) v -= A[(int64_t)k * f + i] * b[k];
-    b[i] = v / A[(int64_t)i * f + i];
+    for (int32_t j = i + 1; j < f; j++) v -= ui[j] * b[j];
+    b[i] = v / ui[i];
   }
   return 0;
 }

@@ -200,8 +200,8 @@ int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_
 
 /* ---- batch ------------------------------------------------------------------------ */
 static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
-                           const rp_csr *exclude, int threads, int flags, int32_t *out_items,
-                           float *out_scores, int32_t *out_n, rp_err *err) {
+                           const rp_csr *exclude, int threads, int flags, const rp_als_list *allow,
+                           int32_t *out_items, float *out_scores, int32_t *out_n, rp_err *err) {
   if (n <= 0) return RP_OK;
   int32_t kk = k < m->nitems ? k : m->nitems;
   for (int32_t a = 0; a < n; a++) out_n[a] = 0;
@@ -213,7 +213,7 @@ static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
     if (!(skip = rp_als_untrained(m, err))) return RP_ENOMEM;
     if (!skip->n) skip = NULL;
   }
-  if (rp_als_screen_ready(m))
+  if (!allow && rp_als_screen_ready(m))
     return rp_als_screen_batch(m, users, n, kk, k, exclude, skip, threads, out_items, out_scores,
                                out_n, err);
   int nt = rp_threads(threads);
@@ -241,7 +241,7 @@ static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
         ex[0].n = exclude->indptr[u + 1] - exclude->indptr[u];
       }
       if (skip) ex[1] = *skip;
-      rp_als_topk_scratch(m, m->user_factors + (int64_t)u * m->factors, kk, ex, 2, NULL, &h,
+      rp_als_topk_scratch(m, m->user_factors + (int64_t)u * m->factors, kk, ex, 2, allow, &h,
                           out_items + (int64_t)a * k, out_scores + (int64_t)a * k, &out_n[a]);
     }
   }
@@ -251,14 +251,22 @@ static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t 
   return RP_OK;
 }
 
+int rp_als_recommend_batch_allow(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags,
+                                 const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                                 int32_t *out_n, rp_err *err) {
+  rp_als_model_rdlock(m);
+  int rc = recommend_batch(m, users, n, k, exclude, threads, flags, allow, out_items, out_scores,
+                           out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
 int rp_als_recommend_batch_flags(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
                                  const rp_csr *exclude, int threads, int flags, int32_t *out_items,
                                  float *out_scores, int32_t *out_n, rp_err *err) {
-  rp_als_model_rdlock(m);
-  int rc =
-      recommend_batch(m, users, n, k, exclude, threads, flags, out_items, out_scores, out_n, err);
-  rp_als_model_unlock(m);
-  return rc;
+  return rp_als_recommend_batch_allow(m, users, n, k, exclude, threads, flags, NULL, out_items,
+                                      out_scores, out_n, err);
 }
 
 int rp_als_recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
@@ -290,43 +298,85 @@ static const float *norms(rp_als_model *m, int which, rp_err *err) {
   return res;
 }
 
-static int similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
-                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err);
+/* The k rows most similar to row idx (valid, nonzero norm) into h (k set)
+ * and out: every row, or the candidates of allow (sorted). */
+static void similar_scan(const rp_als_model *m, int which, int32_t idx, int include_self,
+                         const rp_als_list *allow, const float *nv, rp_topk *h, int32_t *out_idx,
+                         float *out_scores, int32_t *out_n) {
+  int32_t rows = which ? m->nusers : m->nitems, f = m->factors;
+  const float *F = which ? m->user_factors : m->item_factors, *q = F + (int64_t)idx * f;
+  float qn = nv[idx];
+  h->n = 0;
+  int64_t n = allow ? allow->n : rows;
+  for (int64_t a = 0; a < n; a++) {
+    int32_t r = allow ? allow->idx[a] : (int32_t)a;
+    if (r < 0 || r >= rows) continue;
+    if (r == idx && !include_self) continue;
+    float s = nv[r] > 0 ? rp_als_dot(q, F + (int64_t)r * f, f) / (qn * nv[r]) : 0.0f;
+    rp_topk_push(h, r, s);
+  }
+  *out_n = rp_topk_sorted(h, out_idx, out_scores);
+}
 
-int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
-                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
+static int similar_batch(const rp_als_model *m, int which, const int32_t *q, int32_t nq, int32_t k,
+                         int include_self, const rp_als_list *allow, int threads, int32_t kout,
+                         int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
+  int32_t rows = which ? m->nusers : m->nitems;
+  for (int32_t a = 0; a < nq; a++) out_n[a] = 0;
+  const float *nv = norms((rp_als_model *)m, which, err);
+  if (!nv) return RP_ENOMEM;
+  if (k > rows) k = rows;
+  if (k <= 0 || nq <= 0) return RP_OK;
+  int nt = rp_threads(threads);
+  if (nt > nq) nt = nq;
+  float *hs = rp_malloc(sizeof(float) * (size_t)k * (size_t)nt);
+  int32_t *hi = rp_malloc(sizeof(int32_t) * (size_t)k * (size_t)nt);
+  if (!hs || !hi) {
+    rp_free(hs);
+    rp_free(hi);
+    return rp_enomem(err, "top-k heaps");
+  }
+#pragma omp parallel num_threads(nt) if (nq > 1)
+  {
+    int t = omp_get_thread_num();
+    rp_topk h;
+    rp_topk_init(&h, k, hi + (size_t)t * k, hs + (size_t)t * k);
+#pragma omp for schedule(dynamic, 16)
+    for (int32_t a = 0; a < nq; a++)
+      if (q[a] >= 0 && q[a] < rows && nv[q[a]] > 0)
+        similar_scan(m, which, q[a], include_self, allow, nv, &h, out_idx + (int64_t)a * kout,
+                     out_scores + (int64_t)a * kout, &out_n[a]);
+  }
+  rp_free(hs);
+  rp_free(hi);
+  return RP_OK;
+}
+
+int rp_als_similar_batch(const rp_als_model *m, int which, const int32_t *q, int32_t n, int32_t k,
+                         int include_self, const rp_als_list *allow, int threads, int32_t *out_idx,
+                         float *out_scores, int32_t *out_n, rp_err *err) {
   rp_als_model_rdlock(m);
-  int rc = similar(m, which, idx, k, include_self, out_idx, out_scores, out_n, err);
+  int rc = similar_batch(m, which, q, n, k, include_self, allow, threads, k, out_idx, out_scores,
+                         out_n, err);
   rp_als_model_unlock(m);
   return rc;
 }
 
-static int similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
-                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
+int rp_als_similar_in(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                      const rp_als_list *allow, int32_t *out_idx, float *out_scores, int32_t *out_n,
+                      rp_err *err) {
   *out_n = 0;
-  int32_t rows = which ? m->nusers : m->nitems, f = m->factors;
-  if (idx < 0 || idx >= rows)
-    return rp_errf(err, RP_EINVAL, "%s index %d out of range", which ? "user" : "item", (int)idx);
-  const float *nv = norms((rp_als_model *)m, which, err);
-  if (!nv) return RP_ENOMEM;
-  if (k > rows) k = rows;
-  if (k <= 0 || nv[idx] == 0) return RP_OK;
-  rp_topk h;
-  rp_topk_init(&h, k, rp_malloc(sizeof(int32_t) * (size_t)k), rp_malloc(sizeof(float) * (size_t)k));
-  if (!h.scores || !h.items) {
-    rp_free(h.scores);
-    rp_free(h.items);
-    return rp_enomem(err, "top-k heap");
-  }
-  const float *F = which ? m->user_factors : m->item_factors, *q = F + (int64_t)idx * f;
-  float qn = nv[idx];
-  for (int32_t r = 0; r < rows; r++) {
-    if (r == idx && !include_self) continue;
-    float s = nv[r] > 0 ? rp_als_dot(q, F + (int64_t)r * f, f) / (qn * nv[r]) : 0.0f;
-    rp_topk_push(&h, r, s);
-  }
-  *out_n = rp_topk_sorted(&h, out_idx, out_scores);
-  rp_free(h.scores);
-  rp_free(h.items);
-  return RP_OK;
+  rp_als_model_rdlock(m);
+  int32_t rows = which ? m->nusers : m->nitems;
+  int rc = idx < 0 || idx >= rows ? rp_errf(err, RP_EINVAL, "%s index %d out of range",
+                                            which ? "user" : "item", (int)idx)
+                                  : similar_batch(m, which, &idx, 1, k, include_self, allow, 1, k,
+                                                  out_idx, out_scores, out_n, err);
+  rp_als_model_unlock(m);
+  return rc;
+}
+
+int rp_als_similar(const rp_als_model *m, int which, int32_t idx, int32_t k, int include_self,
+                   int32_t *out_idx, float *out_scores, int32_t *out_n, rp_err *err) {
+  return rp_als_similar_in(m, which, idx, k, include_self, NULL, out_idx, out_scores, out_n, err);
 }

@@ -1201,6 +1201,7 @@ static void feedback(rp_server *s, rp_worker *w, const rp_sevent *ev, int n) {
   atomic_fetch_add(&s->feedback_epoch, 1);
   rp_gen *g = rp_gen_acquire(s, w->id);
   uint64_t serial = g->serial;
+  if (g->realtime && s->realtime) rp_realtime_events(s->realtime, g, g->realtime_weights, ev, n);
   rp_gen_release(s, w->id);
   rp_wmetrics *m = &s->wm[w->id];
   for (int i = 0; i < n; i++) {

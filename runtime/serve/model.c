@@ -458,6 +458,8 @@ rp_gen *rp_gen_load(rp_server *s, rp_serve_settings *first, rp_err *err) {
   snprintf(g->reason, sizeof g->reason, "%s", set.reason);
   g->k = set.k;
   g->exclude_seen = set.exclude_seen;
+  g->realtime = set.realtime;
+  snprintf(g->realtime_weights, sizeof g->realtime_weights, "%s", set.realtime_weights);
   g->serial = ++s->next_serial;
   g->loaded_unix = rp_unix_now();
   g->load_seconds = rp_now() - t0;

@@ -68,6 +68,7 @@ static void server_free(rp_server *s) {
   s->reg = NULL;
   rp_gen_free(rp_hazard_peek(&s->gens));
   rp_acache_free(s->cache);
+  rp_realtime_free(s->realtime);
   rp_slog_close(s->impressions);
   rp_slog_close(s->events);
   if (s->workers)
@@ -108,6 +109,7 @@ static int setup(rp_server *s, rp_err *err) {
   }
   if (!(s->cache = rp_acache_new(&s->set, err)) && strcmp(s->set.cache_capacity, "0") != 0)
     return err->status;
+  if (!(s->realtime = rp_realtime_new(err))) return err->status;
   if (s->set.log_dir[0]) {
     if (rp_slog_open(&s->impressions, s->set.log_dir, "impressions",
                      "request_id,timestamp,user_id,item_id,position,score,model_version,reason\n",

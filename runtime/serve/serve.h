@@ -66,6 +66,8 @@ typedef struct rp_serve_settings {
   /* the model: read again at every reload */
   int k, exclude_seen;
   char version[128], reason[64];
+  int realtime;               /* fold known users' events into their factors */
+  char realtime_weights[256]; /* "type=weight,..." for realtime */
 } rp_serve_settings;
 
 void rp_serve_settings_defaults(rp_serve_settings *s);
@@ -171,9 +173,21 @@ typedef struct rp_gen {
   char reason[64];      /* reason of C-path answers */
   double loaded_unix, load_seconds;
   int k, exclude_seen;
+  int realtime;               /* setting realtime: events refit users (realtime.c) */
+  char realtime_weights[256]; /* its event weights */
   int nworkers;
   rp_wstate w[];
 } rp_gen;
+
+/* Real-time signals (issue 13, realtime.c): the events since a generation
+ * loaded of the users its ALS models know, kept per user; each call folds
+ * the batch's users' events into their factors (partial_fit_users of the
+ * seen row plus the weighted events) before the POST is answered. */
+typedef struct rp_realtime rp_realtime;
+rp_realtime *rp_realtime_new(rp_err *err);
+void rp_realtime_free(rp_realtime *rt); /* accepts NULL */
+void rp_realtime_events(rp_realtime *rt, const rp_gen *g, const char *weights, const rp_sevent *ev,
+                        int n);
 
 /* ---- the server ---------------------------------------------------------------- */
 typedef struct rp_server {
@@ -205,6 +219,7 @@ typedef struct rp_server {
   /* logs, cache, metrics */
   rp_slog *impressions, *events;
   rp_acache *cache;
+  rp_realtime *realtime;
   rp_wmetrics *wm; /* nworkers + 1 (the last for threads that are not workers) */
   char reasons[RP_NREASONS][64];
   _Atomic int nreasons;

@@ -7,6 +7,7 @@
  *   bench_als sgemm
  *   bench_als train  LOG.csv FACTORS cg|cholesky THREADS ITERATIONS
  *   bench_als serve  LOG.csv FACTORS QUERIES BATCH
+ *   bench_als partial LOG.csv FACTORS BATCH REPS SINGLE
  *
  * LOG.csv: user_id,item_id,value,timestamp with integer ids (synth.py);
  * repeated pairs are summed.  Output: one "key value" line per figure, for
@@ -301,6 +302,85 @@ static int cmd_modelio(int argc, char **argv) {
   return 0;
 }
 
+/* rows rows[0..n) of m as a new n-row matrix (same columns) */
+static rp_csr *pick_rows(const rp_csr *m, const int32_t *rows, int32_t n) {
+  int64_t nnz = 0;
+  for (int32_t a = 0; a < n; a++) nnz += rp_csr_rowlen(m, rows[a]);
+  int32_t *r = malloc(sizeof(int32_t) * (size_t)(nnz + 1)),
+          *c = malloc(sizeof(int32_t) * (size_t)(nnz + 1));
+  float *v = malloc(sizeof(float) * (size_t)(nnz + 1));
+  int64_t e = 0;
+  for (int32_t a = 0; a < n; a++)
+    for (int64_t j = m->indptr[rows[a]]; j < m->indptr[rows[a] + 1]; j++)
+      r[e] = a, c[e] = m->indices[j], v[e++] = m->data[j];
+  rp_err err;
+  rp_csr *x = rp_csr_build(n, m->ncols, r, c, v, NULL, nnz, RP_AGG_SUM, NULL, NULL, &err);
+  free(r), free(c), free(v);
+  return x;
+}
+
+/* partial_fit_users: BATCH users at once (REPS times; median) and one user
+ * at a time (SINGLE calls: median, p99), on a model trained 3 CG
+ * iterations; users spread evenly over the log */
+static int cmd_partial(int argc, char **argv) {
+  if (argc < 7) return 2;
+  rp_csr *m = load(argv[2]);
+  int batch = atoi(argv[4]), reps = atoi(argv[5]), single = atoi(argv[6]);
+  rp_als_opts o;
+  rp_als_opts_default(&o);
+  o.factors = atoi(argv[3]);
+  o.iterations = 3;
+  rp_als_model *model;
+  rp_err err;
+  if (rp_als_train(m, &o, NULL, &model, &err)) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  int32_t *rows = malloc(sizeof(int32_t) * (size_t)batch);
+  for (int a = 0; a < batch; a++) rows[a] = (int32_t)((int64_t)a * m->nrows / batch);
+  rp_csr *x = pick_rows(m, rows, batch);
+  double *t = malloc(sizeof(double) * (size_t)(reps > single ? reps : single));
+  double *cpu = malloc(sizeof(double) * (size_t)reps);
+  for (int r = 0; r < reps; r++) {
+    double t0 = rp_now(), c0 = cpu_now();
+    if (rp_als_partial_fit(model, 0, rows, x, 0, &err)) {
+      fprintf(stderr, "%s\n", err.msg);
+      return 1;
+    }
+    t[r] = rp_now() - t0;
+    cpu[r] = cpu_now() - c0;
+  }
+  printf("partial_users %d\n", batch);
+  printf("partial_nnz %lld\n", (long long)x->nnz);
+  printf("partial_batch_ms %.3f\n", 1e3 * median(t, reps));
+  /* CPU seconds of all threads: what the call costs whatever the load (on
+   * a loaded machine the wall time mostly measures waiting for a core) */
+  printf("partial_batch_cpu_ms %.3f\n", 1e3 * median(cpu, reps));
+  free(cpu);
+  rp_csr_free(x);
+  int64_t nnz1 = 0;
+  for (int s = 0; s < single; s++) {
+    int32_t u = (int32_t)(((int64_t)s * 7919) % m->nrows);
+    rp_csr *one = pick_rows(m, &u, 1);
+    nnz1 += one->nnz;
+    double t0 = rp_now();
+    if (rp_als_partial_fit(model, 0, &u, one, 1, &err)) {
+      fprintf(stderr, "%s\n", err.msg);
+      return 1;
+    }
+    t[s] = rp_now() - t0;
+    rp_csr_free(one);
+  }
+  qsort(t, (size_t)single, sizeof *t, cmp_double);
+  printf("partial_single_values %.1f\n", (double)nnz1 / single);
+  printf("partial_single_us %.1f\n", 1e6 * median(t, single));
+  printf("partial_single_p99_us %.1f\n", 1e6 * t[(int)(0.99 * (single - 1))]);
+  free(t), free(rows);
+  rp_als_model_free(model);
+  rp_csr_free(m);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   int rc = 2;
   if (argc >= 2 && strcmp(argv[1], "sgemm") == 0) {
@@ -313,10 +393,12 @@ int main(int argc, char **argv) {
     rc = cmd_serve(argc, argv);
   } else if (argc >= 2 && strcmp(argv[1], "modelio") == 0) {
     rc = cmd_modelio(argc, argv);
+  } else if (argc >= 2 && strcmp(argv[1], "partial") == 0) {
+    rc = cmd_partial(argc, argv);
   }
   if (rc == 2)
     fprintf(stderr,
             "usage: bench_als sgemm | train LOG f cg|cholesky threads iterations | serve LOG f "
-            "queries batch | modelio NUSERS f PATH\n");
+            "queries batch | modelio NUSERS f PATH | partial LOG f batch reps single\n");
   return rc;
 }
