@@ -36,7 +36,13 @@ local cfg = tune.config({
            metrics = { "ndcg", "map", "precision", "precision_pooled", "recall", "hit_rate",
                        "auc", "coverage" } },
   out = "out/tune",
-}, { "data", "split", "validation", "model", "search" }, ...)
+}, { "data", "split", "validation", "model", "search",
+     -- every key this pipeline reads: any other is refused, naming the file
+     keys = { data = tune.DATA_KEYS, split = true, validation = true, matrix = tune.MATRIX_KEYS,
+              model = true,
+              search = rp.config.keys({ "method", "trials", "seed" }, { space = true }),
+              eval = rp.config.keys { "k", "metric", "metrics", "bootstrap", "seed", "threads" },
+              out = true } }, ...)
 
 local t0 = rp.clock()
 local ev = cfg.eval
@@ -45,7 +51,7 @@ rp.log.info("data: %d events; train %d, test %d events (%s)", #d.ev, d.split.tra
   d.split.test, d.split.method)
 
 -- the validation split comes out of the training part only
-local fit_ev, val_ev, vs = tune.split(d.train_ev, cfg.validation)
+local fit_ev, val_ev, vs = tune.split(d.train_ev, cfg.validation, cfg._config_file)
 local fit = { train = tune.matrix(fit_ev, cfg.matrix), train_ev = fit_ev }
 local val = tune.matrix(val_ev, cfg.matrix)
 rp.log.info("validation (%s of the training part): fit %d, validation %d events%s",
@@ -92,6 +98,7 @@ print(final)
 local log_params = { regularization = true, alpha = true, shrink = true }
 local html = R.tuning(results, {
   metric = metric .. "@" .. ev.k, params = names, final = final, log_params = log_params,
+  model = cfg.model,
   title = "Tuning: " .. (cfg.data.path or "?"),
   subtitle = ("%s search over %d configurations; validation = %s split of the training part (%d fit, %d validation events); best: %s; test evaluated once.")
     :format(cfg.search.method or "grid", #results, cfg.validation.method or "by_time", vs.train,

@@ -69,30 +69,32 @@ static void log_to_stderr(int level, const char *msg, void *ud) {
   fprintf(stderr, "[%7.2fs] %s: %s\n", rp_now() - t0, names[level], msg);
 }
 
+/* One operation's bar at a time: it starts at the first report of `what`
+ * (after a finish or another what) and, when it was drawn at all (it
+ * lasted), ends with a one-line summary that stays on the screen. */
 static void progress_to_stderr(const char *what, double done, double total, int finish, void *ud) {
-  static double last;
+  static double last, start;
+  static char current[64];
+  static int active, shown;
   (void)ud;
   if (!draw_progress) return;
   double now = rp_now();
+  if (!active || strncmp(current, what, sizeof current - 1) != 0) {
+    snprintf(current, sizeof current, "%s", what);
+    start = now, active = 1, shown = 0;
+  }
   if (!finish && now - last < 0.1) return;
   last = now;
+  char line[256];
+  rp_progress_line(line, sizeof line, what, done, total, now - start, finish);
   if (finish) {
     clear_progress();
+    if (shown) fprintf(stderr, "%s\n", line);
+    active = 0;
     return;
   }
-  char bar[41];
-  if (total > 0) {
-    double f = done / total;
-    if (f > 1) f = 1;
-    int k = (int)(f * 40);
-    memset(bar, '#', (size_t)k);
-    memset(bar + k, '.', (size_t)(40 - k));
-    bar[40] = 0;
-    fprintf(stderr, "\r\033[K%s [%s] %5.1f%%", what, bar, 100 * f);
-  } else {
-    fprintf(stderr, "\r\033[K%s %.0f", what, done);
-  }
-  progress_drawn = 1;
+  fprintf(stderr, "\r\033[K%s", line);
+  progress_drawn = shown = 1;
 }
 
 /* ---- finding the package's files ------------------------------------------------ */

@@ -50,7 +50,8 @@ static const char *run_usage =
     "the pipeline receives the config table as `...`.  key=value arguments\n"
     "override the config: dotted keys nest (als.factors=64), values are typed as\n"
     "YAML types them (10 an integer, '10' a string, [1, 2] a list, empty = null).\n"
-    "Errors print the message and a traceback on stderr and exit with status 1.\n";
+    "Errors print the message and a traceback on stderr and exit with status 1\n"
+    "(a mistake in a config: the config file and the message alone).\n";
 
 static const char *serve_usage =
     "usage: recpipe serve [--quiet] [--log-level LEVEL] SCRIPT.lua [key=value...]\n"

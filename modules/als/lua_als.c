@@ -480,6 +480,7 @@ static void push_options(lua_State *L, const rp_als_model *m) {
   lua_pushstring(L, rp_als_solver_name(o->solver)), lua_setfield(L, -2, "solver");
   lua_pushinteger(L, o->cg_steps), lua_setfield(L, -2, "cg_steps");
   lua_pushboolean(L, o->implicit), lua_setfield(L, -2, "implicit");
+  lua_pushboolean(L, o->nonnegative), lua_setfield(L, -2, "nonnegative");
   lua_pushinteger(L, (lua_Integer)o->seed), lua_setfield(L, -2, "seed");
   lua_pushnumber(L, o->init_scale), lua_setfield(L, -2, "init_scale");
 }

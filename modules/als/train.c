@@ -29,15 +29,29 @@
 #include "als_impl.h"
 #include "dist.h"
 
-/* uniform [0, scale) from a per-row stream: the initial factors depend on
- * (seed, side, row) only */
+/* The initial factors, from a per-row stream (they depend on (seed, side,
+ * row) only): implicit mode, implicit's uniform [0, init_scale); explicit
+ * mode, Spark's ALS.initialize: Gaussian entries (as floats; their
+ * absolute values with nonnegative, a start inside the feasible set), the
+ * row scaled to unit norm. */
 static void init_rows(float *F, int32_t rows, int32_t f, uint64_t seed, uint64_t side,
-                      double scale) {
+                      const rp_als_opts *o) {
   for (int32_t r = 0; r < rows; r++) {
     rp_rng g;
     rp_rng_seed(&g, seed, 2 * (uint64_t)r + side);
     float *x = F + (int64_t)r * f;
-    for (int32_t d = 0; d < f; d++) x[d] = (float)(rp_rng_uniform(&g) * scale);
+    if (o->implicit) {
+      for (int32_t d = 0; d < f; d++) x[d] = (float)(rp_rng_uniform(&g) * o->init_scale);
+      continue;
+    }
+    double nrm = 0;
+    for (int32_t d = 0; d < f; d++) {
+      x[d] = (float)rp_rng_normal(&g);
+      if (o->nonnegative) x[d] = fabsf(x[d]);
+      nrm += (double)x[d] * (double)x[d];
+    }
+    double s = nrm > 0 ? 1 / sqrt(nrm) : 0;
+    for (int32_t d = 0; d < f; d++) x[d] = (float)((double)x[d] * s);
   }
 }
 
@@ -131,8 +145,14 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
         sc->next = m->indices + m->indptr[u + 1];
         sc->nnext = nn < RP_ALS_PREFETCH_ROWS ? nn : RP_ALS_PREFETCH_ROWS;
       }
-      if (chol) {
-        int info = rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc);
+      if (o->nonnegative) {
+        int info = rp_als_solve_exact(&side, m->indices + a, m->data + a, n, x, sc);
+        if (info < 0) memset(x, 0xff, sizeof(float) * (size_t)f); /* overflow: NaN, below */
+        if (info > 0) atomic_min_long(&t->bad_row, (long)u + 1);
+      } else if (chol) {
+        /* explicit rows are short: their system is solved in double */
+        int info = o->implicit ? rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc)
+                               : rp_als_solve_exact(&side, m->indices + a, m->data + a, n, x, sc);
         if (info < 0) memset(x, 0xff, sizeof(float) * (size_t)f); /* overflow: NaN, below */
         if (info > 0) atomic_min_long(&t->bad_row, (long)u + 1);  /* the lowest, for any threads */
       } else {
@@ -156,6 +176,30 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
   if (nan_row) return nonfinite_row(m, nan_row - 1, sidename, it, err);
   if (t->size > 1) return rp_dist_allgather_rows(X, sizeof(float) * (size_t)f, off, err);
   return RP_OK;
+}
+
+/* X <- s X, Y <- Y / s with s^2 = sqrt(B / A), A and B the regularization
+ * terms of X and Y: the scores stay, the objective's penalty s^2 A + B / s^2
+ * is at its minimum over s. */
+static void balance(rp_als_model *m, const rp_csr *ui, const rp_csr *iu, const rp_als_opts *o) {
+  int32_t f = m->factors;
+  double A = 0, B = 0;
+  for (int32_t u = 0; u < m->nusers; u++) {
+    double w = (double)rp_als_lambda(o, rp_csr_rowlen(ui, u));
+    A += w *
+         (double)rp_als_dot(m->user_factors + (int64_t)u * f, m->user_factors + (int64_t)u * f, f);
+  }
+  for (int32_t i = 0; i < m->nitems; i++) {
+    double w = (double)rp_als_lambda(o, rp_csr_rowlen(iu, i));
+    B += w *
+         (double)rp_als_dot(m->item_factors + (int64_t)i * f, m->item_factors + (int64_t)i * f, f);
+  }
+  if (!(A > 0) || !(B > 0)) return;
+  double s = sqrt(sqrt(B / A));
+  for (int64_t e = 0; e < (int64_t)m->nusers * f; e++)
+    m->user_factors[e] = (float)((double)m->user_factors[e] * s);
+  for (int64_t e = 0; e < (int64_t)m->nitems * f; e++)
+    m->item_factors[e] = (float)((double)m->item_factors[e] / s);
 }
 
 /* off[0..size]: blocks of m's rows of about equal work per rank */
@@ -329,8 +373,8 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
   for (int i = 0; i < t.nt; i++)
     if ((rc = rp_als_scratch_init(&t.sc[i], f, cap, err))) goto done;
 
-  init_rows(m->user_factors, m->nusers, f, o.seed, 0, o.init_scale);
-  init_rows(m->item_factors, m->nitems, f, o.seed, 1, o.init_scale);
+  init_rows(m->user_factors, m->nusers, f, o.seed, 0, &o);
+  init_rows(m->item_factors, m->nitems, f, o.seed, 1, &o);
   if (h->init) {
     warm_rows(m->user_factors, m->nusers, m->users, h->init->user_factors, h->init->nusers,
               h->init->users, f);
@@ -354,6 +398,7 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
         (rc = half_step(&t, iu, m->item_factors, m->user_factors, m->nusers, t.ioff, "item", it,
                         err)))
       goto done;
+    if (!o.implicit) balance(m, ui, iu, &o);
     rp_als_iter_info info = {it, rp_now() - t0, NAN, NAN, 0};
     m->iterations_done = it;
     /* the loss needs Y^T Y, validation needs fresh caches */

@@ -308,6 +308,11 @@ typedef struct rp_project_opts {
   int max_direct;      /* features above which CG replaces Cholesky (0 = 4096) */
   const rp_csr *train; /* marks warm users/items (NULL: non-zero factor rows) */
 } rp_project_opts;
+/* rp.hybrid.project's options (opts.h): regularization 1, ridge, seed 42,
+ * max_direct 4096 */
+extern const rp_optdesc rp_project_optdesc[];
+extern const char *const rp_project_method_names[];
+void rp_project_opts_init(rp_project_opts *o);
 
 typedef struct rp_project_info {
   int32_t warm_items, projected_items, unplaced_items;

@@ -734,16 +734,9 @@ static int hybrid_project(lua_State *L) {
   luaL_checkany(L, 1);
   lua_settop(L, 3);
   rp_features *items = lua_isnil(L, 2) ? NULL : rpL_pin(L, 2, RP_FEATURES_T);
-  static const char *const known[] = {"regularization", "user_features", "method", "seed",
-                                      "train",          "max_direct",    NULL};
-  rpL_checkopts(L, 3, known);
   rp_project_opts o;
-  memset(&o, 0, sizeof o);
-  o.regularization = rpL_optnumber(L, 3, "regularization", 1.0, 0, HUGE_VAL);
-  static const char *const methods[] = {"ridge", "random", NULL};
-  o.method = rpL_optenum(L, 3, "method", RP_PROJ_RIDGE, methods);
-  o.seed = (uint64_t)rpL_optinteger(L, 3, "seed", 42, 0, LUA_MAXINTEGER);
-  o.max_direct = (int)rpL_optinteger(L, 3, "max_direct", 4096, 1, 1 << 20);
+  rp_project_opts_init(&o);
+  rpL_readopts(L, 3, rp_project_optdesc, &o);
   rp_features *users = rpL_pinopt(L, 3, "user_features", RP_FEATURES_T);
   o.train = rpL_pinopt(L, 3, "train", RP_MATRIX_T);
   luaL_argcheck(L, items || users, 2, "item features or opts.user_features expected");
@@ -1170,6 +1163,8 @@ int luaopen_recpipe_hybrid(lua_State *L) {
   rpL_newtype(L, &hybrid_class, rec_methods, rec_meta);
   rpL_newtype(L, &tuner_class, tuner_methods, NULL);
   luaL_newlib(L, hybrid_funcs);
+  static const rpL_optset sets[] = {{"project", rp_project_optdesc}, {NULL, NULL}};
+  rpL_setoptions(L, -1, sets);
   lua_pushinteger(L, RP_HYB_MAX_DEPTH); /* blend's depth bound, for hybrid_ext's option check */
   lua_setfield(L, -2, "_max_depth");
   return 1;

@@ -406,6 +406,24 @@ static uint8_t *warm_rows(const float *M, int32_t nm, int32_t f, const rp_csr *t
   return w;
 }
 
+const char *const rp_project_method_names[] = {"ridge", "random", NULL};
+
+#define O rp_project_opts
+const rp_optdesc rp_project_optdesc[] = {
+    RP_OPT_N(O, regularization, "regularization", 1.0, 0, HUGE_VAL, 0),
+    RP_OPT_E(O, method, "method", RP_PROJ_RIDGE, rp_project_method_names),
+    RP_OPT_SEED_(O, seed, "seed", 42),
+    RP_OPT_I(O, max_direct, "max_direct", 4096, 0, 1 << 20), /* 0: 4096 */
+    RP_OPT_X("user_features", "Features of the users (from rp.hybrid.features)"),
+    RP_OPT_X("train", "the model's training Matrix (marks warm users and items)"),
+    RP_OPT_END};
+#undef O
+
+void rp_project_opts_init(rp_project_opts *o) {
+  memset(o, 0, sizeof *o);
+  rp_opts_init(rp_project_optdesc, o);
+}
+
 int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items, const rp_features *users,
                        const rp_project_opts *o, rp_hyb_rec **out, rp_project_info *info,
                        rp_err *err) {
@@ -413,6 +431,8 @@ int rp_hyb_project_new(const rp_factor_view *fm, const rp_features *items, const
   rp_project_info dummy;
   if (!info) info = &dummy;
   memset(info, 0, sizeof *info);
+  int rc0 = rp_opts_check(rp_project_optdesc, o, err);
+  if (rc0) return rc0;
   if (fm->f < 1 || fm->nu < 0 || fm->ni < 0)
     return rp_errf(err, RP_EINVAL, "projection: bad factor model shape");
   if (items && fm->items && items->m->rowmap && items->m->rowmap != fm->items)

@@ -19,6 +19,41 @@ return function(rp)
     return out
   end
 
+  -- config.check(cfg, schema[, where]): refuses every key of cfg the
+  -- schema does not name, listing the known ones and naming the config file
+  -- (cfg._config_file; else `where`).  A schema maps each known key to true
+  -- (any value) or to the schema of its table; `pipeline` and keys starting
+  -- with "_" are the host's at the top level.
+  function config.check(cfg, schema, where)
+    local file = cfg._config_file or where or "config"
+    local function walk(t, s, path)
+      if s == true or type(t) ~= "table" or type(s) ~= "table" then return end
+      for k, v in pairs(t) do
+        local host = path == "" and (k == "pipeline" or (type(k) == "string" and k:sub(1, 1) == "_"))
+        if type(k) == "string" and not host then
+          if s[k] == nil then
+            local names = {}
+            for n in pairs(s) do names[#names + 1] = n end
+            table.sort(names)
+            error(("%s: unknown key '%s%s' (known%s: %s)"):format(file, path, k,
+              path ~= "" and " under " .. path:sub(1, -2) or "", table.concat(names, ", ")), 0)
+          end
+          walk(v, s[k], path .. k .. ".")
+        end
+      end
+    end
+    walk(cfg, schema, "")
+    return cfg
+  end
+
+  -- config.keys{"a", "b"} -> {a = true, b = true}: a schema of plain keys
+  function config.keys(list, more)
+    local t = {}
+    for _, k in ipairs(list) do t[k] = true end
+    for k, v in pairs(more or {}) do t[k] = v end
+    return t
+  end
+
   -- config.args(defaults, ...): the pipeline's configuration.
   -- Called from a pipeline with its varargs: a table (YAML run) is merged
   -- over defaults; strings are "key=value" overrides (dotted keys nest), a

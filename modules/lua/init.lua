@@ -39,4 +39,7 @@ for _, name in ipairs(exts) do
   end
 end
 
+-- the report builder (recpipe.report) as rp.report too
+rp.report = rp.report or require "recpipe.report"
+
 return rp

@@ -39,21 +39,6 @@ return function(rp)
     error(e, 0)
   end
 
-  local function checkopts(opts, known, fname, n)
-    if opts == nil then return {} end
-    if type(opts) ~= "table" then argerr(n, fname, "table expected, got " .. type(opts), 3) end
-    local names = {}
-    for k in pairs(known) do names[#names + 1] = k end
-    table.sort(names)
-    for k in pairs(opts) do
-      if not known[k] then
-        argerr(n, fname, ("unknown option '%s' (known: %s)"):format(tostring(k),
-          table.concat(names, ", ")), 3)
-      end
-    end
-    return opts
-  end
-
   local function metric_list(list, fname)
     if list == nil then return M.DEFAULT end
     if list == "all" then return M.RANKING end
@@ -128,41 +113,36 @@ return function(rp)
     return preds
   end
 
-  local EVAL_OPTS = { k = true, metrics = true, users = true, per_user = true, bootstrap = true,
-                      seed = true, level = true, threads = true, curve = true, threshold = true,
-                      exclude = true, batch = true, name = true }
-
   -- rp.metrics.evaluate(recommender, train, test, {k = 10, metrics = {...}, users = ids,
   --   per_user = false, bootstrap = B, seed = 42, level = 0.95, curve = false,
   --   threshold = 0, exclude = true, threads = 0, name = "als"}) -> report
   function M.evaluate(rec, train, test, opts)
     local fname = "evaluate"
-    opts = checkopts(opts, EVAL_OPTS, fname, 4)
+    -- names, defaults and ranges: the C core's (rp.metrics.options "evaluate")
+    local o = internal(fname, { 4 }, M._check, opts)
+    opts = opts or {}
     if train ~= nil and not tostring(train):match("^recpipe%.Matrix") then
       argerr(2, fname, "train must be a recpipe.Matrix or nil, got " .. type(train))
     end
     if not tostring(test):match("^recpipe%.Matrix") then
       argerr(3, fname, "test must be a recpipe.Matrix, got " .. type(test))
     end
-    internal(fname, { 4 }, M._check, opts)
-    local k = opts.k or 10
+    local k = o.k
     local metrics = metric_list(opts.metrics, fname)
     local ratings = false
     for _, m in ipairs(metrics) do ratings = ratings or m == "rmse" or m == "mae" end
-    local B = opts.bootstrap
-    if B == false then B = nil end
-    local level = opts.level or 0.95
+    local B = o.bootstrap
+    local level = o.level
     if opts.users ~= nil and type(opts.users) ~= "table" then
       argerr(4, fname, "field 'users' must be a list of user ids")
     end
-    local copts = { k = k, curve = opts.curve and true or false, threads = opts.threads,
-                    threshold = opts.threshold, exclude = opts.exclude, ratings = ratings,
-                    batch = opts.batch }
+    local copts = { k = k, curve = o.curve, threads = o.threads, threshold = o.threshold,
+                    exclude = o.exclude, batch = o.batch }
     local t0 = rp.clock()
     local ev, lua_trec
     local f = recommender_fn(rec)
     if f then
-      ev = internal(fname, { 1, 2, 3, 4, 4 }, M._run, rec, train, test, copts, opts.users)
+      ev = internal(fname, { 1, 2, 3, 4, 4 }, M._run, rec, train, test, copts, opts.users, ratings)
     else
       local ok, ra = pcall(function() return rec.recommend_all end)
       if not ok or type(ra) ~= "function" then
@@ -172,7 +152,7 @@ return function(rp)
       local users = internal(fname, { 2, 3, 4, 4 }, M._users, train, test, copts, opts.users)
       local t1 = rp.clock()
       local lists = rec:recommend_all { users = users, k = k,
-                                        exclude = (opts.exclude ~= false) and train or false }
+                                        exclude = o.exclude and train or false }
       if type(lists) ~= "table" then
         error("recommend_all must return a table of item lists keyed by user id", 2)
       end
@@ -200,16 +180,16 @@ return function(rp)
       report[m] = s[m]
     end
     if B then
-      local ci = ev:bootstrap(B, opts.seed or 42, level, opts.threads or 0)
+      local ci = ev:bootstrap(B, o.seed, level, o.threads)
       report.ci, report.bootstrap, report.level = {}, B, level
       for _, m in ipairs(metrics) do report.ci[m] = ci[m] end
     end
-    if opts.curve then
+    if o.curve then
       local c = ev:curve()
       report.curve = {}
       for _, m in ipairs(metrics) do report.curve[m] = c[m] end
     end
-    if opts.per_user then
+    if o.per_user then
       local pm = {}
       for _, m in ipairs(metrics) do if PER_USER[m] then pm[#pm + 1] = m end end
       if #pm > 0 then
@@ -232,8 +212,8 @@ return function(rp)
     for i, r in ipairs { a, b } do
       if getmetatable(r) ~= Report then argerr(i, fname, "a report from rp.metrics.evaluate expected") end
     end
-    opts = checkopts(opts, { metrics = true, bootstrap = true, seed = true, level = true,
-                             threads = true }, fname, 3)
+    local o = internal(fname, { 3 }, M._check_compare, opts)
+    opts = opts or {}
     local metrics = opts.metrics and metric_list(opts.metrics, fname) or a.metrics
     local list = {}
     for _, m in ipairs(metrics) do
@@ -244,8 +224,7 @@ return function(rp)
     end
     local out = { _order = list }
     if #list > 0 then
-      local res = a._eval:compare(b._eval, list, opts.bootstrap or 1000, opts.seed or 42,
-        opts.level or 0.95, opts.threads or 0)
+      local res = a._eval:compare(b._eval, list, o.bootstrap, o.seed, o.level, o.threads)
       for _, m in ipairs(list) do out[m] = res[m] end
     end
     return setmetatable(out, { __tostring = function(t)

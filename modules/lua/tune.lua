@@ -10,7 +10,8 @@ local rp = require "recpipe"
 
 local M = {}
 
-local function fail(msg, level) error(msg, (level or 1) + 1) end
+-- a mistake in the configuration: the message alone, no traceback
+local function fail(msg) rp.config.error(msg) end
 
 -- ---- configuration ------------------------------------------------------------------
 -- M.config(defaults, whole, ...) -> cfg: the pipeline's configuration from a
@@ -19,8 +20,11 @@ local function fail(msg, level) error(msg, (level or 1) + 1) end
 -- user gives them at all, so a user's {method: leave_last, k: 1} split is
 -- not mixed with the default's test_fraction; the other sections are
 -- merged key by key over the defaults.
+-- whole.keys (a schema, rp.config.check) lists every key the pipeline
+-- uses: any other key of the user's config is refused, naming the file.
 function M.config(defaults, whole, ...)
   local given = rp.config.args({}, ...)
+  if whole.keys then rp.config.check(given, whole.keys, "arguments") end
   local cfg = {}
   local set = {}
   for _, k in ipairs(whole) do set[k] = true end
@@ -78,9 +82,19 @@ local function read_opts(r)
   return o
 end
 
--- M.split(ev, scfg) -> train_ev, test_ev, summary per a split config
--- {method = "by_time"|"random"|"leave_last"|"per_user_time", ...options}
-function M.split(ev, s)
+-- The schema pieces the pipelines share (rp.config.check): data = {path,
+-- test_path, read = read_events's options}, matrix = to_matrix's options
+-- (less `now`), split = anything (the split function checks its options
+-- when called: M.split names the file).
+M.READ_KEYS = rp.config.keys(READ_KEYS)
+M.DATA_KEYS = rp.config.keys({ "path", "test_path" }, { read = M.READ_KEYS })
+M.MATRIX_KEYS = rp.config.keys(option_names(rp.io.options("to_matrix"), { now = true }))
+
+-- M.split(ev, scfg[, where]) -> train_ev, test_ev, summary per a split config
+-- {method = "by_time"|"random"|"leave_last"|"per_user_time", ...options};
+-- an option the method does not take is an error naming `where` (the
+-- config file) and the known ones.
+function M.split(ev, s, where)
   s = s or {}
   local method = s.method or "by_time"
   local o = {}
@@ -91,7 +105,11 @@ function M.split(ev, s)
     fail(("split.method must be one of by_time, random, leave_last, per_user_time, got '%s'")
       :format(tostring(method)), 2)
   end
-  return f(ev, o)
+  local r = table.pack(pcall(f, ev, o))
+  if r[1] then return table.unpack(r, 2, r.n) end
+  local msg = type(r[2]) == "string" and r[2]:match("bad argument #2 to '[^']*' %((.*)%)$")
+  if msg then error(("%s: split (%s): %s"):format(where or "config", method, msg), 0) end
+  error(r[2], 0)
 end
 
 -- M.matrix(ev, mcfg) -> Matrix: ev:to_matrix with the config's aggregation
@@ -121,7 +139,7 @@ function M.load(cfg)
                   method = "file" }
   else
     local summary
-    out.train_ev, out.test_ev, summary = M.split(out.ev, cfg.split)
+    out.train_ev, out.test_ev, summary = M.split(out.ev, cfg.split, cfg._config_file)
     summary.method = (cfg.split or {}).method or "by_time"
     out.split = summary
   end
@@ -335,11 +353,7 @@ local function cell(v)
   return tostring(v)
 end
 
-local function csv_cell(v)
-  local s = cell(v)
-  if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
-end
+local function csv_cell(v) return require("recpipe.csv").quote(cell(v)) end
 
 -- M.csv(results, names, metrics) -> text (header + one line per result)
 function M.csv(results, names, metrics)

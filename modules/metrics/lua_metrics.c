@@ -27,16 +27,41 @@ static int checkmetric(lua_State *L, int idx) {
   return m;
 }
 
-/* options shared by _check, _run, _users and _from_lists */
+/* the evaluation options of _run, _users and _from_lists: evaluate's
+ * (rp_metrics_eval_optdesc), as _check resolved them */
 static void readopts(lua_State *L, int idx, rp_metrics_opts *o) {
-  rp_metrics_opts_init(o);
-  o->k = (int32_t)rpL_optinteger(L, idx, "k", 10, 1, RP_METRICS_MAX_K);
-  o->curve = rpL_optboolean(L, idx, "curve", 0);
-  o->threads = (int)rpL_optinteger(L, idx, "threads", 0, 0, 4096);
-  o->threshold = (float)rpL_optnumber(L, idx, "threshold", 0, -HUGE_VAL, HUGE_VAL);
-  o->exclude_train = rpL_optboolean(L, idx, "exclude", 1);
-  o->ratings = rpL_optboolean(L, idx, "ratings", 0);
-  o->batch = (int32_t)rpL_optinteger(L, idx, "batch", 0, 0, INT32_MAX);
+  rp_metrics_eval_opts e;
+  memset(&e, 0, sizeof e);
+  rpL_readopts(L, idx, rp_metrics_eval_optdesc, &e);
+  *o = e.base;
+}
+
+/* Pushes the table of every described option's value (the defaults filled
+ * in; bootstrap only when set). */
+static void pushresolved(lua_State *L, const rp_optdesc *d, const void *o) {
+  lua_newtable(L);
+  for (; d->name; d++) {
+    double v = rp_opt_get(d, o);
+    switch (d->type) {
+      case RP_OPT_INT:
+      case RP_OPT_SEED:
+        if ((d->flags & RP_OPT_NODEFAULT) && v == d->def) continue;
+        if (d->type == RP_OPT_SEED)
+          lua_pushinteger(L, (lua_Integer) * (const uint64_t *)((const char *)o + d->offset));
+        else
+          lua_pushinteger(L, (lua_Integer)v);
+        break;
+      case RP_OPT_NUM:
+        lua_pushnumber(L, v);
+        break;
+      case RP_OPT_BOOL:
+        lua_pushboolean(L, v != 0);
+        break;
+      default:
+        continue;
+    }
+    lua_setfield(L, -2, d->name);
+  }
 }
 
 /* An empty Evaluation box remembering the test matrix's user map. */
@@ -49,19 +74,39 @@ static void **newevalbox(lua_State *L, const rp_csr *test) {
   return slot;
 }
 
-/* _check(opts): raises naming the field when an option of evaluate is out
- * of range (before any work): k, threads, threshold, exclude, batch,
- * bootstrap (false or 1..RP_METRICS_MAX_BOOTSTRAP), seed, level. */
+/* _check(opts) -> resolved: raises naming the field when an option of
+ * evaluate is unknown or out of range (before any work); returns every
+ * option's value, defaults filled in (bootstrap: false or absent = none). */
 static int metrics_check(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  rp_metrics_opts o;
-  readopts(L, 1, &o);
-  if (rpL_getopt(L, 1, "bootstrap") != LUA_TBOOLEAN || lua_toboolean(L, -1))
-    rpL_optinteger(L, 1, "bootstrap", 1, 1, RP_METRICS_MAX_BOOTSTRAP);
-  rpL_optinteger(L, 1, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
-  double level = rpL_optnumber(L, 1, "level", 0.95, 0, 1);
-  if (!(level > 0 && level < 1)) rpL_fielderror(L, 1, "level", "must be in (0, 1), got %g", level);
-  return 0;
+  lua_settop(L, 1);
+  rp_metrics_eval_opts e;
+  memset(&e, 0, sizeof e);
+  int nobs = rpL_getopt(L, 1, "bootstrap") == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (nobs) { /* bootstrap = false: a copy without it */
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_settable(L, 2);
+    }
+    lua_pushnil(L);
+    lua_setfield(L, 2, "bootstrap");
+    lua_replace(L, 1);
+  }
+  rpL_readopts(L, 1, rp_metrics_eval_optdesc, &e);
+  pushresolved(L, rp_metrics_eval_optdesc, &e);
+  return 1;
+}
+
+/* _check_compare(opts) -> resolved: compare's options checked, defaults in */
+static int metrics_check_compare(lua_State *L) {
+  lua_settop(L, 1);
+  rp_metrics_compare_opts c;
+  rpL_readopts(L, 1, rp_metrics_compare_optdesc, &c);
+  pushresolved(L, rp_metrics_compare_optdesc, &c);
+  return 1;
 }
 
 /* The train matrix at idx (nil: none), pinned. */
@@ -69,16 +114,17 @@ static rp_csr *opttrain(lua_State *L, int idx) {
   return lua_isnil(L, idx) ? NULL : rpL_pin(L, idx, RP_MATRIX_T);
 }
 
-/* _run(recommender, train_or_nil, test, opts[, users]) -> Evaluation: the
+/* _run(recommender, train_or_nil, test, opts[, users[, ratings]]) -> Evaluation: the
  * recommender (or the object its __recommender() names) and the matrices
  * are pinned for the evaluation */
 static int metrics_run(lua_State *L) {
-  lua_settop(L, 5);
+  lua_settop(L, 6);
   const rp_recommender *rec = rpL_pinrec(L, 1);
   rp_csr *train = opttrain(L, 2);
   rp_csr *test = rpL_pin(L, 3, RP_MATRIX_T);
   rp_metrics_opts o;
   readopts(L, 4, &o);
+  o.ratings = lua_toboolean(L, 6);
   if (!lua_isnoneornil(L, 5)) o.users = rpL_idlist(L, 5, test->rowmap, &o.nusers);
   void **slot = newevalbox(L, test);
   rp_err err;
@@ -434,13 +480,20 @@ static int metrics_names(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg metrics_funcs[] = {
-    {"_check", metrics_check},           {"_run", metrics_run},     {"_users", metrics_users},
-    {"_from_lists", metrics_from_lists}, {"_names", metrics_names}, {NULL, NULL}};
+static const luaL_Reg metrics_funcs[] = {{"_check", metrics_check},
+                                         {"_check_compare", metrics_check_compare},
+                                         {"_run", metrics_run},
+                                         {"_users", metrics_users},
+                                         {"_from_lists", metrics_from_lists},
+                                         {"_names", metrics_names},
+                                         {NULL, NULL}};
 
 int luaopen_recpipe_metrics(lua_State *L);
 int luaopen_recpipe_metrics(lua_State *L) {
+  static const rpL_optset sets[] = {
+      {"evaluate", rp_metrics_eval_optdesc}, {"compare", rp_metrics_compare_optdesc}, {NULL, NULL}};
   rpL_newtype(L, &eval_class, eval_methods, eval_meta);
   luaL_newlib(L, metrics_funcs);
+  rpL_setoptions(L, -1, sets);
   return 1;
 }

@@ -12,6 +12,7 @@
 #include "dist.h"
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #define CHUNK 256
@@ -33,10 +34,40 @@ int rp_metrics_id(const char *name) {
   return -1;
 }
 
+#define E rp_metrics_eval_opts
+const rp_optdesc rp_metrics_eval_optdesc[] = {
+    RP_OPT_I(E, base.k, "k", 10, 1, RP_METRICS_MAX_K),
+    RP_OPT_X("metrics", "a list of metric names, one name, or \"all\""),
+    RP_OPT_X("users", "a list of user ids to evaluate (default: every test user)"),
+    RP_OPT_B(E, per_user, "per_user", 0),
+    {"bootstrap", RP_OPT_INT, RP_OPTF_(E, bootstrap), 0, NULL, 1, RP_METRICS_MAX_BOOTSTRAP,
+     RP_OPT_NODEFAULT, NULL, "resamples for intervals; absent or false: none"},
+    RP_OPT_SEED_(E, seed, "seed", 42),
+    RP_OPT_N(E, level, "level", 0.95, 0, 1, RP_OPT_LO_OPEN | RP_OPT_HI_OPEN),
+    RP_OPT_I(E, base.threads, "threads", 0, 0, 4096),
+    RP_OPT_B(E, base.curve, "curve", 0),
+    RP_OPT_N(E, base.threshold, "threshold", 0, -HUGE_VAL, HUGE_VAL, 0),
+    RP_OPT_B(E, base.exclude_train, "exclude", 1),
+    RP_OPT_I(E, base.batch, "batch", 0, 0, INT32_MAX),
+    RP_OPT_X("name", "a string (the report's model name; default: the model's)"),
+    RP_OPT_END};
+#undef E
+
+#define C rp_metrics_compare_opts
+const rp_optdesc rp_metrics_compare_optdesc[] = {
+    RP_OPT_X("metrics", "a list of metric names (default: the first report's)"),
+    RP_OPT_I(C, bootstrap, "bootstrap", 1000, 1, RP_METRICS_MAX_BOOTSTRAP),
+    RP_OPT_SEED_(C, seed, "seed", 42),
+    RP_OPT_N(C, level, "level", 0.95, 0, 1, RP_OPT_LO_OPEN | RP_OPT_HI_OPEN),
+    RP_OPT_I(C, threads, "threads", 0, 0, 4096),
+    RP_OPT_END};
+#undef C
+
 void rp_metrics_opts_init(rp_metrics_opts *o) {
-  memset(o, 0, sizeof *o);
-  o->k = 10;
-  o->exclude_train = 1;
+  rp_metrics_eval_opts e;
+  memset(&e, 0, sizeof e);
+  rp_opts_init(rp_metrics_eval_optdesc, &e);
+  *o = e.base;
 }
 
 void rp_metrics_result_free(rp_metrics_result *r) {

@@ -30,6 +30,7 @@
 
 #include <math.h>
 
+#include "opts.h"
 #include "recommender.h"
 
 /* NAN as a double (marks undefined values: -Wdouble-promotion friendly) */
@@ -77,8 +78,29 @@ typedef struct rp_metrics_opts {
   int32_t batch;        /* users per recommend call (0 = 16384) */
 } rp_metrics_opts;
 
-/* Defaults: k = 10, threshold 0, exclude_train, all users, all cores. */
+/* Defaults: k = 10, threshold 0, exclude_train, all users, all cores
+ * (from rp_metrics_eval_optdesc). */
 void rp_metrics_opts_init(rp_metrics_opts *o);
+
+/* rp.metrics.evaluate's options: the evaluation's own and the report's
+ * (intervals by bootstrap, per-user values).  bootstrap 0 = no intervals. */
+typedef struct rp_metrics_eval_opts {
+  rp_metrics_opts base;
+  int per_user;
+  int32_t bootstrap;
+  uint64_t seed;
+  double level;
+} rp_metrics_eval_opts;
+/* rp.metrics.compare's options (a paired bootstrap). */
+typedef struct rp_metrics_compare_opts {
+  int32_t bootstrap;
+  uint64_t seed;
+  double level;
+  int threads;
+} rp_metrics_compare_opts;
+/* Their descriptors (opts.h): the one place names, defaults and ranges are
+ * written. */
+extern const rp_optdesc rp_metrics_eval_optdesc[], rp_metrics_compare_optdesc[];
 
 typedef struct rp_metrics_result {
   int32_t k;

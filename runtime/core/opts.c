@@ -91,7 +91,7 @@ int rp_opt_inrange(const rp_optdesc *d, double v) {
   if (isnan(v)) return 0;
   if (d->type == RP_OPT_NUM && !isfinite(v)) return 0;
   if (d->flags & RP_OPT_LO_OPEN ? !(v > d->lo) : !(v >= d->lo)) return 0;
-  return v <= d->hi;
+  return d->flags & RP_OPT_HI_OPEN ? v < d->hi : v <= d->hi;
 }
 
 /* %g, or a whole number without exponent */
@@ -116,10 +116,13 @@ const char *rp_opt_expect(const rp_optdesc *d, char *buf, size_t size) {
         snprintf(buf, size, "an integer in %s..%s", lo, hi);
       break;
     case RP_OPT_NUM:
-      if (nohi)
+      if (nohi && !isfinite(d->lo))
+        snprintf(buf, size, "a finite number");
+      else if (nohi)
         snprintf(buf, size, "a finite number %s %s", open ? ">" : ">=", lo);
       else
-        snprintf(buf, size, "a number in %s%s, %s]", open ? "(" : "[", lo, hi);
+        snprintf(buf, size, "a number in %s%s, %s%s", open ? "(" : "[", lo, hi,
+                 d->flags & RP_OPT_HI_OPEN ? ")" : "]");
       break;
     case RP_OPT_ENUM: {
       size_t n = (size_t)snprintf(buf, size, "one of ");

@@ -35,6 +35,7 @@ typedef enum {
 enum {
   RP_OPT_LO_OPEN = 1,   /* the range excludes lo (> lo) */
   RP_OPT_NODEFAULT = 2, /* no default value to show (absent means "none") */
+  RP_OPT_HI_OPEN = 4,   /* the range excludes hi (< hi) */
 };
 
 typedef struct rp_optdesc {

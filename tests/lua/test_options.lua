@@ -26,12 +26,14 @@ T.case("als: the exported defaults are the model's options", function()
   T.eq(table.concat(d.regularization_mode.values, ","), "fixed,frequency,auto")
   local m = rp.als.train(train, { iterations = 1 })
   for _, o in ipairs(d) do
-    if o.default ~= nil and o.name ~= "regularization_mode" and o.name ~= "iterations"
-      and m.options[o.name] ~= nil then
+    if o.default ~= nil and o.name ~= "regularization_mode" and o.name ~= "solver"
+      and o.name ~= "iterations" and m.options[o.name] ~= nil then
       T.eq(m.options[o.name], o.default, o.name)
     end
   end
   T.eq(m.options.regularization_mode, "fixed")
+  T.eq(d.solver.default, "auto")
+  T.eq(m.options.solver, "cg")
   T.eq(rp.als.options().train.iterations.default, 15)
   T.eq(rp.als.options("validation").patience.default, 3)
   T.errors(function() rp.als.options("fit") end, "no function 'fit' (known: train, validation)")
@@ -44,6 +46,7 @@ T.case("als: regularization_mode auto resolves by implicit", function()
   local b = rp.als.train(train, { implicit = false, iterations = 2, factors = 4,
                                   regularization_mode = "frequency" })
   T.eq(a.options.regularization_mode, "frequency")
+  T.eq(a.options.solver, "cholesky") -- solver auto: exact for explicit models
   T.eq(a:loss(train), b:loss(train))
 end)
 
@@ -70,6 +73,34 @@ T.case("baseline tables", function()
   T.eq(b.item_knn.similarity.default, "cosine")
   T.eq(b.popularity.by.default, "users")
   T.eq(b.random.seed.default, 42)
+end)
+
+T.case("metrics: evaluate and compare resolve their defaults in C", function()
+  local e = rp.metrics.options("evaluate")
+  T.eq(e.k.default, 10)
+  T.eq(e.level.default, 0.95)
+  T.eq(e.level.min_open, true)
+  T.eq(e.bootstrap.default, nil)
+  T.eq(rp.metrics.options("compare").bootstrap.default, 1000)
+  local m = rp.baseline.popularity(train)
+  local r = rp.metrics.evaluate(m, nil, train, { metrics = { "ndcg" } })
+  T.eq(r.k, e.k.default)
+  T.errors(function() rp.metrics.evaluate(m, nil, train, { kk = 20 }) end,
+    "bad argument #4 to 'evaluate' (unknown option 'kk' (known: k, metrics, users, per_user, "
+    .. "bootstrap, seed, level,")
+  T.errors(function() rp.metrics.evaluate(m, nil, train, { level = 1 }) end,
+    "bad argument #4 to 'evaluate' (field 'level' must be a number in (0, 1), got 1)")
+  T.errors(function() rp.metrics.compare(r, r, { bootstrap = 0 }) end,
+    "bad argument #3 to 'compare' (field 'bootstrap' must be an integer in 1..1000000, got 0)")
+  local ci = rp.metrics.evaluate(m, nil, train, { metrics = { "ndcg" }, bootstrap = false })
+  T.eq(ci.ci, nil)
+end)
+
+T.case("hybrid: projection's defaults", function()
+  local p = rp.hybrid.options("project")
+  T.eq(p.regularization.default, 1.0)
+  T.eq(p.method.default, "ridge")
+  T.eq(p.max_direct.default, 4096)
 end)
 
 T.done()

@@ -275,11 +275,31 @@ START_TEST(project_completes_cold_rows) {
 }
 END_TEST
 
+/* issue 11: projection's regularization was defaulted only in the Lua
+ * binding; the core's initialiser gives the same defaults */
+START_TEST(project_defaults_in_core) {
+  rp_project_opts o;
+  memset(&o, 0xff, sizeof o);
+  rp_project_opts_init(&o);
+  ck_assert(o.regularization == 1.0);
+  ck_assert_int_eq(o.method, RP_PROJ_RIDGE);
+  ck_assert(o.seed == 42);
+  ck_assert_int_eq(o.max_direct, 4096);
+  ck_assert_ptr_null(o.train);
+  rp_err err;
+  ck_assert_int_eq(rp_opts_check(rp_project_optdesc, &o, &err), RP_OK);
+  o.regularization = -1;
+  ck_assert_int_eq(rp_opts_check(rp_project_optdesc, &o, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg, "regularization must be a finite number >= 0, got -1");
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("hybrid_project");
   TCase *tc = tcase_create("project");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, ridge_exact_and_naive);
+  tcase_add_test(tc, project_defaults_in_core);
   tcase_add_test(tc, ridge_overflowing_float_is_an_error);
   tcase_add_test(tc, project_completes_cold_rows);
   suite_add_tcase(s, tc);
