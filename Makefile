@@ -16,7 +16,8 @@ HOST_PKGS := lua5.4 yaml-0.1 libmicrohttpd libcjson
 PKGS := $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
 DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
-            libsqlite3-dev libmicrohttpd-dev libcjson-dev openmpi-bin libopenmpi-dev chromium
+            libsqlite3-dev libmicrohttpd-dev libcjson-dev openmpi-bin libopenmpi-dev chromium \
+            tzdata
 # clang with libFuzzer, the sanitizer runtimes and LLVM's OpenMP (make fuzz,
 # make test TSAN=1), clang-format (make lint)
 DEV_PKGS := clang libclang-rt-dev libomp-dev clang-format
