@@ -23,17 +23,20 @@ return function(rp)
   -- schema does not name, listing the known ones and naming the config file
   -- (cfg._config_file; else `where`).  A schema maps each known key to true
   -- (any value) or to the schema of its table; `pipeline` and keys starting
-  -- with "_" are the host's at the top level.
+  -- with "_" are the host's at the top level.  A schema's ["*"] is the
+  -- schema of each element of a list.
   function config.check(cfg, schema, where)
     local file = cfg._config_file or where or "config"
     local function walk(t, s, path)
       if s == true or type(t) ~= "table" or type(s) ~= "table" then return end
       for k, v in pairs(t) do
         local host = path == "" and (k == "pipeline" or (type(k) == "string" and k:sub(1, 1) == "_"))
-        if type(k) == "string" and not host then
+        if type(k) ~= "string" then
+          if s["*"] ~= nil then walk(v, s["*"], ("%s[%s]."):format(path:sub(1, -2), tostring(k))) end
+        elseif not host then
           if s[k] == nil then
             local names = {}
-            for n in pairs(s) do names[#names + 1] = n end
+            for n in pairs(s) do if n ~= "*" then names[#names + 1] = n end end
             table.sort(names)
             error(("%s: unknown key '%s%s' (known%s: %s)"):format(file, path, k,
               path ~= "" and " under " .. path:sub(1, -2) or "", table.concat(names, ", ")), 0)
@@ -64,7 +67,9 @@ return function(rp)
     local n = select("#", ...)
     local first = ...
     if n == 1 and type(first) == "table" then
-      return config.merge(cfg, first)
+      local out = config.merge(cfg, first)
+      out.positional = nil
+      return out
     end
     local positional = defaults and defaults.positional or {}
     local p = 1

@@ -153,10 +153,24 @@ T.case("merge: defaults under the config, tables merge, lists replace", function
   T.ok(m.als ~= d.als, "a copy, not the defaults' table")
 end)
 
+T.case("check: unknown keys refused naming the file and the known ones", function()
+  local schema = { data = C.keys({ "path" }, { read = C.keys { "sep", "user" } }), k = true,
+                   list = { ["*"] = C.keys { "a" } } }
+  T.eq(C.check({ data = { path = "x", read = { sep = "," } }, k = 3, pipeline = "p",
+                 _config_file = "f.yaml", list = { { a = 1 } } }, schema).k, 3)
+  T.errors(function() C.check({ kk = 1, _config_file = "f.yaml" }, schema) end,
+    "f.yaml: unknown key 'kk' (known: data, k, list)")
+  T.errors(function() C.check({ data = { read = { sepp = 1 } } }, schema, "args") end,
+    "args: unknown key 'data.read.sepp' (known under data.read: sep, user)")
+  T.errors(function() C.check({ list = { { a = 1 }, { b = 2 } } }, schema) end,
+    "config: unknown key 'list[2].b' (known under list[2]: a)")
+end)
+
 T.case("args: a YAML run's table or command-line strings", function()
   local d = { input = "default.csv", kcore = { min_user = 1 }, positional = { "input" } }
+  -- positional is the pipeline's, not a config key, whichever way it is called
   T.same(C.args(d, { kcore = { min_user = 3 } }),
-    { input = "default.csv", kcore = { min_user = 3 }, positional = { "input" } })
+    { input = "default.csv", kcore = { min_user = 3 } })
   T.same(C.args(d, "data.csv", "kcore.min_user=2"), { input = "data.csv", kcore = { min_user = 2 } })
   T.same(C.args(d), { input = "default.csv", kcore = { min_user = 1 } })
   local dir = T.tmpdir()
