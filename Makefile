@@ -11,12 +11,12 @@ BUILD := $(BUILDDIR)
 SAN ?= 0
 TSAN ?= 0
 MARCH ?= native
-CORE_PKGS := openblas zlib sqlite3
+CORE_PKGS := openblas zlib sqlite3 ompi-c
 HOST_PKGS := lua5.4 yaml-0.1 libmicrohttpd libcjson
 PKGS := $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
 DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
-            libsqlite3-dev libmicrohttpd-dev libcjson-dev chromium
+            libsqlite3-dev libmicrohttpd-dev libcjson-dev openmpi-bin libopenmpi-dev chromium
 # clang with libFuzzer, the sanitizer runtimes and LLVM's OpenMP (make fuzz,
 # make test TSAN=1), clang-format (make lint)
 DEV_PKGS := clang libclang-rt-dev libomp-dev clang-format

@@ -3,7 +3,10 @@
 -- (e.g. weekly and bi-weekly), rolling windows train a model on the last
 -- train_days before each retrain and evaluate it on every following day
 -- until the next retrain; the metric is then averaged per day since the
--- last retrain (weighted by the users evaluated that day).
+-- last retrain over every user evaluated that day (in any window), with a
+-- 95% interval for that mean (R.mean_interval: normal approximation over
+-- the user-days).  The chart's y axis starts at 0, with the intervals as
+-- bars, so day-to-day noise does not look like a slope.
 --
 --   recpipe run examples/backtest.yaml
 --   recpipe run pipelines/backtest.lua backtest.cadences=[7,14,28] backtest.train_days=90
@@ -39,7 +42,7 @@ local b = cfg.backtest
 local t0 = rp.clock()
 local ev = rp.io.read_events(cfg.data.path, cfg.data.read)
 local tmin, tmax = rp.split.span(ev)
-if not tmin then error("backtest needs a log with a time column (data.read.time)") end
+if not tmin then rp.config.error("backtest needs a log with a time column (data.read.time)") end
 rp.log.info("data: %d events over %.1f days; train window %s days%s", #ev,
   (tmax - tmin) / DAY, tostring(b.train_days), b.expanding and " (expanding)" or "")
 
@@ -47,7 +50,7 @@ local metric, k = b.metric or "ndcg", b.k or 10
 local runs = {}
 for _, cadence in ipairs(b.cadences) do
   local per_day, retrains, train_s, users_total, sum_total = {}, 0, 0, 0, 0
-  for d = 1, math.ceil(cadence) do per_day[d] = { sum = 0, users = 0 } end
+  for d = 1, math.ceil(cadence) do per_day[d] = { sum = 0, users = 0, values = {} } end
   for train_ev, test_ev, info in rp.split.rolling(ev, { train_days = b.train_days,
       test_days = cadence, step_days = cadence, expanding = b.expanding,
       keep_unknown = b.keep_unknown, start = b.start, stop = b.stop }) do
@@ -62,11 +65,13 @@ for _, cadence in ipairs(b.cadences) do
         local day = rp.split.time_range(test_ev, { from = from, to = from + DAY })
         if #day > 0 then
           local r = rp.metrics.evaluate(model, train, tune.matrix(day, cfg.matrix),
-            { k = k, metrics = { metric } })
+            { k = k, metrics = { metric }, per_user = true })
           if r.users > 0 and r[metric] then
             per_day[d].sum = per_day[d].sum + r[metric] * r.users
             per_day[d].users = per_day[d].users + r.users
             sum_total, users_total = sum_total + r[metric] * r.users, users_total + r.users
+            local vals = per_day[d].values
+            for _, v in pairs(r:values(metric)) do vals[#vals + 1] = v end
           end
         end
       end
@@ -74,11 +79,17 @@ for _, cadence in ipairs(b.cadences) do
       collectgarbage()
     end
   end
-  local curve = {}
+  local curve, lo, hi = {}, {}, {}
   for d = 1, #per_day do
     curve[d] = per_day[d].users > 0 and per_day[d].sum / per_day[d].users or nil
+    if #per_day[d].values > 0 then
+      local _
+      _, lo[d], hi[d] = R.mean_interval(per_day[d].values)
+    end
+    per_day[d].values = nil
   end
-  runs[#runs + 1] = { cadence = cadence, per_day = per_day, curve = curve, retrains = retrains,
+  runs[#runs + 1] = { cadence = cadence, per_day = per_day, curve = curve, lo = lo, hi = hi,
+                      retrains = retrains,
                       train_seconds = train_s,
                       mean = users_total > 0 and sum_total / users_total or nil,
                       users = users_total }
@@ -90,6 +101,7 @@ end
 local maxd = 0
 for _, r in ipairs(runs) do maxd = math.max(maxd, #r.curve) end
 local head = { "day since retrain" }
+-- each cell: the mean over that day's users [its 95% interval] (users)
 for _, r in ipairs(runs) do head[#head + 1] = ("every %s days"):format(tostring(r.cadence)) end
 print(table.concat(head, " | "))
 local rows = {}
@@ -97,8 +109,10 @@ for d = 1, maxd do
   local cells, row = { ("%d"):format(d - 1) }, { d - 1 }
   for _, r in ipairs(runs) do
     local v, u = r.curve[d], r.per_day[d] and r.per_day[d].users or 0
-    cells[#cells + 1] = v and ("%.4f (%d users)"):format(v, u) or "-"
-    row[#row + 1] = v and { html = ("%.4f <span class=\"note\">(%d)</span>"):format(v, u) } or ""
+    local ci = v and r.lo[d] and ("[%.4f, %.4f] "):format(r.lo[d], r.hi[d]) or ""
+    cells[#cells + 1] = v and ("%.4f %s(%d users)"):format(v, ci, u) or "-"
+    row[#row + 1] = v and { html = ("%.4f %s<span class=\"note\">(%d)</span>"):format(v,
+      R.esc(ci), u) } or ""
   end
   print(table.concat(cells, " | "))
   rows[#rows + 1] = row
@@ -115,12 +129,15 @@ rows[#rows + 1] = srow
 if cfg.report and cfg.report ~= "" then
   local series = {}
   for _, r in ipairs(runs) do
-    local xs, ys = {}, {}
+    local xs, ys, los, his = {}, {}, {}, {}
     for d = 1, #r.curve do
-      if r.curve[d] then xs[#xs + 1], ys[#ys + 1] = d - 1, r.curve[d] end
+      if r.curve[d] then
+        xs[#xs + 1], ys[#ys + 1] = d - 1, r.curve[d]
+        los[#xs], his[#xs] = r.lo[d] or r.curve[d], r.hi[d] or r.curve[d]
+      end
     end
     series[#series + 1] = { name = ("retrain every %s days"):format(tostring(r.cadence)), x = xs,
-                            y = ys }
+                            y = ys, lo = los, hi = his }
   end
   local cost = {}
   for _, r in ipairs(runs) do
@@ -130,9 +147,11 @@ if cfg.report and cfg.report ~= "" then
   local body = {
     R.h2(("%s@%d by day since the last retrain"):format(metric, k)),
     R.lines { title = ("%s@%d vs days since retrain"):format(metric, k), xlabel =
-      "days since the last retrain", ylabel = metric, series = series, points = true,
-      from_zero = false, width = 900, height = 360 },
+      "days since the last retrain", ylabel = metric .. " (95% intervals)", series = series,
+      points = true, width = 900, height = 360 },
     R.table(head, rows),
+    R.h2("Model"),
+    R.options_table { { name = cfg.model.type or "als", options = cfg.model } },
     R.h2("Cost and average"),
     R.table({ "cadence", "retrains", "training seconds", "mean " .. metric, "user-days" }, cost),
   }

@@ -86,7 +86,7 @@ local cfg = tune.config({
   ...)
 
 local t0 = rp.clock()
-local function fail(msg) error("coldstart: " .. msg, 0) end
+local function fail(msg) rp.config.error("coldstart: " .. msg) end
 local S = cfg.split
 
 -- ---- data --------------------------------------------------------------------------
@@ -344,10 +344,11 @@ local function compare_line(reports)
         seed = E.seed })
       local x = c.ndcg
       if x then
-        out(("- %s − %s: ndcg %+.4f [%+.4f, %+.4f] (paired), intervals %s"):format(r.model,
+        -- the paired interval (the same users resampled for both) is the
+        -- test; two separate intervals may overlap while it excludes zero
+        out(("- %s − %s: ndcg %+.4f [%+.4f, %+.4f] (paired), %s"):format(r.model,
           base.model, x.diff, x.lo, x.hi,
-          (r.ci and base.ci and (r.ci.ndcg[1] > base.ci.ndcg[2] and "apart, above"
-            or r.ci.ndcg[2] < base.ci.ndcg[1] and "apart, below" or "overlap")) or "?"))
+          x.lo > 0 and "better" or x.hi < 0 and "worse" or "no difference shown (the interval holds 0)"))
       end
     end
   end

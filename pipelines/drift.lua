@@ -76,8 +76,8 @@ for _, k in ipairs { "previous", "train", "models", "serving" } do
   -- the names and ranges are checked now, before any work
   local ok, msg = pcall(rp.monitor.thresholds, cfg.thresholds[k])
   if not ok then
-    error(("drift: thresholds.%s: %s"):format(k, tostring(msg):match("field 'thresholds': (.*)%)$")
-      or msg), 0)
+    rp.config.error(("drift: thresholds.%s: %s"):format(k, tostring(msg):match("field 'thresholds': (.*)%)$")
+      or msg))
   end
 end
 if cfg.registry == nil then cfg.registry = os.getenv("RECPIPE_REGISTRY") end
@@ -85,8 +85,8 @@ if cfg.registry == nil then cfg.registry = os.getenv("RECPIPE_REGISTRY") end
 local function seconds(v, what)
   if type(v) == "string" and tonumber(v) then v = tonumber(v) end
   local ok, t = pcall(rp.split.time, v)
-  if not ok then error(("drift: %s must be Unix seconds or ISO 8601 text, got %s"):format(what,
-    tostring(v)), 0) end
+  if not ok then rp.config.error(("drift: %s must be Unix seconds or ISO 8601 text, got %s"):format(what,
+    tostring(v))) end
   return t
 end
 local function iso(t) return os.date("!%Y-%m-%d %H:%M", math.floor(t)) end
@@ -94,8 +94,8 @@ local function iso(t) return os.date("!%Y-%m-%d %H:%M", math.floor(t)) end
 -- ---- the registry (optional) ------------------------------------------------------------
 local reg, run
 if cfg.registry and cfg.registry ~= "" then
-  if not rp.registry then error("drift: this recpipe has no rp.registry (registry = '"
-    .. cfg.registry .. "')", 0) end
+  if not rp.registry then rp.config.error("drift: this recpipe has no rp.registry (registry = '"
+    .. cfg.registry .. "')") end
   reg = rp.registry.open(cfg.registry)
   run = reg:begin { pipeline = "drift", config = cfg, inputs = { cfg.data.path } }
 end
@@ -105,12 +105,12 @@ end
 
 -- ---- windows ----------------------------------------------------------------------------------
 local all = rp.io.read_events(cfg.data.path, cfg.data.read)
-if not all:has_time() then error("drift: the log has no time column (data.read.time)", 0) end
+if not all:has_time() then rp.config.error("drift: the log has no time column (data.read.time)") end
 local now = cfg.now ~= nil and seconds(cfg.now, "now")
   or os.getenv("RECPIPE_NOW") and seconds(os.getenv("RECPIPE_NOW"), "RECPIPE_NOW")
   or select(2, all:time_range()) + 1
 local W = math.floor(cfg.window_days * DAY)
-if not (W > 0) then error("drift: window_days must be positive, got " .. tostring(cfg.window_days), 0) end
+if not (W > 0) then rp.config.error("drift: window_days must be positive, got " .. tostring(cfg.window_days)) end
 local last_from = now - W
 local last = all:where { from = last_from, to = now }
 local previous = all:where { from = last_from - W, to = last_from }
@@ -149,7 +149,7 @@ local function load_model(spec, what)
   if type(spec) == "string" and spec ~= "live" and not tonumber(spec) then
     return rp.als.load(spec), spec
   end
-  if not reg then error(("drift: models.%s = %s needs a registry"):format(what, tostring(spec)), 0) end
+  if not reg then rp.config.error(("drift: models.%s = %s needs a registry"):format(what, tostring(spec))) end
   local version = spec ~= "live" and math.tointeger(tonumber(spec)) or nil
   local m, v = reg:load(cfg.model, version)
   return m, ("%s v%d"):format(cfg.model, v)
@@ -157,7 +157,7 @@ end
 if cfg.models then
   local m = cfg.models
   if not m.reference or not m.current then
-    error("drift: models needs reference and current (a model file, 'live' or a version)", 0)
+    rp.config.error("drift: models needs reference and current (a model file, 'live' or a version)")
   end
   local ra, na = load_model(m.reference, "reference")
   local rb, nb = load_model(m.current, "current")
@@ -196,7 +196,7 @@ end
 if cfg.serving then
   local s = cfg.serving
   if not (s.log_dir or (s.impressions and s.feedback)) then
-    error("drift: serving needs log_dir, or impressions and feedback", 0)
+    rp.config.error("drift: serving needs log_dir, or impressions and feedback")
   end
   local H = math.floor((s.horizon_days or 1) * DAY)
   -- requests of the windows [now - H - 2W, now - H): each had its whole horizon
@@ -216,7 +216,7 @@ if cfg.serving then
       hits = rp.io.read_events(cfg.data.path, rp.config.merge(cfg.data.read,
         { users = imp.users, items = imp.items }))
     elseif s.hits ~= nil and s.hits ~= "feedback" then
-      error("drift: serving.hits must be 'feedback' or 'data', got " .. tostring(s.hits), 0)
+      rp.config.error("drift: serving.hits must be 'feedback' or 'data', got " .. tostring(s.hits))
     end
     checks[#checks + 1] = { "serving", rp.monitor.serving(imp, fb:where { to = now }, {
       hits = hits and hits:where { to = now }, horizon = H, hit_horizon = H,
@@ -274,18 +274,14 @@ end
 print(#alerts == 0 and "no alert" or ("%d alert(s)"):format(#alerts))
 
 if cfg.report and cfg.report ~= "" then
-  local dir = cfg.report:match("^(.*)/[^/]*$")
-  if dir then os.execute(("mkdir -p '%s'"):format(dir:gsub("'", "'\\''"))) end
-  local tmp = cfg.report .. ".tmp"
-  local f = assert(io.open(tmp, "w"))
-  f:write("now,comparison,measure,column,value,threshold,direction,alert\n")
+  local out = {}
   for _, row in ipairs(rows) do
-    f:write(("%d,%s,%s,%s,%.17g,%s,%s,%s\n"):format(now, row.comparison, row.measure,
-      row.column or "", row.value, row.threshold == false and "" or ("%.15g"):format(row.threshold),
-      directions[row.measure], tostring(row.alert)))
+    out[#out + 1] = { now, row.comparison, row.measure, row.column, row.value,
+      row.threshold ~= false and row.threshold or nil, directions[row.measure],
+      tostring(row.alert) }
   end
-  f:close()
-  assert(os.rename(tmp, cfg.report))
+  require("recpipe.tune").write(cfg.report, require("recpipe.csv").text({ "now", "comparison",
+    "measure", "column", "value", "threshold", "direction", "alert" }, out))
 end
 
 -- ---- the registry ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 local rp = require "recpipe"
 local tune = require "recpipe.tune"
 local R = require "recpipe.report"
+local csv = require "recpipe.csv"
 
 local cfg = tune.config({
   data = tune.shop_data(),
@@ -65,7 +66,8 @@ for i, mcfg in ipairs(cfg.models) do
   end
   rp.log.info("%s: fitted in %.2f s, evaluated %d users in %.2f s (%.0f users/s)", name, fit,
     rep.users, rep.seconds, rep.users_per_second or 0)
-  entries[#entries + 1] = { name = name, report = rep, curve = curve, fit_seconds = fit }
+  entries[#entries + 1] = { name = name, report = rep, curve = curve, fit_seconds = fit,
+                            options = mcfg }
   reports[#reports + 1] = rep
 end
 
@@ -79,14 +81,14 @@ for i = 2, #reports do
 end
 
 if cfg.results and cfg.results ~= "" then
-  local lines = { "model,metric,value,lo,hi" }
+  local rows = {}
   for _, r in ipairs(reports) do
     for _, m in ipairs(r.metrics) do
       local ci = r.ci and r.ci[m] or {}
-      lines[#lines + 1] = ("%s,%s,%s,%s,%s"):format(r.model, m, r[m] or "", ci[1] or "", ci[2] or "")
+      rows[#rows + 1] = { r.model, m, r[m], ci[1], ci[2] }
     end
   end
-  tune.write(cfg.results, table.concat(lines, "\n") .. "\n")
+  tune.write(cfg.results, csv.text({ "model", "metric", "value", "lo", "hi" }, rows))
   rp.log.info("wrote %s", cfg.results)
 end
 

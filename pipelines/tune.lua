@@ -98,6 +98,7 @@ print(final)
 local log_params = { regularization = true, alpha = true, shrink = true }
 local html = R.tuning(results, {
   metric = metric .. "@" .. ev.k, params = names, final = final, log_params = log_params,
+  model = cfg.model,
   title = "Tuning: " .. (cfg.data.path or "?"),
   subtitle = ("%s search over %d configurations; validation = %s split of the training part (%d fit, %d validation events); best: %s; test evaluated once.")
     :format(cfg.search.method or "grid", #results, cfg.validation.method or "by_time", vs.train,

@@ -270,6 +270,11 @@ static int parse_text(lua_State *L, const char *text, size_t len, const char *na
   return y.root;
 }
 
+/* The config file read last (the one a run's configuration comes from),
+ * named by configuration errors; registry key. */
+#define CONFIG_FILE_KEY "recpipe.config_file"
+#define CONFIG_ERROR_T "recpipe.ConfigError"
+
 int rp_config_pushfile(lua_State *L, const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return luaL_error(L, "cannot open config '%s': %s", path, strerror(errno));
@@ -292,6 +297,8 @@ int rp_config_pushfile(lua_State *L, const char *path) {
     return luaL_error(L, "%s: a config must be a YAML mapping (key: value lines)", path);
   }
   lua_remove(L, -2);
+  lua_pushstring(L, path);
+  lua_setfield(L, LUA_REGISTRYINDEX, CONFIG_FILE_KEY);
   return 1;
 }
 
@@ -377,10 +384,51 @@ static int cfg_override(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg funcs[] = {
-    {"load", cfg_load}, {"parse", cfg_parse}, {"override", cfg_override}, {NULL, NULL}};
+/* rp.config.error(msg[, file]): raises a configuration error, a user's mistake
+ * in a config rather than a fault in code: an error object {msg, file}
+ * (file: the one given, else the config file read last, if any) whose
+ * tostring is "file: msg".
+ * The host prints that alone, with no traceback (host.c's handler prints
+ * __tostring of error objects as they are). */
+static int cfg_error(lua_State *L) {
+  const char *msg = luaL_checkstring(L, 1);
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, msg);
+  lua_setfield(L, -2, "msg");
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "file");
+  } else if (lua_getfield(L, LUA_REGISTRYINDEX, CONFIG_FILE_KEY) == LUA_TSTRING)
+    lua_setfield(L, -2, "file");
+  else
+    lua_pop(L, 1);
+  luaL_setmetatable(L, CONFIG_ERROR_T);
+  return lua_error(L);
+}
+
+static int cfgerr_tostring(lua_State *L) {
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "msg");
+  const char *msg = luaL_tolstring(L, 2, NULL); /* at 3 */
+  if (lua_getfield(L, 1, "file") == LUA_TSTRING)
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, 4), msg);
+  else
+    lua_settop(L, 3);
+  return 1;
+}
+
+static const luaL_Reg funcs[] = {{"load", cfg_load},
+                                 {"parse", cfg_parse},
+                                 {"override", cfg_override},
+                                 {"error", cfg_error},
+                                 {NULL, NULL}};
 
 int luaopen_recpipe_config(lua_State *L) {
+  if (luaL_newmetatable(L, CONFIG_ERROR_T)) {
+    lua_pushcfunction(L, cfgerr_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
   luaL_newlib(L, funcs);
   return 1;
 }

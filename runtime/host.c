@@ -27,9 +27,22 @@
 #define MODULES(X) \
   X(io)            \
   X(sparse)        \
-  X(gen) X(als) X(split) X(metrics) X(baseline) X(hybrid) X(cache) X(serve) X(registry) X(monitor)
+  X(gen)           \
+  X(als)           \
+  X(split) X(metrics) X(baseline) X(hybrid) X(cache) X(serve) X(registry) X(monitor) X(dist)
 #define DECLARE(m) extern int luaopen_recpipe_##m(lua_State *L) __attribute__((weak));
 MODULES(DECLARE)
+
+/* modules/dist: a script's error under mpirun ends every rank */
+extern int rp_dist_launched(void) __attribute__((weak));
+extern void rp_dist_abort(const char *msg) __attribute__((weak, noreturn));
+
+/* Prints a script's error; under mpirun, as "rank R: message", and ends
+ * every rank (the others may be waiting in a collective for this one). */
+static void script_error(const char *msg) {
+  if (rp_dist_launched && rp_dist_abort && rp_dist_launched()) rp_dist_abort(msg);
+  fprintf(stderr, "recpipe: %s\n", msg);
+}
 
 static char luadir[4096], pipedir[4096], exepath[4096];
 static double t0;
@@ -56,30 +69,32 @@ static void log_to_stderr(int level, const char *msg, void *ud) {
   fprintf(stderr, "[%7.2fs] %s: %s\n", rp_now() - t0, names[level], msg);
 }
 
+/* One operation's bar at a time: it starts at the first report of `what`
+ * (after a finish or another what) and, when it was drawn at all (it
+ * lasted), ends with a one-line summary that stays on the screen. */
 static void progress_to_stderr(const char *what, double done, double total, int finish, void *ud) {
-  static double last;
+  static double last, start;
+  static char current[64];
+  static int active, shown;
   (void)ud;
   if (!draw_progress) return;
   double now = rp_now();
+  if (!active || strncmp(current, what, sizeof current - 1) != 0) {
+    snprintf(current, sizeof current, "%s", what);
+    start = now, active = 1, shown = 0;
+  }
   if (!finish && now - last < 0.1) return;
   last = now;
+  char line[256];
+  rp_progress_line(line, sizeof line, what, done, total, now - start, finish);
   if (finish) {
     clear_progress();
+    if (shown) fprintf(stderr, "%s\n", line);
+    active = 0;
     return;
   }
-  char bar[41];
-  if (total > 0) {
-    double f = done / total;
-    if (f > 1) f = 1;
-    int k = (int)(f * 40);
-    memset(bar, '#', (size_t)k);
-    memset(bar + k, '.', (size_t)(40 - k));
-    bar[40] = 0;
-    fprintf(stderr, "\r\033[K%s [%s] %5.1f%%", what, bar, 100 * f);
-  } else {
-    fprintf(stderr, "\r\033[K%s %.0f", what, done);
-  }
-  progress_drawn = 1;
+  fprintf(stderr, "\r\033[K%s", line);
+  progress_drawn = shown = 1;
 }
 
 /* ---- finding the package's files ------------------------------------------------ */
@@ -263,7 +278,7 @@ static int run_script(lua_State *L, const char *script, int argc, char **argv, i
   }
   lua_setglobal(L, "arg");
   if (luaL_loadfile(L, script) != LUA_OK) {
-    fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+    script_error(lua_tostring(L, -1));
     lua_settop(L, base);
     return 1;
   }
@@ -285,7 +300,7 @@ static int run_script(lua_State *L, const char *script, int argc, char **argv, i
   int rc = lua_pcall(L, nargs, 0, base + 1);
   signal(SIGINT, SIG_DFL);
   clear_progress();
-  if (rc != LUA_OK) fprintf(stderr, "recpipe: %s\n", lua_tostring(L, -1));
+  if (rc != LUA_OK) script_error(lua_tostring(L, -1));
   lua_settop(L, base);
   return rc != LUA_OK;
 }

@@ -50,7 +50,8 @@ static const char *run_usage =
     "the pipeline receives the config table as `...`.  key=value arguments\n"
     "override the config: dotted keys nest (als.factors=64), values are typed as\n"
     "YAML types them (10 an integer, '10' a string, [1, 2] a list, empty = null).\n"
-    "Errors print the message and a traceback on stderr and exit with status 1.\n";
+    "Errors print the message and a traceback on stderr and exit with status 1\n"
+    "(a mistake in a config: the config file and the message alone).\n";
 
 static const char *serve_usage =
     "usage: recpipe serve [--quiet] [--log-level LEVEL] SCRIPT.lua [key=value...]\n"
@@ -73,6 +74,12 @@ static int parse_level(const char *s) {
     if (strcmp(s, names[i]) == 0) return i;
   return -1;
 }
+
+/* modules/dist (absent when the module is left out of the build) */
+extern int rp_dist_init(rp_err *err) __attribute__((weak));
+extern int rp_dist_launched(void) __attribute__((weak));
+extern void rp_dist_finalize(void) __attribute__((weak));
+extern void rp_dist_abort(const char *msg) __attribute__((weak, noreturn));
 
 int main(int argc, char **argv) {
   rp_host_opts o = {0, RP_LOG_INFO};
@@ -146,9 +153,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "recpipe: run needs a script or a YAML config\n%s", run_usage);
     return 1;
   }
+  /* under mpirun: join MPI before the script runs (every rank must) */
+  rp_err err;
+  if (rp_dist_init && rp_dist_init(&err)) {
+    fprintf(stderr, "recpipe: %s\n", err.msg);
+    return 1;
+  }
   lua_State *L = rp_host_new(&o, argv[0]);
-  if (!L) return 1;
+  if (!L) {
+    if (rp_dist_abort && rp_dist_launched()) rp_dist_abort("cannot create the Lua state");
+    return 1;
+  }
   int rc = rp_host_run(L, argc, argv, i);
+  if (rc && rp_dist_abort && rp_dist_launched()) rp_dist_abort("the script failed (see above)");
   lua_close(L);
+  if (rp_dist_finalize) rp_dist_finalize();
   return rc;
 }

@@ -15,6 +15,7 @@ pc_name() {
     libmicrohttpd-dev) echo libmicrohttpd ;;
     libcjson-dev) echo libcjson ;;
     libsqlite3-dev) echo sqlite3 ;;
+    libopenmpi-dev) echo ompi-c ;;
     *) echo "" ;;
   esac
 }

@@ -59,7 +59,9 @@ enum { RP_ALS_CONF_LINEAR = 0, RP_ALS_CONF_HU, RP_ALS_CONF_LOG };
 /* auto: frequency-scaled (weighted-lambda) for explicit models, fixed for
  * implicit ones; resolved by rp_als_train (a model holds fixed or frequency) */
 enum { RP_ALS_REG_FIXED = 0, RP_ALS_REG_FREQUENCY, RP_ALS_REG_AUTO };
-enum { RP_ALS_CG = 0, RP_ALS_CHOLESKY };
+/* auto: Cholesky (exact, in double) for explicit models, CG for implicit ones;
+ * resolved by rp_als_train (a model holds cg or cholesky) */
+enum { RP_ALS_CG = 0, RP_ALS_CHOLESKY, RP_ALS_SOLVER_AUTO };
 
 typedef struct rp_als_opts {
   int32_t factors;       /* f, default 100 (implicit 0.7) */
@@ -72,6 +74,7 @@ typedef struct rp_als_opts {
   int solver;            /* RP_ALS_CG (default) or RP_ALS_CHOLESKY */
   int32_t cg_steps;      /* default 3 */
   int implicit;          /* 1 (default) = implicit feedback; 0 = explicit ratings */
+  int nonnegative;       /* 1: factors >= 0 (Spark's nonnegative): each row by NNLS */
   int threads;           /* 0 = all cores */
   uint64_t seed;         /* initial factors, default 42 */
   double init_scale;     /* initial factors uniform in [0, init_scale), default 0.01 */
@@ -328,7 +331,9 @@ int rp_als_partial_fit_ids(rp_als_model *m, int which, const char *const *ids, c
  * nothing is allocated from the header's counts before the file is known
  * to hold them (a plain file's size; a gzip file's compressed size bounds
  * them, and its buffers grow as the data arrives). */
-#define RP_ALS_FILE_VERSION 1
+/* version 2 (nonnegative in the header) is written; version 1 files load
+ * (nonnegative = 0) */
+#define RP_ALS_FILE_VERSION 2
 int rp_als_save(const rp_als_model *m, const char *path, rp_err *err);
 /* Loads a model (refs = 1) owned by the caller.  A truncated, corrupted,
  * future-version or foreign file is rejected with RP_EFORMAT and a message

@@ -154,7 +154,7 @@ typedef struct rp_als_scratch {
  * 8 vectors of f (rp_als_solve_exact, and the NNLS). */
 static inline size_t rp_als_scratch_doubles(int32_t f) {
   size_t fa = ((size_t)f + 7) & ~(size_t)7;
-  return fa * fa + 8 * fa;
+  return 2 * fa * fa + 8 * fa;
 }
 /* Floats of one thread's scratch (ok = 0 on overflow). */
 size_t rp_als_scratch_floats(int32_t f, int64_t cap, int *ok);
@@ -184,11 +184,19 @@ int rp_als_solve_cholesky(const rp_als_side *s, const int32_t *idx, const float 
 /* x <- the exact solution with the normal matrix and right-hand side
  * accumulated in float as rp_als_factor_row does (the same kernels, the
  * same bits), then factored and solved in double (Cholesky), as Spark
- * solves its normal equations: used by fold-in, partial fits.  Returns 0,
+ * solves its normal equations: used by fold-in, partial fits; with the
+ * option nonnegative the minimiser over x >= 0 (rp_als_nnls).  Returns 0,
  * the failing pivot + 1 (x untouched), or -1 when the normal matrix or b
  * overflowed float.  n = 0 gives x = 0. */
 int rp_als_solve_exact(const rp_als_side *s, const int32_t *idx, const float *val, int64_t n,
                        float *x, rp_als_scratch *sc);
+/* Non-negative least squares in normal-equation form (nnls.c, Lawson &
+ * Hanson's active-set method): x = argmin 1/2 x^T A x - b^T x subject to
+ * x >= 0, for a symmetric positive definite f x f A (row-major); work holds
+ * RP_ALS_NNLS_WORK(f) doubles.  Returns 0 or, when a subsystem is not
+ * positive definite, its failing pivot + 1. */
+#define RP_ALS_NNLS_WORK(f) ((size_t)(f) * (size_t)(f) + 5 * (size_t)(f) + 1)
+int rp_als_nnls(const double *A, const double *b, int32_t f, double *x, double *work);
 /* Solves the symmetric positive definite system A x = b in double (A f x f
  * row-major, lower triangle overwritten by its Cholesky factor L, b by x).
  * Returns 0 or the failing pivot + 1. */
@@ -205,6 +213,9 @@ int rp_als_factor_row(const rp_als_side *s, const int32_t *idx, const float *val
  * threads; the same bits whatever the thread count (fixed chunks, summed in
  * a fixed order).  Returns RP_OK or RP_ENOMEM. */
 int rp_als_gram(const float *Y, int64_t n, int32_t f, int threads, float *G, rp_err *err);
+/* The same G (the same bits) with the groups shared among the MPI ranks
+ * (dist.h); every rank must call it, with the same Y. */
+int rp_als_gram_dist(const float *Y, int64_t n, int32_t f, int threads, float *G, rp_err *err);
 
 /* ---- BLAS threads ----------------------------------------------------------------
  * rp_als_blas_begin sets OpenBLAS single-threaded and returns the previous

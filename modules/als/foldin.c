@@ -65,20 +65,20 @@ static int history(const rp_als_model *m, const int32_t *items, const float *val
   return RP_OK;
 }
 
-/* factor the normal matrix of a history; on success sc holds A's factor and
- * b, and the caller frees sc, idx, val */
-static int factor(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
-                  rp_als_scratch *sc, int32_t **idx, float **val, int64_t *nu, rp_err *err) {
+/* the history and a scratch for it; the caller frees sc, idx, val */
+static int prepare(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
+                   rp_als_scratch *sc, int32_t **idx, float **val, int64_t *nu, rp_err *err) {
   *idx = NULL, *val = NULL;
   memset(sc, 0, sizeof *sc);
   int rc = history(m, items, values, n, idx, val, nu, err);
   if (rc) return rc;
   int64_t cap = rp_als_block_rows(m->factors);
   if (*nu < cap) cap = *nu > 0 ? *nu : 1;
-  if ((rc = rp_als_scratch_init(sc, m->factors, cap, err))) return rc;
-  rp_als_side side = {&m->opts, m->factors, m->item_factors, m->nitems,
-                      m->opts.implicit ? m->yty : NULL};
-  int info = rp_als_factor_row(&side, *idx, *val, *nu, sc);
+  return rp_als_scratch_init(sc, m->factors, cap, err);
+}
+
+/* a solver's status (0, pivot + 1, -1 on overflow) as an error */
+static int solve_status(const rp_als_model *m, int info, rp_err *err) {
   if (info < 0)
     return rp_errf(err, RP_EINVAL,
                    "fold-in: the normal matrix overflows float (alpha %g, regularization %g)",
@@ -88,6 +88,17 @@ static int factor(const rp_als_model *m, const int32_t *items, const float *valu
                    "fold-in: the normal matrix is not positive definite (regularization %g)",
                    m->opts.regularization);
   return RP_OK;
+}
+
+/* factor the normal matrix of a history; on success sc holds A's factor and
+ * b, and the caller frees sc, idx, val */
+static int factor(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
+                  rp_als_scratch *sc, int32_t **idx, float **val, int64_t *nu, rp_err *err) {
+  int rc = prepare(m, items, values, n, sc, idx, val, nu, err);
+  if (rc) return rc;
+  rp_als_side side = {&m->opts, m->factors, m->item_factors, m->nitems,
+                      m->opts.implicit ? m->yty : NULL};
+  return solve_status(m, rp_als_factor_row(&side, *idx, *val, *nu, sc), err);
 }
 
 int rp_als_foldin(const rp_als_model *m, const int32_t *items, const float *values, int64_t n,
@@ -104,15 +115,12 @@ int rp_als_foldin_locked(const rp_als_model *m, const int32_t *items, const floa
   int32_t *idx;
   float *val;
   int64_t nu;
-  int rc = factor(m, items, values, n, &sc, &idx, &val, &nu, err);
+  int rc = prepare(m, items, values, n, &sc, &idx, &val, &nu, err);
   if (rc == RP_OK) {
-    if (nu == 0) {
-      memset(x, 0, sizeof(float) * (size_t)m->factors);
-    } else {
-      int32_t f = m->factors;
-      int64_t ld = rp_als_chol_ld(f);
-      for (int32_t d = 0; d < f; d++) sc.t[d] = sc.A[d * ld + f];
-      rp_als_chol_backward(sc.A, f, ld, sc.t, x);
+    int32_t f = m->factors;
+    rp_als_side side = {&m->opts, f, m->item_factors, m->nitems, m->opts.implicit ? m->yty : NULL};
+    rc = solve_status(m, rp_als_solve_exact(&side, idx, val, nu, x, &sc), err);
+    if (rc == RP_OK && nu > 0) {
       float vmax = 0;
       for (int64_t j = 0; j < nu; j++) vmax = fabsf(val[j]) > vmax ? fabsf(val[j]) : vmax;
       for (int32_t d = 0; d < f && rc == RP_OK; d++)

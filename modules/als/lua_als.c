@@ -16,6 +16,7 @@
 #include "als_impl.h"
 #include "metrics.h"
 #include "objcache.h"
+#include "dist.h"
 #include "rpl.h"
 
 #define RP_ALS_T "recpipe.ALSModel"
@@ -433,7 +434,10 @@ static int model_save(lua_State *L) {
   const char *path = luaL_checkstring(L, 2);
   rp_als_model *m = checkmodel(L, 1); /* borrowed after the last allocation */
   rp_err err;
-  if (rp_als_save(m, path, &err)) return rpL_error(L, &err);
+  /* under MPI every rank holds the same model: rank 0 writes the file and
+   * the others wait for it (dist.h) */
+  if ((rp_dist_rank() == 0 && rp_als_save(m, path, &err)) || rp_dist_barrier(&err))
+    return rpL_error(L, &err);
   lua_settop(L, 1);
   return 1;
 }
@@ -476,6 +480,7 @@ static void push_options(lua_State *L, const rp_als_model *m) {
   lua_pushstring(L, rp_als_solver_name(o->solver)), lua_setfield(L, -2, "solver");
   lua_pushinteger(L, o->cg_steps), lua_setfield(L, -2, "cg_steps");
   lua_pushboolean(L, o->implicit), lua_setfield(L, -2, "implicit");
+  lua_pushboolean(L, o->nonnegative), lua_setfield(L, -2, "nonnegative");
   lua_pushinteger(L, (lua_Integer)o->seed), lua_setfield(L, -2, "seed");
   lua_pushnumber(L, o->init_scale), lua_setfield(L, -2, "init_scale");
 }

@@ -13,7 +13,7 @@
 /* the enum name tables, in the order of the RP_ALS_* values */
 const char *const rp_als_confidence_names[] = {"linear", "hu", "log", NULL};
 const char *const rp_als_reg_mode_names[] = {"fixed", "frequency", "auto", NULL};
-const char *const rp_als_solver_names[] = {"cg", "cholesky", NULL};
+const char *const rp_als_solver_names[] = {"cg", "cholesky", "auto", NULL};
 
 const char *rp_als_confidence_name(int c) {
   return c >= 0 && c <= RP_ALS_CONF_LOG ? rp_als_confidence_names[c] : "?";
@@ -22,7 +22,7 @@ const char *rp_als_reg_mode_name(int m) {
   return m >= 0 && m <= RP_ALS_REG_AUTO ? rp_als_reg_mode_names[m] : "?";
 }
 const char *rp_als_solver_name(int s) {
-  return s >= 0 && s <= RP_ALS_CHOLESKY ? rp_als_solver_names[s] : "?";
+  return s >= 0 && s <= RP_ALS_SOLVER_AUTO ? rp_als_solver_names[s] : "?";
 }
 
 /* Options are used in float arithmetic (factors, confidences, lambda), so
@@ -38,9 +38,10 @@ const rp_optdesc rp_als_train_optdesc[] = {
     RP_OPT_E(O, confidence, "confidence", RP_ALS_CONF_LINEAR, rp_als_confidence_names),
     RP_OPT_N(O, eps, "eps", 1.0, 0, HUGE_VAL, RP_OPT_LO_OPEN),
     RP_OPT_E(O, reg_mode, "regularization_mode", RP_ALS_REG_AUTO, rp_als_reg_mode_names),
-    RP_OPT_E(O, solver, "solver", RP_ALS_CG, rp_als_solver_names),
+    RP_OPT_E(O, solver, "solver", RP_ALS_SOLVER_AUTO, rp_als_solver_names),
     RP_OPT_I(O, cg_steps, "cg_steps", 3, 1, 1000),
     RP_OPT_B(O, implicit, "implicit", 1),
+    RP_OPT_B(O, nonnegative, "nonnegative", 0),
     RP_OPT_I(O, threads, "threads", 0, 0, 4096),
     RP_OPT_SEED_(O, seed, "seed", 42),
     RP_OPT_N(O, init_scale, "init_scale", 0.01, 0, HUGE_VAL, 0),
@@ -60,6 +61,7 @@ void rp_als_opts_default(rp_als_opts *o) {
 void rp_als_opts_resolve(rp_als_opts *o) {
   if (o->reg_mode == RP_ALS_REG_AUTO)
     o->reg_mode = o->implicit ? RP_ALS_REG_FIXED : RP_ALS_REG_FREQUENCY;
+  if (o->solver == RP_ALS_SOLVER_AUTO) o->solver = o->implicit ? RP_ALS_CG : RP_ALS_CHOLESKY;
 }
 
 int rp_als_opts_check(const rp_als_opts *o, rp_err *err) {

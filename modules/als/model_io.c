@@ -36,12 +36,14 @@ typedef struct hdr {
   uint64_t seed, fingerprint;
   int64_t created;
   uint64_t user_id_bytes, item_id_bytes;
+  int32_t nonnegative; /* version 2 */
 } hdr;
 
 #define HDR_I32 13
 #define HDR_F64 5
 #define HDR_U64 5
-#define HDR_BYTES (4 * HDR_I32 + 8 * HDR_F64 + 8 * HDR_U64)
+#define HDR_BYTES_V1 (4 * HDR_I32 + 8 * HDR_F64 + 8 * HDR_U64)
+#define HDR_BYTES (HDR_BYTES_V1 + 4) /* version 2: + i32 nonnegative */
 
 static void hdr_pack(const hdr *h, unsigned char *b) {
   const int32_t i[HDR_I32] = {h->factors,    h->nusers,   h->nitems,     h->iterations_done,
@@ -54,9 +56,11 @@ static void hdr_pack(const hdr *h, unsigned char *b) {
   memcpy(b, i, sizeof i);
   memcpy(b + sizeof i, d, sizeof d);
   memcpy(b + sizeof i + sizeof d, u, sizeof u);
+  memcpy(b + HDR_BYTES_V1, &h->nonnegative, 4);
 }
 
-static void hdr_unpack(hdr *h, const unsigned char *b) {
+/* b holds hlen bytes: HDR_BYTES_V1 (version 1) or HDR_BYTES */
+static void hdr_unpack(hdr *h, const unsigned char *b, uint32_t hlen) {
   int32_t i[HDR_I32];
   double d[HDR_F64];
   uint64_t u[HDR_U64];
@@ -70,6 +74,8 @@ static void hdr_unpack(hdr *h, const unsigned char *b) {
   h->regularization = d[0], h->alpha = d[1], h->eps = d[2], h->init_scale = d[3], h->loss = d[4];
   h->seed = u[0], h->fingerprint = u[1], h->created = (int64_t)u[2];
   h->user_id_bytes = u[3], h->item_id_bytes = u[4];
+  h->nonnegative = 0;
+  if (hlen >= HDR_BYTES) memcpy(&h->nonnegative, b + HDR_BYTES_V1, 4);
 }
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -126,6 +132,7 @@ static int save_locked(const rp_als_model *m, const char *path, rp_err *err) {
   h.iterations = m->opts.iterations, h.cg_steps = m->opts.cg_steps;
   h.confidence = m->opts.confidence, h.reg_mode = m->opts.reg_mode, h.solver = m->opts.solver;
   h.implicit = m->opts.implicit, h.threads = m->opts.threads;
+  h.nonnegative = m->opts.nonnegative;
   h.nuser_ids = m->users ? m->users->n : -1, h.nitem_ids = m->items ? m->items->n : -1;
   h.regularization = m->opts.regularization, h.alpha = m->opts.alpha, h.eps = m->opts.eps;
   h.init_scale = m->opts.init_scale, h.loss = m->loss;
@@ -236,9 +243,10 @@ static int check_hdr(rctx *c, const hdr *h) {
   if (h->factors < 1 || h->factors > 4096 || h->nusers < 0 || h->nitems < 0 || h->nuser_ids < -1 ||
       h->nitem_ids < -1 || (h->nuser_ids >= 0 && h->nusers > h->nuser_ids) ||
       (h->nitem_ids >= 0 && h->nitems > h->nitem_ids) || h->confidence < 0 || h->confidence > 2 ||
-      h->reg_mode < 0 || h->reg_mode > 1 || h->solver < 0 || h->solver > 1 ||
-      h->user_id_bytes > ((uint64_t)1 << 48) || h->item_id_bytes > ((uint64_t)1 << 48) ||
-      (h->nuser_ids < 0 && h->user_id_bytes) || (h->nitem_ids < 0 && h->item_id_bytes))
+      h->reg_mode < 0 || h->reg_mode > 1 || h->solver < 0 || h->solver > 1 || h->nonnegative < 0 ||
+      h->nonnegative > 1 || h->user_id_bytes > ((uint64_t)1 << 48) ||
+      h->item_id_bytes > ((uint64_t)1 << 48) || (h->nuser_ids < 0 && h->user_id_bytes) ||
+      (h->nitem_ids < 0 && h->item_id_bytes))
     return corrupt(c, "impossible header values");
   /* the rest of the file as the header describes it (no overflow: ids
    * < 2^33 + 2^48 bytes a side, factors < 2^46 bytes) */
@@ -286,18 +294,18 @@ int rp_als_load(const char *path, rp_als_model **out, rp_err *err) {
     goto done;
   }
   if ((rc = get(&c, &hlen, 4))) goto done;
-  if (hlen != HDR_BYTES) {
+  if (hlen != (ver == 1 ? HDR_BYTES_V1 : HDR_BYTES)) {
     rc = corrupt(&c, "bad header length");
     goto done;
   }
-  if ((rc = get(&c, hb, sizeof hb))) goto done;
+  if ((rc = get(&c, hb, hlen))) goto done;
   uint32_t want = c.crc;
   if ((rc = get(&c, &hcrc, 4))) goto done;
   if (hcrc != want) {
     rc = corrupt(&c, "header CRC mismatch");
     goto done;
   }
-  hdr_unpack(&h, hb);
+  hdr_unpack(&h, hb, hlen);
   if ((rc = check_hdr(&c, &h))) goto done;
   if ((rc = get_ids(&c, h.nuser_ids, h.user_id_bytes, &users))) goto done;
   if ((rc = get_ids(&c, h.nitem_ids, h.item_id_bytes, &items))) goto done;
@@ -332,6 +340,7 @@ int rp_als_load(const char *path, rp_als_model **out, rp_err *err) {
   rp_als_opts *o = &m->opts;
   o->iterations = h.iterations, o->cg_steps = h.cg_steps, o->confidence = h.confidence;
   o->reg_mode = h.reg_mode, o->solver = h.solver, o->implicit = h.implicit;
+  o->nonnegative = h.nonnegative;
   o->threads = h.threads, o->regularization = h.regularization, o->alpha = h.alpha;
   o->eps = h.eps, o->init_scale = h.init_scale, o->seed = h.seed;
   m->iterations_done = h.iterations_done;

@@ -212,6 +212,13 @@ int rp_als_solve_exact(const rp_als_side *s, const int32_t *idx, const float *va
     for (int32_t j = i; j < f; j++)
       A[(int64_t)i * f + j] = A[(int64_t)j * f + i] = sc->A[i * ld + j];
   for (int32_t d = 0; d < f; d++) b[d] = sc->b[d];
+  if (s->o->nonnegative) {
+    double *xd = b + f, *work = xd + f;
+    int info = rp_als_nnls(A, b, f, xd, work);
+    if (info) return info;
+    for (int32_t d = 0; d < f; d++) x[d] = (float)xd[d];
+    return 0;
+  }
   int info = rp_als_cholesky_solve_d(A, f, b);
   if (info) return info;
   for (int32_t d = 0; d < f; d++) x[d] = (float)b[d];

@@ -7,26 +7,51 @@
  * schedule, each row solved independently into its own factor row with
  * per-thread scratch, so a row's result never depends on which thread
  * computed it or when: the factors are bit-identical for any thread count.
+ *
+ * Under MPI (dist.h) every rank holds the whole matrix and both factor
+ * matrices; a half-step solves only the rank's block of rows (contiguous,
+ * cut once by work: the row's values plus a share for its f x f solve),
+ * then the blocks are all-gathered, and G is summed by rp_als_gram_dist in
+ * the single-process order.  A row's solve reads only G, the other side's
+ * factors and its own previous factors, all bit-identical on every rank,
+ * so the factors are those of one process for any number of ranks.
  */
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "als_impl.h"
+#include "dist.h"
 
-/* uniform [0, scale) from a per-row stream: the initial factors depend on
- * (seed, side, row) only */
+/* The initial factors, from a per-row stream (they depend on (seed, side,
+ * row) only): implicit mode, implicit's uniform [0, init_scale); explicit
+ * mode, Spark's ALS.initialize: Gaussian entries (as floats; their
+ * absolute values with nonnegative, a start inside the feasible set), the
+ * row scaled to unit norm. */
 static void init_rows(float *F, int32_t rows, int32_t f, uint64_t seed, uint64_t side,
-                      double scale) {
+                      const rp_als_opts *o) {
   for (int32_t r = 0; r < rows; r++) {
     rp_rng g;
     rp_rng_seed(&g, seed, 2 * (uint64_t)r + side);
     float *x = F + (int64_t)r * f;
-    for (int32_t d = 0; d < f; d++) x[d] = (float)(rp_rng_uniform(&g) * scale);
+    if (o->implicit) {
+      for (int32_t d = 0; d < f; d++) x[d] = (float)(rp_rng_uniform(&g) * o->init_scale);
+      continue;
+    }
+    double nrm = 0;
+    for (int32_t d = 0; d < f; d++) {
+      x[d] = (float)rp_rng_normal(&g);
+      if (o->nonnegative) x[d] = fabsf(x[d]);
+      nrm += (double)x[d] * (double)x[d];
+    }
+    double s = nrm > 0 ? 1 / sqrt(nrm) : 0;
+    for (int32_t d = 0; d < f; d++) x[d] = (float)((double)x[d] * s);
   }
 }
 
@@ -54,8 +79,10 @@ typedef struct trainer {
   int nt;
   rp_als_scratch *sc; /* nt */
   float *G;
-  atomic_long bad_row; /* lowest row whose Cholesky failed + 1 (0 = none) */
-  atomic_long nan_row; /* lowest row solved to a non-finite factor + 1 (0 = none) */
+  atomic_long bad_row;  /* lowest row whose Cholesky failed + 1 (0 = none) */
+  atomic_long nan_row;  /* lowest row solved to a non-finite factor + 1 (0 = none) */
+  int size, rank;       /* MPI ranks (1, 0 in one process) */
+  int64_t *uoff, *ioff; /* size + 1 row offsets: each rank's block of users, items */
 } trainer;
 
 static int all_finite(const float *x, int32_t f) {
@@ -87,16 +114,19 @@ static int nonfinite_row(const rp_csr *m, long row, const char *side, int32_t it
                  (int)it, side, id, row + 1);
 }
 
-/* X[rows of m] <- solve against Y (ny x f); side names m's rows and it the
+/* X[rows of m] <- solve against Y (ny x f), this rank's rows off[rank] ..
+ * off[rank + 1] then every rank's; side names m's rows and it the
  * iteration, for messages */
 static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int32_t ny,
-                     const char *sidename, int32_t it, rp_err *err) {
+                     const int64_t *off, const char *sidename, int32_t it, rp_err *err) {
   const rp_als_opts *o = t->o;
   int32_t f = o->factors;
   if (o->implicit) {
-    int rc = rp_als_gram(Y, ny, f, t->nt, t->G, err);
+    int rc = t->size > 1 ? rp_als_gram_dist(Y, ny, f, t->nt, t->G, err)
+                         : rp_als_gram(Y, ny, f, t->nt, t->G, err);
     if (rc) return rc;
   }
+  int32_t lo = (int32_t)off[t->rank], hi = (int32_t)off[t->rank + 1];
   rp_als_side side = {o, f, Y, ny, o->implicit ? t->G : NULL};
   atomic_store(&t->bad_row, 0);
   atomic_store(&t->nan_row, 0);
@@ -106,7 +136,7 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
     rp_als_scratch *sc = &t->sc[omp_get_thread_num()];
     if (omp_get_thread_num() == 0) rp_als_blas_note();
 #pragma omp for schedule(dynamic, 32)
-    for (int32_t u = 0; u < m->nrows; u++) {
+    for (int32_t u = lo; u < hi; u++) {
       int64_t a = m->indptr[u], n = m->indptr[u + 1] - a;
       float *x = X + (int64_t)u * f;
       sc->next = NULL, sc->nnext = 0;
@@ -115,8 +145,14 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
         sc->next = m->indices + m->indptr[u + 1];
         sc->nnext = nn < RP_ALS_PREFETCH_ROWS ? nn : RP_ALS_PREFETCH_ROWS;
       }
-      if (chol) {
-        int info = rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc);
+      if (o->nonnegative) {
+        int info = rp_als_solve_exact(&side, m->indices + a, m->data + a, n, x, sc);
+        if (info < 0) memset(x, 0xff, sizeof(float) * (size_t)f); /* overflow: NaN, below */
+        if (info > 0) atomic_min_long(&t->bad_row, (long)u + 1);
+      } else if (chol) {
+        /* explicit rows are short: their system is solved in double */
+        int info = o->implicit ? rp_als_solve_cholesky(&side, m->indices + a, m->data + a, n, x, sc)
+                               : rp_als_solve_exact(&side, m->indices + a, m->data + a, n, x, sc);
         if (info < 0) memset(x, 0xff, sizeof(float) * (size_t)f); /* overflow: NaN, below */
         if (info > 0) atomic_min_long(&t->bad_row, (long)u + 1);  /* the lowest, for any threads */
       } else {
@@ -138,7 +174,62 @@ static int half_step(trainer *t, const rp_csr *m, float *X, const float *Y, int3
   }
   long nan_row = atomic_load(&t->nan_row);
   if (nan_row) return nonfinite_row(m, nan_row - 1, sidename, it, err);
+  if (t->size > 1) return rp_dist_allgather_rows(X, sizeof(float) * (size_t)f, off, err);
   return RP_OK;
+}
+
+/* X <- s X, Y <- Y / s with s^2 = sqrt(B / A), A and B the regularization
+ * terms of X and Y: the scores stay, the objective's penalty s^2 A + B / s^2
+ * is at its minimum over s. */
+static void balance(rp_als_model *m, const rp_csr *ui, const rp_csr *iu, const rp_als_opts *o) {
+  int32_t f = m->factors;
+  double A = 0, B = 0;
+  for (int32_t u = 0; u < m->nusers; u++) {
+    double w = (double)rp_als_lambda(o, rp_csr_rowlen(ui, u));
+    A += w *
+         (double)rp_als_dot(m->user_factors + (int64_t)u * f, m->user_factors + (int64_t)u * f, f);
+  }
+  for (int32_t i = 0; i < m->nitems; i++) {
+    double w = (double)rp_als_lambda(o, rp_csr_rowlen(iu, i));
+    B += w *
+         (double)rp_als_dot(m->item_factors + (int64_t)i * f, m->item_factors + (int64_t)i * f, f);
+  }
+  if (!(A > 0) || !(B > 0)) return;
+  double s = sqrt(sqrt(B / A));
+  for (int64_t e = 0; e < (int64_t)m->nusers * f; e++)
+    m->user_factors[e] = (float)((double)m->user_factors[e] * s);
+  for (int64_t e = 0; e < (int64_t)m->nitems * f; e++)
+    m->item_factors[e] = (float)((double)m->item_factors[e] / s);
+}
+
+/* off[0..size]: blocks of m's rows of about equal work per rank */
+static int row_blocks(const rp_csr *m, int32_t f, int size, int64_t *off, rp_err *err) {
+  if (size == 1) {
+    off[0] = 0, off[1] = m->nrows;
+    return RP_OK;
+  }
+  int64_t *work = rp_malloc(((size_t)m->nrows + 1) * sizeof *work);
+  if (!work) return rp_enomem(err, "als row blocks");
+  for (int32_t r = 0; r < m->nrows; r++) work[r] = 2 * rp_csr_rowlen(m, r) + f;
+  rp_dist_blocks(m->nrows, work, size, off);
+  rp_free(work);
+  return RP_OK;
+}
+
+/* The model's creation time: now, or SOURCE_DATE_EPOCH when set to Unix
+ * seconds (the reproducible-builds convention), so that two trainings of
+ * the same data, on 1 or N processes, write byte-identical model files. */
+static int64_t created_time(void) {
+  const char *s = getenv("SOURCE_DATE_EPOCH");
+  if (s && *s) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*end && !errno && v >= 0) return (int64_t)v;
+    rp_log(RP_LOG_WARN, "als: SOURCE_DATE_EPOCH '%.40s' is not Unix seconds; using the time now",
+           s);
+  }
+  return (int64_t)time(NULL);
 }
 
 /* the most values in a row or a column of ui */
@@ -226,7 +317,7 @@ size_t rp_als_train_memory(const rp_csr *ui, const rp_als_opts *o, int validatio
   size_t transpose = 8 * (cols + 1) + 8 * nnz + 8 * nt * (cols + 1); /* + its counting buffer */
   size_t factors = 4 * f * (rows + cols);
   size_t scratch = 4 * nt * rp_als_scratch_floats(o->factors, block_cap(ui, NULL, o->factors), &ok);
-  size_t small = 4 * f * f * (1 + 1 + 16) + sizeof(rp_als_model); /* yty, G, Gram partials */
+  size_t small = 4 * f * f * (1 + 1 + 17) + sizeof(rp_als_model); /* yty, G, Gram partials */
   return transpose + factors + scratch + small + (validation ? factors : 0);
 }
 
@@ -268,12 +359,22 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
     rc = rp_enomem(err, "als training state");
     goto done;
   }
+  t.size = rp_dist_size(), t.rank = rp_dist_rank();
+  t.uoff = rp_malloc(2 * ((size_t)t.size + 1) * sizeof *t.uoff);
+  if (!t.uoff) {
+    rc = rp_enomem(err, "als row blocks");
+    goto done;
+  }
+  t.ioff = t.uoff + t.size + 1;
+  if ((rc = row_blocks(ui, f, t.size, t.uoff, err)) ||
+      (rc = row_blocks(iu, f, t.size, t.ioff, err)))
+    goto done;
   int64_t cap = block_cap(ui, iu, f);
   for (int i = 0; i < t.nt; i++)
     if ((rc = rp_als_scratch_init(&t.sc[i], f, cap, err))) goto done;
 
-  init_rows(m->user_factors, m->nusers, f, o.seed, 0, o.init_scale);
-  init_rows(m->item_factors, m->nitems, f, o.seed, 1, o.init_scale);
+  init_rows(m->user_factors, m->nusers, f, o.seed, 0, &o);
+  init_rows(m->item_factors, m->nitems, f, o.seed, 1, &o);
   if (h->init) {
     warm_rows(m->user_factors, m->nusers, m->users, h->init->user_factors, h->init->nusers,
               h->init->users, f);
@@ -292,10 +393,12 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
   int32_t best_it = 0, it;
   for (it = 1; it <= o.iterations; it++) {
     double t0 = rp_now();
-    if ((rc = half_step(&t, ui, m->user_factors, m->item_factors, m->nitems, "user", it, err)))
+    if ((rc = half_step(&t, ui, m->user_factors, m->item_factors, m->nitems, t.uoff, "user", it,
+                        err)) ||
+        (rc = half_step(&t, iu, m->item_factors, m->user_factors, m->nusers, t.ioff, "item", it,
+                        err)))
       goto done;
-    if ((rc = half_step(&t, iu, m->item_factors, m->user_factors, m->nusers, "item", it, err)))
-      goto done;
+    if (!o.implicit) balance(m, ui, iu, &o);
     rp_als_iter_info info = {it, rp_now() - t0, NAN, NAN, 0};
     m->iterations_done = it;
     /* the loss needs Y^T Y, validation needs fresh caches */
@@ -336,7 +439,7 @@ int rp_als_train(const rp_csr *ui, const rp_als_opts *opts, const rp_als_hooks *
       goto done;
   }
   m->fingerprint = rp_als_fingerprint(ui);
-  m->created = (int64_t)time(NULL);
+  m->created = created_time();
   rc = rp_als_model_refresh(m, err);
 
 done:
@@ -345,6 +448,7 @@ done:
     for (int i = 0; i < t.nt; i++) rp_als_scratch_free(&t.sc[i]);
   rp_free(t.sc);
   rp_free(t.G);
+  rp_free(t.uoff);
   rp_free(best);
   rp_csr_free(iu);
   if (rc) {

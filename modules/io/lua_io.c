@@ -5,7 +5,9 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "dist.h"
 #include "reader.h"
 #include "rpl.h"
 
@@ -721,17 +723,60 @@ static void pushreport(lua_State *L, const rp_read_report *r) {
   lua_pushinteger(L, r->fields), lua_setfield(L, -2, "fields");
 }
 
-/* rp.io.read_events(path, opts) -> Events, report */
-static int io_read_events(lua_State *L) {
+/* The files read_events gets at 1: a list of paths, or a glob pattern
+ * (a string with * ? or [ naming no existing file); NULL for one path. */
+static const char *const *pathlist(lua_State *L, int64_t *n) {
+  if (lua_type(L, 1) == LUA_TTABLE) {
+    lua_Integer k, len = (lua_Integer)lua_rawlen(L, 1);
+    luaL_argcheck(L, len >= 1, 1, "an empty list of files");
+    const char **v = rpL_scratch(L, (size_t)len, sizeof *v);
+    for (k = 1; k <= len; k++) {
+      if (lua_rawgeti(L, 1, k) != LUA_TSTRING)
+        luaL_argerror(L, 1,
+                      lua_pushfstring(L, "file %I is a %s, not a path", k, luaL_typename(L, -1)));
+      v[k - 1] = lua_tostring(L, -1); /* kept alive by the list */
+      lua_pop(L, 1);
+    }
+    *n = len;
+    return v;
+  }
   const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (!strpbrk(path, "*?[") || stat(path, &st) == 0) return NULL;
+  char **v;
+  rp_err err;
+  if (rp_dist_glob(path, &v, n, &err)) rpL_error(L, &err);
+  /* the list lives in a Lua string until the read is done */
+  size_t bytes = 0;
+  for (int64_t k = 0; k < *n; k++) bytes += strlen(v[k]) + 1;
+  char *text = lua_newuserdatauv(L, bytes + 1, 0);
+  const char **list = rpL_scratch(L, (size_t)*n, sizeof *list);
+  for (int64_t k = 0, at = 0; k < *n; k++) {
+    size_t len = strlen(v[k]) + 1;
+    memcpy(text + at, v[k], len);
+    list[k] = text + at;
+    at += (int64_t)len;
+  }
+  rp_free(v);
+  return list;
+}
+
+/* rp.io.read_events(path | {paths} | glob, opts) -> Events, report */
+static int io_read_events(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TTABLE) luaL_checkstring(L, 1);
   lua_settop(L, 2);
   rp_read_opts o;
   checkreadopts(L, &o);
+  int64_t n = 0;
+  const char *const *paths = pathlist(L, &n);
   rp_events **slot = (rp_events **)rpL_newbox(L, RP_EVENTS_T);
   rp_read_report rep;
   rp_err err;
-  if (rp_read_events(path, &o, slot, &rep, &err)) return rpL_error(L, &err);
+  if (paths ? rp_dist_read_events(paths, n, &o, slot, &rep, &err)
+            : rp_read_events(lua_tostring(L, 1), &o, slot, &rep, &err))
+    return rpL_error(L, &err);
   pushreport(L, &rep);
+  if (paths) lua_pushinteger(L, (lua_Integer)n), lua_setfield(L, -2, "files");
   rpL_gcpressure(L);
   return 2;
 }

@@ -134,8 +134,10 @@ return function(rp)
         n = hybrid.history_count(opts.exclude, u)
       end
     end
-    -- the attribute file's, else the request's (a visitor who says their age band)
+    -- the attribute file's, else the request's (a visitor who says their age
+    -- band; or a user on the map the file has no row for: no attributes)
     local attrs = self.attributes and self.attributes:attributes(u) or nil
+    if attrs and next(attrs) == nil then attrs = nil end
     return { user = u, n = n, known = n_train > 0, attributes = attrs or opts.attributes or {},
              context = opts.context or {} }
   end

@@ -18,7 +18,7 @@ local rp = {
 }
 
 local modules = { "io", "sparse", "gen", "als", "split", "metrics", "baseline",
-                  "hybrid", "cache", "serve", "registry", "monitor" }
+                  "hybrid", "cache", "serve", "registry", "monitor", "dist" }
 for _, name in ipairs(modules) do
   if package.preload["recpipe." .. name] then
     rp[name] = require("recpipe." .. name)
@@ -38,5 +38,8 @@ for _, name in ipairs(exts) do
     ext(rp)
   end
 end
+
+-- the report builder (recpipe.report) as rp.report too
+rp.report = rp.report or require "recpipe.report"
 
 return rp

@@ -21,14 +21,63 @@ function R.esc(s)
 end
 local esc = R.esc
 
--- a number for humans: 4 significant digits, integers as integers
+-- a number as every report shows it: 4 decimals (digits to change), whole
+-- numbers as integers
 function R.num(v, digits)
   if v == nil then return "–" end
   if type(v) ~= "number" then return tostring(v) end
   if v ~= v then return "NaN" end
+  if v == math.huge then return "inf" end
+  if v == -math.huge then return "-inf" end
   if math.type(v) == "integer" then return tostring(v) end
   if v == math.floor(v) and math.abs(v) < 1e15 then return ("%d"):format(v) end
-  return ("%." .. (digits or 4) .. "g"):format(v)
+  return ("%." .. (digits or 4) .. "f"):format(v)
+end
+
+-- R.mean_interval(values[, level = 0.95]) -> mean, lo, hi: the mean of a
+-- list of numbers and its interval by the normal approximation, mean ±
+-- z · s / sqrt(n) (s the sample standard deviation; lo = hi = mean for one
+-- value; nil for none).  For per-user figures pooled over days.
+function R.mean_interval(values, level)
+  local n = #values
+  if n == 0 then return nil end
+  local s = 0
+  for _, v in ipairs(values) do s = s + v end
+  local m = s / n
+  if n == 1 then return m, m, m end
+  local ss = 0
+  for _, v in ipairs(values) do ss = ss + (v - m) ^ 2 end
+  -- z of the two-sided level: 1.96 for 0.95 (Acklam-free: the levels used)
+  local z = ({ [0.9] = 1.6448536269514722, [0.95] = 1.959963984540054,
+               [0.99] = 2.5758293035489004 })[level or 0.95]
+  if not z then error("mean_interval: level must be 0.9, 0.95 or 0.99", 2) end
+  local h = z * math.sqrt(ss / (n - 1) / n)
+  return m, m - h, m + h
+end
+
+-- R.options_table(models) -> html: one row per model, {name, options =
+-- {key = value}}, the options as "key = value" sorted by key (tables
+-- shown inline), so a report says what each model was
+function R.options_table(models)
+  local rows = {}
+  for _, mdl in ipairs(models) do
+    local keys, parts = {}, {}
+    for key in pairs(mdl.options or {}) do
+      if key ~= "name" then keys[#keys + 1] = key end
+    end
+    table.sort(keys)
+    for _, key in ipairs(keys) do
+      local v = mdl.options[key]
+      if type(v) == "table" then
+        local t = {}
+        for _, x in ipairs(v) do t[#t + 1] = R.num(x) end
+        v = "[" .. table.concat(t, ", ") .. "]"
+      end
+      parts[#parts + 1] = ("%s = %s"):format(key, R.num(v))
+    end
+    rows[#rows + 1] = { mdl.name, table.concat(parts, ", ") }
+  end
+  return R.table({ "model", "options" }, rows)
 end
 local num = R.num
 
@@ -180,12 +229,20 @@ local function legend(names, colors, box, kinds)
 end
 
 -- ---- charts ----------------------------------------------------------------------------
--- R.lines{title, xlabel, ylabel, series = {{name, x = {...}, y = {...}}}, xlog,
---   points = false, from_zero = true, width, height} -> svg string
+-- R.lines{title, xlabel, ylabel, series = {{name, x = {...}, y = {...}, lo, hi}},
+--   xlog, points = false, from_zero = true, width, height} -> svg string; a
+--   series with lo and hi (arrays beside y) gets an interval bar at each point
 function R.lines(o)
   local series = o.series or {}
   local xlo, xhi = extent(series, "x", false)
   local ylo, yhi = extent(series, "y", o.from_zero ~= false)
+  for _, s in ipairs(series) do -- intervals (s.lo, s.hi) fit in the frame too
+    for _, key in ipairs { "lo", "hi" } do
+      for _, v in ipairs(s[key] or {}) do
+        if v == v and math.abs(v) ~= math.huge then ylo, yhi = math.min(ylo, v), math.max(yhi, v) end
+      end
+    end
+  end
   if not o.from_zero and o.from_zero ~= nil then
     local pad = (yhi - ylo) * 0.05
     ylo, yhi = ylo - pad, yhi + pad
@@ -204,6 +261,16 @@ function R.lines(o)
     if #pts > 0 then
       body[#body + 1] = ('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"><title>%s</title></polyline>')
         :format(c, table.concat(pts, " "), esc(s.name or ""))
+    end
+    if s.lo and s.hi then -- an interval bar at each point
+      for j = 1, math.min(#s.x, #s.lo, #s.hi) do
+        local a, b = s.lo[j], s.hi[j]
+        if a == a and b == b then
+          body[#body + 1] = ('<line class="ci" x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.5" opacity="0.6"><title>%s: %s = %s, interval [%s, %s]</title></line>')
+            :format(px(s.x[j]), px(s.x[j]), py(a), py(b), c, esc(s.name or ""), num(s.x[j]),
+              num(s.y[j]), num(a), num(b))
+        end
+      end
     end
     if o.points or #pts == 1 then
       for j = 1, math.min(#s.x, #s.y) do
@@ -375,6 +442,11 @@ function R.evaluation(entries, opts)
   for _, e in ipairs(entries) do urow[#urow + 1] = e.report.users end
   rows[#rows + 1] = urow
   body[#body + 1] = R.table(headers, rows)
+  local models = {}
+  for _, e in ipairs(entries) do
+    if e.options then models[#models + 1] = { name = e.name, options = e.options } end
+  end
+  if #models > 0 then body[#body + 1] = R.h2("Models") .. R.options_table(models) end
   if first and first.ci then
     body[#body + 1] = '<p class="note">' .. esc(("[lo, hi]: %d%% percentile bootstrap interval over %d resamples of the users.")
       :format(math.floor((first.level or 0.95) * 100 + 0.5), first.bootstrap or 0)) .. "</p>\n"
@@ -386,7 +458,7 @@ function R.evaluation(entries, opts)
     for _, c in ipairs(opts.compare) do
       for _, m in ipairs(c.result._order or {}) do
         local d = c.result[m]
-        local p = d.p and (d.p < 0.001 and "<0.001" or ("%.3f"):format(d.p)) or ""
+        local p = d.p and (d.p < 0.0001 and "<0.0001" or ("%.4f"):format(d.p)) or ""
         crow[#crow + 1] = { c.a .. " − " .. c.b, m, d.diff, { html = "[" .. num(d.lo) .. ", "
           .. num(d.hi) .. "]" }, p, d.wins or "", d.losses or "", d.users }
       end
@@ -473,6 +545,10 @@ function R.tuning(results, opts)
   local metric = opts.metric or "score"
   local params = opts.params or {}
   local body = {}
+  if opts.model then
+    body[#body + 1] = R.h2("Model (options every configuration shares)")
+      .. R.options_table { { name = opts.model.type or "model", options = opts.model } }
+  end
   local sorted = {}
   for i, r in ipairs(results) do sorted[i] = r end
   table.sort(sorted, function(a, b) return (a.score or -math.huge) > (b.score or -math.huge) end)

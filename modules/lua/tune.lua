@@ -10,7 +10,8 @@ local rp = require "recpipe"
 
 local M = {}
 
-local function fail(msg, level) error(msg, (level or 1) + 1) end
+-- a mistake in the configuration: the message alone, no traceback
+local function fail(msg) rp.config.error(msg) end
 
 -- ---- configuration ------------------------------------------------------------------
 -- M.config(defaults, whole, ...) -> cfg: the pipeline's configuration from a
@@ -107,7 +108,7 @@ function M.split(ev, s, where)
   local r = table.pack(pcall(f, ev, o))
   if r[1] then return table.unpack(r, 2, r.n) end
   local msg = type(r[2]) == "string" and r[2]:match("bad argument #2 to '[^']*' %((.*)%)$")
-  if msg then error(("%s: split (%s): %s"):format(where or "config", method, msg), 0) end
+  if msg then rp.config.error(("split (%s): %s"):format(method, msg), where) end
   error(r[2], 0)
 end
 
@@ -352,11 +353,7 @@ local function cell(v)
   return tostring(v)
 end
 
-local function csv_cell(v)
-  local s = cell(v)
-  if s:find('[,"\n]') then s = '"' .. s:gsub('"', '""') .. '"' end
-  return s
-end
+local function csv_cell(v) return require("recpipe.csv").quote(cell(v)) end
 
 -- M.csv(results, names, metrics) -> text (header + one line per result)
 function M.csv(results, names, metrics)

@@ -9,6 +9,7 @@
  * nothing depends on the thread count.
  */
 #include "metrics.h"
+#include "dist.h"
 
 #include <stdlib.h>
 #include <math.h>
@@ -505,6 +506,30 @@ static int predict_all(const rp_recommender *rec, state *s, int threads, float *
   return rc;
 }
 
+/* The lists of users[0..n): under MPI (dist.h) each rank recommends for
+ * its block of the users and the lists are all-gathered, so every rank
+ * scores the same lists in the same order: the report of one process. */
+static int recommend_batch(const rp_recommender *rec, const int32_t *users, int32_t n, int32_t k,
+                           const rp_csr *excl, int threads, int32_t *items, float *scores,
+                           int32_t *counts, rp_err *err) {
+  int size = rp_dist_size();
+  if (size == 1)
+    return rec->recommend(rec->self, users, n, k, excl, threads, items, scores, counts, err);
+  int me = rp_dist_rank();
+  int64_t *off = rp_malloc(((size_t)size + 1) * sizeof *off);
+  if (!off) return rp_enomem(err, "recommendation blocks");
+  rp_dist_blocks(n, NULL, size, off);
+  int32_t lo = (int32_t)off[me], cnt = (int32_t)(off[me + 1] - off[me]);
+  int rc = cnt > 0 ? rec->recommend(rec->self, users + lo, cnt, k, excl, threads,
+                                    items + (size_t)lo * (size_t)k, scores + (size_t)lo * (size_t)k,
+                                    counts + lo, err)
+                   : RP_OK;
+  if (rc == RP_OK) rc = rp_dist_allgather_rows(items, sizeof(int32_t) * (size_t)k, off, err);
+  if (rc == RP_OK) rc = rp_dist_allgather_rows(counts, sizeof(int32_t), off, err);
+  rp_free(off);
+  return rc;
+}
+
 int rp_metrics_evaluate(const rp_recommender *rec, const rp_csr *train, const rp_csr *test,
                         const rp_metrics_opts *o, rp_metrics_result **out, rp_err *err) {
   rp_err ebuf;
@@ -542,8 +567,8 @@ int rp_metrics_evaluate(const rp_recommender *rec, const rp_csr *train, const rp
   for (int32_t pos = 0; rc == RP_OK && pos < n; pos += batch) {
     int32_t bn = n - pos < batch ? n - pos : batch;
     double t0 = rp_now();
-    rc = rec->recommend(rec->self, s.r->users + pos, bn, k, excl, o->threads, items, scores, counts,
-                        err);
+    rc =
+        recommend_batch(rec, s.r->users + pos, bn, k, excl, o->threads, items, scores, counts, err);
     double t1 = rp_now();
     trec += t1 - t0;
     if (rc == RP_OK) {

@@ -56,6 +56,64 @@ void rp_progress_set(rp_progress_fn fn, void *ud) {
   prog_fn = fn;
   prog_ud = ud;
 }
+static void progress_count(char *b, size_t n, double v) {
+  const char *unit = "";
+  if (v >= 1e9)
+    v /= 1e9, unit = "G";
+  else if (v >= 1e6)
+    v /= 1e6, unit = "M";
+  else if (v >= 1e4)
+    v /= 1e3, unit = "k";
+  if (*unit)
+    snprintf(b, n, "%.1f%s", v, unit);
+  else if (v < 10 && v != floor(v)) /* a slow rate: 0.0333/s */
+    snprintf(b, n, "%.3g", v);
+  else
+    snprintf(b, n, "%.0f", v);
+}
+
+static void progress_time(char *b, size_t n, double s) {
+  if (!(s >= 0) || s >= 360000) /* unknown, or past 99:59:59 */
+    snprintf(b, n, "--");
+  else if (s < 60)
+    snprintf(b, n, "%.1fs", s);
+  else if (s < 3600)
+    snprintf(b, n, "%d:%02d", (int)s / 60, (int)s % 60);
+  else
+    snprintf(b, n, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+}
+
+void rp_progress_line(char *buf, size_t size, const char *what, double done, double total,
+                      double elapsed, int finish) {
+  char d[16], t[16], r[16], e[16], eta[16];
+  double rate = elapsed > 0 ? done / elapsed : 0;
+  progress_count(d, sizeof d, done);
+  progress_count(t, sizeof t, total);
+  progress_count(r, sizeof r, rate);
+  progress_time(e, sizeof e, elapsed);
+  if (finish) {
+    if (total > 0)
+      snprintf(buf, size, "%s: %s/%s in %s (%s/s)", what, d, t, e, elapsed > 0 ? r : "--");
+    else
+      snprintf(buf, size, "%s: %s in %s (%s/s)", what, d, e, elapsed > 0 ? r : "--");
+    return;
+  }
+  if (total <= 0) {
+    snprintf(buf, size, "%s %s  %s/s  %s", what, d, elapsed > 0 ? r : "--", e);
+    return;
+  }
+  double f = done / total;
+  f = f > 1 ? 1 : f < 0 ? 0 : f;
+  char bar[21];
+  int k = (int)(f * 20);
+  memset(bar, '#', (size_t)k);
+  memset(bar + k, '.', (size_t)(20 - k));
+  bar[20] = 0;
+  progress_time(eta, sizeof eta, rate > 0 ? (total - done) / rate : -1);
+  snprintf(buf, size, "%s [%s] %5.1f%%  %s/%s  %s/s  %s  ETA %s", what, bar, 100 * f, d, t,
+           elapsed > 0 ? r : "--", e, eta);
+}
+
 void rp_progress(const char *what, double done, double total, int finish) {
   if (prog_fn) prog_fn(what, done, total, finish, prog_ud);
 }

@@ -73,6 +73,15 @@ void rp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 typedef void (*rp_progress_fn)(const char *what, double done, double total, int finish, void *ud);
 void rp_progress_set(rp_progress_fn fn, void *ud);
 void rp_progress(const char *what, double done, double total, int finish);
+/* The text of a progress line for `what` after `elapsed` seconds (since its
+ * first report): while running, a bar (total known), the percentage,
+ * done/total, the rate per second, the elapsed time and the ETA,
+ *   "reading [#########...........]  45.0%  4.5M/10.0M  1.2M/s  3.7s  ETA 4.6s"
+ * ("what 450  12.3/s  3.7s" when total is 0: unknown); when finished, the
+ * one-line summary "reading: 10.0M/10.0M in 8.3s (1.2M/s)".  Counts past
+ * 9,999 in k, M, G (one decimal); times as 12.3s, m:ss or h:mm:ss. */
+void rp_progress_line(char *buf, size_t size, const char *what, double done, double total,
+                      double elapsed, int finish);
 
 /* ---- deterministic randomness (rng.c) --------------------------------------
  * One generator of our own (SplitMix64 seeding a xoshiro256**), so results

@@ -170,6 +170,24 @@ printf 'pipeline: ./err.lua\n' >"$tmp/fails.yaml"
 expect 1 "$BIN" run "$tmp/fails.yaml"
 has err "err.lua:1: boom: bad value 42"
 has err "stack traceback:"
+# a mistake in a config: the config file and the message, no traceback;
+# an error in the user's own code keeps its traceback (fails.yaml above)
+printf 'user,item,time\nu1,i1,1\nu2,i1,2\nu1,i2,3\n' >"$tmp/tiny.csv"
+printf 'pipeline: evaluate\ndata: {path: %s/tiny.csv, read: {time: time}}\nsplit: {method: bogus}\n' \
+  "$tmp" >"$tmp/cfgerr.yaml"
+expect 1 "$BIN" run "$tmp/cfgerr.yaml"
+has err "recpipe: $tmp/cfgerr.yaml: split.method must be one of by_time, random, leave_last, per_user_time, got 'bogus'"
+hasnt err "stack traceback"
+hasnt err "tune.lua"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "config error: more than one line: $(cat "$tmp/err")"
+printf 'pipeline: drift\nwindow_dayz: 3\n' >"$tmp/cfgerr2.yaml"
+expect 1 "$BIN" run "$tmp/cfgerr2.yaml"
+has err "recpipe: $tmp/cfgerr2.yaml: unknown key 'window_dayz' (known: compare, data,"
+hasnt err "stack traceback"
+# key=value arguments to a script that loads a config name the file too
+expect 1 "$BIN" run pipelines/evaluate.lua "$tmp/cfgerr.yaml"
+has err "recpipe: $tmp/cfgerr.yaml: split.method must be one of"
+hasnt err "stack traceback"
 printf -- '- 1\n' >"$tmp/list.yaml"
 expect 1 "$BIN" run "$tmp/list.yaml"
 has err "a config must be a YAML mapping"
@@ -210,6 +228,11 @@ if command -v script >/dev/null 2>&1; then
   # script(1) gives the command a pseudo-terminal and records what it drew
   env -u CI TERM=xterm script -qec "'$BIN' run '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
   grep -qF "working [" "$tmp/tty.log" || fail "no progress bar on a terminal: $(cat -v "$tmp/tty.log")"
+  # done/total, rate, elapsed, ETA while running; the summary line stays
+  grep -qE "working \[#+\.*\] +[0-9.]+%  [12]/3  [0-9.]+/s  [0-9.]+s  ETA [0-9.]+s" "$tmp/tty.log" ||
+    fail "progress line without done/total, rate, elapsed, ETA: $(cat -v "$tmp/tty.log")"
+  grep -qE "working: 3/3 in [0-9.]+s \([0-9.]+/s\)" "$tmp/tty.log" ||
+    fail "no summary line: $(cat -v "$tmp/tty.log")"
   CI=true TERM=xterm script -qec "'$BIN' run '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null
   ! grep -qF "working" "$tmp/tty.log" || fail "progress bar drawn with CI=true"
   env -u CI TERM=xterm script -qec "'$BIN' run --quiet '$tmp/progress.lua'" "$tmp/tty.log" >/dev/null 2>&1 </dev/null

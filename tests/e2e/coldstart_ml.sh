@@ -4,7 +4,7 @@
 # and `examples/coldstart_mlsmall.yaml` print:
 #   - new users with 3 and 5 known interactions: the chain's NDCG@10 is
 #     above popularity's with the two 95% intervals disjoint (and the
-#     pipeline's own verdict line says "intervals apart, above");
+#     pipeline's own verdict line, on the paired difference, says "better");
 #   - the tuned chain's guarantee (chain: auto, rp.hybrid.tune_chain on each
 #     outer fold's training users) at every reveal size: its NDCG@10 is not
 #     below the best single strategy's by more than the paired interval's
@@ -68,7 +68,7 @@ check() { # name config
       continue
     fi
     if awk -v cv="$cv" -v clo="$clo" -v pv="$pv" -v phi="$phi" 'BEGIN { exit !(cv > pv && clo > phi) }' &&
-      [ "$verdict" = "intervals apart, above" ]; then
+      [ "$verdict" = "better" ]; then
       echo "$name reveal $r: chain NDCG@10 $cv [$clo, ...] > popularity $pv [..., $phi]: $verdict"
     else
       fail "$name reveal $r: chain NDCG@10 $cv (lower bound $clo) vs popularity $pv (upper bound $phi); verdict '$verdict'"

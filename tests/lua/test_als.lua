@@ -55,7 +55,7 @@ T.case("option errors name the field", function()
   T.errors(function() rp.als.train(train, { factors = -3 }) end,
     "field 'factors' must be an integer in 1..4096, got -3")
   T.errors(function() rp.als.train(train, { solver = "lu" }) end,
-    "field 'solver' must be one of 'cg', 'cholesky', got 'lu'")
+    "field 'solver' must be one of 'cg', 'cholesky', 'auto', got 'lu'")
   T.errors(function() rp.als.train(train, { confidence = "exp" }) end, "field 'confidence'")
   T.errors(function() rp.als.train(train, { alpha = 0 }) end, "field 'alpha' must be a number in (0, 3.40282e+38]")
   T.errors(function() rp.als.train(train, { factor = 3 }) end, "unknown option 'factor'")

@@ -236,6 +236,37 @@ T.case("segment popularity and trending", function()
   T.errors(function() rp.hybrid.trending(e:to_matrix()) end, "recpipe.Events expected")
 end)
 
+T.case("request-time attributes for users the attribute file does not know", function()
+  local e = ev()
+  local users = rp.hybrid.attributes(users_csv, { map = e.users,
+    fields = { age = { buckets = { 30 } }, gender = true } })
+  local seg = rp.hybrid.segment_popularity(e, users, { field = "gender", shrinkage = 0 })
+  local pop = rp.baseline.popularity(e:to_matrix()) -- answers anyone
+  -- men (c, d) took 3 and 4 twice each, 1 once; women 1 and 2 twice, 3 once
+  local men, women = { "3", "4", "1" }, { "1", "2", "3" }
+  T.same(seg:recommend("visitor", { k = 3, attributes = { gender = "m" } }), men)
+  T.same(seg:recommend("e", { k = 3, attributes = { gender = "m" } }), men)
+  T.same(seg:recommend("e", { k = 3, attributes = { gender = "f" } }), women)
+  local chain = rp.hybrid.chain {
+    { when = function(ctx) return ctx.attributes.gender == "m" end, use = seg, label = "men" },
+    { use = pop }, attributes = users }
+  -- a visitor (not on the map) and e (on the map, no row in the file): the
+  -- request's attributes route them and find their segment
+  for _, u in ipairs { "visitor", "e" } do
+    local items, _, why = chain:recommend(u, { k = 3, attributes = { gender = "m" } })
+    T.same(items, men, u)
+    T.eq(why, "men", u)
+    local _, _, why2 = chain:recommend(u, { k = 3 })
+    T.eq(why2, "popularity", u)
+  end
+  -- the file wins for a user it knows (a is a woman)
+  local items, _, why = chain:recommend("a", { k = 3, attributes = { gender = "m" } })
+  T.eq(why, "popularity")
+  T.eq(#items, 3)
+  T.errors(function() seg:recommend("e", { attributes = "m" }) end,
+    "field 'attributes' must be a table of field = value")
+end)
+
 T.case("blend: the Lua path and the C path agree", function()
   local e = ev()
   local train = e:to_matrix()

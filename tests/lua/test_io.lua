@@ -454,4 +454,46 @@ T.case("concat: several logs on one pair of maps", function()
     "concat: log 2 is not on the first log's user and item maps")
 end)
 
+T.case("ev:kcore: the events of the matrix k-core's users and items", function()
+  -- by hand, (2, 2)-core: users u1 {a,b,c} u2 {a,b} u3 {a,c} u4 {d} u5 {a,d};
+  -- round 1 drops u4, then d has one user (u5): round 2 drops d, then u5
+  -- has one item: round 3 drops u5.  Left: u1..u3 x a..c
+  local p = T.write(dir .. "/kc.csv",
+    "user,item,time\nu1,a,1\nu1,b,2\nu4,d,3\nu1,c,4\nu2,a,5\nu5,a,6\nu2,b,7\nu2,b,8\n"
+    .. "u3,a,9\nu5,d,10\nu3,c,11\n")
+  local ev = rp.io.read_events(p, { time = "time" })
+  local k, rep = ev:kcore { min_user = 2, min_item = 2 }
+  local got = {}
+  for i = 1, #k do
+    local r = k:row(i)
+    got[i] = r.user .. r.item .. r.time
+  end
+  T.same(got, { "u1a1", "u1b2", "u1c4", "u2a5", "u2b7", "u2b8", "u3a9", "u3c11" })
+  T.ok(k.users == ev.users and k.items == ev.items, "same maps")
+  T.eq(rep.users, 3)
+  T.eq(rep.items, 3)
+  T.eq(rep.users_removed, 2)
+  T.eq(rep.items_removed, 1)
+  T.eq(rep.rounds, 3)
+  T.eq(rep.events, 8)
+  T.eq(rep.events_removed, 3)
+  -- the matrix k-core keeps the same users and items
+  local core = ev:to_matrix():kcore { min_user = 2, min_item = 2 }
+  T.same({ core:nonempty() }, { 3, 3 })
+  T.same(k:to_matrix():totable(), core:totable())
+  -- thresholds count distinct items (u2's two b events are one): (3, 1)
+  local k3 = ev:kcore { min_user = 3 }
+  T.eq(#k3, 3)
+  T.eq(k3:row(1).user, "u1")
+  -- no thresholds: everything stays; nothing survives: empty, same maps
+  T.eq(#ev:kcore(), #ev)
+  local none = ev:kcore { min_user = 4 }
+  T.eq(#none, 0)
+  T.ok(none.users == ev.users)
+  T.errors(function() ev:kcore { min_usr = 2 } end,
+    "bad argument #1 to 'kcore' (unknown option 'min_usr' (known: min_user, min_item))")
+  T.errors(function() ev:kcore { min_user = -1 } end, "field 'min_user'")
+  T.errors(function() ev:kcore(3) end, "bad argument #1 to 'kcore' (table expected, got number)")
+end)
+
 T.done()

@@ -26,12 +26,14 @@ T.case("als: the exported defaults are the model's options", function()
   T.eq(table.concat(d.regularization_mode.values, ","), "fixed,frequency,auto")
   local m = rp.als.train(train, { iterations = 1 })
   for _, o in ipairs(d) do
-    if o.default ~= nil and o.name ~= "regularization_mode" and o.name ~= "iterations"
-      and m.options[o.name] ~= nil then
+    if o.default ~= nil and o.name ~= "regularization_mode" and o.name ~= "solver"
+      and o.name ~= "iterations" and m.options[o.name] ~= nil then
       T.eq(m.options[o.name], o.default, o.name)
     end
   end
   T.eq(m.options.regularization_mode, "fixed")
+  T.eq(d.solver.default, "auto")
+  T.eq(m.options.solver, "cg")
   T.eq(rp.als.options().train.iterations.default, 15)
   T.eq(rp.als.options("validation").patience.default, 3)
   T.errors(function() rp.als.options("fit") end, "no function 'fit' (known: train, validation)")
@@ -44,6 +46,7 @@ T.case("als: regularization_mode auto resolves by implicit", function()
   local b = rp.als.train(train, { implicit = false, iterations = 2, factors = 4,
                                   regularization_mode = "frequency" })
   T.eq(a.options.regularization_mode, "frequency")
+  T.eq(a.options.solver, "cholesky") -- solver auto: exact for explicit models
   T.eq(a:loss(train), b:loss(train))
 end)
 

@@ -92,7 +92,9 @@ T.case("evaluation page: tables, curves, distribution, popularity", function()
     local rep = rp.metrics.evaluate(spec[2], train, test, { k = 10, bootstrap = 100,
       name = spec[1] })
     local curve = rp.metrics.evaluate(spec[2], train, test, { k = 50, curve = true })
-    entries[#entries + 1] = { name = spec[1], report = rep, curve = curve }
+    entries[#entries + 1] = { name = spec[1], report = rep, curve = curve,
+                              options = { type = spec[1] == "knn" and "item_knn" or "popularity",
+                                          k = spec[1] == "knn" and 20 or nil } }
   end
   local cmp = rp.metrics.compare(entries[2].report, entries[1].report, { bootstrap = 100 })
   local html = R.evaluation(entries, { title = "Eval <test>", compare = {
@@ -109,6 +111,10 @@ T.case("evaluation page: tables, curves, distribution, popularity", function()
     T.ok(html:find(R.num(e.report.ci.ndcg[1]), 1, true), "its interval")
   end
   T.ok(html:find("Paired differences", 1, true))
+  -- each model's options; every figure with 4 decimals
+  T.ok(html:find("<td>knn</td><td>k = 20, type = item_knn</td>", 1, true), "knn's options")
+  T.ok(html:find("<td>pop &amp; co</td><td>type = popularity</td>", 1, true), "popularity's")
+  T.ok(html:find(("%.4f"):format(entries[1].report.ndcg), 1, true), "4 decimals")
   T.ok(html:find(R.num(cmp.ndcg.diff), 1, true), "paired difference shown")
   local path = R.write(dir .. "/sub/dir/eval.html", html)
   local f = assert(io.open(path, "rb"))
@@ -141,6 +147,38 @@ T.case("tuning page: one chart per varied parameter, the table, the final test",
   local c = html:find("0.21", t0, true)
   T.ok(a and b and c and a < b and b < c, "best first")
   T.ok(html:find(R.num(final.ndcg), 1, true), "final test figure")
+end)
+
+T.case("numbers with 4 decimals; mean intervals by hand; charts from zero with intervals", function()
+  T.eq(R.num(0.123456), "0.1235")
+  T.eq(R.num(1 / 3), "0.3333")
+  T.eq(R.num(12345.5), "12345.5000")
+  T.eq(R.num(0.00001), "0.0000")
+  T.eq(R.num(3.0), "3")
+  T.eq(R.num(7), "7")
+  T.eq(R.num(0.5, 2), "0.50")
+  T.eq(R.num(nil), "–")
+  -- {0, 1, 1, 0}: mean 0.5, s = sqrt(1/3), half-width 1.959964 * s / 2 = 0.565792
+  local m, lo, hi = R.mean_interval { 0, 1, 1, 0 }
+  T.eq(m, 0.5)
+  T.near(lo, 0.5 - 0.5657921, 1e-6)
+  T.near(hi, 0.5 + 0.5657921, 1e-6)
+  m, lo, hi = R.mean_interval({ 2, 4 }, 0.9) -- s = sqrt(2), half 1.644854 * sqrt(2) / sqrt(2)
+  T.eq(m, 3)
+  T.near(hi - m, 1.6448536, 1e-6)
+  T.same({ R.mean_interval { 0.25 } }, { 0.25, 0.25, 0.25 })
+  T.eq(R.mean_interval {}, nil)
+  T.errors(function() R.mean_interval({ 1, 2 }, 0.8) end, "level must be 0.9, 0.95 or 0.99")
+  -- a series near 0.5 with small noise: the y axis still starts at 0
+  local svg = R.lines { title = "t", series = { { name = "s", x = { 0, 1, 2 }, y = { 0.50, 0.51, 0.49 },
+    lo = { 0.45, 0.46, 0.44 }, hi = { 0.55, 0.56, 0.54 } } } }
+  T.ok(svg:find('text%-anchor="end">0</text>'), "a 0 tick on the y axis")
+  T.eq(count(svg, '<line class="ci"'), 3)
+  T.ok(svg:find("interval [0.4600, 0.5600]", 1, true))
+  T.ok(well_formed(svg))
+  -- an interval above every point widens the frame
+  local tall = R.lines { series = { { x = { 0, 1 }, y = { 0.5, 0.5 }, lo = { 0.4, 0.4 }, hi = { 2, 2 } } } }
+  T.ok(tall:find('text%-anchor="end">2', 1), "the axis reaches the interval's top")
 end)
 
 T.done()

@@ -157,8 +157,18 @@ T.case("pipelines/backtest.lua end to end", function()
   T.ok(ok, out)
   T.ok(out:find("day since retrain | every 7 days | every 14 days", 1, true), out)
   T.ok(out:find("\n13 | - | ", 1, true), "bi-weekly runs to day 13, weekly stops at 6")
+  -- each day's mean with its 95% interval around it
+  local n = 0
+  for v, lo, hi in out:gmatch("\n%d+ | (%d%.%d%d%d%d) %[(%-?%d%.%d%d%d%d), (%d%.%d%d%d%d)%] %(%d+ users%)") do
+    n = n + 1
+    T.ok(tonumber(lo) <= tonumber(v) and tonumber(v) <= tonumber(hi), v .. " in [" .. lo .. ", " .. hi .. "]")
+  end
+  T.ok(n >= 7, "days with intervals: " .. n)
   local html = readfile(dir .. "/bt.html")
   T.ok(html and html:find("retrain every 14 days", 1, true))
+  T.ok(html:find('<line class="ci"', 1, true), "interval bars in the chart")
+  T.ok(html:find('text%-anchor="end">0</text>'), "the y axis starts at 0")
+  T.ok(html:find("<td>item_knn</td><td>k = 20,", 1, true), "the model's options")
 end)
 
 T.done()

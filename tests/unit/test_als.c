@@ -184,6 +184,26 @@ static void ref_half(const rp_als_opts *o, const double *D, int32_t nu, int32_t 
   free(A), free(b), free(r), free(p), free(Ap);
 }
 
+/* explicit mode's balancing after each iteration: X s, Y / s with s^4 =
+ * sum_i lambda_i |y_i|^2 / sum_u lambda_u |x_u|^2 (the scores stay, the
+ * penalty is least) */
+static void ref_balance(const rp_als_opts *o, const rp_csr *m, const rp_csr *mt, double *X,
+                        double *Y, int f) {
+  double A = 0, B = 0;
+  for (int32_t u = 0; u < m->nrows; u++)
+    for (int a = 0; a < f; a++)
+      A += (o->reg_mode == RP_ALS_REG_FREQUENCY ? (double)rp_csr_rowlen(m, u) : 1) *
+           X[(int64_t)u * f + a] * X[(int64_t)u * f + a];
+  for (int32_t i = 0; i < mt->nrows; i++)
+    for (int a = 0; a < f; a++)
+      B += (o->reg_mode == RP_ALS_REG_FREQUENCY ? (double)rp_csr_rowlen(mt, i) : 1) *
+           Y[(int64_t)i * f + a] * Y[(int64_t)i * f + a];
+  if (!(A > 0) || !(B > 0)) return;
+  double s = pow(B / A, 0.25);
+  for (int64_t e = 0; e < (int64_t)m->nrows * f; e++) X[e] *= s;
+  for (int64_t e = 0; e < (int64_t)mt->nrows * f; e++) Y[e] /= s;
+}
+
 /* trains the reference from the model init's factors and compares */
 static double max_rel_diff(const float *a, const double *b, int64_t n) {
   double md = 0, mx = 1e-12;
@@ -225,6 +245,7 @@ static void compare_with_reference(rp_als_opts o, int iterations, double tol) {
   for (int it = 0; it < iterations; it++) {
     ref_half(&o, D, nu, ni, 0, X, Y, f, cg, m);
     ref_half(&o, D, ni, nu, 1, Y, X, f, cg, mt);
+    if (!o.implicit) ref_balance(&o, m, mt, X, Y, f);
   }
   double dx = max_rel_diff(model->user_factors, X, (int64_t)nu * f);
   double dy = max_rel_diff(model->item_factors, Y, (int64_t)ni * f);

@@ -163,7 +163,7 @@ START_TEST(bad_files_rejected) {
   for (int s = 0; s < 6; s++) {
     b[spots[s]] ^= 0x10;
     spit(bad, b, n);
-    rejected(bad, spots[s] < 16 + 132 + 4 ? "header CRC mismatch" : "corrupt");
+    rejected(bad, spots[s] < 16 + 136 + 4 ? "header CRC mismatch" : "corrupt");
     b[spots[s]] ^= 0x10;
   }
   /* trailing garbage */
@@ -174,11 +174,17 @@ START_TEST(bad_files_rejected) {
   rejected(bad, "trailing data");
   free(longer);
   /* future version */
-  b[8] = 2;
+  ck_assert_int_eq(b[8], 2);
+  b[8] = 3;
   spit(bad, b, n);
-  rejected(bad, "version 2 is not supported");
+  rejected(bad, "version 3 is not supported");
   rejected(bad, "newer recpipe");
-  b[8] = 1;
+  /* a version 1 header length with version 2 */
+  b[8] = 2;
+  b[12] = 132;
+  spit(bad, b, n);
+  rejected(bad, "bad header length");
+  b[12] = 136;
   /* foreign files: text, empty, another binary */
   rp_test_write(bad, "user,item\n1,2\n");
   rejected(bad, "not a recpipe ALS model file");
@@ -343,8 +349,8 @@ START_TEST(bad_options_in_file) {
   unsigned char *b = slurp(p, &n);
   double alpha = 1e300;
   memcpy(b + 68 + 8, &alpha, 8); /* f64 #2 of the header */
-  uint32_t crc = rp_crc32(0, b, 148);
-  memcpy(b + 148, &crc, 4);
+  uint32_t crc = rp_crc32(0, b, 152);
+  memcpy(b + 152, &crc, 4);
   crc = rp_crc32(0, b, n - 4);
   memcpy(b + n - 4, &crc, 4);
   spit(p, b, n);

@@ -65,6 +65,27 @@ START_TEST(crc32_known) {
 }
 END_TEST
 
+START_TEST(progress_lines) {
+  char b[256];
+  rp_progress_line(b, sizeof b, "reading", 4.5e6, 1e7, 3.75, 0);
+  /* 45%: 9 of 20 marks; 1.2M/s; ETA 5.5e6 / 1.2e6 = 4.583 s */
+  ck_assert_str_eq(b, "reading [#########...........]  45.0%  4.5M/10.0M  1.2M/s  3.8s  ETA 4.6s");
+  rp_progress_line(b, sizeof b, "reading", 1e7, 1e7, 8.3, 1);
+  ck_assert_str_eq(b, "reading: 10.0M/10.0M in 8.3s (1.2M/s)");
+  rp_progress_line(b, sizeof b, "als", 3, 15, 90, 0);
+  /* 3 per 90 s: 0.0333/s; ETA 12 / (1/30) = 360 s = 6:00 */
+  ck_assert_str_eq(b, "als [####................]  20.0%  3/15  0.0333/s  1:30  ETA 6:00");
+  rp_progress_line(b, sizeof b, "als", 7, 15, 4000, 1);
+  ck_assert_str_eq(b, "als: 7/15 in 1:06:40 (0.00175/s)");
+  rp_progress_line(b, sizeof b, "rows", 12345, 0, 2, 0);
+  ck_assert_str_eq(b, "rows 12.3k  6172/s  2.0s"); /* 6172.5: to even */
+  rp_progress_line(b, sizeof b, "rows", 12345, 0, 0, 1);
+  ck_assert_str_eq(b, "rows: 12.3k in 0.0s (--/s)");
+  rp_progress_line(b, sizeof b, "x", 0, 10, 0, 0); /* no rate yet: no ETA */
+  ck_assert_str_eq(b, "x [....................]   0.0%  0/10  --/s  0.0s  ETA --");
+}
+END_TEST
+
 START_TEST(rng_reproducible) {
   rp_rng a, b;
   rp_rng_seed(&a, 42, 7);
@@ -333,6 +354,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, alloc_fault_injection);
   tcase_add_test(tc, crc32_known);
   tcase_add_test(tc, rng_reproducible);
+  tcase_add_test(tc, progress_lines);
   tcase_add_test(tc, writer_reader_roundtrip);
   tcase_add_test(tc, writer_abort_keeps_old_file);
   tcase_add_test(tc, gzip_truncated_is_error);
