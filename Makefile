@@ -16,7 +16,8 @@ HOST_PKGS := lua5.4 yaml-0.1 libmicrohttpd libcjson
 PKGS := $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
 DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
-            libsqlite3-dev libmicrohttpd-dev libcjson-dev openmpi-bin libopenmpi-dev chromium
+            libsqlite3-dev libmicrohttpd-dev libcjson-dev openmpi-bin libopenmpi-dev chromium \
+            tzdata
 # clang with libFuzzer, the sanitizer runtimes and LLVM's OpenMP (make fuzz,
 # make test TSAN=1), clang-format (make lint)
 DEV_PKGS := clang libclang-rt-dev libomp-dev clang-format
@@ -60,6 +61,14 @@ endif
 ifneq ($(MARCH),native)
   BUILD := $(BUILD)-$(MARCH)
 endif
+# WITHOUT="m ...": leave modules/m out of the build (its core, binding and
+# include path); the binary then has no rp.m (host.c: weak symbols).  Own
+# build directory, e.g. build-without-monitor/recpipe.
+WITHOUT ?=
+MODULES := $(filter-out $(addprefix modules/,$(WITHOUT)),$(wildcard modules/*))
+ifneq ($(strip $(WITHOUT)),)
+  BUILD := $(BUILD)-without-$(subst $(eval) ,-,$(strip $(WITHOUT)))
+endif
 # clang's -Wdouble-promotion also flags the lossless float -> double of an
 # assignment or a prototyped argument (lua_pushnumber(L, f)); gcc's, which
 # the rule is written for, flags promotions in arithmetic and varargs only.
@@ -79,7 +88,7 @@ HOST_LIBS = $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-INC := -Iruntime -Iruntime/core -Iruntime/schedule $(patsubst %,-I%,$(wildcard modules/*))
+INC := -Iruntime -Iruntime/core -Iruntime/schedule $(patsubst %,-I%,$(MODULES))
 # core objects and unit tests see no Lua headers: a core file that includes
 # lua.h does not compile (make lint says so too)
 CFLAGS_CORE = $(CSTD) $(OPT) $(WARN) -fopenmp $(INC) $(CORE_CFLAGS) $(CFLAGS)
@@ -92,8 +101,8 @@ LIBS_HOST = $(LIBS_CORE) $(HOST_LIBS)
 SCHED_CLI := runtime/schedule/schedule.c
 CORE_SRC := $(wildcard runtime/core/*.c) \
             $(filter-out $(SCHED_CLI),$(wildcard runtime/schedule/*.c)) \
-            $(filter-out $(wildcard modules/*/lua_*.c),$(wildcard modules/*/*.c))
-BIND_SRC := $(wildcard modules/*/lua_*.c)
+            $(filter-out $(wildcard modules/*/lua_*.c),$(wildcard $(addsuffix /*.c,$(MODULES))))
+BIND_SRC := $(wildcard $(addsuffix /lua_*.c,$(MODULES)))
 HOST_SRC := $(wildcard runtime/*.c runtime/serve/*.c) $(SCHED_CLI)
 CORE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC))
 BIND_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(BIND_SRC))
@@ -133,6 +142,7 @@ help:
 	@echo "make demo       deps + build + example data + explore, train and serve the shop"
 	@echo "make test       deps + build + every test layer (SAN=1: ASan+UBSan, TSAN=1:"
 	@echo "                ThreadSanitizer, MARCH=x86-64: portable kernels; own build dirs)"
+	@echo "make WITHOUT=m  build without modules/m (rp.m absent): build-without-m/recpipe"
 	@echo "make fuzz       libFuzzer harnesses, FUZZ_SECONDS (default 60) each"
 	@echo "make bench      benchmarks; figures go to tests/bench/RESULTS.md"
 	@echo "make bench-soak the server's 10-minute soak"

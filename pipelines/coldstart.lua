@@ -54,7 +54,7 @@ local cfg = tune.config({
   segment = { field = nil, shrinkage = 10 },
   trending = { half_life_days = 365 },
   content = { binary = true },
-  projection = { regularization = 1.0 },
+  projection = {}, -- regularization: rp.hybrid.project's default
   blend = { normalize = "rank", depth = 100 },
   strategies = { "popularity", "segment", "trending", "content", "item_knn", "fold_in",
                  "projection", "chain" },
@@ -67,7 +67,22 @@ local cfg = tune.config({
   eval = { k = 10, metrics = { "ndcg", "recall", "map", "hit_rate" }, bootstrap = 1000,
            seed = 42, baseline = "popularity" },
   results = "",
-}, { "data", "item_attributes", "user_attributes", "split", "strategies", "chain", "chains" },
+}, { "data", "item_attributes", "user_attributes", "split", "strategies", "chain", "chains",
+     -- every key this pipeline reads: any other is refused, naming the file
+     keys = { name = true, data = rp.config.keys({ "path" }, { read = tune.READ_KEYS }),
+              item_attributes = { ["*"] = rp.config.keys { "path", "options", "weight" } },
+              user_attributes = rp.config.keys { "path", "options" },
+              split = rp.config.keys { "folds", "fraction", "reveal", "seed", "min_events" },
+              matrix = rp.config.keys({ "values" }, tune.MATRIX_KEYS), als = true,
+              segment = rp.config.keys { "field", "shrinkage", "half_life_days" },
+              trending = rp.config.keys { "half_life_days" },
+              content = rp.config.keys { "binary" },
+              projection = rp.config.keys { "regularization" },
+              blend = rp.config.keys { "normalize", "depth" },
+              strategies = true, chain = true, chains = true, tuning = true, chain_script = true,
+              cold_items = rp.config.keys { "fraction", "seed", "k", "strategies" },
+              eval = rp.config.keys { "k", "metrics", "bootstrap", "seed", "baseline" },
+              results = true } },
   ...)
 
 local t0 = rp.clock()

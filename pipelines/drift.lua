@@ -51,52 +51,26 @@ local DEFAULTS = {
   report = "out/drift.csv",
   exit_code = 2,
 }
--- the keys each section takes (nil: any, checked where it is used)
+-- the keys each section takes (true: any value, checked where it is used)
+local K = rp.config.keys
 local KNOWN = {
-  data = { "path", "read" }, now = false, window_days = false,
-  train = { "days", "from", "to", "path" }, compare = { "previous", "train" },
-  monitor = { "item_bins", "context_bins", "epsilon" },
-  thresholds = { "previous", "train", "models", "serving" },
-  models = { "reference", "current", "users", "k", "seed", "rbo_p", "score_bins" },
-  serving = { "impressions", "feedback", "log_dir", "horizon_days", "click", "conversion",
-              "level", "hits" },
-  registry = false, model = false, report = false, exit_code = false,
-  pipeline = false, _config_file = false,
+  data = K({ "path" }, { read = K((function()
+    local names = {}
+    for _, o in ipairs(rp.io.options("read_events")) do names[#names + 1] = o.name end
+    return names
+  end)()) }),
+  now = true, window_days = true,
+  train = K { "days", "from", "to", "path" }, compare = K { "previous", "train" },
+  monitor = K { "item_bins", "context_bins", "epsilon" },
+  thresholds = K { "previous", "train", "models", "serving" },
+  models = K { "reference", "current", "users", "k", "seed", "rbo_p", "score_bins" },
+  serving = K { "impressions", "feedback", "log_dir", "horizon_days", "click", "conversion",
+                "level", "hits" },
+  registry = true, model = true, report = true, exit_code = true,
 }
 
-local function names_of(t)
-  local out = {}
-  for k in pairs(t) do if not tostring(k):find("^_") then out[#out + 1] = tostring(k) end end
-  table.sort(out)
-  return table.concat(out, ", ")
-end
-
-local function check_keys(given)
-  for k, v in pairs(given) do
-    local spec = KNOWN[k]
-    if spec == nil then
-      local shown = {}
-      for n in pairs(KNOWN) do if n ~= "pipeline" then shown[n] = true end end
-      rp.config.error(("drift: unknown config key '%s' (known: %s)"):format(tostring(k), names_of(shown)))
-    end
-    if spec and v ~= nil then
-      if type(v) ~= "table" then
-        rp.config.error(("drift: config key '%s' must be a table, got %s"):format(k, type(v)))
-      end
-      local ok = {}
-      for _, n in ipairs(spec) do ok[n] = true end
-      for kk in pairs(v) do
-        if not ok[kk] then
-          rp.config.error(("drift: unknown config key '%s.%s' (known: %s)"):format(k, tostring(kk),
-            table.concat(spec, ", ")))
-        end
-      end
-    end
-  end
-end
-
 local given = rp.config.args({}, ...)
-check_keys(given)
+rp.config.check(given, KNOWN, "drift")
 local cfg = rp.config.merge(DEFAULTS, given) -- sections merge key by key
 for _, k in ipairs { "previous", "train", "models", "serving" } do
   -- the names and ranges are checked now, before any work

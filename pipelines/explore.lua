@@ -27,6 +27,12 @@ local defaults = {
 }
 local default_weights = { purchase = 5, addtocart = 3, view = 1 }
 
+-- every key this pipeline reads: any other is refused, naming the file
+local given = rp.config.args({ positional = { "input" } }, ...)
+rp.config.check(given, { input = true,
+  columns = rp.config.keys { "user", "item", "time", "event", "value" }, context = true,
+  weights = true, aggregate = true, half_life_days = true, where = true,
+  kcore = rp.config.keys { "min_user", "min_item" } }, "explore")
 local cfg = rp.config.args(defaults, ...)
 local cols = cfg.columns
 local weights = cfg.weights

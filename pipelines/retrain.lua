@@ -43,7 +43,14 @@ local cfg = tune.config({
   warm_start = true,
   gate = {},
   fail_on_refuse = false,
-}, { "data", "gate_data", "als" }, ...)
+}, { "data", "gate_data", "als",
+     -- every key this pipeline reads: any other is refused, naming the file
+     keys = { registry = true, model = true,
+              data = rp.config.keys({ "path" }, { read = tune.READ_KEYS }),
+              gate_data = rp.config.keys({ "path" }, { read = tune.READ_KEYS }),
+              history_days = true, matrix = tune.MATRIX_KEYS,
+              kcore = rp.config.keys { "min_user", "min_item" }, als = true, warm_start = true,
+              gate = true, fail_on_refuse = true } }, ...)
 
 local gate = rp.registry.gate_options(cfg.gate)
 local reg <close> = rp.registry.open(cfg.registry)

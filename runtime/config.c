@@ -384,9 +384,10 @@ static int cfg_override(lua_State *L) {
   return 1;
 }
 
-/* rp.config.error(msg): raises a configuration error, a user's mistake
+/* rp.config.error(msg[, file]): raises a configuration error, a user's mistake
  * in a config rather than a fault in code: an error object {msg, file}
- * (file: the config file read last, if any) whose tostring is "file: msg".
+ * (file: the one given, else the config file read last, if any) whose
+ * tostring is "file: msg".
  * The host prints that alone, with no traceback (host.c's handler prints
  * __tostring of error objects as they are). */
 static int cfg_error(lua_State *L) {
@@ -394,7 +395,10 @@ static int cfg_error(lua_State *L) {
   lua_createtable(L, 0, 2);
   lua_pushstring(L, msg);
   lua_setfield(L, -2, "msg");
-  if (lua_getfield(L, LUA_REGISTRYINDEX, CONFIG_FILE_KEY) == LUA_TSTRING)
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "file");
+  } else if (lua_getfield(L, LUA_REGISTRYINDEX, CONFIG_FILE_KEY) == LUA_TSTRING)
     lua_setfield(L, -2, "file");
   else
     lua_pop(L, 1);

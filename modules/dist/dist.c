@@ -6,11 +6,12 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int inited, status, in_mpi, my_rank, my_size = 1;
+static int status, in_mpi, my_rank, my_size = 1;
 static uint64_t sent;
 
 int rp_dist_launched(void) {
@@ -27,26 +28,32 @@ static int mpi_error(rp_err *err, int rc, const char *what) {
   return rp_errf(err, RP_EIO, "%s failed: %.*s", what, len, s);
 }
 
-int rp_dist_init(rp_err *err) {
-  if (inited) return status ? rp_errf(err, status, "MPI could not be initialized") : RP_OK;
-  inited = 1;
-  if (!rp_dist_launched()) return RP_OK;
+/* joined once, by whichever thread asks first (the host: its main thread,
+ * before the script runs); then read-only */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char init_msg[256];
+
+static void init_once(void) {
+  if (!rp_dist_launched()) return;
   int provided = 0, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
   if (rc != MPI_SUCCESS) {
     status = RP_EIO;
-    return rp_errf(err, RP_EIO, "MPI_Init_thread failed (code %d)", rc);
+    snprintf(init_msg, sizeof init_msg, "MPI_Init_thread failed (code %d)", rc);
+    return;
   }
   in_mpi = 1;
   /* errors come back as codes, turned into messages (then rp_dist_abort) */
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &my_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &my_size);
-  return RP_OK;
 }
 
-static void ensure(void) {
-  if (!inited) rp_dist_init(NULL);
+int rp_dist_init(rp_err *err) {
+  pthread_once(&once, init_once);
+  return status ? rp_errf(err, status, "%s", init_msg) : RP_OK;
 }
+
+static void ensure(void) { pthread_once(&once, init_once); }
 
 int rp_dist_rank(void) {
   ensure();

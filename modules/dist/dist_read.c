@@ -333,6 +333,7 @@ int rp_dist_read_events(const char *const *paths, int64_t n, const rp_read_opts 
     p += sizes[r];
   }
   if (!gu || !gi) rc = err ? err->status : RP_ENOMEM;
+  rp_free(all), all = NULL; /* decoded: not held through the concatenation */
   if (rc == RP_OK && np == 1)
     *out = parts[0], parts[0] = NULL;
   else if (rc == RP_OK && !(*out = rp_events_concat(parts, np, err)))

@@ -676,6 +676,27 @@ static void optcontext(lua_State *L, rp_read_opts *o) {
   lua_pop(L, 1); /* the strings stay referenced by the options table */
 }
 
+/* time_context = {"hour", "weekday"} -> RP_TIMECTX_* bits */
+static void opttimecontext(lua_State *L, rp_read_opts *o) {
+  int t = rpL_getopt(L, 2, "time_context");
+  if (t != LUA_TNIL) {
+    if (t != LUA_TTABLE) rpL_fielderror(L, 2, "time_context", "must be a list of hour, weekday");
+    for (lua_Integer k = 1; k <= (lua_Integer)lua_rawlen(L, -1); k++) {
+      lua_rawgeti(L, -1, k);
+      const char *s = lua_tostring(L, -1);
+      if (s && strcmp(s, "hour") == 0)
+        o->time_context |= RP_TIMECTX_HOUR;
+      else if (s && strcmp(s, "weekday") == 0)
+        o->time_context |= RP_TIMECTX_WEEKDAY;
+      else
+        rpL_fielderror(L, 2, "time_context", "must be a list of hour, weekday, got '%s'",
+                       s ? s : luaL_typename(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
 static void optweights(lua_State *L, rp_read_opts *o) {
   if (rpL_getopt(L, 2, "weights") != LUA_TNIL)
     o->nweights = checkweights(L, 2, "weights", lua_gettop(L), o->weight_names, o->weight_values);
@@ -698,6 +719,7 @@ static void checkreadopts(lua_State *L, rp_read_opts *o) {
   optcol(L, "time", &o->time);
   optcol(L, "event", &o->event);
   optcontext(L, o);
+  opttimecontext(L, o);
   optweights(L, o);
   o->users = optmap(L, "users");
   o->items = optmap(L, "items");

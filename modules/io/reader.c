@@ -34,6 +34,7 @@
  *    than page by page) and trimmed to size at the end.
  */
 #include "reader.h"
+#include "tz.h"
 
 #include <pthread.h>
 #include <sys/mman.h>
@@ -85,6 +86,8 @@ const rp_optdesc rp_read_optdesc[] = {
     RP_OPT_E(O, unknown, "unknown", RP_UNKNOWN_ADD, rp_unknown_names),
     RP_OPT_I(O, threads, "threads", 0, 0, 256),
     RP_OPT_I(O, max_line_bytes, "max_line_bytes", (double)RP_READ_MAX_LINE, 1, 1e15),
+    RP_OPT_X("time_context", "a list of hour, weekday"),
+    RP_OPT_S(O, time_zone, "time_zone", NULL),
     RP_OPT_END};
 #undef COLUMN
 #undef O
@@ -1328,6 +1331,8 @@ static int check_opts(const char *path, const rp_read_opts *o, rp_err *err) {
     return rp_errf(err, RP_EINVAL, "%s: weights need an event column (option 'event')", path);
   if (o->time_unit < RP_TIME_AUTO || o->time_unit > RP_TIME_MS)
     return rp_errf(err, RP_EINVAL, "%s: bad time unit", path);
+  if (o->time_context && !o->time.name && o->time.pos <= 0)
+    return rp_errf(err, RP_EINVAL, "%s: time_context needs a time column (option 'time')", path);
   if (o->max_line_bytes < 1 || (uint64_t)o->max_line_bytes > SIZE_MAX / 4)
     return rp_errf(err, RP_EINVAL,
                    "%s: max_line_bytes must be a positive number of bytes, got %lld", path,
@@ -1652,6 +1657,8 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   double t0 = rp_now();
   int rc = check_opts(path, o, err);
   if (rc) return rc;
+  rp_tz *tz = NULL;
+  if (o->time_context && !(tz = rp_tz_load(o->time_zone, err))) return err->status;
   rctx c;
   memset(&c, 0, sizeof c);
   c.path = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -1823,7 +1830,13 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
     if (b.eof && used == b.len) break;
   }
   if ((rc = rp_events_shrink(ev, err))) goto done;
+  if (o->time_context && (rc = rp_events_time_context(ev, o->time_context, tz, err))) {
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    rc = rp_errf(err, rc, "%s: %s", c.path, msg);
+  }
 done:
+  rp_tz_free(tz);
   if (b.size) rp_progress("reading", (double)b.size, (double)b.size, 1);
   rep->bytes = b.total;
   rep->rows = ev && !rc ? ev->n : 0;

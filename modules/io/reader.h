@@ -52,7 +52,20 @@ typedef struct rp_read_opts {
    * quoted field's line breaks count); a longer one is an error whatever
    * on_error says, so memory stays bounded by it (default RP_READ_MAX_LINE) */
   int64_t max_line_bytes;
+  /* derived time context (timectx.c): RP_TIMECTX_* bits, the context
+   * columns "hour" and "weekday" computed from the time column in
+   * time_zone (an IANA name; NULL or "UTC": UTC) */
+  int time_context;
+  const char *time_zone;
 } rp_read_opts;
+
+#define RP_TIMECTX_HOUR 1    /* "hour": "0".."23" */
+#define RP_TIMECTX_WEEKDAY 2 /* "weekday": "mon".."sun" */
+struct rp_tz;
+/* Adds the RP_TIMECTX_* context columns `parts` to ev (local time in tz,
+ * NULL = UTC); an error when ev has no time column or a column of that name
+ * already. */
+int rp_events_time_context(rp_events *ev, int parts, const struct rp_tz *tz, rp_err *err);
 
 #define RP_READ_FIRST_ERRORS 5
 typedef struct rp_read_report {

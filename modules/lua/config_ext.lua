@@ -23,20 +23,31 @@ return function(rp)
   -- schema does not name, listing the known ones and naming the config file
   -- (cfg._config_file; else `where`).  A schema maps each known key to true
   -- (any value) or to the schema of its table; `pipeline` and keys starting
-  -- with "_" are the host's at the top level.
+  -- with "_" are the host's at the top level.  The error is a config error
+  -- (rp.config.error: the message alone, no traceback).  A schema's ["*"] is the
+  -- schema of each element of a list.
   function config.check(cfg, schema, where)
     local file = cfg._config_file or where or "config"
     local function walk(t, s, path)
       if s == true or type(t) ~= "table" or type(s) ~= "table" then return end
       for k, v in pairs(t) do
         local host = path == "" and (k == "pipeline" or (type(k) == "string" and k:sub(1, 1) == "_"))
-        if type(k) == "string" and not host then
+        if type(k) ~= "string" then
+          if s["*"] ~= nil then walk(v, s["*"], ("%s[%s]."):format(path:sub(1, -2), tostring(k))) end
+        elseif not host then
           if s[k] == nil then
             local names = {}
-            for n in pairs(s) do names[#names + 1] = n end
+            for n in pairs(s) do if n ~= "*" then names[#names + 1] = n end end
             table.sort(names)
-            error(("%s: unknown key '%s%s' (known%s: %s)"):format(file, path, k,
-              path ~= "" and " under " .. path:sub(1, -2) or "", table.concat(names, ", ")), 0)
+            config.error(("unknown key '%s%s' (known%s: %s)"):format(path, k,
+              path ~= "" and " under " .. path:sub(1, -2) or "", table.concat(names, ", ")), file)
+          end
+          if type(s[k]) == "table" and type(v) ~= "table" and v ~= false then
+            local names = {}
+            for n in pairs(s[k]) do if n ~= "*" then names[#names + 1] = n end end
+            table.sort(names)
+            config.error(("'%s%s' must be a table%s, got %s"):format(path, k,
+              #names > 0 and " (keys: " .. table.concat(names, ", ") .. ")" or "", type(v)), file)
           end
           walk(v, s[k], path .. k .. ".")
         end
@@ -64,7 +75,9 @@ return function(rp)
     local n = select("#", ...)
     local first = ...
     if n == 1 and type(first) == "table" then
-      return config.merge(cfg, first)
+      local out = config.merge(cfg, first)
+      out.positional = nil
+      return out
     end
     local positional = defaults and defaults.positional or {}
     local p = 1

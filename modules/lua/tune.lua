@@ -108,7 +108,7 @@ function M.split(ev, s, where)
   local r = table.pack(pcall(f, ev, o))
   if r[1] then return table.unpack(r, 2, r.n) end
   local msg = type(r[2]) == "string" and r[2]:match("bad argument #2 to '[^']*' %((.*)%)$")
-  if msg then error(("%s: split (%s): %s"):format(where or "config", method, msg), 0) end
+  if msg then rp.config.error(("split (%s): %s"):format(method, msg), where) end
   error(r[2], 0)
 end
 

@@ -182,7 +182,7 @@ hasnt err "tune.lua"
 [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "config error: more than one line: $(cat "$tmp/err")"
 printf 'pipeline: drift\nwindow_dayz: 3\n' >"$tmp/cfgerr2.yaml"
 expect 1 "$BIN" run "$tmp/cfgerr2.yaml"
-has err "recpipe: $tmp/cfgerr2.yaml: drift: unknown config key 'window_dayz'"
+has err "recpipe: $tmp/cfgerr2.yaml: unknown key 'window_dayz' (known: compare, data,"
 hasnt err "stack traceback"
 # key=value arguments to a script that loads a config name the file too
 expect 1 "$BIN" run pipelines/evaluate.lua "$tmp/cfgerr.yaml"

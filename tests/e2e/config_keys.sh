@@ -59,6 +59,18 @@ refused backtest_typo "$(base backtest "model: {type: popularity}
 backtest: {train_days: 10, cadence: [7]}
 report: \"\"")" "unknown key 'backtest.cadence' (known under backtest: cadences, expanding, k,"
 
+refused coldstart_typo "$(base coldstart "cold_items: {fraction: 0.1, sed: 3}")" \
+  "unknown key 'cold_items.sed' (known under cold_items: fraction, k, seed, strategies)"
+refused coldstart_attrs "$(base coldstart "item_attributes:
+  - {path: x.csv, wieght: 2}")" \
+  "unknown key 'item_attributes[1].wieght' (known under item_attributes[1]: options, path, weight)"
+refused retrain_typo "$(base retrain "kcore: {min_users: 3}")" \
+  "unknown key 'kcore.min_users' (known under kcore: min_item, min_user)"
+refused explore_typo "$(printf 'pipeline: explore\ninput: %s\ncolumns: {usr: user}\n' "$tmp/log.csv")" \
+  "unknown key 'columns.usr' (known under columns: event, item, time, user, value)"
+refused drift_typo "$(base drift "monitor: {bins: 5}")" \
+  "unknown key 'monitor.bins' (known under monitor: context_bins, epsilon, item_bins)"
+
 # accepted: read_events's own options under data.read (threads, unknown, ...)
 base evaluate "$eval_models" | sed 's/time: time}/time: time, threads: 2, unknown: add, on_error: stop}/' \
   >"$tmp/good.yaml"

@@ -8,7 +8,8 @@
 #    in order, on every rank; a missing file names the rank and the file;
 #  - a pipeline (read, split, k-core, ALS with CG and Cholesky, evaluate with
 #    bootstrap intervals, save) gives byte-identical model files and
-#    reports on 1 x 1, 1 x 2, 2 x 1, 3 x 1 and 2 x 2 processes x threads.
+#    reports on 1 x 1, 1 x 2, 2 x 1, 3 x 1 and 2 x 2 processes x threads;
+#    so does examples/scaleout.lua on 1 and 2 processes.
 # Skipped (exit 77) only when mpirun is absent (`make deps` installs it).
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-./recpipe}
@@ -259,6 +260,22 @@ local rp = require "recpipe"
 local m = rp.als.load(arg[1])
 assert(m.factors == 12 and m.iterations == 4, "model header")
 LUA
+
+# examples/scaleout.lua (the shop log in weekly files) on 1 and 2 processes:
+# the same figures and model file
+if [ -f examples/shop/events.csv.gz ]; then
+  for np in 1 2; do
+    mpi_run "$np" "$BIN" run --quiet examples/scaleout.lua "" "$tmp/so$np" >"$tmp/so$np.out" \
+      2>"$tmp/so$np.err" || fail "scaleout.lua on $np: $(cat "$tmp/so$np.err")"
+  done
+  grep -q '^ndcg@10 0\.[0-9]' "$tmp/so1.out" || fail "scaleout.lua: $(cat "$tmp/so1.out")"
+  [ "$(grep '^ndcg' "$tmp/so1.out")" = "$(grep '^ndcg' "$tmp/so2.out")" ] ||
+    fail "scaleout.lua: other figures on 2 processes"
+  cmp -s "$tmp/so1/model.rpm" "$tmp/so2/model.rpm" || fail "scaleout.lua: other model on 2"
+  grep -q '^2 processes: [0-9]* files, [0-9]* events' "$tmp/so2.out" || fail "scaleout.lua: the read"
+else
+  echo "examples/shop absent (make examples): scaleout.lua not run"
+fi
 
 [ $fails -eq 0 ] && echo "dist: all passed"
 [ $fails -eq 0 ]

@@ -71,14 +71,14 @@ $(diff "$tmp/sample" "$tmp/full.out" | head -10)"
 [ $? -eq 7 ] || fail "exit_code is not used"
 "$BIN" run --quiet examples/drift.yaml windw_days=7 >"$tmp/bad.out" 2>&1
 [ $? -eq 1 ] || fail "an unknown key does not fail"
-grep -q "drift: unknown config key 'windw_days' (known: compare, data, exit_code, model, models, monitor, now, registry, report, serving, thresholds, train, window_days)" \
+grep -q "examples/drift.yaml: unknown key 'windw_days' (known: compare, data, exit_code, model, models, monitor, now, registry, report, serving, thresholds, train, window_days)" \
   "$tmp/bad.out" || fail "unknown key message: $(head -1 "$tmp/bad.out")"
 "$BIN" run --quiet examples/drift.yaml thresholds.train.item_psy=0.2 >"$tmp/bad.out" 2>&1
 [ $? -eq 1 ] || fail "an unknown measure does not fail"
 grep -q "drift: thresholds.train: unknown measure 'item_psy' (known: volume, item_psi," \
   "$tmp/bad.out" || fail "unknown measure message: $(head -1 "$tmp/bad.out")"
 "$BIN" run --quiet examples/drift.yaml monitor.bins=5 >"$tmp/bad.out" 2>&1
-grep -q "unknown config key 'monitor.bins' (known: item_bins, context_bins, epsilon)" "$tmp/bad.out" ||
+grep -q "examples/drift.yaml: unknown key 'monitor.bins' (known under monitor: context_bins, epsilon, item_bins)" "$tmp/bad.out" ||
   fail "unknown section key message: $(head -1 "$tmp/bad.out")"
 
 # serving logs as recpipe serve writes them: impressions-DAY.csv and

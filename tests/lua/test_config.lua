@@ -153,10 +153,30 @@ T.case("merge: defaults under the config, tables merge, lists replace", function
   T.ok(m.als ~= d.als, "a copy, not the defaults' table")
 end)
 
+T.case("check: unknown keys refused naming the file and the known ones", function()
+  local schema = { data = C.keys({ "path" }, { read = C.keys { "sep", "user" } }), k = true,
+                   list = { ["*"] = C.keys { "a" } } }
+  T.eq(C.check({ data = { path = "x", read = { sep = "," } }, k = 3, pipeline = "p",
+                 _config_file = "f.yaml", list = { { a = 1 } } }, schema).k, 3)
+  -- a config error (no traceback): "file: message"
+  local function says(cfg, where, want)
+    local ok, e = pcall(C.check, cfg, schema, where)
+    T.ok(not ok and type(e) == "table", "a config error object")
+    T.eq(tostring(e), want)
+  end
+  says({ kk = 1, _config_file = "f.yaml" }, nil, "f.yaml: unknown key 'kk' (known: data, k, list)")
+  says({ data = { read = { sepp = 1 } } }, "args",
+    "args: unknown key 'data.read.sepp' (known under data.read: sep, user)")
+  says({ list = { { a = 1 }, { b = 2 } } }, nil,
+    "config: unknown key 'list[2].b' (known under list[2]: a)")
+  says({ data = 3 }, "args", "args: 'data' must be a table (keys: path, read), got number")
+end)
+
 T.case("args: a YAML run's table or command-line strings", function()
   local d = { input = "default.csv", kcore = { min_user = 1 }, positional = { "input" } }
+  -- positional is the pipeline's, not a config key, whichever way it is called
   T.same(C.args(d, { kcore = { min_user = 3 } }),
-    { input = "default.csv", kcore = { min_user = 3 }, positional = { "input" } })
+    { input = "default.csv", kcore = { min_user = 3 } })
   T.same(C.args(d, "data.csv", "kcore.min_user=2"), { input = "data.csv", kcore = { min_user = 2 } })
   T.same(C.args(d), { input = "default.csv", kcore = { min_user = 1 } })
   local dir = T.tmpdir()

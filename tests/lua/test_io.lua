@@ -396,7 +396,7 @@ T.case("read_events: bad arguments", function()
   T.errors(function() rp.io.read_events(dir .. "/missing.csv") end,
     "cannot open '" .. dir .. "/missing.csv': No such file or directory")
   E({ usr = "x" }, "unknown option 'usr' (known: sep, header, user, item, value, time, event, "
-    .. "weights, context, time_unit, users, items, on_error, unknown, threads, max_line_bytes)")
+    .. "weights, context, time_unit, users, items, on_error, unknown, threads, max_line_bytes, time_context, time_zone)")
   E(5, "table expected")
   E({ sep = 1 }, "field 'sep' must be a string, got 1")
   E({ sep = "" }, "bad separator")
@@ -494,6 +494,58 @@ T.case("ev:kcore: the events of the matrix k-core's users and items", function()
     "bad argument #1 to 'kcore' (unknown option 'min_usr' (known: min_user, min_item))")
   T.errors(function() ev:kcore { min_user = -1 } end, "field 'min_user'")
   T.errors(function() ev:kcore(3) end, "bad argument #1 to 'kcore' (table expected, got number)")
+end)
+
+T.case("time context: hour and weekday in a time zone, DST transitions by hand", function()
+  -- Europe/Berlin 2024: CET -> CEST at 01:00 UTC on 31 March, back at
+  -- 01:00 UTC on 27 October (02:30 local happens twice)
+  local rows = {
+    { 1711846799, 1, "sun", 0, "sun" },  -- 00:59:59 UTC = 01:59:59 CET
+    { 1711846800, 3, "sun", 1, "sun" },  -- 01:00 UTC = 03:00 CEST (02:xx never happens)
+    { 1729989000, 2, "sun", 0, "sun" },  -- 00:30 UTC = 02:30 CEST
+    { 1729992600, 2, "sun", 1, "sun" },  -- 01:30 UTC = 02:30 CET
+    { 1729994400, 3, "sun", 2, "sun" },  -- 02:00 UTC = 03:00 CET
+    { 1704151800, 0, "tue", 23, "mon" }, -- 2024-01-01 23:30 UTC = 2 January 00:30 CET
+    { 0, 1, "thu", 0, "thu" },           -- the epoch
+    { -3600, 0, "thu", 23, "wed" },      -- before it
+    { 2540289600, 14, "fri", 12, "fri" }, -- 2050-07-01 12:00 UTC: past the file's transitions (its rule)
+  }
+  local lines = { "user,item,time" }
+  for i, r in ipairs(rows) do lines[#lines + 1] = ("u%d,i%d,%d"):format(i, i, r[1]) end
+  local p = T.write(dir .. "/tc.csv", table.concat(lines, "\n") .. "\n")
+  local ev = rp.io.read_events(p, { time = "time", time_context = { "hour", "weekday" },
+    time_zone = "Europe/Berlin" })
+  local utc = rp.io.read_events(p, { time = "time", time_context = { "hour", "weekday" } })
+  T.same(ev:context_names(), { "hour", "weekday" })
+  for i, r in ipairs(rows) do
+    local b, u = ev:row(i), utc:row(i)
+    T.eq(b.hour, tostring(r[2]), "Berlin hour of " .. r[1])
+    T.eq(b.weekday, r[3], "Berlin weekday of " .. r[1])
+    T.eq(u.hour, tostring(r[4]), "UTC hour of " .. r[1])
+    T.eq(u.weekday, r[5], "UTC weekday of " .. r[1])
+  end
+  -- where filters on them; values never seen are still known (0..23, mon..sun)
+  local twice = ev:where { hour = "2" }
+  T.eq(#twice, 2)
+  T.eq(twice:row(1).time, 1729989000)
+  T.eq(#ev:where { weekday = "sun", hour = { "1", "3" } }, 3)
+  T.eq(#ev:where { hour = "5" }, 0)
+  T.eq(#ev:where { weekday = { "mon", "tue" } }, 1)
+  T.errors(function() ev:where { weekday = "sunday" } end, "sunday")
+  -- ev:stats sees them as contexts
+  T.eq(ev:stats().contexts.weekday.sun, 5)
+  -- a given context of the same name, no time column, bad names: errors
+  T.errors(function() rp.io.read_events(p, { time_context = { "hour" } }) end,
+    "tc.csv: time_context needs a time column (option 'time')")
+  T.errors(function() rp.io.read_events(p, { time = "time", time_context = { "minute" } }) end,
+    "field 'time_context' must be a list of hour, weekday, got 'minute'")
+  T.errors(function() rp.io.read_events(p, { time = "time", time_context = { "hour" },
+    time_zone = "Europe/Berln" }) end, "unknown time zone 'Europe/Berln'")
+  T.errors(function() rp.io.read_events(p, { time = "time", time_context = { "hour" },
+    time_zone = "../etc/passwd" }) end, "bad time zone name")
+  local p2 = T.write(dir .. "/tc2.csv", "user,item,time,hour\nu,i,5,x\n")
+  T.errors(function() rp.io.read_events(p2, { time = "time", context = { "hour" },
+    time_context = { "hour" } }) end, "tc2.csv: time_context: the log already has a context column 'hour'")
 end)
 
 T.done()

@@ -1,4 +1,4 @@
-/* Check tests for IdMap (modules/io/idmap.c): byte-exact ids, first-appearance
+/* Check tests for IdMap (runtime/core/idmap.c): byte-exact ids, first-appearance
  * order, short (inline key) and long ids, a naive reference on random ids,
  * copy/subset, exact reservations and interning past them, 64-bit offsets,
  * a large map round trip, and allocation failure. */

@@ -1,4 +1,4 @@
-/* Check tests for number and time parsing (modules/io/iotext.c): hand-computed
+/* Check tests for number and time parsing (runtime/core/iotext.c): hand-computed
  * epoch values (offsets, leap years, fractions, milliseconds), the float
  * fast path against strtof, and the rejections. */
 #include <math.h>

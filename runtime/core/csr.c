@@ -19,7 +19,7 @@
  * by one thread.
  */
 #include "csr.h"
-#include "events.h"
+#include "aggregate.h"
 
 #include <math.h>
 #include <omp.h>

@@ -4,7 +4,7 @@
  * the input's maps and shape.
  */
 #include "csr.h"
-#include "events.h"
+#include "aggregate.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -16,6 +16,7 @@
 #define RP_CSR_H
 
 #include "dense.h"
+#include "aggregate.h"
 #include "idmap.h"
 
 typedef struct rp_csr {
