@@ -4,6 +4,8 @@
  */
 #include "tz.h"
 
+#include "iotext.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -43,25 +45,12 @@ void rp_tz_free(rp_tz *tz) {
 }
 
 /* ---- civil dates ------------------------------------------------------------ */
-/* days from 1970-01-01 to y-m-d (proleptic Gregorian; Hinnant's algorithm) */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
+/* the year of day z since 1970-01-01 (rp_civil_from_days, iotext.h) */
 static int64_t year_of_days(int64_t z) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  return yoe + era * 400 + (m <= 2);
+  int64_t y;
+  int m, d;
+  rp_civil_from_days(z, &y, &m, &d);
+  return y;
 }
 
 static int is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
@@ -74,12 +63,12 @@ static int64_t floor_div(int64_t a, int64_t b) {
 static int64_t rule_time(int64_t y, const rule_date *rd, int32_t off) {
   int64_t day;
   if (rd->kind == 'J') {
-    day = days_from_civil(y, 1, 1) + rd->n - 1 + (is_leap(y) && rd->n >= 60);
+    day = rp_days_from_civil(y, 1, 1) + rd->n - 1 + (is_leap(y) && rd->n >= 60);
   } else if (rd->kind == 'N') {
-    day = days_from_civil(y, 1, 1) + rd->n;
+    day = rp_days_from_civil(y, 1, 1) + rd->n;
   } else {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int64_t first = days_from_civil(y, rd->m, 1);
+    int64_t first = rp_days_from_civil(y, rd->m, 1);
     int wday1 = (int)(((first + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
     int dd = 1 + (rd->d - wday1 + 7) % 7 + (rd->w - 1) * 7;
     int len = mdays[rd->m - 1] + (rd->m == 2 && is_leap(y));
