@@ -497,6 +497,47 @@ START_TEST(gram_is_thread_independent) {
 }
 END_TEST
 
+/* G is summed in a fixed order: float sums of the products of 64 rows in
+ * row order, added in double per chunk of 4,096 rows, chunks in order into
+ * groups of 16, groups in order, rounded to float once.  Recomputed here
+ * entry by entry with plain scalar loops, it must match bit for bit (so it
+ * cannot depend on the CPU, the BLAS kernel or the vector width), for an
+ * f that is not a multiple of the blocking and an n that spans two groups
+ * and ends mid-chunk. */
+START_TEST(gram_is_the_double_sum_in_row_order) {
+  int64_t n = 70001;
+  for (int32_t f = 1; f <= 21; f += 10) {
+    float *Y = malloc(sizeof(float) * (size_t)(n * f)),
+          *G = malloc(sizeof(float) * (size_t)(f * f));
+    rp_rng g;
+    rp_rng_seed(&g, 3, (uint64_t)f);
+    for (int64_t e = 0; e < n * f; e++) Y[e] = (float)rp_rng_normal(&g);
+    ck_assert_int_eq(rp_als_gram(Y, n, f, 2, G, NULL), 0);
+    for (int a = 0; a < f; a++)
+      for (int b = 0; b < f; b++) {
+        double total = 0;
+        for (int64_t g0 = 0; g0 < n; g0 += 16 * 4096) {
+          double group = 0;
+          for (int64_t c0 = g0; c0 < g0 + 16 * 4096 && c0 < n; c0 += 4096) {
+            double chunk = 0;
+            for (int64_t s0 = c0; s0 < c0 + 4096 && s0 < n; s0 += 64) {
+              float sub = 0;
+              for (int64_t r = s0; r < s0 + 64 && r < n; r++) sub += Y[r * f + a] * Y[r * f + b];
+              chunk += (double)sub;
+            }
+            group += chunk;
+          }
+          total += group;
+        }
+        ck_assert_msg(G[a * f + b] == (float)total, "f %d: G[%d,%d] %.9g, the sum %.9g", f, a, b,
+                      (double)G[a * f + b], total);
+      }
+    free(Y);
+    free(G);
+  }
+}
+END_TEST
+
 START_TEST(blas_single_threaded_inside) {
   /* main() put OPENBLAS_NUM_THREADS=4 in the environment before BLAS loaded */
   const char *env = getenv("OPENBLAS_NUM_THREADS");
@@ -1165,6 +1206,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, cg_reaches_cholesky_loss);
   tcase_add_test(tc, bit_identical_across_threads);
   tcase_add_test(tc, gram_is_thread_independent);
+  tcase_add_test(tc, gram_is_the_double_sum_in_row_order);
   tcase_add_test(tc, blas_single_threaded_inside);
   tcase_add_test(tc, warm_start_continues);
   tcase_add_test(tc, bad_options);
