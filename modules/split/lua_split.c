@@ -1,9 +1,12 @@
 /*
  * lua_split.c -- `recpipe.split` binding: random, by_time, window,
- * time_range, leave_last, per_user_time and one fold of kfold (the kfold
- * and rolling iterators are in modules/lua/split_ext.lua).  Each returns
+ * time_range, leave_last, per_user_time, one fold of kfold (the kfold
+ * and rolling iterators are in split_ext.lua beside this file) and the
+ * cold-start splits cold_users and cold_items.  Each returns
  * the Events parts and a summary table of what was kept and dropped.
  */
+#include <string.h>
+
 #include "rpl.h"
 #include "split.h"
 
@@ -175,6 +178,114 @@ static int split_per_user_time(lua_State *L) {
   return done(L, rp_split_per_user_time(ev, f, mh, train, test, &rep, &err), &err, &rep);
 }
 
+/* ---- cold-start splits ------------------------------------------------------------------ */
+/* Reads opts.reveal into reveal[]; returns the count. */
+static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
+  static const int32_t def[] = {0, 1, 3, 5};
+  int n = 4;
+  memcpy(reveal, def, sizeof def);
+  if (rpL_getopt(L, opt, "reveal") != LUA_TNIL) {
+    if (!lua_istable(L, -1)) rpL_fielderror(L, opt, "reveal", "must be a list of sizes");
+    n = (int)luaL_len(L, -1);
+    if (n < 1 || n > RP_SPLIT_MAX_REVEAL)
+      rpL_fielderror(L, opt, "reveal", "must list 1 to %d sizes", RP_SPLIT_MAX_REVEAL);
+    for (int r = 0; r < n; r++) {
+      lua_geti(L, -1, r + 1);
+      lua_Integer v = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1) || v < 0 || v > INT32_MAX)
+        rpL_fielderror(L, opt, "reveal", "must hold non-negative integers");
+      reveal[r] = (int32_t)v;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  return n;
+}
+
+/* cold_users(ev, {fraction, folds, fold, reveal, seed, min_events,
+ * same_test}) -> train, cases, summary.  Every box and table is made before
+ * the split, so the split's results are owned by Lua as soon as they exist. */
+static int split_cold_users(lua_State *L) {
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
+  static const char *const known[] = {"fraction", "folds",      "fold",      "reveal",
+                                      "seed",     "min_events", "same_test", NULL};
+  rpL_checkopts(L, 2, known);
+  rp_split_cold_opts o;
+  int32_t reveal[RP_SPLIT_MAX_REVEAL];
+  memset(&o, 0, sizeof o);
+  o.fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
+  o.folds = (int32_t)rpL_optinteger(L, 2, "folds", 0, 0, 1000000);
+  o.fold = (int32_t)rpL_optinteger(L, 2, "fold", o.folds ? 1 : 0, 0, 1000000);
+  o.seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
+  o.min_events = (int32_t)rpL_optinteger(L, 2, "min_events", 1, 1, INT32_MAX);
+  o.same_test = rpL_optboolean(L, 2, "same_test", 0);
+  int nrev = o.nreveal = reveal_sizes(L, 2, reveal);
+  o.reveal = reveal;
+  void **train = rpL_newbox(L, RP_EVENTS_T), **known_s[RP_SPLIT_MAX_REVEAL],
+       **test_s[RP_SPLIT_MAX_REVEAL];
+  lua_createtable(L, nrev, 0);
+  for (int r = 0; r < nrev; r++) {
+    lua_createtable(L, 0, 4);
+    known_s[r] = rpL_newbox(L, RP_EVENTS_T);
+    lua_setfield(L, -2, "known");
+    test_s[r] = rpL_newbox(L, RP_EVENTS_T);
+    lua_setfield(L, -2, "test");
+    lua_rawseti(L, -2, r + 1);
+  }
+  int32_t *copy = rpL_scratch(L, (size_t)ev->users->n, sizeof *copy);
+  lua_insert(L, -3); /* below train and cases */
+  rp_split_cold c;
+  rp_err err;
+  if (rp_split_cold_users(ev, &o, &c, &err)) return rpL_error(L, &err);
+  *train = c.train;
+  for (int r = 0; r < nrev; r++) *known_s[r] = c.known[r], *test_s[r] = c.test[r];
+  int32_t *users = c.users, nusers = c.nusers;
+  int32_t test_users[RP_SPLIT_MAX_REVEAL];
+  memcpy(test_users, c.test_users, sizeof test_users);
+  memcpy(copy, users, (size_t)nusers * sizeof *copy);
+  rp_free(users);
+  for (int r = 0; r < nrev; r++) {
+    lua_geti(L, -1, r + 1);
+    setint(L, "reveal", reveal[r]);
+    setint(L, "test_users", test_users[r]);
+    lua_pop(L, 1);
+  }
+  lua_createtable(L, 0, 2);
+  rpL_pushids(L, ev->users, copy, nusers);
+  lua_setfield(L, -2, "users");
+  setint(L, "held_out", nusers);
+  lua_remove(L, -4); /* the copy */
+  rpL_gcpressure(L);
+  return 3;
+}
+
+/* cold_items(ev, {fraction, seed}) -> train, test, summary */
+static int split_cold_items(lua_State *L) {
+  lua_settop(L, 2);
+  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
+  static const char *const known[] = {"fraction", "seed", NULL};
+  rpL_checkopts(L, 2, known);
+  double fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
+  uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
+  void **train = rpL_newbox(L, RP_EVENTS_T), **test = rpL_newbox(L, RP_EVENTS_T);
+  int32_t *copy = rpL_scratch(L, (size_t)ev->items->n, sizeof *copy);
+  int32_t *items = NULL, nitems = 0;
+  rp_err err;
+  if (rp_split_cold_items(ev, fraction, seed, (rp_events **)train, (rp_events **)test, &items,
+                          &nitems, &err))
+    return rpL_error(L, &err);
+  memcpy(copy, items, (size_t)nitems * sizeof *copy);
+  rp_free(items);
+  lua_createtable(L, 0, 2);
+  rpL_pushids(L, ev->items, copy, nitems);
+  lua_setfield(L, -2, "items");
+  setint(L, "held_out", nitems);
+  lua_remove(L, -2); /* the copy */
+  rpL_gcpressure(L);
+  return 3;
+}
+
 /* _span(ev) -> tmin, tmax (nothing when no time column or no rows) */
 static int split_span(lua_State *L) {
   rp_events *ev = rpL_checkevents(L, 1);
@@ -193,6 +304,8 @@ static const luaL_Reg split_funcs[] = {{"_span", split_span},
                                        {"time_range", split_time_range},
                                        {"leave_last", split_leave_last},
                                        {"per_user_time", split_per_user_time},
+                                       {"cold_users", split_cold_users},
+                                       {"cold_items", split_cold_items},
                                        {NULL, NULL}};
 
 int luaopen_recpipe_split(lua_State *L);

@@ -85,4 +85,46 @@ int rp_split_leave_last(const rp_events *ev, int32_t k, int32_t min_history, rp_
 int rp_split_per_user_time(const rp_events *ev, double test_fraction, int32_t min_history,
                            rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err);
 
+#define RP_SPLIT_MAX_REVEAL 32 /* reveal sizes of a cold-user split */
+
+/* ---- cold-start splits (coldsplit.c) ------------------------------------------ */
+
+typedef struct rp_split_cold {
+  rp_events *train;
+  int nreveal;
+  int32_t reveal[RP_SPLIT_MAX_REVEAL];
+  rp_events *known[RP_SPLIT_MAX_REVEAL], *test[RP_SPLIT_MAX_REVEAL];
+  int32_t *users; /* held-out users (indices), ascending */
+  int32_t nusers;
+  int32_t test_users[RP_SPLIT_MAX_REVEAL]; /* users with a non-empty test */
+} rp_split_cold;
+
+typedef struct rp_split_cold_opts {
+  double fraction;     /* share of the eligible users held out (when folds == 0) */
+  int32_t folds, fold; /* folds > 0: hold out fold `fold` (1..folds) of a partition */
+  const int32_t *reveal;
+  int nreveal;
+  uint64_t seed;
+  int32_t min_events; /* users with fewer events are never held out */
+  int same_test;
+} rp_split_cold_opts;
+
+/* Holds out round(fraction * U) of the U users with at least min_events
+ * events, or one of `folds` equal parts of them (a seeded shuffle chooses;
+ * the folds of one seed partition the users, so every user is cold exactly
+ * once over the folds).  Their events leave train.  For each reveal size n,
+ * known = each held-out user's n oldest events (by time, then input order)
+ * and test = the rest (same_test: the events after the largest reveal, the
+ * same test for every n).  Everything is on ev's maps.  Fills *out (free
+ * with rp_split_cold_free). */
+int rp_split_cold_users(const rp_events *ev, const rp_split_cold_opts *o, rp_split_cold *out,
+                        rp_err *err);
+void rp_split_cold_free(rp_split_cold *c);
+
+/* Holds out round(fraction * I) of the items with events; train = events of
+ * the others, test = every event of the held-out items.  *items receives
+ * them ascending (owned by the caller). */
+int rp_split_cold_items(const rp_events *ev, double fraction, uint64_t seed, rp_events **train,
+                        rp_events **test, int32_t **items, int32_t *nitems, rp_err *err);
+
 #endif
