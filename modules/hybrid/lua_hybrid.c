@@ -2,7 +2,7 @@
  * lua_hybrid.c -- `recpipe.hybrid` binding: attribute files (Features),
  * content / segment popularity / projection / blend recommenders (Hybrid)
  * and chain tuning.  Arguments are checked here; the work is in the hybrid core.  chain, fold_in
- * and the Lua side of blend live in modules/lua/hybrid_ext.lua.
+ * and the Lua side of blend live in hybrid_ext.lua.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * a `recpipe.Evaluation` holding every per-user value in C memory, and
  * reads it back: means, curves, bootstrap intervals, paired comparisons,
  * histograms, popularity profile.  `rp.metrics.evaluate` and `compare`
- * (modules/lua/metrics_ext.lua) assemble the report tables from these.
+ * (metrics_ext.lua) assemble the report tables from these.
  */
 #include <string.h>
 
