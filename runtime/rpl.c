@@ -454,6 +454,9 @@ lua_Integer rpL_optinteger(lua_State *L, int idx, const char *field, lua_Integer
     if (lo == 0 && hi == LUA_MAXINTEGER)
       return rpL_fielderror(L, idx, field, "must be a non-negative integer, got %lld",
                             (long long)v);
+    if (hi == LUA_MAXINTEGER)
+      return rpL_fielderror(L, idx, field, "must be an integer >= %lld, got %lld", (long long)lo,
+                            (long long)v);
     return rpL_fielderror(L, idx, field, "must be an integer in %lld..%lld, got %lld",
                           (long long)lo, (long long)hi, (long long)v);
   }
@@ -695,21 +698,80 @@ void rpL_pushoptdesc(lua_State *L, const rp_optdesc *d) {
   }
 }
 
+void rpL_pushoptvalues(lua_State *L, const rp_optdesc *d, const void *o) {
+  lua_newtable(L);
+  for (; d->name; d++) {
+    if (d->type == RP_OPT_OTHER) continue;
+    if (d->type == RP_OPT_STR) {
+      const char *v = *(const char *const *)((const char *)o + d->offset);
+      if (!v) continue;
+      lua_pushstring(L, v);
+      lua_setfield(L, -2, d->name);
+      continue;
+    }
+    double v = rp_opt_get(d, o);
+    if ((d->flags & RP_OPT_NODEFAULT) && v == d->def) continue; /* absent */
+    switch (d->type) {
+      case RP_OPT_INT:
+        lua_pushinteger(L, (lua_Integer)v);
+        break;
+      case RP_OPT_SEED:
+        lua_pushinteger(L, (lua_Integer) * (const uint64_t *)((const char *)o + d->offset));
+        break;
+      case RP_OPT_NUM:
+        lua_pushnumber(L, v);
+        break;
+      case RP_OPT_BOOL:
+        lua_pushboolean(L, v != 0);
+        break;
+      default: /* RP_OPT_ENUM */
+        lua_pushstring(L, d->names[(int)v]);
+        break;
+    }
+    lua_setfield(L, -2, d->name);
+  }
+}
+
+/* The descriptors of sets' function fname, or a "no function" error at
+ * argument 1. */
+static const rp_optdesc *findset(lua_State *L, const rpL_optset *sets, const char *f) {
+  for (const rpL_optset *s = sets; s->fname; s++)
+    if (strcmp(s->fname, f) == 0) return s->d;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (const rpL_optset *s = sets; s->fname; s++) {
+    if (s != sets) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, s->fname);
+  }
+  luaL_pushresult(&b);
+  luaL_argerror(L, 1, lua_pushfstring(L, "no function '%s' (known: %s)", f, lua_tostring(L, -1)));
+  return NULL;
+}
+
+/* _checkopts(fname, opts) -> resolved: fname's options read as its binding
+ * reads them (unknown keys, types, ranges: errors name argument #2 and the
+ * field), returned with the defaults filled in. */
+static int checkopts_fn(lua_State *L) {
+  const rpL_optset *sets = lua_touserdata(L, lua_upvalueindex(1));
+  const rp_optdesc *d = findset(L, sets, luaL_checkstring(L, 1));
+  size_t size = 0;
+  for (const rp_optdesc *e = d; e->name; e++) {
+    size_t end = e->type == RP_OPT_OTHER ? 0 : e->offset + e->size;
+    if (e->type == RP_OPT_STR) end = e->offset + sizeof(const char *);
+    if (end > size) size = end;
+  }
+  void *o = rpL_scratch(L, size, 1);
+  memset(o, 0, size ? size : 1);
+  rpL_readopts(L, 2, d, o);
+  rpL_pushoptvalues(L, d, o);
+  return 1;
+}
+
 static int options_fn(lua_State *L) {
   const rpL_optset *sets = lua_touserdata(L, lua_upvalueindex(1));
   if (!lua_isnoneornil(L, 1)) {
-    const char *f = luaL_checkstring(L, 1);
-    for (const rpL_optset *s = sets; s->fname; s++)
-      if (strcmp(s->fname, f) == 0) return rpL_pushoptdesc(L, s->d), 1;
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (const rpL_optset *s = sets; s->fname; s++) {
-      if (s != sets) luaL_addstring(&b, ", ");
-      luaL_addstring(&b, s->fname);
-    }
-    luaL_pushresult(&b);
-    return luaL_argerror(
-        L, 1, lua_pushfstring(L, "no function '%s' (known: %s)", f, lua_tostring(L, -1)));
+    rpL_pushoptdesc(L, findset(L, sets, luaL_checkstring(L, 1)));
+    return 1;
   }
   lua_newtable(L);
   for (const rpL_optset *s = sets; s->fname; s++) {
@@ -724,6 +786,9 @@ void rpL_setoptions(lua_State *L, int lib, const rpL_optset *sets) {
   lua_pushlightuserdata(L, (void *)(uintptr_t)sets);
   lua_pushcclosure(L, options_fn, 1);
   lua_setfield(L, lib, "options");
+  lua_pushlightuserdata(L, (void *)(uintptr_t)sets);
+  lua_pushcclosure(L, checkopts_fn, 1);
+  lua_setfield(L, lib, "_checkopts");
 }
 
 /* ---- memory ---------------------------------------------------------------- */

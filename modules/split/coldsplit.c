@@ -110,7 +110,8 @@ int rp_split_cold_users(const rp_events *ev, const rp_split_cold_opts *o, rp_spl
   uint8_t *cold = NULL, *keep = NULL;
   int64_t *start = NULL, *rows = NULL, *kidx = NULL, *tidx = NULL;
   int32_t nu = ev->users->n;
-  int rc = pick(ev->user, ev->n, nu, o->min_events, o->fraction, o->folds, o->fold, o->seed,
+  int32_t fold = o->folds > 0 && o->fold == 0 ? 1 : o->fold; /* the first by default */
+  int rc = pick(ev->user, ev->n, nu, o->min_events, o->fraction, o->folds, fold, o->seed,
                 0x636f6c64, "cold_users", &out->users, &out->nusers, &cold, err);
   if (rc) return rc;
   keep = rp_malloc((size_t)(ev->n ? ev->n : 1));

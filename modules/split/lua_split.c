@@ -46,101 +46,95 @@ static int done(lua_State *L, int rc, const rp_err *err, const rp_split_report *
   return 3;
 }
 
-static const char *const by_names[] = {"pair", "event", NULL};
+/* An int64 count option saturated to int32 (the descriptors bound it below
+ * only, so a huge k says "positive integer" rather than an int32 bound). */
+static int32_t sat32(int64_t v) { return v > INT32_MAX ? INT32_MAX : (int32_t)v; }
 
-/* A fraction strictly between 0 and 1. */
-static double optfraction(lua_State *L, int idx, const char *field, double def) {
-  double f = rpL_optnumber(L, idx, field, def, 0, 1);
-  if (!(f > 0 && f < 1)) rpL_fielderror(L, idx, field, "must be in (0, 1), got %g", f);
-  return f;
+/* A time option (Unix seconds; split_ext.lua turns dates into them) or def. */
+static int64_t opttime(lua_State *L, int idx, const char *field, int64_t def) {
+  return rpL_optinteger(L, idx, field, def, LUA_MININTEGER, LUA_MAXINTEGER);
 }
 
-/* A count >= lo, saturated at INT32_MAX (so the message says "positive"
- * or "non-negative" rather than naming an int32 bound). */
-static int32_t optcount(lua_State *L, int idx, const char *field, int32_t def, int32_t lo) {
-  lua_Integer v = rpL_optinteger(L, idx, field, def, lo, LUA_MAXINTEGER);
-  return v > INT32_MAX ? INT32_MAX : (int32_t)v;
-}
-
-static uint64_t optseed(lua_State *L, int idx) {
-  return (uint64_t)rpL_optinteger(L, idx, "seed", 42, LUA_MININTEGER, LUA_MAXINTEGER);
+/* The options at idx through fname's descriptors (split_opts.c: names,
+ * defaults and ranges are the core's). */
+static void readopts(lua_State *L, int idx, const rp_optdesc *d, rp_split_opts *o) {
+  memset(o, 0, sizeof *o);
+  rpL_readopts(L, idx, d, o);
 }
 
 /* random(ev, {test_fraction = 0.2, seed = 42, by = "pair"}) */
 static int split_random(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
-  static const char *const known[] = {"test_fraction", "seed", "by", NULL};
-  rpL_checkopts(L, 2, known);
-  double f = optfraction(L, 2, "test_fraction", 0.2);
-  uint64_t seed = optseed(L, 2);
-  int by = rpL_optenum(L, 2, "by", RP_SPLIT_BY_PAIR, by_names);
+  rp_split_opts o;
+  readopts(L, 2, rp_split_random_optdesc, &o);
   rp_events **test, **train = two_boxes(L, &test);
   rp_split_report rep;
   rp_err err;
-  return done(L, rp_split_random(ev, f, seed, by, train, test, &rep, &err), &err, &rep);
+  return done(L, rp_split_random(ev, o.test_fraction, o.seed, o.by, train, test, &rep, &err), &err,
+              &rep);
 }
 
 /* _fold(ev, {k = 5, fold = 1, seed = 42, by = "pair"}) */
 static int split_fold(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
-  static const char *const known[] = {"k", "fold", "seed", "by", NULL};
-  rpL_checkopts(L, 2, known);
-  int32_t k = (int32_t)rpL_optinteger(L, 2, "k", 5, 2, INT32_MAX);
-  int32_t fold = (int32_t)rpL_optinteger(L, 2, "fold", 1, 1, k);
-  uint64_t seed = optseed(L, 2);
-  int by = rpL_optenum(L, 2, "by", RP_SPLIT_BY_PAIR, by_names);
+  rp_split_opts o;
+  readopts(L, 2, rp_split_fold_optdesc, &o);
+  if (o.fold > o.k)
+    return rpL_fielderror(L, 2, "fold", "must be in 1..%lld, got %lld", (long long)o.k,
+                          (long long)o.fold);
   rp_events **test, **train = two_boxes(L, &test);
   rp_split_report rep;
   rp_err err;
-  return done(L, rp_split_kfold(ev, k, fold - 1, seed, by, train, test, &rep, &err), &err, &rep);
+  return done(
+      L, rp_split_kfold(ev, sat32(o.k), sat32(o.fold) - 1, o.seed, o.by, train, test, &rep, &err),
+      &err, &rep);
 }
 
 /* by_time(ev, {test_fraction = 0.2} or {cutoff = T}, keep_unknown = false) */
 static int split_by_time(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
-  static const char *const known[] = {"test_fraction", "cutoff", "keep_unknown", NULL};
-  rpL_checkopts(L, 2, known);
+  rp_split_opts o;
+  readopts(L, 2, rp_split_by_time_optdesc, &o);
   int use_cutoff = rpL_hasopt(L, 2, "cutoff");
   if (use_cutoff && rpL_hasopt(L, 2, "test_fraction"))
     return rpL_fielderror(L, 2, "cutoff", "and 'test_fraction' are exclusive: give one");
-  double f = optfraction(L, 2, "test_fraction", 0.2);
-  int64_t cutoff = rpL_optinteger(L, 2, "cutoff", 0, LUA_MININTEGER, LUA_MAXINTEGER);
-  int keep = rpL_optboolean(L, 2, "keep_unknown", 0);
+  int64_t cutoff = opttime(L, 2, "cutoff", 0);
   rp_events **test, **train = two_boxes(L, &test);
   rp_split_report rep;
   rp_err err;
-  return done(L, rp_split_by_time(ev, f, cutoff, use_cutoff, keep, train, test, &rep, &err), &err,
-              &rep);
+  return done(L,
+              rp_split_by_time(ev, o.test_fraction, cutoff, use_cutoff, o.keep_unknown, train, test,
+                               &rep, &err),
+              &err, &rep);
 }
 
 /* window(ev, {train_start, train_end, test_end, keep_unknown = false}) */
 static int split_window(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
-  static const char *const known[] = {"train_start", "train_end", "test_end", "keep_unknown", NULL};
-  rpL_checkopts(L, 2, known);
-  int64_t a = rpL_optinteger(L, 2, "train_start", LUA_MININTEGER, LUA_MININTEGER, LUA_MAXINTEGER);
+  rp_split_opts o;
+  readopts(L, 2, rp_split_window_optdesc, &o);
+  int64_t a = opttime(L, 2, "train_start", LUA_MININTEGER);
   if (!rpL_hasopt(L, 2, "train_end")) return rpL_fielderror(L, 2, "train_end", "is required");
-  int64_t b = rpL_optinteger(L, 2, "train_end", 0, LUA_MININTEGER, LUA_MAXINTEGER);
-  int64_t c = rpL_optinteger(L, 2, "test_end", LUA_MAXINTEGER, LUA_MININTEGER, LUA_MAXINTEGER);
-  int keep = rpL_optboolean(L, 2, "keep_unknown", 0);
+  int64_t b = opttime(L, 2, "train_end", 0);
+  int64_t c = opttime(L, 2, "test_end", LUA_MAXINTEGER);
   rp_events **test, **train = two_boxes(L, &test);
   rp_split_report rep;
   rp_err err;
-  return done(L, rp_split_window(ev, a, b, c, keep, train, test, &rep, &err), &err, &rep);
+  return done(L, rp_split_window(ev, a, b, c, o.keep_unknown, train, test, &rep, &err), &err, &rep);
 }
 
 /* time_range(ev, {from, to}) -> events, summary */
 static int split_time_range(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
-  static const char *const known[] = {"from", "to", NULL};
-  rpL_checkopts(L, 2, known);
-  int64_t a = rpL_optinteger(L, 2, "from", LUA_MININTEGER, LUA_MININTEGER, LUA_MAXINTEGER);
-  int64_t b = rpL_optinteger(L, 2, "to", LUA_MAXINTEGER, LUA_MININTEGER, LUA_MAXINTEGER);
+  rp_split_opts o;
+  readopts(L, 2, rp_split_time_range_optdesc, &o);
+  int64_t a = opttime(L, 2, "from", LUA_MININTEGER);
+  int64_t b = opttime(L, 2, "to", LUA_MAXINTEGER);
   rp_events **out = (rp_events **)rpL_newbox(L, RP_EVENTS_T);
   rp_split_report rep;
   rp_err err;
@@ -154,36 +148,35 @@ static int split_time_range(lua_State *L) {
 static int split_leave_last(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
-  static const char *const known[] = {"k", "min_history", NULL};
-  rpL_checkopts(L, 2, known);
-  int32_t k = optcount(L, 2, "k", 1, 1);
-  int32_t mh = optcount(L, 2, "min_history", 2, 0);
+  rp_split_opts o;
+  readopts(L, 2, rp_split_leave_last_optdesc, &o);
   rp_events **test, **train = two_boxes(L, &test);
   rp_split_report rep;
   rp_err err;
-  return done(L, rp_split_leave_last(ev, k, mh, train, test, &rep, &err), &err, &rep);
+  return done(L, rp_split_leave_last(ev, sat32(o.k), sat32(o.min_history), train, test, &rep, &err),
+              &err, &rep);
 }
 
 /* per_user_time(ev, {test_fraction = 0.1, min_history = 2}) */
 static int split_per_user_time(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
-  static const char *const known[] = {"test_fraction", "min_history", NULL};
-  rpL_checkopts(L, 2, known);
-  double f = optfraction(L, 2, "test_fraction", 0.1);
-  int32_t mh = optcount(L, 2, "min_history", 2, 0);
+  rp_split_opts o;
+  readopts(L, 2, rp_split_per_user_time_optdesc, &o);
   rp_events **test, **train = two_boxes(L, &test);
   rp_split_report rep;
   rp_err err;
-  return done(L, rp_split_per_user_time(ev, f, mh, train, test, &rep, &err), &err, &rep);
+  return done(
+      L, rp_split_per_user_time(ev, o.test_fraction, sat32(o.min_history), train, test, &rep, &err),
+      &err, &rep);
 }
 
 /* ---- cold-start splits ------------------------------------------------------------------ */
-/* Reads opts.reveal into reveal[]; returns the count. */
-static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
-  static const int32_t def[] = {0, 1, 3, 5};
-  int n = 4;
-  memcpy(reveal, def, sizeof def);
+/* Reads opts.reveal into reveal[] (absent: o's, the core's default) and
+ * points o at it; returns the count. */
+static int reveal_sizes(lua_State *L, int opt, int32_t *reveal, rp_split_cold_opts *o) {
+  int n = o->nreveal;
+  memcpy(reveal, o->reveal, (size_t)n * sizeof *reveal);
   if (rpL_getopt(L, opt, "reveal") != LUA_TNIL) {
     if (!lua_istable(L, -1)) rpL_fielderror(L, opt, "reveal", "must be a list of sizes");
     n = (int)luaL_len(L, -1);
@@ -199,6 +192,8 @@ static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
     }
   }
   lua_pop(L, 1);
+  o->reveal = reveal;
+  o->nreveal = n;
   return n;
 }
 
@@ -208,20 +203,11 @@ static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
 static int split_cold_users(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
-  static const char *const known[] = {"fraction", "folds",      "fold",      "reveal",
-                                      "seed",     "min_events", "same_test", NULL};
-  rpL_checkopts(L, 2, known);
   rp_split_cold_opts o;
   int32_t reveal[RP_SPLIT_MAX_REVEAL];
-  memset(&o, 0, sizeof o);
-  o.fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
-  o.folds = (int32_t)rpL_optinteger(L, 2, "folds", 0, 0, 1000000);
-  o.fold = (int32_t)rpL_optinteger(L, 2, "fold", o.folds ? 1 : 0, 0, 1000000);
-  o.seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
-  o.min_events = (int32_t)rpL_optinteger(L, 2, "min_events", 1, 1, INT32_MAX);
-  o.same_test = rpL_optboolean(L, 2, "same_test", 0);
-  int nrev = o.nreveal = reveal_sizes(L, 2, reveal);
-  o.reveal = reveal;
+  rp_split_cold_opts_init(&o); /* reveal: the default list */
+  rpL_readopts(L, 2, rp_split_cold_users_optdesc, &o);
+  int nrev = reveal_sizes(L, 2, reveal, &o);
   void **train = rpL_newbox(L, RP_EVENTS_T), **known_s[RP_SPLIT_MAX_REVEAL],
        **test_s[RP_SPLIT_MAX_REVEAL];
   lua_createtable(L, nrev, 0);
@@ -264,10 +250,11 @@ static int split_cold_users(lua_State *L) {
 static int split_cold_items(lua_State *L) {
   lua_settop(L, 2);
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
-  static const char *const known[] = {"fraction", "seed", NULL};
-  rpL_checkopts(L, 2, known);
-  double fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
-  uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
+  rp_split_cold_opts o;
+  rp_split_cold_opts_init(&o);
+  rpL_readopts(L, 2, rp_split_cold_items_optdesc, &o);
+  double fraction = o.fraction;
+  uint64_t seed = o.seed;
   void **train = rpL_newbox(L, RP_EVENTS_T), **test = rpL_newbox(L, RP_EVENTS_T);
   int32_t *copy = rpL_scratch(L, (size_t)ev->items->n, sizeof *copy);
   int32_t *items = NULL, nitems = 0;
@@ -309,7 +296,20 @@ static const luaL_Reg split_funcs[] = {{"_span", split_span},
                                        {NULL, NULL}};
 
 int luaopen_recpipe_split(lua_State *L);
+static const rpL_optset split_sets[] = {{"random", rp_split_random_optdesc},
+                                        {"kfold", rp_split_kfold_optdesc},
+                                        {"by_time", rp_split_by_time_optdesc},
+                                        {"window", rp_split_window_optdesc},
+                                        {"time_range", rp_split_time_range_optdesc},
+                                        {"leave_last", rp_split_leave_last_optdesc},
+                                        {"per_user_time", rp_split_per_user_time_optdesc},
+                                        {"rolling", rp_split_rolling_optdesc},
+                                        {"cold_users", rp_split_cold_users_optdesc},
+                                        {"cold_items", rp_split_cold_items_optdesc},
+                                        {NULL, NULL}};
+
 int luaopen_recpipe_split(lua_State *L) {
   luaL_newlib(L, split_funcs);
+  rpL_setoptions(L, -1, split_sets);
   return 1;
 }

@@ -14,6 +14,7 @@
 #define RP_SPLIT_H
 
 #include "events.h"
+#include "opts.h"
 
 /* What a split did: counts of events and of users/items it dropped. */
 typedef struct rp_split_report {
@@ -30,6 +31,30 @@ typedef struct rp_split_report {
   int64_t cutoff;              /* by_time: test = time >= cutoff */
   int has_cutoff;
 } rp_split_report;
+
+/* ---- options --------------------------------------------------------------
+ * The options of every split function (and of the Lua iterators kfold and
+ * rolling), named, defaulted and range-checked by one descriptor table per
+ * function (runtime/core/opts.h) over rp_split_opts (rp_split_cold_opts
+ * for the cold-start splits); the binding reads a Lua table through them
+ * and exports them as rp.split.options().  Times (cutoff, train_start, ...)
+ * are RP_OPT_OTHER: the binding reads them (absent: unbounded). */
+typedef struct rp_split_opts {
+  double test_fraction;
+  uint64_t seed;
+  int by;                       /* RP_SPLIT_BY_PAIR or _EVENT */
+  int64_t k, fold, min_history; /* saturated to int32 by the callers */
+  int keep_unknown;             /* by_time, window */
+  double train_days, test_days; /* rolling (required) */
+  double step_days;             /* rolling (absent: test_days) */
+  int expanding;                /* rolling */
+} rp_split_opts;
+
+extern const char *const rp_split_by_names[]; /* "pair", "event", NULL */
+extern const rp_optdesc rp_split_random_optdesc[], rp_split_kfold_optdesc[],
+    rp_split_fold_optdesc[], rp_split_by_time_optdesc[], rp_split_window_optdesc[],
+    rp_split_time_range_optdesc[], rp_split_leave_last_optdesc[], rp_split_per_user_time_optdesc[],
+    rp_split_rolling_optdesc[], rp_split_cold_users_optdesc[], rp_split_cold_items_optdesc[];
 
 /* Unit a random split draws for: each distinct (user, item) pair (all its
  * events go to the same side, as implicit's train_test_split draws matrix
@@ -108,6 +133,11 @@ typedef struct rp_split_cold_opts {
   int32_t min_events; /* users with fewer events are never held out */
   int same_test;
 } rp_split_cold_opts;
+
+/* Fills o with cold_users' defaults (rp_split_cold_users_optdesc: fraction
+ * 0.1, no folds, seed 42, min_events 1, reveal {0, 1, 3, 5}, separate
+ * tests); fold 0 with folds > 0 means fold 1. */
+void rp_split_cold_opts_init(rp_split_cold_opts *o);
 
 /* Holds out round(fraction * U) of the U users with at least min_events
  * events, or one of `folds` equal parts of them (a seeded shuffle chooses;

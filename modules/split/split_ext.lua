@@ -61,41 +61,38 @@ return function(rp)
     return o
   end
 
-  local c_by_time, c_window, c_time_range = split.by_time, split.window, split.time_range
-  function split.by_time(ev, opts) return c_by_time(ev, with_times("by_time", opts, { "cutoff" })) end
+  -- the C functions, called as fields so that their errors name them
+  local c = { by_time = split.by_time, window = split.window, time_range = split.time_range }
+  function split.by_time(ev, opts) return c.by_time(ev, with_times("by_time", opts, { "cutoff" })) end
   function split.window(ev, opts)
-    return c_window(ev, with_times("window", opts, { "train_start", "train_end", "test_end" }))
+    return c.window(ev, with_times("window", opts, { "train_start", "train_end", "test_end" }))
   end
-  function split.time_range(ev, opts) return c_time_range(ev, with_times("time_range", opts, { "from", "to" })) end
+  function split.time_range(ev, opts) return c.time_range(ev, with_times("time_range", opts, { "from", "to" })) end
 
   -- split.span(ev) -> first and last event time (nil when no time column)
   split.span = split._span
 
+  -- fname's options checked by the C core's descriptors (rp.split.options),
+  -- defaults filled in; an error names argument #2 of fname at its caller.
+  local function checked(fname, opts)
+    local ok, o = pcall(split._checkopts, fname, opts)
+    if ok then return o end
+    local msg = type(o) == "string" and o:match("^bad argument #%d+ to '[^']*' %((.*)%)$")
+    error(msg and ("bad argument #2 to '%s' (%s)"):format(fname, msg) or o, 3)
+  end
+
   -- for train, test, summary in split.kfold(ev, {k = 5, seed = 42}) do ... end
   -- summary.fold is the fold number (1..k).
   function split.kfold(ev, opts)
-    opts = opts or {}
-    if type(opts) ~= "table" then error("bad argument #2 to 'kfold' (table expected)", 2) end
-    local known = { k = true, seed = true, by = true }
-    for key in pairs(opts) do
-      if not known[key] then
-        error(("bad argument #2 to 'kfold' (unknown option '%s' (known: k, seed, by))")
-          :format(tostring(key)), 2)
-      end
-    end
-    local k = opts.k or 5
-    if math.type(k) ~= "integer" or k < 2 then
-      error(("bad argument #2 to 'kfold' (field 'k' must be an integer >= 2, got %s)")
-        :format(tostring(k)), 2)
-    end
-    -- check the events and options once, before the first fold
-    split._fold(ev, { k = k, fold = 1, seed = opts.seed, by = opts.by })
+    local o = checked("kfold", opts)
+    -- check the events once, before the first fold
+    split._fold(ev, { k = o.k, fold = 1, seed = o.seed, by = o.by })
     local fold = 0
     return function()
       fold = fold + 1
-      if fold > k then return nil end
-      local train, test, summary = split._fold(ev, { k = k, fold = fold, seed = opts.seed,
-        by = opts.by })
+      if fold > o.k then return nil end
+      local train, test, summary = split._fold(ev, { k = o.k, fold = fold, seed = o.seed,
+        by = o.by })
       summary.fold = fold
       return train, test, summary
     end
@@ -109,44 +106,30 @@ return function(rp)
   -- summary plus window, train_start, train_end, test_end (Unix seconds).
   function split.rolling(ev, opts)
     if type(opts) ~= "table" then error("bad argument #2 to 'rolling' (table expected)", 2) end
-    local known = { train_days = true, test_days = true, step_days = true, start = true,
-                    stop = true, expanding = true, keep_unknown = true }
-    local names = "train_days, test_days, step_days, start, stop, expanding, keep_unknown"
-    for key in pairs(opts) do
-      if not known[key] then
-        error(("bad argument #2 to 'rolling' (unknown option '%s' (known: %s))")
-          :format(tostring(key), names), 2)
-      end
+    local o = checked("rolling", with_times("rolling", opts, { "start", "stop" }))
+    for _, f in ipairs { "train_days", "test_days" } do
+      if o[f] == nil then error(("bad argument #2 to 'rolling' (field '%s' is required)"):format(f), 2) end
     end
-    local function days(f, def)
-      local v = opts[f]
-      if v == nil then v = def end
-      if type(v) ~= "number" or v <= 0 then
-        error(("bad argument #2 to 'rolling' (field '%s' must be a positive number of days, got %s)")
-          :format(f, tostring(v)), 3)
-      end
-      return math.floor(v * DAY + 0.5)
-    end
-    local train_s = days("train_days")
-    local test_s = days("test_days")
-    local step_s = days("step_days", opts.test_days)
+    local function seconds(days) return math.floor(days * DAY + 0.5) end
+    local train_s, test_s = seconds(o.train_days), seconds(o.test_days)
+    local step_s = seconds(o.step_days or o.test_days)
     local tmin, tmax = split._span(ev)
     if not tmin then
       if #ev == 0 then return function() return nil end end
       error("bad argument #1 to 'rolling' (the events have no time column)", 2)
     end
-    local o = with_times("rolling", opts, { "start", "stop" })
-    local start = o.start or tmin
-    local stop = o.stop or tmax + 1
+    local times = with_times("rolling", opts, { "start", "stop" })
+    local start = times.start or tmin
+    local stop = times.stop or tmax + 1
     local w = 0
     return function()
       local train_end = start + w * step_s + train_s
       if train_end >= stop then return nil end
-      local train_start = opts.expanding and start or start + w * step_s
+      local train_start = o.expanding and start or start + w * step_s
       local test_end = math.min(train_end + test_s, stop)
       w = w + 1
-      local train, test, info = c_window(ev, { train_start = train_start, train_end = train_end,
-        test_end = test_end, keep_unknown = opts.keep_unknown })
+      local train, test, info = c.window(ev, { train_start = train_start, train_end = train_end,
+        test_end = test_end, keep_unknown = o.keep_unknown })
       info.window, info.train_start, info.train_end, info.test_end = w, train_start, train_end,
         test_end
       return train, test, info
