@@ -550,6 +550,29 @@ static lua_Integer ibound(double v) {
   return (lua_Integer)v;
 }
 
+/* A TIME option (present at idx): integer Unix seconds or ISO 8601 text,
+ * within d's range. */
+static int64_t opttime(lua_State *L, int idx, const rp_optdesc *d) {
+  char want[128];
+  int t = rpL_getopt(L, idx, d->name);
+  int64_t v = 0;
+  int ok = 0;
+  if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+    v = lua_tointeger(L, -1);
+    ok = 1;
+  } else if (t == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    ok = rp_parse_iso8601(s, n, &v) == RP_PARSE_OK;
+  }
+  if (!ok || !rp_opt_inrange(d, (double)v)) {
+    const char *s = shown(L, -1);
+    rpL_fielderror(L, idx, d->name, "must be %s, got %s", rp_opt_expect(d, want, sizeof want), s);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
 void rpL_readopts(lua_State *L, int idx, const rp_optdesc *d, void *o) {
   idx = lua_absindex(L, idx);
   rpL_checkoptsd(L, idx, d);
@@ -582,6 +605,9 @@ void rpL_readopts(lua_State *L, int idx, const rp_optdesc *d, void *o) {
         break;
       case RP_OPT_STR:
         *(const char **)((char *)o + d->offset) = rpL_optstring(L, idx, d->name, NULL);
+        break;
+      case RP_OPT_TIME:
+        rp_opt_set_int(d, o, opttime(L, idx, d));
         break;
       default:
         break;
@@ -626,7 +652,7 @@ int rpL_readsubopts(lua_State *L, int idx, const char *field, const rp_optdesc *
 }
 
 static const char *const type_names[] = {"integer", "integer", "number", "boolean",
-                                         "enum",    "string",  "other"};
+                                         "enum",    "string",  "other",  "time"};
 
 static void pushentry(lua_State *L, const rp_optdesc *d) {
   lua_createtable(L, 0, 8);
@@ -638,6 +664,7 @@ static void pushentry(lua_State *L, const rp_optdesc *d) {
   switch (d->type) {
     case RP_OPT_INT:
     case RP_OPT_SEED:
+    case RP_OPT_TIME:
       lua_pushinteger(L, (lua_Integer)d->def);
       break;
     case RP_OPT_NUM:
@@ -657,16 +684,16 @@ static void pushentry(lua_State *L, const rp_optdesc *d) {
   }
   if (!hasdef) lua_pop(L, 1), lua_pushnil(L);
   lua_setfield(L, -2, "default");
-  if (d->type == RP_OPT_INT || d->type == RP_OPT_NUM) {
+  if (d->type == RP_OPT_INT || d->type == RP_OPT_NUM || d->type == RP_OPT_TIME) {
     if (isfinite(d->lo) && d->lo > -9e18) {
-      if (d->type == RP_OPT_INT)
+      if (d->type != RP_OPT_NUM)
         lua_pushinteger(L, (lua_Integer)d->lo);
       else
         lua_pushnumber(L, d->lo);
       lua_setfield(L, -2, "min");
     }
     if (isfinite(d->hi) && d->hi < 9e18) {
-      if (d->type == RP_OPT_INT)
+      if (d->type != RP_OPT_NUM)
         lua_pushinteger(L, (lua_Integer)d->hi);
       else
         lua_pushnumber(L, d->hi);
@@ -713,6 +740,7 @@ void rpL_pushoptvalues(lua_State *L, const rp_optdesc *d, const void *o) {
     if ((d->flags & RP_OPT_NODEFAULT) && v == d->def) continue; /* absent */
     switch (d->type) {
       case RP_OPT_INT:
+      case RP_OPT_TIME:
         lua_pushinteger(L, (lua_Integer)v);
         break;
       case RP_OPT_SEED:
