@@ -550,22 +550,25 @@ static lua_Integer ibound(double v) {
   return (lua_Integer)v;
 }
 
-/* A TIME option (present at idx): integer Unix seconds or ISO 8601 text,
- * within d's range. */
+int rpL_totime(lua_State *L, int vidx, int64_t *out) {
+  if (lua_type(L, vidx) == LUA_TNUMBER) {
+    if (lua_isinteger(L, vidx)) return *out = lua_tointeger(L, vidx), 1;
+    double d = floor(lua_tonumber(L, vidx));
+    if (d >= -9.2e18 && d <= 9.2e18) return *out = (int64_t)d, 1;
+  } else if (lua_type(L, vidx) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, vidx, &n);
+    return rp_parse_time_slow(s, n, RP_TIME_SECONDS, out) == RP_PARSE_OK;
+  }
+  return 0;
+}
+
+/* A TIME option (present at idx), within d's range. */
 static int64_t opttime(lua_State *L, int idx, const rp_optdesc *d) {
   char want[128];
-  int t = rpL_getopt(L, idx, d->name);
+  rpL_getopt(L, idx, d->name);
   int64_t v = 0;
-  int ok = 0;
-  if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
-    v = lua_tointeger(L, -1);
-    ok = 1;
-  } else if (t == LUA_TSTRING) {
-    size_t n;
-    const char *s = lua_tolstring(L, -1, &n);
-    ok = rp_parse_iso8601(s, n, &v) == RP_PARSE_OK;
-  }
-  if (!ok || !rp_opt_inrange(d, (double)v)) {
+  if (!rpL_totime(L, -1, &v) || !rp_opt_inrange(d, (double)v)) {
     const char *s = shown(L, -1);
     rpL_fielderror(L, idx, d->name, "must be %s, got %s", rp_opt_expect(d, want, sizeof want), s);
   }
@@ -933,16 +936,8 @@ int rpL_nilmsg(lua_State *L, const char *fmt, int idx) {
 
 /* ---- times ------------------------------------------------------------------- */
 int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field) {
-  if (lua_type(L, vidx) == LUA_TNUMBER) {
-    if (lua_isinteger(L, vidx)) return lua_tointeger(L, vidx);
-    double d = floor(lua_tonumber(L, vidx));
-    if (d >= -9.2e18 && d <= 9.2e18) return (int64_t)d;
-  } else if (lua_type(L, vidx) == LUA_TSTRING) {
-    size_t n;
-    const char *s = lua_tolstring(L, vidx, &n);
-    int64_t t;
-    if (rp_parse_time_slow(s, n, RP_TIME_SECONDS, &t) == RP_PARSE_OK) return t;
-  }
+  int64_t t;
+  if (rpL_totime(L, vidx, &t)) return t;
   return rpL_fielderror(L, idx, field, "must be Unix seconds or ISO 8601 text, got %s",
                         luaL_tolstring(L, vidx, NULL));
 }

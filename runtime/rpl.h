@@ -186,6 +186,9 @@ int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ..
  * Unix seconds, a number (floored) or ISO 8601 text; raises a field error
  * naming field otherwise. */
 int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field);
+/* The same without raising: 1 and *out set, or 0 when the value at vidx is
+ * no time. */
+int rpL_totime(lua_State *L, int vidx, int64_t *out);
 
 /* ---- memory ---------------------------------------------------------------- */
 /* A scratch array of count (at least 1) elements of size bytes, in a

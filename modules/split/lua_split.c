@@ -50,11 +50,6 @@ static int done(lua_State *L, int rc, const rp_err *err, const rp_split_report *
  * only, so a huge k says "positive integer" rather than an int32 bound). */
 static int32_t sat32(int64_t v) { return v > INT32_MAX ? INT32_MAX : (int32_t)v; }
 
-/* A time option (Unix seconds; split_ext.lua turns dates into them) or def. */
-static int64_t opttime(lua_State *L, int idx, const char *field, int64_t def) {
-  return rpL_optinteger(L, idx, field, def, LUA_MININTEGER, LUA_MAXINTEGER);
-}
-
 /* The options at idx through fname's descriptors (split_opts.c: names,
  * defaults and ranges are the core's). */
 static void readopts(lua_State *L, int idx, const rp_optdesc *d, rp_split_opts *o) {
@@ -101,13 +96,12 @@ static int split_by_time(lua_State *L) {
   int use_cutoff = rpL_hasopt(L, 2, "cutoff");
   if (use_cutoff && rpL_hasopt(L, 2, "test_fraction"))
     return rpL_fielderror(L, 2, "cutoff", "and 'test_fraction' are exclusive: give one");
-  int64_t cutoff = opttime(L, 2, "cutoff", 0);
   rp_events **test, **train = two_boxes(L, &test);
   rp_split_report rep;
   rp_err err;
   return done(L,
-              rp_split_by_time(ev, o.test_fraction, cutoff, use_cutoff, o.keep_unknown, train, test,
-                               &rep, &err),
+              rp_split_by_time(ev, o.test_fraction, o.cutoff, use_cutoff, o.keep_unknown, train,
+                               test, &rep, &err),
               &err, &rep);
 }
 
@@ -117,14 +111,14 @@ static int split_window(lua_State *L) {
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   rp_split_opts o;
   readopts(L, 2, rp_split_window_optdesc, &o);
-  int64_t a = opttime(L, 2, "train_start", LUA_MININTEGER);
   if (!rpL_hasopt(L, 2, "train_end")) return rpL_fielderror(L, 2, "train_end", "is required");
-  int64_t b = opttime(L, 2, "train_end", 0);
-  int64_t c = opttime(L, 2, "test_end", LUA_MAXINTEGER);
   rp_events **test, **train = two_boxes(L, &test);
   rp_split_report rep;
   rp_err err;
-  return done(L, rp_split_window(ev, a, b, c, o.keep_unknown, train, test, &rep, &err), &err, &rep);
+  return done(L,
+              rp_split_window(ev, o.train_start, o.train_end, o.test_end, o.keep_unknown, train,
+                              test, &rep, &err),
+              &err, &rep);
 }
 
 /* time_range(ev, {from, to}) -> events, summary */
@@ -133,12 +127,10 @@ static int split_time_range(lua_State *L) {
   rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T); /* options may run Lua code */
   rp_split_opts o;
   readopts(L, 2, rp_split_time_range_optdesc, &o);
-  int64_t a = opttime(L, 2, "from", LUA_MININTEGER);
-  int64_t b = opttime(L, 2, "to", LUA_MAXINTEGER);
   rp_events **out = (rp_events **)rpL_newbox(L, RP_EVENTS_T);
   rp_split_report rep;
   rp_err err;
-  if (rp_split_time_range(ev, a, b, out, &rep, &err)) return rpL_error(L, &err);
+  if (rp_split_time_range(ev, o.from, o.to, out, &rep, &err)) return rpL_error(L, &err);
   push_summary(L, &rep);
   rpL_gcpressure(L);
   return 2;
@@ -273,6 +265,21 @@ static int split_cold_items(lua_State *L) {
   return 3;
 }
 
+/* time(v) -> Unix seconds of v: an integer, a number (floored) or ISO 8601
+ * text ("2024-03-01", "2024-03-01 12:00:00", UTC without an offset) */
+static int split_time(lua_State *L) {
+  int64_t t;
+  luaL_checkany(L, 1);
+  if (!rpL_totime(L, 1, &t))
+    return luaL_argerror(L, 1,
+                         lua_pushfstring(L, "must be Unix seconds or an ISO 8601 date, got %s",
+                                         lua_type(L, 1) == LUA_TSTRING
+                                             ? lua_pushfstring(L, "'%s'", lua_tostring(L, 1))
+                                             : luaL_tolstring(L, 1, NULL)));
+  lua_pushinteger(L, (lua_Integer)t);
+  return 1;
+}
+
 /* _span(ev) -> tmin, tmax (nothing when no time column or no rows) */
 static int split_span(lua_State *L) {
   rp_events *ev = rpL_checkevents(L, 1);
@@ -286,6 +293,7 @@ static int split_span(lua_State *L) {
 static const luaL_Reg split_funcs[] = {{"_span", split_span},
                                        {"random", split_random},
                                        {"_fold", split_fold},
+                                       {"time", split_time},
                                        {"by_time", split_by_time},
                                        {"window", split_window},
                                        {"time_range", split_time_range},

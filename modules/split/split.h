@@ -37,8 +37,7 @@ typedef struct rp_split_report {
  * rolling), named, defaulted and range-checked by one descriptor table per
  * function (runtime/core/opts.h) over rp_split_opts (rp_split_cold_opts
  * for the cold-start splits); the binding reads a Lua table through them
- * and exports them as rp.split.options().  Times (cutoff, train_start, ...)
- * are RP_OPT_OTHER: the binding reads them (absent: unbounded). */
+ * and exports them as rp.split.options(). */
 typedef struct rp_split_opts {
   double test_fraction;
   uint64_t seed;
@@ -48,7 +47,14 @@ typedef struct rp_split_opts {
   double train_days, test_days; /* rolling (required) */
   double step_days;             /* rolling (absent: test_days) */
   int expanding;                /* rolling */
+  /* times (Unix seconds; from Lua also ISO 8601 text); absent: RP_SPLIT_NO_TIME
+   * (cutoff, train_end: not given) or unbounded (the others) */
+  int64_t cutoff, train_start, train_end, test_end, from, to, start, stop;
 } rp_split_opts;
+/* The value of a time option not given (before every event time). */
+#define RP_SPLIT_NO_TIME INT64_MIN
+/* A time after every event time (an absent upper bound). */
+#define RP_SPLIT_END_TIME ((int64_t)9200000000000000000)
 
 extern const char *const rp_split_by_names[]; /* "pair", "event", NULL */
 extern const rp_optdesc rp_split_random_optdesc[], rp_split_kfold_optdesc[],

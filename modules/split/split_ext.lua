@@ -1,73 +1,12 @@
 -- Pure-Lua parts of rp.split: the kfold and rolling iterators (each step is
--- one C split), and dates ("2024-03-01", "2024-03-01 12:00:00") accepted
--- wherever a split takes a time, read as UTC.
+-- one C split).  Their options, names, defaults and ranges, are the C
+-- core's (rp.split.options); times are read by the C core too (Unix
+-- seconds or ISO 8601 text, UTC without an offset).
 return function(rp)
   local split = rp.split
   if not split then return end
 
   local DAY = 86400
-
-  -- Days since 1970-01-01 of a civil date (proleptic Gregorian).
-  local function days_from_civil(y, m, d)
-    if m <= 2 then y = y - 1 end
-    local era = (y >= 0 and y or y - 399) // 400
-    local yoe = y - era * 400
-    local mp = (m + 9) % 12
-    local doy = (153 * mp + 2) // 5 + d - 1
-    local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-  end
-
-  -- Unix seconds of a number or a date string (UTC), or nil and a message.
-  local function parse_time(v, what)
-    if math.type(v) == "integer" then return v end
-    if type(v) == "number" then return math.floor(v) end
-    if type(v) == "string" then
-      local y, mo, d, rest = v:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
-      local h, mi, s = "0", "0", "0"
-      if y and rest ~= "" then
-        h, mi, s = rest:match("^[T ](%d%d):(%d%d):?(%d?%d?)Z?$")
-      end
-      if y and h then
-        y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-        if mo >= 1 and mo <= 12 and d >= 1 and d <= 31 then
-          return days_from_civil(y, mo, d) * DAY + tonumber(h) * 3600 + tonumber(mi) * 60
-            + (tonumber(s) or 0)
-        end
-      end
-    end
-    return nil, ("%s must be Unix seconds or a date 'YYYY-MM-DD[ HH:MM:SS]', got %s")
-      :format(what, type(v) == "string" and ("'" .. v .. "'") or tostring(v))
-  end
-
-  -- split.time(v) -> Unix seconds of a number or a date string (UTC)
-  function split.time(v)
-    local t, msg = parse_time(v, "time")
-    if not t then error("bad argument #1 to 'time' (" .. msg .. ")", 2) end
-    return t
-  end
-
-  local function with_times(fname, opts, fields)
-    if type(opts) ~= "table" then return opts end
-    local o = {}
-    for k, v in pairs(opts) do o[k] = v end
-    for _, f in ipairs(fields) do
-      if o[f] ~= nil then
-        local t, msg = parse_time(o[f], "field '" .. f .. "'")
-        if not t then error(("bad argument #2 to '%s' (%s)"):format(fname, msg), 3) end
-        o[f] = t
-      end
-    end
-    return o
-  end
-
-  -- the C functions, called as fields so that their errors name them
-  local c = { by_time = split.by_time, window = split.window, time_range = split.time_range }
-  function split.by_time(ev, opts) return c.by_time(ev, with_times("by_time", opts, { "cutoff" })) end
-  function split.window(ev, opts)
-    return c.window(ev, with_times("window", opts, { "train_start", "train_end", "test_end" }))
-  end
-  function split.time_range(ev, opts) return c.time_range(ev, with_times("time_range", opts, { "from", "to" })) end
 
   -- split.span(ev) -> first and last event time (nil when no time column)
   split.span = split._span
@@ -106,7 +45,7 @@ return function(rp)
   -- summary plus window, train_start, train_end, test_end (Unix seconds).
   function split.rolling(ev, opts)
     if type(opts) ~= "table" then error("bad argument #2 to 'rolling' (table expected)", 2) end
-    local o = checked("rolling", with_times("rolling", opts, { "start", "stop" }))
+    local o = checked("rolling", opts)
     for _, f in ipairs { "train_days", "test_days" } do
       if o[f] == nil then error(("bad argument #2 to 'rolling' (field '%s' is required)"):format(f), 2) end
     end
@@ -118,9 +57,8 @@ return function(rp)
       if #ev == 0 then return function() return nil end end
       error("bad argument #1 to 'rolling' (the events have no time column)", 2)
     end
-    local times = with_times("rolling", opts, { "start", "stop" })
-    local start = times.start or tmin
-    local stop = times.stop or tmax + 1
+    local start = o.start or tmin
+    local stop = o.stop or tmax + 1
     local w = 0
     return function()
       local train_end = start + w * step_s + train_s
@@ -128,7 +66,7 @@ return function(rp)
       local train_start = o.expanding and start or start + w * step_s
       local test_end = math.min(train_end + test_s, stop)
       w = w + 1
-      local train, test, info = c.window(ev, { train_start = train_start, train_end = train_end,
+      local train, test, info = split.window(ev, { train_start = train_start, train_end = train_end,
         test_end = test_end, keep_unknown = o.keep_unknown })
       info.window, info.train_start, info.train_end, info.test_end = w, train_start, train_end,
         test_end

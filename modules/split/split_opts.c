@@ -21,7 +21,11 @@ const char *const rp_split_by_names[] = {"pair", "event", NULL};
 #define BY RP_OPT_E(O, by, "by", RP_SPLIT_BY_PAIR, rp_split_by_names)
 #define KEEP RP_OPT_B(O, keep_unknown, "keep_unknown", 0)
 #define MIN_HISTORY RP_OPT_I(O, min_history, "min_history", 2, 0, ANY)
-#define TIME(key, w) RP_OPT_X(key, "Unix seconds or a date 'YYYY-MM-DD[ HH:MM:SS]' (UTC); " w)
+/* a time option; absent: RP_SPLIT_NO_TIME or RP_SPLIT_END_TIME (w says) */
+#define TIME_(f, key, d, w) \
+  { key, RP_OPT_TIME, RP_OPTF_(O, f), d, NULL, -9.3e18, 9.3e18, RP_OPT_NODEFAULT, NULL, w }
+#define TIME(f, key, w) TIME_(f, key, (double)RP_SPLIT_NO_TIME, w)
+#define UNTIL(f, key, w) TIME_(f, key, (double)RP_SPLIT_END_TIME, w)
 #define DAYS(f, key, w)                                                                       \
   {                                                                                           \
     key, RP_OPT_NUM, RP_OPTF_(O, f), 0, NULL, 0, HUGE_VAL, RP_OPT_LO_OPEN | RP_OPT_NODEFAULT, \
@@ -34,13 +38,14 @@ const rp_optdesc rp_split_kfold_optdesc[] = {RP_OPT_I(O, k, "k", 5, 2, ANY), SEE
 const rp_optdesc rp_split_fold_optdesc[] = {
     RP_OPT_I(O, k, "k", 5, 2, ANY), RP_OPT_I(O, fold, "fold", 1, 1, ANY), SEED, BY, RP_OPT_END};
 const rp_optdesc rp_split_by_time_optdesc[] = {
-    FRACTION(0.2), TIME("cutoff", "test = time >= cutoff (instead of test_fraction)"), KEEP,
+    FRACTION(0.2), TIME(cutoff, "cutoff", "test = time >= cutoff; instead of test_fraction"), KEEP,
     RP_OPT_END};
 const rp_optdesc rp_split_window_optdesc[] = {
-    TIME("train_start", "default: the first event"), TIME("train_end", "required"),
-    TIME("test_end", "default: after the last event"), KEEP, RP_OPT_END};
-const rp_optdesc rp_split_time_range_optdesc[] = {TIME("from", "default: the first event"),
-                                                  TIME("to", "default: after the last event"),
+    TIME(train_start, "train_start", "default: the first event"),
+    TIME(train_end, "train_end", "required"),
+    UNTIL(test_end, "test_end", "default: after the last event"), KEEP, RP_OPT_END};
+const rp_optdesc rp_split_time_range_optdesc[] = {TIME(from, "from", "default: the first event"),
+                                                  UNTIL(to, "to", "default: after the last event"),
                                                   RP_OPT_END};
 const rp_optdesc rp_split_leave_last_optdesc[] = {RP_OPT_I(O, k, "k", 1, 1, ANY), MIN_HISTORY,
                                                   RP_OPT_END};
@@ -49,8 +54,8 @@ const rp_optdesc rp_split_rolling_optdesc[] = {
     DAYS(train_days, "train_days", "days of training per window; required"),
     DAYS(test_days, "test_days", "days of testing per window; required"),
     DAYS(step_days, "step_days", "days between windows; default: test_days"),
-    TIME("start", "default: the first event"),
-    TIME("stop", "default: after the last event"),
+    TIME(start, "start", "default: the first event"),
+    TIME(stop, "stop", "default: after the last event"),
     RP_OPT_B(O, expanding, "expanding", 0),
     KEEP,
     RP_OPT_END};

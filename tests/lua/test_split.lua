@@ -89,7 +89,13 @@ T.case("by_time: train strictly before the cutoff, test from it", function()
   local _, _, s3 = rp.split.by_time(ev, { cutoff = "2023-11-20" })
   T.eq(s3.cutoff, rp.split.time("2023-11-20"))
   T.errors(function() rp.split.by_time(ev, { cutoff = "yesterday" }) end,
-    "bad argument #2 to 'by_time' (field 'cutoff' must be Unix seconds or a date")
+    "bad argument #2 to 'by_time' (field 'cutoff' must be Unix seconds or an ISO 8601 date")
+  T.errors(function() rp.split.by_time(ev, { cutoff = "2023-11-31" }) end,
+    "field 'cutoff' must be Unix seconds or an ISO 8601 date")
+  T.errors(function() rp.split.time({}) end, "bad argument #1 to 'time' (must be Unix seconds")
+  -- ISO 8601 with an offset, and a float (floored), name the same instant
+  T.eq(rp.split.time("2023-11-15T00:13:20+02:00"), 1700000000)
+  T.eq(rp.split.time(1700000000.75), 1700000000)
   T.errors(function() rp.split.by_time(ev, { cutoff = 5, test_fraction = 0.1 }) end, "exclusive")
   T.errors(function() rp.split.by_time(ev, { test_fraction = 0 }) end,
     "bad argument #2 to 'by_time' (field 'test_fraction' must be a number in (0, 1), got 0)")
