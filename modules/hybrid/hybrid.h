@@ -96,7 +96,7 @@ typedef struct rp_attr_opts {
   int header;               /* 1 = first line names the columns */
   const char *const *names; /* column names of a header-less file (else "1", "2", ...) */
   int nnames;
-  rp_colref id; /* the entity id column */
+  rp_io_colref id; /* the entity id column */
   int nfields;
   rp_field_spec fields[RP_FEAT_MAX_FIELDS];
   rp_idmap *map; /* rows aligned to this map (borrowed; NULL = new map) */

@@ -52,15 +52,17 @@ static const char *const item_names[] = {
     "item",     "item_id",    "itemId",    "itemid",    "ItemID", "ItemId", "movieId",
     "movie_id", "product_id", "productId", "StockCode", "sku",    NULL};
 
-const char *const *rp_read_default_names(int role) { return role == 0 ? user_names : item_names; }
+const char *const *rp_io_read_default_names(int role) {
+  return role == 0 ? user_names : item_names;
+}
 
-const char *const rp_time_unit_names[] = {"auto", "s", "ms", NULL};
-const char *const rp_onerr_names[] = {"stop", "skip", NULL};
-const char *const rp_unknown_names[] = {"add", "drop", NULL};
+const char *const rp_io_time_unit_names[] = {"auto", "s", "ms", NULL};
+const char *const rp_io_onerr_names[] = {"stop", "skip", NULL};
+const char *const rp_io_unknown_names[] = {"add", "drop", NULL};
 
-#define O rp_read_opts
+#define O rp_io_read_opts
 #define COLUMN "a column name or a 1-based position"
-const rp_optdesc rp_read_optdesc[] = {
+const rp_optdesc rp_io_read_optdesc[] = {
     RP_OPT_S(O, sep, "sep", NULL),
     RP_OPT_B(O, header, "header", 1),
     RP_OPT_X("user", COLUMN " (default: the first header column named user, user_id, ...)"),
@@ -70,11 +72,11 @@ const rp_optdesc rp_read_optdesc[] = {
     RP_OPT_X("event", COLUMN),
     RP_OPT_X("weights", "a table {event type = weight}"),
     RP_OPT_X("context", "a list of column names or positions"),
-    RP_OPT_E(O, time_unit, "time_unit", RP_TIME_SECONDS, rp_time_unit_names),
+    RP_OPT_E(O, time_unit, "time_unit", RP_TIME_SECONDS, rp_io_time_unit_names),
     RP_OPT_X("users", "an IdMap to read the users onto"),
     RP_OPT_X("items", "an IdMap to read the items onto"),
-    RP_OPT_E(O, on_error, "on_error", RP_ONERR_STOP, rp_onerr_names),
-    RP_OPT_E(O, unknown, "unknown", RP_UNKNOWN_ADD, rp_unknown_names),
+    RP_OPT_E(O, on_error, "on_error", RP_ONERR_STOP, rp_io_onerr_names),
+    RP_OPT_E(O, unknown, "unknown", RP_UNKNOWN_ADD, rp_io_unknown_names),
     RP_OPT_I(O, threads, "threads", 0, 0, 256),
     RP_OPT_I(O, max_line_bytes, "max_line_bytes", (double)RP_READ_MAX_LINE, 1, 1e15),
     RP_OPT_X("time_context", "a list of hour, weekday"),
@@ -83,9 +85,9 @@ const rp_optdesc rp_read_optdesc[] = {
 #undef COLUMN
 #undef O
 
-void rp_read_opts_init(rp_read_opts *o) {
+void rp_io_read_opts_init(rp_io_read_opts *o) {
   memset(o, 0, sizeof *o);
-  rp_opts_init(rp_read_optdesc, o);
+  rp_opts_init(rp_io_read_optdesc, o);
 }
 
 /* Maps the pages of the reserved columns in one call per column instead of
@@ -114,7 +116,7 @@ static void prefault(const rp_events *ev) {
 }
 
 /* the name of context column k in the result */
-static void ctx_name(const rctx *c, const rp_read_opts *o, int k, char *dst, size_t size) {
+static void ctx_name(const rctx *c, const rp_io_read_opts *o, int k, char *dst, size_t size) {
   if (o->context[k].name) {
     snprintf(dst, size, "%s", o->context[k].name);
     return;
@@ -130,7 +132,7 @@ static void ctx_name(const rctx *c, const rp_read_opts *o, int k, char *dst, siz
   }
 }
 
-static int make_result(const rctx *c, const rp_read_opts *o, rp_events **ev, rp_err *err) {
+static int make_result(const rctx *c, const rp_io_read_opts *o, rp_events **ev, rp_err *err) {
   char names[RP_MAX_CONTEXT][80];
   const char *cn[RP_MAX_CONTEXT];
   for (int k = 0; k < o->ncontext; k++) {
@@ -144,9 +146,9 @@ static int make_result(const rctx *c, const rp_read_opts *o, rp_events **ev, rp_
   return *ev ? RP_OK : RP_ENOMEM;
 }
 
-int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_read_report *rep,
-                   rp_err *err) {
-  rp_read_report dummy;
+int rp_io_read_events(const char *path, const rp_io_read_opts *o, rp_events **out,
+                      rp_io_read_report *rep, rp_err *err) {
+  rp_io_read_report dummy;
   rp_err ebuf;
   if (!rep) rep = &dummy;
   if (!err) err = &ebuf;
@@ -155,8 +157,8 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
   double t0 = rp_now();
   int rc = rp_io_read_check(path, o, err);
   if (rc) return rc;
-  rp_tz *tz = NULL;
-  if (o->time_context && !(tz = rp_tz_load(o->time_zone, err))) return err->status;
+  rp_io_tz *tz = NULL;
+  if (o->time_context && !(tz = rp_io_tz_load(o->time_zone, err))) return err->status;
   rctx c;
   memset(&c, 0, sizeof c);
   c.path = strcmp(path, "-") == 0 ? "<stdin>" : path;
@@ -330,13 +332,13 @@ int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_
     if (b.eof && used == b.len) break;
   }
   if ((rc = rp_events_shrink(ev, err))) goto done;
-  if (o->time_context && (rc = rp_events_time_context(ev, o->time_context, tz, err))) {
+  if (o->time_context && (rc = rp_io_time_context(ev, o->time_context, tz, err))) {
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
     rc = rp_errf(err, rc, "%s: %s", c.path, msg);
   }
 done:
-  rp_tz_free(tz);
+  rp_io_tz_free(tz);
   if (b.size) rp_progress("reading", (double)b.size, (double)b.size, 1);
   rep->bytes = b.total;
   rep->rows = ev && !rc ? ev->n : 0;

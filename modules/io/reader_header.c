@@ -88,7 +88,7 @@ static const char *role_label(int r) {
 }
 
 /* Resolves role r's column; returns RP_OK (col set, -1 = absent) or an error. */
-static int resolve(rctx *c, int r, const rp_colref *ref, const hdr *h, int header, rp_err *err) {
+static int resolve(rctx *c, int r, const rp_io_colref *ref, const hdr *h, int header, rp_err *err) {
   c->col[r] = -1;
   if (ref->pos > 0) {
     if (ref->pos > c->nf)
@@ -103,7 +103,7 @@ static int resolve(rctx *c, int r, const rp_colref *ref, const hdr *h, int heade
     return RP_OK;
   }
   const char *one[2] = {ref->name, NULL};
-  const char *const *cands = ref->name ? one : r <= R_ITEM ? rp_read_default_names(r) : NULL;
+  const char *const *cands = ref->name ? one : r <= R_ITEM ? rp_io_read_default_names(r) : NULL;
   if (!cands) return RP_OK;
   if (!header) {
     if (r <= R_ITEM && !ref->name) {
@@ -151,7 +151,7 @@ static int resolve(rctx *c, int r, const rp_colref *ref, const hdr *h, int heade
                  role_label(r), list, role_label(r));
 }
 
-int rp_io_read_check(const char *path, const rp_read_opts *o, rp_err *err) {
+int rp_io_read_check(const char *path, const rp_io_read_opts *o, rp_err *err) {
   if (o->sep && (o->sep[0] == 0 || strlen(o->sep) > 4 || strchr(o->sep, '"') ||
                  strchr(o->sep, '\n') || strchr(o->sep, '\r')))
     return rp_errf(err, RP_EINVAL, "%s: bad separator (1 to 4 bytes, no quote or line end)", path);
@@ -192,7 +192,7 @@ static int first_record_ends(const char *p, size_t n) {
 /* Sets up c from the first record of the buffer at `at` (BOM and blank
  * lines skipped; it is line c->line1); *hdr_end is past the header line when
  * there is one. */
-int rp_io_read_setup(rctx *c, const rp_read_opts *o, rbuf *b, size_t at, size_t *hdr_end,
+int rp_io_read_setup(rctx *c, const rp_io_read_opts *o, rbuf *b, size_t at, size_t *hdr_end,
                      int64_t *hdr_lines, rp_err *err) {
   int rc;
   if (o->sep) {
@@ -241,7 +241,7 @@ int rp_io_read_setup(rctx *c, const rp_read_opts *o, rbuf *b, size_t at, size_t 
   c->nf = nfields;
   *hdr_end = o->header ? (size_t)(next - b->buf) : at;
   *hdr_lines = o->header ? nl : 0;
-  const rp_colref *refs[R_CTX0] = {&o->user, &o->item, &o->value, &o->time, &o->event};
+  const rp_io_colref *refs[R_CTX0] = {&o->user, &o->item, &o->value, &o->time, &o->event};
   for (int k = 0; k < NROLES; k++) c->col[k] = -1;
   for (int k = 0; k < R_CTX0 && !rc; k++) rc = resolve(c, k, refs[k], &h, o->header, err);
   for (int k = 0; k < o->ncontext && !rc; k++)

@@ -3,7 +3,7 @@
  * to modules/io): the per-read context, the pieces a block is cut into, the
  * block buffer and the parser threads.
  *
- *   reader.c         rp_read_events: options, the block loop, the result
+ *   reader.c         rp_io_read_events: options, the block loop, the result
  *   reader_parse.c   one piece: bit-mask scanner, numeric id cache, rows,
  *                    the general RFC 4180 record parser
  *   reader_header.c  separator detection, the header, column resolution,
@@ -31,7 +31,7 @@ enum { R_USER = 0, R_ITEM, R_VALUE, R_TIME, R_EVENT, R_CTX0 };
 /* ---- per-read context (read-only while pieces are parsed) ----------------- */
 typedef struct rctx {
   const char *path;
-  const rp_read_opts *o;
+  const rp_io_read_opts *o;
   int64_t line1;   /* line of the first record (the header, or the first data line) */
   size_t max_line; /* o->max_line_bytes */
   char sep[8];
@@ -119,7 +119,7 @@ void rp_io_parse_piece(const rctx *c, piece *pc);
 
 /* ---- reader_header.c --------------------------------------------------------------- */
 /* Checks the options of a read of path. */
-int rp_io_read_check(const char *path, const rp_read_opts *o, rp_err *err);
+int rp_io_read_check(const char *path, const rp_io_read_opts *o, rp_err *err);
 
 /* ---- reader_buf.c ------------------------------------------------------------------ */
 #define NCHUNK 2
@@ -160,7 +160,7 @@ int rp_io_buf_grow_line(rbuf *b, size_t off, int64_t max, int64_t line, rp_err *
 size_t rp_io_buf_bom(const rbuf *b);
 
 /* Sets c up from the first record of the buffer at `at`: see reader_header.c. */
-int rp_io_read_setup(rctx *c, const rp_read_opts *o, rbuf *b, size_t at, size_t *hdr_end,
+int rp_io_read_setup(rctx *c, const rp_io_read_opts *o, rbuf *b, size_t at, size_t *hdr_end,
                      int64_t *hdr_lines, rp_err *err);
 
 /* ---- reader_pieces.c --------------------------------------------------------------- */

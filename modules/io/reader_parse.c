@@ -1,7 +1,7 @@
 /*
  * reader_parse.c -- one piece of an event log: the bit-mask scanner, the numeric
  * id cache, rows in batches and the general RFC 4180 record parser (the
- * hot path of rp_read_events; see reader.c for how the parts fit).
+ * hot path of rp_io_read_events; see reader.c for how the parts fit).
  */
 #include <stdarg.h>
 #include "reader_impl.h"

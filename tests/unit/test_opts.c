@@ -97,7 +97,7 @@ END_TEST
  * that drifted out of it would make the defaults fail their own check) */
 START_TEST(core_tables_defaults_in_range) {
   const rp_optdesc *tables[] = {rp_als_train_optdesc,
-                                rp_read_optdesc,
+                                rp_io_read_optdesc,
                                 rp_events_matrix_optdesc,
                                 rp_knn_optdesc,
                                 rp_pop_optdesc,
@@ -129,8 +129,8 @@ START_TEST(core_tables_defaults_in_range) {
   rp_split_cold_opts c;
   rp_split_cold_opts_init(&c);
   ck_assert(c.fraction == 0.1 && c.seed == 42 && c.nreveal == 4 && c.reveal[3] == 5);
-  rp_read_opts r;
-  rp_read_opts_init(&r);
+  rp_io_read_opts r;
+  rp_io_read_opts_init(&r);
   ck_assert(r.max_line_bytes == RP_READ_MAX_LINE && r.header == 1 &&
             r.time_unit == RP_TIME_SECONDS);
 }
