@@ -4,6 +4,9 @@
 # into build/librpcore.a together with runtime/core/*.c; the binding files
 # (modules/<m>/lua_*.c) and runtime/*.c make the `recpipe` binary.  Check
 # tests (tests/unit/test_*.c) link librpcore.a only: they need no Lua.
+# Lua files are read at run time, not built: runtime/lua/*.lua and each
+# module's modules/<m>/*.lua (its extension), all into one folder on
+# `make install` (only the modules built in).
 
 PREFIX ?= /usr/local
 BUILDDIR ?= build
@@ -287,7 +290,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/recpipe/lua \
 	  $(DESTDIR)$(PREFIX)/share/recpipe/pipelines
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/recpipe
-	install -m 644 modules/lua/*.lua $(DESTDIR)$(PREFIX)/share/recpipe/lua/
+	install -m 644 runtime/lua/*.lua $(wildcard $(addsuffix /*.lua,$(MODULES))) \
+	  $(DESTDIR)$(PREFIX)/share/recpipe/lua/
 	$(if $(wildcard pipelines/*.lua),install -m 644 $(wildcard pipelines/*.lua) \
 	  $(DESTDIR)$(PREFIX)/share/recpipe/pipelines/)
 

@@ -5,8 +5,13 @@
  * module whose binding is not linked in is simply absent (weak symbols), so
  * adding a module means adding its folder and one line to MODULES below.
  * Lua files of the package (`require "recpipe"`, `require "recpipe.tune"`)
- * are found relative to the binary: <exe dir>/modules/lua in the build tree,
- * <exe dir>/../share/recpipe/lua after `make install`, or $RECPIPE_HOME/lua.
+ * are found relative to the binary.  In the build tree the runtime's own
+ * (init.lua, tune.lua, ...) are in runtime/lua and each module's Lua
+ * extension sits beside its binding (modules/split/split_ext.lua), looked
+ * for only in the folders of the modules linked in: a module left out of
+ * the build leaves its Lua out too.  `make install` puts them all in one
+ * folder, <exe dir>/../share/recpipe/lua.  $RECPIPE_HOME points at either
+ * layout (HOME/lua, or HOME/runtime/lua and HOME/modules).
  */
 
 #include "host.h"
@@ -44,7 +49,7 @@ static void script_error(const char *msg) {
   fprintf(stderr, "recpipe: %s\n", msg);
 }
 
-static char luadir[4096], pipedir[4096], exepath[4096];
+static char luadir[4096], moddir[4096], pipedir[4096], exepath[4096];
 static double t0;
 static int draw_progress;
 
@@ -119,18 +124,23 @@ static void resolve_dirs(const char *argv0) {
     snprintf(exe, sizeof exe, ".");
   const char *home = getenv("RECPIPE_HOME");
   char cand[4096];
+  moddir[0] = 0;
   if (home && *home) {
     snprintf(luadir, sizeof luadir, "%s/lua", home);
-    if (!isdir(luadir)) snprintf(luadir, sizeof luadir, "%s/modules/lua", home);
+    if (!isdir(luadir)) {
+      snprintf(luadir, sizeof luadir, "%s/runtime/lua", home);
+      snprintf(moddir, sizeof moddir, "%s/modules", home);
+    }
     snprintf(pipedir, sizeof pipedir, "%s/pipelines", home);
     return;
   }
   /* build tree: the binary sits in the repository root or in build-san */
   const char *ups[] = {"", "/..", NULL};
   for (int i = 0; ups[i]; i++) {
-    snprintf(cand, sizeof cand, "%s%s/modules/lua", exe, ups[i]);
+    snprintf(cand, sizeof cand, "%s%s/runtime/lua", exe, ups[i]);
     if (isdir(cand)) {
       snprintf(luadir, sizeof luadir, "%s", cand);
+      snprintf(moddir, sizeof moddir, "%s%s/modules", exe, ups[i]);
       snprintf(pipedir, sizeof pipedir, "%s%s/pipelines", exe, ups[i]);
       return;
     }
@@ -139,22 +149,53 @@ static void resolve_dirs(const char *argv0) {
   snprintf(pipedir, sizeof pipedir, "%s/../share/recpipe/pipelines", exe);
 }
 
-/* searcher: "recpipe" -> <luadir>/init.lua, "recpipe.x" -> <luadir>/x.lua */
+/* The file of module name ("recpipe" or "recpipe.x.y") under dir: dir/init.lua
+ * or dir/x/y.lua, into path; 1 when it is readable. */
+static int module_file(char *path, size_t size, const char *dir, const char *name) {
+  if (strcmp(name, "recpipe") == 0)
+    snprintf(path, size, "%s/init.lua", dir);
+  else
+    snprintf(path, size, "%s/%s.lua", dir, name + 8);
+  for (char *p = path + strlen(dir) + 1; *p; p++)
+    if (*p == '.' && strcmp(p, ".lua") != 0) *p = '/';
+  return access(path, R_OK) == 0;
+}
+
+/* The file of "recpipe.x" in the folder of module m (a module linked in),
+ * into path; 1 when it is readable, else adds "no file" to tried. */
+static int in_module(char *path, size_t size, const char *m, const char *name, luaL_Buffer *b) {
+  char dir[4400];
+  snprintf(dir, sizeof dir, "%s/%s", moddir, m);
+  if (!isdir(dir)) return 0;
+  if (module_file(path, size, dir, name)) return 1;
+  luaL_addstring(b, "\n\tno file '");
+  luaL_addstring(b, path);
+  luaL_addstring(b, "'");
+  return 0;
+}
+
+/* searcher: "recpipe" -> <luadir>/init.lua, "recpipe.x" -> <luadir>/x.lua,
+ * else (build tree) <moddir>/<m>/x.lua for each module m linked in */
 static int searcher(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
-  char path[4400];
-  if (strcmp(name, "recpipe") == 0)
-    snprintf(path, sizeof path, "%s/init.lua", luadir);
-  else if (strncmp(name, "recpipe.", 8) == 0)
-    snprintf(path, sizeof path, "%s/%s.lua", luadir, name + 8);
-  else
-    return 0;
-  for (char *p = path + strlen(luadir) + 1; *p; p++)
-    if (*p == '.' && strcmp(p, ".lua") != 0) *p = '/';
-  if (access(path, R_OK) != 0) {
-    lua_pushfstring(L, "\n\tno file '%s'", path);
-    return 1;
+  char path[8400];
+  if (strcmp(name, "recpipe") != 0 && strncmp(name, "recpipe.", 8) != 0) return 0;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  int found = module_file(path, sizeof path, luadir, name);
+  if (!found) {
+    luaL_addstring(&b, "\n\tno file '");
+    luaL_addstring(&b, path);
+    luaL_addstring(&b, "'");
   }
+  if (!found && moddir[0] && strcmp(name, "recpipe") != 0) {
+#define IN_MODULE(m) \
+  found = found || (luaopen_recpipe_##m && in_module(path, sizeof path, #m, name, &b));
+    MODULES(IN_MODULE)
+  }
+  luaL_pushresult(&b);
+  if (!found) return 1;
+  lua_pop(L, 1);
   if (luaL_loadfile(L, path) != LUA_OK)
     return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, path,
                       lua_tostring(L, -1));

@@ -454,6 +454,9 @@ lua_Integer rpL_optinteger(lua_State *L, int idx, const char *field, lua_Integer
     if (lo == 0 && hi == LUA_MAXINTEGER)
       return rpL_fielderror(L, idx, field, "must be a non-negative integer, got %lld",
                             (long long)v);
+    if (hi == LUA_MAXINTEGER)
+      return rpL_fielderror(L, idx, field, "must be an integer >= %lld, got %lld", (long long)lo,
+                            (long long)v);
     return rpL_fielderror(L, idx, field, "must be an integer in %lld..%lld, got %lld",
                           (long long)lo, (long long)hi, (long long)v);
   }
@@ -547,6 +550,32 @@ static lua_Integer ibound(double v) {
   return (lua_Integer)v;
 }
 
+int rpL_totime(lua_State *L, int vidx, int64_t *out) {
+  if (lua_type(L, vidx) == LUA_TNUMBER) {
+    if (lua_isinteger(L, vidx)) return *out = lua_tointeger(L, vidx), 1;
+    double d = floor(lua_tonumber(L, vidx));
+    if (d >= -9.2e18 && d <= 9.2e18) return *out = (int64_t)d, 1;
+  } else if (lua_type(L, vidx) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, vidx, &n);
+    return rp_parse_time_slow(s, n, RP_TIME_SECONDS, out) == RP_PARSE_OK;
+  }
+  return 0;
+}
+
+/* A TIME option (present at idx), within d's range. */
+static int64_t opttime(lua_State *L, int idx, const rp_optdesc *d) {
+  char want[128];
+  rpL_getopt(L, idx, d->name);
+  int64_t v = 0;
+  if (!rpL_totime(L, -1, &v) || !rp_opt_inrange(d, (double)v)) {
+    const char *s = shown(L, -1);
+    rpL_fielderror(L, idx, d->name, "must be %s, got %s", rp_opt_expect(d, want, sizeof want), s);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
 void rpL_readopts(lua_State *L, int idx, const rp_optdesc *d, void *o) {
   idx = lua_absindex(L, idx);
   rpL_checkoptsd(L, idx, d);
@@ -579,6 +608,9 @@ void rpL_readopts(lua_State *L, int idx, const rp_optdesc *d, void *o) {
         break;
       case RP_OPT_STR:
         *(const char **)((char *)o + d->offset) = rpL_optstring(L, idx, d->name, NULL);
+        break;
+      case RP_OPT_TIME:
+        rp_opt_set_int(d, o, opttime(L, idx, d));
         break;
       default:
         break;
@@ -623,7 +655,7 @@ int rpL_readsubopts(lua_State *L, int idx, const char *field, const rp_optdesc *
 }
 
 static const char *const type_names[] = {"integer", "integer", "number", "boolean",
-                                         "enum",    "string",  "other"};
+                                         "enum",    "string",  "other",  "time"};
 
 static void pushentry(lua_State *L, const rp_optdesc *d) {
   lua_createtable(L, 0, 8);
@@ -635,6 +667,7 @@ static void pushentry(lua_State *L, const rp_optdesc *d) {
   switch (d->type) {
     case RP_OPT_INT:
     case RP_OPT_SEED:
+    case RP_OPT_TIME:
       lua_pushinteger(L, (lua_Integer)d->def);
       break;
     case RP_OPT_NUM:
@@ -654,16 +687,16 @@ static void pushentry(lua_State *L, const rp_optdesc *d) {
   }
   if (!hasdef) lua_pop(L, 1), lua_pushnil(L);
   lua_setfield(L, -2, "default");
-  if (d->type == RP_OPT_INT || d->type == RP_OPT_NUM) {
+  if (d->type == RP_OPT_INT || d->type == RP_OPT_NUM || d->type == RP_OPT_TIME) {
     if (isfinite(d->lo) && d->lo > -9e18) {
-      if (d->type == RP_OPT_INT)
+      if (d->type != RP_OPT_NUM)
         lua_pushinteger(L, (lua_Integer)d->lo);
       else
         lua_pushnumber(L, d->lo);
       lua_setfield(L, -2, "min");
     }
     if (isfinite(d->hi) && d->hi < 9e18) {
-      if (d->type == RP_OPT_INT)
+      if (d->type != RP_OPT_NUM)
         lua_pushinteger(L, (lua_Integer)d->hi);
       else
         lua_pushnumber(L, d->hi);
@@ -695,21 +728,81 @@ void rpL_pushoptdesc(lua_State *L, const rp_optdesc *d) {
   }
 }
 
+void rpL_pushoptvalues(lua_State *L, const rp_optdesc *d, const void *o) {
+  lua_newtable(L);
+  for (; d->name; d++) {
+    if (d->type == RP_OPT_OTHER) continue;
+    if (d->type == RP_OPT_STR) {
+      const char *v = *(const char *const *)((const char *)o + d->offset);
+      if (!v) continue;
+      lua_pushstring(L, v);
+      lua_setfield(L, -2, d->name);
+      continue;
+    }
+    double v = rp_opt_get(d, o);
+    if ((d->flags & RP_OPT_NODEFAULT) && v == d->def) continue; /* absent */
+    switch (d->type) {
+      case RP_OPT_INT:
+      case RP_OPT_TIME:
+        lua_pushinteger(L, (lua_Integer)v);
+        break;
+      case RP_OPT_SEED:
+        lua_pushinteger(L, (lua_Integer) * (const uint64_t *)((const char *)o + d->offset));
+        break;
+      case RP_OPT_NUM:
+        lua_pushnumber(L, v);
+        break;
+      case RP_OPT_BOOL:
+        lua_pushboolean(L, v != 0);
+        break;
+      default: /* RP_OPT_ENUM */
+        lua_pushstring(L, d->names[(int)v]);
+        break;
+    }
+    lua_setfield(L, -2, d->name);
+  }
+}
+
+/* The descriptors of sets' function fname, or a "no function" error at
+ * argument 1. */
+static const rp_optdesc *findset(lua_State *L, const rpL_optset *sets, const char *f) {
+  for (const rpL_optset *s = sets; s->fname; s++)
+    if (strcmp(s->fname, f) == 0) return s->d;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (const rpL_optset *s = sets; s->fname; s++) {
+    if (s != sets) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, s->fname);
+  }
+  luaL_pushresult(&b);
+  luaL_argerror(L, 1, lua_pushfstring(L, "no function '%s' (known: %s)", f, lua_tostring(L, -1)));
+  return NULL;
+}
+
+/* _checkopts(fname, opts) -> resolved: fname's options read as its binding
+ * reads them (unknown keys, types, ranges: errors name argument #2 and the
+ * field), returned with the defaults filled in. */
+static int checkopts_fn(lua_State *L) {
+  const rpL_optset *sets = lua_touserdata(L, lua_upvalueindex(1));
+  const rp_optdesc *d = findset(L, sets, luaL_checkstring(L, 1));
+  size_t size = 0;
+  for (const rp_optdesc *e = d; e->name; e++) {
+    size_t end = e->type == RP_OPT_OTHER ? 0 : e->offset + e->size;
+    if (e->type == RP_OPT_STR) end = e->offset + sizeof(const char *);
+    if (end > size) size = end;
+  }
+  void *o = rpL_scratch(L, size, 1);
+  memset(o, 0, size ? size : 1);
+  rpL_readopts(L, 2, d, o);
+  rpL_pushoptvalues(L, d, o);
+  return 1;
+}
+
 static int options_fn(lua_State *L) {
   const rpL_optset *sets = lua_touserdata(L, lua_upvalueindex(1));
   if (!lua_isnoneornil(L, 1)) {
-    const char *f = luaL_checkstring(L, 1);
-    for (const rpL_optset *s = sets; s->fname; s++)
-      if (strcmp(s->fname, f) == 0) return rpL_pushoptdesc(L, s->d), 1;
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (const rpL_optset *s = sets; s->fname; s++) {
-      if (s != sets) luaL_addstring(&b, ", ");
-      luaL_addstring(&b, s->fname);
-    }
-    luaL_pushresult(&b);
-    return luaL_argerror(
-        L, 1, lua_pushfstring(L, "no function '%s' (known: %s)", f, lua_tostring(L, -1)));
+    rpL_pushoptdesc(L, findset(L, sets, luaL_checkstring(L, 1)));
+    return 1;
   }
   lua_newtable(L);
   for (const rpL_optset *s = sets; s->fname; s++) {
@@ -724,6 +817,9 @@ void rpL_setoptions(lua_State *L, int lib, const rpL_optset *sets) {
   lua_pushlightuserdata(L, (void *)(uintptr_t)sets);
   lua_pushcclosure(L, options_fn, 1);
   lua_setfield(L, lib, "options");
+  lua_pushlightuserdata(L, (void *)(uintptr_t)sets);
+  lua_pushcclosure(L, checkopts_fn, 1);
+  lua_setfield(L, lib, "_checkopts");
 }
 
 /* ---- memory ---------------------------------------------------------------- */
@@ -840,16 +936,8 @@ int rpL_nilmsg(lua_State *L, const char *fmt, int idx) {
 
 /* ---- times ------------------------------------------------------------------- */
 int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field) {
-  if (lua_type(L, vidx) == LUA_TNUMBER) {
-    if (lua_isinteger(L, vidx)) return lua_tointeger(L, vidx);
-    double d = floor(lua_tonumber(L, vidx));
-    if (d >= -9.2e18 && d <= 9.2e18) return (int64_t)d;
-  } else if (lua_type(L, vidx) == LUA_TSTRING) {
-    size_t n;
-    const char *s = lua_tolstring(L, vidx, &n);
-    int64_t t;
-    if (rp_parse_time_slow(s, n, RP_TIME_SECONDS, &t) == RP_PARSE_OK) return t;
-  }
+  int64_t t;
+  if (rpL_totime(L, vidx, &t)) return t;
   return rpL_fielderror(L, idx, field, "must be Unix seconds or ISO 8601 text, got %s",
                         luaL_tolstring(L, vidx, NULL));
 }

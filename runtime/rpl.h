@@ -166,8 +166,16 @@ typedef struct rpL_optset {
 } rpL_optset;
 /* Sets field "options" of the table at lib to a function: options(fname)
  * -> the table of fname's options (rpL_pushoptdesc); options() -> a table
- * of them keyed by function name.  sets ends with {NULL, NULL}. */
+ * of them keyed by function name.  Also sets "_checkopts": the checker
+ * the module's Lua parts use instead of their own key lists and defaults,
+ * _checkopts(fname, opts) -> the options with the defaults filled in (an
+ * unknown key, a wrong type or a value out of range is an error naming
+ * argument #2 and the field, listing the known keys).  sets ends with
+ * {NULL, NULL} and must outlive the state. */
 void rpL_setoptions(lua_State *L, int lib, const rpL_optset *sets);
+/* Pushes a table of o's described values (enums by name; absent strings
+ * and RP_OPT_NODEFAULT fields still at their default left out). */
+void rpL_pushoptvalues(lua_State *L, const rp_optdesc *d, const void *o);
 /* Pushes field's value (any type) and returns its type. */
 int rpL_getopt(lua_State *L, int idx, const char *field);
 /* Raises a bad-field error for idx/field with a formatted description. */
@@ -178,6 +186,9 @@ int rpL_fielderror(lua_State *L, int idx, const char *field, const char *fmt, ..
  * Unix seconds, a number (floored) or ISO 8601 text; raises a field error
  * naming field otherwise. */
 int64_t rpL_checktime(lua_State *L, int idx, int vidx, const char *field);
+/* The same without raising: 1 and *out set, or 0 when the value at vidx is
+ * no time. */
+int rpL_totime(lua_State *L, int vidx, int64_t *out);
 
 /* ---- memory ---------------------------------------------------------------- */
 /* A scratch array of count (at least 1) elements of size bytes, in a

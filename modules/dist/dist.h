@@ -65,8 +65,8 @@ int rp_dist_allgather_bytes(const void *data, size_t n, char **out, size_t *size
 uint64_t rp_dist_bytes_sent(void);
 
 /* ---- sharded reads (dist_read.c) ------------------------------------------- */
-struct rp_read_opts;
-struct rp_read_report;
+struct rp_io_read_opts;
+struct rp_io_read_report;
 struct rp_events;
 /* One log from the files paths[0..n) (a day per file), as one process
  * reading them one after the other onto the maps of o would give it: rows
@@ -77,8 +77,8 @@ struct rp_events;
  * all-gathered and merged in rank order, so every rank gets the same log,
  * maps and report for any number of processes.  An error on a rank (a
  * missing file: "cannot open 'day3.csv'") is that rank's error. */
-int rp_dist_read_events(const char *const *paths, int64_t n, const struct rp_read_opts *o,
-                        struct rp_events **out, struct rp_read_report *rep, rp_err *err);
+int rp_dist_read_events(const char *const *paths, int64_t n, const struct rp_io_read_opts *o,
+                        struct rp_events **out, struct rp_io_read_report *rep, rp_err *err);
 /* The files matching a glob(7) pattern, in byte order of their names, as
  * rank 0 lists them, on every rank: *out is one rp_malloc'd block (free it
  * with rp_free); no match is an error naming the pattern. */

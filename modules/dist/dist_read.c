@@ -88,7 +88,7 @@ static int64_t take64(rd *r) {
 }
 
 /* ---- reports ------------------------------------------------------------------ */
-static void report_add(rp_read_report *d, const rp_read_report *s, int first) {
+static void report_add(rp_io_read_report *d, const rp_io_read_report *s, int first) {
   d->lines += s->lines, d->rows += s->rows, d->skipped += s->skipped;
   d->dropped_unknown += s->dropped_unknown, d->dropped_type += s->dropped_type;
   d->bytes += s->bytes;
@@ -107,19 +107,19 @@ static void report_add(rp_read_report *d, const rp_read_report *s, int first) {
 /* ---- this rank's files ---------------------------------------------------------- */
 /* Reads paths[lo..hi) in order onto the maps of o (NULL: fresh maps, shared
  * by the files), one log; *out NULL when there are no files. */
-static int read_share(const char *const *paths, int64_t lo, int64_t hi, const rp_read_opts *o,
-                      rp_events **out, rp_read_report *rep, rp_err *err) {
+static int read_share(const char *const *paths, int64_t lo, int64_t hi, const rp_io_read_opts *o,
+                      rp_events **out, rp_io_read_report *rep, rp_err *err) {
   *out = NULL;
   memset(rep, 0, sizeof *rep);
   if (hi <= lo) return RP_OK;
   rp_events **parts = rp_calloc((size_t)(hi - lo), sizeof *parts);
   if (!parts) return rp_enomem(err, "read_events");
-  rp_read_opts fo = *o;
+  rp_io_read_opts fo = *o;
   int rc = RP_OK;
   double t0 = rp_now();
   for (int64_t k = lo; k < hi && rc == RP_OK; k++) {
-    rp_read_report r;
-    rc = rp_read_events(paths[k], &fo, &parts[k - lo], &r, err);
+    rp_io_read_report r;
+    rc = rp_io_read_events(paths[k], &fo, &parts[k - lo], &r, err);
     if (rc == RP_OK) {
       report_add(rep, &r, k == lo);
       fo.users = parts[k - lo]->users, fo.items = parts[k - lo]->items;
@@ -142,7 +142,7 @@ static int read_share(const char *const *paths, int64_t lo, int64_t hi, const rp
 /* One rank's share as bytes: has-files flag, report, new users and items
  * (past nu0 and ni0), the event type names and context dictionaries, then
  * the columns with the rank's own indices. */
-static void encode(buf *b, const rp_events *ev, const rp_read_report *rep, int32_t nu0,
+static void encode(buf *b, const rp_events *ev, const rp_io_read_report *rep, int32_t nu0,
                    int32_t ni0) {
   put64(b, ev != NULL);
   put(b, rep, sizeof *rep);
@@ -193,7 +193,7 @@ static int64_t peek_count(rd *r) {
 /* Decodes one rank's share onto the global maps gu, gi (nu0, ni0: their
  * sizes before any rank's new ids); *out NULL when that rank had no files. */
 static int decode(rd *r, rp_idmap *gu, rp_idmap *gi, int32_t nu0, int32_t ni0, rp_events **out,
-                  rp_read_report *rep, rp_err *err) {
+                  rp_io_read_report *rep, rp_err *err) {
   *out = NULL;
   int has = (int)take64(r);
   take_into(r, rep, sizeof *rep);
@@ -276,8 +276,8 @@ done:
   return rc;
 }
 
-int rp_dist_read_events(const char *const *paths, int64_t n, const rp_read_opts *o, rp_events **out,
-                        rp_read_report *rep, rp_err *err) {
+int rp_dist_read_events(const char *const *paths, int64_t n, const rp_io_read_opts *o,
+                        rp_events **out, rp_io_read_report *rep, rp_err *err) {
   *out = NULL;
   memset(rep, 0, sizeof *rep);
   if (n < 1) return rp_errf(err, RP_EINVAL, "read_events: no files given");
@@ -285,10 +285,10 @@ int rp_dist_read_events(const char *const *paths, int64_t n, const rp_read_opts 
   int64_t *off = rp_malloc(((size_t)size + 1) * sizeof *off);
   if (!off) return rp_enomem(err, "read_events");
   rp_dist_blocks(n, NULL, size, off);
-  rp_read_opts lo = *o;
+  rp_io_read_opts lo = *o;
   rp_idmap *lu = NULL, *li = NULL;
   rp_events *mine = NULL, **parts = NULL;
-  rp_read_report myrep;
+  rp_io_read_report myrep;
   char *all = NULL;
   size_t *sizes = NULL;
   buf b = {0};
@@ -327,7 +327,7 @@ int rp_dist_read_events(const char *const *paths, int64_t n, const rp_read_opts 
   const char *p = all;
   for (int r = 0; r < size && gu && gi && rc == RP_OK; r++) {
     rd in = {p, p + sizes[r], 0};
-    rp_read_report rr;
+    rp_io_read_report rr;
     rc = decode(&in, gu, gi, nu0, ni0, &parts[np], &rr, err);
     if (rc == RP_OK && parts[np]) report_add(rep, &rr, np == 0), np++;
     p += sizes[r];

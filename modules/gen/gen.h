@@ -29,6 +29,7 @@
 #ifndef RP_GEN_H
 #define RP_GEN_H
 
+#include "opts.h"
 #include "rp.h"
 
 enum { RP_GEN_TIME_UNIX = 0, RP_GEN_TIME_ISO };
@@ -82,7 +83,11 @@ typedef struct rp_gen_report {
   int32_t clusters;     /* the number of clusters used */
 } rp_gen_report;
 
-/* Fills o with the defaults (1000 users, 500 items, 20000 events, seed 42,
+/* The options of rp_gen_events: names, defaults and ranges (opts.h). */
+extern const rp_optdesc rp_gen_optdesc[];
+extern const char *const rp_gen_time_format_names[]; /* "unix", "iso", NULL */
+
+/* Fills o with the defaults (rp_gen_optdesc: 1000 users, 500 items, 20000 events, seed 42,
  * 180 days from 2024-01-01, popularity 1.2, activity 1, affinity 0.7,
  * secondary 0.15, session 4, cart_rate 0.1, purchase_rate 0.5, drift 0.5,
  * new_users 0.2, new_items 0.1, revisit 0.3, gzip_level 6, no shift:

@@ -26,27 +26,47 @@
 #include "iotext.h"
 
 /* ---- options ------------------------------------------------------------- */
+const char *const rp_gen_time_format_names[] = {"unix", "iso", NULL};
+
+/* The options of rp_gen_events, in the order rp.gen.options() lists them
+ * (shift, a table {at, users, items, tilt}, is read by the binding onto
+ * the shift_* fields, whose defaults are set by rp_gen_opts_init). */
+#define O rp_gen_opts
+#define SHARE(f, key, d) RP_OPT_N(O, f, key, d, 0, 1, 0)
+const rp_optdesc rp_gen_optdesc[] = {
+    {"path", RP_OPT_STR, RP_OPTF_(O, path), 0, NULL, 0, 0, 0, NULL,
+     "the events CSV to write (.gz: compressed); required"},
+    RP_OPT_S(O, items_path, "items_path", NULL),
+    RP_OPT_S(O, users_path, "users_path", NULL),
+    RP_OPT_S(O, truth_path, "truth_path", NULL),
+    RP_OPT_I(O, users, "users", 1000, 1, 1000000000),
+    RP_OPT_I(O, items, "items", 500, 1, 1000000000),
+    {"clusters", RP_OPT_INT, RP_OPTF_(O, clusters), 0, NULL, 0, 2000, 0, NULL, "0: min(16, items)"},
+    RP_OPT_I(O, events, "events", 20000, 0, 9.3e18),
+    RP_OPT_SEED_(O, seed, "seed", 42),
+    RP_OPT_I(O, days, "days", 180, 1, 36500),
+    RP_OPT_T(O, start, "start", 1704067200, 0, 253402300799.0), /* 2024-01-01 00:00:00 UTC */
+    RP_OPT_N(O, popularity, "popularity", 1.2, 0, 10, 0),
+    RP_OPT_N(O, activity, "activity", 1.0, 0, 5, 0),
+    SHARE(affinity, "affinity", 0.7),
+    SHARE(secondary, "secondary", 0.15),
+    RP_OPT_N(O, session, "session", 4.0, 1, 50, 0),
+    SHARE(cart_rate, "cart_rate", 0.1),
+    SHARE(purchase_rate, "purchase_rate", 0.5),
+    RP_OPT_N(O, drift, "drift", 0.5, 0, 5, 0),
+    SHARE(new_users, "new_users", 0.2),
+    SHARE(new_items, "new_items", 0.1),
+    SHARE(revisit, "revisit", 0.3),
+    RP_OPT_E(O, time_format, "time_format", RP_GEN_TIME_UNIX, rp_gen_time_format_names),
+    RP_OPT_I(O, gzip_level, "gzip_level", 6, 1, 9),
+    RP_OPT_X("shift", "a table {at = time, users = 0.5, items = 0.5, tilt = 1}: a taste shift"),
+    RP_OPT_END};
+#undef SHARE
+#undef O
+
 void rp_gen_opts_init(rp_gen_opts *o) {
   memset(o, 0, sizeof *o);
-  o->users = 1000;
-  o->items = 500;
-  o->events = 20000;
-  o->seed = 42;
-  o->days = 180;
-  o->start = 1704067200; /* 2024-01-01 00:00:00 UTC */
-  o->popularity = 1.2;
-  o->activity = 1.0;
-  o->affinity = 0.7;
-  o->secondary = 0.15;
-  o->session = 4.0;
-  o->cart_rate = 0.1;
-  o->purchase_rate = 0.5;
-  o->drift = 0.5;
-  o->new_users = 0.2;
-  o->new_items = 0.1;
-  o->revisit = 0.3;
-  o->gzip_level = 6;
-  o->time_format = RP_GEN_TIME_UNIX;
+  rp_opts_init(rp_gen_optdesc, o);
   o->shift_at = -1;
   o->shift_users = 0.5;
   o->shift_items = 0.5;
@@ -61,34 +81,17 @@ static int range(rp_err *err, const char *name, double v, double lo, double hi) 
 
 int rp_gen_check(const rp_gen_opts *o, rp_err *err) {
   if (!o->path || !*o->path) return rp_errf(err, RP_EINVAL, "gen: 'path' is required");
-  if (o->users < 1 || o->users > 1000000000)
-    return rp_errf(err, RP_EINVAL, "gen: 'users' must be in 1..1000000000, got %d", o->users);
-  if (o->items < 1 || o->items > 1000000000)
-    return rp_errf(err, RP_EINVAL, "gen: 'items' must be in 1..1000000000, got %d", o->items);
-  if (o->clusters < 0 || o->clusters > 2000)
-    return rp_errf(err, RP_EINVAL, "gen: 'clusters' must be in 1..2000, got %d", o->clusters);
+  rp_err e;
+  if (rp_opts_check(rp_gen_optdesc, o, &e)) return rp_errf(err, RP_EINVAL, "gen: %s", e.msg);
   if (o->clusters > o->items)
     return rp_errf(err, RP_EINVAL, "gen: 'clusters' (%d) must not exceed 'items' (%d)", o->clusters,
                    o->items);
-  if (o->events < 0)
-    return rp_errf(err, RP_EINVAL, "gen: 'events' must be >= 0, got %lld", (long long)o->events);
-  if (o->days < 1 || o->days > 36500)
-    return rp_errf(err, RP_EINVAL, "gen: 'days' must be in 1..36500, got %d", o->days);
-  if (o->start < 0 || o->start > 253402300799LL - (int64_t)o->days * 86400)
+  if (o->start > 253402300799LL - (int64_t)o->days * 86400)
     return rp_errf(err, RP_EINVAL, "gen: 'start' must be between 1970 and 9999, got %lld",
                    (long long)o->start);
-  if (range(err, "popularity", o->popularity, 0, 10) || range(err, "activity", o->activity, 0, 5) ||
-      range(err, "affinity", o->affinity, 0, 1) || range(err, "secondary", o->secondary, 0, 1) ||
-      range(err, "session", o->session, 1, 50) || range(err, "cart_rate", o->cart_rate, 0, 1) ||
-      range(err, "purchase_rate", o->purchase_rate, 0, 1) || range(err, "drift", o->drift, 0, 5) ||
-      range(err, "new_users", o->new_users, 0, 1) || range(err, "new_items", o->new_items, 0, 1) ||
-      range(err, "revisit", o->revisit, 0, 1))
-    return RP_EINVAL;
   if (o->affinity + o->secondary > 1 + 1e-12)
     return rp_errf(err, RP_EINVAL, "gen: 'affinity' + 'secondary' must be <= 1, got %g + %g",
                    o->affinity, o->secondary);
-  if (o->gzip_level < 1 || o->gzip_level > 9)
-    return rp_errf(err, RP_EINVAL, "gen: 'gzip_level' must be in 1..9, got %d", o->gzip_level);
   if (o->shift_at >= 0) {
     int64_t end = o->start + (int64_t)o->days * 86400;
     if (o->shift_at < o->start || o->shift_at >= end) {
@@ -105,8 +108,6 @@ int rp_gen_check(const rp_gen_opts *o, rp_err *err) {
         range(err, "shift.tilt", o->shift_tilt, 0, 5))
       return RP_EINVAL;
   }
-  if (o->time_format != RP_GEN_TIME_UNIX && o->time_format != RP_GEN_TIME_ISO)
-    return rp_errf(err, RP_EINVAL, "gen: bad time format %d", o->time_format);
   return RP_OK;
 }
 

@@ -84,45 +84,13 @@ static void push_report(lua_State *L, const rp_gen_report *r) {
   }
 }
 
-/* Reads the options table at 1 into o (defaults for absent fields). */
+/* Reads the options table at 1 into o: names, defaults and ranges are the
+ * core's (rp_gen_optdesc); the shift table is read here. */
 static void read_opts(lua_State *L, rp_gen_opts *o) {
-  static const char *const known[] = {
-      "path",     "items_path", "users_path", "truth_path", "users",       "items",
-      "clusters", "events",     "seed",       "days",       "start",       "popularity",
-      "activity", "affinity",   "secondary",  "session",    "cart_rate",   "purchase_rate",
-      "drift",    "new_users",  "new_items",  "revisit",    "time_format", "gzip_level",
-      "shift",    NULL};
-  static const char *const formats[] = {"unix", "iso", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
-  rpL_checkopts(L, 1, known);
   rp_gen_opts_init(o);
-  o->path = rpL_optstring(L, 1, "path", NULL);
+  rpL_readopts(L, 1, rp_gen_optdesc, o);
   if (!o->path) rpL_fielderror(L, 1, "path", "is required (the events file to write)");
-  o->items_path = rpL_optstring(L, 1, "items_path", NULL);
-  o->users_path = rpL_optstring(L, 1, "users_path", NULL);
-  o->truth_path = rpL_optstring(L, 1, "truth_path", NULL);
-  o->users = (int32_t)rpL_optinteger(L, 1, "users", o->users, 1, 1000000000);
-  o->items = (int32_t)rpL_optinteger(L, 1, "items", o->items, 1, 1000000000);
-  o->clusters = (int32_t)rpL_optinteger(L, 1, "clusters", o->clusters, 1, 2000);
-  o->events = rpL_optinteger(L, 1, "events", o->events, 0, LUA_MAXINTEGER);
-  o->seed =
-      (uint64_t)rpL_optinteger(L, 1, "seed", (lua_Integer)o->seed, LUA_MININTEGER, LUA_MAXINTEGER);
-  o->days = (int32_t)rpL_optinteger(L, 1, "days", o->days, 1, 36500);
-  rpL_getopt(L, 1, "start");
-  o->start = totime(L, "start", o->start);
-  o->popularity = rpL_optnumber(L, 1, "popularity", o->popularity, 0, 10);
-  o->activity = rpL_optnumber(L, 1, "activity", o->activity, 0, 5);
-  o->affinity = rpL_optnumber(L, 1, "affinity", o->affinity, 0, 1);
-  o->secondary = rpL_optnumber(L, 1, "secondary", o->secondary, 0, 1);
-  o->session = rpL_optnumber(L, 1, "session", o->session, 1, 50);
-  o->cart_rate = rpL_optnumber(L, 1, "cart_rate", o->cart_rate, 0, 1);
-  o->purchase_rate = rpL_optnumber(L, 1, "purchase_rate", o->purchase_rate, 0, 1);
-  o->drift = rpL_optnumber(L, 1, "drift", o->drift, 0, 5);
-  o->new_users = rpL_optnumber(L, 1, "new_users", o->new_users, 0, 1);
-  o->new_items = rpL_optnumber(L, 1, "new_items", o->new_items, 0, 1);
-  o->revisit = rpL_optnumber(L, 1, "revisit", o->revisit, 0, 1);
-  o->gzip_level = (int)rpL_optinteger(L, 1, "gzip_level", o->gzip_level, 1, 9);
-  o->time_format = rpL_optenum(L, 1, "time_format", RP_GEN_TIME_UNIX, formats);
   read_shift(L, o);
 }
 
@@ -138,9 +106,11 @@ static int gen_events(lua_State *L) {
 }
 
 static const luaL_Reg gen_funcs[] = {{"events", gen_events}, {NULL, NULL}};
+static const rpL_optset gen_sets[] = {{"events", rp_gen_optdesc}, {NULL, NULL}};
 
 int luaopen_recpipe_gen(lua_State *L);
 int luaopen_recpipe_gen(lua_State *L) {
   luaL_newlib(L, gen_funcs);
+  rpL_setoptions(L, -1, gen_sets);
   return 1;
 }

@@ -43,7 +43,7 @@ const rp_tune_opt rp_tune_opt_table[] = {
     {"folds", RP_TOPT_I32, OFF(folds), 0, 0, 1, 100, NULL},
     {"seed", RP_TOPT_I64, OFF(seed), 0, 0, 0, MAX_SEED, NULL},
     {"bands", RP_TOPT_LIST, OFF(bands), OFF(nbands), RP_TUNE_MAX_BANDS, 0, INT32_MAX, NULL},
-    {"reveal", RP_TOPT_LIST, OFF(reveal), OFF(nreveal), RP_COLD_MAX_REVEAL, 0, INT32_MAX, NULL},
+    {"reveal", RP_TOPT_LIST, OFF(reveal), OFF(nreveal), RP_TUNE_MAX_REVEAL, 0, INT32_MAX, NULL},
     {"min_events", RP_TOPT_I32, OFF(min_events), 0, 0, 1, INT32_MAX, NULL},
     {"test_fraction", RP_TOPT_NUM, OFF(test_fraction), 0, 0, 0, 1, NULL},
     {"search", RP_TOPT_ENUM, OFF(search), 0, 0, 0, 0, search_names},
@@ -244,7 +244,7 @@ int rp_tune_opts_check(rp_tune_opts *o, rp_err *err) {
       } else {
         add[0] = lo, add[1] = lo + (hi - lo) / 2, add[2] = hi, na = 3;
       }
-      for (int q = 0; q < na && n < RP_COLD_MAX_REVEAL; q++) o->reveal[n++] = add[q];
+      for (int q = 0; q < na && n < RP_TUNE_MAX_REVEAL; q++) o->reveal[n++] = add[q];
     }
     o->nreveal = n;
   }

@@ -1,6 +1,6 @@
 /*
  * hybrid.h -- attributes, content scoring, segment popularity, projection
- * of attributes onto CF factors, score blending and cold-start splits.
+ * of attributes onto CF factors, score blending and chain tuning.
  *
  * Every recommender here is an rp_hyb_rec: an rp_recommender (so
  * rp.metrics.evaluate and blends call it from C) plus a per-request entry
@@ -96,7 +96,7 @@ typedef struct rp_attr_opts {
   int header;               /* 1 = first line names the columns */
   const char *const *names; /* column names of a header-less file (else "1", "2", ...) */
   int nnames;
-  rp_colref id; /* the entity id column */
+  rp_io_colref id; /* the entity id column */
   int nfields;
   rp_field_spec fields[RP_FEAT_MAX_FIELDS];
   rp_idmap *map; /* rows aligned to this map (borrowed; NULL = new map) */
@@ -410,7 +410,8 @@ int32_t rp_hyb_blend_merge(int n, const int32_t *const *items, const float *cons
  * the rule of the nearest band below (else above) that has some.  An empty
  * list (a part with nothing to say) is answered by the fallback part, as
  * the chain's last rule does. */
-#define RP_COLD_MAX_REVEAL 32 /* reveal sizes of a cold-user split (coldsplit.c) */
+#define RP_TUNE_MAX_REVEAL \
+  32 /* reveal sizes of the cold cases (rp.split.cold_users allows as many) */
 #define RP_TUNE_MAX_PARTS 16
 #define RP_TUNE_MAX_BANDS 16
 #define RP_TUNE_MAX_NAME 64
@@ -431,7 +432,7 @@ typedef struct rp_tune_opts {
   int nbands;
   int32_t bands[RP_TUNE_MAX_BANDS]; /* lower bounds of the bands, ascending from 0 */
   int nreveal;                      /* 0: derived from the bands (rp_tune_opts_check) */
-  int32_t reveal[RP_COLD_MAX_REVEAL];
+  int32_t reveal[RP_TUNE_MAX_REVEAL];
   int32_t min_events;
   double test_fraction;
   int search;
@@ -528,45 +529,5 @@ int64_t rp_tuner_rows(const rp_tuner *t);
 /* Searches every band; *out points to the result, owned by t (valid until
  * the next run or rp_tuner_free). */
 int rp_tuner_run(rp_tuner *t, const rp_tune_result **out, rp_err *err);
-
-/* ---- cold-start splits (coldsplit.c) ------------------------------------------ */
-
-typedef struct rp_cold_users {
-  rp_events *train;
-  int nreveal;
-  int32_t reveal[RP_COLD_MAX_REVEAL];
-  rp_events *known[RP_COLD_MAX_REVEAL], *test[RP_COLD_MAX_REVEAL];
-  int32_t *users; /* held-out users (indices), ascending */
-  int32_t nusers;
-  int32_t test_users[RP_COLD_MAX_REVEAL]; /* users with a non-empty test */
-} rp_cold_users;
-
-typedef struct rp_cold_opts {
-  double fraction;     /* share of the eligible users held out (when folds == 0) */
-  int32_t folds, fold; /* folds > 0: hold out fold `fold` (1..folds) of a partition */
-  const int32_t *reveal;
-  int nreveal;
-  uint64_t seed;
-  int32_t min_events; /* users with fewer events are never held out */
-  int same_test;
-} rp_cold_opts;
-
-/* Holds out round(fraction * U) of the U users with at least min_events
- * events, or one of `folds` equal parts of them (a seeded shuffle chooses;
- * the folds of one seed partition the users, so every user is cold exactly
- * once over the folds).  Their events leave train.  For each reveal size n,
- * known = each held-out user's n oldest events (by time, then input order)
- * and test = the rest (same_test: the events after the largest reveal, the
- * same test for every n).  Everything is on ev's maps.  Fills *out (free
- * with rp_cold_users_free). */
-int rp_cold_users_split(const rp_events *ev, const rp_cold_opts *o, rp_cold_users *out,
-                        rp_err *err);
-void rp_cold_users_free(rp_cold_users *c);
-
-/* Holds out round(fraction * I) of the items with events; train = events of
- * the others, test = every event of the held-out items.  *items receives
- * them ascending (owned by the caller). */
-int rp_cold_items_split(const rp_events *ev, double fraction, uint64_t seed, rp_events **train,
-                        rp_events **test, int32_t **items, int32_t *nitems, rp_err *err);
 
 #endif

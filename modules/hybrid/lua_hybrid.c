@@ -1,9 +1,8 @@
 /*
  * lua_hybrid.c -- `recpipe.hybrid` binding: attribute files (Features),
- * content / segment popularity / projection / blend recommenders (Hybrid),
- * and the cold-start splits rp.split.cold_users / cold_items.  Arguments
- * are checked here; the work is in the hybrid core.  chain, fold_in and
- * the Lua side of blend live in modules/lua/hybrid_ext.lua.
+ * content / segment popularity / projection / blend recommenders (Hybrid)
+ * and chain tuning.  Arguments are checked here; the work is in the hybrid core.  chain, fold_in
+ * and the Lua side of blend live in hybrid_ext.lua.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -821,114 +820,6 @@ static int hybrid_history_count(lua_State *L) {
   return 1;
 }
 
-/* ---- cold-start splits ------------------------------------------------------------------ */
-/* Reads opts.reveal into reveal[]; returns the count. */
-static int reveal_sizes(lua_State *L, int opt, int32_t *reveal) {
-  static const int32_t def[] = {0, 1, 3, 5};
-  int n = 4;
-  memcpy(reveal, def, sizeof def);
-  if (rpL_getopt(L, opt, "reveal") != LUA_TNIL) {
-    if (!lua_istable(L, -1)) rpL_fielderror(L, opt, "reveal", "must be a list of sizes");
-    n = (int)luaL_len(L, -1);
-    if (n < 1 || n > RP_COLD_MAX_REVEAL)
-      rpL_fielderror(L, opt, "reveal", "must list 1 to %d sizes", RP_COLD_MAX_REVEAL);
-    for (int r = 0; r < n; r++) {
-      lua_geti(L, -1, r + 1);
-      lua_Integer v = lua_tointeger(L, -1);
-      if (!lua_isinteger(L, -1) || v < 0 || v > INT32_MAX)
-        rpL_fielderror(L, opt, "reveal", "must hold non-negative integers");
-      reveal[r] = (int32_t)v;
-      lua_pop(L, 1);
-    }
-  }
-  lua_pop(L, 1);
-  return n;
-}
-
-/* rp.hybrid._cold_users(ev, {fraction, folds, fold, reveal, seed, min_events,
- * same_test}) -> train, cases, summary.  Every box and table is made before
- * the split, so the split's results are owned by Lua as soon as they exist. */
-static int hybrid_cold_users(lua_State *L) {
-  lua_settop(L, 2);
-  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
-  static const char *const known[] = {"fraction", "folds",      "fold",      "reveal",
-                                      "seed",     "min_events", "same_test", NULL};
-  rpL_checkopts(L, 2, known);
-  rp_cold_opts o;
-  int32_t reveal[RP_COLD_MAX_REVEAL];
-  memset(&o, 0, sizeof o);
-  o.fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
-  o.folds = (int32_t)rpL_optinteger(L, 2, "folds", 0, 0, 1000000);
-  o.fold = (int32_t)rpL_optinteger(L, 2, "fold", o.folds ? 1 : 0, 0, 1000000);
-  o.seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
-  o.min_events = (int32_t)rpL_optinteger(L, 2, "min_events", 1, 1, INT32_MAX);
-  o.same_test = rpL_optboolean(L, 2, "same_test", 0);
-  int nrev = o.nreveal = reveal_sizes(L, 2, reveal);
-  o.reveal = reveal;
-  void **train = rpL_newbox(L, RP_EVENTS_T), **known_s[RP_COLD_MAX_REVEAL],
-       **test_s[RP_COLD_MAX_REVEAL];
-  lua_createtable(L, nrev, 0);
-  for (int r = 0; r < nrev; r++) {
-    lua_createtable(L, 0, 4);
-    known_s[r] = rpL_newbox(L, RP_EVENTS_T);
-    lua_setfield(L, -2, "known");
-    test_s[r] = rpL_newbox(L, RP_EVENTS_T);
-    lua_setfield(L, -2, "test");
-    lua_rawseti(L, -2, r + 1);
-  }
-  int32_t *copy = rpL_scratch(L, (size_t)ev->users->n, sizeof *copy);
-  lua_insert(L, -3); /* below train and cases */
-  rp_cold_users c;
-  rp_err err;
-  if (rp_cold_users_split(ev, &o, &c, &err)) return rpL_error(L, &err);
-  *train = c.train;
-  for (int r = 0; r < nrev; r++) *known_s[r] = c.known[r], *test_s[r] = c.test[r];
-  int32_t *users = c.users, nusers = c.nusers;
-  int32_t test_users[RP_COLD_MAX_REVEAL];
-  memcpy(test_users, c.test_users, sizeof test_users);
-  memcpy(copy, users, (size_t)nusers * sizeof *copy);
-  rp_free(users);
-  for (int r = 0; r < nrev; r++) {
-    lua_geti(L, -1, r + 1);
-    setint(L, "reveal", reveal[r]);
-    setint(L, "test_users", test_users[r]);
-    lua_pop(L, 1);
-  }
-  lua_createtable(L, 0, 2);
-  rpL_pushids(L, ev->users, copy, nusers);
-  lua_setfield(L, -2, "users");
-  setint(L, "held_out", nusers);
-  lua_remove(L, -4); /* the copy */
-  rpL_gcpressure(L);
-  return 3;
-}
-
-/* rp.hybrid._cold_items(ev, {fraction, seed}) -> train, test, summary */
-static int hybrid_cold_items(lua_State *L) {
-  lua_settop(L, 2);
-  rp_events *ev = rpL_pin(L, 1, RP_EVENTS_T);
-  static const char *const known[] = {"fraction", "seed", NULL};
-  rpL_checkopts(L, 2, known);
-  double fraction = rpL_optnumber(L, 2, "fraction", 0.1, 0, 1);
-  uint64_t seed = (uint64_t)rpL_optinteger(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
-  void **train = rpL_newbox(L, RP_EVENTS_T), **test = rpL_newbox(L, RP_EVENTS_T);
-  int32_t *copy = rpL_scratch(L, (size_t)ev->items->n, sizeof *copy);
-  int32_t *items = NULL, nitems = 0;
-  rp_err err;
-  if (rp_cold_items_split(ev, fraction, seed, (rp_events **)train, (rp_events **)test, &items,
-                          &nitems, &err))
-    return rpL_error(L, &err);
-  memcpy(copy, items, (size_t)nitems * sizeof *copy);
-  rp_free(items);
-  lua_createtable(L, 0, 2);
-  rpL_pushids(L, ev->items, copy, nitems);
-  lua_setfield(L, -2, "items");
-  setint(L, "held_out", nitems);
-  lua_remove(L, -2); /* the copy */
-  rpL_gcpressure(L);
-  return 3;
-}
-
 /* ---- chain tuning (rp.hybrid.tune_chain; the driver is in hybrid_ext.lua) ---------------- */
 #define RP_TUNER_T "recpipe.ChainTuner"
 static void tuner_destroy(void *t) { rp_tuner_free(t); }
@@ -951,9 +842,9 @@ static void tune_opts(lua_State *L, int idx, rp_tune_opts *o) {
     } else if (t == LUA_TSTRING) {
       rc = rp_tune_opts_set_string(o, k, lua_tostring(L, -1), &err);
     } else if (t == LUA_TTABLE) {
-      double v[RP_COLD_MAX_REVEAL + 1];
+      double v[RP_TUNE_MAX_REVEAL + 1];
       lua_Integer n = luaL_len(L, -1);
-      int m = n > RP_COLD_MAX_REVEAL ? RP_COLD_MAX_REVEAL + 1 : (int)n;
+      int m = n > RP_TUNE_MAX_REVEAL ? RP_TUNE_MAX_REVEAL + 1 : (int)n;
       for (int i = 0; i < m; i++) {
         if (lua_geti(L, -1, i + 1) != LUA_TNUMBER) {
           rp_tune_opts_bad_type(k, lua_pushfstring(L, "a list holding a %s", luaL_typename(L, -1)),
@@ -1152,8 +1043,6 @@ static const luaL_Reg hybrid_funcs[] = {{"attributes", hybrid_attributes},
                                         {"interaction_features", hybrid_interaction_features},
                                         {"history_count", hybrid_history_count},
                                         {"_blend", hybrid_blend},
-                                        {"_cold_users", hybrid_cold_users},
-                                        {"_cold_items", hybrid_cold_items},
                                         {"_tuner", hybrid_tuner},
                                         {NULL, NULL}};
 

@@ -639,7 +639,7 @@ void rpL_pushevents(lua_State *L, rp_events *ev) {
 rp_events *rpL_checkevents(lua_State *L, int idx) { return rpL_checkobj(L, idx, RP_EVENTS_T); }
 
 /* ---- read_events ---------------------------------------------------------------- */
-static int colref(lua_State *L, int idx, int vidx, const char *field, rp_colref *c) {
+static int colref(lua_State *L, int idx, int vidx, const char *field, rp_io_colref *c) {
   int t = lua_type(L, vidx);
   if (t == LUA_TSTRING) {
     c->name = lua_tostring(L, vidx);
@@ -655,13 +655,13 @@ static int colref(lua_State *L, int idx, int vidx, const char *field, rp_colref 
   return t != LUA_TNIL;
 }
 
-static void optcol(lua_State *L, const char *field, rp_colref *c) {
+static void optcol(lua_State *L, const char *field, rp_io_colref *c) {
   rpL_getopt(L, 2, field);
   colref(L, 2, -1, field, c);
   lua_pop(L, 1);
 }
 
-static void optcontext(lua_State *L, rp_read_opts *o) {
+static void optcontext(lua_State *L, rp_io_read_opts *o) {
   int t = rpL_getopt(L, 2, "context");
   if (t == LUA_TNIL) return;
   if (t != LUA_TTABLE || lua_rawlen(L, -1) > RP_MAX_CONTEXT)
@@ -677,7 +677,7 @@ static void optcontext(lua_State *L, rp_read_opts *o) {
 }
 
 /* time_context = {"hour", "weekday"} -> RP_TIMECTX_* bits */
-static void opttimecontext(lua_State *L, rp_read_opts *o) {
+static void opttimecontext(lua_State *L, rp_io_read_opts *o) {
   int t = rpL_getopt(L, 2, "time_context");
   if (t != LUA_TNIL) {
     if (t != LUA_TTABLE) rpL_fielderror(L, 2, "time_context", "must be a list of hour, weekday");
@@ -697,7 +697,7 @@ static void opttimecontext(lua_State *L, rp_read_opts *o) {
   lua_pop(L, 1);
 }
 
-static void optweights(lua_State *L, rp_read_opts *o) {
+static void optweights(lua_State *L, rp_io_read_opts *o) {
   if (rpL_getopt(L, 2, "weights") != LUA_TNIL)
     o->nweights = checkweights(L, 2, "weights", lua_gettop(L), o->weight_names, o->weight_values);
   lua_pop(L, 1); /* the strings stay referenced by the options table */
@@ -708,11 +708,11 @@ static rp_idmap *optmap(lua_State *L, const char *field) {
   return rpL_pinopt(L, 2, field, RP_IDMAP_T);
 }
 
-/* names, defaults and ranges: rp_read_optdesc (reader.c); the columns,
+/* names, defaults and ranges: rp_io_read_optdesc (reader.c); the columns,
  * weights, context and maps are read here */
-static void checkreadopts(lua_State *L, rp_read_opts *o) {
-  rp_read_opts_init(o);
-  rpL_readopts(L, 2, rp_read_optdesc, o);
+static void checkreadopts(lua_State *L, rp_io_read_opts *o) {
+  rp_io_read_opts_init(o);
+  rpL_readopts(L, 2, rp_io_read_optdesc, o);
   optcol(L, "user", &o->user);
   optcol(L, "item", &o->item);
   optcol(L, "value", &o->value);
@@ -725,7 +725,7 @@ static void checkreadopts(lua_State *L, rp_read_opts *o) {
   o->items = optmap(L, "items");
 }
 
-static void pushreport(lua_State *L, const rp_read_report *r) {
+static void pushreport(lua_State *L, const rp_io_read_report *r) {
   lua_createtable(L, 0, 10);
   lua_pushinteger(L, r->lines), lua_setfield(L, -2, "lines");
   lua_pushinteger(L, r->rows), lua_setfield(L, -2, "rows");
@@ -787,15 +787,15 @@ static const char *const *pathlist(lua_State *L, int64_t *n) {
 static int io_read_events(lua_State *L) {
   if (lua_type(L, 1) != LUA_TTABLE) luaL_checkstring(L, 1);
   lua_settop(L, 2);
-  rp_read_opts o;
+  rp_io_read_opts o;
   checkreadopts(L, &o);
   int64_t n = 0;
   const char *const *paths = pathlist(L, &n);
   rp_events **slot = (rp_events **)rpL_newbox(L, RP_EVENTS_T);
-  rp_read_report rep;
+  rp_io_read_report rep;
   rp_err err;
   if (paths ? rp_dist_read_events(paths, n, &o, slot, &rep, &err)
-            : rp_read_events(lua_tostring(L, 1), &o, slot, &rep, &err))
+            : rp_io_read_events(lua_tostring(L, 1), &o, slot, &rep, &err))
     return rpL_error(L, &err);
   pushreport(L, &rep);
   if (paths) lua_pushinteger(L, (lua_Integer)n), lua_setfield(L, -2, "files");
@@ -834,7 +834,7 @@ int luaopen_recpipe_io(lua_State *L) {
   rpL_newtype(L, &events_class, events_methods, events_meta);
   luaL_newlib(L, io_funcs);
   static const rpL_optset sets[] = {
-      {"read_events", rp_read_optdesc}, {"to_matrix", rp_events_matrix_optdesc}, {NULL, NULL}};
+      {"read_events", rp_io_read_optdesc}, {"to_matrix", rp_events_matrix_optdesc}, {NULL, NULL}};
   rpL_setoptions(L, -1, sets);
   return 1;
 }

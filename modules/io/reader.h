@@ -22,20 +22,20 @@ enum { RP_UNKNOWN_ADD = 0, RP_UNKNOWN_DROP };
 #define RP_READ_MAX_LINE ((int64_t)64 << 20)
 
 /* A column: by header name (name != NULL) or 1-based position (pos > 0);
- * neither = absent (for user and item: the default, see rp_read_opts). */
-typedef struct rp_colref {
+ * neither = absent (for user and item: the default, see rp_io_read_opts). */
+typedef struct rp_io_colref {
   const char *name;
   int pos;
-} rp_colref;
+} rp_io_colref;
 
-typedef struct rp_read_opts {
+typedef struct rp_io_read_opts {
   const char *sep; /* ",", "\t", ";", "::" (or any 1-4 bytes) or NULL = detect from line 1 */
   int header;      /* 1 = first line names the columns, 0 = none */
   /* user and item left absent mean: with a header, the first header column
    * named user, user_id, userId, ... (item, item_id, itemId, movieId, ...;
-   * see rp_read_default_names); without one, columns 1 and 2. */
-  rp_colref user, item, value, time, event;
-  rp_colref context[RP_MAX_CONTEXT];
+   * see rp_io_read_default_names); without one, columns 1 and 2. */
+  rp_io_colref user, item, value, time, event;
+  rp_io_colref context[RP_MAX_CONTEXT];
   int ncontext;
   int time_unit; /* RP_TIME_* for numeric times (text times are ISO 8601) */
   /* event type -> value; rows of types not listed are dropped and counted.
@@ -57,18 +57,18 @@ typedef struct rp_read_opts {
    * time_zone (an IANA name; NULL or "UTC": UTC) */
   int time_context;
   const char *time_zone;
-} rp_read_opts;
+} rp_io_read_opts;
 
 #define RP_TIMECTX_HOUR 1    /* "hour": "0".."23" */
 #define RP_TIMECTX_WEEKDAY 2 /* "weekday": "mon".."sun" */
-struct rp_tz;
+struct rp_io_tz;
 /* Adds the RP_TIMECTX_* context columns `parts` to ev (local time in tz,
  * NULL = UTC); an error when ev has no time column or a column of that name
  * already. */
-int rp_events_time_context(rp_events *ev, int parts, const struct rp_tz *tz, rp_err *err);
+int rp_io_time_context(rp_events *ev, int parts, const struct rp_io_tz *tz, rp_err *err);
 
 #define RP_READ_FIRST_ERRORS 5
-typedef struct rp_read_report {
+typedef struct rp_io_read_report {
   int64_t lines;           /* data lines seen (excluding header, blank) */
   int64_t rows;            /* rows kept */
   int64_t skipped;         /* malformed lines skipped (on_error = skip) */
@@ -83,15 +83,16 @@ typedef struct rp_read_report {
   char dropped_example[64]; /* an event type that was dropped (first seen) */
   int64_t torn_line;        /* the last line, without a line end and malformed, ignored
                                (a torn write); 0 when none */
-} rp_read_report;
+} rp_io_read_report;
 
 /* rp.io.read_events's options: names, defaults, ranges (opts.h). */
-extern const rp_optdesc rp_read_optdesc[];
-extern const char *const rp_time_unit_names[], *const rp_onerr_names[], *const rp_unknown_names[];
+extern const rp_optdesc rp_io_read_optdesc[];
+extern const char *const rp_io_time_unit_names[], *const rp_io_onerr_names[],
+                                                      *const rp_io_unknown_names[];
 /* Sets defaults: detect sep, header = 1, user and item by their default
  * names, on_error = stop, unknown = add, all cores, 2 MiB blocks, lines of
  * at most RP_READ_MAX_LINE bytes. */
-void rp_read_opts_init(rp_read_opts *o);
+void rp_io_read_opts_init(rp_io_read_opts *o);
 /* Reads path ("-" = stdin, gzip detected) into a new Events owned by the
  * caller.  On error returns a status, *out stays NULL and err reads
  * "path:line: expected 4 fields, found 3" (or names the bad value and its
@@ -99,16 +100,16 @@ void rp_read_opts_init(rp_read_opts *o);
  * whatever the number of threads; maps given in o are borrowed (retained by
  * the result) and may grow (unknown = add).  rep (may be NULL) is filled
  * even on error, as far as the read got. */
-int rp_read_events(const char *path, const rp_read_opts *o, rp_events **out, rp_read_report *rep,
-                   rp_err *err);
+int rp_io_read_events(const char *path, const rp_io_read_opts *o, rp_events **out,
+                      rp_io_read_report *rep, rp_err *err);
 /* The header names tried, in order, for an absent user (role 0) or item
  * (role 1) column; NULL-terminated. */
-const char *const *rp_read_default_names(int role);
+const char *const *rp_io_read_default_names(int role);
 
 /* ---- delimited text a line at a time (small side files: attributes) ----------
  * The reader's own buffering and field rules, for readers that need no
  * Events: lines from a plain, gzip or standard-input ("-") file, and fields
- * split as rp_read_events splits them. */
+ * split as rp_io_read_events splits them. */
 typedef struct rp_io_lines rp_io_lines;
 /* Opens path for reading lines; NULL with err (may be NULL) set on failure.  The caller
  * closes the result with rp_io_lines_close (accepts NULL). */
@@ -123,7 +124,7 @@ int rp_io_lines_next(rp_io_lines *l, char **line, size_t *n, rp_err *err);
 void rp_io_lines_set_max(rp_io_lines *l, int64_t max_line_bytes);
 void rp_io_lines_close(rp_io_lines *l);
 /* The separator of a file from its first record p[0..n) (up to a newline),
- * as rp_read_events detects it: "::" when present outside quotes, else the
+ * as rp_io_read_events detects it: "::" when present outside quotes, else the
  * most frequent of tab, comma and semicolon (ties in that order), else a
  * comma.  Writes it to sep (room for 8 bytes); returns 1 when one was found
  * in the text, 0 for the default comma. */

@@ -39,7 +39,7 @@ static int add_column(rp_events *ev, const char *name, const char *const *vals, 
   return c;
 }
 
-int rp_events_time_context(rp_events *ev, int parts, const rp_tz *tz, rp_err *err) {
+int rp_io_time_context(rp_events *ev, int parts, const rp_io_tz *tz, rp_err *err) {
   if (!parts) return RP_OK;
   if (!ev->time) return rp_errf(err, RP_EINVAL, "time_context needs a time column (option 'time')");
   static const char *const hours[] = {"0",  "1",  "2",  "3",  "4",  "5",  "6",  "7",
@@ -59,10 +59,10 @@ int rp_events_time_context(rp_events *ev, int parts, const rp_tz *tz, rp_err *er
     int64_t b = t >= 0 ? t / 3600 : -((-t + 3599) / 3600);
     if (b != bucket) {
       bucket = b;
-      off = rp_tz_offset(tz, b * 3600);
-      whole = off == rp_tz_offset(tz, b * 3600 + 3599);
+      off = rp_io_tz_offset(tz, b * 3600);
+      whole = off == rp_io_tz_offset(tz, b * 3600 + 3599);
     }
-    int32_t o = whole ? off : rp_tz_offset(tz, t);
+    int32_t o = whole ? off : rp_io_tz_offset(tz, t);
     int64_t local = t + o;
     int64_t day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
     int64_t sec = local - day * 86400;

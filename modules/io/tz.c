@@ -27,7 +27,7 @@ typedef struct posix_rule {
   rule_date start, end;
 } posix_rule;
 
-struct rp_tz {
+struct rp_io_tz {
   int32_t ntrans, ntypes;
   int64_t *trans; /* transition times, ascending */
   uint8_t *idx;   /* the type from each transition on */
@@ -36,7 +36,7 @@ struct rp_tz {
   posix_rule rule;
 };
 
-void rp_tz_free(rp_tz *tz) {
+void rp_io_tz_free(rp_io_tz *tz) {
   if (!tz) return;
   rp_free(tz->trans);
   rp_free(tz->idx);
@@ -172,11 +172,11 @@ static int parse_posix(const char *s, posix_rule *r) {
   return *s == 0;
 }
 
-rp_tz *rp_tz_posix(const char *rule, rp_err *err) {
-  rp_tz *tz = rp_calloc(1, sizeof *tz);
+rp_io_tz *rp_io_tz_posix(const char *rule, rp_err *err) {
+  rp_io_tz *tz = rp_calloc(1, sizeof *tz);
   if (!tz) return rp_enomem(err, "time zone"), NULL;
   if (!parse_posix(rule, &tz->rule)) {
-    rp_tz_free(tz);
+    rp_io_tz_free(tz);
     return rp_errf(err, RP_EINVAL, "bad POSIX TZ rule '%s'", rule), NULL;
   }
   tz->has_rule = 1;
@@ -193,7 +193,7 @@ static int64_t be64(const unsigned char *p) {
 
 /* the TZif data block at p (n bytes left; 4- or 8-byte times) into tz;
  * returns the block's size, 0 when malformed */
-static size_t read_block(rp_tz *tz, const unsigned char *p, size_t n, int wide, rp_err *err,
+static size_t read_block(rp_io_tz *tz, const unsigned char *p, size_t n, int wide, rp_err *err,
                          int *nomem) {
   if (n < 44 || memcmp(p, "TZif", 4) != 0) return 0;
   uint32_t isut = be32(p + 20), isstd = be32(p + 24), leap = be32(p + 28), tc = be32(p + 32),
@@ -234,8 +234,8 @@ static int valid_name(const char *name) {
   return 1;
 }
 
-rp_tz *rp_tz_load(const char *name, rp_err *err) {
-  if (!name || !*name || strcmp(name, "UTC") == 0) return rp_tz_posix("UTC0", err);
+rp_io_tz *rp_io_tz_load(const char *name, rp_err *err) {
+  if (!name || !*name || strcmp(name, "UTC") == 0) return rp_io_tz_posix("UTC0", err);
   if (!valid_name(name))
     return rp_errf(err, RP_EINVAL, "bad time zone name '%s' (an IANA name: Europe/Berlin)", name),
            NULL;
@@ -252,7 +252,7 @@ rp_tz *rp_tz_load(const char *name, rp_err *err) {
   unsigned char *buf = rp_malloc(1 << 20);
   size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
   fclose(f);
-  rp_tz *tz = buf ? rp_calloc(1, sizeof *tz) : NULL;
+  rp_io_tz *tz = buf ? rp_calloc(1, sizeof *tz) : NULL;
   if (!buf || !tz) {
     rp_free(buf);
     rp_free(tz);
@@ -280,14 +280,14 @@ rp_tz *rp_tz_load(const char *name, rp_err *err) {
   }
   rp_free(buf);
   if (!ok) {
-    rp_tz_free(tz);
+    rp_io_tz_free(tz);
     if (nomem) return NULL;
     return rp_errf(err, RP_EPARSE, "%s: not a valid TZif file (time zone '%s')", path, name), NULL;
   }
   return tz;
 }
 
-int32_t rp_tz_offset(const rp_tz *tz, int64_t t) {
+int32_t rp_io_tz_offset(const rp_io_tz *tz, int64_t t) {
   if (!tz) return 0;
   if (tz->ntrans == 0 || t >= tz->trans[tz->ntrans - 1]) {
     if (tz->has_rule) return rule_offset(&tz->rule, t);

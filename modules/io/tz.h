@@ -11,16 +11,16 @@
 
 #include "rp.h"
 
-typedef struct rp_tz rp_tz;
+typedef struct rp_io_tz rp_io_tz;
 
 /* Loads zone `name` from $TZDIR or /usr/share/zoneinfo ("UTC" and "" need
  * no file).  NULL with err set for an unknown zone or a malformed file. */
-rp_tz *rp_tz_load(const char *name, rp_err *err);
-void rp_tz_free(rp_tz *tz); /* accepts NULL */
+rp_io_tz *rp_io_tz_load(const char *name, rp_err *err);
+void rp_io_tz_free(rp_io_tz *tz); /* accepts NULL */
 /* Seconds to add to Unix time t for local time in tz (NULL: UTC). */
-int32_t rp_tz_offset(const rp_tz *tz, int64_t t);
+int32_t rp_io_tz_offset(const rp_io_tz *tz, int64_t t);
 /* Parses a POSIX TZ rule ("CET-1CEST,M3.5.0,M10.5.0/3") into a zone (no
  * transitions; for tests and for files whose footer is all there is). */
-rp_tz *rp_tz_posix(const char *rule, rp_err *err);
+rp_io_tz *rp_io_tz_posix(const char *rule, rp_err *err);
 
 #endif

@@ -4,7 +4,7 @@
  * a `recpipe.Evaluation` holding every per-user value in C memory, and
  * reads it back: means, curves, bootstrap intervals, paired comparisons,
  * histograms, popularity profile.  `rp.metrics.evaluate` and `compare`
- * (modules/lua/metrics_ext.lua) assemble the report tables from these.
+ * (metrics_ext.lua) assemble the report tables from these.
  */
 #include <string.h>
 
@@ -34,34 +34,6 @@ static void readopts(lua_State *L, int idx, rp_metrics_opts *o) {
   memset(&e, 0, sizeof e);
   rpL_readopts(L, idx, rp_metrics_eval_optdesc, &e);
   *o = e.base;
-}
-
-/* Pushes the table of every described option's value (the defaults filled
- * in; bootstrap only when set). */
-static void pushresolved(lua_State *L, const rp_optdesc *d, const void *o) {
-  lua_newtable(L);
-  for (; d->name; d++) {
-    double v = rp_opt_get(d, o);
-    switch (d->type) {
-      case RP_OPT_INT:
-      case RP_OPT_SEED:
-        if ((d->flags & RP_OPT_NODEFAULT) && v == d->def) continue;
-        if (d->type == RP_OPT_SEED)
-          lua_pushinteger(L, (lua_Integer) * (const uint64_t *)((const char *)o + d->offset));
-        else
-          lua_pushinteger(L, (lua_Integer)v);
-        break;
-      case RP_OPT_NUM:
-        lua_pushnumber(L, v);
-        break;
-      case RP_OPT_BOOL:
-        lua_pushboolean(L, v != 0);
-        break;
-      default:
-        continue;
-    }
-    lua_setfield(L, -2, d->name);
-  }
 }
 
 /* An empty Evaluation box remembering the test matrix's user map. */
@@ -96,7 +68,7 @@ static int metrics_check(lua_State *L) {
     lua_replace(L, 1);
   }
   rpL_readopts(L, 1, rp_metrics_eval_optdesc, &e);
-  pushresolved(L, rp_metrics_eval_optdesc, &e);
+  rpL_pushoptvalues(L, rp_metrics_eval_optdesc, &e);
   return 1;
 }
 
@@ -105,7 +77,7 @@ static int metrics_check_compare(lua_State *L) {
   lua_settop(L, 1);
   rp_metrics_compare_opts c;
   rpL_readopts(L, 1, rp_metrics_compare_optdesc, &c);
-  pushresolved(L, rp_metrics_compare_optdesc, &c);
+  rpL_pushoptvalues(L, rp_metrics_compare_optdesc, &c);
   return 1;
 }
 

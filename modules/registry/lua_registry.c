@@ -1,7 +1,7 @@
 /*
  * lua_registry.c -- `recpipe.registry` binding: rp.registry.open(path, opts)
  * -> a recpipe.Registry with the core's calls as methods.  Runs, gated
- * promotion and model objects are wrapped in modules/lua/registry_ext.lua.
+ * promotion and model objects are wrapped in registry_ext.lua.
  * A run argument may be a run id, a run object (a table with `id`) or nil.
  */
 #include <math.h>

@@ -167,7 +167,7 @@ int rp_registry_rollback(rp_registry *r, const char *name, int64_t to, const cha
                          int64_t run, int64_t *version, rp_err *err);
 
 /* ---- the promotion gate ------------------------------------------------------------
- * The default gate of reg:promote (modules/lua/registry_ext.lua) evaluates
+ * The default gate of reg:promote (registry_ext.lua) evaluates
  * the candidate and the live model on the same window of recent events
  * with rp.metrics.evaluate, pairs them user by user (rp.metrics.compare)
  * and asks rp_gate_decide. */

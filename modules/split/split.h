@@ -14,6 +14,7 @@
 #define RP_SPLIT_H
 
 #include "events.h"
+#include "opts.h"
 
 /* What a split did: counts of events and of users/items it dropped. */
 typedef struct rp_split_report {
@@ -30,6 +31,36 @@ typedef struct rp_split_report {
   int64_t cutoff;              /* by_time: test = time >= cutoff */
   int has_cutoff;
 } rp_split_report;
+
+/* ---- options --------------------------------------------------------------
+ * The options of every split function (and of the Lua iterators kfold and
+ * rolling), named, defaulted and range-checked by one descriptor table per
+ * function (runtime/core/opts.h) over rp_split_opts (rp_split_cold_opts
+ * for the cold-start splits); the binding reads a Lua table through them
+ * and exports them as rp.split.options(). */
+typedef struct rp_split_opts {
+  double test_fraction;
+  uint64_t seed;
+  int by;                       /* RP_SPLIT_BY_PAIR or _EVENT */
+  int64_t k, fold, min_history; /* saturated to int32 by the callers */
+  int keep_unknown;             /* by_time, window */
+  double train_days, test_days; /* rolling (required) */
+  double step_days;             /* rolling (absent: test_days) */
+  int expanding;                /* rolling */
+  /* times (Unix seconds; from Lua also ISO 8601 text); absent: RP_SPLIT_NO_TIME
+   * (cutoff, train_end: not given) or unbounded (the others) */
+  int64_t cutoff, train_start, train_end, test_end, from, to, start, stop;
+} rp_split_opts;
+/* The value of a time option not given (before every event time). */
+#define RP_SPLIT_NO_TIME INT64_MIN
+/* A time after every event time (an absent upper bound). */
+#define RP_SPLIT_END_TIME ((int64_t)9200000000000000000)
+
+extern const char *const rp_split_by_names[]; /* "pair", "event", NULL */
+extern const rp_optdesc rp_split_random_optdesc[], rp_split_kfold_optdesc[],
+    rp_split_fold_optdesc[], rp_split_by_time_optdesc[], rp_split_window_optdesc[],
+    rp_split_time_range_optdesc[], rp_split_leave_last_optdesc[], rp_split_per_user_time_optdesc[],
+    rp_split_rolling_optdesc[], rp_split_cold_users_optdesc[], rp_split_cold_items_optdesc[];
 
 /* Unit a random split draws for: each distinct (user, item) pair (all its
  * events go to the same side, as implicit's train_test_split draws matrix
@@ -84,5 +115,52 @@ int rp_split_leave_last(const rp_events *ev, int32_t k, int32_t min_history, rp_
  * fewer than min_history events stay in train. */
 int rp_split_per_user_time(const rp_events *ev, double test_fraction, int32_t min_history,
                            rp_events **train, rp_events **test, rp_split_report *rep, rp_err *err);
+
+#define RP_SPLIT_MAX_REVEAL 32 /* reveal sizes of a cold-user split */
+
+/* ---- cold-start splits (coldsplit.c) ------------------------------------------ */
+
+typedef struct rp_split_cold {
+  rp_events *train;
+  int nreveal;
+  int32_t reveal[RP_SPLIT_MAX_REVEAL];
+  rp_events *known[RP_SPLIT_MAX_REVEAL], *test[RP_SPLIT_MAX_REVEAL];
+  int32_t *users; /* held-out users (indices), ascending */
+  int32_t nusers;
+  int32_t test_users[RP_SPLIT_MAX_REVEAL]; /* users with a non-empty test */
+} rp_split_cold;
+
+typedef struct rp_split_cold_opts {
+  double fraction;     /* share of the eligible users held out (when folds == 0) */
+  int32_t folds, fold; /* folds > 0: hold out fold `fold` (1..folds) of a partition */
+  const int32_t *reveal;
+  int nreveal;
+  uint64_t seed;
+  int32_t min_events; /* users with fewer events are never held out */
+  int same_test;
+} rp_split_cold_opts;
+
+/* Fills o with cold_users' defaults (rp_split_cold_users_optdesc: fraction
+ * 0.1, no folds, seed 42, min_events 1, reveal {0, 1, 3, 5}, separate
+ * tests); fold 0 with folds > 0 means fold 1. */
+void rp_split_cold_opts_init(rp_split_cold_opts *o);
+
+/* Holds out round(fraction * U) of the U users with at least min_events
+ * events, or one of `folds` equal parts of them (a seeded shuffle chooses;
+ * the folds of one seed partition the users, so every user is cold exactly
+ * once over the folds).  Their events leave train.  For each reveal size n,
+ * known = each held-out user's n oldest events (by time, then input order)
+ * and test = the rest (same_test: the events after the largest reveal, the
+ * same test for every n).  Everything is on ev's maps.  Fills *out (free
+ * with rp_split_cold_free). */
+int rp_split_cold_users(const rp_events *ev, const rp_split_cold_opts *o, rp_split_cold *out,
+                        rp_err *err);
+void rp_split_cold_free(rp_split_cold *c);
+
+/* Holds out round(fraction * I) of the items with events; train = events of
+ * the others, test = every event of the held-out items.  *items receives
+ * them ascending (owned by the caller). */
+int rp_split_cold_items(const rp_events *ev, double fraction, uint64_t seed, rp_events **train,
+                        rp_events **test, int32_t **items, int32_t *nitems, rp_err *err);
 
 #endif

@@ -22,6 +22,9 @@ void rp_opt_set_int(const rp_optdesc *d, void *o, int64_t v) {
       else
         *(int32_t *)p = (int32_t)v;
       break;
+    case RP_OPT_TIME:
+      *(int64_t *)p = v;
+      break;
     case RP_OPT_SEED:
       *(uint64_t *)p = (uint64_t)v;
       break;
@@ -53,6 +56,8 @@ double rp_opt_get(const rp_optdesc *d, const void *o) {
   switch (d->type) {
     case RP_OPT_INT:
       return d->size == 8 ? (double)*(const int64_t *)p : *(const int32_t *)p;
+    case RP_OPT_TIME:
+      return (double)*(const int64_t *)p;
     case RP_OPT_SEED:
       return (double)*(const uint64_t *)p;
     case RP_OPT_NUM:
@@ -87,7 +92,7 @@ const rp_optdesc *rp_opts_find(const rp_optdesc *d, const char *name) {
 }
 
 int rp_opt_inrange(const rp_optdesc *d, double v) {
-  if (d->type != RP_OPT_INT && d->type != RP_OPT_NUM) return 1;
+  if (d->type != RP_OPT_INT && d->type != RP_OPT_NUM && d->type != RP_OPT_TIME) return 1;
   if (isnan(v)) return 0;
   if (d->type == RP_OPT_NUM && !isfinite(v)) return 0;
   if (d->flags & RP_OPT_LO_OPEN ? !(v > d->lo) : !(v >= d->lo)) return 0;
@@ -139,6 +144,9 @@ const char *rp_opt_expect(const rp_optdesc *d, char *buf, size_t size) {
     case RP_OPT_STR:
       snprintf(buf, size, "a string");
       break;
+    case RP_OPT_TIME:
+      snprintf(buf, size, "Unix seconds or an ISO 8601 date");
+      break;
     default:
       snprintf(buf, size, "%s", d->what ? d->what : "a value");
       return buf;
@@ -157,6 +165,7 @@ int rp_opts_check(const rp_optdesc *d, const void *o, rp_err *err) {
     switch (d->type) {
       case RP_OPT_INT:
       case RP_OPT_NUM:
+      case RP_OPT_TIME:
         ok = rp_opt_inrange(d, v);
         break;
       case RP_OPT_BOOL:

@@ -30,6 +30,7 @@ typedef enum {
   RP_OPT_ENUM,  /* an int: the index of the name in names */
   RP_OPT_STR,   /* a const char * (borrowed from the caller) */
   RP_OPT_OTHER, /* read by the binding (no field); `what` says what it takes */
+  RP_OPT_TIME,  /* an int64_t of Unix seconds; from Lua also ISO 8601 text */
 } rp_opt_type;
 
 enum {
@@ -45,7 +46,7 @@ typedef struct rp_optdesc {
   size_t size;              /* of the field (INT: 4 or 8, NUM: 4 or 8) */
   double def;               /* INT, SEED, NUM, BOOL, ENUM */
   const char *sdef;         /* STR default (NULL: absent) */
-  double lo, hi;            /* INT and NUM: inclusive range (lo open with RP_OPT_LO_OPEN) */
+  double lo, hi;            /* INT, TIME and NUM: inclusive range (lo open with RP_OPT_LO_OPEN) */
   int flags;                /* RP_OPT_* */
   const char *const *names; /* ENUM: the names, NULL-terminated */
   const char *what;         /* OTHER: what the value is; others: a note on the range */
@@ -67,6 +68,8 @@ typedef struct rp_optdesc {
   { key, RP_OPT_STR, RP_OPTF_(st, f), 0, d, 0, 0, 0, NULL, NULL }
 #define RP_OPT_SEED_(st, f, key, d) \
   { key, RP_OPT_SEED, RP_OPTF_(st, f), d, NULL, 0, 0, 0, NULL, NULL }
+#define RP_OPT_T(st, f, key, d, l, h) \
+  { key, RP_OPT_TIME, RP_OPTF_(st, f), d, NULL, l, h, 0, NULL, NULL }
 #define RP_OPT_X(key, w) \
   { key, RP_OPT_OTHER, 0, 0, 0, NULL, 0, 0, 0, NULL, w }
 #define RP_OPT_END \

@@ -1,5 +1,5 @@
 /*
- * bench_read.c -- times rp_read_events on a file (used by bench_read.sh).
+ * bench_read.c -- times rp_io_read_events on a file (used by bench_read.sh).
  *   bench_read FILE [threads] [runs] [user item value time]
  * Prints one line per run: seconds, MB/s, rows, users, items, peak bytes
  * of the allocation choke point, Events bytes.
@@ -15,8 +15,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   int threads = argc > 2 ? atoi(argv[2]) : 0, runs = argc > 3 ? atoi(argv[3]) : 1;
-  rp_read_opts o;
-  rp_read_opts_init(&o);
+  rp_io_read_opts o;
+  rp_io_read_opts_init(&o);
   o.threads = threads;
   o.user.name = argc > 4 ? argv[4] : "user_id";
   o.item.name = argc > 5 ? argv[5] : "item_id";
@@ -26,10 +26,10 @@ int main(int argc, char **argv) {
     rp_mem_reset_peak();
     size_t base = rp_mem_current();
     rp_events *ev;
-    rp_read_report rep;
+    rp_io_read_report rep;
     rp_err err;
     double t0 = rp_now();
-    if (rp_read_events(argv[1], &o, &ev, &rep, &err)) {
+    if (rp_io_read_events(argv[1], &o, &ev, &rep, &err)) {
       fprintf(stderr, "bench_read: %s\n", err.msg);
       return 1;
     }

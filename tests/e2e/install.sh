@@ -20,6 +20,7 @@ cat >"$prefix/check.lua" <<'LUA'
 local rp = require "recpipe"
 local T = require "recpipe.test"
 assert(rp.io and rp.sparse and rp.gen and rp.config.args, "package incomplete")
+assert(rp.split.kfold and rp.hybrid.chain and rp.metrics.compare, "module extensions not loaded")
 print(rp.paths.lua)
 print(rp.paths.pipelines)
 LUA

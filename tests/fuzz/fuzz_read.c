@@ -1,5 +1,5 @@
 /*
- * fuzz_read.c -- the event reader (rp_read_events), plain and gzip.
+ * fuzz_read.c -- the event reader (rp_io_read_events), plain and gzip.
  *
  * Option bytes, then the file:
  *   0  bits 0-2 separator: detect, ",", "\t", ";", "::", "|", "ab", byte 8
@@ -26,7 +26,7 @@
 
 static const char *const names[8] = {"user", "item", "value", "time", "event", "ctx", "x", ""};
 
-static void colref(unsigned b, rp_colref *c) {
+static void colref(unsigned b, rp_io_colref *c) {
   c->name = NULL;
   c->pos = 0;
   unsigned k = (b >> 2) & 7;
@@ -38,7 +38,8 @@ static void check_map(const rp_idmap *m, const char *what) {
   if (m && (m->n < 0 || m->n > m->cap)) fz_fail("%s map: n %d, cap %d", what, m->n, m->cap);
 }
 
-static void check_result(const rp_events *ev, const rp_read_report *rep, const rp_read_opts *o) {
+static void check_result(const rp_events *ev, const rp_io_read_report *rep,
+                         const rp_io_read_opts *o) {
   if (ev->n != rep->rows)
     fz_fail("%lld rows, the report says %lld", (long long)ev->n, (long long)rep->rows);
   if (rep->lines < rep->rows + rep->skipped + rep->dropped_unknown + rep->dropped_type)
@@ -83,13 +84,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   fz_mem mem;
   fz_mem_begin(&mem);
-  rp_read_opts o;
-  rp_read_opts_init(&o);
+  rp_io_read_opts o;
+  rp_io_read_opts_init(&o);
   o.sep = (b[0] & 7) == 7 ? sep1 : seps[b[0] & 7];
   o.header = (b[0] >> 3) & 1;
   o.on_error = (b[0] >> 4) & 1 ? RP_ONERR_SKIP : RP_ONERR_STOP;
   o.unknown = (b[0] >> 5) & 1 ? RP_UNKNOWN_DROP : RP_UNKNOWN_ADD;
-  rp_colref *roles[5] = {&o.user, &o.item, &o.value, &o.time, &o.event};
+  rp_io_colref *roles[5] = {&o.user, &o.item, &o.value, &o.time, &o.event};
   for (int k = 0; k < 5; k++) colref(b[1 + k], roles[k]);
   o.ncontext = (int)(b[6] & 7);
   for (int k = 0; k < o.ncontext; k++) colref(fz_byte(&in), &o.context[k]);
@@ -131,11 +132,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_file_open(&f, file, n);
 
   rp_events *ev = NULL;
-  rp_read_report rep;
+  rp_io_read_report rep;
   rp_err err;
   err.msg[0] = 0;
-  int rc = rp_read_events(f.path, &o, &ev, &rep, &err);
-  fz_note("rp_read_events", rc, err.msg);
+  int rc = rp_io_read_events(f.path, &o, &ev, &rep, &err);
+  fz_note("rp_io_read_events", rc, err.msg);
   if (rc == RP_OK) {
     if (!ev) fz_fail("RP_OK without a result");
     check_result(ev, &rep, &o);
@@ -148,6 +149,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rp_idmap_release(items);
   fz_file_close(&f);
   free(gz);
-  fz_mem_end(&mem, "rp_read_events", real);
+  fz_mem_end(&mem, "rp_io_read_events", real);
   return 0;
 }

@@ -179,4 +179,41 @@ T.case("taste shift: option, determinism, truth rows", function()
   T.ok(not io.open(p), "nothing written by failed calls")
 end)
 
+T.case("options: the core's descriptors, defaults equal from C and Lua", function()
+  local o = rp.gen.options("events")
+  T.same(rp.gen.options().events.users, o.users)
+  T.eq(o.users.default, 1000)
+  T.eq(o.users.min, 1)
+  T.eq(o.items.default, 500)
+  T.eq(o.events.default, 20000)
+  T.eq(o.start.type, "time")
+  T.eq(o.start.default, 1704067200) -- 2024-01-01 00:00:00 UTC
+  T.same(o.time_format.values, { "unix", "iso" })
+  T.eq(o.time_format.default, "unix")
+  T.eq(o.affinity.max, 1)
+  T.eq(o.shift.type, "other")
+  T.eq(o[1].name, "path")
+  -- an unknown key names itself and lists every known one, in order
+  local names = {}
+  for i, e in ipairs(o) do names[i] = e.name end
+  T.errors(function() rp.gen.events { path = dir .. "/x.csv", sesion = 3 } end,
+    "unknown option 'sesion' (known: " .. table.concat(names, ", ") .. ")")
+  -- every default spelt out from options() gives the bytes of no options at all
+  local small = { users = 60, items = 40, events = 800 }
+  local a = { path = dir .. "/def_a.csv" }
+  local b = { path = dir .. "/def_b.csv" }
+  for _, e in ipairs(o) do
+    if e.default ~= nil and e.name ~= "path" then b[e.name] = e.default end
+  end
+  for k, v in pairs(small) do a[k], b[k] = v, v end
+  T.ok(b.seed == 42 and b.clusters == 0 and b.start == 1704067200, "defaults written out")
+  rp.gen.events(a)
+  rp.gen.events(b)
+  T.eq(slurp(dir .. "/def_a.csv"), slurp(dir .. "/def_b.csv"))
+  -- start given as ISO 8601 text is the same time
+  b.path, b.start = dir .. "/def_c.csv", "2024-01-01"
+  rp.gen.events(b)
+  T.eq(slurp(dir .. "/def_c.csv"), slurp(dir .. "/def_a.csv"))
+end)
+
 T.done()

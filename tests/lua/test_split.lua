@@ -89,10 +89,16 @@ T.case("by_time: train strictly before the cutoff, test from it", function()
   local _, _, s3 = rp.split.by_time(ev, { cutoff = "2023-11-20" })
   T.eq(s3.cutoff, rp.split.time("2023-11-20"))
   T.errors(function() rp.split.by_time(ev, { cutoff = "yesterday" }) end,
-    "bad argument #2 to 'by_time' (field 'cutoff' must be Unix seconds or a date")
+    "bad argument #2 to 'by_time' (field 'cutoff' must be Unix seconds or an ISO 8601 date")
+  T.errors(function() rp.split.by_time(ev, { cutoff = "2023-11-31" }) end,
+    "field 'cutoff' must be Unix seconds or an ISO 8601 date")
+  T.errors(function() rp.split.time({}) end, "bad argument #1 to 'time' (must be Unix seconds")
+  -- ISO 8601 with an offset, and a float (floored), name the same instant
+  T.eq(rp.split.time("2023-11-15T00:13:20+02:00"), 1700000000)
+  T.eq(rp.split.time(1700000000.75), 1700000000)
   T.errors(function() rp.split.by_time(ev, { cutoff = 5, test_fraction = 0.1 }) end, "exclusive")
   T.errors(function() rp.split.by_time(ev, { test_fraction = 0 }) end,
-    "field 'test_fraction' must be in (0, 1), got 0")
+    "bad argument #2 to 'by_time' (field 'test_fraction' must be a number in (0, 1), got 0)")
 end)
 
 T.case("leave_last and per_user_time", function()
@@ -133,7 +139,7 @@ T.case("rolling: windows step through time", function()
     T.eq(info.train_start, t0)
   end
   T.errors(function() rp.split.rolling(ev, { train_days = 0, test_days = 1 }) end,
-    "field 'train_days' must be a positive number of days")
+    "bad argument #2 to 'rolling' (field 'train_days' must be a finite number > 0")
 end)
 
 T.case("time_range and window", function()
@@ -153,6 +159,112 @@ T.case("no time column", function()
   local tr, te = rp.split.leave_last(nt, { k = 1 })
   T.eq(#te, 1)
   T.eq(#tr, 2)
+end)
+
+-- the defaults rp.split.options(fname) exports (those that have one)
+local function defaults(fname)
+  local d = {}
+  for _, o in ipairs(rp.split.options(fname)) do d[o.name] = o.default end
+  return d
+end
+
+-- the (user, item, value) rows of an Events, in order, as one string
+local function dump(e)
+  local m = e:to_matrix { aggregate = "sum" }
+  local out = {}
+  for u = 1, #e.users do
+    local items, v = m:row(e.users:id(u))
+    for j, it in ipairs(items) do out[#out + 1] = e.users:id(u) .. ":" .. it .. "=" .. v[j] end
+  end
+  return #e .. "|" .. table.concat(out, ",")
+end
+
+T.case("options: the core's descriptors, exported and used by every function", function()
+  local all_opts = rp.split.options()
+  for _, f in ipairs { "random", "kfold", "by_time", "window", "time_range", "leave_last",
+                       "per_user_time", "rolling", "cold_users", "cold_items" } do
+    T.ok(all_opts[f], "options of " .. f)
+  end
+  T.eq(all_opts._fold, nil)
+  local r = rp.split.options("random")
+  T.eq(r.test_fraction.default, 0.2)
+  T.eq(r.test_fraction.min, 0)
+  T.eq(r.test_fraction.max, 1)
+  T.eq(r.test_fraction.min_open, true)
+  T.same(r.by.values, { "pair", "event" })
+  T.eq(r.seed.default, 42)
+  T.eq(rp.split.options("per_user_time").test_fraction.default, 0.1)
+  T.eq(rp.split.options("kfold").k.default, 5)
+  T.eq(rp.split.options("kfold").k.min, 2)
+  T.eq(rp.split.options("leave_last").min_history.default, 2)
+  T.eq(rp.split.options("cold_users").fraction.default, 0.1)
+  T.eq(rp.split.options("cold_users").fraction.max, 1)
+  T.eq(rp.split.options("rolling").train_days.default, nil) -- required
+  T.eq(rp.split.options("rolling").expanding.default, false)
+  T.errors(function() rp.split.options("frobnicate") end,
+    "no function 'frobnicate' (known: random, kfold, by_time")
+  -- the checker the Lua parts use: defaults filled in from the same table
+  local o = rp.split._checkopts("rolling", { train_days = 7, test_days = 2 })
+  T.eq(o.train_days, 7)
+  T.eq(o.step_days, nil)
+  T.eq(o.expanding, false)
+  T.same(rp.split._checkopts("kfold", {}), { k = 5, seed = 42, by = "pair" })
+end)
+
+T.case("options: an unknown key is refused naming it and listing the known ones", function()
+  T.errors(function() rp.split.random(ev, { fraction = 0.2 }) end,
+    "bad argument #2 to 'random' (unknown option 'fraction' (known: test_fraction, seed, by))")
+  T.errors(function() rp.split.by_time(ev, { cutof = 5 }) end,
+    "bad argument #2 to 'by_time' (unknown option 'cutof' (known: test_fraction, cutoff, "
+    .. "keep_unknown))")
+  T.errors(function() rp.split.per_user_time(ev, { k = 1 }) end,
+    "unknown option 'k' (known: test_fraction, min_history)")
+  -- the Lua iterators check through the core's descriptors too
+  T.errors(function() rp.split.kfold(ev, { folds = 3 }) end,
+    "bad argument #2 to 'kfold' (unknown option 'folds' (known: k, seed, by))")
+  T.errors(function() rp.split.rolling(ev, { train_day = 7, test_days = 1 }) end,
+    "bad argument #2 to 'rolling' (unknown option 'train_day' (known: train_days, test_days, "
+    .. "step_days, start, stop, expanding, keep_unknown))")
+  T.errors(function() rp.split.rolling(ev, { test_days = 1 }) end,
+    "bad argument #2 to 'rolling' (field 'train_days' is required)")
+  T.errors(function() rp.split.kfold(ev, { by = "user" }) end,
+    "bad argument #2 to 'kfold' (field 'by' must be one of 'pair', 'event', got 'user')")
+  T.errors(function() rp.split.cold_items(ev, { fraction = 0.1, folds = 2 }) end,
+    "unknown option 'folds' (known: fraction, seed)")
+end)
+
+T.case("options: the defaults C applies are the ones Lua sees", function()
+  -- each split with no options equals the split with options() defaults spelt out
+  for _, f in ipairs { "random", "by_time", "leave_last", "per_user_time" } do
+    local a1, b1, s1 = rp.split[f](ev)
+    local a2, b2, s2 = rp.split[f](ev, defaults(f))
+    T.eq(dump(a1), dump(a2), f .. " train")
+    T.eq(dump(b1), dump(b2), f .. " test")
+    T.eq(s1.test, s2.test, f .. " summary")
+  end
+  local n1, n2, k = 0, 0, defaults("kfold").k
+  local firsts = {}
+  for _, te in rp.split.kfold(ev) do n1 = n1 + 1; firsts[n1] = dump(te) end
+  for _, te in rp.split.kfold(ev, defaults("kfold")) do
+    n2 = n2 + 1
+    T.eq(dump(te), firsts[n2], "kfold fold " .. n2)
+  end
+  T.eq(n1, k)
+  T.eq(n2, k)
+  -- cold_users: the list default (reveal {0, 1, 3, 5}) is the core's too
+  local d = defaults("cold_users")
+  local _, c1, h1 = rp.split.cold_users(ev)
+  local _, c2, h2 = rp.split.cold_users(ev, d)
+  T.same(h1.users, h2.users)
+  T.eq(#c1, 4)
+  for i, c in ipairs(c1) do
+    T.eq(c.reveal, ({ 0, 1, 3, 5 })[i])
+    T.eq(dump(c.known), dump(c2[i].known))
+  end
+  T.eq(h1.held_out, math.floor(d.fraction * #ev.users + 0.5))
+  local _, t1 = rp.split.cold_items(ev)
+  local _, t2 = rp.split.cold_items(ev, defaults("cold_items"))
+  T.eq(dump(t1), dump(t2))
 end)
 
 T.done()

@@ -216,20 +216,29 @@ START_TEST(options_checked) {
     ck_assert_msg(strstr(err.msg, want) != NULL, "'%s' lacks '%s'", err.msg, want); \
   } while (0)
   BAD(o.path = NULL, "'path' is required");
-  BAD(o.users = 0, "'users' must be in 1..1000000000, got 0");
-  BAD(o.items = -5, "'items'");
+  BAD(o.users = 0, "gen: users must be an integer in 1..1000000000, got 0");
+  BAD(o.items = -5, "items must");
   BAD(o.clusters = 600, "'clusters' (600) must not exceed 'items' (500)");
-  BAD(o.events = -1, "'events' must be >= 0, got -1");
-  BAD(o.days = 0, "'days'");
-  BAD(o.start = -1, "'start'");
-  BAD(o.affinity = 1.5, "'affinity' must be in [0, 1], got 1.5");
+  BAD(o.events = -1, "events must be an integer >= 0, got -1");
+  BAD(o.days = 0, "days must");
+  BAD(o.start = -1, "start must be Unix seconds");
+  BAD(o.affinity = 1.5, "affinity must be a number in [0, 1], got 1.5");
   BAD((o.affinity = 0.9, o.secondary = 0.2), "'affinity' + 'secondary' must be <= 1");
-  BAD(o.session = 0.5, "'session'");
-  BAD(o.popularity = NAN, "'popularity'");
-  BAD(o.new_items = 2, "'new_items'");
+  BAD(o.session = 0.5, "session must");
+  BAD(o.popularity = NAN, "popularity must");
+  BAD(o.new_items = 2, "new_items must");
+  BAD(o.gzip_level = 10, "gzip_level must be an integer in 1..9, got 10");
+  BAD(o.time_format = 2, "time_format must be one of 'unix', 'iso', got 2");
+  BAD(o.start = 253402300799LL, "'start' must be between 1970 and 9999");
   rp_gen_opts_init(&o);
   o.path = "/tmp/x.csv";
   ck_assert_int_eq(rp_gen_check(&o, &err), RP_OK);
+  /* the defaults are the descriptors' (what rp.gen.options() shows) */
+  ck_assert_int_eq(o.users, (int32_t)rp_opts_find(rp_gen_optdesc, "users")->def);
+  ck_assert_int_eq(o.start, 1704067200); /* 2024-01-01 00:00:00 UTC */
+  ck_assert(o.affinity == rp_opts_find(rp_gen_optdesc, "affinity")->def);
+  ck_assert_int_eq(o.clusters, 0);
+  ck_assert_int_eq(o.shift_at, -1);
 #undef BAD
 }
 END_TEST

@@ -21,8 +21,8 @@ static rp_events *sample(void) {
                 "u2,i2,5,5000,view,tablet\n"
                 "u1,i0,6,6000,buy,desktop\n"
                 "u3,i1,7,7000,view,mobile\n");
-  rp_read_opts o;
-  rp_read_opts_init(&o);
+  rp_io_read_opts o;
+  rp_io_read_opts_init(&o);
   o.value.name = "value";
   o.time.name = "time";
   o.event.name = "type";
@@ -30,7 +30,7 @@ static rp_events *sample(void) {
   o.ncontext = 1;
   rp_events *ev;
   rp_err err;
-  ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_OK);
+  ck_assert_int_eq(rp_io_read_events(path, &o, &ev, NULL, &err), RP_OK);
   return ev;
 }
 
@@ -201,8 +201,8 @@ START_TEST(decay_and_matrix) {
 END_TEST
 
 static rp_events *read_back(const char *path, int ncontext, const char *const *ctx) {
-  rp_read_opts o;
-  rp_read_opts_init(&o);
+  rp_io_read_opts o;
+  rp_io_read_opts_init(&o);
   o.value.name = "value";
   o.time.name = "time";
   o.event.name = "event";
@@ -210,7 +210,7 @@ static rp_events *read_back(const char *path, int ncontext, const char *const *c
   o.ncontext = ncontext;
   rp_events *ev;
   rp_err err;
-  ck_assert_msg(rp_read_events(path, &o, &ev, NULL, &err) == RP_OK, "%s", err.msg);
+  ck_assert_msg(rp_io_read_events(path, &o, &ev, NULL, &err) == RP_OK, "%s", err.msg);
   return ev;
 }
 
@@ -300,15 +300,15 @@ END_TEST
 static int ops_scenario(void) {
   rp_err err;
   const char *path = rp_test_tmp("sample.csv");
-  rp_read_opts o;
-  rp_read_opts_init(&o);
+  rp_io_read_opts o;
+  rp_io_read_opts_init(&o);
   o.value.name = "value";
   o.time.name = "time";
   o.event.name = "type";
   o.context[0].name = "device";
   o.ncontext = 1;
   rp_events *ev = NULL;
-  int rc = rp_read_events(path, &o, &ev, NULL, &err);
+  int rc = rp_io_read_events(path, &o, &ev, NULL, &err);
   if (rc) return rc;
   rp_events_filter w;
   memset(&w, 0, sizeof w);
@@ -379,16 +379,16 @@ START_TEST(weight_by_type) {
   rp_events *rm = rp_events_weight(ev, &w, 1, &dropped, &err);
   const float wantm[6] = {1, 10, 3, 5, 30, 7};
   for (int i = 0; i < 6; i++) ck_assert(rm->value[i] == wantm[i]);
-  rp_read_opts o;
-  rp_read_opts_init(&o);
+  rp_io_read_opts o;
+  rp_io_read_opts_init(&o);
   o.value.name = "value";
   o.time.name = "time";
   o.event.name = "type";
   o.nweights = 3;
   for (int k = 0; k < 3; k++) o.weight_names[k] = names[k], o.weight_values[k] = vals[k];
   rp_events *rd = NULL;
-  rp_read_report rep;
-  ck_assert_int_eq(rp_read_events(rp_test_tmp("sample.csv"), &o, &rd, &rep, &err), RP_OK);
+  rp_io_read_report rep;
+  ck_assert_int_eq(rp_io_read_events(rp_test_tmp("sample.csv"), &o, &rd, &rep, &err), RP_OK);
   ck_assert_int_eq(rep.dropped_type, dropped);
   ck_assert_int_eq(rd->n, rm->n);
   for (int64_t i = 0; i < rd->n; i++) {
@@ -446,11 +446,11 @@ END_TEST
 
 static int weight_scenario(void) {
   rp_err err;
-  rp_read_opts o;
-  rp_read_opts_init(&o);
+  rp_io_read_opts o;
+  rp_io_read_opts_init(&o);
   o.event.name = "type";
   rp_events *ev = NULL, *r = NULL;
-  int rc = rp_read_events(rp_test_tmp("sample.csv"), &o, &ev, NULL, &err);
+  int rc = rp_io_read_events(rp_test_tmp("sample.csv"), &o, &ev, NULL, &err);
   if (rc) return rc;
   rp_typeweights w;
   const char *names[] = {"buy", "view"};

@@ -12,22 +12,22 @@
 #include "rptest.h"
 
 static rp_err last_err;
-static rp_read_report last_rep;
+static rp_io_read_report last_rep;
 
 /* reads text (written to a scratch file) with o; NULL on error (last_err) */
-static rp_events *rd(const char *text, const rp_read_opts *o) {
+static rp_events *rd(const char *text, const rp_io_read_opts *o) {
   const char *path = rp_test_tmp("in.csv");
   rp_test_write(path, text);
   rp_events *ev = NULL;
   memset(&last_err, 0, sizeof last_err);
-  int rc = rp_read_events(path, o, &ev, &last_rep, &last_err);
+  int rc = rp_io_read_events(path, o, &ev, &last_rep, &last_err);
   ck_assert(rc == RP_OK ? ev != NULL : ev == NULL);
   return ev;
 }
 
-static rp_read_opts opts(void) {
-  rp_read_opts o;
-  rp_read_opts_init(&o);
+static rp_io_read_opts opts(void) {
+  rp_io_read_opts o;
+  rp_io_read_opts_init(&o);
   return o;
 }
 
@@ -44,7 +44,7 @@ static const char *msg(void) {
   return p ? p : last_err.msg;
 }
 
-static void fails_with(const char *text, const rp_read_opts *o, const char *want) {
+static void fails_with(const char *text, const rp_io_read_opts *o, const char *want) {
   rp_events *ev = rd(text, o);
   rp_events_free(ev);
   ck_assert_msg(ev == NULL, "expected an error for %s (block %zu, threads %d)", want, o->block,
@@ -53,7 +53,7 @@ static void fails_with(const char *text, const rp_read_opts *o, const char *want
 }
 
 START_TEST(basic_header) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.value.name = "rating";
   o.time.name = "ts";
   rp_events *ev = rd("user,item,rating,ts\nu1,i1,4.5,100\nu2,i1,3,200\nu1,i2,-1.25,300\n", &o);
@@ -92,7 +92,7 @@ START_TEST(basic_header) {
 END_TEST
 
 START_TEST(quoting) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.value.name = "v";
   /* quoted separators, doubled quotes, a quoted newline, quoted numbers */
   const char *text =
@@ -153,7 +153,7 @@ START_TEST(quoting) {
 END_TEST
 
 START_TEST(line_ends_bom_blank) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.value.name = "value";
   /* BOM, CRLF, blank lines (LF and CRLF), no newline at the end */
   rp_events *ev = rd("\xEF\xBB\xBFuser,item,value\r\n\r\na,b,1\r\n\n\r\nc,d,2\r\n\r\ne,f,3", &o);
@@ -185,7 +185,7 @@ START_TEST(line_ends_bom_blank) {
 END_TEST
 
 START_TEST(separators) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.header = 0;
   o.value.pos = 3;
   o.time.pos = 4;
@@ -218,7 +218,7 @@ START_TEST(separators) {
 END_TEST
 
 START_TEST(bad_input_messages) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.user.name = "a";
   o.item.name = "sku";
   fails_with("a,b,c\n1,2,3\n", &o, "in.csv: column 'sku' not found in header (columns: a, b, c)");
@@ -264,9 +264,9 @@ START_TEST(bad_input_messages) {
   rp_events *ev;
   rp_err err;
   o = opts();
-  ck_assert_int_eq(rp_read_events("/nonexistent/x.csv", &o, &ev, NULL, &err), RP_EIO);
+  ck_assert_int_eq(rp_io_read_events("/nonexistent/x.csv", &o, &ev, NULL, &err), RP_EIO);
   ck_assert_str_eq(err.msg, "cannot open '/nonexistent/x.csv': No such file or directory");
-  ck_assert_int_eq(rp_read_events("/tmp", &o, &ev, NULL, &err), RP_EIO);
+  ck_assert_int_eq(rp_io_read_events("/tmp", &o, &ev, NULL, &err), RP_EIO);
   ck_assert_ptr_null(ev);
 }
 END_TEST
@@ -279,7 +279,7 @@ static void capture(int level, const char *m, void *ud) {
 }
 
 START_TEST(skip_mode) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.value.name = "v";
   o.on_error = RP_ONERR_SKIP;
   nlogged = 0;
@@ -311,7 +311,7 @@ START_TEST(skip_mode) {
 END_TEST
 
 START_TEST(weights_events_context) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.event.name = "type";
   o.context[0].name = "device";
   o.context[1].pos = 5;
@@ -373,7 +373,7 @@ START_TEST(weights_events_context) {
 END_TEST
 
 START_TEST(onto_existing_maps) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   rp_events *a = rd("user,item\nu1,i1\nu2,i2\n", &o);
   o.users = a->users;
   o.items = a->items;
@@ -415,7 +415,7 @@ START_TEST(onto_existing_maps) {
 END_TEST
 
 START_TEST(time_units) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.time.name = "t";
   o.time_unit = RP_TIME_MS;
   rp_events *ev = rd("user,item,t\na,b,1700000000123\na,c,-1500\na,d,2024-01-01\n", &o);
@@ -438,7 +438,7 @@ START_TEST(long_lines) {
   for (size_t k = 0; k < big / 3; k++) *p++ = k == 500 ? '\n' : 'q';
   p += sprintf(p, "\",z\nlast,w");
   *p = 0;
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.block = 1024;
   o.threads = 2;
   rp_events *ev = rd(text, &o);
@@ -578,13 +578,13 @@ START_TEST(threads_and_blocks_agree_with_truth) {
   const char *path = rp_test_tmp("gen.csv");
   for (int crazy = 0; crazy <= 1; crazy++) {
     truth t = gen(path, 20000, crazy, 100 + (uint64_t)crazy);
-    rp_read_opts o = opts();
+    rp_io_read_opts o = opts();
     o.value.name = "value";
     o.time.name = "time";
     o.threads = 1;
     rp_events *ref;
     rp_err err;
-    ck_assert_msg(rp_read_events(path, &o, &ref, NULL, &err) == RP_OK, "%s", err.msg);
+    ck_assert_msg(rp_io_read_events(path, &o, &ref, NULL, &err) == RP_OK, "%s", err.msg);
     check_truth(ref, &t);
     static const size_t blocks[] = {1, 7, 64, 997, 4096, 65536};
     for (int th = 1; th <= 4; th++)
@@ -593,7 +593,7 @@ START_TEST(threads_and_blocks_agree_with_truth) {
         o.threads = th;
         o.block = blocks[b];
         rp_events *ev;
-        ck_assert_msg(rp_read_events(path, &o, &ev, NULL, &err) == RP_OK, "%s", err.msg);
+        ck_assert_msg(rp_io_read_events(path, &o, &ev, NULL, &err) == RP_OK, "%s", err.msg);
         same_events(ref, ev);
         rp_events_free(ev);
       }
@@ -617,7 +617,7 @@ START_TEST(threads_agree_on_codes) {
             types[k < 20000 ? rp_rng_below(&r, 3) : rp_rng_below(&r, 5)],
             (int)rp_rng_below(&r, 1 + (uint64_t)k / 100), (int)rp_rng_below(&r, 50));
   fclose(f);
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.event.name = "type";
   o.context[0].name = "device";
   o.context[1].name = "country";
@@ -628,7 +628,7 @@ START_TEST(threads_agree_on_codes) {
     for (int b = 0; b < 2; b++) {
       o.threads = th;
       o.block = b ? 3001 : 0;
-      ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_OK);
+      ck_assert_int_eq(rp_io_read_events(path, &o, &ev, NULL, &err), RP_OK);
       if (!ref) {
         ref = ev;
         continue;
@@ -670,12 +670,12 @@ START_TEST(threads_agree_on_one_map) {
   for (int th = 1; th <= 3; th++) {
     rp_err err;
     rp_idmap *m = rp_idmap_new(&err);
-    rp_read_opts o = opts();
+    rp_io_read_opts o = opts();
     o.users = o.items = m;
     o.threads = th;
     o.block = th == 1 ? 0 : 1500;
     rp_events *ev;
-    ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_OK);
+    ck_assert_int_eq(rp_io_read_events(path, &o, &ev, NULL, &err), RP_OK);
     rp_idmap_release(m);
     /* a sequential reference: intern user then item, row by row */
     if (!ref) {
@@ -722,12 +722,12 @@ START_TEST(numeric_ids) {
   }
   fclose(f);
   for (int th = 1; th <= 3; th++) {
-    rp_read_opts o = opts();
+    rp_io_read_opts o = opts();
     o.threads = th;
     o.block = th == 1 ? 0 : 700;
     rp_events *ev;
     rp_err err;
-    ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_OK);
+    ck_assert_int_eq(rp_io_read_events(path, &o, &ev, NULL, &err), RP_OK);
     ck_assert_int_eq(ev->n, 4000);
     for (int k = 0; k < 4000; k++) {
       id_is(ev->users, ev->user[k], ids[order[k][0]]);
@@ -740,15 +740,15 @@ START_TEST(numeric_ids) {
     o.items = ev->items;
     o.unknown = RP_UNKNOWN_DROP;
     rp_events *e2;
-    rp_read_report rep;
-    ck_assert_int_eq(rp_read_events(path2, &o, &e2, &rep, &err), RP_OK);
+    rp_io_read_report rep;
+    ck_assert_int_eq(rp_io_read_events(path2, &o, &e2, &rep, &err), RP_OK);
     ck_assert_int_eq(e2->n, 2);
     ck_assert_int_eq(rep.dropped_unknown, 1);
     ck_assert_int_eq(e2->user[0], rp_idmap_find(ev->users, "12", 2));
     ck_assert_int_eq(e2->item[1], rp_idmap_find(ev->items, "012", 3));
     rp_events_free(e2);
     o.unknown = RP_UNKNOWN_ADD;
-    ck_assert_int_eq(rp_read_events(path2, &o, &e2, &rep, &err), RP_OK);
+    ck_assert_int_eq(rp_io_read_events(path2, &o, &e2, &rep, &err), RP_OK);
     ck_assert_int_eq(ev->users->n, NID + 1);
     id_is(ev->users, e2->user[1], "0012");
     ck_assert_int_eq(e2->user[2], rp_idmap_find(ev->users, "999999999", 9));
@@ -773,7 +773,7 @@ START_TEST(threads_agree_on_errors) {
       fprintf(f, "u%d,i%d,%d\n", k % 977, k % 313, k % 5);
   }
   fclose(f);
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.value.name = "value";
   for (int th = 1; th <= 3; th++) {
     o.threads = th;
@@ -781,11 +781,11 @@ START_TEST(threads_agree_on_errors) {
     rp_events *ev;
     rp_err err;
     o.on_error = RP_ONERR_STOP;
-    ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
+    ck_assert_int_eq(rp_io_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
     ck_assert_str_eq(strstr(err.msg, "err.csv"), "err.csv:5000: expected 3 fields, found 2");
     o.on_error = RP_ONERR_SKIP;
-    rp_read_report rep;
-    ck_assert_int_eq(rp_read_events(path, &o, &ev, &rep, &err), RP_OK);
+    rp_io_read_report rep;
+    ck_assert_int_eq(rp_io_read_events(path, &o, &ev, &rep, &err), RP_OK);
     ck_assert_int_eq(rep.skipped, 6 + 4);
     ck_assert_int_eq(ev->n, 30000 - 10);
     ck_assert_str_eq(strstr(rep.first[0], "err.csv"), "err.csv:5000: expected 3 fields, found 2");
@@ -812,21 +812,21 @@ START_TEST(gzip_and_stdin) {
   while ((n = fread(buf, 1, sizeof buf, f)) > 0) rp_writer_write(w, buf, n, &err);
   fclose(f);
   ck_assert_int_eq(rp_writer_commit(w, &err), RP_OK);
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.value.name = "value";
   o.time.name = "time";
   o.block = 4096;
   rp_events *a, *b, *c;
-  ck_assert_int_eq(rp_read_events(plain, &o, &a, NULL, &err), RP_OK);
-  rp_read_report rep;
-  ck_assert_int_eq(rp_read_events(gzpath, &o, &b, &rep, &err), RP_OK);
+  ck_assert_int_eq(rp_io_read_events(plain, &o, &a, NULL, &err), RP_OK);
+  rp_io_read_report rep;
+  ck_assert_int_eq(rp_io_read_events(gzpath, &o, &b, &rep, &err), RP_OK);
   same_events(a, b);
   rp_events_free(b);
   /* gzip on standard input */
   int saved0 = dup(0), fd0 = open(gzpath, O_RDONLY);
   dup2(fd0, 0);
   close(fd0);
-  int rc0 = rp_read_events("-", &o, &b, NULL, &err);
+  int rc0 = rp_io_read_events("-", &o, &b, NULL, &err);
   dup2(saved0, 0);
   close(saved0);
   ck_assert_int_eq(rc0, RP_OK);
@@ -839,13 +839,13 @@ START_TEST(gzip_and_stdin) {
   f = fopen(gzpath, "wb");
   fwrite(buf, 1, n / 2, f);
   fclose(f);
-  ck_assert_int_eq(rp_read_events(gzpath, &o, &b, NULL, &err), RP_EFORMAT);
+  ck_assert_int_eq(rp_io_read_events(gzpath, &o, &b, NULL, &err), RP_EFORMAT);
   ck_assert_msg(strstr(err.msg, "truncated gzip"), "%s", err.msg);
   /* standard input */
   int saved = dup(0), fd = open(plain, O_RDONLY);
   dup2(fd, 0);
   close(fd);
-  int rc = rp_read_events("-", &o, &c, NULL, &err);
+  int rc = rp_io_read_events("-", &o, &c, NULL, &err);
   dup2(saved, 0);
   close(saved);
   ck_assert_int_eq(rc, RP_OK);
@@ -856,7 +856,7 @@ START_TEST(gzip_and_stdin) {
 END_TEST
 
 static int read_scenario(const char *path, int skip, int threads) {
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.value.name = "value";
   o.time.name = "time";
   o.event.name = "type";
@@ -872,7 +872,7 @@ static int read_scenario(const char *path, int skip, int threads) {
   }
   rp_events *ev = NULL;
   rp_err err;
-  int rc = rp_read_events(path, &o, &ev, NULL, &err);
+  int rc = rp_io_read_events(path, &o, &ev, NULL, &err);
   if (!rc && ev->n < 100) rc = RP_EINVAL;
   rp_events_free(ev);
   return rc;
@@ -915,14 +915,14 @@ START_TEST(split_fields) {
 }
 END_TEST
 
-/* the splitter gives the fields rp_read_events reads from the same record */
+/* the splitter gives the fields rp_io_read_events reads from the same record */
 START_TEST(split_fields_agree_with_read) {
   static const char *const recs[] = {"u1,i1,1", "\"u,2\",\"i \"\"x\"\"\",2", "\"u3\",i3,3\r",
                                      "u4,\"\",4"};
   for (int r = 0; r < 4; r++) {
     char text[128], line[64];
     snprintf(text, sizeof text, "user,item,value\n%s\n", recs[r]);
-    rp_read_opts o = opts();
+    rp_io_read_opts o = opts();
     o.value.name = "value";
     rp_events *ev = rd(text, &o);
     if (r == 3) { /* an empty id is an error of the reader, not of the split */
@@ -1043,7 +1043,7 @@ START_TEST(one_field_first_line) {
   for (int th = 1; th <= 2; th++)
     for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++)
       for (int skip = 0; skip <= 1; skip++) {
-        rp_read_opts o = opts();
+        rp_io_read_opts o = opts();
         o.header = 0;
         o.threads = th;
         o.block = blocks[b];
@@ -1055,7 +1055,7 @@ START_TEST(one_field_first_line) {
         fails_with(text, &o, want);
       }
   free(text);
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.header = 0;
   /* the first record's own line number */
   fails_with("\n\r\nabc\nx,y\n", &o, "in.csv:3: expected at least 2 fields (user, item), found 1");
@@ -1083,7 +1083,7 @@ START_TEST(first_line_longer_than_block) {
   static const size_t blocks[] = {1, 7, 64, 1000, 4096};
   for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++)
     for (int th = 1; th <= 2; th++) {
-      rp_read_opts o = opts();
+      rp_io_read_opts o = opts();
       o.header = 0;
       o.block = blocks[b];
       o.threads = th;
@@ -1101,7 +1101,7 @@ START_TEST(first_line_longer_than_block) {
       rp_events_free(ev);
     }
   /* a quoted first field holding a newline and tabs: still one record */
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.header = 0;
   o.block = 4;
   rp_events *ev = rd("\"a\nb\tc\",d\ne,f\n", &o);
@@ -1119,7 +1119,7 @@ START_TEST(max_line_bytes) {
   for (size_t b = 0; b < sizeof blocks / sizeof *blocks; b++)
     for (int th = 1; th <= 2; th++)
       for (int skip = 0; skip <= 1; skip++) {
-        rp_read_opts o = opts();
+        rp_io_read_opts o = opts();
         o.block = blocks[b];
         o.threads = th;
         o.on_error = skip ? RP_ONERR_SKIP : RP_ONERR_STOP; /* a limit, not a malformed line */
@@ -1141,7 +1141,7 @@ START_TEST(max_line_bytes) {
         fails_with("u,i\nuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu", &o,
                    "in.csv:2: line longer than max_line_bytes (10)");
       }
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.max_line_bytes = 0;
   fails_with("user,item\nu,i\n", &o,
              "in.csv: max_line_bytes must be a positive number of bytes, got 0");
@@ -1170,14 +1170,14 @@ static const char *zeros_gz(size_t n) {
 
 START_TEST(endless_line_memory) {
   const char *path = zeros_gz((size_t)40 << 20);
-  rp_read_opts o = opts();
+  rp_io_read_opts o = opts();
   o.max_line_bytes = (int64_t)4 << 20;
   o.block = (size_t)64 << 10;
   rp_events *ev;
   rp_err err;
   size_t base = rp_mem_current();
   rp_mem_reset_peak();
-  ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
+  ck_assert_int_eq(rp_io_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
   size_t peak = rp_mem_peak() - base;
   ck_assert_msg(strstr(err.msg, "zeros.csv.gz:1: line longer than max_line_bytes (4194304)"), "%s",
                 err.msg);
@@ -1186,7 +1186,7 @@ START_TEST(endless_line_memory) {
   /* with a header: the second line */
   o.header = 0;
   o.sep = ",";
-  ck_assert_int_eq(rp_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
+  ck_assert_int_eq(rp_io_read_events(path, &o, &ev, NULL, &err), RP_EPARSE);
   ck_assert_msg(strstr(err.msg, "zeros.csv.gz:1: line longer"), "%s", err.msg);
   /* the line reader of side files */
   rp_io_lines *l = rp_io_lines_open(path, &err);

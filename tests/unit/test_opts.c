@@ -6,9 +6,11 @@
 
 #include "als.h"
 #include "baseline.h"
+#include "gen.h"
 #include "opts.h"
 #include "reader.h"
 #include "rptest.h"
+#include "split.h"
 
 typedef struct demo {
   int32_t n;
@@ -72,11 +74,46 @@ START_TEST(defaults_and_checks) {
 }
 END_TEST
 
+/* a time: int64 Unix seconds, range-checked, described in words */
+START_TEST(time_option) {
+  struct {
+    int64_t t;
+  } o;
+  const rp_optdesc d[] = {
+      {"at", RP_OPT_TIME, 0, sizeof(int64_t), 1704067200, NULL, 0, 4e9, 0, NULL, NULL}, RP_OPT_END};
+  rp_opts_init(d, &o);
+  ck_assert(o.t == 1704067200);
+  ck_assert(rp_opt_get(d, &o) == 1704067200.0);
+  rp_err err;
+  ck_assert_int_eq(rp_opts_check(d, &o, &err), RP_OK);
+  rp_opt_set_int(d, &o, -1);
+  ck_assert(o.t == -1);
+  ck_assert_int_eq(rp_opts_check(d, &o, &err), RP_EINVAL);
+  ck_assert_str_eq(err.msg, "at must be Unix seconds or an ISO 8601 date, got -1");
+}
+END_TEST
+
 /* every default of the cores' tables lies in its own range (a default
  * that drifted out of it would make the defaults fail their own check) */
 START_TEST(core_tables_defaults_in_range) {
-  const rp_optdesc *tables[] = {rp_als_train_optdesc, rp_read_optdesc, rp_events_matrix_optdesc,
-                                rp_knn_optdesc,       rp_pop_optdesc,  rp_randrec_optdesc};
+  const rp_optdesc *tables[] = {rp_als_train_optdesc,
+                                rp_io_read_optdesc,
+                                rp_events_matrix_optdesc,
+                                rp_knn_optdesc,
+                                rp_pop_optdesc,
+                                rp_randrec_optdesc,
+                                rp_gen_optdesc,
+                                rp_split_random_optdesc,
+                                rp_split_kfold_optdesc,
+                                rp_split_fold_optdesc,
+                                rp_split_by_time_optdesc,
+                                rp_split_window_optdesc,
+                                rp_split_time_range_optdesc,
+                                rp_split_leave_last_optdesc,
+                                rp_split_per_user_time_optdesc,
+                                rp_split_rolling_optdesc,
+                                rp_split_cold_users_optdesc,
+                                rp_split_cold_items_optdesc};
   for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
     for (const rp_optdesc *d = tables[t]; d->name; d++) {
       if (d->flags & RP_OPT_NODEFAULT) continue;
@@ -89,8 +126,11 @@ START_TEST(core_tables_defaults_in_range) {
   ck_assert_int_eq(rp_als_opts_check(&o, &err), RP_OK);
   ck_assert_int_eq(o.factors, 100);
   ck_assert_int_eq(o.reg_mode, RP_ALS_REG_AUTO);
-  rp_read_opts r;
-  rp_read_opts_init(&r);
+  rp_split_cold_opts c;
+  rp_split_cold_opts_init(&c);
+  ck_assert(c.fraction == 0.1 && c.seed == 42 && c.nreveal == 4 && c.reveal[3] == 5);
+  rp_io_read_opts r;
+  rp_io_read_opts_init(&r);
   ck_assert(r.max_line_bytes == RP_READ_MAX_LINE && r.header == 1 &&
             r.time_unit == RP_TIME_SECONDS);
 }
@@ -101,6 +141,7 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, defaults_and_checks);
   tcase_add_test(tc, core_tables_defaults_in_range);
+  tcase_add_test(tc, time_option);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hybrid.h"
+#include "split.h"
 
 /* The first m of a seeded shuffle of ids[0..n), returned ascending in ids. */
 static void choose(int32_t *ids, int32_t n, int32_t m, uint64_t seed, uint64_t stream) {
@@ -74,7 +74,7 @@ static int pick(const int32_t *col, int64_t nev, int32_t nids, int32_t min, doub
   return RP_OK;
 }
 
-void rp_cold_users_free(rp_cold_users *c) {
+void rp_split_cold_free(rp_split_cold *c) {
   if (!c) return;
   rp_events_free(c->train);
   for (int r = 0; r < c->nreveal; r++) {
@@ -93,14 +93,14 @@ static int cmp_time(const void *a, const void *b, void *ctx) {
   return (x > y) - (x < y);
 }
 
-int rp_cold_users_split(const rp_events *ev, const rp_cold_opts *o, rp_cold_users *out,
+int rp_split_cold_users(const rp_events *ev, const rp_split_cold_opts *o, rp_split_cold *out,
                         rp_err *err) {
   memset(out, 0, sizeof *out);
   const int32_t *reveal = o->reveal;
   int nreveal = o->nreveal, same_test = o->same_test;
-  if (nreveal < 1 || nreveal > RP_COLD_MAX_REVEAL)
+  if (nreveal < 1 || nreveal > RP_SPLIT_MAX_REVEAL)
     return rp_errf(err, RP_EINVAL, "cold_users: between 1 and %d reveal sizes expected, got %d",
-                   RP_COLD_MAX_REVEAL, nreveal);
+                   RP_SPLIT_MAX_REVEAL, nreveal);
   int32_t maxrev = 0;
   for (int r = 0; r < nreveal; r++) {
     if (reveal[r] < 0)
@@ -110,7 +110,8 @@ int rp_cold_users_split(const rp_events *ev, const rp_cold_opts *o, rp_cold_user
   uint8_t *cold = NULL, *keep = NULL;
   int64_t *start = NULL, *rows = NULL, *kidx = NULL, *tidx = NULL;
   int32_t nu = ev->users->n;
-  int rc = pick(ev->user, ev->n, nu, o->min_events, o->fraction, o->folds, o->fold, o->seed,
+  int32_t fold = o->folds > 0 && o->fold == 0 ? 1 : o->fold; /* the first by default */
+  int rc = pick(ev->user, ev->n, nu, o->min_events, o->fraction, o->folds, fold, o->seed,
                 0x636f6c64, "cold_users", &out->users, &out->nusers, &cold, err);
   if (rc) return rc;
   keep = rp_malloc((size_t)(ev->n ? ev->n : 1));
@@ -172,11 +173,11 @@ done:
   rp_free(rows);
   rp_free(kidx);
   rp_free(tidx);
-  if (rc) rp_cold_users_free(out);
+  if (rc) rp_split_cold_free(out);
   return rc;
 }
 
-int rp_cold_items_split(const rp_events *ev, double fraction, uint64_t seed, rp_events **train,
+int rp_split_cold_items(const rp_events *ev, double fraction, uint64_t seed, rp_events **train,
                         rp_events **test, int32_t **items, int32_t *nitems, rp_err *err) {
   *train = *test = NULL;
   *items = NULL;

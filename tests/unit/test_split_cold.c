@@ -1,7 +1,7 @@
 /* Check tests for the cold-start splits: what is held out, what is known
  * at each reveal size (the oldest events, ties by input order), folds that
  * partition the users, determinism, bad arguments, fault loops. */
-#include "hybrid.h"
+#include "split.h"
 #include "rptest.h"
 
 enum { NU = 50, NI = 30 };
@@ -44,10 +44,10 @@ static int count_user(const rp_events *ev, int32_t u) {
 START_TEST(cold_users_known_and_test) {
   rp_events *ev = make_log();
   int32_t reveal[] = {0, 1, 3};
-  rp_cold_opts o = {0.2, 0, 0, reveal, 3, 7, 1, 0};
-  rp_cold_users c;
+  rp_split_cold_opts o = {0.2, 0, 0, reveal, 3, 7, 1, 0};
+  rp_split_cold c;
   rp_err err;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), 0);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), 0);
   ck_assert_int_eq(c.nusers, 10);
   uint8_t cold[NU] = {0};
   for (int j = 0; j < c.nusers; j++) {
@@ -104,28 +104,28 @@ START_TEST(cold_users_known_and_test) {
     }
   }
   /* determinism and seeds */
-  rp_cold_users c2;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c2, &err), 0);
+  rp_split_cold c2;
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c2, &err), 0);
   ck_assert_int_eq(memcmp(c.users, c2.users, sizeof(int32_t) * (size_t)c.nusers), 0);
-  rp_cold_users_free(&c2);
+  rp_split_cold_free(&c2);
   o.seed = 8;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c2, &err), 0);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c2, &err), 0);
   ck_assert_int_ne(memcmp(c.users, c2.users, sizeof(int32_t) * (size_t)c.nusers), 0);
-  rp_cold_users_free(&c2);
-  rp_cold_users_free(&c);
+  rp_split_cold_free(&c2);
+  rp_split_cold_free(&c);
   /* same_test: the test is what follows the largest reveal, for every size */
   o.same_test = 1;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), 0);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), 0);
   ck_assert_int_eq(c.test[0]->n, c.test[2]->n);
   ck_assert_int_eq(memcmp(c.test[0]->item, c.test[2]->item, sizeof(int32_t) * (size_t)c.test[0]->n),
                    0);
-  rp_cold_users_free(&c);
+  rp_split_cold_free(&c);
   /* min_events: only users with enough events are held out */
   o.same_test = 0;
   o.min_events = 6;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), 0);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), 0);
   for (int j = 0; j < c.nusers; j++) ck_assert_int_ge(count_user(ev, c.users[j]), 6);
-  rp_cold_users_free(&c);
+  rp_split_cold_free(&c);
   rp_events_free(ev);
 }
 END_TEST
@@ -135,24 +135,24 @@ START_TEST(cold_user_folds_partition) {
   int32_t reveal[] = {1};
   int seen[NU] = {0};
   for (int fold = 1; fold <= 4; fold++) {
-    rp_cold_opts o = {0, 4, fold, reveal, 1, 3, 1, 0};
-    rp_cold_users c;
+    rp_split_cold_opts o = {0, 4, fold, reveal, 1, 3, 1, 0};
+    rp_split_cold c;
     rp_err err;
-    ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), 0);
+    ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), 0);
     ck_assert(c.nusers == 12 || c.nusers == 13);
     for (int j = 0; j < c.nusers; j++) seen[c.users[j]]++;
-    rp_cold_users_free(&c);
+    rp_split_cold_free(&c);
   }
   for (int u = 0; u < NU; u++) ck_assert_int_eq(seen[u], 1);
   /* fraction 1/4 holds out the first fold's users */
-  rp_cold_opts a = {0, 4, 1, reveal, 1, 3, 1, 0}, b = {12.0 / 50, 0, 0, reveal, 1, 3, 1, 0};
-  rp_cold_users ca, cb;
-  ck_assert_int_eq(rp_cold_users_split(ev, &a, &ca, NULL), 0);
-  ck_assert_int_eq(rp_cold_users_split(ev, &b, &cb, NULL), 0);
+  rp_split_cold_opts a = {0, 4, 1, reveal, 1, 3, 1, 0}, b = {12.0 / 50, 0, 0, reveal, 1, 3, 1, 0};
+  rp_split_cold ca, cb;
+  ck_assert_int_eq(rp_split_cold_users(ev, &a, &ca, NULL), 0);
+  ck_assert_int_eq(rp_split_cold_users(ev, &b, &cb, NULL), 0);
   ck_assert_int_eq(ca.nusers, cb.nusers);
   ck_assert_int_eq(memcmp(ca.users, cb.users, sizeof(int32_t) * (size_t)ca.nusers), 0);
-  rp_cold_users_free(&ca);
-  rp_cold_users_free(&cb);
+  rp_split_cold_free(&ca);
+  rp_split_cold_free(&cb);
   rp_events_free(ev);
 }
 END_TEST
@@ -162,7 +162,7 @@ START_TEST(cold_items_split) {
   rp_events *train, *test;
   int32_t *items, n;
   rp_err err;
-  ck_assert_int_eq(rp_cold_items_split(ev, 0.3, 5, &train, &test, &items, &n, &err), 0);
+  ck_assert_int_eq(rp_split_cold_items(ev, 0.3, 5, &train, &test, &items, &n, &err), 0);
   uint8_t cold[NI] = {0};
   for (int j = 0; j < n; j++) cold[items[j]] = 1;
   ck_assert_int_eq(train->n + test->n, ev->n);
@@ -172,49 +172,49 @@ START_TEST(cold_items_split) {
   rp_events_free(train);
   rp_events_free(test);
   rp_free(items);
-  ck_assert_int_eq(rp_cold_items_split(ev, 1.5, 5, &train, &test, &items, &n, &err), RP_EINVAL);
+  ck_assert_int_eq(rp_split_cold_items(ev, 1.5, 5, &train, &test, &items, &n, &err), RP_EINVAL);
   ck_assert_ptr_nonnull(strstr(err.msg, "fraction must be in (0, 1]"));
   ck_assert_ptr_null(train);
-  RP_FAULT_LOOP(rp_cold_items_split(ev, 0.3, 5, &train, &test, &items, &n, NULL)
+  RP_FAULT_LOOP(rp_split_cold_items(ev, 0.3, 5, &train, &test, &items, &n, NULL)
                     ? 1
                     : (rp_events_free(train), rp_events_free(test), rp_free(items), 0));
   rp_events_free(ev);
 }
 END_TEST
 
-static int users_scenario(const rp_events *ev, const rp_cold_opts *o) {
-  rp_cold_users c;
-  int rc = rp_cold_users_split(ev, o, &c, NULL);
-  if (!rc) rp_cold_users_free(&c);
+static int users_scenario(const rp_events *ev, const rp_split_cold_opts *o) {
+  rp_split_cold c;
+  int rc = rp_split_cold_users(ev, o, &c, NULL);
+  if (!rc) rp_split_cold_free(&c);
   return rc;
 }
 
 START_TEST(bad_arguments_and_faults) {
   rp_events *ev = make_log();
   int32_t reveal[] = {0, 2, 4}, neg[] = {-1};
-  rp_cold_users c;
+  rp_split_cold c;
   rp_err err;
-  rp_cold_opts o = {0, 0, 0, reveal, 3, 1, 1, 0};
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), RP_EINVAL);
+  rp_split_cold_opts o = {0, 0, 0, reveal, 3, 1, 1, 0};
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), RP_EINVAL);
   ck_assert_ptr_nonnull(strstr(err.msg, "fraction"));
   o.fraction = 0.001; /* holds out nobody */
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), RP_EINVAL);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), RP_EINVAL);
   ck_assert_ptr_nonnull(strstr(err.msg, "holding out 0 of the 50"));
   o.fraction = 0.2;
   o.folds = 3;
   o.fold = 4;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), RP_EINVAL);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), RP_EINVAL);
   ck_assert_ptr_nonnull(strstr(err.msg, "fold must be in 1..folds"));
   o.folds = 0;
   o.reveal = neg;
   o.nreveal = 1;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), RP_EINVAL);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), RP_EINVAL);
   o.nreveal = 0;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), RP_EINVAL);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), RP_EINVAL);
   o.reveal = reveal;
   o.nreveal = 3;
   o.min_events = 100;
-  ck_assert_int_eq(rp_cold_users_split(ev, &o, &c, &err), RP_EINVAL);
+  ck_assert_int_eq(rp_split_cold_users(ev, &o, &c, &err), RP_EINVAL);
   o.min_events = 1;
   RP_FAULT_LOOP(users_scenario(ev, &o));
   rp_events_free(ev);
@@ -222,7 +222,7 @@ START_TEST(bad_arguments_and_faults) {
 END_TEST
 
 static Suite *suite(void) {
-  Suite *s = suite_create("hybrid_split");
+  Suite *s = suite_create("split_cold");
   TCase *tc = tcase_create("split");
   tcase_add_test(tc, cold_users_known_and_test);
   tcase_add_test(tc, cold_user_folds_partition);

@@ -1,6 +1,6 @@
 -- Pure-Lua parts of rp.hybrid: fallback chains, blends (the single-request
 -- path and blends of Lua objects), fold-in of new users through an ALS
--- model's recommend_new, and the cold-start splits attached to rp.split.
+-- model's recommend_new.
 --
 -- Every object here follows the recommender protocol: recommend(user, opts)
 -- -> items, scores (chains add a reason code), recommend_all(opts) -> two
@@ -9,11 +9,6 @@
 return function(rp)
   local hybrid = rp.hybrid
   if not hybrid then return end
-
-  -- the cold-start splits belong to rp.split (which may load without them)
-  rp.split = rp.split or {}
-  rp.split.cold_users = hybrid._cold_users
-  rp.split.cold_items = hybrid._cold_items
 
   local function is_hybrid(rec)
     local mt = getmetatable(rec)

@@ -1,8 +1,8 @@
 -- recpipe: the package a script gets from `require "recpipe"`.
 --
 -- Collects the C modules the binary preloads (rp.io, rp.sparse, rp.als, ...)
--- and the pure-Lua parts that live beside this file.  A module whose
--- binding is not built into the binary is simply absent.
+-- and their pure-Lua extensions.  A module whose binding is not built into
+-- the binary is simply absent, and so is its extension.
 local core = require "recpipe.core"
 
 local rp = {
@@ -25,18 +25,14 @@ for _, name in ipairs(modules) do
   end
 end
 
--- pure-Lua extensions: modules/lua/<name>_ext.lua returns function(rp)
--- that adds to rp (loaded in this order when present).
-local exts = { "config", "io", "sparse", "split", "metrics", "baseline", "hybrid", "tune",
-               "report", "registry" }
+-- pure-Lua extensions, each a file <name>_ext.lua returning function(rp)
+-- that adds to rp, loaded in this order: the runtime's own (config_ext.lua,
+-- beside this file), then each module's (modules/<m>/<m>_ext.lua beside its
+-- binding), only when the module is built in.
+require("recpipe.config_ext")(rp)
+local exts = { "io", "split", "metrics", "hybrid", "registry" }
 for _, name in ipairs(exts) do
-  local path = core.paths.lua .. "/" .. name .. "_ext.lua"
-  local f = io.open(path, "r")
-  if f then
-    f:close()
-    local ext = require("recpipe." .. name .. "_ext")
-    ext(rp)
-  end
+  if rp[name] then require("recpipe." .. name .. "_ext")(rp) end
 end
 
 -- the report builder (recpipe.report) as rp.report too
