@@ -23,6 +23,7 @@
 
 #include "rio.h"
 #include "rp.h"
+#include "rpl.h"
 
 #define MODULES(X) \
   X(io)            \
@@ -174,6 +175,7 @@ static int traceback(lua_State *L) {
 
 static int setup(lua_State *L) {
   luaL_openlibs(L);
+  rpL_opendata(L); /* the data model's types, before any module */
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_recpipe_core);

@@ -17,7 +17,7 @@
 enum { RP_ONERR_STOP = 0, RP_ONERR_SKIP };
 enum { RP_UNKNOWN_ADD = 0, RP_UNKNOWN_DROP };
 
-#define RP_READ_MAX_WEIGHTS 64
+#define RP_READ_MAX_WEIGHTS RP_MAX_WEIGHTS /* events.h */
 /* The default longest line (max_line_bytes): 64 MiB. */
 #define RP_READ_MAX_LINE ((int64_t)64 << 20)
 
