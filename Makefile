@@ -62,10 +62,13 @@ ifneq ($(MARCH),native)
   BUILD := $(BUILD)-$(MARCH)
 endif
 # WITHOUT="m ...": leave modules/m out of the build (its core, binding and
-# include path); the binary then has no rp.m (host.c: weak symbols).  Own
-# build directory, e.g. build-without-monitor/recpipe.
+# include path); the binary then has no rp.m (host.c: weak symbols).  An
+# interface of runtime/core that a module implements (dist.h: modules/dist)
+# is then implemented by runtime/solo/m.c (one process).  Own build
+# directory, e.g. build-without-monitor/recpipe.
 WITHOUT ?=
 MODULES := $(filter-out $(addprefix modules/,$(WITHOUT)),$(wildcard modules/*))
+SOLO_SRC := $(wildcard $(patsubst %,runtime/solo/%.c,$(WITHOUT)))
 ifneq ($(strip $(WITHOUT)),)
   BUILD := $(BUILD)-without-$(subst $(eval) ,-,$(strip $(WITHOUT)))
 endif
@@ -99,7 +102,7 @@ LIBS_HOST = $(LIBS_CORE) $(HOST_LIBS)
 # runtime/schedule: plain-C parts in the core library (unit-tested), the
 # command (schedule.c, which reads YAML through the host) in the binary
 SCHED_CLI := runtime/schedule/schedule.c
-CORE_SRC := $(wildcard runtime/core/*.c) \
+CORE_SRC := $(wildcard runtime/core/*.c) $(SOLO_SRC) \
             $(filter-out $(SCHED_CLI),$(wildcard runtime/schedule/*.c)) \
             $(filter-out $(wildcard modules/*/lua_*.c),$(wildcard $(addsuffix /*.c,$(MODULES))))
 BIND_SRC := $(wildcard $(addsuffix /lua_*.c,$(MODULES)))
@@ -275,7 +278,7 @@ lint: deps-dev
 	@sh tests/lint.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h runtime/serve/*.h runtime/schedule/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c tests/fuzz/*.h)
+	clang-format -i $(CORE_SRC) $(wildcard runtime/solo/*.c) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h runtime/serve/*.h runtime/schedule/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 # ---- install ----------------------------------------------------------------
 install: all

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "rio.h"
 #include "rp.h"
 #include "rpl.h"
@@ -34,14 +35,10 @@
 #define DECLARE(m) extern int luaopen_recpipe_##m(lua_State *L) __attribute__((weak));
 MODULES(DECLARE)
 
-/* modules/dist: a script's error under mpirun ends every rank */
-extern int rp_dist_launched(void) __attribute__((weak));
-extern void rp_dist_abort(const char *msg) __attribute__((weak, noreturn));
-
 /* Prints a script's error; under mpirun, as "rank R: message", and ends
  * every rank (the others may be waiting in a collective for this one). */
 static void script_error(const char *msg) {
-  if (rp_dist_launched && rp_dist_abort && rp_dist_launched()) rp_dist_abort(msg);
+  if (rp_dist_launched()) rp_dist_abort(msg); /* a script's error ends every rank */
   fprintf(stderr, "recpipe: %s\n", msg);
 }
 

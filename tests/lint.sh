@@ -10,7 +10,7 @@ if [ -n "$bad" ]; then
   echo "lint: core files must not include Lua headers:"; echo "$bad" | sed 's/^/  /'; rc=1
 fi
 if command -v clang-format >/dev/null 2>&1; then
-  files=$(ls runtime/*.c runtime/*.h runtime/core/*.c runtime/core/*.h runtime/serve/*.[ch] \
+  files=$(ls runtime/*.c runtime/*.h runtime/core/*.c runtime/core/*.h runtime/solo/*.c runtime/serve/*.[ch] \
           runtime/schedule/*.[ch] modules/*/*.c modules/*/*.h tests/unit/*.c tests/unit/*.h \
           tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c tests/fuzz/*.h 2>/dev/null)
   n=0

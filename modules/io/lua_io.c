@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "dist.h"
 #include "reader.h"
 #include "rpl.h"
 
@@ -167,7 +166,7 @@ static const char *const *pathlist(lua_State *L, int64_t *n) {
   if (!strpbrk(path, "*?[") || stat(path, &st) == 0) return NULL;
   char **v;
   rp_err err;
-  if (rp_dist_glob(path, &v, n, &err)) rpL_error(L, &err);
+  if (rp_read_glob(path, &v, n, &err)) rpL_error(L, &err);
   /* the list lives in a Lua string until the read is done */
   size_t bytes = 0;
   for (int64_t k = 0; k < *n; k++) bytes += strlen(v[k]) + 1;
@@ -194,7 +193,7 @@ static int io_read_events(lua_State *L) {
   rp_events **slot = (rp_events **)rpL_newbox(L, RP_EVENTS_T);
   rp_read_report rep;
   rp_err err;
-  if (paths ? rp_dist_read_events(paths, n, &o, slot, &rep, &err)
+  if (paths ? rp_read_events_files(paths, n, &o, slot, &rep, &err)
             : rp_read_events(lua_tostring(L, 1), &o, slot, &rep, &err))
     return rpL_error(L, &err);
   pushreport(L, &rep);
