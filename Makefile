@@ -152,7 +152,8 @@ help:
 	@echo "make fuzz       libFuzzer harnesses, FUZZ_SECONDS (default 60) each"
 	@echo "make bench      benchmarks; figures go to tests/bench/RESULTS.md"
 	@echo "make bench-soak the server's 10-minute soak"
-	@echo "make lint       clang-format check; module cores must not include lua.h"
+	@echo "make lint       clang-format check; module cores must not include lua.h;"
+	@echo "                includes go down (no module reaches into another's private headers)"
 	@echo "make install PREFIX=/usr/local, make uninstall, make clean"
 
 # ---- dependencies ---------------------------------------------------------
