@@ -1,7 +1,8 @@
 # recpipe build.  `make help` lists the targets.
 #
 # Layout: every modules/<m>/*.c except lua_<m>.c is a plain-C core and goes
-# into build/librpcore.a together with runtime/core/*.c; the binding files
+# into build/librpcore.a together with runtime/core/*.c (and runtime/solo/<m>.c
+# for a module m left out: WITHOUT below); the binding files
 # (modules/<m>/lua_*.c) and runtime/*.c make the `recpipe` binary.  Check
 # tests (tests/unit/test_*.c) link librpcore.a only: they need no Lua.
 

@@ -1,8 +1,11 @@
 /*
  * rpl.h -- helpers every binding uses: boxes for C objects and their
  * lifetimes, option tables, raising core errors, telling the GC about C
- * memory, and the push/check functions of the types modules share (IdMap,
- * Events, Matrix, Dense).
+ * memory, and the push/check functions of the shared data model's types
+ * (DESIGN.md "Data model": IdMap, Events, Matrix, Dense), which belong to
+ * the runtime (runtime/lua_data.c over runtime/core), not to a module: a
+ * binding depends on this header and runtime/core, never on another
+ * module's binding (make lint checks the includes).
  *
  * A box is a full userdata holding one C object.  It is pushed empty (NULL)
  * first and filled after the C object is built, as liolib does, so a memory
