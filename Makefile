@@ -12,9 +12,11 @@ BUILD := $(BUILDDIR)
 SAN ?= 0
 TSAN ?= 0
 MARCH ?= native
-CORE_PKGS := openblas zlib sqlite3 ompi-c
+# a module's own libraries, needed only when it is built (WITHOUT below)
+PKGS_dist := ompi-c
+CORE_PKGS = openblas zlib sqlite3 $(foreach m,$(notdir $(MODULES)),$(PKGS_$(m)))
 HOST_PKGS := lua5.4 yaml-0.1 libmicrohttpd libcjson
-PKGS := $(CORE_PKGS) $(HOST_PKGS)
+PKGS = $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
 DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
             libsqlite3-dev libmicrohttpd-dev libcjson-dev openmpi-bin libopenmpi-dev chromium \
