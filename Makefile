@@ -1,7 +1,8 @@
 # recpipe build.  `make help` lists the targets.
 #
 # Layout: every modules/<m>/*.c except lua_<m>.c is a plain-C core and goes
-# into build/librpcore.a together with runtime/core/*.c; the binding files
+# into build/librpcore.a together with runtime/core/*.c (and runtime/solo/<m>.c
+# for a module m left out: WITHOUT below); the binding files
 # (modules/<m>/lua_*.c) and runtime/*.c make the `recpipe` binary.  Check
 # tests (tests/unit/test_*.c) link librpcore.a only: they need no Lua.
 # Lua files are read at run time, not built: runtime/lua/*.lua and each
@@ -14,9 +15,11 @@ BUILD := $(BUILDDIR)
 SAN ?= 0
 TSAN ?= 0
 MARCH ?= native
-CORE_PKGS := openblas zlib sqlite3 ompi-c
+# a module's own libraries, needed only when it is built (WITHOUT below)
+PKGS_dist := ompi-c
+CORE_PKGS = openblas zlib sqlite3 $(foreach m,$(notdir $(MODULES)),$(PKGS_$(m)))
 HOST_PKGS := lua5.4 yaml-0.1 libmicrohttpd libcjson
-PKGS := $(CORE_PKGS) $(HOST_PKGS)
+PKGS = $(CORE_PKGS) $(HOST_PKGS)
 TEST_PKGS := check
 DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-config \
             libsqlite3-dev libmicrohttpd-dev libcjson-dev openmpi-bin libopenmpi-dev chromium \
@@ -68,10 +71,13 @@ ifneq ($(MARCH),native)
   BUILD := $(BUILD)-$(MARCH)
 endif
 # WITHOUT="m ...": leave modules/m out of the build (its core, binding and
-# include path); the binary then has no rp.m (host.c: weak symbols).  Own
-# build directory, e.g. build-without-monitor/recpipe.
+# include path); the binary then has no rp.m (host.c: weak symbols).  An
+# interface of runtime/core that a module implements (dist.h: modules/dist)
+# is then implemented by runtime/solo/m.c (one process).  Own build
+# directory, e.g. build-without-monitor/recpipe.
 WITHOUT ?=
 MODULES := $(filter-out $(addprefix modules/,$(WITHOUT)),$(wildcard modules/*))
+SOLO_SRC := $(wildcard $(patsubst %,runtime/solo/%.c,$(WITHOUT)))
 ifneq ($(strip $(WITHOUT)),)
   BUILD := $(BUILD)-without-$(subst $(eval) ,-,$(strip $(WITHOUT)))
 endif
@@ -105,7 +111,7 @@ LIBS_HOST = $(LIBS_CORE) $(HOST_LIBS)
 # runtime/schedule: plain-C parts in the core library (unit-tested), the
 # command (schedule.c, which reads YAML through the host) in the binary
 SCHED_CLI := runtime/schedule/schedule.c
-CORE_SRC := $(wildcard runtime/core/*.c) \
+CORE_SRC := $(wildcard runtime/core/*.c) $(SOLO_SRC) \
             $(filter-out $(SCHED_CLI),$(wildcard runtime/schedule/*.c)) \
             $(filter-out $(wildcard modules/*/lua_*.c),$(wildcard $(addsuffix /*.c,$(MODULES))))
 BIND_SRC := $(wildcard $(addsuffix /lua_*.c,$(MODULES)))
@@ -152,7 +158,8 @@ help:
 	@echo "make fuzz       libFuzzer harnesses, FUZZ_SECONDS (default 60) each"
 	@echo "make bench      benchmarks; figures go to tests/bench/RESULTS.md"
 	@echo "make bench-soak the server's 10-minute soak"
-	@echo "make lint       clang-format check; module cores must not include lua.h"
+	@echo "make lint       clang-format check; module cores must not include lua.h;"
+	@echo "                includes go down (no module reaches into another's private headers)"
 	@echo "make install PREFIX=/usr/local, make uninstall, make clean"
 
 # ---- dependencies ---------------------------------------------------------
@@ -283,7 +290,7 @@ lint: deps-dev
 	@sh tests/lint.sh
 
 format:
-	clang-format -i $(CORE_SRC) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h runtime/serve/*.h runtime/schedule/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c tests/fuzz/*.h)
+	clang-format -i $(CORE_SRC) $(wildcard runtime/solo/*.c) $(BIND_SRC) $(HOST_SRC) $(wildcard runtime/*.h runtime/core/*.h runtime/serve/*.h runtime/schedule/*.h modules/*/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c tests/e2e/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 # ---- install ----------------------------------------------------------------
 install: all

@@ -26,8 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "rio.h"
 #include "rp.h"
+#include "rpl.h"
 
 #define MODULES(X) \
   X(io)            \
@@ -38,14 +40,10 @@
 #define DECLARE(m) extern int luaopen_recpipe_##m(lua_State *L) __attribute__((weak));
 MODULES(DECLARE)
 
-/* modules/dist: a script's error under mpirun ends every rank */
-extern int rp_dist_launched(void) __attribute__((weak));
-extern void rp_dist_abort(const char *msg) __attribute__((weak, noreturn));
-
 /* Prints a script's error; under mpirun, as "rank R: message", and ends
  * every rank (the others may be waiting in a collective for this one). */
 static void script_error(const char *msg) {
-  if (rp_dist_launched && rp_dist_abort && rp_dist_launched()) rp_dist_abort(msg);
+  if (rp_dist_launched()) rp_dist_abort(msg); /* a script's error ends every rank */
   fprintf(stderr, "recpipe: %s\n", msg);
 }
 
@@ -215,6 +213,7 @@ static int traceback(lua_State *L) {
 
 static int setup(lua_State *L) {
   luaL_openlibs(L);
+  rpL_opendata(L); /* the data model's types, before any module */
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_recpipe_core);

@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "dist.h"
 #include "host.h"
 #include "rp.h"
 #include "serve/serve.h"
@@ -74,12 +75,6 @@ static int parse_level(const char *s) {
     if (strcmp(s, names[i]) == 0) return i;
   return -1;
 }
-
-/* modules/dist (absent when the module is left out of the build) */
-extern int rp_dist_init(rp_err *err) __attribute__((weak));
-extern int rp_dist_launched(void) __attribute__((weak));
-extern void rp_dist_finalize(void) __attribute__((weak));
-extern void rp_dist_abort(const char *msg) __attribute__((weak, noreturn));
 
 int main(int argc, char **argv) {
   rp_host_opts o = {0, RP_LOG_INFO};
@@ -155,18 +150,18 @@ int main(int argc, char **argv) {
   }
   /* under mpirun: join MPI before the script runs (every rank must) */
   rp_err err;
-  if (rp_dist_init && rp_dist_init(&err)) {
+  if (rp_dist_init(&err)) {
     fprintf(stderr, "recpipe: %s\n", err.msg);
     return 1;
   }
   lua_State *L = rp_host_new(&o, argv[0]);
   if (!L) {
-    if (rp_dist_abort && rp_dist_launched()) rp_dist_abort("cannot create the Lua state");
+    if (rp_dist_launched()) rp_dist_abort("cannot create the Lua state");
     return 1;
   }
   int rc = rp_host_run(L, argc, argv, i);
-  if (rc && rp_dist_abort && rp_dist_launched()) rp_dist_abort("the script failed (see above)");
+  if (rc && rp_dist_launched()) rp_dist_abort("the script failed (see above)");
   lua_close(L);
-  if (rp_dist_finalize) rp_dist_finalize();
+  rp_dist_finalize();
   return rc;
 }

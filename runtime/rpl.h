@@ -1,8 +1,11 @@
 /*
  * rpl.h -- helpers every binding uses: boxes for C objects and their
  * lifetimes, option tables, raising core errors, telling the GC about C
- * memory, and the push/check functions of the types modules share (IdMap,
- * Events, Matrix, Dense).
+ * memory, and the push/check functions of the shared data model's types
+ * (DESIGN.md "Data model": IdMap, Events, Matrix, Dense), which belong to
+ * the runtime (runtime/lua_data.c over runtime/core), not to a module: a
+ * binding depends on this header and runtime/core, never on another
+ * module's binding (make lint checks the includes).
  *
  * A box is a full userdata holding one C object.  It is pushed empty (NULL)
  * first and filled after the C object is built, as liolib does, so a memory
@@ -200,9 +203,14 @@ void *rpL_scratch(lua_State *L, size_t count, size_t size);
  * so loops that build matrices do not balloon. */
 void rpL_gcpressure(lua_State *L);
 
-/* ---- shared types (defined in modules/io/lua_io.c, modules/sparse/lua_sparse.c)
- * push functions take ownership of the object (or, for IdMap, a reference);
+/* ---- the shared data model (runtime/lua_data.c) ------------------------------
+ * IdMap, Events, Matrix and Dense are the runtime's types, not a module's:
+ * their metatables and methods are registered in every Lua state
+ * (rpL_opendata, called by the host before any module loads), so any
+ * binding can take and return them whichever modules are in the build.
+ * Push functions take ownership of the object (or, for IdMap, a reference);
  * on a Lua memory error the object is freed. */
+void rpL_opendata(lua_State *L);
 void rpL_pushidmap(lua_State *L, rp_idmap *m); /* retains m */
 rp_idmap *rpL_checkidmap(lua_State *L, int idx);
 void rpL_pushevents(lua_State *L, rp_events *ev);
@@ -214,6 +222,13 @@ rp_csr *rpL_testmatrix(lua_State *L, int idx);
  * (a view into its storage: rpL_hold). */
 void rpL_pushdense(lua_State *L, rp_dense *d, int owner_idx);
 rp_dense *rpL_checkdense(lua_State *L, int idx);
+/* Event type weights {type = number, ...} from the table at tidx, for
+ * argument arg (its field `field`, or the argument itself when NULL): the
+ * rules of read_events' `weights` and ev:weight alike.  Fills names
+ * (borrowed from the table) and values (RP_MAX_WEIGHTS room each); returns
+ * the count (>= 1), raises otherwise. */
+int rpL_checkweights(lua_State *L, int arg, const char *field, int tidx, const char **names,
+                     float *values);
 
 /* Index of external id at idx in map: a string id (a number counts as its
  * text), or -1 when absent.  Neither allocates nor runs Lua code, so it may

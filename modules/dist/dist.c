@@ -1,6 +1,7 @@
 /*
- * dist.c -- Open MPI underneath dist.h: joining, the failure path and the
- * fixed-order collectives.  See dist.h.
+ * dist.c -- Open MPI underneath dist.h (runtime/core): joining, the failure
+ * path and the fixed-order collectives.  See dist.h; rp_dist_blocks and
+ * rp_dist_launched, which need no MPI, are in runtime/core/dist_common.c.
  */
 #include "dist.h"
 
@@ -13,13 +14,6 @@
 
 static int status, in_mpi, my_rank, my_size = 1;
 static uint64_t sent;
-
-int rp_dist_launched(void) {
-  static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
-  for (size_t k = 0; k < sizeof vars / sizeof *vars; k++)
-    if (getenv(vars[k])) return 1;
-  return 0;
-}
 
 static int mpi_error(rp_err *err, int rc, const char *what) {
   char s[MPI_MAX_ERROR_STRING];
@@ -88,25 +82,6 @@ int rp_dist_barrier(rp_err *err) {
   if (!in_mpi) return RP_OK;
   int rc = MPI_Barrier(MPI_COMM_WORLD);
   return rc == MPI_SUCCESS ? RP_OK : mpi_error(err, rc, "MPI_Barrier");
-}
-
-void rp_dist_blocks(int64_t n, const int64_t *work, int size, int64_t *off) {
-  if (size < 1) size = 1;
-  off[0] = 0, off[size] = n;
-  if (!work) {
-    for (int r = 1; r < size; r++) off[r] = (int64_t)((__int128)n * r / size);
-    return;
-  }
-  __int128 total = 0;
-  for (int64_t i = 0; i < n; i++) total += work[i];
-  /* block r ends before the first row whose middle is at or past
-   * total * r / size: (2 acc + work) size >= 2 total r, exactly */
-  __int128 acc = 0;
-  int64_t i = 0;
-  for (int r = 1; r < size; r++) {
-    while (i < n && (2 * acc + work[i]) * size < 2 * total * r) acc += work[i++];
-    off[r] = i;
-  }
 }
 
 int rp_dist_allgather_rows(void *buf, size_t rowbytes, const int64_t *off, rp_err *err) {

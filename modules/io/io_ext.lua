@@ -1,7 +1,7 @@
 -- Pure-Lua parts of rp.io: Events methods composed from other modules'
 -- public parts (no module's C reaches into another's).
 return function(rp)
-  if not (rp.io and rp.sparse) then return end
+  if not rp.io then return end
   local mt = debug.getregistry()["recpipe.Events"]
   if type(mt) ~= "table" or type(mt.methods) ~= "table" then return end
 

@@ -17,7 +17,7 @@
 enum { RP_ONERR_STOP = 0, RP_ONERR_SKIP };
 enum { RP_UNKNOWN_ADD = 0, RP_UNKNOWN_DROP };
 
-#define RP_READ_MAX_WEIGHTS 64
+#define RP_READ_MAX_WEIGHTS RP_MAX_WEIGHTS /* events.h */
 /* The default longest line (max_line_bytes): 64 MiB. */
 #define RP_READ_MAX_LINE ((int64_t)64 << 20)
 
@@ -135,5 +135,22 @@ int rp_io_detect_sep(const char *p, size_t n, char *sep);
  * the number of fields, maxf + 1 when there are more, or -1 for a
  * malformed record (an unterminated quote, text after a closing quote). */
 int rp_io_split_fields(char *line, size_t n, const char *sep, char **f, size_t *fl, int maxf);
+
+/* ---- many files (read_files.c) -------------------------------------------------- */
+/* One log from the files paths[0..n) (a day per file), as one process
+ * reading them one after the other onto the maps of o would give it: rows
+ * in file order, ids indexed in order of first appearance over the files
+ * (the maps given in o grow), event types and context values merged by
+ * name as rp_events_concat does; the report sums the files'.  Under MPI
+ * rank r reads a contiguous share of the files and the shares are
+ * all-gathered and merged in rank order, so every rank gets the same log,
+ * maps and report for any number of processes.  An error on a rank (a
+ * missing file: "cannot open 'day3.csv'") is that rank's error. */
+int rp_io_read_events_files(const char *const *paths, int64_t n, const rp_io_read_opts *o,
+                         rp_events **out, rp_io_read_report *rep, rp_err *err);
+/* The files matching a glob(7) pattern, in byte order of their names, as
+ * rank 0 lists them, on every rank: *out is one rp_malloc'd block (free it
+ * with rp_free); no match is an error naming the pattern. */
+int rp_io_read_glob(const char *pattern, char ***out, int64_t *n, rp_err *err);
 
 #endif

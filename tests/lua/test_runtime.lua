@@ -2,8 +2,28 @@
 -- logging levels, and allocation failures surfacing as clean Lua errors.
 local before = {}
 for k in pairs(_G) do before[k] = true end
+-- the data model's types are the runtime's: there before any module loads
+local loaded_before = package.loaded["recpipe.io"] or package.loaded["recpipe.sparse"]
+local types_before = {}
+for _, t in ipairs { "IdMap", "Events", "Matrix", "Dense" } do
+  local mt = debug.getregistry()["recpipe." .. t]
+  types_before[t] = type(mt) == "table" and mt.__name == "recpipe." .. t
+    and (mt.methods or mt.__index) or false
+end
 local rp = require "recpipe"
 local T = require "recpipe.test"
+
+T.case("IdMap, Events, Matrix and Dense are registered before any module", function()
+  T.ok(not loaded_before, "rp.io or rp.sparse was loaded before the script")
+  T.ok(types_before.IdMap and types_before.IdMap.ids, "IdMap:ids")
+  T.ok(types_before.Events and types_before.Events.to_matrix, "Events:to_matrix")
+  T.ok(types_before.Matrix and types_before.Matrix.kcore, "Matrix:kcore")
+  T.ok(types_before.Dense and types_before.Dense.totable, "Dense:totable")
+  -- whatever made the matrix, its methods are the runtime's
+  local m = rp.sparse.from_triplets { { "u1", "i1", 2 }, { "u2", "i1", 1 }, { "u2", "i2", 3 } }
+  T.eq(m:kcore { min_user = 2, min_item = 1 }.nnz, 2)
+  T.eq(#m:row_counts(), 2)
+end)
 
 T.case("require adds no globals and returns one package", function()
   for k in pairs(_G) do

@@ -1,12 +1,21 @@
 /*
- * dist.h -- several processes under Open MPI: rank, size, the fixed-order
- * collectives the cores use to give the same bits on 1 or N processes, and
- * the failure path.
+ * dist.h -- several processes: rank, size, the fixed-order collectives the
+ * cores use to give the same bits on 1 or N processes, and the failure
+ * path.
  *
- * Present in every build.  A process started by mpirun (Open MPI's or
- * PMIx's environment variables set) joins MPI_COMM_WORLD at rp_dist_init;
- * any other process is rank 0 of 1, never calls MPI, and every collective
- * below is then a copy or nothing.  MPI is called from the thread that
+ * An interface of the foundation with two implementations, one per build:
+ * modules/dist (Open MPI) when the module is in, runtime/solo/dist.c (one
+ * process) when it is left out (make WITHOUT=dist), so a core that can run
+ * on several processes (ALS training, evaluation, reading many files)
+ * depends on this header, not on a module.  rp_dist_blocks and
+ * rp_dist_launched are the same in both (runtime/core/dist_common.c).
+ *
+ * With modules/dist, a process started by mpirun (Open MPI's or PMIx's
+ * environment variables set) joins MPI_COMM_WORLD at rp_dist_init; any
+ * other process is rank 0 of 1, never calls MPI, and every collective
+ * below is then a copy or nothing.  Without it every process is rank 0 of
+ * 1, and rp_dist_init refuses to run under mpirun (N copies of one
+ * process's work would be silently wrong).  MPI is called from the thread that
  * called rp_dist_init only (MPI_THREAD_FUNNELED): never from a parallel
  * region.
  *
@@ -30,7 +39,8 @@
 #include "rp.h"
 
 /* Joins MPI when started by mpirun (idempotent; later calls return the
- * first status).  RP_EINVAL with err set when MPI_Init fails. */
+ * first status).  RP_EINVAL with err set when MPI_Init fails, or (without
+ * modules/dist) when started by mpirun at all. */
 int rp_dist_init(rp_err *err);
 /* 1 when this process was started by mpirun (whatever the size). */
 int rp_dist_launched(void);
@@ -63,25 +73,5 @@ int rp_dist_allgather_bytes(const void *data, size_t n, char **out, size_t *size
 /* Bytes this process has sent to other processes so far (each payload
  * counted once per receiving process: what a direct exchange sends). */
 uint64_t rp_dist_bytes_sent(void);
-
-/* ---- sharded reads (dist_read.c) ------------------------------------------- */
-struct rp_io_read_opts;
-struct rp_io_read_report;
-struct rp_events;
-/* One log from the files paths[0..n) (a day per file), as one process
- * reading them one after the other onto the maps of o would give it: rows
- * in file order, ids indexed in order of first appearance over the files
- * (the maps given in o grow), event types and context values merged by
- * name as rp_events_concat does; the report sums the files'.  Under MPI
- * rank r reads a contiguous share of the files and the shares are
- * all-gathered and merged in rank order, so every rank gets the same log,
- * maps and report for any number of processes.  An error on a rank (a
- * missing file: "cannot open 'day3.csv'") is that rank's error. */
-int rp_dist_read_events(const char *const *paths, int64_t n, const struct rp_io_read_opts *o,
-                        struct rp_events **out, struct rp_io_read_report *rep, rp_err *err);
-/* The files matching a glob(7) pattern, in byte order of their names, as
- * rank 0 lists them, on every rank: *out is one rp_malloc'd block (free it
- * with rp_free); no match is an error naming the pattern. */
-int rp_dist_glob(const char *pattern, char ***out, int64_t *n, rp_err *err);
 
 #endif

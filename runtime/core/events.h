@@ -125,6 +125,7 @@ struct rp_csr *rp_events_to_csr(const rp_events *ev, int agg, double half_life_d
  * option (row by row while reading) and by rp_events_weight (on a log
  * already read): a type listed has its weight, any other type has none and
  * its rows are dropped and counted. */
+#define RP_MAX_WEIGHTS 64 /* event types one resolution may list */
 typedef struct rp_typeweights {
   rp_idmap *names; /* the listed types; index k has weight values[k] */
   float *values;

@@ -1,6 +1,6 @@
 /*
- * dist_read.c -- one event log from many files (a day per file), each
- * process reading its share; see rp_dist_read_events in dist.h.
+ * read_files.c -- one event log from many files (a day per file), each
+ * process reading its share; see rp_io_read_events_files in reader.h.
  *
  * Rank r reads files off[r]..off[r+1] (contiguous, in order) onto copies
  * of the maps it was given, then every rank's rows, new ids and
@@ -276,8 +276,8 @@ done:
   return rc;
 }
 
-int rp_dist_read_events(const char *const *paths, int64_t n, const rp_io_read_opts *o,
-                        rp_events **out, rp_io_read_report *rep, rp_err *err) {
+int rp_io_read_events_files(const char *const *paths, int64_t n, const rp_io_read_opts *o,
+                         rp_events **out, rp_io_read_report *rep, rp_err *err) {
   *out = NULL;
   memset(rep, 0, sizeof *rep);
   if (n < 1) return rp_errf(err, RP_EINVAL, "read_events: no files given");
@@ -359,7 +359,7 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int rp_dist_glob(const char *pattern, char ***out, int64_t *n, rp_err *err) {
+int rp_io_read_glob(const char *pattern, char ***out, int64_t *n, rp_err *err) {
   *out = NULL, *n = 0;
   /* rank 0 lists the files and every rank gets its list: ranks on other
    * machines read the same names (a shared file system) */
