@@ -195,7 +195,15 @@ rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors
   want_hugepages(m->user_factors, sizeof(float) * nu);
   want_hugepages(m->item_factors, sizeof(float) * ni);
   pthread_mutex_init(&m->lock, NULL);
-  pthread_rwlock_init(&m->rw, NULL);
+  /* writer-preferring: glibc's default lock lets a stream of readers
+   * (recommend calls of every worker) starve a refit waiting to write */
+  pthread_rwlockattr_t rwa;
+  pthread_rwlockattr_init(&rwa);
+#ifdef __GLIBC__
+  pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+  pthread_rwlock_init(&m->rw, &rwa);
+  pthread_rwlockattr_destroy(&rwa);
   pthread_mutex_init(&m->wlock, NULL);
   m->user_cap = nusers;
   m->item_cap = nitems;
