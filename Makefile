@@ -21,6 +21,9 @@ DEB_PKGS := liblua5.4-dev libopenblas-dev zlib1g-dev libyaml-dev check pkg-confi
 # clang with libFuzzer, the sanitizer runtimes and LLVM's OpenMP (make fuzz,
 # make test TSAN=1), clang-format (make lint)
 DEV_PKGS := clang libclang-rt-dev libomp-dev clang-format
+# what the benchmarks run beside recpipe: wrk (HTTP load), hyperfine, the
+# pandas/numpy/FastAPI references and the 10M-event generator (../shared/tools)
+BENCH_PKGS := wrk hyperfine python3-numpy python3-pandas python3-fastapi python3-uvicorn
 
 CC ?= gcc
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -132,7 +135,7 @@ FUZZ_BIN := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_HOST := yaml request
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-build deps-dev demo test test-unit test-lua test-e2e test-fuzz test-build bench \
+.PHONY: all deps deps-build deps-dev deps-bench demo test test-unit test-lua test-e2e test-fuzz test-build bench \
         bench-soak lint format install uninstall clean help check-deps examples fuzz fuzz-build
 all: check-deps $(BIN)
 
@@ -152,11 +155,13 @@ help:
 # ---- dependencies ---------------------------------------------------------
 # `make deps` installs everything; builds and tests ask only for what they use
 deps:
-	@sh tests/deps.sh $(DEB_PKGS) $(DEV_PKGS)
+	@sh tests/deps.sh $(DEB_PKGS) $(DEV_PKGS) $(BENCH_PKGS)
 deps-build:
 	@sh tests/deps.sh $(DEB_PKGS) $(if $(filter 1,$(TSAN) $(FUZZ)),$(DEV_PKGS))
 deps-dev:
 	@sh tests/deps.sh $(DEV_PKGS)
+deps-bench:
+	@sh tests/deps.sh $(BENCH_PKGS)
 
 check-deps:
 	@pkg-config --exists $(PKGS) || { echo "missing libraries: run 'make deps'"; \
@@ -263,11 +268,11 @@ fuzz: deps-dev
 fuzz-build: $(FUZZ_BIN)
 
 # ---- benchmarks -------------------------------------------------------------
-bench: all $(BENCH_BIN) $(TOOL_BIN)
+bench: deps-bench all $(BENCH_BIN) $(TOOL_BIN)
 	@BIN=./$(BIN) BUILD=$(BUILD) sh tests/bench/run.sh
 
 # the server's 10-minute soak (mixed valid and malformed requests, RSS over time)
-bench-soak: all
+bench-soak: deps-bench all
 	@BIN=./$(BIN) sh tests/bench/bench_serve.sh soak
 
 # ---- lint -----------------------------------------------------------------
