@@ -121,6 +121,7 @@ typedef struct rp_als_model {
   pthread_mutex_t wlock;
   int32_t user_cap, item_cap;     /* rows allocated in user_factors, item_factors */
   struct rp_als_retired *retired; /* replaced factor arrays, freed with the model */
+  void *sessions;                 /* per-user session boosts (rp_als_set_session), under rw */
 } rp_als_model;
 
 /* The read side of the model's lock, for code that reads factors directly
@@ -266,6 +267,21 @@ int rp_als_recommend_user_flags(const rp_als_model *m, int32_t u, int32_t k,
                                 const rp_als_list *excl, int nexcl, const rp_als_list *allow,
                                 int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
                                 rp_err *err);
+/* Session boosts (recpipe serve's realtime_session_weight): from now on,
+ * every recommendation for user u (rp_als_recommend_user*, the batch and
+ * one-request recommender calls) ranks items[0..n) -- the items the user
+ * has just interacted with -- by their score plus weight for each time
+ * they are listed (repeats add up); exclusions and candidate lists apply
+ * as to any item.  Items outside 0..nitems-1 are ignored; n = 0 (or no
+ * listed item left) clears the user's session.  Other queries (similar,
+ * predict, explain) are unchanged.  Thread-safe against queries (the
+ * model's write lock).  Errors: u not a user of the model, a weight that
+ * is not finite.  Sessions are not saved with the model. */
+int rp_als_set_session(rp_als_model *m, int32_t u, const int32_t *items, int32_t n, float weight,
+                       rp_err *err);
+/* Users with a session now (for tests and logs). */
+int32_t rp_als_session_count(const rp_als_model *m);
+
 int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
                           int nexcl, const rp_als_list *allow, int32_t *out_items,
                           float *out_scores, int32_t *out_n, rp_err *err);

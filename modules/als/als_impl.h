@@ -51,6 +51,13 @@ typedef struct rp_als_retired {
 /* The versions of the query functions for a caller that holds the model's
  * read lock (rp_als_model_rdlock): a read lock is never taken twice. */
 int rp_als_knows_user_locked(const rp_als_model *m, int32_t u);
+/* rp_als_recommend_user_flags for a caller holding the read lock (the
+ * user's session boosts applied); nothing for a user without factors. */
+int rp_als_user_topk_locked(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
+                            int nexcl, const rp_als_list *allow, int flags, int32_t *out_items,
+                            float *out_scores, int32_t *out_n, rp_err *err);
+/* Frees the sessions (model free). */
+void rp_als_sessions_free(void *sessions);
 int rp_als_topk_locked(const rp_als_model *m, const float *x, int32_t k, const rp_als_list *excl,
                        int nexcl, const rp_als_list *allow, int32_t *out_items, float *out_scores,
                        int32_t *out_n, rp_err *err);

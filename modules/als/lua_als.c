@@ -520,6 +520,34 @@ static int partial_fit(lua_State *L, int which) {
 static int model_partial_fit_users(lua_State *L) { return partial_fit(L, 0); }
 static int model_partial_fit_items(lua_State *L) { return partial_fit(L, 1); }
 
+/* model:set_session(user, items, weight): user's recommendations rank each
+ * listed item (ids; unknown ones ignored; repeats add up) with weight added
+ * to its score (recpipe serve's realtime_session_weight); an empty list
+ * clears.  Returns the model. */
+static int model_set_session(lua_State *L) {
+  luaL_checkudata(L, 1, RP_ALS_T); /* self first */
+  luaL_checkany(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  double w = luaL_checknumber(L, 4);
+  lua_settop(L, 4);
+  rp_als_model *m = rpL_pin(L, 1, RP_ALS_T);
+  int32_t u = m->users ? rpL_lookup(L, 2, m->users) : -1;
+  if (u < 0 || u >= m->nusers)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "unknown user '%s'", luaL_tolstring(L, 2, NULL)));
+  lua_Integer n = luaL_len(L, 3);
+  int32_t *items = rpL_scratch(L, (size_t)n, sizeof(int32_t)), k = 0;
+  for (lua_Integer a = 1; a <= n; a++) {
+    lua_rawgeti(L, 3, a);
+    int32_t i = m->items ? rpL_lookup(L, -1, m->items) : -1;
+    lua_pop(L, 1);
+    if (i >= 0) items[k++] = i;
+  }
+  rp_err err;
+  if (rp_als_set_session(m, u, items, k, (float)w, &err)) return rpL_error(L, &err);
+  lua_settop(L, 1);
+  return 1;
+}
+
 /* ---- the rest ------------------------------------------------------------------------- */
 static int model_save(lua_State *L) {
   luaL_checkudata(L, 1, RP_ALS_T); /* self first */
@@ -631,6 +659,7 @@ static const luaL_Reg model_methods[] = {{"recommend", model_recommend},
                                          {"similar_users_all", model_similar_users_all},
                                          {"explain", model_explain},
                                          {"partial_fit_users", model_partial_fit_users},
+                                         {"set_session", model_set_session},
                                          {"partial_fit_items", model_partial_fit_items},
                                          {"save", model_save},
                                          {"loss", model_loss},

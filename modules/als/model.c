@@ -102,8 +102,8 @@ static int model_one(void *self, const rp_rec_query *q, int32_t k, int32_t *item
       ex[nex].idx = x->indices + x->indptr[q->user];
       ex[nex++].n = x->indptr[q->user + 1] - x->indptr[q->user];
     }
-    rc = rp_als_topk_locked(m, m->user_factors + (int64_t)q->user * m->factors, k, ex, nex,
-                            q->allow ? &allow : NULL, items, scores, n, err);
+    rc = rp_als_user_topk_locked(m, q->user, k, ex, nex, q->allow ? &allow : NULL, 0, items, scores,
+                                 n, err);
     rp_als_model_unlock(m);
     return rc;
   }
@@ -195,7 +195,15 @@ rp_als_model *rp_als_model_adopt(int32_t nusers, int32_t nitems, int32_t factors
   want_hugepages(m->user_factors, sizeof(float) * nu);
   want_hugepages(m->item_factors, sizeof(float) * ni);
   pthread_mutex_init(&m->lock, NULL);
-  pthread_rwlock_init(&m->rw, NULL);
+  /* writer-preferring: glibc's default lock lets a stream of readers
+   * (recommend calls of every worker) starve a refit waiting to write */
+  pthread_rwlockattr_t rwa;
+  pthread_rwlockattr_init(&rwa);
+#ifdef __GLIBC__
+  pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+  pthread_rwlock_init(&m->rw, &rwa);
+  pthread_rwlockattr_destroy(&rwa);
   pthread_mutex_init(&m->wlock, NULL);
   m->user_cap = nusers;
   m->item_cap = nitems;
@@ -240,6 +248,7 @@ static void drop_caches(rp_als_model *m) {
 void rp_als_model_free(rp_als_model *m) {
   if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 1) return;
   drop_caches(m);
+  rp_als_sessions_free(m->sessions);
   rp_free(m->user_factors);
   rp_free(m->item_factors);
   rp_free(m->yty);

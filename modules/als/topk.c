@@ -177,16 +177,222 @@ int rp_als_topk(const rp_als_model *m, const float *x, int32_t k, const rp_als_l
   return rp_als_topk_flags(m, x, k, excl, nexcl, allow, 0, out_items, out_scores, out_n, err);
 }
 
+/* ---- session boosts ------------------------------------------------------------------
+ * The users with a session, sorted by user: each has its items (sorted,
+ * unique) and what is added to their scores.  Read under the model's read
+ * lock, replaced under its write lock. */
+typedef struct session {
+  int32_t user, n;
+  int32_t *items;
+  float *boost;
+} session;
+
+typedef struct sessions {
+  session *v;
+  int32_t n, cap;
+} sessions;
+
+static void session_clear(session *s) {
+  rp_free(s->items);
+  rp_free(s->boost);
+}
+
+void rp_als_sessions_free(void *p) {
+  sessions *ss = p;
+  if (!ss) return;
+  for (int32_t a = 0; a < ss->n; a++) session_clear(&ss->v[a]);
+  rp_free(ss->v);
+  rp_free(ss);
+}
+
+/* the position of user u in ss (or where it would go) */
+static int32_t session_pos(const sessions *ss, int32_t u) {
+  int32_t lo = 0, hi = ss->n;
+  while (lo < hi) {
+    int32_t mid = lo + (hi - lo) / 2;
+    if (ss->v[mid].user < u)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static const session *session_of(const rp_als_model *m, int32_t u) {
+  const sessions *ss = m->sessions;
+  if (!ss || !ss->n) return NULL;
+  int32_t a = session_pos(ss, u);
+  return a < ss->n && ss->v[a].user == u ? &ss->v[a] : NULL;
+}
+
+int rp_als_set_session(rp_als_model *m, int32_t u, const int32_t *items, int32_t n, float weight,
+                       rp_err *err) {
+  if (!isfinite(weight))
+    return rp_errf(err, RP_EINVAL, "session weight must be a finite number, got %g",
+                   (double)weight);
+  if (n < 0 || (n && !items)) return rp_errf(err, RP_EINVAL, "session: bad item list (%d)", n);
+  /* the new session, built outside the lock: sorted items, weight per
+   * occurrence */
+  session s = {u, 0, NULL, NULL};
+  if (n) {
+    s.items = rp_malloc(sizeof(int32_t) * (size_t)n);
+    s.boost = rp_malloc(sizeof(float) * (size_t)n);
+    if (!s.items || !s.boost) {
+      session_clear(&s);
+      return rp_enomem(err, "session");
+    }
+    int32_t k = 0;
+    for (int32_t a = 0; a < n; a++)
+      if (items[a] >= 0 && items[a] < m->nitems) s.items[k++] = items[a];
+    qsort(s.items, (size_t)k, sizeof(int32_t), rp_cmp_i32);
+    for (int32_t a = 0; a < k; a++) {
+      if (s.n && s.items[s.n - 1] == s.items[a]) {
+        s.boost[s.n - 1] += weight;
+      } else {
+        s.items[s.n] = s.items[a];
+        s.boost[s.n++] = weight;
+      }
+    }
+  }
+  pthread_rwlock_wrlock(&m->rw);
+  int rc = RP_OK;
+  sessions *ss = m->sessions;
+  if (u < 0 || u >= m->nusers) {
+    rc = rp_errf(err, RP_EINVAL, "session: user %d is not a user of the model (it has %d)", u,
+                 m->nusers);
+    goto out;
+  }
+  if (!ss && s.n) {
+    if (!(ss = rp_calloc(1, sizeof *ss))) {
+      rc = rp_enomem(err, "sessions");
+      goto out;
+    }
+    m->sessions = ss;
+  }
+  if (!ss) goto out;
+  int32_t a = session_pos(ss, u);
+  int found = a < ss->n && ss->v[a].user == u;
+  if (found && s.n) {
+    session old = ss->v[a];
+    ss->v[a] = s;
+    s = old; /* freed below */
+  } else if (found) {
+    session_clear(&ss->v[a]);
+    memmove(ss->v + a, ss->v + a + 1, sizeof *ss->v * (size_t)(ss->n - a - 1));
+    ss->n--;
+  } else if (s.n) {
+    if (ss->n == ss->cap) {
+      int32_t cap = ss->cap ? 2 * ss->cap : 16;
+      session *v = rp_realloc(ss->v, sizeof *v * (size_t)cap);
+      if (!v) {
+        rc = rp_enomem(err, "sessions");
+        goto out;
+      }
+      ss->v = v, ss->cap = cap;
+    }
+    memmove(ss->v + a + 1, ss->v + a, sizeof *ss->v * (size_t)(ss->n - a));
+    ss->v[a] = s;
+    ss->n++;
+    s.items = NULL, s.boost = NULL;
+  }
+out:
+  pthread_rwlock_unlock(&m->rw);
+  session_clear(&s);
+  return rc;
+}
+
+int32_t rp_als_session_count(const rp_als_model *m) {
+  rp_als_model_rdlock(m);
+  const sessions *ss = m->sessions;
+  int32_t n = ss ? ss->n : 0;
+  rp_als_model_unlock(m);
+  return n;
+}
+
+/* a candidate of the merge: item and score, best first, ties lower index */
+typedef struct cand {
+  int32_t i;
+  float s;
+} cand;
+
+static int cmp_cand(const void *a, const void *b) {
+  const cand *x = a, *y = b;
+  if (x->s != y->s) return x->s < y->s ? 1 : -1;
+  return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Top k for x with session s's boosts: the top k + s->n without boosts
+ * holds every unboosted item of the boosted top k (at most s->n boosted
+ * items rank above it); the session's own items that pass the same
+ * exclusions (a second scan restricted to them) get their boost; the
+ * merge of the two is exact. */
+static int session_topk_locked(const rp_als_model *m, const session *s, const float *x, int32_t k,
+                               const rp_als_list *excl, int nexcl, const rp_als_list *allow,
+                               int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
+                               rp_err *err) {
+  int64_t kk64 = (int64_t)k + s->n;
+  int32_t kk = kk64 < m->nitems ? (int32_t)kk64 : m->nitems, na = 0, nb = 0, nc = 0;
+  cand *c = rp_malloc(sizeof *c * (size_t)(kk + s->n));
+  int32_t *ai = rp_malloc(sizeof(int32_t) * (size_t)(kk + 2 * s->n));
+  float *as = rp_malloc(sizeof(float) * (size_t)(kk + s->n));
+  int rc = RP_OK;
+  if (!c || !ai || !as) {
+    rc = rp_enomem(err, "session top-k");
+    goto done;
+  }
+  int32_t *bi = ai + kk, *own = ai + kk + s->n;
+  float *bs = as + kk;
+  /* the session's items that are candidates at all */
+  int32_t no = 0;
+  for (int32_t a = 0, b = 0; a < s->n; a++) {
+    if (allow) {
+      while (b < allow->n && allow->idx[b] < s->items[a]) b++;
+      if (b == allow->n || allow->idx[b] != s->items[a]) continue;
+    }
+    own[no++] = s->items[a];
+  }
+  if ((rc = topk_flags_locked(m, x, kk, excl, nexcl, allow, flags, ai, as, &na, err))) goto done;
+  if (no) {
+    rp_als_list ol = {own, no};
+    if ((rc = topk_flags_locked(m, x, no, excl, nexcl, &ol, flags, bi, bs, &nb, err))) goto done;
+  }
+  for (int32_t a = 0; a < nb; a++) {
+    const int32_t *p = bsearch(&bi[a], s->items, (size_t)s->n, sizeof(int32_t), rp_cmp_i32);
+    c[nc++] = (cand){bi[a], bs[a] + s->boost[p - s->items]};
+  }
+  for (int32_t a = 0; a < na; a++)
+    if (!bsearch(&ai[a], s->items, (size_t)s->n, sizeof(int32_t), rp_cmp_i32))
+      c[nc++] = (cand){ai[a], as[a]};
+  qsort(c, (size_t)nc, sizeof *c, cmp_cand);
+  *out_n = nc < k ? nc : k;
+  for (int32_t a = 0; a < *out_n; a++) out_items[a] = c[a].i, out_scores[a] = c[a].s;
+done:
+  rp_free(c);
+  rp_free(ai);
+  rp_free(as);
+  return rc;
+}
+
+int rp_als_user_topk_locked(const rp_als_model *m, int32_t u, int32_t k, const rp_als_list *excl,
+                            int nexcl, const rp_als_list *allow, int flags, int32_t *out_items,
+                            float *out_scores, int32_t *out_n, rp_err *err) {
+  *out_n = 0;
+  if (!rp_als_knows_user_locked(m, u)) return RP_OK;
+  const float *x = m->user_factors + (int64_t)u * m->factors;
+  const session *s = session_of(m, u);
+  if (s && k > 0)
+    return session_topk_locked(m, s, x, k < m->nitems ? k : m->nitems, excl, nexcl, allow, flags,
+                               out_items, out_scores, out_n, err);
+  return topk_flags_locked(m, x, k, excl, nexcl, allow, flags, out_items, out_scores, out_n, err);
+}
+
 int rp_als_recommend_user_flags(const rp_als_model *m, int32_t u, int32_t k,
                                 const rp_als_list *excl, int nexcl, const rp_als_list *allow,
                                 int flags, int32_t *out_items, float *out_scores, int32_t *out_n,
                                 rp_err *err) {
-  *out_n = 0;
   rp_als_model_rdlock(m);
-  int rc = RP_OK;
-  if (rp_als_knows_user_locked(m, u))
-    rc = topk_flags_locked(m, m->user_factors + (int64_t)u * m->factors, k, excl, nexcl, allow,
-                           flags, out_items, out_scores, out_n, err);
+  int rc = rp_als_user_topk_locked(m, u, k, excl, nexcl, allow, flags, out_items, out_scores, out_n,
+                                   err);
   rp_als_model_unlock(m);
   return rc;
 }
@@ -199,9 +405,38 @@ int rp_als_recommend_user(const rp_als_model *m, int32_t u, int32_t k, const rp_
 }
 
 /* ---- batch ------------------------------------------------------------------------ */
+static int recommend_batch_plain(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags,
+                                 const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                                 int32_t *out_n, rp_err *err);
+
+/* The batch, then the users with a session answered again with their
+ * boosts (few: the realtime users of a server). */
 static int recommend_batch(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
                            const rp_csr *exclude, int threads, int flags, const rp_als_list *allow,
                            int32_t *out_items, float *out_scores, int32_t *out_n, rp_err *err) {
+  int rc = recommend_batch_plain(m, users, n, k, exclude, threads, flags, allow, out_items,
+                                 out_scores, out_n, err);
+  const sessions *ss = m->sessions;
+  if (rc || !ss || !ss->n) return rc;
+  for (int32_t a = 0; a < n && !rc; a++) {
+    int32_t u = users[a];
+    if (!session_of(m, u)) continue;
+    rp_als_list ex = {NULL, 0};
+    if (exclude && u < exclude->nrows) {
+      ex.idx = exclude->indices + exclude->indptr[u];
+      ex.n = exclude->indptr[u + 1] - exclude->indptr[u];
+    }
+    rc = rp_als_user_topk_locked(m, u, k, &ex, 1, allow, flags, out_items + (int64_t)a * k,
+                                 out_scores + (int64_t)a * k, &out_n[a], err);
+  }
+  return rc;
+}
+
+static int recommend_batch_plain(const rp_als_model *m, const int32_t *users, int32_t n, int32_t k,
+                                 const rp_csr *exclude, int threads, int flags,
+                                 const rp_als_list *allow, int32_t *out_items, float *out_scores,
+                                 int32_t *out_n, rp_err *err) {
   if (n <= 0) return RP_OK;
   int32_t kk = k < m->nitems ? k : m->nitems;
   for (int32_t a = 0; a < n; a++) out_n[a] = 0;

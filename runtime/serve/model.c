@@ -460,6 +460,7 @@ rp_gen *rp_gen_load(rp_server *s, rp_serve_settings *first, rp_err *err) {
   g->exclude_seen = set.exclude_seen;
   g->realtime = set.realtime;
   snprintf(g->realtime_weights, sizeof g->realtime_weights, "%s", set.realtime_weights);
+  g->realtime_session_weight = set.realtime_session_weight;
   g->serial = ++s->next_serial;
   g->loaded_unix = rp_unix_now();
   g->load_seconds = rp_now() - t0;

@@ -9,8 +9,13 @@
  * rp_als_partial_fit from their row of the seen matrix (the training
  * interactions) plus every event kept for them, each weighted by
  * realtime_weights ("purchase=5,addtocart=3,view=1"; types not named
- * weigh 1).  The next answer for the user therefore reflects the events
- * (the caller drops the user's cached answers).  Users the model does not
+ * weigh 1), and the user's session is set (rp_als_set_session): each item
+ * of the kept events gains realtime_session_weight per event in the
+ * user's answers -- on the example shop the next events of a user are
+ * mostly re-views, add-to-carts and purchases of what they just saw
+ * (tests/bench/RESULTS.md, "realtime quality").  The next answer for the
+ * user therefore reflects the events (the caller drops the user's cached
+ * answers).  Users the model does not
  * know and items it does not know are left out: the maps of a served
  * model are shared read-only, and new users are served by fold-in from
  * their request's history anyway.
@@ -108,8 +113,10 @@ static float weight(const char *spec, const char *type) {
   return 1.0f;
 }
 
-/* Refits user u of model m from the seen row plus the kept events. */
-static void refit(rp_als_model *m, const rp_csr *seen, int32_t u, const rt_user *e) {
+/* Refits user u of model m from the seen row plus the kept events, then
+ * sets the user's session: the items of the kept events, session_w each. */
+static void refit(rp_als_model *m, const rp_csr *seen, int32_t u, const rt_user *e,
+                  double session_w) {
   int64_t ns = seen && u < seen->nrows ? rp_csr_rowlen(seen, u) : 0, n = 0;
   int32_t *r = rp_malloc(sizeof(int32_t) * (size_t)(ns + e->n + 1));
   int32_t *c = rp_malloc(sizeof(int32_t) * (size_t)(ns + e->n + 1));
@@ -124,6 +131,7 @@ static void refit(rp_als_model *m, const rp_csr *seen, int32_t u, const rt_user 
     if (seen->indices[a] >= m->nitems) continue;
     r[n] = 0, c[n] = seen->indices[a], v[n++] = seen->data[a];
   }
+  int64_t first = n;
   for (int32_t j = 0; j < e->n; j++) {
     int32_t i = rp_idmap_find(m->items, e->ev[j].item, strlen(e->ev[j].item));
     if (i < 0 || i >= m->nitems) continue;
@@ -132,6 +140,10 @@ static void refit(rp_als_model *m, const rp_csr *seen, int32_t u, const rt_user 
   rp_csr *row = rp_csr_build(1, m->nitems, r, c, v, NULL, n, RP_AGG_SUM, NULL, NULL, &err);
   if (!row || rp_als_partial_fit(m, 0, &u, row, 1, &err))
     rp_log(RP_LOG_WARN, "serve: realtime: refitting user '%s' failed: %s", e->user, err.msg);
+  /* c[first..n): the events' items (rp_csr_build leaves c as it was) */
+  else if (session_w > 0 &&
+           rp_als_set_session(m, u, c + first, (int32_t)(n - first), (float)session_w, &err))
+    rp_log(RP_LOG_WARN, "serve: realtime: the session of user '%s' failed: %s", e->user, err.msg);
   rp_csr_free(row);
 done:
   rp_free(r), rp_free(c), rp_free(v);
@@ -188,7 +200,8 @@ void rp_realtime_events(rp_realtime *rt, const rp_gen *g, const char *weights, c
     if (!e) continue;
     for (int a = 0; a < nm; a++) {
       int32_t u = rp_idmap_find(models[a]->users, e->user, strlen(e->user));
-      if (u >= 0 && u < models[a]->nusers) refit(models[a], seens[a], u, e);
+      if (u >= 0 && u < models[a]->nusers)
+        refit(models[a], seens[a], u, e, g->realtime_session_weight);
     }
   }
   pthread_mutex_unlock(&rt->lock);

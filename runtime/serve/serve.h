@@ -66,8 +66,9 @@ typedef struct rp_serve_settings {
   /* the model: read again at every reload */
   int k, exclude_seen;
   char version[128], reason[64];
-  int realtime;               /* fold known users' events into their factors */
-  char realtime_weights[256]; /* "type=weight,..." for realtime */
+  int realtime;                   /* fold known users' events into their factors */
+  char realtime_weights[256];     /* "type=weight,..." for realtime */
+  double realtime_session_weight; /* realtime: score added per event to the user's items */
 } rp_serve_settings;
 
 void rp_serve_settings_defaults(rp_serve_settings *s);
@@ -173,8 +174,9 @@ typedef struct rp_gen {
   char reason[64];      /* reason of C-path answers */
   double loaded_unix, load_seconds;
   int k, exclude_seen;
-  int realtime;               /* setting realtime: events refit users (realtime.c) */
-  char realtime_weights[256]; /* its event weights */
+  int realtime;                   /* setting realtime: events refit users (realtime.c) */
+  char realtime_weights[256];     /* its event weights */
+  double realtime_session_weight; /* its session boost (rp_als_set_session) */
   int nworkers;
   rp_wstate w[];
 } rp_gen;
@@ -182,7 +184,9 @@ typedef struct rp_gen {
 /* Real-time signals (issue 13, realtime.c): the events since a generation
  * loaded of the users its ALS models know, kept per user; each call folds
  * the batch's users' events into their factors (partial_fit_users of the
- * seen row plus the weighted events) before the POST is answered. */
+ * seen row plus the weighted events) and sets their session boosts (the
+ * items of the events, realtime_session_weight each: rp_als_set_session)
+ * before the POST is answered. */
 typedef struct rp_realtime rp_realtime;
 rp_realtime *rp_realtime_new(rp_err *err);
 void rp_realtime_free(rp_realtime *rt); /* accepts NULL */

@@ -98,6 +98,8 @@ static const sdesc table[] = {
      "fold a known user's POST /v1/events into their ALS factors before answering the POST"},
     {"realtime_weights", T_STR, F(realtime_weights), 0, 0, 0, "",
      "realtime's event weights, \"purchase=5,addtocart=3,view=1\" (types not named: 1)"},
+    {"realtime_session_weight", T_NUM, F(realtime_session_weight), 0.4, 0, 100, NULL,
+     "realtime: added to a user's score of an item for each of their events on it; 0: off"},
     {"seen", T_LUA, NOF, 0, 0, 0, "",
      "a Matrix of the users' seen items (YAML: a matrix file) for exclude_seen"},
     {"similar", T_LUA, NOF, 0, 0, 0, "",

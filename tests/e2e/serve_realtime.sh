@@ -1,8 +1,10 @@
 #!/bin/sh
 # recpipe serve with realtime = true (issue 13): events POSTed for a known
 # user are folded into their factors (partial_fit_users of their training
-# row plus the weighted events), so the next answer reflects them; the
-# lists equal what the Lua API gives after the same partial fit.  Without
+# row plus the weighted events) and their items get the session boost
+# (realtime_session_weight per event), so the next answer reflects them;
+# the lists equal what the Lua API gives after the same partial fit and
+# model:set_session (with weight 0: the partial fit alone).  Without
 # realtime the answer stays the frozen model's.
 . "$(dirname "$0")/lib/serve.sh"
 make_model
@@ -32,6 +34,13 @@ local row = rp.sparse.from_triplets(trip, { items = m.items })
 local f = assert(io.open(dir .. "/expect_rt.txt", "w"))
 f:write("before ", table.concat(before, ","), "\n")
 m:partial_fit_users({ "u42" }, row)
+f:write("refit ", table.concat((m:recommend("u42", { k = 5, exclude = train })), ","), "\n")
+-- the session: every event's item (unknown ones ignored), 0.4 per event
+-- (realtime_session_weight's default)
+local seen = {}
+for _, e in ipairs(events) do seen[#seen + 1] = e[1] end
+seen[#seen + 1] = "no-such-item"
+m:set_session("u42", seen, 0.4)
 f:write("after ", table.concat((m:recommend("u42", { k = 5, exclude = train })), ","), "\n")
 local js = {}
 for a = 1, 5 do
@@ -44,13 +53,22 @@ f:close()
 LUA
 "$BIN" run --quiet "$tmp/expect_rt.lua" "$tmp" || { echo "FAIL: the Lua reference"; exit 1; }
 rt_of() { sed -n "s/^$1 //p" "$tmp/expect_rt.txt"; }
-[ "$(rt_of before)" != "$(rt_of after)" ] || fail "the events do not change the Lua answer: a weak test"
+[ "$(rt_of before)" != "$(rt_of refit)" ] || fail "the events do not change the Lua answer: a weak test"
+[ "$(rt_of refit)" != "$(rt_of after)" ] || fail "the session does not change the Lua answer: a weak test"
 events=$(rt_of events1)
 events2=$(rt_of events2)
 
-for mode in on off; do
-  if [ $mode = on ]; then rt="realtime: true
-realtime_weights: purchase=5,addtocart=3,view=1"; else rt=""; fi
+# on: the default session weight; refit: realtime_session_weight 0 (the
+# partial fit alone); off: no realtime
+for mode in on refit off; do
+  case $mode in
+    on) rt="realtime: true
+realtime_weights: purchase=5,addtocart=3,view=1" ;;
+    refit) rt="realtime: true
+realtime_weights: purchase=5,addtocart=3,view=1
+realtime_session_weight: 0" ;;
+    off) rt="" ;;
+  esac
   cat >"$tmp/serve.yaml" <<YAML
 model: $tmp/model.rpa
 seen: $tmp/train.rpm
@@ -66,7 +84,9 @@ YAML
   expect 200 GET "/v1/recommend?user=u42&k=5"
   has '"cached":false'
   if [ $mode = on ]; then
-    [ "$(items)" = "$(rt_of after)" ] || fail "realtime: $(items), Lua after the partial fit: $(rt_of after)"
+    [ "$(items)" = "$(rt_of after)" ] || fail "realtime: $(items), Lua after the partial fit and the session: $(rt_of after)"
+  elif [ $mode = refit ]; then
+    [ "$(items)" = "$(rt_of refit)" ] || fail "realtime, weight 0: $(items), Lua after the partial fit: $(rt_of refit)"
   else
     [ "$(items)" = "$(rt_of before)" ] || fail "frozen: $(items), Lua: $(rt_of before)"
   fi

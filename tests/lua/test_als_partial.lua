@@ -228,4 +228,42 @@ T.case("bad input gives clear errors", function()
   T.eq(m.nusers, train.nrows)
 end)
 
+T.case("set_session: the session's items gain weight per event, scored independently", function()
+  local m = rp.als.train(train, { factors = 4, iterations = 3, seed = 3 })
+  local U, Y = m.user_factors:row(m.users:index("u7")), m.item_factors
+  local seen = {}
+  for _, it in ipairs((train:row("u7"))) do seen[it] = true end
+  -- the reference: every item not seen, x.y plus 0.5 per listed occurrence
+  local session = { "i20", "i3", "i20", "nope" }
+  local boost = { i20 = 1.0, i3 = 0.5 }
+  local ref = {}
+  for i = 1, m.nitems do
+    local id = m.items:id(i)
+    if not seen[id] then
+      local y, s = Y:row(i), 0
+      for d = 1, m.factors do s = s + U[d] * y[d] end
+      ref[#ref + 1] = { id = id, s = s + (boost[id] or 0), i = i }
+    end
+  end
+  table.sort(ref, function(a, b) return a.s > b.s or (a.s == b.s and a.i < b.i) end)
+  local before = (m:recommend("u7", { k = 5, exclude = train }))
+  T.eq(m:set_session("u7", session, 0.5), m)
+  local items, scores = m:recommend("u7", { k = 5, exclude = train })
+  for a = 1, 5 do
+    T.eq(items[a], ref[a].id)
+    T.near(scores[a], ref[a].s, 1e-5)
+  end
+  T.ok(items[1] ~= before[1] or items[2] ~= before[2], "the session changes the list")
+  -- recommend_all (the batch path) gives the same list; other users are unchanged
+  local all = m:recommend_all { users = { "u7", "u8" }, k = 5, exclude = train }
+  T.eq(table.concat(all.u7, ","), table.concat(items, ","))
+  -- an empty session clears it
+  m:set_session("u7", {}, 0.5)
+  T.eq(table.concat((m:recommend("u7", { k = 5, exclude = train })), ","), table.concat(before, ","))
+  T.errors(function() m:set_session("nobody", { "i1" }, 1) end, "unknown user 'nobody'")
+  T.errors(function() m:set_session("u7", "i1", 1) end, "table expected")
+  T.errors(function() m:set_session("u7", { "i1" }) end, "number expected")
+  T.errors(function() m:set_session("u7", { "i1" }, 0 / 0) end, "session weight must be a finite number")
+end)
+
 T.done()
