@@ -277,7 +277,7 @@ done:
 }
 
 int rp_io_read_events_files(const char *const *paths, int64_t n, const rp_io_read_opts *o,
-                         rp_events **out, rp_io_read_report *rep, rp_err *err) {
+                            rp_events **out, rp_io_read_report *rep, rp_err *err) {
   *out = NULL;
   memset(rep, 0, sizeof *rep);
   if (n < 1) return rp_errf(err, RP_EINVAL, "read_events: no files given");

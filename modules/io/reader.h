@@ -147,7 +147,7 @@ int rp_io_split_fields(char *line, size_t n, const char *sep, char **f, size_t *
  * maps and report for any number of processes.  An error on a rank (a
  * missing file: "cannot open 'day3.csv'") is that rank's error. */
 int rp_io_read_events_files(const char *const *paths, int64_t n, const rp_io_read_opts *o,
-                         rp_events **out, rp_io_read_report *rep, rp_err *err);
+                            rp_events **out, rp_io_read_report *rep, rp_err *err);
 /* The files matching a glob(7) pattern, in byte order of their names, as
  * rank 0 lists them, on every rank: *out is one rp_malloc'd block (free it
  * with rp_free); no match is an error naming the pattern. */
