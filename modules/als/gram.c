@@ -139,7 +139,7 @@ static int gram(const float *Y, int64_t n, int32_t f, int threads, int dist, flo
   int size = dist ? rp_dist_size() : 1, me = dist ? rp_dist_rank() : 0;
   int ok = 1;
   /* one group sum at a time with one process; all of them with several;
-   * then the double total, and a widened chunk per thread */
+   * then the double total, and chunk_gram's work room per thread */
   size_t nS = size > 1 ? (size_t)ngroups : 1;
   size_t dw = work_doubles(f);
   size_t nparts = rp_mulsize(ff, RP_GRAM_ROUND + nS + 1, &ok);
